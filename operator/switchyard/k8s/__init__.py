@@ -1,0 +1,1 @@
+"""Switchyard k8s."""
