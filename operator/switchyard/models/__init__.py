@@ -1,1 +1,1 @@
-"""Switchyard models."""
+"""Switchyard API models: pydantic specs and statuses, the single source of the CRD schemas."""

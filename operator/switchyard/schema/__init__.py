@@ -1,1 +1,1 @@
-"""Switchyard schema."""
+"""Schema generation: pydantic models -> Kubernetes structural schemas -> CRD YAML."""

@@ -1,0 +1,81 @@
+"""Shared building blocks of the Switchyard API models: the base classes, conditions and limits.
+
+Models are the single source of the CRD schemas (see `switchyard.schema`); they hold no Kubernetes I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+# Limits that shape the schemas (and the operator's own checks).
+MAX_NODES = 5000
+MAX_DEPENDS_ON = 256
+MAX_NAME = 63
+MAX_COMPONENT_NAME = 253
+MAX_INPUT_BYTES = 512 * 1024
+MAX_EXPRESSION = 4096
+MAX_MESSAGE = 1024
+MAX_ARGS = 64
+MAX_ARG = 4096
+MAX_CONDITIONS = 16
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+NodeName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=DNS_LABEL)]
+ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COMPONENT_NAME, pattern=DNS_SUBDOMAIN)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
+Timestamp = datetime
+
+# A free-form JSON object stored as-is by the API server (x-kubernetes-preserve-unknown-fields).
+FreeForm = Annotated[
+    dict[str, Any],
+    Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
+]
+
+
+class ApiModel(BaseModel):
+    """Base of every API model: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON shape the API server stores: camelCase keys, unset optionals left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class StatusModel(ApiModel):
+    """Statuses are written by the operator; unknown keys (from newer operators) are kept, not rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+    )
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(StatusModel):
+    """A Kubernetes-style condition (metav1.Condition)."""
+
+    type: Annotated[str, StringConstraints(max_length=316)]
+    status: ConditionStatus
+    reason: Annotated[str, StringConstraints(max_length=1024)] = ""
+    message: Annotated[str, StringConstraints(max_length=32768)] = ""
+    last_transition_time: Timestamp | None = None
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+
+
+Conditions = Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)]

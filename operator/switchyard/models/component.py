@@ -1,0 +1,109 @@
+"""The Component kind: a registered processor type (image, command, retry, breaker, fallback)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from switchyard.models.common import (
+    ENV_NAME,
+    MAX_ARG,
+    MAX_ARGS,
+    ApiModel,
+    Conditions,
+    FreeForm,
+    NodeName,
+    ObjectName,
+    ShortText,
+    StatusModel,
+    Timestamp,
+)
+
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+ResourceList = Annotated[dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity], Field(max_length=3)]
+
+
+class EnvVar(ApiModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ENV_NAME)]
+    value: Annotated[str, StringConstraints(max_length=MAX_ARG)] = ""
+
+
+class Resources(ApiModel):
+    requests: ResourceList | None = None
+    limits: ResourceList | None = None
+
+
+class Backoff(ApiModel):
+    """Exponential backoff: delay = min(initialSeconds * factor^(attempt-1), maxSeconds)."""
+
+    initial_seconds: Annotated[float, Field(ge=0, le=86400)] = 1
+    factor: Annotated[float, Field(ge=1, le=100)] = 2
+    max_seconds: Annotated[float, Field(ge=0, le=86400)] = 300
+
+
+class RetryPolicy(ApiModel):
+    limit: Annotated[int, Field(ge=0, le=100, description="Retries after the first attempt.")] = 2
+    backoff: Backoff = Field(default_factory=Backoff)
+
+
+class CircuitBreakerPolicy(ApiModel):
+    failure_threshold: Annotated[int, Field(ge=1, le=10000)] = 5
+    open_seconds: Annotated[float, Field(ge=0, le=86400)] = 60
+    half_open_max_runs: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class Fallback(ApiModel):
+    """What a node does while its component's breaker is open: run another component, or emit a static output."""
+
+    component: ObjectName | None = None
+    output: Annotated[str, StringConstraints(max_length=4096)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Fallback:
+        if (self.component is None) == (self.output is None):
+            raise ValueError("fallback needs exactly one of 'component' or 'output'")
+        return self
+
+
+class ComponentSpec(ApiModel):
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    command: Annotated[list[Annotated[str, StringConstraints(max_length=MAX_ARG)]], Field(max_length=MAX_ARGS)] = []
+    args: Annotated[list[Annotated[str, StringConstraints(max_length=MAX_ARG)]], Field(max_length=MAX_ARGS)] = []
+    env: Annotated[list[EnvVar], Field(max_length=MAX_ARGS)] = []
+    config: FreeForm = {}
+    resources: Resources | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
+    fallback: Fallback | None = None
+    service_account_name: NodeName | None = None
+
+
+BreakerState = Literal["Closed", "Open", "HalfOpen"]
+
+
+class FailureRecord(StatusModel):
+    workflow: str = ""
+    node: str = ""
+    reason: ShortText = ""
+    time: Timestamp | None = None
+
+
+class BreakerStatus(StatusModel):
+    state: BreakerState = "Closed"
+    consecutive_failures: Annotated[int, Field(ge=0)] = 0
+    opened_at: Timestamp | None = None
+    half_open_runs: Annotated[int, Field(ge=0, description="Trial runs started since HalfOpen.")] = 0
+    last_failure: FailureRecord | None = None
+
+
+class ComponentStatus(StatusModel):
+    breaker: BreakerStatus = Field(default_factory=BreakerStatus)
+    runs: Annotated[int, Field(ge=0)] = 0
+    failures: Annotated[int, Field(ge=0)] = 0
+    observed_generation: int | None = None
+    conditions: Conditions = []

@@ -1,0 +1,146 @@
+"""What each kind looks like as a CustomResourceDefinition: names, printer columns, CEL rules.
+
+Pure data next to the models; `switchyard.schema.crdgen` turns it into `crds/*.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from switchyard.models.component import ComponentSpec, ComponentStatus
+from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
+from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
+
+GROUP = "switchyard.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CATEGORY = "switchyard"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    priority: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A CEL `x-kubernetes-validations` rule placed at a JSON path (dotted, `[]` for list items) of the schema."""
+
+    at: str
+    rule: str
+    message: str
+    reason: str = "FieldValueInvalid"
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    columns: tuple[PrinterColumn, ...]
+    rules: tuple[Rule, ...] = ()
+    list_map_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+WORKFLOW = Kind(
+    kind="Workflow",
+    plural="workflows",
+    singular="workflow",
+    short_names=("sywf",),
+    spec=WorkflowSpec,
+    status=WorkflowStatus,
+    description="Input data plus an explicit DAG of nodes, or a request to be routed; run as one Job per node.",
+    columns=(
+        PrinterColumn("Phase", ".status.phase"),
+        PrinterColumn("Progress", ".status.progress"),
+        PrinterColumn("Route", ".status.route.summary"),
+        PrinterColumn("Message", ".status.message", priority=1),
+        AGE,
+    ),
+    list_map_keys={"spec.nodes": ("name",), "status.route.nodes": ("name",)},
+    rules=(
+        Rule("spec", "self == oldSelf", "spec is immutable once the Workflow exists; create a new Workflow instead"),
+        Rule(
+            "spec.input",
+            "!(has(self.data) && has(self.configMapKeyRef))",
+            "input takes either data or configMapKeyRef, not both",
+        ),
+        Rule(
+            "spec.nodes[]",
+            "!has(self.dependsOn) || !(self.name in self.dependsOn)",
+            "a node cannot depend on itself",
+        ),
+    ),
+)
+
+COMPONENT = Kind(
+    kind="Component",
+    plural="components",
+    singular="component",
+    short_names=("sycomp",),
+    spec=ComponentSpec,
+    status=ComponentStatus,
+    description="A registered processor type: image, command, config defaults, retry, circuit breaker, fallback.",
+    columns=(
+        PrinterColumn("Image", ".spec.image"),
+        PrinterColumn("Breaker", ".status.breaker.state"),
+        PrinterColumn("Runs", ".status.runs", "integer", priority=1),
+        PrinterColumn("Failures", ".status.failures", "integer", priority=1),
+        AGE,
+    ),
+    rules=(
+        Rule(
+            "spec.fallback",
+            "has(self.component) != has(self.output)",
+            "fallback needs exactly one of component or output",
+        ),
+    ),
+)
+
+ROUTING_RULE = Kind(
+    kind="RoutingRule",
+    plural="routingrules",
+    singular="routingrule",
+    short_names=("syrule",),
+    spec=RoutingRuleSpec,
+    status=RoutingRuleStatus,
+    description="A CEL condition on a workflow's input data, with a priority, that picks the processing path.",
+    columns=(
+        PrinterColumn("Priority", ".spec.priority", "integer"),
+        PrinterColumn("When", ".spec.when"),
+        PrinterColumn("Valid", ".status.valid", "boolean"),
+        PrinterColumn("Matches", ".status.matches", "integer", priority=1),
+        AGE,
+    ),
+    list_map_keys={"spec.nodes": ("name",)},
+    rules=(
+        Rule(
+            "spec",
+            "(has(self.path) && size(self.path) > 0) != (has(self.nodes) && size(self.nodes) > 0)",
+            "a RoutingRule needs exactly one of a non-empty path or nodes",
+        ),
+        Rule(
+            "spec.nodes",
+            "self.all(n, !has(n.dependsOn) || n.dependsOn.all(d, self.exists(m, m.name == d)))",
+            "every dependsOn entry must name a node of this rule",
+        ),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE)

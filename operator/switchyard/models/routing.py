@@ -1,0 +1,36 @@
+"""The RoutingRule kind: a CEL condition on a workflow's input that picks its processing path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from switchyard.models.common import MAX_EXPRESSION, ApiModel, Conditions, ObjectName, ShortText, StatusModel, Timestamp
+from switchyard.models.workflow import NodeSpec
+
+MAX_RULE_PATH = 50
+MAX_RULE_NODES = 100
+
+
+class RoutingRuleSpec(ApiModel):
+    priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
+    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRESSION)]
+    path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = None
+    nodes: Annotated[list[NodeSpec], Field(max_length=MAX_RULE_NODES)] | None = None
+    description: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _path_or_nodes(self) -> RoutingRuleSpec:
+        if bool(self.path) == bool(self.nodes):
+            raise ValueError("a RoutingRule needs exactly one of a non-empty 'path' or 'nodes'")
+        return self
+
+
+class RoutingRuleStatus(StatusModel):
+    valid: bool | None = None
+    message: ShortText | None = None
+    matches: Annotated[int, Field(ge=0)] = 0
+    last_matched_at: Timestamp | None = None
+    observed_generation: int | None = None
+    conditions: Conditions = []
