@@ -1,0 +1,233 @@
+"""Route a workflow's input: RoutingRules (CEL over `input`) by priority, else data analysis.
+
+CEL runs on `common-expression-language` (Rust core); see docs/benchmarks.md, "CEL library".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cel
+
+from switchyard.logic.analysis import InputFacts, analysis_path
+from switchyard.logic.conditions import truncate
+from switchyard.logic.dag import Dag
+from switchyard.logic.errors import InvalidSpec
+from switchyard.models.common import MAX_MESSAGE, MAX_NAME
+from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.workflow import NodeSpec
+
+RouteSource = Literal["Explicit", "Rule", "Analysis"]
+
+# `input.size`, `input["size"]`, `input['size']`: which facts an expression reads (for the reason).
+_REFERENCE = re.compile(r"""\binput\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*["']([A-Za-z_]\w*)["']\s*\])""")
+_FACT_PREVIEW = 60
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A RoutingRule ready to evaluate. `error` is set (and the rule never matches) when it is unusable."""
+
+    name: str
+    priority: int
+    when: str
+    path: tuple[str, ...]
+    nodes: tuple[NodeSpec, ...]
+    labels: Mapping[str, str]
+    error: str | None
+    _program: cel.Program | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The path chosen for an input. `nodes` is always the DAG to run (a chain for `path` routes)."""
+
+    source: RouteSource
+    rule: str | None
+    path: list[str]
+    nodes: list[NodeSpec]
+    reason: str
+    summary: str
+    skipped: list[str]  # one message per rule that failed to compile or evaluate
+
+
+def check_expression(when: str) -> str | None:
+    """None when `when` compiles, else "CEL compile error: <library message>"."""
+    try:
+        cel.compile(when)
+    except Exception as error:  # the library raises ValueError; any failure means the rule is invalid
+        return f"CEL compile error: {error}"
+    return None
+
+
+def compile_rule(name: str, spec: RoutingRuleSpec, labels: Mapping[str, str] | None = None) -> CompiledRule:
+    """Compile a rule's `when` (and validate its `nodes` DAG); never raises: problems go to `error`."""
+    error: str | None = None
+    program: cel.Program | None = None
+    try:
+        program = cel.compile(spec.when)
+    except Exception as compile_error:  # ValueError from the parser; see check_expression
+        error = f"CEL compile error: {compile_error}"
+    nodes = tuple(spec.nodes or ())
+    if nodes and error is None:
+        try:
+            Dag.build(nodes)
+        except InvalidSpec as invalid:
+            error = f"invalid nodes: {invalid.message}"
+    return CompiledRule(
+        name=name,
+        priority=spec.priority,
+        when=spec.when,
+        path=tuple(spec.path or ()),
+        nodes=nodes,
+        labels=dict(labels or {}),
+        error=error,
+        _program=program,
+    )
+
+
+def cel_input(facts: InputFacts) -> dict[str, Any]:
+    """The `input` variable as CEL sees it (camelCase keys, like the API)."""
+    return {
+        "data": facts.data,
+        "size": facts.size,
+        "isJson": facts.is_json,
+        "json": facts.json,
+        "hasDigits": facts.has_digits,
+        "contentType": facts.content_type,
+        "labels": dict(facts.labels),
+    }
+
+
+def _selected(rule: CompiledRule, selector: Mapping[str, str] | None) -> bool:
+    return not selector or all(rule.labels.get(key) == value for key, value in selector.items())
+
+
+def _evaluate(rule: CompiledRule, variables: dict[str, Any]) -> tuple[bool, str | None]:
+    """(matched, skip message). Evaluation problems skip the rule; they never escape."""
+    if rule.error is not None or rule._program is None:
+        return False, f"rule {rule.name!r}: {rule.error or 'not compiled'}"
+    try:
+        result = rule._program.execute(variables)
+    except Exception as error:  # the library maps CEL errors to TypeError/KeyError/ValueError/...
+        detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
+        return False, f"rule {rule.name!r}: CEL evaluation error: {detail}"
+    if not isinstance(result, bool):
+        preview = truncate(repr(result), _FACT_PREVIEW)
+        kind = type(result).__name__
+        return False, f"rule {rule.name!r}: CEL evaluation error: expected a bool, got {kind} {preview}"
+    return result, None
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return truncate(text, _FACT_PREVIEW)
+
+
+def rule_reason(when: str, variables: Mapping[str, Any]) -> str:
+    """The expression plus the input facts it reads, e.g. "input.size > 5000 (size=7340)"."""
+    keys = dict.fromkeys(attr or item for attr, item in _REFERENCE.findall(when))
+    facts = [f"{key}={_show(variables[key])}" for key in keys if key in variables]
+    text = f"{when} ({', '.join(facts)})" if facts else when
+    return truncate(text, MAX_MESSAGE)
+
+
+def route(
+    facts: InputFacts,
+    rules: Sequence[CompiledRule],
+    selector: Mapping[str, str] | None,
+    analysis: bool,
+) -> RouteDecision:
+    """Pick the path for an input: the first matching rule (priority desc, then name), else analysis.
+
+    Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
+    """
+    variables = {"input": cel_input(facts)}
+    candidates = sorted(
+        (rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name)
+    )
+    skipped: list[str] = []
+    for rule in candidates:
+        matched, problem = _evaluate(rule, variables)
+        if problem is not None:
+            skipped.append(problem)
+        if not matched:
+            continue
+        if rule.nodes:
+            dag = Dag.build(rule.nodes)  # validated by compile_rule
+            path = [dag.nodes[name].component for name in dag.order]
+            nodes = list(rule.nodes)
+        else:
+            path = list(rule.path)
+            nodes = path_to_nodes(path)
+        return RouteDecision(
+            source="Rule",
+            rule=rule.name,
+            path=path,
+            nodes=nodes,
+            reason=rule_reason(rule.when, variables["input"]),
+            summary=f"rule {rule.name}",
+            skipped=skipped,
+        )
+    if not analysis:
+        message = "no RoutingRule matched the input and analysis is disabled"
+        if skipped:
+            message += f"; skipped {len(skipped)} rule{'s' if len(skipped) != 1 else ''}: " + "; ".join(
+                skipped
+            )
+        raise InvalidSpec("NoRoute", truncate(message, MAX_MESSAGE))
+    path, reason = analysis_path(facts)
+    return RouteDecision(
+        source="Analysis",
+        rule=None,
+        path=path,
+        nodes=path_to_nodes(path),
+        reason=truncate(reason, MAX_MESSAGE),
+        summary="analysis",
+        skipped=skipped,
+    )
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+
+
+def _fit(base: str, suffix: str) -> str:
+    """`base` cut so that `base-suffix` is a DNS label of at most 63 characters."""
+    return f"{base[: MAX_NAME - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def node_name(component: str) -> str:
+    """A DNS-label node name for a component: lowercase, dots (and anything else) -> '-', <= 63 chars.
+
+    A short hash of the component is appended whenever the name had to change, so that `a.b` and
+    `a-b` do not collide.
+    """
+    label = _NOT_DNS.sub("-", component.lower()).strip("-")
+    if label == component and len(label) <= MAX_NAME:
+        return label
+    return _fit(label or "node", _short_hash(component))
+
+
+def path_to_nodes(path: Sequence[str]) -> list[NodeSpec]:
+    """A chain of nodes running `path` in order; a repeated component gets a `-2`, `-3`... suffix."""
+    nodes: list[NodeSpec] = []
+    used: set[str] = set()
+    seen: dict[str, int] = {}
+    for component in path:
+        base = node_name(component)
+        seen[base] = count = seen.get(base, 0) + 1
+        name = base if count == 1 else _fit(base, str(count))
+        while name in used:  # e.g. a component literally named `x-2` came earlier
+            count += 1
+            name = _fit(base, str(count))
+        used.add(name)
+        depends_on = [nodes[-1].name] if nodes else []
+        nodes.append(NodeSpec(name=name, component=component, depends_on=depends_on))
+    return nodes
