@@ -1,0 +1,1269 @@
+"""An in-memory Kubernetes API server on loopback for tests and benchmarks: kmock 0.8 made closer to real.
+
+Built on ``kmock.KubernetesEmulator`` (pinned: this module touches its internals). kmock gives the HTTP
+server (``kmock.Server``), request parsing and response rendering, the object store with history
+(``ApiServer.objects``), the discovery registry (``ApiServer.resources``, seeded from kmock's bundled
+builtin discovery), ``/version`` and the user-defined DSL reactions for non-API paths. ``ApiServer``
+overrides ``_handle`` for ``/api`` and ``/apis`` because kmock 0.8 falls short of a real API server there.
+What the extension adds, each covered by ``tests/emulator/``:
+
+- metadata: ``uid``, ``creationTimestamp``, ``generation`` (1, then +1 on any change outside
+  metadata/status), ``resourceVersion`` from one global counter (a string); no-op writes keep the RV;
+- errors as ``kind: Status`` with code/reason: NotFound 404, AlreadyExists 409, Conflict 409 (stale
+  ``metadata.resourceVersion`` in PATCH/PUT, failed delete preconditions), Invalid 422 (failed JSON-patch
+  ``test``, missing name), BadRequest 400 (bad selectors), UnsupportedMediaType 415 (protobuf bodies);
+- paths: ``/api/v1/namespaces[/NAME[/status]]``; namespace taken from the URL on create; a namespaced
+  create in a missing namespace is 404; core discovery says ``v1``; lists carry kind/apiVersion/RV;
+- label selectors (=, ==, !=, in, notin, exists, !key) and field selectors (any dotted path);
+- watches as ``application/json`` lines, resumed after ``?resourceVersion=`` without replay (410 Gone in an
+  ERROR event when older than the retained window), ``timeoutSeconds``, ``sendInitialEvents`` with the
+  initial-events-end bookmark; objects moving in/out of a selector appear as ADDED/DELETED;
+- CustomResourceDefinitions: create/update/delete (un)registers the resource in discovery with
+  namespaced/kind/verbs/shortNames/categories/subresources; the CRD gets Established/NamesAccepted;
+- ``generateName``; the status subresource (main-resource writes keep ``.status``, ``/status`` writes change
+  only ``.status`` and never bump generation; status is dropped on create); PUT; server-side apply (create
+  or merge); ``dryRun=All``; strategic merge patch treated as merge patch plus merge-by-name for lists of
+  named dicts (see ``patching.py``);
+- garbage collection: background cascade over ownerReference uids (Foreground treated as Background,
+  Orphan skips), ``metadata.finalizers`` (DELETE sets deletionTimestamp; removing the last finalizer deletes);
+  deleting a Namespace deletes its contents, deleting a CRD deletes its objects;
+- ``meta.k8s.io/v1 Table`` for ``kubectl get`` (CRD additionalPrinterColumns, else NAME + AGE);
+- fault injection (``ApiServer.faults``, see ``faults.py``).
+
+``EmulatedCluster`` runs it: ``await cluster.start()``/``stop()`` (or ``async with``) in the current loop, or
+``with EmulatedCluster(...) as cluster:`` in a background thread with its own loop. Differences from a real
+API server that remain are listed in ``tests/README.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import copy
+import datetime
+import gzip
+import importlib.resources
+import json
+import pathlib
+import random
+import re
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+import yaml
+from kmock._internal import loading, rendering
+
+from switchyard.sandbox import patching, tables
+from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
+from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+
+# The builtin resources served (group, version, plural); discovery details come from kmock's bundled list.
+BUILTINS: tuple[tuple[str, str, str], ...] = (
+    ("", "v1", "namespaces"),
+    ("", "v1", "configmaps"),
+    ("", "v1", "secrets"),
+    ("", "v1", "events"),
+    ("", "v1", "pods"),
+    ("", "v1", "serviceaccounts"),
+    ("batch", "v1", "jobs"),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+    ("coordination.k8s.io", "v1", "leases"),
+    ("events.k8s.io", "v1", "events"),
+)
+CRD_GROUP = "apiextensions.k8s.io"
+CRD_PLURAL = "customresourcedefinitions"
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_CRD_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
+_SUBRESOURCE_VERBS = ["get", "patch", "update"]
+
+
+class ApiError(Exception):
+    """An API failure rendered as a ``kind: Status`` body."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason or STATUS_REASONS.get(code, "Unknown")
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+@dataclass
+class VersionInfo:
+    status_subresource: bool = False
+    printer_columns: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class ResourceType:
+    """One served resource (all its versions share one store, as with a single storage version)."""
+
+    group: str
+    plural: str
+    kind: str
+    namespaced: bool
+    singular: str
+    storage_version: str
+    versions: dict[str, VersionInfo]
+    verbs: list[str] = field(default_factory=lambda: list(_CRD_VERBS))
+    short_names: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    other_subresources: list[str] = field(default_factory=list)
+    crd_name: str | None = None
+
+    def api_version(self, version: str) -> str:
+        return f"{self.group}/{version}" if self.group else version
+
+    @property
+    def storage_key(self) -> kmock.resource:
+        return kmock.resource(self.group, self.storage_version, self.plural)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def has_status(self, version: str | None = None) -> bool:
+        info = self.versions.get(version or self.storage_version)
+        return bool(info and info.status_subresource)
+
+
+@dataclass
+class Address:
+    rtype: ResourceType
+    version: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+@dataclass
+class WatchEvent:
+    rv: int
+    group: str
+    plural: str
+    type: str
+    obj: dict[str, Any]
+    old: dict[str, Any] | None = None
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load_bundled_discovery() -> dict[tuple[str, str, str], kmock.ResourceInfo]:
+    data = importlib.resources.files("kmock._internal").joinpath("resources.json.gz").read_bytes()
+    result: dict[tuple[str, str, str], kmock.ResourceInfo] = {}
+    for doc in json.loads(gzip.decompress(data)):
+        for resource, info in loading.parse_group_version(doc).items():
+            result[(resource.group or "", resource.version or "", resource.plural or "")] = info
+    return result
+
+
+def _not_found(rtype: ResourceType, name: str) -> ApiError:
+    return ApiError(
+        404,
+        f'{rtype.qualified} "{name}" not found',
+        details={"name": name, "group": rtype.group, "kind": rtype.plural},
+    )
+
+
+def _conflict(rtype: ResourceType, name: str, why: str) -> ApiError:
+    return ApiError(
+        409,
+        f'Operation cannot be fulfilled on {rtype.qualified} "{name}": {why}',
+        reason="Conflict",
+        details={"name": name, "group": rtype.group, "kind": rtype.plural},
+    )
+
+
+def _invalid(rtype: ResourceType, name: str | None, message: str) -> ApiError:
+    return ApiError(
+        422,
+        f'{rtype.kind}.{rtype.group or "core"} "{name or ""}" is invalid: {message}',
+        reason="Invalid",
+        details={"name": name or "", "group": rtype.group, "kind": rtype.kind},
+    )
+
+
+def _spec_part(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything that bumps generation: all but metadata, status, kind, apiVersion."""
+    return {k: v for k, v in body.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+@attrs.define(kw_only=True)
+class ApiServer(kmock.KubernetesEmulator):
+    """The kmock handler with Kubernetes API semantics (see the module docstring)."""
+
+    faults: FaultInjector = attrs.field(factory=FaultInjector)
+    history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
+
+    _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
+    _rv: int = attrs.field(default=0, init=False)
+    _log: collections.deque[WatchEvent] = attrs.field(init=False)
+    _state_lock: threading.RLock = attrs.field(factory=threading.RLock, init=False)
+    _wakeup: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
+    _loop: asyncio.AbstractEventLoop | None = attrs.field(default=None, init=False)
+    _stopping: bool = attrs.field(default=False, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self._log = collections.deque(maxlen=self.history_window)
+        bundled = _load_bundled_discovery()
+        for group, version, plural in BUILTINS:
+            info = bundled[(group, version, plural)]
+            rtype = ResourceType(
+                group=group,
+                plural=plural,
+                kind=info.kind or plural.capitalize(),
+                namespaced=bool(info.namespaced),
+                singular=info.singular or plural.rstrip("s"),
+                storage_version=version,
+                versions={version: VersionInfo(status_subresource="status" in info.subresources)},
+                verbs=sorted(info.verbs),
+                short_names=sorted(info.shortnames),
+                categories=sorted(info.categories),
+                other_subresources=sorted(info.subresources - {"status"}),
+            )
+            self._register(rtype)
+        with self._state_lock:
+            self._create(self._types[("", "namespaces")], "v1", None, {"metadata": {"name": "default"}})
+
+    # -- the public, thread-safe accessors --------------------------------------------------------------
+
+    def find_type(self, spec: str) -> ResourceType:
+        """A resource by plural, plural.group, group/version/plural, v1/plural, kind or short name."""
+        with self._state_lock:
+            parts = spec.split("/")
+            if len(parts) >= 2:
+                group = "/".join(parts[:-2]) if len(parts) >= 3 else ""
+                plural = parts[-1]
+                if (group, plural) in self._types:
+                    return self._types[(group, plural)]
+            lowered = spec.lower()
+            for (group, plural), rtype in self._types.items():
+                names = {plural, f"{plural}.{group}", rtype.kind.lower(), rtype.singular, *rtype.short_names}
+                if lowered in names:
+                    if group == "events.k8s.io":
+                        continue  # "events" means core v1 events, as in kubectl
+                    return rtype
+            raise KeyError(f"unknown resource {spec!r}")
+
+    def get_object(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """A deep copy of a stored object, or None."""
+        rtype = self.find_type(resource)
+        with self._state_lock:
+            obj = self._get(rtype, namespace if rtype.namespaced else None, name)
+            return copy.deepcopy(obj)
+
+    def list_objects(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Deep copies of the stored objects, sorted by namespace and name."""
+        rtype = self.find_type(resource)
+        labels = parse_label_selector(label_selector)
+        fields = parse_field_selector(field_selector)
+        with self._state_lock:
+            return [copy.deepcopy(obj) for obj in self._iter(rtype, namespace) if labels(obj) and fields(obj)]
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    # -- kmock entry point ------------------------------------------------------------------------------
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        """kmock's entry point, with our request parsing (kmock 0.8 crashes on ``/api/v1/namespaces``)."""
+        await raw_request.read()
+        raw_response: aiohttp.web.StreamResponse | None = None
+        try:
+            request = await self._parse_request(raw_request)
+            self._requests.append(request)
+            try:
+                return await self._handle(request)
+            except rendering.StreamingError as e:
+                raw_response = e.args[0]
+                if e.__cause__ is not None:
+                    raise e.__cause__ from None
+                raise
+        except Exception as e:
+            if not self._errors:
+                raise
+            self._errors[-1].append(e)
+            if raw_response is None or not raw_response.prepared:
+                return await self._render_error(e)
+            await self._stream_error(e, raw_response)
+            await raw_response.write_eof()
+            return raw_response
+
+    async def _parse_request(self, raw_request: aiohttp.web.BaseRequest) -> rendering.Request:
+        body = await raw_request.read()
+        text = body.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None
+        method = kmock.method(raw_request.method)
+        resource = namespace = name = subresource = None
+        action: kmock.action | None = None
+        parts = [part for part in raw_request.path.strip("/").split("/") if part]
+        try:
+            address = self._address(parts)
+        except ApiError:
+            address = None
+        if address is not None:
+            resource = kmock.resource(address.rtype.group, address.version, address.rtype.plural)
+            namespace, name, subresource = address.namespace, address.name, address.subresource
+            if method == kmock.method.GET:
+                watching = raw_request.query.get("watch") in ("true", "1")
+                action = (
+                    kmock.action.WATCH
+                    if watching
+                    else kmock.action.LIST
+                    if name is None
+                    else kmock.action.FETCH
+                )
+            elif method == kmock.method.POST:
+                action = kmock.action.CREATE
+            elif method in (kmock.method.PATCH, kmock.method.PUT):
+                action = kmock.action.UPDATE
+            elif method == kmock.method.DELETE:
+                action = kmock.action.DELETE
+        return rendering.Request(
+            id=len(self._requests),
+            raw_request=raw_request,
+            url=raw_request.url,
+            method=raw_request.method,
+            params=dict(raw_request.query),
+            headers=dict(raw_request.headers),
+            cookies=dict(raw_request.cookies),
+            data=data,
+            body=body,
+            text=text,
+            action=action,
+            resource=resource,
+            namespace=namespace,
+            name=name,
+            subresource=subresource,
+        )
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        self._loop = asyncio.get_running_loop()
+        path = request.url.path
+        fault = self.faults.match(request.method.value, path)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            error = ApiError(
+                fault.status,
+                fault.message or f"injected fault: {fault.status}",
+                fault.reason,
+                headers=headers,
+            )
+            return await self._error_response(request, error)
+        if path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")):
+            try:
+                response = await self._serve(request)
+            except ApiError as e:
+                return await self._error_response(request, e)
+            return await response(request)
+        return await kmock.RawHandler._handle(self, request)
+
+    async def _error_response(
+        self, request: rendering.Request, error: ApiError
+    ) -> aiohttp.web.StreamResponse:
+        response = rendering.Response(
+            status=error.code, headers=error.headers or None, payload=error.status()
+        )
+        return await response(request)
+
+    # -- routing --------------------------------------------------------------------------------------------
+
+    async def _serve(self, request: rendering.Request) -> rendering.Response:
+        parts = [part for part in request.url.path.strip("/").split("/") if part]
+        method = request.method.value.upper()
+        if method == "GET":
+            discovery = self._discovery(parts)
+            if discovery is not None:
+                return rendering.Response(payload=discovery)
+        address = self._address(parts)
+        params = dict(request.params)
+        dry_run = params.get("dryRun") == "All"
+        accept = request.headers.get("Accept", "")
+        if method == "GET":
+            if params.get("watch") in ("true", "1"):
+                return self._watch(request, address, params)
+            if address.name is None:
+                return rendering.Response(payload=self._list(address, params, accept))
+            with self._state_lock:
+                obj = self._get(address.rtype, address.namespace, address.name)
+                if obj is None:
+                    raise _not_found(address.rtype, address.name)
+                obj = self._present(obj, address.version)
+            if "as=Table" in accept:
+                return rendering.Response(payload=self._table(address, [obj], params))
+            return rendering.Response(payload=obj)
+        if method == "POST" and address.name is None:
+            body = self._body(request)
+            with self._state_lock:
+                obj = self._create(address.rtype, address.version, address.namespace, body, dry_run=dry_run)
+            return rendering.Response(status=201, payload=obj)
+        if method == "PUT" and address.name is not None:
+            body = self._body(request)
+            with self._state_lock:
+                obj = self._update(address, lambda _old: body, dry_run=dry_run)
+            return rendering.Response(payload=obj)
+        if method == "PATCH" and address.name is not None:
+            return self._patch(request, address, dry_run)
+        if method == "DELETE" and address.name is not None:
+            options = self._body(request, optional=True) or {}
+            with self._state_lock:
+                obj = self._delete(address, options, params, dry_run=dry_run)
+            return rendering.Response(payload=obj)
+        if method == "DELETE":
+            return self._delete_collection(request, address, params, dry_run)
+        raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    def _address(self, parts: list[str]) -> Address:
+        if parts and parts[0] == "api" and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts and parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "the server could not find the requested resource")
+        namespace: str | None = None
+        with self._state_lock:
+            if len(rest) >= 3 and rest[0] == "namespaces":
+                inner = self._types.get((group, rest[2]))
+                if inner is not None and inner.namespaced and version in inner.versions:
+                    namespace, rest = rest[1], rest[2:]
+            rtype = self._types.get((group, rest[0]))
+        if rtype is None or version not in rtype.versions or len(rest) > 3:
+            raise ApiError(404, "the server could not find the requested resource")
+        name = rest[1] if len(rest) >= 2 else None
+        subresource = rest[2] if len(rest) >= 3 else None
+        if subresource is not None and subresource != "status":
+            raise ApiError(404, f"the server could not find the requested resource ({subresource})")
+        if subresource == "status" and not rtype.has_status(version):
+            raise ApiError(404, "the server could not find the requested resource (status)")
+        return Address(rtype, version, namespace if rtype.namespaced else None, name, subresource)
+
+    def _body(self, request: rendering.Request, optional: bool = False) -> Any:
+        content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if "protobuf" in content_type:
+            raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+        if not request.body:
+            if optional:
+                return None
+            raise ApiError(400, "the request body is empty")
+        try:
+            if content_type.endswith("yaml"):
+                return yaml.safe_load(request.body)
+            return json.loads(request.body)
+        except (ValueError, yaml.YAMLError) as e:
+            raise ApiError(400, f"the body of the request could not be decoded: {e}") from e
+
+    # -- discovery ------------------------------------------------------------------------------------------
+
+    def _discovery(self, parts: list[str]) -> dict[str, Any] | None:
+        with self._state_lock:
+            types = list(self._types.values())
+        if parts == ["api"]:
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            groups: dict[str, list[str]] = {}
+            for rtype in types:
+                if rtype.group:
+                    versions = groups.setdefault(rtype.group, [])
+                    for version in [rtype.storage_version, *rtype.versions]:
+                        if version not in versions:
+                            versions.append(version)
+            return {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [self._group_doc(group, versions) for group, versions in groups.items()],
+            }
+        if len(parts) == 2 and parts[0] == "apis":
+            versions = []
+            for rtype in types:
+                if rtype.group == parts[1]:
+                    versions += [v for v in [rtype.storage_version, *rtype.versions] if v not in versions]
+            if not versions:
+                raise ApiError(404, "the server could not find the requested resource")
+            return {"kind": "APIGroup", "apiVersion": "v1", **self._group_doc(parts[1], versions)}
+        if (len(parts) == 2 and parts[0] == "api") or (len(parts) == 3 and parts[0] == "apis"):
+            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+            served = [rtype for rtype in types if rtype.group == group and version in rtype.versions]
+            if not served:
+                raise ApiError(404, "the server could not find the requested resource")
+            resources: list[dict[str, Any]] = []
+            for rtype in served:
+                resources.append(
+                    {
+                        "name": rtype.plural,
+                        "singularName": rtype.singular,
+                        "namespaced": rtype.namespaced,
+                        "kind": rtype.kind,
+                        "verbs": rtype.verbs,
+                        **({"shortNames": rtype.short_names} if rtype.short_names else {}),
+                        **({"categories": rtype.categories} if rtype.categories else {}),
+                    }
+                )
+                subresources = (["status"] if rtype.has_status(version) else []) + rtype.other_subresources
+                for sub in subresources:
+                    resources.append(
+                        {
+                            "name": f"{rtype.plural}/{sub}",
+                            "singularName": "",
+                            "namespaced": rtype.namespaced,
+                            "kind": rtype.kind,
+                            "verbs": _SUBRESOURCE_VERBS,
+                        }
+                    )
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources,
+            }
+        return None
+
+    @staticmethod
+    def _group_doc(group: str, versions: list[str]) -> dict[str, Any]:
+        return {
+            "name": group,
+            "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+            "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
+        }
+
+    def _register(self, rtype: ResourceType) -> None:
+        with self._state_lock:
+            old = self._types.get((rtype.group, rtype.plural))
+            if old is not None:
+                for version in old.versions:
+                    self.resources.pop(kmock.resource(old.group, version, old.plural), None)
+            self._types[(rtype.group, rtype.plural)] = rtype
+            for version, info in rtype.versions.items():
+                self.resources[kmock.resource(rtype.group, version, rtype.plural)] = kmock.ResourceInfo(
+                    namespaced=rtype.namespaced,
+                    kind=rtype.kind,
+                    singular=rtype.singular,
+                    verbs=set(rtype.verbs),
+                    shortnames=set(rtype.short_names),
+                    categories=set(rtype.categories),
+                    subresources=({"status"} if info.status_subresource else set())
+                    | set(rtype.other_subresources),
+                )
+
+    def _unregister(self, group: str, plural: str) -> None:
+        rtype = self._types.pop((group, plural), None)
+        if rtype is not None:
+            for version in rtype.versions:
+                self.resources.pop(kmock.resource(group, version, plural), None)
+
+    @staticmethod
+    def _crd_type(crd: Mapping[str, Any]) -> ResourceType:
+        spec = crd.get("spec", {})
+        names = spec.get("names", {})
+        versions: dict[str, VersionInfo] = {}
+        storage = None
+        for version in spec.get("versions", []):
+            if not version.get("served", True):
+                continue
+            versions[version["name"]] = VersionInfo(
+                status_subresource="status" in (version.get("subresources") or {}),
+                printer_columns=version.get("additionalPrinterColumns"),
+            )
+            if version.get("storage") or storage is None:
+                storage = version["name"]
+        if storage is None:
+            raise ValueError("a CRD needs at least one served version")
+        return ResourceType(
+            group=spec["group"],
+            plural=names["plural"],
+            kind=names["kind"],
+            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+            singular=names.get("singular") or names["kind"].lower(),
+            storage_version=storage,
+            versions=versions,
+            short_names=list(names.get("shortNames") or []),
+            categories=list(names.get("categories") or []),
+            crd_name=crd.get("metadata", {}).get("name"),
+        )
+
+    # -- the store (call with _state_lock held) ---------------------------------------------------------
+
+    def _get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
+        key = (rtype.storage_key, namespace, name)
+        if key not in self.objects:
+            return None
+        obj = self.objects[key]
+        return None if obj.deleted else obj.raw
+
+    def _iter(self, rtype: ResourceType, namespace: str | None) -> list[dict[str, Any]]:
+        storage_key = rtype.storage_key
+        found = [
+            (ns or "", name, obj.raw)
+            for (resource, ns, name), obj in self.objects.items()
+            if resource == storage_key and not obj.deleted and (namespace is None or ns == namespace)
+        ]
+        return [raw for _, _, raw in sorted(found, key=lambda item: (item[0], item[1]))]
+
+    def _store(self, rtype: ResourceType, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = (rtype.storage_key, meta.get("namespace"), meta["name"])
+        if key in self.objects:
+            self.objects[key].history.append(body)
+        else:
+            self.objects[key] = body
+
+    def _next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def _emit(
+        self, rtype: ResourceType, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
+        rv = int(obj["metadata"]["resourceVersion"])
+        self._log.append(WatchEvent(rv, rtype.group, rtype.plural, event_type, obj, old))
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake()
+        else:
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        wakeup, self._wakeup = self._wakeup, asyncio.Event()
+        wakeup.set()
+
+    def _present(self, obj: dict[str, Any], version: str) -> dict[str, Any]:
+        """The stored body as served for a version (same schema: only apiVersion changes)."""
+        if obj.get("apiVersion", "").rsplit("/", 1)[-1] == version:
+            return obj
+        result = dict(obj)
+        group = obj.get("apiVersion", "").rpartition("/")[0]
+        result["apiVersion"] = f"{group}/{version}" if group else version
+        return result
+
+    def _create(
+        self,
+        rtype: ResourceType,
+        version: str,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body of the request must be an object")
+        body = copy.deepcopy(body)
+        meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise _invalid(rtype, None, "metadata: must be an object")
+        if rtype.namespaced:
+            body_ns = meta.get("namespace")
+            if namespace is not None and body_ns and body_ns != namespace:
+                raise ApiError(
+                    400,
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            namespace = namespace or body_ns or "default"
+            if self._get(self._types[("", "namespaces")], None, namespace) is None:
+                raise ApiError(
+                    404,
+                    f'namespaces "{namespace}" not found',
+                    details={"name": namespace, "kind": "namespaces"},
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        name = meta.get("name")
+        if not name:
+            prefix = meta.get("generateName")
+            if not prefix:
+                raise _invalid(rtype, None, "metadata.name: Required value: name or generateName is required")
+            for _ in range(100):
+                name = prefix + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+                if self._get(rtype, namespace if rtype.namespaced else None, name) is None:
+                    break
+            meta["name"] = name
+        if len(name) > 253 or not _NAME_RE.match(name):
+            raise _invalid(
+                rtype, name, f'metadata.name: Invalid value: "{name}": must be a DNS-1123 subdomain'
+            )
+        if self._get(rtype, meta.get("namespace"), name) is not None:
+            raise ApiError(
+                409,
+                f'{rtype.qualified} "{name}" already exists',
+                reason="AlreadyExists",
+                details={"name": name, "group": rtype.group, "kind": rtype.plural},
+            )
+        if rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            try:
+                crd_type = self._crd_type(body)
+            except (KeyError, TypeError, ValueError) as e:
+                raise _invalid(rtype, name, f"spec: {e}") from e
+        body["apiVersion"] = rtype.api_version(rtype.storage_version)
+        body["kind"] = rtype.kind
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        for server_field in (
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "resourceVersion",
+            "managedFields",
+        ):
+            meta.pop(server_field, None)
+        if rtype.has_status():
+            body.pop("status", None)
+        self._default_status(rtype, body)
+        if dry_run:
+            return self._present(body, version)
+        meta["resourceVersion"] = str(self._next_rv())
+        if rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            self._register(crd_type)
+        self._store(rtype, body)
+        self._emit(rtype, "ADDED", body, None)
+        return self._present(body, version)
+
+    @staticmethod
+    def _default_status(rtype: ResourceType, body: dict[str, Any]) -> None:
+        if rtype.group == "" and rtype.plural == "namespaces":
+            body["status"] = {"phase": "Active"}
+            body["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = body["metadata"][
+                "name"
+            ]
+        elif rtype.group == "" and rtype.plural == "pods":
+            body["status"] = {"phase": "Pending"}
+        elif rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            now = now_rfc3339()
+            spec = body.get("spec", {})
+            body["status"] = {
+                "acceptedNames": spec.get("names", {}),
+                "storedVersions": [v["name"] for v in spec.get("versions", []) if v.get("storage")],
+                "conditions": [
+                    {"type": t, "status": "True", "reason": r, "message": "", "lastTransitionTime": now}
+                    for t, r in (("NamesAccepted", "NoConflicts"), ("Established", "InitialNamesAccepted"))
+                ],
+            }
+
+    def _update(
+        self,
+        address: Address,
+        change: Callable[[dict[str, Any]], Any],
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Read-modify-write one object: ``change(old)`` returns the full new body (PUT or patched)."""
+        rtype, name = address.rtype, address.name
+        assert name is not None
+        old = self._get(rtype, address.namespace, name)
+        if old is None:
+            raise _not_found(rtype, name)
+        candidate = change(copy.deepcopy(old))
+        if not isinstance(candidate, dict):
+            raise ApiError(400, "the body of the request must be an object")
+        new_meta = candidate.get("metadata") if isinstance(candidate.get("metadata"), dict) else {}
+        old_meta = old["metadata"]
+        expected_rv = new_meta.get("resourceVersion")
+        if expected_rv and str(expected_rv) != old_meta["resourceVersion"]:
+            raise _conflict(
+                rtype,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
+        if new_meta.get("uid") and new_meta["uid"] != old_meta["uid"]:
+            raise _conflict(rtype, name, "Precondition failed: UID in precondition does not match")
+        if address.subresource == "status":
+            new = copy.deepcopy(old)
+            if "status" in candidate:
+                new["status"] = candidate["status"]
+            else:
+                new.pop("status", None)
+        else:
+            new = copy.deepcopy(candidate)
+            meta = dict(new_meta)
+            for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "generation"):
+                if fixed in old_meta:
+                    meta[fixed] = old_meta[fixed]
+                else:
+                    meta.pop(fixed, None)
+            if "deletionGracePeriodSeconds" in old_meta:
+                meta["deletionGracePeriodSeconds"] = old_meta["deletionGracePeriodSeconds"]
+            new["metadata"] = meta
+            if rtype.has_status(address.version):
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+        new["apiVersion"] = old["apiVersion"]
+        new["kind"] = old["kind"]
+        new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        if _spec_part(new) != _spec_part(old):
+            new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
+        if new == old:
+            return self._present(old, address.version)  # a no-op write keeps the resourceVersion
+        if rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            try:
+                crd_type = self._crd_type(new)
+            except (KeyError, TypeError, ValueError) as e:
+                raise _invalid(rtype, name, f"spec: {e}") from e
+        if dry_run:
+            return self._present(new, address.version)
+        new["metadata"]["resourceVersion"] = str(self._next_rv())
+        if rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            self._register(crd_type)
+        self._store(rtype, new)
+        self._emit(rtype, "MODIFIED", new, old)
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            self._remove(rtype, new, cascade=True)
+        return self._present(new, address.version)
+
+    def _delete(
+        self,
+        address: Address,
+        options: Mapping[str, Any],
+        params: Mapping[str, str],
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        rtype, name = address.rtype, address.name
+        assert name is not None
+        obj = self._get(rtype, address.namespace, name)
+        if obj is None:
+            raise _not_found(rtype, name)
+        preconditions = options.get("preconditions") or {}
+        if preconditions.get("uid") and preconditions["uid"] != obj["metadata"]["uid"]:
+            raise _conflict(rtype, name, "Precondition failed: UID in precondition does not match")
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != obj["metadata"]["resourceVersion"]
+        ):
+            raise _conflict(
+                rtype, name, "Precondition failed: ResourceVersion in precondition does not match"
+            )
+        if dry_run:
+            return self._present(obj, address.version)
+        policy = options.get("propagationPolicy") or params.get("propagationPolicy") or "Background"
+        if options.get("orphanDependents") is True or params.get("orphanDependents") == "true":
+            policy = "Orphan"
+        if obj["metadata"].get("finalizers"):
+            if not obj["metadata"].get("deletionTimestamp"):
+                new = copy.deepcopy(obj)
+                new["metadata"]["deletionTimestamp"] = now_rfc3339()
+                new["metadata"]["deletionGracePeriodSeconds"] = 0
+                new["metadata"]["resourceVersion"] = str(self._next_rv())
+                self._store(rtype, new)
+                self._emit(rtype, "MODIFIED", new, obj)
+                obj = new
+            return self._present(obj, address.version)
+        removed = self._remove(rtype, obj, cascade=policy != "Orphan")
+        return self._present(removed, address.version)
+
+    def _remove(self, rtype: ResourceType, obj: dict[str, Any], cascade: bool) -> dict[str, Any]:
+        """Drop an object for good (DELETED event), then its dependents, namespace contents, CRs."""
+        meta = obj["metadata"]
+        key = (rtype.storage_key, meta.get("namespace"), meta["name"])
+        final = copy.deepcopy(obj)
+        final["metadata"]["resourceVersion"] = str(self._next_rv())
+        self.objects[key].history.append(final)
+        self.objects[key].delete()
+        self._emit(rtype, "DELETED", final, obj)
+        if rtype.group == "" and rtype.plural == "namespaces":
+            for other in list(self._types.values()):
+                if other.namespaced:
+                    for child in self._iter(other, meta["name"]):
+                        self._delete_now(other, child)
+        if rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
+            spec = obj.get("spec", {})
+            crd_type = self._types.get((spec.get("group", ""), spec.get("names", {}).get("plural", "")))
+            if crd_type is not None:
+                for child in self._iter(crd_type, None):
+                    self._remove(crd_type, child, cascade=True)
+                self._unregister(crd_type.group, crd_type.plural)
+        if cascade:
+            self._collect_garbage(meta["uid"])
+        return final
+
+    def _delete_now(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
+        address = Address(
+            rtype, rtype.storage_version, obj["metadata"].get("namespace"), obj["metadata"]["name"], None
+        )
+        if self._get(rtype, address.namespace, obj["metadata"]["name"]) is not None:
+            self._delete(address, {}, {})
+
+    def _collect_garbage(self, owner_uid: str) -> None:
+        """Background cascade: delete dependents whose every owner is now gone."""
+        live_uids = {obj.raw["metadata"]["uid"] for obj in self.objects.values() if not obj.deleted}
+        for other in list(self._types.values()):
+            for child in self._iter(other, None):
+                owners = child["metadata"].get("ownerReferences") or []
+                uids = {ref.get("uid") for ref in owners}
+                if owner_uid in uids and not (uids & live_uids):
+                    self._delete_now(other, child)
+
+    # -- verbs --------------------------------------------------------------------------------------------
+
+    def _patch(self, request: rendering.Request, address: Address, dry_run: bool) -> rendering.Response:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        body = self._body(request)
+        with self._state_lock:
+            if content_type == "application/apply-patch+yaml":
+                if self._get(address.rtype, address.namespace, address.name or "") is None:
+                    if not isinstance(body, dict):
+                        raise ApiError(400, "the apply patch must be an object")
+                    body.setdefault("metadata", {})["name"] = address.name
+                    obj = self._create(
+                        address.rtype, address.version, address.namespace, body, dry_run=dry_run
+                    )
+                    return rendering.Response(status=201, payload=obj)
+                change: Callable[[dict[str, Any]], Any] = lambda old: patching.merge_patch(old, body)  # noqa: E731
+            elif content_type == "application/json-patch+json":
+
+                def change(old: dict[str, Any]) -> Any:
+                    try:
+                        return patching.json_patch(old, body)
+                    except patching.PatchError as e:
+                        raise _invalid(address.rtype, address.name, str(e)) from e
+
+            elif content_type == "application/strategic-merge-patch+json":
+                change = lambda old: patching.strategic_merge_patch(old, body)  # noqa: E731
+            elif content_type == "application/merge-patch+json":
+                change = lambda old: patching.merge_patch(old, body)  # noqa: E731
+            else:
+                raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+            obj = self._update(address, change, dry_run=dry_run)
+        return rendering.Response(payload=obj)
+
+    def _selectors(self, params: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
+        try:
+            labels = parse_label_selector(params.get("labelSelector"))
+            fields = parse_field_selector(params.get("fieldSelector"))
+        except SelectorError as e:
+            raise ApiError(400, str(e)) from e
+        return lambda body: labels(body) and fields(body)
+
+    def _list(self, address: Address, params: Mapping[str, str], accept: str) -> dict[str, Any]:
+        matches = self._selectors(params)
+        with self._state_lock:
+            items = [
+                self._present(obj, address.version)
+                for obj in self._iter(address.rtype, address.namespace)
+                if matches(obj)
+            ]
+            rv = str(self._rv)
+        if "as=Table" in accept:
+            return self._table(address, items, params)
+        return {
+            "kind": f"{address.rtype.kind}List",
+            "apiVersion": address.rtype.api_version(address.version),
+            "metadata": {"resourceVersion": rv},
+            "items": items,
+        }
+
+    def _table(
+        self, address: Address, items: list[dict[str, Any]], params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        info = address.rtype.versions.get(address.version)
+        columns = tables.printer_columns(info.printer_columns if info else None, address.rtype.plural)
+        return tables.build_table(items, columns, str(self._rv), params.get("includeObject", "Metadata"))
+
+    def _delete_collection(
+        self, request: rendering.Request, address: Address, params: Mapping[str, str], dry_run: bool
+    ) -> rendering.Response:
+        matches = self._selectors(params)
+        options = self._body(request, optional=True) or {}
+        with self._state_lock:
+            deleted = []
+            for obj in self._iter(address.rtype, address.namespace):
+                if matches(obj):
+                    meta = obj["metadata"]
+                    target = Address(
+                        address.rtype, address.version, meta.get("namespace"), meta["name"], None
+                    )
+                    deleted.append(self._delete(target, options, params, dry_run=dry_run))
+            rv = str(self._rv)
+        return rendering.Response(
+            payload={
+                "kind": f"{address.rtype.kind}List",
+                "apiVersion": address.rtype.api_version(address.version),
+                "metadata": {"resourceVersion": rv},
+                "items": deleted,
+            }
+        )
+
+    def _watch(
+        self, request: rendering.Request, address: Address, params: Mapping[str, str]
+    ) -> rendering.Response:
+        matches = self._selectors(params)
+        if address.name is not None:
+            by_name = matches
+            target = address.name
+            matches = lambda body: body["metadata"]["name"] == target and by_name(body)  # noqa: E731
+        rtype, version, namespace = address.rtype, address.version, address.namespace
+        since = params.get("resourceVersion") or "0"
+        send_initial = params.get("sendInitialEvents") == "true"
+        bookmarks = params.get("allowWatchBookmarks") == "true"
+        timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
+        if not since.isdigit():
+            raise ApiError(400, f"invalid resourceVersion: {since!r}")
+        with self._state_lock:
+            initial: list[dict[str, Any]] = []
+            gone = False
+            start = int(since)
+            if since == "0" or send_initial:
+                start = self._rv
+                initial = [
+                    {"type": "ADDED", "object": self._present(obj, version)}
+                    for obj in self._iter(rtype, namespace)
+                    if matches(obj)
+                ]
+            elif len(self._log) == self._log.maxlen and self._log and start < self._log[0].rv - 1:
+                gone = True
+
+        def translate(event: WatchEvent) -> dict[str, Any] | None:
+            if event.group != rtype.group or event.plural != rtype.plural:
+                return None
+            if namespace is not None and event.obj["metadata"].get("namespace") != namespace:
+                return None
+            now_in = matches(event.obj)
+            was_in = event.old is not None and matches(event.old)
+            event_type = event.type
+            if event_type == "MODIFIED":
+                if now_in and not was_in:
+                    event_type = "ADDED"
+                elif was_in and not now_in:
+                    event_type, now_in = "DELETED", True
+            if not now_in:
+                return None
+            return {"type": event_type, "object": self._present(event.obj, version)}
+
+        async def stream() -> AsyncIterator[Any]:
+            yield b""  # send the headers now: clients wait for them before reading events
+            if gone:
+                error = ApiError(410, f"too old resource version: {start} ({self._rv})", reason="Expired")
+                yield {"type": "ERROR", "object": error.status()}
+                return
+            for event in initial:
+                yield event
+            if send_initial and bookmarks:
+                yield {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "kind": rtype.kind,
+                        "apiVersion": rtype.api_version(version),
+                        "metadata": {
+                            "resourceVersion": str(start),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                }
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout if timeout else None
+            last = start
+            while not self._stopping:
+                wakeup = self._wakeup
+                with self._state_lock:
+                    fresh: list[WatchEvent] = []
+                    for event in reversed(self._log):
+                        if event.rv <= last:
+                            break
+                        fresh.append(event)
+                for event in reversed(fresh):
+                    last = event.rv
+                    translated = translate(event)
+                    if translated is not None:
+                        yield translated
+                transport = request._raw_request.transport if request._raw_request is not None else None
+                if transport is None or transport.is_closing():
+                    return
+                wait = 1.0 if deadline is None else min(1.0, deadline - loop.time())
+                if wait <= 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=wait)
+
+        return rendering.Response(status=200, headers={"Content-Type": "application/json"}, payload=stream())
+
+    def stop_watches(self) -> None:
+        self._stopping = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
+
+
+class EmulatedCluster:
+    """A started ``ApiServer`` on loopback, with CRDs pre-registered; async or in a background thread.
+
+    Async: ``async with EmulatedCluster(crd_paths=[...]) as cluster:`` (or ``await start()``/``stop()``).
+    Sync: ``with EmulatedCluster(crd_paths=[...]) as cluster:`` runs the server in its own thread and loop.
+    """
+
+    def __init__(
+        self,
+        crd_paths: Iterable[str | pathlib.Path] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        namespaces: Iterable[str] = (),
+        history_window: int = 10_000,
+    ) -> None:
+        self.crd_paths = [pathlib.Path(path) for path in crd_paths]
+        self.host = host
+        self.port = port
+        self.extra_namespaces = list(namespaces)
+        self.api = ApiServer(history_window=history_window)
+        self._server: kmock.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.api.faults
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulated cluster is not started")
+        return str(self._server.url).rstrip("/")
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.api._loop = asyncio.get_running_loop()
+        await self.api.__aenter__()
+        self._server = kmock.Server(self.api, host=self.host, port=self.port)
+        await self._server.__aenter__()
+        for path in self.crd_paths:
+            for doc in yaml.safe_load_all(path.read_text()):
+                if doc and doc.get("kind") == "CustomResourceDefinition":
+                    self.create("apiextensions.k8s.io/v1/customresourcedefinitions", doc)
+        for namespace in self.extra_namespaces:
+            self.create("v1/namespaces", {"metadata": {"name": namespace}})
+
+    async def stop(self) -> None:
+        self.api.stop_watches()
+        if self._server is not None:
+            await self._server.__aexit__(None, None, None)
+            self._server = None
+        await self.api.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> EmulatedCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def __enter__(self) -> EmulatedCluster:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._thread_loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as e:
+                failure.append(e)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="emulated-apiserver", daemon=True)
+        self._thread.start()
+        started.wait(timeout=30)
+        if failure:
+            raise failure[0]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread_loop is not None and self._thread is not None:
+            self.api.stop_watches()
+            self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+            self._thread.join(timeout=30)
+            self._thread = None
+            self._thread_loop = None
+
+    # -- access for tests ---------------------------------------------------------------------------------
+
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
+        """Write a kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
+        path = pathlib.Path(path)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
+            "users": [{"name": "emulated", "user": {"token": "emulated"}}],
+            "contexts": [
+                {
+                    "name": "emulated",
+                    "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace},
+                }
+            ],
+            "current-context": "emulated",
+            "preferences": {},
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def create(self, resource: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """Create an object directly (as if POSTed), from any thread."""
+        rtype = self.api.find_type(resource)
+        with self.api._state_lock:
+            return copy.deepcopy(
+                self.api._create(rtype, rtype.storage_version, namespace, copy.deepcopy(dict(body)))
+            )
+
+    def get(self, resource: str, name: str, namespace: str | None = "default") -> dict[str, Any] | None:
+        """A deep copy of one object (``resource`` as in ``ApiServer.find_type``), or None."""
+        return self.api.get_object(resource, namespace, name)
+
+    def objects(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Deep copies of the live objects of a resource (all namespaces unless given)."""
+        return self.api.list_objects(resource, namespace, label_selector, field_selector)
