@@ -1,0 +1,148 @@
+{{/*
+Naming, labels and image helpers shared by every template.
+*/}}
+
+{{- define "switchyard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: <release>-<chart>, or the release name alone when it already contains the chart name.
+*/}}
+{{- define "switchyard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "switchyard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "switchyard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "switchyard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "switchyard.labels" -}}
+helm.sh/chart: {{ include "switchyard.chart" . }}
+{{ include "switchyard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: switchyard
+{{- end }}
+
+{{- define "switchyard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "switchyard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Operator image reference: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion).
+*/}}
+{{- define "switchyard.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Processor image of the default Components: the operator image unless overridden.
+*/}}
+{{- define "switchyard.processorImage" -}}
+{{- $c := .Values.defaultComponents.image }}
+{{- if or $c.repository $c.tag }}
+{{- printf "%s:%s" (default .Values.image.repository $c.repository) (default (default .Chart.AppVersion .Values.image.tag) $c.tag) }}
+{{- else }}
+{{- include "switchyard.image" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Restricted (Pod Security Standards) security contexts, shared by the operator and the test Pod.
+*/}}
+{{- define "switchyard.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "switchyard.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+The rules the operator needs inside each namespace it watches (also the namespaced half of its ClusterRole).
+Least privilege: no secrets, no wildcards; see docs in values.yaml for what each rule is for.
+*/}}
+{{- define "switchyard.namespacedRules" -}}
+# Workflows, Components, RoutingRules: watched by kopf, patched for finalizers and kopf's annotations.
+- apiGroups: ["switchyard.dev"]
+  resources: ["workflows", "components", "routingrules"]
+  verbs: ["get", "list", "watch", "patch"]
+# Finished Workflows are deleted after spec.ttlSecondsAfterFinished.
+- apiGroups: ["switchyard.dev"]
+  resources: ["workflows"]
+  verbs: ["delete"]
+- apiGroups: ["switchyard.dev"]
+  resources: ["workflows/status", "components/status", "routingrules/status"]
+  verbs: ["get", "patch"]
+# One Job per workflow node attempt.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "get", "list", "watch", "delete"]
+# Job Pods are read for their termination messages (a node's output).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Workflow input and node outputs; user ConfigMaps referenced by Workflows are only read.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "get", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+# kopf's peering objects (the operator runs standalone, but kopf may still read them).
+- apiGroups: ["kopf.dev"]
+  resources: ["kopfpeerings"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+
+{{/*
+The cluster-scoped rules kopf needs in every mode: resource discovery and namespace tracking.
+*/}}
+{{- define "switchyard.clusterRules" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+{{- end }}

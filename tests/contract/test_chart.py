@@ -1,0 +1,596 @@
+"""Contract tests of the Helm chart: what it renders for every ci/*-values.yaml, its RBAC, its CRDs and
+its values schema, and that manifests/install.yaml is a fresh render of it.
+
+Helm comes from `.tools/helm` (scripts/get-helm.sh) or PATH. Without it these tests skip locally and fail
+in CI (env CI set), where .ci/run installs it first.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "switchyard"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+CRDS_DIR = REPO / "crds"
+RELEASE = "switchyard"
+NAMESPACE = "switchyard-system"
+
+BUILTIN_PROCESSORS = ["json-processor", "chunking-processor", "numeric-processor", "data-validator"]
+SWITCHYARD_KINDS = ["workflows", "components", "routingrules"]
+
+# The exact grants the operator needs where it works (per namespace, or cluster-wide).
+WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
+    ("", "pods"): {"get", "list", "watch"},
+    ("", "configmaps"): {"create", "get", "patch", "delete"},
+    ("", "events"): {"create", "patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+    ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "delete"},
+    ("switchyard.dev", "components"): {"get", "list", "watch", "patch"},
+    ("switchyard.dev", "routingrules"): {"get", "list", "watch", "patch"},
+    ("switchyard.dev", "workflows/status"): {"get", "patch"},
+    ("switchyard.dev", "components/status"): {"get", "patch"},
+    ("switchyard.dev", "routingrules/status"): {"get", "patch"},
+    ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"},
+}
+# What kopf reads cluster-wide in every mode.
+CLUSTER_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "namespaces"): {"list", "watch"},
+}
+CLUSTER_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
+
+CHART_LABEL_KEYS = {
+    "helm.sh/chart",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+}
+KEEP = "helm.sh/resource-policy"
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def helm_path() -> str | None:
+    local = REPO / ".tools" / "helm"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which("helm")
+
+
+def require_helm() -> str:
+    """The helm binary; skips the test without one, or fails it in CI (where .ci/run installs it)."""
+    path = helm_path()
+    if path is None:
+        message = "helm not found at .tools/helm or on PATH: run scripts/get-helm.sh"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: .ci/run must install it)")
+        pytest.skip(message)
+    return path
+
+
+def run_helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([require_helm(), *args], capture_output=True, text=True, timeout=120, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+@functools.cache
+def render(values: pathlib.Path | None = None, sets: tuple[str, ...] = ()) -> tuple[dict[str, Any], ...]:
+    """helm template of the chart, hooks and tests included, parsed into a tuple of objects."""
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    if values is not None:
+        args += ["--values", str(values)]
+    for item in sets:
+        args += ["--set", item]
+    docs = yaml.safe_load_all(run_helm(*args).stdout)
+    return tuple(doc for doc in docs if doc)
+
+
+def of_kind(docs: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def one(docs: Iterable[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = of_kind(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, got {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def values_of(path: pathlib.Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def chart_defaults() -> dict[str, Any]:
+    return values_of(CHART / "values.yaml")
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def effective_values(path: pathlib.Path) -> dict[str, Any]:
+    """The chart's defaults with one ci values file on top, as Helm merges them."""
+    return deep_merge(chart_defaults(), values_of(path))
+
+
+def grants(rules: Iterable[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs, merged over every rule."""
+    merged: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule.get("apiGroups", []):
+            for resource in rule.get("resources", []):
+                merged.setdefault((group, resource), set()).update(rule["verbs"])
+    return merged
+
+
+def rbac_roles(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] in ("Role", "ClusterRole")]
+
+
+def operator_container(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    deployment = one(docs, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+values_files = pytest.mark.parametrize("values", CI_VALUES, ids=[p.name for p in CI_VALUES])
+
+
+def test_ci_values_cover_the_required_cases() -> None:
+    names = {p.name for p in CI_VALUES}
+    assert {
+        "default-values.yaml",
+        "namespaced-values.yaml",
+        "crds-off-values.yaml",
+        "servicemonitor-values.yaml",
+    } <= names
+
+
+# --- lint ----------------------------------------------------------------------------------------------
+
+
+def test_helm_lint_default() -> None:
+    run_helm("lint", "--strict", str(CHART))
+
+
+@values_files
+def test_helm_lint(values: pathlib.Path) -> None:
+    run_helm("lint", "--strict", str(CHART), "--values", str(values))
+
+
+# --- the operator Deployment --------------------------------------------------------------------------
+
+
+@values_files
+def test_deployment_is_one_replica_recreated(values: pathlib.Path) -> None:
+    spec = one(render(values), "Deployment")["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+def assert_restricted(pod_spec: dict[str, Any]) -> None:
+    pod_sc = pod_spec["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True
+    assert pod_sc["runAsUser"] == 10001
+    assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod_spec["containers"]:
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True
+        assert sc["runAsUser"] == 10001
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert sc["readOnlyRootFilesystem"] is True
+        tmp_mounts = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+        assert len(tmp_mounts) == 1, "a read-only root needs a writable /tmp"
+        volumes = {v["name"]: v for v in pod_spec["volumes"]}
+        assert "emptyDir" in volumes[tmp_mounts[0]["name"]]
+        assert container["resources"].get("requests"), f"{container['name']} has no resource requests"
+        assert container["resources"].get("limits", {}).get("memory"), f"{container['name']}: no memory limit"
+
+
+@values_files
+def test_deployment_is_restricted(values: pathlib.Path) -> None:
+    assert_restricted(one(render(values), "Deployment")["spec"]["template"]["spec"])
+
+
+@values_files
+def test_deployment_ports_probe_and_args(values: pathlib.Path) -> None:
+    merged = effective_values(values)
+    container = operator_container(render(values))
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    metrics_port = merged["metrics"]["port"]
+    health_port = merged["health"]["port"]
+    assert ports == {"metrics": metrics_port, "health": health_port}
+
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/healthz"
+    assert probe["port"] in ("health", health_port)
+
+    args = container["args"]
+    assert f"--metrics-port={metrics_port}" in args
+    assert f"--health-port={health_port}" in args
+    assert f"--log-format={merged['logFormat']}" in args
+    watched = [a.removeprefix("--namespace=") for a in args if a.startswith("--namespace")]
+    assert watched == merged["watchNamespaces"]
+    assert ("--verbose" in args) == merged["verbose"]
+
+
+def test_deployment_image_defaults_to_app_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    container = operator_container(render())
+    assert container["image"] == f"{chart_defaults()['image']['repository']}:{chart['appVersion']}"
+
+
+def test_deployment_image_digest_wins() -> None:
+    digest = "sha256:" + "ab" * 32
+    container = operator_container(render(sets=(f"image.digest={digest}", "image.tag=ignored")))
+    assert container["image"].endswith(f"@{digest}")
+
+
+def test_service_exposes_metrics_of_the_operator_pods() -> None:
+    docs = render()
+    service = one(docs, "Service")
+    (port,) = service["spec"]["ports"]
+    assert port["name"] == "metrics"
+    assert port["targetPort"] == "metrics"
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_service_monitor_only_when_enabled() -> None:
+    assert not of_kind(render(), "ServiceMonitor")
+    docs = render(CHART / "ci" / "servicemonitor-values.yaml")
+    monitor = one(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    service_labels = one(docs, "Service")["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels.items()
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+
+
+# --- RBAC ------------------------------------------------------------------------------------------------
+
+
+def walk_strings(node: Any) -> Iterable[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from walk_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk_strings(value)
+
+
+@values_files
+def test_rbac_has_no_wildcards_and_no_secrets(values: pathlib.Path) -> None:
+    for role in rbac_roles(render(values)):
+        for rule in role["rules"]:
+            for field in ("verbs", "resources", "apiGroups", "resourceNames", "nonResourceURLs"):
+                assert "*" not in rule.get(field, []), f"{role['metadata']['name']}: '*' in {field}"
+            assert "secrets" not in rule.get("resources", []), f"{role['metadata']['name']} grants secrets"
+            assert not rule.get("nonResourceURLs")
+        assert "secrets" not in set(walk_strings(role["rules"]))
+
+
+@values_files
+def test_rbac_binds_the_operator_service_account(values: pathlib.Path) -> None:
+    docs = render(values)
+    service_account = one(render(values), "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+    roles = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]) for r in rbac_roles(docs)}
+    bindings = [d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert len(bindings) == len(roles)
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}
+        ]
+        ref = binding["roleRef"]
+        scope = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        assert (ref["kind"], scope, ref["name"]) in roles
+
+
+@pytest.mark.parametrize(
+    "values",
+    [p for p in CI_VALUES if not values_of(p).get("watchNamespaces")],
+    ids=lambda p: p.name,
+)
+def test_rbac_cluster_wide_when_watching_all_namespaces(values: pathlib.Path) -> None:
+    docs = render(values)
+    assert not of_kind(docs, "Role")
+    (cluster_role,) = of_kind(docs, "ClusterRole")
+    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS, **CLUSTER_PEERING}
+    assert len(of_kind(docs, "ClusterRoleBinding")) == 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [p for p in CI_VALUES if values_of(p).get("watchNamespaces")],
+    ids=lambda p: p.name,
+)
+def test_rbac_role_per_watched_namespace(values: pathlib.Path) -> None:
+    docs = render(values)
+    watched = values_of(values)["watchNamespaces"]
+    roles = of_kind(docs, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(watched)
+    for role in roles:
+        assert grants(role["rules"]) == WORKING_GRANTS
+    bindings = of_kind(docs, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
+    for cluster_role in of_kind(docs, "ClusterRole"):
+        assert grants(cluster_role["rules"]) == CLUSTER_GRANTS, "cluster scope only for CRDs and namespaces"
+
+
+def test_rbac_create_false_renders_no_rbac() -> None:
+    docs = render(sets=("rbac.create=false",))
+    assert not [d for d in docs if d["kind"].endswith(("Role", "RoleBinding"))]
+
+
+# --- CRDs ------------------------------------------------------------------------------------------------
+
+
+def generated_crds() -> dict[str, dict[str, Any]]:
+    crds = {}
+    for path in sorted(CRDS_DIR.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        crds[crd["metadata"]["name"]] = crd
+    return crds
+
+
+def without_chart_metadata(crd: dict[str, Any]) -> dict[str, Any]:
+    """The CRD less the labels and the keep annotation the chart adds (the generator may set some too)."""
+    crd = json.loads(json.dumps(crd))
+    metadata = crd["metadata"]
+    labels = {k: v for k, v in metadata.get("labels", {}).items() if k not in CHART_LABEL_KEYS}
+    annotations = {k: v for k, v in metadata.get("annotations", {}).items() if k != KEEP}
+    metadata.pop("labels", None)
+    metadata.pop("annotations", None)
+    if labels:
+        metadata["labels"] = labels
+    if annotations:
+        metadata["annotations"] = annotations
+    return crd
+
+
+def test_crds_are_generated() -> None:
+    names = set(generated_crds())
+    assert names == {f"{plural}.switchyard.dev" for plural in SWITCHYARD_KINDS}, "run `make crds`"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [p for p in CI_VALUES if effective_values(p)["crds"]["install"]],
+    ids=lambda p: p.name,
+)
+def test_rendered_crds_equal_generated(values: pathlib.Path) -> None:
+    rendered = {c["metadata"]["name"]: c for c in of_kind(render(values), "CustomResourceDefinition")}
+    generated = generated_crds()
+    assert rendered.keys() == generated.keys()
+    for name, crd in rendered.items():
+        assert without_chart_metadata(crd) == without_chart_metadata(generated[name]), f"{name} != crds/"
+        # What the generator put in metadata survives; the chart only adds to it.
+        for field in ("labels", "annotations"):
+            assert (
+                generated[name]["metadata"].get(field, {}).items() <= crd["metadata"].get(field, {}).items()
+            )
+        keep = effective_values(values)["crds"]["keep"]
+        assert (crd["metadata"].get("annotations", {}).get(KEEP) == "keep") == keep
+
+
+def test_crds_kept_by_default() -> None:
+    for crd in of_kind(render(), "CustomResourceDefinition"):
+        assert crd["metadata"]["annotations"][KEEP] == "keep"
+
+
+def test_crds_not_kept_when_keep_false() -> None:
+    crds = of_kind(render(sets=("crds.keep=false",)), "CustomResourceDefinition")
+    assert crds
+    for crd in crds:
+        assert KEEP not in crd["metadata"].get("annotations", {})
+
+
+def test_crds_absent_when_install_false() -> None:
+    assert not of_kind(render(CHART / "ci" / "crds-off-values.yaml"), "CustomResourceDefinition")
+    assert not of_kind(render(sets=("crds.install=false",)), "CustomResourceDefinition")
+
+
+# --- default Components and the helm test ------------------------------------------------------------
+
+
+def test_no_default_components_unless_enabled() -> None:
+    assert not of_kind(render(), "Component")
+
+
+@pytest.mark.parametrize(
+    ("sets", "namespaces"),
+    [
+        (("defaultComponents.enabled=true",), [NAMESPACE]),
+        (("defaultComponents.enabled=true", "watchNamespaces={a,b}"), ["a", "b"]),
+        (
+            ("defaultComponents.enabled=true", "defaultComponents.namespaces={c}", "watchNamespaces={a}"),
+            ["c"],
+        ),
+    ],
+)
+def test_default_components(sets: tuple[str, ...], namespaces: list[str]) -> None:
+    from switchyard.models.component import ComponentSpec
+
+    docs = render(sets=sets)
+    image = operator_container(docs)["image"]
+    components = of_kind(docs, "Component")
+    for namespace in namespaces:
+        here = [c for c in components if c["metadata"]["namespace"] == namespace]
+        assert [c["metadata"]["name"] for c in here] == BUILTIN_PROCESSORS, "data-validator last"
+        for component in here:
+            assert component["apiVersion"] == "switchyard.dev/v1alpha1"
+            spec = ComponentSpec.model_validate(component["spec"])
+            assert spec.image == image
+            assert spec.command == ["python", "-m", "switchyard.processors", component["metadata"]["name"]]
+            # The CRDs come with the release: Components wait for them as a post-install hook.
+            assert "post-install" in component["metadata"]["annotations"]["helm.sh/hook"]
+    assert len(components) == len(namespaces) * len(BUILTIN_PROCESSORS)
+
+
+def test_helm_test_pod_checks_metrics_under_restricted_context() -> None:
+    docs = render()
+    pods = [p for p in of_kind(docs, "Pod") if p["metadata"]["annotations"].get("helm.sh/hook") == "test"]
+    assert len(pods) == 1
+    pod = pods[0]
+    assert_restricted(pod["spec"])
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == operator_container(docs)["image"]
+    url = next(e["value"] for e in container["env"] if e["name"] == "METRICS_URL")
+    service = one(docs, "Service")
+    assert url == (
+        f"http://{service['metadata']['name']}.{NAMESPACE}.svc:{service['spec']['ports'][0]['port']}/metrics"
+    )
+
+
+# --- values and values.schema.json --------------------------------------------------------------------
+
+
+def schema() -> dict[str, Any]:
+    return json.loads((CHART / "values.schema.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ("unknownKey=1",),
+        ("image.registry=x",),
+        ("metrics.serviceMonitor.enable=true",),
+        ("crds.instal=false",),
+    ],
+)
+def test_schema_rejects_unknown_keys(sets: tuple[str, ...]) -> None:
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    for item in sets:
+        args += ["--set", item]
+    result = run_helm(*args, check=False)
+    assert result.returncode != 0
+    assert "Additional property" in result.stderr
+
+
+def test_schema_rejects_bad_values() -> None:
+    result = run_helm("template", RELEASE, str(CHART), "--set", "logFormat=xml", check=False)
+    assert result.returncode != 0
+
+
+def test_schema_closes_every_object() -> None:
+    """Every object level sets additionalProperties: false, or a schema for map values (labels).
+
+    Open only where Kubernetes owns the shape: the affinity terms, and `global` which Helm injects.
+    """
+    open_paths = {
+        "properties.global",
+        *(f"properties.affinity.properties.{k}" for k in ("nodeAffinity", "podAffinity", "podAntiAffinity")),
+    }
+
+    def visit(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and path not in open_paths:
+                assert "additionalProperties" in node, f"{path} is open"
+                if "properties" in node:
+                    assert node["additionalProperties"] is False, f"{path} accepts unknown keys"
+            for key, value in node.items():
+                visit(value, f"{path}.{key}" if path else key)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                visit(value, f"{path}[{index}]")
+
+    visit(schema(), "")
+
+
+@pytest.mark.parametrize("values", [CHART / "values.yaml", *CI_VALUES], ids=lambda p: p.name)
+def test_values_match_schema(values: pathlib.Path) -> None:
+    jsonschema.validate(values_of(values), schema())
+
+
+def test_every_value_is_documented() -> None:
+    """helm-docs style: each key has a `# --` comment above it, or sits under a documented parent."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    key_line = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z][\w.-]*):")
+    documented_at: list[tuple[int, bool]] = []  # (indent, documented) of the open parents
+    undocumented = []
+    for number, line in enumerate(lines):
+        match = key_line.match(line)
+        if not match:
+            continue
+        indent = len(match["indent"])
+        while documented_at and documented_at[-1][0] >= indent:
+            documented_at.pop()
+        comments = []
+        above = number - 1
+        while above >= 0 and lines[above].strip().startswith("#"):
+            comments.append(lines[above].strip())
+            above -= 1
+        documented = any(c.startswith("# --") for c in comments)
+        parent_documented = any(d for _, d in documented_at)
+        is_leaf = not line.rstrip().endswith(":")
+        if is_leaf and not (documented or parent_documented):
+            undocumented.append(match["key"])
+        documented_at.append((indent, documented or parent_documented))
+    assert not undocumented, f"values without a `# --` comment: {undocumented}"
+
+
+# --- manifests/install.yaml ------------------------------------------------------------------------------
+
+
+def test_install_yaml_is_fresh() -> None:
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gen-install.sh"), "--stdout"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HELM": require_helm()},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = (REPO / "manifests" / "install.yaml").read_text()
+    assert committed == result.stdout, "manifests/install.yaml is stale: run `make install-yaml`"
+
+
+def test_install_yaml_content() -> None:
+    docs = [d for d in yaml.safe_load_all((REPO / "manifests" / "install.yaml").read_text()) if d]
+    assert docs[0] == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": NAMESPACE,
+            "labels": {
+                "app.kubernetes.io/part-of": "switchyard",
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        },
+    }
+    kinds = [d["kind"] for d in docs]
+    assert kinds.count("CustomResourceDefinition") == len(SWITCHYARD_KINDS)
+    assert "Deployment" in kinds
+    assert "Pod" not in kinds, "the helm test Pod is for `helm test` only"
+    for doc in docs[1:]:
+        if doc["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+            assert doc["metadata"]["namespace"] == NAMESPACE
