@@ -1,1 +1,5 @@
-"""Switchyard handlers."""
+"""Thin kopf wiring: importing this package registers every handler with kopf's default registry."""
+
+from switchyard.handlers import components, indexes, jobs, routingrules, startup, workflows
+
+__all__ = ["components", "indexes", "jobs", "routingrules", "startup", "workflows"]

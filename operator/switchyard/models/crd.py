@@ -75,7 +75,11 @@ WORKFLOW = Kind(
     ),
     list_map_keys={"spec.nodes": ("name",), "status.route.nodes": ("name",)},
     rules=(
-        Rule("spec", "self == oldSelf", "spec is immutable once the Workflow exists; create a new Workflow instead"),
+        Rule(
+            "spec",
+            "self == oldSelf",
+            "spec is immutable once the Workflow exists; create a new Workflow instead",
+        ),
         Rule(
             "spec.input",
             "!(has(self.data) && has(self.configMapKeyRef))",

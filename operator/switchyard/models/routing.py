@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from switchyard.models.common import MAX_EXPRESSION, ApiModel, Conditions, ObjectName, ShortText, StatusModel, Timestamp
+from switchyard.models.common import (
+    MAX_EXPRESSION,
+    ApiModel,
+    Conditions,
+    ObjectName,
+    ShortText,
+    StatusModel,
+    Timestamp,
+)
 from switchyard.models.workflow import NodeSpec
 
 MAX_RULE_PATH = 50

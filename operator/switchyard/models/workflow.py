@@ -90,7 +90,9 @@ class NodeStatus(StatusModel):
     next_retry_at: Timestamp | None = None
     reason: Annotated[str, StringConstraints(max_length=128)] | None = None
     message: ShortText | None = None
-    output: ShortText | None = Field(default=None, description="A preview of the output; the whole is in the outputs ConfigMap.")
+    output: ShortText | None = Field(
+        default=None, description="A preview of the output; the whole is in the outputs ConfigMap."
+    )
     fallback: Name | None = Field(default=None, description="The fallback component run instead, if any.")
 
 
@@ -99,7 +101,9 @@ RouteSource = Literal["Explicit", "Rule", "Analysis"]
 
 class RouteStatus(StatusModel):
     source: RouteSource = "Explicit"
-    rule: Name | None = Field(default=None, description="The matching RoutingRule; unset for explicit or analysed routes.")
+    rule: Name | None = Field(
+        default=None, description="The matching RoutingRule; unset for explicit or analysed routes."
+    )
     path: Annotated[list[Name], Field(max_length=MAX_NODES)] = []
     reason: ShortText = ""
     summary: Annotated[str, StringConstraints(max_length=300)] = Field(

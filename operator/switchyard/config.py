@@ -1,0 +1,18 @@
+"""Process options of the operator (set once by `python -m switchyard`, read by the startup handler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Options:
+    namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
+    metrics_port: int = 9090  # 0 disables the metrics endpoint
+    health_port: int = 8081  # 0 disables the liveness endpoint
+    log_format: str = "plain"
+    verbose: bool = False
+    kubeconfig: str | None = None
+
+
+OPTIONS = Options()

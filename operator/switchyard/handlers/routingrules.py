@@ -1,0 +1,20 @@
+"""RoutingRule events: compile the CEL expression and record validity in status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from switchyard.handlers.events import emit
+from switchyard.k8s.components import reconcile_rule
+from switchyard.k8s.observe import rule_entry
+from switchyard.models.crd import GROUP, VERSION
+
+
+@kopf.on.event(GROUP, VERSION, "routingrules")
+async def rule_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED" or not hasattr(memo, "rt"):
+        return
+    await reconcile_rule(memo.rt, rule_entry(body), emit, datetime.now(UTC).replace(microsecond=0))

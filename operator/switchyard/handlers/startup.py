@@ -1,0 +1,48 @@
+"""Operator start and stop: kopf settings, the API client, the metrics server, the breaker flusher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+import prometheus_client
+
+from switchyard.config import OPTIONS
+from switchyard.handlers.events import emit
+from switchyard.k8s.client import Api, load_config
+from switchyard.k8s.components import breaker_flusher
+from switchyard.k8s.runtime import Runtime, Views
+
+
+@kopf.on.startup()
+async def configure(
+    settings: kopf.OperatorSettings,
+    memo: kopf.Memo,
+    sy_components: Any,
+    sy_rules: Any,
+    sy_jobs: Any,
+    sy_pods: Any,
+    **_: Any,
+) -> None:
+    settings.persistence.finalizer = "switchyard.dev/finalizer"
+    settings.posting.level = logging.WARNING  # our own Events are explicit; only log warnings become Events
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+    settings.execution.max_workers = 8
+    memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig)))
+    views = Views(components=sy_components, rules=sy_rules, jobs=sy_jobs, pods=sy_pods)
+    memo.flusher = asyncio.create_task(breaker_flusher(memo.rt, views, emit), name="breaker-flusher")
+    if OPTIONS.metrics_port:
+        prometheus_client.start_http_server(OPTIONS.metrics_port)
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    flusher = getattr(memo, "flusher", None)
+    if flusher is not None:
+        flusher.cancel()
+    if hasattr(memo, "rt"):
+        memo.rt.api.close()

@@ -1,0 +1,96 @@
+"""The operator's Kubernetes API access: the official client, run in a thread pool, with retries.
+
+Transient trouble (429 with Retry-After, 5xx, 409 Conflict on writes, connection errors) is retried here
+with capped exponential backoff; what is left is raised as `ApiTrouble` for kopf to retry later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+log = logging.getLogger("switchyard.api")
+
+RETRIABLE = {409, 429, 500, 502, 503, 504}
+MAX_TRIES = 8
+
+
+class ApiTrouble(Exception):
+    """The API kept failing after retries; the caller should try again later."""
+
+    def __init__(self, message: str, delay: float = 5.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+def load_config(kubeconfig: str | None = None) -> client.ApiClient:
+    """kubeconfig from `KUBECONFIG`/`~/.kube/config`, else the in-cluster service account."""
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    except config.ConfigException:
+        config.load_incluster_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = 64
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
+def is_status(exc: BaseException, *codes: int) -> bool:
+    return isinstance(exc, ApiException) and exc.status in codes
+
+
+def retry_after(exc: ApiException) -> float | None:
+    value = (exc.headers or {}).get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class Api:
+    """Typed API groups plus `call`, which runs a blocking client call off the event loop, retrying."""
+
+    def __init__(self, api_client: client.ApiClient, workers: int = 32) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+        self.calls = 0
+        self.retries = 0
+
+    async def call(self, fn: Callable[..., T], *args: Any, retry_conflicts: bool = True, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        delay = 0.1
+        for attempt in range(1, MAX_TRIES + 1):
+            self.calls += 1
+            try:
+                return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+            except ApiException as exc:
+                if exc.status not in RETRIABLE or (exc.status == 409 and not retry_conflicts):
+                    raise
+                wait = retry_after(exc) if exc.status == 429 else None
+                problem = f"HTTP {exc.status} {exc.reason}"
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                wait, problem = None, f"{type(exc).__name__}: {exc}"
+            if attempt == MAX_TRIES:
+                raise ApiTrouble(f"{getattr(fn, '__name__', fn)} kept failing: {problem}")
+            self.retries += 1
+            pause = wait if wait is not None else delay * (1 + random.random() / 2)
+            log.debug("retrying %s in %.2fs after %s", getattr(fn, "__name__", fn), pause, problem)
+            await asyncio.sleep(min(pause, 30.0))
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.api_client.close()

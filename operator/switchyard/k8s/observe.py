@@ -1,0 +1,183 @@
+"""Summaries of watched objects, kept in kopf indexes: what the controller needs, nothing more.
+
+Each function turns a raw body into a small frozen value (or None to leave the object out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE
+from switchyard.logic.routing import CompiledRule, compile_rule
+from switchyard.logic.scheduler import JobState
+from switchyard.models.component import ComponentSpec, ComponentStatus
+from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
+
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def pydantic_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "spec"
+        parts.append(f"{where}: {error['msg']}")
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return "; ".join(parts) + more
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Enough of an object to post Events about it and patch it."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": {"namespace": self.namespace, "name": self.name, "uid": self.uid},
+        }
+
+
+def ref_of(body: Mapping[str, Any]) -> ObjectRef:
+    meta = body["metadata"]
+    return ObjectRef(body["apiVersion"], body["kind"], meta.get("namespace", ""), meta["name"], meta.get("uid", ""))
+
+
+@dataclass(frozen=True)
+class ComponentEntry:
+    ref: ObjectRef
+    generation: int
+    spec: ComponentSpec | None
+    error: str | None
+    status: ComponentStatus
+
+
+def component_entry(body: Mapping[str, Any]) -> ComponentEntry:
+    spec: ComponentSpec | None = None
+    error = None
+    try:
+        spec = ComponentSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        error = pydantic_message(exc)
+    try:
+        status = ComponentStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        status = ComponentStatus()
+    return ComponentEntry(ref_of(body), body["metadata"].get("generation", 0), spec, error, status)
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    ref: ObjectRef
+    generation: int
+    rule: CompiledRule | None
+    error: str | None
+    status: RoutingRuleStatus
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def rule_entry(body: Mapping[str, Any]) -> RuleEntry:
+    meta = body["metadata"]
+    labels = dict(meta.get("labels") or {})
+    try:
+        status = RoutingRuleStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        status = RoutingRuleStatus()
+    try:
+        spec = RoutingRuleSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        return RuleEntry(ref_of(body), meta.get("generation", 0), None, pydantic_message(exc), status, labels)
+    compiled = compile_rule(meta["name"], spec, labels)
+    return RuleEntry(ref_of(body), meta.get("generation", 0), compiled, compiled.error, status, labels)
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    name: str
+    workflow: str
+    node: str
+    attempt: int
+    state: JobState
+    finished_at: datetime | None
+    reason: str
+
+
+def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == type_ and cond.get("status") == "True":
+            return cond  # type: ignore[no-any-return]
+    return None
+
+
+def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
+    meta = body["metadata"]
+    labels = meta.get("labels") or {}
+    workflow = (meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW)
+    if not workflow or LABEL_NODE not in labels:
+        return None
+    status = body.get("status") or {}
+    state: JobState = "Active"
+    reason = ""
+    finished = None
+    if (cond := _condition(status, "Complete")) is not None or (
+        (status.get("succeeded") or 0) > 0 and _condition(status, "SuccessCriteriaMet")
+    ):
+        state = "Succeeded"
+        finished = parse_time(status.get("completionTime") or (cond or {}).get("lastTransitionTime"))
+    elif (cond := _condition(status, "Failed")) is not None:
+        state = "Failed"
+        reason = str(cond.get("reason") or "JobFailed")
+        finished = parse_time(cond.get("lastTransitionTime"))
+    return JobEntry(
+        meta["name"],
+        workflow,
+        labels[LABEL_NODE],
+        int(labels.get(LABEL_ATTEMPT, "0")),
+        state,
+        finished,
+        reason,
+    )
+
+
+@dataclass(frozen=True)
+class PodEntry:
+    job: str
+    phase: str
+    message: str | None
+    exit_code: int | None
+    reason: str
+
+
+def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
+    meta = body["metadata"]
+    labels = meta.get("labels") or {}
+    job = next((labels[k] for k in JOB_NAME_LABELS if k in labels), None)
+    if job is None:
+        return None
+    status = body.get("status") or {}
+    message, exit_code, reason = None, None, ""
+    for cs in status.get("containerStatuses") or []:
+        if cs.get("name") != "main":
+            continue
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated:
+            message = terminated.get("message") or ""
+            exit_code = terminated.get("exitCode")
+            reason = terminated.get("reason") or ""
+    return PodEntry(job, status.get("phase", ""), message, exit_code, reason)

@@ -1,0 +1,204 @@
+"""Render the Kubernetes objects the operator owns: node Jobs and the input/outputs ConfigMaps.
+
+The pod spec comes only from the Component (image, command, args, env, resources, service account);
+a Workflow contributes data (files) and config, never what runs or with which privileges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from switchyard.logic import naming
+from switchyard.models.component import ComponentSpec
+from switchyard.models.crd import API_VERSION
+
+LABEL_WORKFLOW = "switchyard.dev/workflow"
+LABEL_NODE = "switchyard.dev/node"
+LABEL_ATTEMPT = "switchyard.dev/attempt"
+LABEL_COMPONENT = "switchyard.dev/component"
+ANNOTATION_WORKFLOW = "switchyard.dev/workflow"
+ANNOTATION_CONFIG = "switchyard.dev/config"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
+MOUNT = "/switchyard"
+RUN_AS = 65532
+MAX_CONFIG_BYTES = 128 * 1024
+
+
+class RenderError(ValueError):
+    """A node cannot be turned into a Job (e.g. its config is too large for an annotation)."""
+
+
+def owner_reference(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    meta = workflow["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def workflow_label(name: str) -> str:
+    return naming.dns_label(name)
+
+
+def merge_config(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Component defaults with the node's config on top (nested objects merged key by key)."""
+    merged: dict[str, Any] = dict(defaults)
+    for key, value in overrides.items():
+        base = merged.get(key)
+        merged[key] = merge_config(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+    return merged
+
+
+def _items_by_configmap(workflow: str, deps: Iterable[str], shards: int) -> dict[str, list[dict[str, str]]]:
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for dep in deps:
+        grouped.setdefault(naming.output_configmap(workflow, dep, shards), []).append(
+            {"key": dep, "path": f"upstream/{dep}"}
+        )
+    return grouped
+
+
+def job(
+    workflow: Mapping[str, Any],
+    *,
+    node: str,
+    attempt: int,
+    component_name: str,
+    component: ComponentSpec,
+    node_config: Mapping[str, Any],
+    deps: Iterable[str],
+    input_source: tuple[str, str],
+    output_shards: int,
+) -> dict[str, Any]:
+    """The batch/v1 Job of one (node, attempt). `input_source` is (ConfigMap name, key) of the input."""
+    meta = workflow["metadata"]
+    wf_name, namespace = meta["name"], meta["namespace"]
+    name = naming.job_name(wf_name, node, attempt)
+    config_json = json.dumps(merge_config(component.config, node_config), sort_keys=True, separators=(",", ":"))
+    if len(config_json.encode()) > MAX_CONFIG_BYTES:
+        raise RenderError(
+            f"merged config of node '{node}' is {len(config_json)} bytes; the limit is {MAX_CONFIG_BYTES}"
+        )
+    labels = {
+        **MANAGED_BY,
+        LABEL_WORKFLOW: workflow_label(wf_name),
+        LABEL_NODE: node,
+        LABEL_ATTEMPT: str(attempt),
+        LABEL_COMPONENT: naming.dns_label(component_name),
+    }
+    sources: list[dict[str, Any]] = [
+        {
+            "configMap": {
+                "name": input_source[0],
+                "items": [{"key": input_source[1], "path": "input"}],
+                "optional": True,
+            }
+        },
+        {
+            "downwardAPI": {
+                "items": [
+                    {
+                        "path": "config.json",
+                        "fieldRef": {"fieldPath": f"metadata.annotations['{ANNOTATION_CONFIG}']"},
+                    }
+                ]
+            }
+        },
+    ]
+    for cm_name, items in _items_by_configmap(wf_name, deps, output_shards).items():
+        sources.append({"configMap": {"name": cm_name, "items": items, "optional": True}})
+    env = [{"name": e.name, "value": e.value} for e in component.env] + [
+        {"name": "SWITCHYARD_WORKFLOW", "value": wf_name},
+        {"name": "SWITCHYARD_NODE", "value": node},
+        {"name": "SWITCHYARD_ATTEMPT", "value": str(attempt)},
+    ]
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": component.image,
+        "env": env,
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+        },
+        "volumeMounts": [
+            {"name": "switchyard", "mountPath": MOUNT, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    if component.command:
+        container["command"] = list(component.command)
+    if component.args:
+        container["args"] = list(component.args)
+    if component.resources is not None:
+        container["resources"] = component.resources.to_wire()
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": component.service_account_name is not None,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "switchyard", "projected": {"sources": sources}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
+    }
+    if component.service_account_name is not None:
+        pod_spec["serviceAccountName"] = component.service_account_name
+    spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "podReplacementPolicy": "Failed",
+        "template": {
+            "metadata": {
+                "labels": labels,
+                "annotations": {ANNOTATION_CONFIG: config_json, ANNOTATION_WORKFLOW: wf_name},
+            },
+            "spec": pod_spec,
+        },
+    }
+    if component.timeout_seconds is not None:
+        spec["activeDeadlineSeconds"] = component.timeout_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {ANNOTATION_WORKFLOW: wf_name},
+            "ownerReferences": [owner_reference(workflow)],
+        },
+        "spec": spec,
+    }
+
+
+def configmap(workflow: Mapping[str, Any], name: str, data: Mapping[str, str], purpose: str) -> dict[str, Any]:
+    meta = workflow["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {
+                **MANAGED_BY,
+                LABEL_WORKFLOW: workflow_label(meta["name"]),
+                "switchyard.dev/purpose": purpose,
+            },
+            "ownerReferences": [owner_reference(workflow)],
+        },
+        "data": dict(data),
+    }

@@ -1,0 +1,93 @@
+"""The operator's process-wide runtime: API access, caches of watched objects, wake-ups, breakers.
+
+Nothing here is the source of truth: everything can be rebuilt from the cluster after a restart
+(workflow progress from Workflow status and Jobs, breakers from Component status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from switchyard.k8s.client import Api
+from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry, RuleEntry
+from switchyard.logic.scheduler import BreakerBook
+
+T = TypeVar("T")
+
+
+class IndexLike(Protocol):
+    """kopf.Index: a mapping of keys to stores (iterables of indexed values)."""
+
+    def __getitem__(self, key: Any) -> Iterable[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __contains__(self, key: object) -> bool: ...
+
+
+def first(index: IndexLike, key: Any) -> Any:
+    if key not in index:
+        return None
+    for value in index[key]:
+        return value
+    return None
+
+
+@dataclass
+class Views:
+    """Read access to the kopf indexes (pre-populated by kopf before any handler runs)."""
+
+    components: IndexLike
+    rules: IndexLike
+    jobs: IndexLike
+    pods: IndexLike
+
+    def component(self, namespace: str, name: str) -> ComponentEntry | None:
+        entry: ComponentEntry | None = first(self.components, (namespace, name))
+        return entry
+
+    def component_names(self, namespace: str) -> set[str]:
+        return {name for ns, name in self.components if ns == namespace}
+
+    def rules_in(self, namespace: str) -> list[RuleEntry]:
+        return [e for key in list(self.rules) if key[0] == namespace if (e := first(self.rules, key))]
+
+    def job(self, namespace: str, name: str) -> JobEntry | None:
+        entry: JobEntry | None = first(self.jobs, (namespace, name))
+        return entry
+
+    def pod_message(self, namespace: str, job: str) -> PodEntry | None:
+        if (namespace, job) not in self.pods:
+            return None
+        best: PodEntry | None = None
+        for pod in self.pods[(namespace, job)]:
+            if pod.message is not None and (best is None or pod.phase in ("Succeeded", "Failed")):
+                best = pod
+        return best
+
+
+@dataclass
+class Runtime:
+    api: Api
+    triggers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    books: dict[str, BreakerBook] = field(default_factory=dict)
+    rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
+    breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def trigger(self, namespace: str, name: str) -> asyncio.Event:
+        return self.triggers.setdefault((namespace, name), asyncio.Event())
+
+    def wake(self, namespace: str, name: str) -> None:
+        if (event := self.triggers.get((namespace, name))) is not None:
+            event.set()
+
+    def book(self, namespace: str) -> BreakerBook:
+        return self.books.setdefault(namespace, BreakerBook())
+
+    def seed_breakers(self, namespace: str, entries: Mapping[str, ComponentEntry]) -> BreakerBook:
+        book = self.book(namespace)
+        for name, entry in entries.items():
+            book.load(name, entry.status.breaker, entry.status.runs, entry.status.failures)
+        return book

@@ -1,0 +1,435 @@
+"""The workflow run engine: from node states and Job observations to a plan (launch, retry, skip, finish).
+
+Pure and event-driven: `WorkflowRun` keeps, per node, how many dependencies are still unfinished, so a
+node becomes ready the moment its last dependency succeeds; over a whole run the work is O(V + E).
+It never talks to Kubernetes and never reads a clock: the caller passes `now` and observed Job results,
+executes the returned `Plan` (create Jobs, write outputs, patch status) and calls `step` again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from switchyard.logic.backoff import can_retry, next_retry_at
+from switchyard.logic.breaker import Admission, admit, describe_transition, record_failure, record_success
+from switchyard.logic.dag import Dag
+from switchyard.logic.naming import job_name
+from switchyard.models.component import BreakerStatus, ComponentSpec, FailureRecord
+from switchyard.models.workflow import FailurePolicy, NodeStatus
+
+DONE_OK = frozenset({"Succeeded", "FellBack"})
+TERMINAL = frozenset({"Succeeded", "FellBack", "Failed", "Skipped"})
+PREVIEW = 120
+COMPACT_THRESHOLD = 1000  # above this many nodes, status keeps only what a restart needs
+
+JobState = Literal["Active", "Succeeded", "Failed", "Lost"]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What the cluster says about the Job of one (node, attempt)."""
+
+    node: str
+    attempt: int
+    state: JobState
+    job: str = ""
+    finished_at: datetime | None = None
+    reason: str = ""
+    message: str = ""  # the container's termination message: the output on success, the error on failure
+
+
+@dataclass(frozen=True)
+class Launch:
+    node: str
+    attempt: int
+    component: str  # the component to run: the node's own, or its fallback
+    fallback_for: str | None = None
+
+
+@dataclass
+class Plan:
+    launches: list[Launch] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # node -> full output to persist before status
+    changed: set[str] = field(default_factory=set)  # nodes whose status changed
+    delete_jobs: list[str] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    missing: list[str] = field(default_factory=list)  # Running nodes with no Job observed: caller checks
+    wake_at: datetime | None = None
+
+    def wake(self, when: datetime) -> None:
+        if self.wake_at is None or when < self.wake_at:
+            self.wake_at = when
+
+
+class BreakerBook:
+    """The circuit breakers of all components: state, counters and transitions waiting to be persisted."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, BreakerStatus] = {}
+        self.runs: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+        self.dirty: set[str] = set()
+        self.transitions: list[tuple[str, str]] = []  # (component, "Closed -> Open ...")
+
+    def load(self, component: str, state: BreakerStatus, runs: int = 0, failures: int = 0) -> None:
+        """Seed from persisted status (never overwrites what this process already knows)."""
+        if component not in self.states:
+            self.states[component] = state
+            self.runs[component] = runs
+            self.failures[component] = failures
+
+    def state(self, component: str) -> BreakerStatus:
+        return self.states.setdefault(component, BreakerStatus())
+
+    def _set(self, component: str, new: BreakerStatus) -> None:
+        old = self.state(component)
+        self.states[component] = new
+        if new != old:
+            self.dirty.add(component)
+        change = describe_transition(old, new)
+        if change:
+            self.transitions.append((component, change))
+
+    def admit(self, component: str, spec: ComponentSpec, now: datetime) -> Admission:
+        decision, new = admit(self.state(component), spec.circuit_breaker, now)
+        self._set(component, new)
+        return decision
+
+    def success(self, component: str, spec: ComponentSpec, now: datetime) -> None:
+        self.runs[component] = self.runs.get(component, 0) + 1
+        self.dirty.add(component)
+        self._set(component, record_success(self.state(component), spec.circuit_breaker, now))
+
+    def failure(self, component: str, spec: ComponentSpec, now: datetime, record: FailureRecord) -> None:
+        self.runs[component] = self.runs.get(component, 0) + 1
+        self.failures[component] = self.failures.get(component, 0) + 1
+        self.dirty.add(component)
+        self._set(component, record_failure(self.state(component), spec.circuit_breaker, now, record))
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    def take_transitions(self) -> list[tuple[str, str]]:
+        out, self.transitions = self.transitions, []
+        return out
+
+
+def preview(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= PREVIEW else line[: PREVIEW - 1] + "…"
+
+
+class WorkflowRun:
+    """The live state of one workflow run, rebuilt from its status after a restart."""
+
+    def __init__(
+        self,
+        name: str,
+        dag: Dag,
+        nodes: Mapping[str, NodeStatus],
+        *,
+        parallelism: int,
+        failure_policy: FailurePolicy,
+        started_at: datetime,
+        deadline_seconds: int | None = None,
+    ) -> None:
+        self.name = name
+        self.dag = dag
+        self.parallelism = parallelism
+        self.failure_policy = failure_policy
+        self.started_at = started_at
+        self.deadline = started_at + timedelta(seconds=deadline_seconds) if deadline_seconds else None
+        self.nodes: dict[str, NodeStatus] = {n: nodes.get(n) or NodeStatus() for n in dag.order}
+        self.failed_reason: str | None = None
+        self.remaining: dict[str, int] = {}
+        self.ready: deque[str] = deque()
+        self.running: set[str] = set()
+        self.retrying: set[str] = set()
+        self.done = 0
+        blocked: set[str] = set()
+        for name_ in dag.order:
+            status = self.nodes[name_]
+            self.remaining[name_] = sum(1 for d in dag.deps[name_] if self.nodes[d].phase not in DONE_OK)
+            if status.phase in TERMINAL:
+                self.done += 1
+                if status.phase == "Failed":
+                    blocked.add(name_)
+                    self.failed_reason = self.failed_reason or "NodeFailed"
+            elif status.phase == "Running":
+                self.running.add(name_)
+            elif status.phase == "Retrying":
+                self.retrying.add(name_)
+            elif self.remaining[name_] == 0:
+                self.ready.append(name_)
+        # A restart may find a failure whose dependents were not marked yet: the first step reports them.
+        self._carry = Plan()
+        self._skip_after_failures(blocked, None, self._carry)
+
+    # -- what the caller asks ---------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def progress(self) -> str:
+        return f"{self.done}/{self.total}"
+
+    @property
+    def finished(self) -> bool:
+        return self.done == self.total
+
+    @property
+    def succeeded(self) -> bool:
+        return self.finished and all(s.phase in DONE_OK for s in self.nodes.values())
+
+    def running_attempts(self) -> dict[str, int]:
+        """Node -> the attempt whose Job the caller should observe."""
+        return {n: self.nodes[n].attempts for n in self.running}
+
+    def compact(self) -> bool:
+        return self.total > COMPACT_THRESHOLD
+
+    # -- the engine -------------------------------------------------------------------------------
+
+    def step(
+        self,
+        results: Mapping[str, JobResult],
+        components: Mapping[str, ComponentSpec],
+        breakers: BreakerBook,
+        now: datetime,
+    ) -> Plan:
+        """Apply Job results (keyed by node, for Running nodes), then launch what is ready."""
+        plan, self._carry = self._carry, Plan()
+        if self.deadline is not None and not self.finished:
+            if now >= self.deadline:
+                self._expire(plan, now)
+                return plan
+            plan.wake(self.deadline)
+        for node in sorted(self.running):
+            result = results.get(node)
+            status = self.nodes[node]
+            if result is None or result.attempt != status.attempts:
+                plan.missing.append(node)
+            elif result.state == "Succeeded":
+                self._succeed(node, result, components, breakers, now, plan)
+            elif result.state in ("Failed", "Lost"):
+                self._fail_attempt(node, result, components, breakers, now, plan)
+        for node in sorted(self.retrying):
+            due = self.nodes[node].next_retry_at
+            if due is None or due <= now:
+                self.retrying.discard(node)
+                self.ready.append(node)
+            else:
+                plan.wake(due)
+        self._launch_ready(components, breakers, now, plan)
+        return plan
+
+    def _launch_ready(
+        self, components: Mapping[str, ComponentSpec], breakers: BreakerBook, now: datetime, plan: Plan
+    ) -> None:
+        if self.failed_reason and self.failure_policy == "FailFast":
+            self._stop_everything_pending(plan, now)
+            return
+        while self.ready and len(self.running) < self.parallelism:
+            node = self.ready.popleft()
+            status = self.nodes[node]
+            if status.phase in TERMINAL or node in self.running:
+                continue
+            spec = self.dag.nodes[node]
+            component = components.get(spec.component)
+            if component is None:  # deleted after validation: fail this node clearly, keep the run going
+                self._finish_failed(
+                    node, "UnknownComponent", f"component '{spec.component}' no longer exists", now, plan
+                )
+                continue
+            attempt = status.attempts + 1
+            decision = breakers.admit(spec.component, component, now)
+            if decision == Admission.REJECT:
+                self._fall_back(node, attempt, component, spec.component, now, plan)
+            else:
+                self._start(node, Launch(node, attempt, spec.component), now, plan)
+
+    def _start(self, node: str, launch: Launch, now: datetime, plan: Plan) -> None:
+        status = self.nodes[node]
+        status.phase = "Running"
+        status.attempts = launch.attempt
+        status.job = job_name(self.name, node, launch.attempt)
+        status.started_at = status.started_at or now
+        status.finished_at = None
+        status.next_retry_at = None
+        status.fallback = launch.component if launch.fallback_for else None
+        status.reason = None
+        status.message = None
+        self.running.add(node)
+        plan.launches.append(launch)
+        plan.changed.add(node)
+
+    def _fall_back(
+        self, node: str, attempt: int, component: ComponentSpec, name: str, now: datetime, plan: Plan
+    ) -> None:
+        fallback = component.fallback
+        opened = f"circuit breaker of component '{name}' is open"
+        if fallback is None:
+            self._finish_failed(node, "CircuitOpen", f"{opened}; the component has no fallback", now, plan)
+            return
+        if fallback.output is not None:
+            status = self.nodes[node]
+            status.phase = "FellBack"
+            status.attempts = max(status.attempts, attempt - 1)
+            status.finished_at = now
+            status.started_at = status.started_at or now
+            status.output = preview(fallback.output)
+            status.reason = "CircuitOpen"
+            status.message = f"{opened}; used the fallback output"
+            status.next_retry_at = None
+            plan.outputs[node] = fallback.output
+            plan.changed.add(node)
+            plan.events.append(("Warning", "FellBack", f"node {node}: {status.message}"))
+            self._node_done(node)
+            return
+        assert fallback.component is not None
+        plan.events.append(
+            (
+                "Warning",
+                "FellBack",
+                f"node {node}: {opened}; running fallback component '{fallback.component}'",
+            )
+        )
+        self._start(node, Launch(node, attempt, fallback.component, fallback_for=name), now, plan)
+
+    def _succeed(
+        self,
+        node: str,
+        result: JobResult,
+        components: Mapping[str, ComponentSpec],
+        breakers: BreakerBook,
+        now: datetime,
+        plan: Plan,
+    ) -> None:
+        status = self.nodes[node]
+        ran = status.fallback or self.dag.nodes[node].component
+        if (spec := components.get(ran)) is not None:
+            breakers.success(ran, spec, now)
+        self.running.discard(node)
+        status.phase = "FellBack" if status.fallback else "Succeeded"
+        status.finished_at = result.finished_at or now
+        status.output = preview(result.message)
+        status.reason = "FallbackSucceeded" if status.fallback else None
+        status.message = None
+        status.next_retry_at = None
+        plan.outputs[node] = result.message
+        plan.changed.add(node)
+        self._node_done(node)
+
+    def _fail_attempt(
+        self,
+        node: str,
+        result: JobResult,
+        components: Mapping[str, ComponentSpec],
+        breakers: BreakerBook,
+        now: datetime,
+        plan: Plan,
+    ) -> None:
+        status = self.nodes[node]
+        own = self.dag.nodes[node].component
+        ran = status.fallback or own
+        failed_at = result.finished_at or now
+        reason = result.reason or ("JobLost" if result.state == "Lost" else "JobFailed")
+        message = preview(result.message) or f"Job {result.job} failed ({reason})"
+        if (spec := components.get(ran)) is not None:
+            record = FailureRecord(workflow=self.name, node=node, reason=reason, time=failed_at)
+            breakers.failure(ran, spec, now, record)
+        self.running.discard(node)
+        policy = components.get(own)
+        if status.fallback is None and policy is not None and can_retry(policy.retry, status.attempts):
+            due = next_retry_at(policy.retry.backoff, status.attempts, failed_at)
+            status.phase = "Retrying"
+            status.next_retry_at = due
+            status.finished_at = failed_at
+            status.reason = reason
+            status.message = f"attempt {status.attempts} failed: {message}"
+            self.retrying.add(node)
+            plan.changed.add(node)
+            plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
+            plan.wake(due)
+            return
+        self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _finish_failed(self, node: str, reason: str, message: str, now: datetime, plan: Plan) -> None:
+        status = self.nodes[node]
+        self.running.discard(node)
+        self.retrying.discard(node)
+        status.phase = "Failed"
+        status.finished_at = now
+        status.next_retry_at = None
+        status.reason = reason
+        status.message = message
+        plan.changed.add(node)
+        plan.events.append(("Warning", "NodeFailed", f"node {node} failed ({reason}): {message}"))
+        self.done += 1
+        self.failed_reason = self.failed_reason or "NodeFailed"
+        self._skip_after_failures({node}, now, plan)
+
+    def _node_done(self, node: str) -> None:
+        self.done += 1
+        for child in self.dag.dependents[node]:
+            self.remaining[child] -= 1
+            if self.remaining[child] == 0 and self.nodes[child].phase == "Pending":
+                self.ready.append(child)
+
+    def _skip_after_failures(self, failed: set[str], now: datetime | None, plan: Plan) -> None:
+        """Every not-yet-started descendant of a failed node is Skipped."""
+        queue = deque(failed)
+        seen: set[str] = set()
+        while queue:
+            current = queue.popleft()
+            for child in self.dag.dependents[current]:
+                if child in seen:
+                    continue
+                seen.add(child)
+                status = self.nodes[child]
+                if status.phase in ("Pending", "Retrying"):
+                    self._skip(child, f"dependency '{current}' failed", now, plan)
+                queue.append(child)
+
+    def _skip(self, node: str, message: str, now: datetime | None, plan: Plan) -> None:
+        status = self.nodes[node]
+        status.phase = "Skipped"
+        status.reason = "Skipped"
+        status.message = message
+        status.next_retry_at = None
+        status.finished_at = now
+        self.retrying.discard(node)
+        self.done += 1
+        plan.changed.add(node)
+
+    def _stop_everything_pending(self, plan: Plan, now: datetime) -> None:
+        """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own)."""
+        for node, status in self.nodes.items():
+            if status.phase in ("Pending", "Retrying"):
+                self._skip(node, "skipped: the workflow is failing (failurePolicy FailFast)", now, plan)
+        self.ready.clear()
+
+    def _expire(self, plan: Plan, now: datetime) -> None:
+        self.failed_reason = "DeadlineExceeded"
+        for node in sorted(self.running):
+            status = self.nodes[node]
+            if status.job:
+                plan.delete_jobs.append(status.job)
+            status.phase = "Failed"
+            status.reason = "DeadlineExceeded"
+            status.message = "the workflow's activeDeadlineSeconds passed"
+            status.finished_at = now
+            plan.changed.add(node)
+            self.done += 1
+        self.running.clear()
+        for node, status in self.nodes.items():
+            if status.phase in ("Pending", "Retrying"):
+                self._skip(node, "skipped: the workflow's activeDeadlineSeconds passed", now, plan)
+        self.ready.clear()

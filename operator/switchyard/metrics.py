@@ -1,0 +1,53 @@
+"""Prometheus metrics of the operator (served by `python -m switchyard --metrics-port`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Invalid")
+BREAKER_STATES = {"Closed": 0, "HalfOpen": 1, "Open": 2}
+
+
+class _PhaseGauge:
+    """Workflows by phase, counted from what this process has seen (set, not incremented: restart-safe)."""
+
+    def __init__(self) -> None:
+        self.gauge = Gauge("switchyard_workflows", "Workflows by phase", ["namespace", "phase"])
+        self.phases: dict[tuple[str, str], str] = {}
+
+    def record(self, namespace: str, name: str, phase: str) -> None:
+        self.phases[(namespace, name)] = phase
+        self._refresh(namespace)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.phases.pop((namespace, name), None)
+        self._refresh(namespace)
+
+    def _refresh(self, namespace: str) -> None:
+        counts = dict.fromkeys(PHASES, 0)
+        for (ns, _), phase in self.phases.items():
+            if ns == namespace:
+                counts[phase] = counts.get(phase, 0) + 1
+        for phase, count in counts.items():
+            self.gauge.labels(namespace, phase).set(count)
+
+
+WORKFLOW_PHASE = _PhaseGauge()
+JOBS_CREATED = Counter("switchyard_jobs_created", "Jobs created for workflow nodes", ["namespace"])
+RETRIES = Counter("switchyard_node_retries", "Node attempts that failed and were scheduled to retry", ["namespace"])
+NODE_DURATION = Histogram(
+    "switchyard_node_duration_seconds",
+    "Node run time, from its first start to its end",
+    ["namespace", "phase"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+SCHEDULING_LATENCY = Histogram(
+    "switchyard_scheduling_latency_seconds",
+    "From seeing a node's Job succeed to its dependent's Job being created",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BREAKER_STATE = Gauge(
+    "switchyard_breaker_state",
+    "Circuit breaker state per component (0 Closed, 1 HalfOpen, 2 Open)",
+    ["namespace", "component"],
+)
