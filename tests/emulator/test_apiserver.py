@@ -43,13 +43,9 @@ def test_created_objects_get_server_metadata(raw):
 
 def test_generation_bumps_only_outside_metadata_and_status(raw):
     raw("POST", WIDGETS, widget("gen1", size=1))
-    _, _, body = raw(
-        "PATCH", f"{WIDGETS}/gen1", {"metadata": {"labels": {"a": "b"}}}, "application/merge-patch+json"
-    )
+    _, _, body = raw("PATCH", f"{WIDGETS}/gen1", {"metadata": {"labels": {"a": "b"}}}, "application/merge-patch+json")
     assert body["metadata"]["generation"] == 1
-    _, _, body = raw(
-        "PATCH", f"{WIDGETS}/gen1/status", {"status": {"phase": "X"}}, "application/merge-patch+json"
-    )
+    _, _, body = raw("PATCH", f"{WIDGETS}/gen1/status", {"status": {"phase": "X"}}, "application/merge-patch+json")
     assert body["metadata"]["generation"] == 1
     rv = body["metadata"]["resourceVersion"]
     _, _, body = raw("PATCH", f"{WIDGETS}/gen1", {"spec": {"size": 2}}, "application/merge-patch+json")
@@ -200,9 +196,7 @@ def test_watch_is_json_lines_and_resumes_without_replay(cluster, raw):
 
 def test_watch_timeout_seconds_ends_the_stream(cluster):
     started = time.monotonic()
-    _watch_lines(
-        f"{cluster.url}/api/v1/namespaces/default/pods?watch=true&resourceVersion=1&timeoutSeconds=1", 99
-    )
+    _watch_lines(f"{cluster.url}/api/v1/namespaces/default/pods?watch=true&resourceVersion=1&timeoutSeconds=1", 99)
     assert time.monotonic() - started < 5
 
 
@@ -210,9 +204,7 @@ def test_watch_too_old_resource_version_is_410():
     with EmulatedCluster(history_window=3) as small:
         for index in range(6):
             small.create("v1/configmaps", {"metadata": {"name": f"c{index}", "namespace": "default"}})
-        _, events = _watch_lines(
-            f"{small.url}/api/v1/configmaps?watch=true&resourceVersion=1&timeoutSeconds=1", 1
-        )
+        _, events = _watch_lines(f"{small.url}/api/v1/configmaps?watch=true&resourceVersion=1&timeoutSeconds=1", 1)
         assert events[0]["type"] == "ERROR" and events[0]["object"]["code"] == 410
 
 
@@ -257,9 +249,7 @@ def test_crd_created_through_the_api_becomes_discoverable(raw):
                 "shortNames": ["gd"],
                 "categories": ["all"],
             },
-            "versions": [
-                {"name": "v1beta1", "served": True, "storage": True, "subresources": {"status": {}}}
-            ],
+            "versions": [{"name": "v1beta1", "served": True, "storage": True, "subresources": {"status": {}}}],
         },
     }
     status, _, _ = raw("GET", "/apis/late.example.com/v1beta1")
@@ -292,9 +282,7 @@ def test_generate_name(raw):
     _, _, first = raw("POST", "/api/v1/namespaces/default/events", body)
     status, _, second = raw("POST", "/api/v1/namespaces/default/events", body)
     assert status == 201
-    assert (
-        first["metadata"]["name"].startswith("event-") and len(first["metadata"]["name"]) == len("event-") + 5
-    )
+    assert first["metadata"]["name"].startswith("event-") and len(first["metadata"]["name"]) == len("event-") + 5
     assert first["metadata"]["name"] != second["metadata"]["name"]
 
 
@@ -352,9 +340,7 @@ def test_fault_injection(cluster, raw):
 
 def test_table_responses_use_printer_columns(raw):
     raw("POST", WIDGETS, widget("tab1", size=7, ports=[{"port": 8080}]))
-    status, _, table = raw(
-        "GET", f"{WIDGETS}?limit=500", Accept="application/json;as=Table;v=v1;g=meta.k8s.io"
-    )
+    status, _, table = raw("GET", f"{WIDGETS}?limit=500", Accept="application/json;as=Table;v=v1;g=meta.k8s.io")
     assert status == 200 and table["kind"] == "Table"
     columns = [c["name"] for c in table["columnDefinitions"]]
     assert columns == ["Name", "Size", "Phase", "First-Port", "Age"]
@@ -367,9 +353,7 @@ def test_table_responses_use_printer_columns(raw):
 
 
 def test_dry_run_does_not_store(cluster, raw):
-    status, _, body = raw(
-        "POST", "/api/v1/namespaces/default/configmaps?dryRun=All", {"metadata": {"name": "dry1"}}
-    )
+    status, _, body = raw("POST", "/api/v1/namespaces/default/configmaps?dryRun=All", {"metadata": {"name": "dry1"}})
     assert status == 201 and body["metadata"]["name"] == "dry1"
     assert cluster.get("configmaps", "dry1") is None
 
@@ -399,8 +383,6 @@ def test_kubernetes_client_errors_map_to_api_exceptions(api_client):
     with pytest.raises(ApiException) as info:
         core.read_namespaced_config_map("absent", "default")
     assert info.value.status == 404
-    created = core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "client1"}, "data": {"a": "1"}}
-    )
+    created = core.create_namespaced_config_map("default", {"metadata": {"name": "client1"}, "data": {"a": "1"}})
     assert created.metadata.uid
     wait_for(lambda: core.read_namespaced_config_map("client1", "default").data == {"a": "1"}, timeout=5)

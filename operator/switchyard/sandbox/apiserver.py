@@ -349,13 +349,7 @@ class ApiServer(kmock.KubernetesEmulator):
             namespace, name, subresource = address.namespace, address.name, address.subresource
             if method == kmock.method.GET:
                 watching = raw_request.query.get("watch") in ("true", "1")
-                action = (
-                    kmock.action.WATCH
-                    if watching
-                    else kmock.action.LIST
-                    if name is None
-                    else kmock.action.FETCH
-                )
+                action = kmock.action.WATCH if watching else kmock.action.LIST if name is None else kmock.action.FETCH
             elif method == kmock.method.POST:
                 action = kmock.action.CREATE
             elif method in (kmock.method.PATCH, kmock.method.PUT):
@@ -401,12 +395,8 @@ class ApiServer(kmock.KubernetesEmulator):
             return await response(request)
         return await kmock.RawHandler._handle(self, request)
 
-    async def _error_response(
-        self, request: rendering.Request, error: ApiError
-    ) -> aiohttp.web.StreamResponse:
-        response = rendering.Response(
-            status=error.code, headers=error.headers or None, payload=error.status()
-        )
+    async def _error_response(self, request: rendering.Request, error: ApiError) -> aiohttp.web.StreamResponse:
+        response = rendering.Response(status=error.code, headers=error.headers or None, payload=error.status())
         return await response(request)
 
     # -- routing --------------------------------------------------------------------------------------------
@@ -583,8 +573,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     verbs=set(rtype.verbs),
                     shortnames=set(rtype.short_names),
                     categories=set(rtype.categories),
-                    subresources=({"status"} if info.status_subresource else set())
-                    | set(rtype.other_subresources),
+                    subresources=({"status"} if info.status_subresource else set()) | set(rtype.other_subresources),
                 )
 
     def _unregister(self, group: str, plural: str) -> None:
@@ -653,9 +642,7 @@ class ApiServer(kmock.KubernetesEmulator):
         self._rv += 1
         return self._rv
 
-    def _emit(
-        self, rtype: ResourceType, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
-    ) -> None:
+    def _emit(self, rtype: ResourceType, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         rv = int(obj["metadata"]["resourceVersion"])
         self._log.append(WatchEvent(rv, rtype.group, rtype.plural, event_type, obj, old))
         loop = self._loop
@@ -725,9 +712,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     break
             meta["name"] = name
         if len(name) > 253 or not _NAME_RE.match(name):
-            raise _invalid(
-                rtype, name, f'metadata.name: Invalid value: "{name}": must be a DNS-1123 subdomain'
-            )
+            raise _invalid(rtype, name, f'metadata.name: Invalid value: "{name}": must be a DNS-1123 subdomain')
         if self._get(rtype, meta.get("namespace"), name) is not None:
             raise ApiError(
                 409,
@@ -768,9 +753,7 @@ class ApiServer(kmock.KubernetesEmulator):
     def _default_status(rtype: ResourceType, body: dict[str, Any]) -> None:
         if rtype.group == "" and rtype.plural == "namespaces":
             body["status"] = {"phase": "Active"}
-            body["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = body["metadata"][
-                "name"
-            ]
+            body["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = body["metadata"]["name"]
         elif rtype.group == "" and rtype.plural == "pods":
             body["status"] = {"phase": "Pending"}
         elif rtype.group == CRD_GROUP and rtype.plural == CRD_PLURAL:
@@ -875,9 +858,7 @@ class ApiServer(kmock.KubernetesEmulator):
             preconditions.get("resourceVersion")
             and preconditions["resourceVersion"] != obj["metadata"]["resourceVersion"]
         ):
-            raise _conflict(
-                rtype, name, "Precondition failed: ResourceVersion in precondition does not match"
-            )
+            raise _conflict(rtype, name, "Precondition failed: ResourceVersion in precondition does not match")
         if dry_run:
             return self._present(obj, address.version)
         policy = options.get("propagationPolicy") or params.get("propagationPolicy") or "Background"
@@ -922,9 +903,7 @@ class ApiServer(kmock.KubernetesEmulator):
         return final
 
     def _delete_now(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
-        address = Address(
-            rtype, rtype.storage_version, obj["metadata"].get("namespace"), obj["metadata"]["name"], None
-        )
+        address = Address(rtype, rtype.storage_version, obj["metadata"].get("namespace"), obj["metadata"]["name"], None)
         if self._get(rtype, address.namespace, obj["metadata"]["name"]) is not None:
             self._delete(address, {}, {})
 
@@ -949,9 +928,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     if not isinstance(body, dict):
                         raise ApiError(400, "the apply patch must be an object")
                     body.setdefault("metadata", {})["name"] = address.name
-                    obj = self._create(
-                        address.rtype, address.version, address.namespace, body, dry_run=dry_run
-                    )
+                    obj = self._create(address.rtype, address.version, address.namespace, body, dry_run=dry_run)
                     return rendering.Response(status=201, payload=obj)
                 change: Callable[[dict[str, Any]], Any] = lambda old: patching.merge_patch(old, body)  # noqa: E731
             elif content_type == "application/json-patch+json":
@@ -962,7 +939,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     except patching.PatchError as e:
                         raise _invalid(address.rtype, address.name, str(e)) from e
 
-            elif content_type == "application/strategic-merge-patch+json":
+            elif content_type == "application/strategic-merge-patch+json" and address.rtype.crd_name is None:
                 change = lambda old: patching.strategic_merge_patch(old, body)  # noqa: E731
             elif content_type == "application/merge-patch+json":
                 change = lambda old: patching.merge_patch(old, body)  # noqa: E731
@@ -997,9 +974,7 @@ class ApiServer(kmock.KubernetesEmulator):
             "items": items,
         }
 
-    def _table(
-        self, address: Address, items: list[dict[str, Any]], params: Mapping[str, str]
-    ) -> dict[str, Any]:
+    def _table(self, address: Address, items: list[dict[str, Any]], params: Mapping[str, str]) -> dict[str, Any]:
         info = address.rtype.versions.get(address.version)
         columns = tables.printer_columns(info.printer_columns if info else None, address.rtype.plural)
         return tables.build_table(items, columns, str(self._rv), params.get("includeObject", "Metadata"))
@@ -1014,9 +989,7 @@ class ApiServer(kmock.KubernetesEmulator):
             for obj in self._iter(address.rtype, address.namespace):
                 if matches(obj):
                     meta = obj["metadata"]
-                    target = Address(
-                        address.rtype, address.version, meta.get("namespace"), meta["name"], None
-                    )
+                    target = Address(address.rtype, address.version, meta.get("namespace"), meta["name"], None)
                     deleted.append(self._delete(target, options, params, dry_run=dry_run))
             rv = str(self._rv)
         return rendering.Response(
@@ -1028,9 +1001,7 @@ class ApiServer(kmock.KubernetesEmulator):
             }
         )
 
-    def _watch(
-        self, request: rendering.Request, address: Address, params: Mapping[str, str]
-    ) -> rendering.Response:
+    def _watch(self, request: rendering.Request, address: Address, params: Mapping[str, str]) -> rendering.Response:
         matches = self._selectors(params)
         if address.name is not None:
             by_name = matches
@@ -1250,9 +1221,7 @@ class EmulatedCluster:
         """Create an object directly (as if POSTed), from any thread."""
         rtype = self.api.find_type(resource)
         with self.api._state_lock:
-            return copy.deepcopy(
-                self.api._create(rtype, rtype.storage_version, namespace, copy.deepcopy(dict(body)))
-            )
+            return copy.deepcopy(self.api._create(rtype, rtype.storage_version, namespace, copy.deepcopy(dict(body))))
 
     def get(self, resource: str, name: str, namespace: str | None = "default") -> dict[str, Any] | None:
         """A deep copy of one object (``resource`` as in ``ApiServer.find_type``), or None."""

@@ -153,9 +153,7 @@ def build_table(
     for body in objects:
         metadata = body.get("metadata", {})
         cells = [metadata.get("name")]
-        cells += [
-            _cell(evaluate(body, column["jsonPath"]), column.get("type", "string")) for column in columns
-        ]
+        cells += [_cell(evaluate(body, column["jsonPath"]), column.get("type", "string")) for column in columns]
         row: dict[str, Any] = {"cells": cells}
         if include_object == "Object":
             row["object"] = body

@@ -1,0 +1,495 @@
+"""A kubelet + job-controller stand-in for the emulated cluster: runs batch/v1 Jobs by rule, over real HTTP.
+
+``JobSimulator`` watches Jobs with the kubernetes client. For each new Job it creates the Pod
+(``<job>-<5 chars>``, job-name/controller-uid labels, controller ownerReference, the template's spec), marks
+the Pod Running and the Job active, then after a delay finishes both as the test's ``rule`` says: the Pod's
+``containerStatuses[0].state.terminated`` first, then the Job status with the conditions a real job
+controller sets (``SuccessCriteriaMet`` + ``Complete``; ``FailureTarget`` + ``Failed`` with
+``BackoffLimitExceeded``, or ``DeadlineExceeded`` when ``spec.activeDeadlineSeconds`` runs out first).
+Deleting a Job cancels it and deletes its Pod. ``backoffLimit`` is treated as 0 (one Pod per Job).
+
+With no rule (or an Outcome without a message), a successful Pod's termination message is
+``{"node": NODE, "attempt": N, "upstream": {UPSTREAM: <content of /switchyard/upstream/UPSTREAM>}}``, the files
+read as the Pod would see them (``volumes.materialize``).
+
+Threaded: ``with JobSimulator(kubeconfig) as sim:`` or ``start()``/``stop()``. Async: ``async with`` (or
+``await astart()``/``astop()``), which runs the same threads without blocking the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import heapq
+import itertools
+import json
+import logging
+import pathlib
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import kubernetes
+from kubernetes.client.rest import ApiException
+
+from switchyard.sandbox.volumes import VolumeError, materialize
+
+logger = logging.getLogger(__name__)
+
+LABEL_WORKFLOW = "switchyard.dev/workflow"
+LABEL_NODE = "switchyard.dev/node"
+LABEL_ATTEMPT = "switchyard.dev/attempt"
+LABEL_COMPONENT = "switchyard.dev/component"
+UPSTREAM_DIR = "switchyard/upstream/"
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a simulated Job ends. ``None`` fields take the defaults (exit 0/1, default output, sim delay)."""
+
+    succeed: bool = True
+    exit_code: int | None = None
+    message: str | None = None
+    reason: str | None = None
+    delay: float | None = None
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """What a rule sees: the Job, its switchyard labels and the files its Pod would read."""
+
+    name: str
+    namespace: str
+    workflow: str | None
+    node: str | None
+    attempt: int | None
+    component: str | None
+    body: Mapping[str, Any]
+    files: Mapping[str, str]
+
+
+Rule = Callable[[SimJob], Outcome | None]
+
+
+class Started(NamedTuple):
+    job: str
+    node: str | None
+    attempt: int | None
+    at: float  # time.monotonic()
+    namespace: str = "default"
+
+
+class Finished(NamedTuple):
+    job: str
+    node: str | None
+    attempt: int | None
+    at: float
+    succeeded: bool
+    reason: str
+    exit_code: int
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_output(job: SimJob) -> str:
+    """The default termination message: node, attempt and every upstream file's content."""
+    upstream = {
+        path[len(UPSTREAM_DIR) :]: content for path, content in job.files.items() if path.startswith(UPSTREAM_DIR)
+    }
+    return json.dumps({"node": job.node, "attempt": job.attempt, "upstream": upstream}, sort_keys=True)
+
+
+@dataclass
+class _Run:
+    job: SimJob
+    uid: str
+    pod_name: str
+    outcome: Outcome
+    started_at: float
+    done: bool = False
+    image: str = ""
+    container: str = "main"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobSimulator:
+    """See the module docstring. ``rule`` may be replaced at any time (``sim.rule = ...``)."""
+
+    def __init__(
+        self,
+        kubeconfig: str | pathlib.Path,
+        *,
+        rule: Rule | None = None,
+        delay: float = 0.05,
+        namespace: str | None = None,
+    ) -> None:
+        self.kubeconfig = str(kubeconfig)
+        self.rule = rule
+        self.delay = delay
+        self.namespace = namespace
+        self.started: list[Started] = []
+        self.finished: list[Finished] = []
+        self.deleted: list[str] = []
+        self.errors: list[BaseException] = []
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.RLock()
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._queue_cv = threading.Condition(self._lock)
+        self._seq = itertools.count()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watch: kubernetes.watch.Watch | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> JobSimulator:
+        self._stopping.clear()
+        self._client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
+        self._batch = kubernetes.client.BatchV1Api(self._client)
+        self._core = kubernetes.client.CoreV1Api(self._client)
+        listed = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
+            threading.Thread(target=self._work, name="jobsim-worker", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        listed.wait(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._watch is not None:
+            self._watch.stop()
+        with self._queue_cv:
+            self._queue_cv.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
+        self._client.close()
+
+    def __enter__(self) -> JobSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def astart(self) -> JobSimulator:
+        return await asyncio.to_thread(self.start)
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+    async def __aenter__(self) -> JobSimulator:
+        return await self.astart()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.astop()
+
+    # -- what tests read ----------------------------------------------------------------------------------
+
+    def started_keys(self) -> list[tuple[str, str | None, int | None]]:
+        """(job, node, attempt) in start order."""
+        with self._lock:
+            return [(s.job, s.node, s.attempt) for s in self.started]
+
+    def is_finished(self, job: str) -> bool:
+        with self._lock:
+            return any(f.job == job for f in self.finished)
+
+    # -- threads ------------------------------------------------------------------------------------------
+
+    def _list_jobs(self) -> Any:
+        if self.namespace:
+            return self._batch.list_namespaced_job(self.namespace)
+        return self._batch.list_job_for_all_namespaces()
+
+    def _watch_jobs(self, listed: threading.Event) -> None:
+        resource_version: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if resource_version is None:
+                    jobs = self._list_jobs()
+                    resource_version = jobs.metadata.resource_version
+                    for job in jobs.items:
+                        self._on_job("ADDED", self._client.sanitize_for_serialization(job))
+                    listed.set()
+                self._watch = kubernetes.watch.Watch()
+                list_fn = self._batch.list_namespaced_job if self.namespace else self._batch.list_job_for_all_namespaces
+                args = (self.namespace,) if self.namespace else ()
+                for event in self._watch.stream(list_fn, *args, resource_version=resource_version, timeout_seconds=2):
+                    if self._stopping.is_set():
+                        break
+                    raw = event["raw_object"]
+                    if event["type"] == "ERROR":
+                        resource_version = None
+                        break
+                    resource_version = raw["metadata"]["resourceVersion"]
+                    self._on_job(event["type"], raw)
+            except ApiException as e:
+                if e.status == 410:
+                    resource_version = None
+                    continue
+                if not self._stopping.is_set():
+                    self._record_error(e)
+                    time.sleep(0.2)
+            except Exception as e:  # keep simulating; tests assert on sim.errors being empty
+                if not self._stopping.is_set():
+                    self._record_error(e)
+                    time.sleep(0.2)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            with self._queue_cv:
+                while not self._stopping.is_set():
+                    now = time.monotonic()
+                    if self._queue and self._queue[0][0] <= now:
+                        _, _, action = heapq.heappop(self._queue)
+                        break
+                    timeout = self._queue[0][0] - now if self._queue else 1.0
+                    self._queue_cv.wait(timeout=min(timeout, 1.0))
+                else:
+                    return
+            try:
+                action()
+            except Exception as e:  # keep simulating; tests assert on sim.errors being empty
+                self._record_error(e)
+
+    def _schedule(self, due: float, action: Callable[[], None]) -> None:
+        with self._queue_cv:
+            heapq.heappush(self._queue, (due, next(self._seq), action))
+            self._queue_cv.notify_all()
+
+    def _record_error(self, error: BaseException) -> None:
+        logger.warning("job simulator error: %r", error)
+        with self._lock:
+            self.errors.append(error)
+
+    # -- the job controller ---------------------------------------------------------------------------------
+
+    def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
+        uid = job["metadata"]["uid"]
+        if event_type == "DELETED":
+            with self._lock:
+                run = self._runs.get(uid)
+                if run is not None and not run.done:
+                    run.done = True
+                    self.deleted.append(job["metadata"]["name"])
+                    self._schedule(time.monotonic(), lambda: self._delete_pod(run))
+            return
+        with self._lock:
+            if uid in self._runs:
+                return
+            status = job.get("status") or {}
+            if status.get("succeeded") or status.get("failed") or status.get("active"):
+                return  # finished or run by an earlier simulator
+            self._runs[uid] = None  # type: ignore[assignment]  # reserved until the start action runs
+        self._schedule(time.monotonic(), lambda: self._start(job))
+
+    def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
+        def read(name: str) -> Mapping[str, str] | None:
+            try:
+                return self._core.read_namespaced_config_map(name, namespace).data or {}
+            except ApiException as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        return read
+
+    def _start(self, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
+        labels = meta.get("labels") or {}
+        template = (job.get("spec") or {}).get("template") or {}
+        template_meta = template.get("metadata") or {}
+        pod_spec = template.get("spec") or {}
+        pod_name = f"{name}-{''.join(random.choices(_SUFFIX_ALPHABET, k=5))}"
+        pod_labels = {
+            **(template_meta.get("labels") or {}),
+            "batch.kubernetes.io/job-name": name,
+            "job-name": name,
+            "controller-uid": uid,
+            "batch.kubernetes.io/controller-uid": uid,
+        }
+        pod_meta = {
+            "name": pod_name,
+            "namespace": namespace,
+            "labels": pod_labels,
+            "annotations": dict(template_meta.get("annotations") or {}),
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": name,
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        }
+        try:
+            files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
+        except VolumeError as e:
+            self._record_error(e)
+            files = {}
+        attempt = labels.get(LABEL_ATTEMPT)
+        sim_job = SimJob(
+            name=name,
+            namespace=namespace,
+            workflow=labels.get(LABEL_WORKFLOW),
+            node=labels.get(LABEL_NODE),
+            attempt=int(attempt) if attempt is not None and str(attempt).isdigit() else None,
+            component=labels.get(LABEL_COMPONENT),
+            body=job,
+            files=files,
+        )
+        rule = self.rule
+        outcome = (rule(sim_job) if rule is not None else None) or Outcome()
+        containers = pod_spec.get("containers") or [{}]
+        try:
+            self._core.create_namespaced_pod(namespace, {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}})
+        except ApiException as e:
+            if e.status == 404:  # the Job's namespace is going away
+                return
+            raise
+        now = _now()
+        started_at = time.monotonic()
+        run = _Run(
+            job=sim_job,
+            uid=uid,
+            pod_name=pod_name,
+            outcome=outcome,
+            started_at=started_at,
+            image=containers[0].get("image", ""),
+            container=containers[0].get("name", "main"),
+        )
+        with self._lock:
+            self._runs[uid] = run
+            self.started.append(Started(name, sim_job.node, sim_job.attempt, started_at, namespace))
+        running = {
+            "phase": "Running",
+            "startTime": now,
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+            "containerStatuses": [
+                {
+                    "name": run.container,
+                    "image": run.image,
+                    "imageID": "",
+                    "ready": True,
+                    "restartCount": 0,
+                    "started": True,
+                    "state": {"running": {"startedAt": now}},
+                }
+            ],
+        }
+        self._patch_pod_status(run, running)
+        self._patch_job_status(run, {"startTime": now, "active": 1, "ready": 1, "uncountedTerminatedPods": {}})
+        delay = outcome.delay if outcome.delay is not None else self.delay
+        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        if deadline is not None and float(deadline) < delay:
+            self._schedule(started_at + float(deadline), lambda: self._finish(run, deadline_exceeded=True))
+        else:
+            self._schedule(started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
+
+    def _finish(self, run: _Run, deadline_exceeded: bool) -> None:
+        with self._lock:
+            if run.done:
+                return
+            run.done = True
+        outcome = run.outcome
+        now = _now()
+        if deadline_exceeded:
+            succeeded, exit_code, reason, message = False, 143, "Error", ""
+            job_reason, job_message = "DeadlineExceeded", "Job was active longer than specified deadline"
+        elif outcome.succeed:
+            succeeded = True
+            exit_code = outcome.exit_code if outcome.exit_code is not None else 0
+            reason = outcome.reason or "Completed"
+            message = outcome.message if outcome.message is not None else default_output(run.job)
+            job_reason, job_message = "CompletionsReached", "Reached expected number of succeeded pods"
+        else:
+            succeeded = False
+            exit_code = outcome.exit_code if outcome.exit_code is not None else 1
+            reason = outcome.reason or "Error"
+            message = outcome.message or ""
+            job_reason, job_message = "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+        terminated = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "message": message,
+            "startedAt": now,
+            "finishedAt": now,
+            "containerID": f"sim://{run.pod_name}",
+        }
+        pod_status: dict[str, Any] = {
+            "phase": "Succeeded" if succeeded else "Failed",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}],
+            "containerStatuses": [
+                {
+                    "name": run.container,
+                    "image": run.image,
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "started": False,
+                    "state": {"running": None, "terminated": terminated},
+                }
+            ],
+        }
+        if deadline_exceeded:
+            pod_status["reason"] = "DeadlineExceeded"
+            pod_status["message"] = "Pod was active on the node longer than the specified deadline"
+        self._patch_pod_status(run, pod_status)
+        first, final = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
+        job_status: dict[str, Any] = {
+            "active": 0,
+            "ready": 0,
+            "terminating": 0,
+            "succeeded" if succeeded else "failed": 1,
+            "conditions": [
+                {
+                    "type": condition,
+                    "status": "True",
+                    "reason": job_reason,
+                    "message": job_message,
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                }
+                for condition in (first, final)
+            ],
+        }
+        if succeeded:
+            job_status["completionTime"] = now
+        self._patch_job_status(run, job_status)
+        with self._lock:
+            self.finished.append(
+                Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
+            )
+
+    def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
+        try:
+            self._core.patch_namespaced_pod_status(run.pod_name, run.job.namespace, {"status": status})
+        except ApiException as e:
+            if e.status != 404:  # deleted meanwhile (cascade): nothing to report on
+                raise
+
+    def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
+        try:
+            self._batch.patch_namespaced_job_status(run.job.name, run.job.namespace, {"status": status})
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def _delete_pod(self, run: _Run) -> None:
+        try:
+            self._core.delete_namespaced_pod(run.pod_name, run.job.namespace)
+        except ApiException as e:
+            if e.status != 404:  # usually already gone through the ownerReference cascade
+                raise
