@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -155,7 +155,7 @@ def rbac_roles(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def operator_container(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     deployment = one(docs, "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return container
+    return dict(container)
 
 
 values_files = pytest.mark.parametrize("values", CI_VALUES, ids=[p.name for p in CI_VALUES])
@@ -273,6 +273,27 @@ def test_service_monitor_only_when_enabled() -> None:
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
 
 
+@values_files
+@pytest.mark.parametrize("kubernetes_version", ["oldest", "latest"])
+def test_objects_match_kubernetes_schemas(values: pathlib.Path, kubernetes_version: str) -> None:
+    """Every built-in object is valid (strict: no unknown fields) for the chart's oldest Kubernetes
+    (Chart.yaml kubeVersion; the CRDs' CEL rules need 1.28) and the newest one known."""
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="kubernetes-validate is not installed (a test extra)"
+    )
+    if kubernetes_version == "latest":
+        kubernetes_version = kubernetes_validate.latest_version()
+    else:
+        floor = yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"]
+        match = re.fullmatch(r">=\s*(\d+\.\d+\.\d+)(-0)?", floor)
+        assert match, f"unexpected kubeVersion {floor!r}"
+        kubernetes_version = match[1]
+    for doc in render(values):
+        if doc["apiVersion"].split("/")[0] in ("switchyard.dev", "monitoring.coreos.com"):
+            continue  # custom resources: Components are checked against the models below
+        kubernetes_validate.validate(doc, kubernetes_version, strict=True)
+
+
 # --- RBAC ------------------------------------------------------------------------------------------------
 
 
@@ -306,9 +327,7 @@ def test_rbac_binds_the_operator_service_account(values: pathlib.Path) -> None:
     bindings = [d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
     assert len(bindings) == len(roles)
     for binding in bindings:
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}
-        ]
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}]
         ref = binding["roleRef"]
         scope = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
         assert (ref["kind"], scope, ref["name"]) in roles
@@ -394,9 +413,7 @@ def test_rendered_crds_equal_generated(values: pathlib.Path) -> None:
         assert without_chart_metadata(crd) == without_chart_metadata(generated[name]), f"{name} != crds/"
         # What the generator put in metadata survives; the chart only adds to it.
         for field in ("labels", "annotations"):
-            assert (
-                generated[name]["metadata"].get(field, {}).items() <= crd["metadata"].get(field, {}).items()
-            )
+            assert generated[name]["metadata"].get(field, {}).items() <= crd["metadata"].get(field, {}).items()
         keep = effective_values(values)["crds"]["keep"]
         assert (crd["metadata"].get("annotations", {}).get(KEEP) == "keep") == keep
 
@@ -474,7 +491,8 @@ def test_helm_test_pod_checks_metrics_under_restricted_context() -> None:
 
 
 def schema() -> dict[str, Any]:
-    return json.loads((CHART / "values.schema.json").read_text())
+    loaded: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+    return loaded
 
 
 @pytest.mark.parametrize(
