@@ -182,7 +182,7 @@ def test_watch_is_json_lines_and_resumes_without_replay(cluster, raw):
         {"data": {"a": "b"}},
         "application/merge-patch+json",
     )
-    url = f"{cluster.url}/api/v1/namespaces/watch/configmaps?watch=true&timeoutSeconds=2"
+    url = f"{cluster.url}/api/v1/namespaces/watch/configmaps?watch=true&timeoutSeconds=1"
     content_type, events = _watch_lines(f"{url}&resourceVersion={second['metadata']['resourceVersion']}", 5)
     assert content_type.startswith("application/json")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "w1")]
