@@ -35,6 +35,9 @@ ENV PATH=/opt/switchyard/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     TMPDIR=/tmp
+# A passwd entry for the UID: getpass.getuser() (kopf's identity outside a Pod) fails without one.
+RUN groupadd --system --gid 10001 switchyard \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin switchyard
 COPY --from=builder /opt/switchyard /opt/switchyard
 WORKDIR /tmp
 USER 10001:10001

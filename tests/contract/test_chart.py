@@ -241,6 +241,20 @@ def test_deployment_ports_probe_and_args(values: pathlib.Path) -> None:
     assert ("--verbose" in args) == merged["verbose"]
 
 
+@values_files
+def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None:
+    from switchyard.__main__ import parse_args
+
+    container = operator_container(render(values))
+    assert "command" not in container, "the image's ENTRYPOINT (python -m switchyard) runs the operator"
+    merged = effective_values(values)
+    parsed = parse_args(container["args"])
+    assert parsed.namespace == merged["watchNamespaces"]
+    assert parsed.metrics_port == merged["metrics"]["port"]
+    assert parsed.health_port == merged["health"]["port"]
+    assert parsed.log_format == merged["logFormat"]
+
+
 def test_deployment_image_defaults_to_app_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     container = operator_container(render())
@@ -467,8 +481,13 @@ def test_default_components(sets: tuple[str, ...], namespaces: list[str]) -> Non
             spec = ComponentSpec.model_validate(component["spec"])
             assert spec.image == image
             assert spec.command == ["python", "-m", "switchyard.processors", component["metadata"]["name"]]
-            # The CRDs come with the release: Components wait for them as a post-install hook.
-            assert "post-install" in component["metadata"]["annotations"]["helm.sh/hook"]
+            # Without a cluster to look the CRD up (helm template, first install) they are a post-install
+            # hook, owned like release resources so that the first upgrade adopts them.
+            annotations = component["metadata"]["annotations"]
+            assert annotations["helm.sh/hook"] == "post-install"
+            assert annotations["meta.helm.sh/release-name"] == RELEASE
+            assert annotations["meta.helm.sh/release-namespace"] == NAMESPACE
+            assert component["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     assert len(components) == len(namespaces) * len(BUILTIN_PROCESSORS)
 
 

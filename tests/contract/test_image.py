@@ -59,7 +59,10 @@ def test_final_stage_holds_only_the_installed_venv() -> None:
     final = stages()[-1]
     copies = [rest for keyword, rest in final if keyword in ("COPY", "ADD")]
     assert copies == ["--from=builder /opt/switchyard /opt/switchyard"]
-    assert not [rest for keyword, rest in final if keyword == "RUN"], "no build steps (or tools) in the final image"
+    runs = [rest for keyword, rest in final if keyword == "RUN"]
+    # Only the passwd entry of UID 10001: no build steps (or tools) in the final image.
+    assert len(runs) == 1
+    assert re.fullmatch(r"groupadd .*--gid 10001 switchyard +&& useradd .*--uid 10001 .*switchyard", runs[0])
 
 
 def test_runs_as_the_chart_uid_with_the_operator_entrypoint() -> None:
