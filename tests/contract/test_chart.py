@@ -44,6 +44,8 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("switchyard.dev", "workflows/status"): {"get", "patch"},
     ("switchyard.dev", "components/status"): {"get", "patch"},
     ("switchyard.dev", "routingrules/status"): {"get", "patch"},
+    # blockOwnerDeletion on the Workflow's children, where owner reference permissions are enforced.
+    ("switchyard.dev", "workflows/finalizers"): {"update"},
     ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"},
 }
 # What kopf reads cluster-wide in every mode.

@@ -151,12 +151,15 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     # Registered before anything is created, so a half-made cluster is deleted too.
     request.addfinalizer(delete_cluster)
 
-    cluster.run("docker", "build", "--tag", cluster.image, str(REPO), timeout=1200)
+    # Also tagged switchyard:<appVersion>, the image the chart defaults to and the examples' own Components name.
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    release_image = f"switchyard:{app_version}"
+    cluster.run("docker", "build", "--tag", cluster.image, "--tag", release_image, str(REPO), timeout=1200)
     create = ["kind", "create", "cluster", "--name", cluster.name, "--kubeconfig", str(cluster.kubeconfig)]
     if node_image := os.environ.get("KIND_NODE_IMAGE"):
         create += ["--image", node_image]
     cluster.run(*create, "--wait", "180s", timeout=600)
-    cluster.run("kind", "load", "docker-image", cluster.image, "--name", cluster.name, timeout=600)
+    cluster.run("kind", "load", "docker-image", cluster.image, release_image, "--name", cluster.name, timeout=600)
     yield cluster
 
 

@@ -111,6 +111,11 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: ["switchyard.dev"]
   resources: ["workflows/status", "components/status", "routingrules/status"]
   verbs: ["get", "patch"]
+# Jobs and ConfigMaps are owned by their Workflow with blockOwnerDeletion; clusters that enforce owner
+# reference permissions (OwnerReferencesPermissionEnforcement, e.g. OpenShift) require this for that.
+- apiGroups: ["switchyard.dev"]
+  resources: ["workflows/finalizers"]
+  verbs: ["update"]
 # One Job per workflow node attempt.
 - apiGroups: ["batch"]
   resources: ["jobs"]
