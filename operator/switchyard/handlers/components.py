@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from switchyard.handlers.events import emit
+from switchyard.handlers.startup import ensure_flusher
 from switchyard.k8s.components import reconcile_component
 from switchyard.k8s.observe import component_entry
 from switchyard.models.crd import GROUP, VERSION
@@ -17,4 +18,5 @@ from switchyard.models.crd import GROUP, VERSION
 async def component_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     if type == "DELETED" or not hasattr(memo, "rt"):
         return
+    ensure_flusher(memo)
     await reconcile_component(memo.rt, component_entry(body), emit, datetime.now(UTC).replace(microsecond=0))

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from switchyard.k8s.observe import component_entry, job_entry, pod_entry, rule_entry
+from switchyard.k8s.observe import component_entry, job_entry, pod_entry
 from switchyard.k8s.render import LABEL_WORKFLOW
 from switchyard.models.crd import GROUP, VERSION
 
@@ -16,11 +16,6 @@ OWNED = {LABEL_WORKFLOW: kopf.PRESENT}
 @kopf.index(GROUP, VERSION, "components")
 def sy_components(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): component_entry(body)}
-
-
-@kopf.index(GROUP, VERSION, "routingrules")
-def sy_rules(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
-    return {(namespace, name): rule_entry(body)}
 
 
 @kopf.index("batch", "v1", "jobs", labels=OWNED)

@@ -21,7 +21,6 @@ async def configure(
     settings: kopf.OperatorSettings,
     memo: kopf.Memo,
     sy_components: Any,
-    sy_rules: Any,
     sy_jobs: Any,
     sy_pods: Any,
     **_: Any,
@@ -33,10 +32,15 @@ async def configure(
     settings.networking.error_backoffs = [1, 2, 5, 10]
     settings.execution.max_workers = 8
     memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig)))
-    views = Views(components=sy_components, rules=sy_rules, jobs=sy_jobs, pods=sy_pods)
-    memo.flusher = asyncio.create_task(breaker_flusher(memo.rt, views, emit), name="breaker-flusher")
+    memo.views = Views(components=sy_components, jobs=sy_jobs, pods=sy_pods)
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port)
+
+
+def ensure_flusher(memo: kopf.Memo) -> None:
+    """Start the breaker flusher from a handler's context: kopf's event poster is reachable only there."""
+    if getattr(memo, "flusher", None) is None:
+        memo.flusher = asyncio.create_task(breaker_flusher(memo.rt, memo.views, emit), name="breaker-flusher")
 
 
 @kopf.on.cleanup()

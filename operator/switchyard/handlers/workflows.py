@@ -7,6 +7,7 @@ from typing import Any
 import kopf
 
 from switchyard.handlers.events import emit
+from switchyard.handlers.startup import ensure_flusher
 from switchyard.k8s.runtime import Views
 from switchyard.k8s.workflows import WorkflowRunner
 from switchyard.models.crd import GROUP, VERSION
@@ -19,10 +20,10 @@ async def run_workflow(
     memo: kopf.Memo,
     logger: Any,
     sy_components: kopf.Index[Any, Any],
-    sy_rules: kopf.Index[Any, Any],
     sy_jobs: kopf.Index[Any, Any],
     sy_pods: kopf.Index[Any, Any],
     **_: Any,
 ) -> None:
-    views = Views(components=sy_components, rules=sy_rules, jobs=sy_jobs, pods=sy_pods)
+    ensure_flusher(memo)
+    views = Views(components=sy_components, jobs=sy_jobs, pods=sy_pods)
     await WorkflowRunner(memo.rt, views, body, emit, logger).serve(stopped)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from switchyard.k8s.client import Api
-from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry, RuleEntry
+from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.logic.scheduler import BreakerBook
 
 T = TypeVar("T")
@@ -39,19 +39,12 @@ class Views:
     """Read access to the kopf indexes (pre-populated by kopf before any handler runs)."""
 
     components: IndexLike
-    rules: IndexLike
     jobs: IndexLike
     pods: IndexLike
 
     def component(self, namespace: str, name: str) -> ComponentEntry | None:
         entry: ComponentEntry | None = first(self.components, (namespace, name))
         return entry
-
-    def component_names(self, namespace: str) -> set[str]:
-        return {name for ns, name in self.components if ns == namespace}
-
-    def rules_in(self, namespace: str) -> list[RuleEntry]:
-        return [e for key in list(self.rules) if key[0] == namespace if (e := first(self.rules, key))]
 
     def job(self, namespace: str, name: str) -> JobEntry | None:
         entry: JobEntry | None = first(self.jobs, (namespace, name))

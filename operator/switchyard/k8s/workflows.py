@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from switchyard import metrics
 from switchyard.k8s import render
 from switchyard.k8s.client import is_status
-from switchyard.k8s.observe import ComponentEntry, pydantic_message
+from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import analyse_input
@@ -75,6 +75,8 @@ class WorkflowRunner:
         self.lost: dict[str, JobResult] = {}
         self.done_at: dict[str, float] = {}  # node -> monotonic time its success was seen (latency metric)
         self.warned_generation: int | None = None
+        self.registry: dict[str, ComponentEntry] = {}
+        self.rules: list[RuleEntry] = []
 
     # -- API helpers --------------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class WorkflowRunner:
         except ValidationError as exc:
             await self.invalid("InvalidSpec", pydantic_message(exc))
             return False
+        await self.load_registry()
         if self.status.phase == "Running" and self.status.started_at is not None:
             return await self.resume()
         try:
@@ -143,7 +146,7 @@ class WorkflowRunner:
             if len(nodes) > MAX_NODES:
                 raise InvalidSpec("TooLarge", f"the workflow has {len(nodes)} nodes; the limit is {MAX_NODES}")
             dag = Dag.build(nodes)
-            check_components(nodes, self.views.component_names(self.namespace))
+            check_components(nodes, set(self.registry))
             self.check_component_specs(dag)
         except InvalidSpec as exc:
             await self.invalid(exc.reason, exc.message)
@@ -250,18 +253,32 @@ class WorkflowRunner:
             )
         labels = dict(self.body["metadata"].get("labels") or {})
         facts = analyse_input(data, spec.input.content_type, labels)
-        rules = [e.rule for e in self.views.rules_in(self.namespace) if e.rule is not None]
+        rules = [e.rule for e in self.rules if e.rule is not None]
         selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
         return route(facts, rules, selector, spec.routing.analysis)
 
+    async def load_registry(self) -> None:
+        """Components and RoutingRules as the API has them now (the watch caches may lag a fresh apply)."""
+        api = self.rt.api
+        listed = await api.call(api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "components")
+        self.registry = {e.ref.name: e for e in map(component_entry, listed.get("items", []))}
+        listed = await api.call(
+            api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "routingrules"
+        )
+        self.rules = [rule_entry(item) for item in listed.get("items", [])]
+
+    def component_entry(self, name: str) -> ComponentEntry | None:
+        """The freshest entry we have: the watch cache, else what the API listed at start."""
+        return self.views.component(self.namespace, name) or self.registry.get(name)
+
     def check_component_specs(self, dag: Dag) -> None:
         for name in {n.component for n in dag.nodes.values()}:
-            entry = self.views.component(self.namespace, name)
+            entry = self.component_entry(name)
             if entry is not None and entry.spec is None:
                 raise InvalidSpec("InvalidComponent", f"component '{name}' is invalid: {entry.error}")
             if entry is not None and entry.spec and entry.spec.fallback and entry.spec.fallback.component:
                 fb = entry.spec.fallback.component
-                if self.views.component(self.namespace, fb) is None:
+                if self.component_entry(fb) is None:
                     raise InvalidSpec("UnknownComponent", f"component '{name}' falls back to unknown component '{fb}'")
 
     async def read_input(self, spec: WorkflowSpec) -> str:
@@ -325,7 +342,7 @@ class WorkflowRunner:
 
     async def count_rule_match(self, rule: str, now: datetime) -> None:
         key = (self.namespace, rule)
-        entry = next((e for e in self.views.rules_in(self.namespace) if e.ref.name == rule), None)
+        entry = next((e for e in self.rules if e.ref.name == rule), None)
         seen = entry.status.matches if entry else 0
         count = max(self.rt.rule_matches.get(key, 0), seen) + 1
         self.rt.rule_matches[key] = count
@@ -350,11 +367,11 @@ class WorkflowRunner:
         names = {n.component for n in self.run.dag.nodes.values()}
         entries: dict[str, ComponentEntry] = {}
         for name in list(names):
-            entry = self.views.component(self.namespace, name)
+            entry = self.component_entry(name)
             if entry is not None and entry.spec is not None:
                 entries[name] = entry
                 if entry.spec.fallback and entry.spec.fallback.component:
-                    fb = self.views.component(self.namespace, entry.spec.fallback.component)
+                    fb = self.component_entry(entry.spec.fallback.component)
                     if fb is not None and fb.spec is not None:
                         entries[entry.spec.fallback.component] = fb
         self.rt.seed_breakers(self.namespace, entries)
@@ -570,11 +587,11 @@ class WorkflowRunner:
             status = self.run.nodes[node]
             if status.phase in ("Succeeded", "FellBack"):
                 self.done_at[node] = mono
-            if status.phase in ("Succeeded", "FellBack", "Failed", "Retrying") and node in results:
-                if status.started_at and status.finished_at:
-                    metrics.NODE_DURATION.labels(self.namespace, status.phase).observe(
-                        max(0.0, (status.finished_at - status.started_at).total_seconds())
-                    )
+            ended = status.phase in ("Succeeded", "FellBack", "Failed", "Retrying") and node in results
+            if ended and status.started_at and status.finished_at:
+                metrics.NODE_DURATION.labels(self.namespace, status.phase).observe(
+                    max(0.0, (status.finished_at - status.started_at).total_seconds())
+                )
             if status.phase == "Retrying":
                 metrics.RETRIES.labels(self.namespace).inc()
 

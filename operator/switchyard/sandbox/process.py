@@ -1,0 +1,102 @@
+"""Run the real operator (`python -m switchyard`) as a child process: start, SIGKILL, restart, logs.
+
+Used by the emulated tests, the benchmarks and the sandbox; nothing in it patches the operator.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    def __init__(
+        self,
+        kubeconfig: str | pathlib.Path,
+        log_path: str | pathlib.Path,
+        *,
+        namespaces: tuple[str, ...] = (),
+        metrics_port: int | None = None,
+        verbose: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.kubeconfig = str(kubeconfig)
+        self.log_path = pathlib.Path(log_path)
+        self.namespaces = namespaces
+        self.metrics_port = metrics_port if metrics_port is not None else free_port()
+        self.verbose = verbose
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "switchyard", "--kubeconfig", self.kubeconfig, "--health-port", "0"]
+        cmd += ["--metrics-port", str(self.metrics_port)]
+        for ns in self.namespaces:
+            cmd += ["--namespace", ns]
+        if self.verbose:
+            cmd.append("--verbose")
+        return cmd + list(self.extra_args)
+
+    def start(self) -> OperatorProcess:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n===== operator start #{self.starts} =====\n".encode())
+        log.flush()
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no graceful shutdown (a crash or an OOM kill)."""
+        if self.alive:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive:
+            assert self.proc is not None
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until the metrics endpoint answers (the startup handler has run)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"operator exited:\n{self.log()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"operator not ready after {timeout}s:\n{self.log()[-3000:]}")
