@@ -20,6 +20,8 @@ What the extension adds, each covered by ``tests/emulator/``:
   initial-events-end bookmark; objects moving in/out of a selector appear as ADDED/DELETED;
 - CustomResourceDefinitions: create/update/delete (un)registers the resource in discovery with
   namespaced/kind/verbs/shortNames/categories/subresources; the CRD gets Established/NamesAccepted;
+  custom resources are pruned, defaulted and validated against the version's schema, CEL rules included
+  (``crdschema.py``; ``schema_validation=False`` turns it off);
 - ``generateName``; the status subresource (main-resource writes keep ``.status``, ``/status`` writes change
   only ``.status`` and never bump generation; status is dropped on create); PUT; server-side apply (create
   or merge); ``dryRun=All``; strategic merge patch treated as merge patch plus merge-by-name for lists of
@@ -60,7 +62,7 @@ import kmock
 import yaml
 from kmock._internal import loading, rendering
 
-from switchyard.sandbox import patching, tables
+from switchyard.sandbox import crdschema, patching, tables
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 
@@ -122,6 +124,7 @@ class ApiError(Exception):
 class VersionInfo:
     status_subresource: bool = False
     printer_columns: list[dict[str, Any]] | None = None
+    schema: dict[str, Any] | None = None  # openAPIV3Schema of a CRD version
 
 
 @dataclass
@@ -226,6 +229,8 @@ class ApiServer(kmock.KubernetesEmulator):
 
     faults: FaultInjector = attrs.field(factory=FaultInjector)
     history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
+    schema_validation: bool = True  # prune/default/validate custom resources against their CRD schema
+    skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
@@ -594,6 +599,7 @@ class ApiServer(kmock.KubernetesEmulator):
             versions[version["name"]] = VersionInfo(
                 status_subresource="status" in (version.get("subresources") or {}),
                 printer_columns=version.get("additionalPrinterColumns"),
+                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
             )
             if version.get("storage") or storage is None:
                 storage = version["name"]
@@ -740,6 +746,8 @@ class ApiServer(kmock.KubernetesEmulator):
         if rtype.has_status():
             body.pop("status", None)
         self._default_status(rtype, body)
+        body = self._admit(rtype, version, body, None)
+        meta = body["metadata"]
         if dry_run:
             return self._present(body, version)
         meta["resourceVersion"] = str(self._next_rv())
@@ -748,6 +756,24 @@ class ApiServer(kmock.KubernetesEmulator):
         self._store(rtype, body)
         self._emit(rtype, "ADDED", body, None)
         return self._present(body, version)
+
+    def _admit(
+        self, rtype: ResourceType, version: str, body: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Prune, default and validate a custom resource against its CRD version's schema (422 if invalid)."""
+        info = rtype.versions.get(version)
+        if not self.schema_validation or rtype.crd_name is None or info is None or not info.schema:
+            return body
+        admission = crdschema.admit(body, info.schema, old)
+        self.skipped_rules.extend(admission.skipped_rules)
+        if admission.errors:
+            name = body.get("metadata", {}).get("name")
+            causes = [{"reason": "FieldValueInvalid", "message": msg, "field": path} for path, msg in admission.errors]
+            message = ", ".join(f"{path}: {msg}" for path, msg in admission.errors)
+            error = _invalid(rtype, name, f"[{message}]" if len(causes) > 1 else message)
+            error.details["causes"] = causes
+            raise error
+        return admission.body
 
     @staticmethod
     def _default_status(rtype: ResourceType, body: dict[str, Any]) -> None:
@@ -819,6 +845,7 @@ class ApiServer(kmock.KubernetesEmulator):
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = old["kind"]
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        new = self._admit(rtype, address.version, new, old)
         if _spec_part(new) != _spec_part(old):
             new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         if new == old:
@@ -1113,12 +1140,13 @@ class EmulatedCluster:
         port: int | None = None,
         namespaces: Iterable[str] = (),
         history_window: int = 10_000,
+        schema_validation: bool = True,
     ) -> None:
         self.crd_paths = [pathlib.Path(path) for path in crd_paths]
         self.host = host
         self.port = port
         self.extra_namespaces = list(namespaces)
-        self.api = ApiServer(history_window=history_window)
+        self.api = ApiServer(history_window=history_window, schema_validation=schema_validation)
         self._server: kmock.Server | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
