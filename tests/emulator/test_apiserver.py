@@ -227,7 +227,6 @@ def test_watch_streams_live_events_through_the_kubernetes_client(api_client, raw
 
     thread = threading.Thread(target=consume)
     thread.start()
-    time.sleep(0.2)  # let the watch connect; the events would be replayed from the RV anyway
     raw("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "live1"}})
     raw("DELETE", "/api/v1/namespaces/default/configmaps/live1")
     thread.join(timeout=10)
@@ -386,3 +385,28 @@ def test_kubernetes_client_errors_map_to_api_exceptions(api_client):
     created = core.create_namespaced_config_map("default", {"metadata": {"name": "client1"}, "data": {"a": "1"}})
     assert created.metadata.uid
     wait_for(lambda: core.read_namespaced_config_map("client1", "default").data == {"a": "1"}, timeout=5)
+
+
+def test_object_history_and_request_log_are_bounded(raw):
+    with EmulatedCluster() as small:
+        small.api.versions_kept = 3
+        small.api.requests_kept = 5
+        small.create("v1/configmaps", {"metadata": {"name": "h", "namespace": "default"}})
+        for index in range(10):
+            Raw = type(raw)
+            Raw(small.url)(
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/h",
+                {"data": {"i": str(index)}},
+                "application/merge-patch+json",
+            )
+        key = (small.api.find_type("configmaps").storage_key, "default", "h")
+        assert len(small.api.objects[key].history) == 3
+        assert small.api.objects[key]["data"] == {"i": "9"}
+        assert len(list(small.api)) <= 5
+
+
+def test_health_endpoints(raw):
+    for path in ("/healthz", "/livez", "/readyz"):
+        with urllib.request.urlopen(raw.url + path, timeout=5) as response:
+            assert response.read() == b"ok"

@@ -195,3 +195,12 @@ async def test_async_usage(kubeconfig, namespace, k8s):
         kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, job_body("async", "x"))
         await async_wait_for(lambda: sim.is_finished("async"), timeout=10)
     assert sim.started_keys() == [("async", "x", 1)]
+
+
+def test_api_faults_are_retried_like_a_controller_would(k8s, namespace, emulated_cluster, jobsim: JobSimulator):
+    emulated_cluster.faults.inject(method="POST", path_regex=rf"/namespaces/{namespace}/pods$", status=429, times=2)
+    emulated_cluster.faults.inject(method="PATCH", path_regex=rf"/namespaces/{namespace}/jobs/.*/status$", status=500)
+    kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, job_body("flaky", "f"))
+    wait_for(lambda: job_status(k8s, namespace, "flaky").get("succeeded") == 1, timeout=10)
+    assert len(pods_of(k8s, namespace, "flaky")) == 1
+    assert jobsim.errors == []

@@ -230,6 +230,8 @@ class ApiServer(kmock.KubernetesEmulator):
     faults: FaultInjector = attrs.field(factory=FaultInjector)
     history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
     schema_validation: bool = True  # prune/default/validate custom resources against their CRD schema
+    versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
+    requests_kept: int = 20_000  # requests kept in kmock's request log (``list(api)``), oldest dropped
     skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
@@ -317,6 +319,8 @@ class ApiServer(kmock.KubernetesEmulator):
         try:
             request = await self._parse_request(raw_request)
             self._requests.append(request)
+            if len(self._requests) > self.requests_kept:
+                del self._requests[: len(self._requests) - self.requests_kept]
             try:
                 return await self._handle(request)
             except rendering.StreamingError as e:
@@ -392,6 +396,8 @@ class ApiServer(kmock.KubernetesEmulator):
                 headers=headers,
             )
             return await self._error_response(request, error)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return aiohttp.web.Response(text="ok")
         if path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")):
             try:
                 response = await self._serve(request)
@@ -640,7 +646,10 @@ class ApiServer(kmock.KubernetesEmulator):
         meta = body["metadata"]
         key = (rtype.storage_key, meta.get("namespace"), meta["name"])
         if key in self.objects:
-            self.objects[key].history.append(body)
+            history = self.objects[key].history
+            history.append(body)
+            if len(history) > self.versions_kept:
+                del history[: len(history) - self.versions_kept]
         else:
             self.objects[key] = body
 

@@ -128,8 +128,10 @@ class JobSimulator:
         rule: Rule | None = None,
         delay: float = 0.05,
         namespace: str | None = None,
+        retries: int = 8,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
+        self.retries = retries
         self.rule = rule
         self.delay = delay
         self.namespace = namespace
@@ -294,12 +296,8 @@ class JobSimulator:
 
     def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
         def read(name: str) -> Mapping[str, str] | None:
-            try:
-                return self._core.read_namespaced_config_map(name, namespace).data or {}
-            except ApiException as e:
-                if e.status == 404:
-                    return None
-                raise
+            configmap = self._call(self._core.read_namespaced_config_map, name, namespace)
+            return None if configmap is None else configmap.data or {}
 
         return read
 
@@ -353,12 +351,9 @@ class JobSimulator:
         rule = self.rule
         outcome = (rule(sim_job) if rule is not None else None) or Outcome()
         containers = pod_spec.get("containers") or [{}]
-        try:
-            self._core.create_namespaced_pod(namespace, {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}})
-        except ApiException as e:
-            if e.status == 404:  # the Job's namespace is going away
-                return
-            raise
+        pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}
+        if self._call(self._core.create_namespaced_pod, namespace, pod) is None:
+            return  # the Job's namespace is going away
         now = _now()
         started_at = time.monotonic()
         run = _Run(
@@ -391,12 +386,20 @@ class JobSimulator:
         }
         self._patch_pod_status(run, running)
         self._patch_job_status(run, {"startTime": now, "active": 1, "ready": 1, "uncountedTerminatedPods": {}})
-        delay = outcome.delay if outcome.delay is not None else self.delay
         deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
-        if deadline is not None and float(deadline) < delay:
-            self._schedule(started_at + float(deadline), lambda: self._finish(run, deadline_exceeded=True))
+        self._launch(run, float(deadline) if deadline is not None else None)
+
+    def _launch(self, run: _Run, deadline: float | None) -> None:
+        """Finish a started run (Pod Running, Job active): after its outcome's delay, or at the deadline.
+
+        The hook for runners that decide the outcome by really running the container (``runner.py``): they
+        set ``run.outcome`` when it ends and call ``_finish``.
+        """
+        delay = run.outcome.delay if run.outcome.delay is not None else self.delay
+        if deadline is not None and deadline < delay:
+            self._schedule(run.started_at + deadline, lambda: self._finish(run, deadline_exceeded=True))
         else:
-            self._schedule(started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
+            self._schedule(run.started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
 
     def _finish(self, run: _Run, deadline_exceeded: bool) -> None:
         with self._lock:
@@ -473,23 +476,25 @@ class JobSimulator:
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
 
+    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True) -> Any:
+        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok."""
+        for attempt in itertools.count():
+            try:
+                return fn(*args)
+            except ApiException as e:
+                if e.status == 404 and missing_ok:
+                    return None  # deleted meanwhile (usually the ownerReference cascade)
+                retriable = e.status == 429 or (e.status is not None and e.status >= 500)
+                if not retriable or attempt >= self.retries or self._stopping.is_set():
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise AssertionError("unreachable")
+
     def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
-        try:
-            self._core.patch_namespaced_pod_status(run.pod_name, run.job.namespace, {"status": status})
-        except ApiException as e:
-            if e.status != 404:  # deleted meanwhile (cascade): nothing to report on
-                raise
+        self._call(self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status})
 
     def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
-        try:
-            self._batch.patch_namespaced_job_status(run.job.name, run.job.namespace, {"status": status})
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        self._call(self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status})
 
     def _delete_pod(self, run: _Run) -> None:
-        try:
-            self._core.delete_namespaced_pod(run.pod_name, run.job.namespace)
-        except ApiException as e:
-            if e.status != 404:  # usually already gone through the ownerReference cascade
-                raise
+        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace)
