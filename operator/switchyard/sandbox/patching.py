@@ -49,9 +49,7 @@ def merge_patch(body: Any, patch: Any) -> Any:
 
 def _is_named_list(value: Any) -> bool:
     return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(item, Mapping) and "name" in item for item in value)
+        isinstance(value, list) and bool(value) and all(isinstance(item, Mapping) and "name" in item for item in value)
     )
 
 
