@@ -80,7 +80,7 @@ def test_schema_is_structural_and_bounded(kind: str) -> None:
     for path, node in walk(schema):
         assert "$ref" not in node and "$defs" not in node, path
         assert "anyOf" not in node or node.get("x-kubernetes-int-or-string"), f"{path}: anyOf is not structural"
-        assert not (node.get("additionalProperties") is False), path
+        assert node.get("additionalProperties") is not False, path
         if node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields"):
             continue
         assert "type" in node, f"{path} has no type"
@@ -100,7 +100,7 @@ def test_crd_metadata_printer_columns_and_names() -> None:
     assert columns["Workflow"][:3] == ["Phase", "Progress", "Route"] and columns["Workflow"][-1] == "Age"
     assert columns["Component"][:2] == ["Image", "Breaker"] and columns["Component"][-1] == "Age"
     assert columns["RoutingRule"][:3] == ["Priority", "When", "Valid"]
-    for kind, doc in docs.items():
+    for _kind, doc in docs.items():
         names = doc["spec"]["names"]
         assert names["categories"] == ["switchyard"]
         assert "wf" not in names["shortNames"], "wf is Argo's"

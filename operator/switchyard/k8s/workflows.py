@@ -420,7 +420,7 @@ class WorkflowRunner:
         components = self.components()
         book = self.rt.book(self.namespace)
         results = await self.observe()
-        now = utcnow()
+        now = datetime.now(UTC)
         plan = self.run.step(results, components, book, now)
         await self.check_missing(plan)
         await self.write_outputs(plan)

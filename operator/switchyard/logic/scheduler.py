@@ -348,7 +348,11 @@ class WorkflowRun:
         self.running.discard(node)
         policy = components.get(own)
         if status.fallback is None and policy is not None and can_retry(policy.retry, status.attempts):
-            due = next_retry_at(policy.retry.backoff, status.attempts, failed_at)
+            # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
+            # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
+            due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
+            if due.microsecond:
+                due = due.replace(microsecond=0) + timedelta(seconds=1)
             status.phase = "Retrying"
             status.next_retry_at = due
             status.finished_at = failed_at
