@@ -1,0 +1,403 @@
+"""`switchyard dev`: the no-cluster sandbox. The emulated API, the real operator and a local job runner.
+
+Starts ``EmulatedCluster`` with the CRDs generated from the models, writes a kubeconfig, runs the operator
+(``python -m switchyard``) and ``LocalJobRunner``, creates the built-in Components, applies the examples and
+shows the Workflows until they finish. Exit 0 when every Workflow labelled ``switchyard.dev/expect: Succeeded``
+succeeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+import kubernetes
+import yaml
+
+from switchyard.models.component import ComponentStatus
+from switchyard.models.crd import GROUP, KINDS, VERSION
+from switchyard.models.workflow import WorkflowStatus
+from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.process import OperatorProcess
+from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.schema.crdgen import crd
+
+try:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+except ImportError:  # rich is optional: plain text then
+    Console = None  # type: ignore[assignment,misc]
+
+BANNER = "SANDBOX: an in-memory Kubernetes API emulator and a local job runner, not a cluster"
+NAMESPACE = "default"
+IMAGE = "switchyard:sandbox"
+BUILTIN_PROCESSORS = ("json-processor", "chunking-processor", "numeric-processor", "data-validator")
+FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
+LABEL_EXPECT = "switchyard.dev/expect"
+PLURALS = {kind.kind: kind.plural for kind in KINDS}
+KIND_ORDER = ("Component", "RoutingRule", "Workflow")  # what a Workflow refers to exists before it
+REPO_EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "manifests" / "examples"
+PREVIEW_CHARS = 100
+PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
+IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    dir: pathlib.Path = pathlib.Path(".sandbox")
+    examples: pathlib.Path | None = REPO_EXAMPLES  # None: apply none
+    timeout: float = 120.0
+    keep_running: bool = False
+    workers: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowRow:
+    name: str
+    expect: str | None
+    status: WorkflowStatus
+
+    @property
+    def final(self) -> bool:
+        return self.status.phase in FINAL_PHASES
+
+
+def builtin_component(name: str) -> dict[str, Any]:
+    """The chart's defaultComponents Component for one processor, as the sandbox creates it."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Component",
+        "metadata": {"name": name, "labels": {"switchyard.dev/builtin": "true"}},
+        "spec": {
+            "image": IMAGE,
+            "command": ["python", "-m", "switchyard.processors", name],
+            "timeoutSeconds": 300,
+            "retry": {"limit": 2, "backoff": {"initialSeconds": 1}},
+        },
+    }
+
+
+def example_documents(directory: pathlib.Path) -> list[dict[str, Any]]:
+    """Every switchyard object in ``directory/*.yaml``, Components first, then RoutingRules, then Workflows."""
+    docs = [
+        doc
+        for path in sorted(directory.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") in PLURALS
+    ]
+    return sorted(docs, key=lambda doc: KIND_ORDER.index(doc["kind"]) if doc["kind"] in KIND_ORDER else 99)
+
+
+class Sandbox:
+    """The running pieces and the API calls the dev command makes."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.dir = options.dir.resolve()
+        self.kubeconfig = self.dir / "kubeconfig"
+        self.operator_log = self.dir / "operator.log"
+        self.job_logs = self.dir / "jobs"
+
+    @contextmanager
+    def running(self) -> Iterator[Sandbox]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.operator_log.unlink(missing_ok=True)
+        with EmulatedCluster() as cluster:
+            for kind in KINDS:
+                cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
+            cluster.write_kubeconfig(self.kubeconfig)
+            self.client = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+            self.custom = kubernetes.client.CustomObjectsApi(self.client)
+            self.core = kubernetes.client.CoreV1Api(self.client)
+            self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
+            self.operator = OperatorProcess(self.kubeconfig, self.operator_log)
+            with self.runner:
+                self.operator.start()
+                try:
+                    self.operator.wait_ready(timeout=60)
+                    yield self
+                finally:
+                    self.operator.stop()
+            self.client.close()
+
+    def create(self, doc: dict[str, Any]) -> None:
+        plural = PLURALS[doc["kind"]]
+        namespace = (doc.get("metadata") or {}).get("namespace") or NAMESPACE
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, doc)
+
+    def list_objects(self, kind: str) -> list[dict[str, Any]]:
+        listed = cast(
+            dict[str, Any], self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURALS[kind])
+        )
+        items: list[dict[str, Any]] = listed["items"]
+        return sorted(items, key=lambda item: item["metadata"]["name"])
+
+    def workflows(self, names: Iterable[str] | None = None) -> list[WorkflowRow]:
+        wanted = set(names) if names is not None else None
+        return [
+            WorkflowRow(
+                item["metadata"]["name"],
+                (item["metadata"].get("labels") or {}).get(LABEL_EXPECT),
+                WorkflowStatus.model_validate(item.get("status") or {}),
+            )
+            for item in self.list_objects("Workflow")
+            if wanted is None or item["metadata"]["name"] in wanted
+        ]
+
+    def outputs(self, status: WorkflowStatus) -> dict[str, str]:
+        """Every node's whole output, from the Workflow's outputs ConfigMaps (status.output is a preview)."""
+        data: dict[str, str] = {}
+        for name in status.outputs:
+            try:
+                data.update(self.core.read_namespaced_config_map(name, NAMESPACE).data or {})
+            except kubernetes.client.ApiException as e:
+                if e.status != 404:
+                    raise
+        return data
+
+
+# -- rendering ---------------------------------------------------------------------------------------------
+
+
+def workflow_table_rows(rows: Sequence[WorkflowRow]) -> list[list[str]]:
+    return [
+        [
+            row.name,
+            row.status.phase,
+            row.status.progress or "",
+            row.status.route.summary if row.status.route else "",
+            row.expect or "",
+            row.status.message or "",
+        ]
+        for row in rows
+    ]
+
+
+WORKFLOW_HEADERS = ["NAME", "PHASE", "PROGRESS", "ROUTE", "EXPECT", "MESSAGE"]
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def preview(text: str | None) -> str:
+    """The start of a node output, without the identity keys every processor repeats."""
+    flat = " ".join((text or "").split())
+    try:
+        value = json.loads(flat)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        flat = json.dumps({k: v for k, v in value.items() if k not in IDENTITY_KEYS}, separators=(",", ":"))
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 3] + "..."
+
+
+class Screen:
+    """Output through rich when it is installed (a live table on a terminal), else plain text."""
+
+    def __init__(self) -> None:
+        self.console = Console(highlight=False) if Console is not None else None
+        if self.console is not None and not self.console.is_terminal:
+            self.console = Console(highlight=False, width=max(self.console.width, PIPE_WIDTH))
+
+    @property
+    def live_capable(self) -> bool:
+        return self.console is not None and self.console.is_terminal
+
+    def print(self, text: str = "") -> None:
+        if self.console is not None:
+            self.console.print(text, markup=False, soft_wrap=True)
+        else:
+            print(text, flush=True)
+
+    def heading(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(f"\n== {text}", style="bold", markup=False, soft_wrap=True)
+        else:
+            print(f"\n== {text}", flush=True)
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
+        if self.console is None:
+            return f"{title}\n{plain_table(headers, rows)}"
+        table = Table(title=title, title_justify="left", expand=False)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        return table
+
+    def show(self, renderable: Any) -> None:
+        if self.console is not None:
+            self.console.print(renderable)
+        else:
+            print(renderable, flush=True)
+
+
+def watch_workflows(sandbox: Sandbox, screen: Screen, names: Sequence[str], timeout: float) -> list[WorkflowRow]:
+    """Refresh a table of the Workflows until all are in a final phase or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+
+    def render(rows: Sequence[WorkflowRow]) -> Any:
+        waited = timeout - max(0.0, deadline - time.monotonic())
+        return screen.table(f"Workflows ({waited:.0f}s)", WORKFLOW_HEADERS, workflow_table_rows(rows))
+
+    rows = sandbox.workflows(names)
+    if screen.live_capable:
+        with Live(render(rows), console=screen.console, refresh_per_second=4, transient=True) as live:
+            while not all(r.final for r in rows) and time.monotonic() < deadline:
+                check_operator(sandbox)
+                time.sleep(0.25)
+                rows = sandbox.workflows(names)
+                live.update(render(rows))
+        return rows
+    seen: dict[str, str] = {}
+    while True:
+        for row in rows:
+            state = f"{row.status.phase} {row.status.progress or ''}".strip()
+            if seen.get(row.name) != state:
+                seen[row.name] = state
+                screen.print(f"  {row.name}: {state}")
+        if all(r.final for r in rows) or time.monotonic() >= deadline:
+            return rows
+        check_operator(sandbox)
+        time.sleep(0.25)
+        rows = sandbox.workflows(names)
+
+
+def check_operator(sandbox: Sandbox) -> None:
+    if not sandbox.operator.alive:
+        raise RuntimeError(f"the operator exited; see {sandbox.operator_log}:\n{sandbox.operator.log()[-3000:]}")
+
+
+def summary(sandbox: Sandbox, screen: Screen, rows: Sequence[WorkflowRow]) -> None:
+    screen.show(screen.table("Workflows", WORKFLOW_HEADERS, workflow_table_rows(rows)))
+    for row in rows:
+        outputs = sandbox.outputs(row.status)
+        node_rows = [
+            [
+                node,
+                status.phase,
+                str(status.attempts),
+                status.fallback or "",
+                preview(outputs.get(node) or status.output or status.message),
+            ]
+            for node, status in row.status.nodes.items()
+        ]
+        screen.show(screen.table(f"{row.name}: nodes", ["NODE", "PHASE", "ATTEMPTS", "FALLBACK", "OUTPUT"], node_rows))
+    components = []
+    for item in sandbox.list_objects("Component"):
+        status = ComponentStatus.model_validate(item.get("status") or {})
+        breaker = status.breaker
+        components.append(
+            [
+                item["metadata"]["name"],
+                breaker.state,
+                str(breaker.consecutive_failures),
+                str(status.runs),
+                str(status.failures),
+            ]
+        )
+    screen.show(screen.table("Components", ["NAME", "BREAKER", "CONSECUTIVE", "RUNS", "FAILURES"], components))
+    for error in sandbox.runner.errors:
+        screen.print(f"job runner error: {error!r}")
+
+
+def verdict(rows: Sequence[WorkflowRow]) -> tuple[bool, list[str]]:
+    """(all expectations met, one line per Workflow)."""
+    lines, ok = [], True
+    for row in rows:
+        if row.expect is None:
+            lines.append(f"  {row.name}: {row.status.phase} (no expectation)")
+            continue
+        met = row.status.phase == row.expect
+        ok = ok and met
+        lines.append(f"  {row.name}: {row.status.phase} (expected {row.expect}: {'ok' if met else 'NOT MET'})")
+    return ok, lines
+
+
+def instructions(sandbox: Sandbox) -> str:
+    return "\n".join(
+        [
+            "Talk to the sandbox from another shell:",
+            f"  export KUBECONFIG={sandbox.kubeconfig}",
+            "  kubectl get workflows            # or: kubectl get sywf, kubectl get switchyard",
+            "  kubectl describe workflow diamond",
+            "  kubectl get components,jobs,pods,configmaps",
+            "  kubectl apply --validate=false -f manifests/examples/workflow-diamond.yaml",
+            "    (the emulator serves no OpenAPI document, so kubectl apply needs --validate=false)",
+            f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<pod>.log",
+        ]
+    )
+
+
+def wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def run(options: Options) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    screen = Screen()
+    screen.heading(BANNER)
+    sandbox = Sandbox(options)
+    try:
+        with sandbox.running():
+            screen.print(f"API server {sandbox.client.configuration.host}; kubeconfig {sandbox.kubeconfig}")
+            for name in BUILTIN_PROCESSORS:
+                sandbox.create(builtin_component(name))
+            screen.print(f"Created the built-in Components: {', '.join(BUILTIN_PROCESSORS)} (image {IMAGE})")
+            names: list[str] = []
+            if options.examples is not None:
+                docs = example_documents(options.examples)
+                for doc in docs:
+                    sandbox.create(doc)
+                names = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Workflow"]
+                screen.print(f"Applied {len(docs)} objects from {options.examples}")
+            ok = True
+            if names:
+                rows = watch_workflows(sandbox, screen, names, options.timeout)
+                unfinished = [r.name for r in rows if not r.final]
+                screen.heading("Summary")
+                summary(sandbox, screen, rows)
+                ok, lines = verdict(rows)
+                screen.print("Result:")
+                for line in lines:
+                    screen.print(line)
+                if unfinished:
+                    screen.print(f"Timed out after {options.timeout:.0f}s waiting for: {', '.join(unfinished)}")
+                    ok = False
+                if sandbox.runner.errors:
+                    ok = False
+            screen.print()
+            screen.print(instructions(sandbox))
+            if options.keep_running or not names:
+                screen.print("\nThe sandbox keeps running; Ctrl-C stops it.")
+                wait_for_interrupt()
+            return 0 if ok else 1
+    except KeyboardInterrupt:
+        screen.print("\nStopped.")
+        return 130
+    except Exception as e:
+        print(f"switchyard dev: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,143 @@
+"""The sandbox: `LocalJobRunner` really running processors for Jobs, and `switchyard dev` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from switchyard.k8s import render
+from switchyard.logic import naming
+from switchyard.models.component import ComponentSpec
+from switchyard.sandbox.runner import LocalJobRunner, image_name
+from tests.emulated.conftest import Kube, wait_for
+
+pytestmark = pytest.mark.emulated
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def runner(kubeconfig: pathlib.Path, namespace: str) -> Iterator[LocalJobRunner]:
+    with LocalJobRunner(kubeconfig, namespace=namespace, workers=2) as job_runner:
+        yield job_runner
+    assert not job_runner.errors
+
+
+def operator_job(
+    kube: Kube, workflow: str, node: str, component: dict[str, Any], deps: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A Job exactly as the operator renders it (projected volume: input, config.json, upstream outputs)."""
+    meta = {"name": workflow, "namespace": kube.namespace, "uid": f"uid-{workflow}"}
+    body = render.job(
+        {"metadata": meta},
+        node=node,
+        attempt=1,
+        component_name="proc",
+        component=ComponentSpec.model_validate(component),
+        node_config={},
+        deps=deps,
+        input_source=(naming.input_configmap(workflow), "data"),
+        output_shards=1,
+    )
+    body["metadata"].pop("ownerReferences", None)  # no Workflow object behind this Job
+    kube.batch.create_namespaced_job(kube.namespace, body)
+    return body
+
+
+def finished(kube: Kube, job: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Job status, terminated state of its Pod's container) once the Job has a final condition."""
+
+    def final() -> Any:
+        status = kube.client.sanitize_for_serialization(kube.batch.read_namespaced_job_status(job, kube.namespace))
+        conditions = {c["type"] for c in (status.get("status") or {}).get("conditions") or []}
+        return status["status"] if conditions & {"Complete", "Failed"} else None
+
+    status = wait_for(final, timeout=30, what=f"job {job} to finish")
+    pods = kube.core.list_namespaced_pod(kube.namespace, label_selector=f"job-name={job}").items
+    terminated = kube.client.sanitize_for_serialization(pods[0].status.container_statuses[0].state.terminated)
+    return status, terminated
+
+
+def configmap(kube: Kube, name: str, data: dict[str, str]) -> None:
+    kube.core.create_namespaced_config_map(kube.namespace, {"metadata": {"name": name}, "data": data})
+
+
+def builtin(name: str, **spec: Any) -> dict[str, Any]:
+    return {"image": "switchyard:sandbox", "command": ["python", "-m", "switchyard.processors", name], **spec}
+
+
+def test_image_names() -> None:
+    assert image_name("switchyard:sandbox") == "switchyard"
+    assert image_name("ghcr.io/acme/switchyard:0.1.0@sha256:abc") == "switchyard"
+    assert image_name("localhost:5000/busybox") == "busybox"
+
+
+def test_runs_json_processor_with_the_pods_files(kube: Kube, runner: LocalJobRunner) -> None:
+    configmap(kube, naming.input_configmap("wf"), {"data": '{"station": "north-7", "readings": [1, 2]}'})
+    job = operator_job(kube, "wf", "parse", builtin("json-processor", timeoutSeconds=60))
+    status, terminated = finished(kube, job["metadata"]["name"])
+    assert status["succeeded"] == 1
+    assert terminated["exitCode"] == 0
+    output = json.loads(terminated["message"])
+    assert output["processor"] == "json-processor"
+    assert (output["workflow"], output["node"], output["attempt"]) == ("wf", "parse", 1)  # from the container env
+    assert output["keys"] == ["readings", "station"]  # from /switchyard/input
+
+
+def test_failure_carries_the_termination_message(kube: Kube, runner: LocalJobRunner) -> None:
+    configmap(kube, naming.input_configmap("wf2"), {"data": "{}"})
+    configmap(kube, naming.output_configmap("wf2", "up", 1), {"up": '{"error": "upstream broke"}'})
+    job = operator_job(kube, "wf2", "check", builtin("data-validator"), deps=("up",))
+    status, terminated = finished(kube, job["metadata"]["name"])
+    assert status["failed"] == 1
+    assert terminated["exitCode"] != 0
+    assert "upstream" in terminated["message"]  # read from /switchyard/upstream/up
+
+
+def test_refuses_what_does_not_run_here(kube: Kube, runner: LocalJobRunner) -> None:
+    configmap(kube, naming.input_configmap("wf3"), {"data": "x"})
+    job = operator_job(kube, "wf3", "other", {"image": "busybox:1.36", "command": ["sh", "-c", "true"]})
+    status, terminated = finished(kube, job["metadata"]["name"])
+    assert status["failed"] == 1
+    assert terminated["message"].startswith("sandbox runs only commands available locally:")
+
+
+def test_deadline_and_logs_fallback(kube: Kube, runner: LocalJobRunner) -> None:
+    configmap(kube, naming.input_configmap("wf4"), {"data": "x"})
+    slow = {"image": "switchyard", "command": ["python", "-c", "import time; time.sleep(30)"], "timeoutSeconds": 1}
+    job = operator_job(kube, "wf4", "slow", slow)
+    status, _ = finished(kube, job["metadata"]["name"])
+    assert [c["reason"] for c in status["conditions"]] == ["DeadlineExceeded", "DeadlineExceeded"]
+
+    noisy = {"image": "switchyard", "command": ["python", "-c", "import sys; print('boom'); sys.exit(3)"]}
+    job = operator_job(kube, "wf4", "noisy", noisy)
+    status, terminated = finished(kube, job["metadata"]["name"])
+    assert (status["failed"], terminated["exitCode"], terminated["message"].strip()) == (1, 3, "boom")
+
+
+def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
+    executable = shutil.which("switchyard", path=os.path.dirname(sys.executable)) or shutil.which("switchyard")
+    assert executable, "the switchyard console script is not installed"
+    proc = subprocess.run(
+        [executable, "dev", "--dir", str(tmp_path / "sandbox"), "--timeout", "90"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    output = proc.stdout + proc.stderr
+    operator_log = tmp_path / "sandbox" / "operator.log"
+    assert proc.returncode == 0, output + (operator_log.read_text()[-4000:] if operator_log.exists() else "")
+    assert "SANDBOX: an in-memory Kubernetes API emulator and a local job runner, not a cluster" in output
+    for workflow in ("diamond", "routed-order", "analysed-readings"):
+        assert f"  {workflow}: Succeeded (expected Succeeded: ok)" in output
+    assert "  breaker-demo: Failed (no expectation)" in output
+    assert f"export KUBECONFIG={tmp_path / 'sandbox' / 'kubeconfig'}" in output
