@@ -134,6 +134,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.failed:
-        proc = item.funcargs.get("running_operator") or item.funcargs.get("operator_process")  # type: ignore[attr-defined]
-        if isinstance(proc, OperatorProcess):
-            report.sections.append(("operator log (tail)", proc.log()[-6000:]))
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, OperatorProcess):
+                report.sections.append(("operator log (tail)", value.log()[-8000:]))

@@ -1,0 +1,130 @@
+"""Restart safety and API trouble: SIGKILL the operator mid-run, inject 409/429/500; nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import collections
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
+from switchyard.sandbox.process import OperatorProcess
+from tests.emulated.conftest import Kube, wait_for
+
+pytestmark = pytest.mark.emulated
+
+
+@pytest.fixture
+def own_operator(kubeconfig: pathlib.Path, namespace: str, tmp_path: pathlib.Path) -> Iterator[OperatorProcess]:
+    """An operator of this test alone (watching only its namespace), which the test may kill and restart."""
+    proc = OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=(namespace,)).start()
+    proc.wait_ready()
+    yield proc
+    proc.stop()
+
+
+def jobs_per_key(kube: Kube) -> collections.Counter[tuple[str, str]]:
+    return collections.Counter(
+        (j.metadata.labels["switchyard.dev/node"], j.metadata.labels["switchyard.dev/attempt"]) for j in kube.jobs()
+    )
+
+
+def layered_dag(width: int, depth: int) -> list[dict[str, Any]]:
+    nodes = []
+    for level in range(depth):
+        for i in range(width):
+            deps = [f"l{level - 1}-{j}" for j in range(width)] if level else []
+            nodes.append({"name": f"l{level}-{i}", "component": "proc", "dependsOn": deps})
+    return nodes
+
+
+def test_sigkill_at_several_points_loses_and_duplicates_nothing(
+    kube: Kube, sim: JobSimulator, own_operator: OperatorProcess
+) -> None:
+    kube.component("proc", retry={"limit": 2, "backoff": {"initialSeconds": 1, "factor": 1, "maxSeconds": 1}})
+
+    def rule(job: SimJob) -> Outcome:
+        # l1-0 fails its first attempt: a retry timer is pending across a kill
+        return Outcome(succeed=not (job.node == "l1-0" and job.attempt == 1), delay=0.25)
+
+    sim.rule = rule
+    kube.create("Workflow", "survivor", {"input": {"data": "x"}, "nodes": layered_dag(3, 4), "parallelism": 3})
+    done = 0
+    for target in (1, 4, 7, 10):  # kill at different progress points, including mid-retry
+        wait_for(
+            lambda t=target: len([s for s in sim.started if s.namespace == kube.namespace]) >= t,
+            30,
+            f"{target} jobs started",
+        )
+        own_operator.kill()
+        done = len(sim.started)
+        own_operator.start()
+        own_operator.wait_ready()
+    status = kube.wait_phase("survivor", "Succeeded", timeout=60)
+    assert done < 13, "the kills happened mid-run"
+    assert status["progress"] == "12/12"
+    assert status["nodes"]["l1-0"]["attempts"] == 2
+    counts = jobs_per_key(kube)
+    assert all(n == 1 for n in counts.values()), counts
+    assert len(counts) == 13  # 12 nodes + one retry
+    started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
+    assert len(started) == len(set(started)) == 13, "a (node, attempt) ran twice"
+    assert own_operator.starts == 5
+
+
+def test_restart_keeps_retry_timing(kube: Kube, sim: JobSimulator, own_operator: OperatorProcess) -> None:
+    kube.component("slowretry", retry={"limit": 1, "backoff": {"initialSeconds": 4, "factor": 2, "maxSeconds": 60}})
+    sim.rule = lambda job: Outcome(succeed=job.attempt == 2)
+    kube.create("Workflow", "timer", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "slowretry"}]})
+    node = wait_for(
+        lambda: (n := kube.status("Workflow", "timer").get("nodes", {}).get("n", {})).get("phase") == "Retrying" and n,
+        what="Retrying",
+    )
+    failed = sim.finished[0].at  # the simulator watches this test's namespace only
+    own_operator.kill()
+    own_operator.start()
+    own_operator.wait_ready()
+    status = kube.wait_phase("timer", "Succeeded", timeout=30)
+    assert status["nodes"]["n"]["attempts"] == 2
+    second = next(s.at for s in sim.started if s.namespace == kube.namespace and s.attempt == 2)
+    assert second - failed >= 4.0, "the restarted operator retried early"
+    assert second - failed <= 8.0, "the restarted operator forgot the timer"
+    assert node["nextRetryAt"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "times"),
+    [
+        ("POST", r"/jobs$", 500, 3),
+        ("POST", r"/jobs$", 429, 3),
+        ("POST", r"/jobs$", 409, 2),
+        ("PATCH", r"/workflows/[^/]+/status$", 409, 3),
+        ("PATCH", r"/workflows/[^/]+/status$", 500, 3),
+        ("PATCH", r"/configmaps/", 503, 2),
+        ("GET", r"/apis/batch/v1/namespaces/[^/]+/jobs/[^/]+$", 500, 2),
+    ],
+    ids=["create-job-500", "create-job-429", "create-job-409", "status-409", "status-500", "outputs-503", "get-job"],
+)
+def test_api_faults_are_retried_without_duplicates(
+    emulated_cluster: EmulatedCluster,
+    kube: Kube,
+    sim: JobSimulator,
+    own_operator: OperatorProcess,
+    method: str,
+    path: str,
+    status: int,
+    times: int,
+) -> None:
+    kube.component("proc")
+    ns_path = f"/namespaces/{kube.namespace}/.*{path.lstrip('/')}" if not path.startswith("/apis") else path
+    emulated_cluster.faults.inject(method=method, path_regex=ns_path, status=status, times=times, retry_after=1)
+    kube.create("Workflow", "faulty", {"input": {"data": "x"}, "nodes": layered_dag(2, 2)})
+    kube.wait_phase("faulty", "Succeeded", timeout=45)
+    counts = jobs_per_key(kube)
+    assert sorted(counts.values()) == [1, 1, 1, 1], counts
+    started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
+    assert len(started) == len(set(started)) == 4
+    assert own_operator.alive
