@@ -135,11 +135,9 @@ def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
     state: JobState = "Active"
     reason = ""
     finished = None
-    if (cond := _condition(status, "Complete")) is not None or (
-        (status.get("succeeded") or 0) > 0 and _condition(status, "SuccessCriteriaMet")
-    ):
+    if (cond := _condition(status, "Complete")) is not None:
         state = "Succeeded"
-        finished = parse_time(status.get("completionTime") or (cond or {}).get("lastTransitionTime"))
+        finished = parse_time(status.get("completionTime") or cond.get("lastTransitionTime"))
     elif (cond := _condition(status, "Failed")) is not None:
         state = "Failed"
         reason = str(cond.get("reason") or "JobFailed")

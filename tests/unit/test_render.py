@@ -1,0 +1,171 @@
+"""Job and ConfigMap rendering, object names, and the summaries read from watched Jobs and Pods."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switchyard.k8s import render
+from switchyard.k8s.observe import job_entry, pod_entry
+from switchyard.logic import naming
+from switchyard.models.component import ComponentSpec
+
+WORKFLOW = {"metadata": {"name": "wf", "namespace": "ns", "uid": "u-1"}}
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def job(component: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    spec = ComponentSpec.model_validate({"image": "registry/proc:1", **(component or {})})
+    args: dict[str, Any] = {
+        "node": "b",
+        "attempt": 2,
+        "component_name": "proc",
+        "component": spec,
+        "node_config": {"level": 2},
+        "deps": ["a"],
+        "input_source": ("wf-input", "input"),
+        "output_shards": 1,
+    }
+    args.update(kw)
+    return render.job(WORKFLOW, **args)
+
+
+def test_job_shape_labels_owner_and_retry_semantics() -> None:
+    manifest = job({"timeoutSeconds": 30, "command": ["run"], "args": ["--fast"]})
+    meta, spec = manifest["metadata"], manifest["spec"]
+    assert meta["name"] == naming.job_name("wf", "b", 2)
+    assert meta["labels"] == {
+        "app.kubernetes.io/managed-by": "switchyard",
+        "switchyard.dev/workflow": "wf",
+        "switchyard.dev/node": "b",
+        "switchyard.dev/attempt": "2",
+        "switchyard.dev/component": "proc",
+    }
+    owner = meta["ownerReferences"][0]
+    assert owner == {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "name": "wf",
+        "uid": "u-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    assert spec["backoffLimit"] == 0 and spec["podReplacementPolicy"] == "Failed"
+    assert spec["activeDeadlineSeconds"] == 30
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    container = pod["containers"][0]
+    assert (
+        container["image"] == "registry/proc:1" and container["command"] == ["run"] and container["args"] == ["--fast"]
+    )
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SWITCHYARD_WORKFLOW"] == "wf" and env["SWITCHYARD_NODE"] == "b" and env["SWITCHYARD_ATTEMPT"] == "2"
+
+
+def test_restricted_pod_security_by_default() -> None:
+    pod = job()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    sc = pod["containers"][0]["securityContext"]
+    assert sc == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/tmp"]["name"] == "tmp" and mounts["/switchyard"]["readOnly"] is True
+
+
+def test_service_account_only_from_the_component() -> None:
+    pod = job({"serviceAccountName": "reader"})["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "reader" and pod["automountServiceAccountToken"] is True
+
+
+def test_data_reaches_files_never_the_command_line() -> None:
+    manifest = job(input_source=("user-cm", "payload"), deps=["a", "c"], node_config={"level": 2, "x": {"y": 1}})
+    template = manifest["spec"]["template"]
+    sources = template["spec"]["volumes"][0]["projected"]["sources"]
+    assert sources[0]["configMap"] == {
+        "name": "user-cm",
+        "items": [{"key": "payload", "path": "input"}],
+        "optional": True,
+    }
+    field = sources[1]["downwardAPI"]["items"][0]
+    assert field == {"path": "config.json", "fieldRef": {"fieldPath": "metadata.annotations['switchyard.dev/config']"}}
+    assert sources[2]["configMap"]["name"] == "wf-outputs"
+    assert sources[2]["configMap"]["items"] == [{"key": "a", "path": "upstream/a"}, {"key": "c", "path": "upstream/c"}]
+    assert json.loads(template["metadata"]["annotations"]["switchyard.dev/config"]) == {"level": 2, "x": {"y": 1}}
+    container = template["spec"]["containers"][0]
+    assert "command" not in container and "args" not in container
+
+
+def test_config_defaults_merge_under_node_config() -> None:
+    merged = render.merge_config({"a": 1, "nested": {"x": 1, "y": 2}}, {"nested": {"y": 3}, "b": 2})
+    assert merged == {"a": 1, "b": 2, "nested": {"x": 1, "y": 3}}
+
+
+def test_oversized_config_is_a_render_error() -> None:
+    with pytest.raises(render.RenderError, match="merged config of node 'b'"):
+        job(node_config={"blob": "x" * (render.MAX_CONFIG_BYTES + 1)})
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=253), st.integers(1, 100))
+def test_job_names_are_dns_labels(workflow: str, attempt: int) -> None:
+    name = naming.job_name(workflow, "node-" + "x" * 57, attempt)
+    assert len(name) <= 63 and DNS_LABEL.match(name), name
+
+
+def test_job_names_do_not_collide_when_the_dash_moves() -> None:
+    assert naming.job_name("wf-a", "b", 1) != naming.job_name("wf", "a-b", 1)
+    assert naming.job_name("wf", "a", 1) != naming.job_name("wf", "a", 2)
+
+
+def test_outputs_spread_over_bounded_configmaps() -> None:
+    shards = naming.output_shards(5000)
+    names = {naming.output_configmap("wf", f"n{i}", shards) for i in range(5000)}
+    assert len(names) == shards == 34
+    counts: dict[str, int] = {}
+    for i in range(5000):
+        key = naming.output_configmap("wf", f"n{i}", shards)
+        counts[key] = counts.get(key, 0) + 1
+    assert max(counts.values()) * 4096 < 1024 * 1024, "a shard could outgrow a ConfigMap"
+
+
+def test_job_entry_reads_job_controller_conditions() -> None:
+    base = {
+        "metadata": {
+            "name": "j",
+            "labels": {"switchyard.dev/node": "a", "switchyard.dev/attempt": "3"},
+            "annotations": {"switchyard.dev/workflow": "wf"},
+        }
+    }
+    assert job_entry({**base, "status": {"active": 1}}).state == "Active"  # type: ignore[union-attr]
+    done = job_entry({**base, "status": {"conditions": [{"type": "Complete", "status": "True"}],
+                                         "completionTime": "2026-01-01T00:00:05Z"}})  # fmt: skip
+    assert done is not None and done.state == "Succeeded" and done.attempt == 3 and done.finished_at is not None
+    failed = job_entry({**base, "status": {"conditions": [
+        {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "lastTransitionTime": "2026-01-01T00:00:05Z"}]}})  # fmt: skip
+    assert failed is not None and failed.state == "Failed" and failed.reason == "DeadlineExceeded"
+    assert job_entry({"metadata": {"name": "other", "labels": {}}}) is None
+
+
+def test_pod_entry_reads_the_termination_message() -> None:
+    pod = {
+        "metadata": {"labels": {"batch.kubernetes.io/job-name": "j"}},
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [{"name": "main", "state": {"terminated": {"exitCode": 0, "message": "out"}}}],
+        },
+    }
+    entry = pod_entry(pod)
+    assert entry is not None and entry.job == "j" and entry.message == "out" and entry.exit_code == 0
+    legacy = {"metadata": {"labels": {"job-name": "k"}}, "status": {}}
+    assert pod_entry(legacy) is not None and pod_entry(legacy).message is None  # type: ignore[union-attr]
