@@ -161,9 +161,7 @@ def measure(library: Library) -> dict[str, float]:
 def measure_route() -> dict[str, float]:
     """The real thing: `switchyard.logic.routing.route` over the four rules, none of which matches."""
     specs = [RoutingRuleSpec(when=f"!({e})", path=["x"]) for e in EXPRESSIONS]
-    figures = {
-        "compile (4 expr)": timed(lambda: [compile_rule(f"r{i}", s) for i, s in enumerate(specs)], 200)
-    }
+    figures = {"compile (4 expr)": timed(lambda: [compile_rule(f"r{i}", s) for i, s in enumerate(specs)], 200)}
     rules = [compile_rule(f"r{i}", spec) for i, spec in enumerate(specs)]
     for label, size in (("100 B", 100), ("100 KiB", 100 * 1024)):
         variables = make_input(size)

@@ -42,9 +42,7 @@ def make_root(
     return root
 
 
-def run_in(
-    tmp_path: Path, name: str, input_data: str | bytes | None = None, **kwargs: Any
-) -> tuple[int, Result]:
+def run_in(tmp_path: Path, name: str, input_data: str | bytes | None = None, **kwargs: Any) -> tuple[int, Result]:
     return run(name, make_root(tmp_path, input_data, **kwargs), env=ENV)
 
 

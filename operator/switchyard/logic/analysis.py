@@ -53,9 +53,7 @@ def _parse_json(data: str, content_type: str) -> tuple[bool, Any]:
     return False, None
 
 
-def analyse_input(
-    data: str, content_type: str = "text/plain", labels: Mapping[str, str] | None = None
-) -> InputFacts:
+def analyse_input(data: str, content_type: str = "text/plain", labels: Mapping[str, str] | None = None) -> InputFacts:
     """Compute the facts of an input once; routing and analysis both read them."""
     is_json, value = _parse_json(data, content_type)
     return InputFacts(

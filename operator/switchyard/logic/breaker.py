@@ -31,9 +31,7 @@ def reopens_at(state: BreakerStatus, policy: CircuitBreakerPolicy) -> datetime |
     return state.opened_at + timedelta(seconds=policy.open_seconds)
 
 
-def admit(
-    state: BreakerStatus, policy: CircuitBreakerPolicy, now: datetime
-) -> tuple[Admission, BreakerStatus]:
+def admit(state: BreakerStatus, policy: CircuitBreakerPolicy, now: datetime) -> tuple[Admission, BreakerStatus]:
     """Decide whether one run may start now, and the breaker state after that decision.
 
     An Open breaker whose open period has elapsed becomes HalfOpen first (an Open breaker without

@@ -47,9 +47,7 @@ class Dag:
         for node in nodes:
             for dep in node.depends_on:
                 if dep not in by_name:
-                    raise InvalidSpec(
-                        "UnknownDependency", f"node {node.name!r} depends on unknown node {dep!r}"
-                    )
+                    raise InvalidSpec("UnknownDependency", f"node {node.name!r} depends on unknown node {dep!r}")
 
         deps = {node.name: tuple(dict.fromkeys(node.depends_on)) for node in nodes}
         dependents_lists: dict[str, list[str]] = {name: [] for name in by_name}
@@ -90,9 +88,7 @@ def check_components(nodes: Sequence[NodeSpec], known: Collection[str]) -> None:
     known_names = known if isinstance(known, set | frozenset | dict) else set(known)
     for node in nodes:
         if node.component not in known_names:
-            raise InvalidSpec(
-                "UnknownComponent", f"node {node.name!r} uses unknown component {node.component!r}"
-            )
+            raise InvalidSpec("UnknownComponent", f"node {node.name!r} uses unknown component {node.component!r}")
 
 
 def _levels(deps: dict[str, tuple[str, ...]], dependents: dict[str, tuple[str, ...]]) -> dict[str, int]:

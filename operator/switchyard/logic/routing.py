@@ -182,9 +182,7 @@ def route(
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
-    candidates = sorted(
-        (rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name)
-    )
+    candidates = sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
     context = _activation(facts, [rule for rule in candidates if rule.error is None])
     skipped: list[str] = []
     for rule in candidates:
@@ -212,9 +210,7 @@ def route(
     if not analysis:
         message = "no RoutingRule matched the input and analysis is disabled"
         if skipped:
-            message += f"; skipped {len(skipped)} rule{'s' if len(skipped) != 1 else ''}: " + "; ".join(
-                skipped
-            )
+            message += f"; skipped {len(skipped)} rule{'s' if len(skipped) != 1 else ''}: " + "; ".join(skipped)
         raise InvalidSpec("NoRoute", truncate(message, MAX_MESSAGE))
     path, reason = analysis_path(facts)
     return RouteDecision(
