@@ -151,8 +151,13 @@ def test_job_entry_reads_job_controller_conditions() -> None:
     done = job_entry({**base, "status": {"conditions": [{"type": "Complete", "status": "True"}],
                                          "completionTime": "2026-01-01T00:00:05Z"}})  # fmt: skip
     assert done is not None and done.state == "Succeeded" and done.attempt == 3 and done.finished_at is not None
-    failed = job_entry({**base, "status": {"conditions": [
-        {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "lastTransitionTime": "2026-01-01T00:00:05Z"}]}})  # fmt: skip
+    condition = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "DeadlineExceeded",
+        "lastTransitionTime": "2026-01-01T00:00:05Z",
+    }
+    failed = job_entry({**base, "status": {"conditions": [condition]}})  # fmt: skip
     assert failed is not None and failed.state == "Failed" and failed.reason == "DeadlineExceeded"
     assert job_entry({"metadata": {"name": "other", "labels": {}}}) is None
 
