@@ -1,0 +1,363 @@
+"""The real operator process against the emulated API server and the job simulator, one Workflow per DAG.
+
+Run: `python bench/e2e.py --all` (12 benchdata DAGs + a synthetic wide 5,000-node Workflow), or pick DAGs with
+`--dag SUBSTRING` (repeatable) / `--synthetic N`. Every DAG gets a fresh emulator, operator and simulator; node
+runtimes are divided by `--scale` (default: per DAG, so the critical path is `--critical-path` seconds).
+Measured: time from create to Succeeded, makespan / scaled critical path, the operator's scheduling-latency
+histogram (p50/p95/p99, interpolated in buckets as Prometheus' histogram_quantile does), the dispatch delay
+the simulator sees (dependent's Job started - last dependency's Job finished), API requests, operator
+RSS peak (VmHWM) and CPU, and the Workflow object size against the ~1.5 MiB etcd limit.
+Each run has a timeout; the script exits 1 if any Workflow does not reach Succeeded, a Job is created twice,
+or the simulator reports errors. Results are recorded in docs/benchmarks.md ("End to end").
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import wfcommons
+from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
+from switchyard.sandbox.process import OperatorProcess
+from wfcommons import BenchDag
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CRDS = sorted((ROOT / "crds").glob("*.yaml"))
+NAMESPACE = "bench"
+OBJECT_LIMIT = 1_572_864  # etcd's default request limit (1.5 MiB): the practical cap on one object
+SIM_AGENT = "switchyard-bench-jobsim"
+
+
+class RequestCounter(list):  # type: ignore[type-arg]
+    """Replaces the emulator's request log (`ApiServer._requests`): counts requests instead of keeping them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+
+    def append(self, request: Any) -> None:
+        who = "simulator" if request.headers.get("User-Agent", "") == SIM_AGENT else "operator"
+        self.counts[(who, str(request.method).rsplit(".", 1)[-1].upper(), _resource(request.url.path))] += 1
+
+    def total(self, who: str | None = None) -> int:
+        return sum(n for (w, _, _), n in self.counts.items() if who is None or w == who)
+
+
+def _resource(path: str) -> str:
+    """`/apis/g/v/namespaces/ns/jobs/x/status` -> `jobs/status`; watches and lists share the plural."""
+    parts = [p for p in path.split("/") if p]
+    parts = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if parts[:1] == ["namespaces"] and len(parts) > 2:
+        parts = parts[2:]
+    plural = parts[0] if parts else "-"
+    return plural + ("/status" if parts[-1:] == ["status"] and len(parts) > 2 else "")
+
+
+@dataclass
+class Result:
+    dag: str
+    nodes: int
+    parallelism: int
+    scale: float
+    cp: float  # scaled critical path, s
+    bound: float  # max(cp, total work / parallelism), scaled
+    phase: str = "?"
+    to_succeeded: float = math.nan
+    makespan: float = math.nan
+    first_job: float = math.nan  # create -> first Job started
+    latency: dict[str, float] = field(default_factory=dict)
+    dispatch: dict[str, float] = field(default_factory=dict)
+    jobs_created: int = 0
+    duplicates: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    top_requests: list[tuple[str, int]] = field(default_factory=list)
+    rss_peak_mib: float = math.nan
+    operator_cpu: float = math.nan
+    bench_cpu: float = math.nan  # this process: emulator + simulator threads
+    object_bytes: int = 0
+    status_bytes: int = 0
+    peak_object_bytes: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...]) -> dict[str, float]:
+    buckets: dict[float, float] = collections.defaultdict(float)
+    count = total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                buckets[float(sample.labels["le"])] += sample.value
+            elif sample.name.endswith("_count"):
+                count += sample.value
+            elif sample.name.endswith("_sum"):
+                total += sample.value
+    out = {"count": count, "mean": total / count if count else math.nan}
+    bounds = sorted(buckets)
+    for q in qs:
+        rank, lower, below, value = q * count, 0.0, 0.0, math.nan
+        for upper in bounds:
+            if buckets[upper] >= rank and count:
+                if math.isinf(upper):
+                    value = lower  # beyond the last finite bucket: report its bound (a floor)
+                else:
+                    in_bucket = buckets[upper] - below
+                    value = lower + (upper - lower) * ((rank - below) / in_bucket if in_bucket else 1.0)
+                break
+            lower, below = upper, buckets[upper]
+        out[f"p{round(q * 100)}"] = value
+    return out
+
+
+def counter_value(metrics_text: str, name: str) -> float:
+    return sum(s.value for f in text_string_to_metric_families(metrics_text) if f.name == name for s in f.samples)
+
+
+def proc_status(pid: int) -> tuple[float, float]:
+    """(VmHWM MiB, user+system CPU seconds) of a process."""
+    fields = dict(line.split(":", 1) for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines())
+    hwm = int(fields["VmHWM"].split()[0]) / 1024
+    stat = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return hwm, cpu
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]  # noqa: E731
+    return {
+        "p50": pick(0.5),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(values),
+    }
+
+
+def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, workdir: pathlib.Path) -> Result:
+    cp = bench.critical_path() / scale
+    result = Result(
+        bench.name, len(bench.nodes), parallelism, scale, cp, max(cp, bench.total_work() / scale / parallelism)
+    )
+    runtime = {name: seconds / scale for name, seconds in bench.runtime.items()}
+    deps = bench.deps
+
+    def rule(job: SimJob) -> Outcome:
+        return Outcome(delay=runtime.get(job.node or "", 0.0), message="ok")
+
+    workflow = {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "bench"},
+        "spec": {"input": {"data": "bench"}, "nodes": bench.nodes, "parallelism": parallelism},
+    }
+    log_path = workdir / f"{bench.name}.operator.log"
+    with EmulatedCluster(crd_paths=CRDS, namespaces=[NAMESPACE]) as cluster:
+        counter = RequestCounter()
+        cluster.api._requests = counter
+        kubeconfig = cluster.write_kubeconfig(workdir / f"{bench.name}.kubeconfig", namespace=NAMESPACE)
+        operator = OperatorProcess(kubeconfig, log_path, namespaces=(NAMESPACE,)).start()
+        sim = JobSimulator(kubeconfig, namespace=NAMESPACE, rule=rule, delay=0.0)
+        try:
+            operator.wait_ready(timeout=60)
+            sim.start()
+            sim._client.user_agent = SIM_AGENT  # later requests are told apart from the operator's
+            cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
+            bench_cpu0 = time.process_time()
+            started = time.monotonic()
+            cluster.create("switchyard.dev/v1alpha1/workflows", workflow, namespace=NAMESPACE)
+            obj: dict[str, Any] = {}
+            while time.monotonic() - started < timeout:
+                obj = cluster.get("switchyard.dev/v1alpha1/workflows", "bench", NAMESPACE) or {}
+                result.peak_object_bytes = max(result.peak_object_bytes, _size(obj))
+                result.phase = (obj.get("status") or {}).get("phase", "?")
+                if result.phase in ("Succeeded", "Failed", "Invalid") or not operator.alive:
+                    break
+                time.sleep(0.1)
+            done = time.monotonic()
+            result.bench_cpu = time.process_time() - bench_cpu0
+            if result.phase == "Succeeded":
+                result.to_succeeded = done - started
+            else:
+                status = obj.get("status") or {}
+                result.problems.append(
+                    f"phase {result.phase} after {done - started:.1f}s (timeout {timeout:.0f}s), "
+                    f"progress {status.get('progress')}, message {status.get('message')!r}, "
+                    f"operator alive: {operator.alive}"
+                )
+            result.object_bytes = _size(obj)
+            result.status_bytes = _size(obj.get("status") or {})
+            if operator.alive:
+                assert operator.proc is not None
+                result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
+                with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
+                    text = r.read().decode()
+                result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
+                result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+        finally:
+            sim.stop()
+            operator.stop()
+        _measure_sim(result, sim, deps, started)
+        jobs = cluster.objects("batch/v1/jobs", NAMESPACE)
+        if result.phase == "Succeeded" and len(jobs) != len(bench.nodes):
+            result.problems.append(f"{len(jobs)} Jobs in the namespace for {len(bench.nodes)} nodes")
+        by_who = collections.Counter[str]()
+        for (who, _, _), n in counter.counts.items():
+            by_who[who] += n
+        result.requests = {"total": counter.total(), **by_who}
+        result.top_requests = [(f"{who} {method} {res}", n) for (who, method, res), n in counter.counts.most_common(8)]
+    if result.problems:
+        (workdir / f"{bench.name}.problems").write_text("\n".join(result.problems))
+    return result
+
+
+def _measure_sim(result: Result, sim: JobSimulator, deps: dict[str, list[str]], created: float) -> None:
+    starts = collections.Counter((s.node, s.attempt) for s in sim.started)
+    result.duplicates = sum(n - 1 for n in starts.values() if n > 1)
+    if result.duplicates:
+        twice = [key for key, n in starts.items() if n > 1][:5]
+        result.problems.append(f"{result.duplicates} Jobs started twice, e.g. {twice}")
+    if any(s.attempt != 1 for s in sim.started):
+        result.problems.append("retries happened: some Job has attempt > 1")
+    if sim.errors:
+        result.problems.append(f"simulator errors: {sim.errors[:3]!r}")
+    if not sim.started or not sim.finished:
+        return
+    started = {s.node: s.at for s in sim.started}
+    finished = {f.node: f.at for f in sim.finished}
+    result.first_job = min(started.values()) - created
+    result.makespan = max(finished.values()) - min(started.values())
+    delays = [
+        started[node] - max(finished[d] for d in node_deps)
+        for node, node_deps in deps.items()
+        if node_deps and node in started and all(d in finished for d in node_deps)
+    ]
+    result.dispatch = percentiles(delays)
+
+
+def _component() -> dict[str, Any]:
+    return {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "bench"},
+        "spec": {"image": "example.com/bench:1", "retry": {"limit": 0}},
+    }
+
+
+def _size(obj: Any) -> int:
+    return len(json.dumps(obj, separators=(",", ":")))
+
+
+def select(args: argparse.Namespace) -> list[BenchDag]:
+    dags: list[BenchDag] = []
+    if args.all or args.dag:
+        for bench in wfcommons.load_all():
+            if args.all or any(pattern in bench.name for pattern in args.dag):
+                dags.append(bench)
+    sizes = list(args.synthetic) or ([5000] if args.all else [])
+    dags += [wfcommons.synthetic_wide(n, roots=max(50, math.ceil(n / 250))) for n in sizes]
+    if not dags:
+        raise SystemExit("nothing selected: use --all, --dag SUBSTRING or --synthetic N")
+    return sorted(dags, key=lambda d: len(d.nodes))
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def print_tables(results: list[Result]) -> None:
+    print(
+        "\n| DAG | nodes | P | scale | CP (s) | create->Succeeded (s) | makespan (s) | makespan/CP | makespan/bound "
+        "| create->1st Job (s) | sched. latency p50/p95/p99 (ms) (n) | dispatch p50/p95/p99/max (ms) (n) |"
+    )
+    print("|" + "---|" * 12)
+    for r in results:
+        lat = "/".join(fmt(r.latency.get(k, math.nan) * 1000, 0) for k in ("p50", "p95", "p99"))
+        lat += f" (n={r.latency.get('count', 0):.0f})"
+        dis = "/".join(fmt(r.dispatch.get(k, math.nan) * 1000, 0) for k in ("p50", "p95", "p99", "max"))
+        dis += f" (n={r.dispatch.get('count', 0):.0f})"
+        print(
+            f"| {r.dag} | {r.nodes} | {r.parallelism} | {r.scale:g} | {fmt(r.cp)} | {fmt(r.to_succeeded)} "
+            f"| {fmt(r.makespan)} | {fmt(r.makespan / r.cp)} | {fmt(r.makespan / r.bound)} | {fmt(r.first_job)} "
+            f"| {lat} | {dis} |"
+        )
+    print(
+        "\n| DAG | phase | Jobs created | duplicates | API requests (operator/simulator) | operator RSS peak (MiB) "
+        "| operator CPU (s) | emulator+sim CPU (s) | object (KiB) | status (KiB) | peak object / 1.5 MiB |"
+    )
+    print("|" + "---|" * 11)
+    for r in results:
+        print(
+            f"| {r.dag} | {r.phase} | {r.jobs_created} | {r.duplicates} | {r.requests.get('total', 0)} "
+            f"({r.requests.get('operator', 0)}/{r.requests.get('simulator', 0)}) | {fmt(r.rss_peak_mib, 0)} "
+            f"| {fmt(r.operator_cpu, 1)} | {fmt(r.bench_cpu, 1)} | {r.object_bytes / 1024:.0f} "
+            f"| {r.status_bytes / 1024:.0f} | {r.peak_object_bytes / OBJECT_LIMIT:.1%} |"
+        )
+    for r in results:
+        print(f"\n{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="all 12 benchdata DAGs + a synthetic wide 5,000-node one")
+    parser.add_argument("--dag", action="append", default=[], help="benchdata DAGs whose name contains this")
+    parser.add_argument("--synthetic", action="append", type=int, default=[], help="a synthetic wide DAG of N nodes")
+    parser.add_argument("--scale", type=float, help="divide runtimes by this (default: per DAG, see --critical-path)")
+    parser.add_argument("--critical-path", type=float, default=6.0, help="scaled critical path target, s (default 6)")
+    parser.add_argument("--parallelism", type=int, default=1000, help="Workflow spec.parallelism (default 1000)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per-Workflow timeout, s (default 120)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (operator logs)")
+    args = parser.parse_args(argv)
+
+    dags = select(args)
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
+    print(
+        f"# {platform.python_version()} {platform.machine()}, {os.cpu_count()} CPUs; parallelism {args.parallelism}; "
+        f"logs in {workdir}",
+        flush=True,
+    )
+    results = []
+    for bench in dags:
+        scale = args.scale or max(1.0, bench.critical_path() / args.critical_path)
+        if bench.name.startswith("synthetic"):
+            scale = args.scale or 1.0
+        result = run_one(bench, scale, args.parallelism, args.timeout, workdir)
+        results.append(result)
+        print(
+            f"{bench.name}: {result.phase} in {fmt(result.to_succeeded)}s, "
+            f"makespan/CP {fmt(result.makespan / result.cp)}"
+            + ("; PROBLEMS: " + "; ".join(result.problems) if result.problems else ""),
+            flush=True,
+        )
+    print_tables(results)
+    failed = [r for r in results if r.problems or r.phase != "Succeeded"]
+    if failed:
+        print(f"\nFAILED: {', '.join(r.dag for r in failed)} (operator logs in {workdir})")
+        return 1
+    if not args.keep:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
