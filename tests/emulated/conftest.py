@@ -95,20 +95,29 @@ class Kube:
 
 @pytest.fixture(scope="session")
 def operator_process(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """One operator for the session, watching all namespaces."""
+    """One operator for the session, watching the namespaces `t-*` (a kopf glob) that `namespace` hands out.
+
+    Tests that kill and restart an operator of their own use other namespaces, so no two operators ever
+    act on the same Workflow.
+    """
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    proc = OperatorProcess(kubeconfig, log).start()
+    proc = OperatorProcess(kubeconfig, log, namespaces=("t-*",)).start()
     proc.wait_ready()
     yield proc
     proc.stop()
 
 
-@pytest.fixture
-def namespace(kubeconfig: pathlib.Path) -> str:
-    name = f"t-{uuid.uuid4().hex[:8]}"
+def new_namespace(kubeconfig: pathlib.Path, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
     kubernetes.client.CoreV1Api(client).create_namespace({"metadata": {"name": name}})
     return name
+
+
+@pytest.fixture
+def namespace(kubeconfig: pathlib.Path) -> str:
+    """A fresh namespace watched by the session operator."""
+    return new_namespace(kubeconfig, "t")
 
 
 @pytest.fixture

@@ -12,9 +12,15 @@ import pytest
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from switchyard.sandbox.process import OperatorProcess
-from tests.emulated.conftest import Kube, wait_for
+from tests.emulated.conftest import Kube, new_namespace, wait_for
 
 pytestmark = pytest.mark.emulated
+
+
+@pytest.fixture
+def namespace(kubeconfig: pathlib.Path) -> str:
+    """Outside the session operator's `t-*`: only this test's own operator acts here."""
+    return new_namespace(kubeconfig, "r")
 
 
 @pytest.fixture

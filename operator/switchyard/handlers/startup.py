@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -48,5 +49,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     flusher = getattr(memo, "flusher", None)
     if flusher is not None:
         flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
     if hasattr(memo, "rt"):
         memo.rt.api.close()

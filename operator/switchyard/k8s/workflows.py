@@ -423,6 +423,8 @@ class WorkflowRunner:
         now = datetime.now(UTC)
         plan = self.run.step(results, components, book, now)
         await self.check_missing(plan)
+        seen = time.monotonic()
+        self.done_at.update({n: seen for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")})
         await self.write_outputs(plan)
         failed_launches = await self.launch(plan, components)
         await self.delete_jobs(plan.delete_jobs)
@@ -582,11 +584,8 @@ class WorkflowRunner:
 
     def record_metrics(self, plan: Plan, results: Mapping[str, JobResult]) -> None:
         assert self.run is not None
-        mono = time.monotonic()
         for node in plan.changed:
             status = self.run.nodes[node]
-            if status.phase in ("Succeeded", "FellBack"):
-                self.done_at[node] = mono
             ended = status.phase in ("Succeeded", "FellBack", "Failed", "Retrying") and node in results
             if ended and status.started_at and status.finished_at:
                 metrics.NODE_DURATION.labels(self.namespace, status.phase).observe(

@@ -211,7 +211,7 @@ class WorkflowRun:
                 self._expire(plan, now)
                 return plan
             plan.wake(self.deadline)
-        for node in sorted(self.running):
+        for node in list(self.running):
             result = results.get(node)
             status = self.nodes[node]
             if result is None or result.attempt != status.attempts:
@@ -220,7 +220,7 @@ class WorkflowRun:
                 self._succeed(node, result, components, breakers, now, plan)
             elif result.state in ("Failed", "Lost"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
-        for node in sorted(self.retrying):
+        for node in list(self.retrying):
             due = self.nodes[node].next_retry_at
             if due is None or due <= now:
                 self.retrying.discard(node)
