@@ -334,7 +334,7 @@ def test_repeated_components_get_numbered() -> None:
 def test_node_names_are_dns_labels() -> None:
     assert node_name("json-processor") == "json-processor"
     dotted = node_name("proc.example.com")
-    assert dotted.startswith("proc-example-com-") and len(dotted) == len("proc-example-com-") + 6
+    assert dotted.startswith("proc-example-com-") and len(dotted) == len("proc-example-com-") + 5
     assert node_name("a-b") != node_name("a.b")
     long = node_name("x" * 200)
     assert len(long) <= 63 and long.startswith("x" * 50)

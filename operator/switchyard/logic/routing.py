@@ -5,7 +5,6 @@ CEL runs on `common-expression-language` (Rust core); see docs/benchmarks.md, "C
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -14,11 +13,12 @@ from typing import Any, Literal
 
 import cel
 
+from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analysis_path
 from switchyard.logic.conditions import truncate
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
-from switchyard.models.common import MAX_MESSAGE, MAX_NAME
+from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.routing import RoutingRuleSpec
 from switchyard.models.workflow import NodeSpec
 
@@ -28,7 +28,6 @@ RouteSource = Literal["Explicit", "Rule", "Analysis"]
 _REFERENCE = re.compile(r"""\binput\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*["']([A-Za-z_]\w*)["']\s*\])""")
 _INPUT_TOKEN = re.compile(r"\binput\b")
 _FACT_PREVIEW = 60
-_NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -224,25 +223,9 @@ def route(
     )
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
-
-
-def _fit(base: str, suffix: str) -> str:
-    """`base` cut so that `base-suffix` is a DNS label of at most 63 characters."""
-    return f"{base[: MAX_NAME - len(suffix) - 1].rstrip('-')}-{suffix}"
-
-
 def node_name(component: str) -> str:
-    """A DNS-label node name for a component: lowercase, dots (and anything else) -> '-', <= 63 chars.
-
-    A short hash of the component is appended whenever the name had to change, so that `a.b` and
-    `a-b` do not collide.
-    """
-    label = _NOT_DNS.sub("-", component.lower()).strip("-")
-    if label == component and len(label) <= MAX_NAME:
-        return label
-    return _fit(label or "node", _short_hash(component))
+    """A DNS-label node name for a component (a short hash is appended whenever the name had to change)."""
+    return naming.dns_label(component)
 
 
 def path_to_nodes(path: Sequence[str]) -> list[NodeSpec]:
@@ -253,10 +236,10 @@ def path_to_nodes(path: Sequence[str]) -> list[NodeSpec]:
     for component in path:
         base = node_name(component)
         seen[base] = count = seen.get(base, 0) + 1
-        name = base if count == 1 else _fit(base, str(count))
+        name = base if count == 1 else naming.fit(base, f"-{count}", naming.MAX_LABEL)
         while name in used:  # e.g. a component literally named `x-2` came earlier
             count += 1
-            name = _fit(base, str(count))
+            name = naming.fit(base, f"-{count}", naming.MAX_LABEL)
         used.add(name)
         depends_on = [nodes[-1].name] if nodes else []
         nodes.append(NodeSpec(name=name, component=component, depends_on=depends_on))
