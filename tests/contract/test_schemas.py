@@ -114,6 +114,9 @@ def test_workflow_nodes_are_a_list_map_and_cel_rules_are_in_place() -> None:
     assert spec["properties"]["nodes"]["x-kubernetes-list-map-keys"] == ["name"]
     rules = [r["rule"] for r in spec.get("x-kubernetes-validations", [])]
     assert "self == oldSelf" in rules, "spec is immutable"
+    rule_nodes = crd_schema("RoutingRule")["properties"]["spec"]["properties"]["nodes"]
+    assert "self.exists(m, m.name == d)" in rule_nodes["x-kubernetes-validations"][0]["rule"]
+    assert rule_nodes["items"]["properties"]["dependsOn"]["maxItems"] == 16, "keeps that rule's CEL cost bounded"
     fallback = crd_schema("Component")["properties"]["spec"]["properties"]["fallback"]
     assert fallback["x-kubernetes-validations"][0]["rule"] == "has(self.component) != has(self.output)"
 

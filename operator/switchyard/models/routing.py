@@ -10,6 +10,7 @@ from switchyard.models.common import (
     MAX_EXPRESSION,
     ApiModel,
     Conditions,
+    NodeName,
     ObjectName,
     ShortText,
     StatusModel,
@@ -19,13 +20,20 @@ from switchyard.models.workflow import NodeSpec
 
 MAX_RULE_PATH = 50
 MAX_RULE_NODES = 100
+MAX_RULE_DEPENDS_ON = 16  # keeps the CRD's "dependsOn names exist" CEL rule within the API server's cost budget
+
+
+class RuleNodeSpec(NodeSpec):
+    """A node of a RoutingRule's DAG: a Workflow node with a smaller fan-in bound."""
+
+    depends_on: Annotated[list[NodeName], Field(max_length=MAX_RULE_DEPENDS_ON)] = []
 
 
 class RoutingRuleSpec(ApiModel):
     priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
     when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRESSION)]
     path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = None
-    nodes: Annotated[list[NodeSpec], Field(max_length=MAX_RULE_NODES)] | None = None
+    nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = None
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
     @model_validator(mode="after")
