@@ -117,3 +117,15 @@ def test_input_from_configmap(kube: Kube, sim: JobSimulator) -> None:
 def test_operator_survives_everything_above(running_operator: OperatorProcess) -> None:
     assert running_operator.alive
     assert "Traceback" not in running_operator.log(), running_operator.log()[-3000:]
+
+
+def test_workflow_too_large_for_its_status_is_invalid(kube: Kube, sim: JobSimulator) -> None:
+    """A spec so large that spec + status could not fit the object limit: Invalid with the limit, no Jobs."""
+    kube.component("proc")
+    nodes = [{"name": f"n{i}", "component": "proc", "config": {"pad": "x" * 250}} for i in range(4000)]
+    kube.create("Workflow", "huge", {"input": {"data": "x"}, "nodes": nodes})
+    status = kube.wait_phase("huge", "Invalid", timeout=60)
+    assert status["message"].startswith("spec and status would take ")
+    assert status["message"].endswith("bytes; the limit is 1000000")
+    kube.wait_event("huge", "TooLarge")
+    assert kube.jobs() == []

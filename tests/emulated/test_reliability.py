@@ -134,3 +134,31 @@ def test_api_faults_are_retried_without_duplicates(
     started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
     assert len(started) == len(set(started)) == 4
     assert own_operator.alive
+
+
+def test_operator_refuses_a_spec_change_the_api_let_through(tmp_path: pathlib.Path) -> None:
+    """An API server without the CRD's CEL rules (e.g. one that dropped them) lets a spec change through:
+    the operator keeps running the spec it started with and says so with a Warning Event."""
+    crds = sorted((pathlib.Path(__file__).resolve().parents[2] / "crds").glob("*.yaml"))
+    with EmulatedCluster(crd_paths=crds, schema_validation=False) as cluster:
+        kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+        kube = Kube(kubeconfig, "default")
+        proc = OperatorProcess(kubeconfig, tmp_path / "operator.log").start()
+        try:
+            proc.wait_ready()
+            with JobSimulator(kubeconfig, rule=lambda job: Outcome(delay=1.0)) as simulator:
+                kube.component("proc")
+                nodes = [{"name": "a", "component": "proc"}, {"name": "b", "component": "proc", "dependsOn": ["a"]}]
+                kube.create("Workflow", "changing", {"input": {"data": "x"}, "nodes": nodes})
+                kube.wait_phase("changing", "Running")
+                kube.custom.patch_namespaced_custom_object(
+                    "switchyard.dev", "v1alpha1", "default", "workflows", "changing",
+                    {"spec": {"nodes": [{"name": "other", "component": "proc"}]}},
+                )  # fmt: skip
+                event = kube.wait_event("changing", "SpecChangeRejected")
+                assert event.type == "Warning" and "spec is immutable" in event.message
+                status = kube.wait_phase("changing", "Succeeded", timeout=30)
+                assert sorted(status["nodes"]) == ["a", "b"]
+                assert sorted(s.node or "" for s in simulator.started) == ["a", "b"]
+        finally:
+            proc.stop()

@@ -19,7 +19,7 @@ from switchyard.logic.routing import (
     path_to_nodes,
     route,
 )
-from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.routing import RoutingRuleSpec, RuleNodeSpec
 from switchyard.models.workflow import NodeSpec
 
 ORDER = json.dumps({"kind": "order", "lines": [{"sku": "a", "qty": 3}]})
@@ -125,8 +125,8 @@ def test_rule_with_invalid_nodes_is_unusable() -> None:
     spec = RoutingRuleSpec(
         when="true",
         nodes=[
-            NodeSpec(name="a", component="x", depends_on=["b"]),
-            NodeSpec(name="b", component="y", depends_on=["a"]),
+            RuleNodeSpec(name="a", component="x", depends_on=["b"]),
+            RuleNodeSpec(name="b", component="y", depends_on=["a"]),
         ],
     )
     compiled = compile_rule("loop", spec)
@@ -266,9 +266,9 @@ def test_guarded_json_rule_is_simply_false_for_text() -> None:
 
 def test_nodes_rule_returns_its_dag_and_components_in_topological_order() -> None:
     nodes = [
-        NodeSpec(name="validate", component="data-validator", depends_on=["parse", "count"]),
-        NodeSpec(name="parse", component="json-processor"),
-        NodeSpec(name="count", component="numeric-processor", depends_on=["parse"]),
+        RuleNodeSpec(name="validate", component="data-validator", depends_on=["parse", "count"]),
+        RuleNodeSpec(name="parse", component="json-processor"),
+        RuleNodeSpec(name="count", component="numeric-processor", depends_on=["parse"]),
     ]
     compiled = compile_rule("dag", RoutingRuleSpec(when="input.isJson", nodes=nodes))
     assert compiled.error is None and compiled.path == ()

@@ -9,6 +9,7 @@ crash-safe order: outputs, then Jobs, then status.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -195,7 +196,12 @@ class WorkflowRunner:
         }
         if not self.run.compact():
             patch["nodes"] = {n: NodeStatus().to_wire() for n in dag.order}
-        self.check_size(patch)
+        try:
+            self.check_size(patch)
+        except InvalidSpec as exc:
+            self.run = None
+            await self.invalid(exc.reason, exc.message)
+            return False
         await self.patch_status(patch)
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
@@ -316,8 +322,6 @@ class WorkflowRunner:
                     raise
 
     def check_size(self, patch: Mapping[str, Any]) -> None:
-        import json
-
         size = len(json.dumps(patch)) + len(json.dumps(self.body.get("spec") or {}))
         if size > MAX_STATUS_BYTES:
             raise InvalidSpec("TooLarge", f"spec and status would take {size} bytes; the limit is {MAX_STATUS_BYTES}")

@@ -56,7 +56,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
+import aiohttp.web_runner
+import aiohttp.web_server
 import attrs
 import kmock
 import yaml
@@ -221,6 +224,22 @@ def _invalid(rtype: ResourceType, name: str | None, message: str) -> ApiError:
 def _spec_part(body: Mapping[str, Any]) -> dict[str, Any]:
     """Everything that bumps generation: all but metadata, status, kind, apiVersion."""
     return {k: v for k, v in body.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+MAX_REQUEST_BYTES = 3 * 1024 * 1024  # kube-apiserver's request body limit; aiohttp's default is 1 MiB
+
+
+class _ApiServerBodies(aiohttp.test_utils.RawTestServer):
+    """kmock's aiohttp test server, accepting request bodies up to `MAX_REQUEST_BYTES` as an API server does."""
+
+    async def _make_runner(self, debug: bool = True, **kwargs: Any) -> aiohttp.web_runner.ServerRunner:
+        server = aiohttp.web_server.Server(self._handler, loop=self._loop, debug=debug, **kwargs)
+
+        def request(*args: Any) -> aiohttp.web.BaseRequest:
+            return aiohttp.web.BaseRequest(*args, server._loop, client_max_size=MAX_REQUEST_BYTES)
+
+        server.request_factory = request
+        return aiohttp.web_runner.ServerRunner(server, debug=debug, **kwargs)
 
 
 @attrs.define(kw_only=True)
@@ -1175,7 +1194,7 @@ class EmulatedCluster:
     async def start(self) -> None:
         self.api._loop = asyncio.get_running_loop()
         await self.api.__aenter__()
-        self._server = kmock.Server(self.api, host=self.host, port=self.port)
+        self._server = kmock.Server(self.api, host=self.host, port=self.port, server_cls=_ApiServerBodies)
         await self._server.__aenter__()
         for path in self.crd_paths:
             for doc in yaml.safe_load_all(path.read_text()):
