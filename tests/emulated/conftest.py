@@ -7,9 +7,8 @@ unless they need their own (restart tests start and kill theirs).
 from __future__ import annotations
 
 import pathlib
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import kubernetes
@@ -17,24 +16,13 @@ import pytest
 
 from switchyard.sandbox.jobsim import JobSimulator
 from switchyard.sandbox.process import OperatorProcess
+from switchyard.sandbox.waiting import wait_for
 
 T = TypeVar("T")
 GROUP, VERSION = "switchyard.dev", "v1alpha1"
 PLURALS = {"Workflow": "workflows", "Component": "components", "RoutingRule": "routingrules"}
 
 pytestmark = pytest.mark.emulated
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 20.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
 class Kube:
@@ -72,7 +60,7 @@ class Kube:
         return wait_for(
             lambda: (s := self.status("Workflow", name)).get("phase") in phases and s,
             timeout,
-            f"workflow {name} phase in {phases}",
+            what=f"workflow {name} phase in {phases}",
         )
 
     def jobs(self) -> list[Any]:
@@ -86,7 +74,7 @@ class Kube:
         return wait_for(
             lambda: next((e for e in self.events(name) if e.reason == reason), None),
             timeout,
-            f"event {reason} on {name}",
+            what=f"event {reason} on {name}",
         )
 
     def configmap(self, name: str) -> dict[str, str]:

@@ -53,7 +53,9 @@ def test_invalid_dag_is_reported(
 def test_bad_cel_marks_the_rule_invalid_and_routing_reports_it(kube: Kube, sim: JobSimulator) -> None:
     kube.component("data-validator")
     kube.create("RoutingRule", "broken", {"priority": 5, "when": "input.size >>> 3", "path": ["data-validator"]})
-    status = wait_for(lambda: (s := kube.status("RoutingRule", "broken")).get("valid") is False and s, what="invalid")
+    status = wait_for(
+        lambda: (s := kube.status("RoutingRule", "broken")).get("valid") is False and s, 20, what="invalid"
+    )
     assert status["message"].startswith("CEL compile error")
     event = kube.wait_event("broken", "InvalidExpression")
     assert event.type == "Warning" and event.message == status["message"]
@@ -66,7 +68,7 @@ def test_bad_cel_marks_the_rule_invalid_and_routing_reports_it(kube: Kube, sim: 
 
 def test_valid_rule_reports_valid(kube: Kube) -> None:
     kube.create("RoutingRule", "fine", {"when": "input.isJson", "path": ["json-processor"]})
-    wait_for(lambda: kube.status("RoutingRule", "fine").get("valid") is True, what="valid rule")
+    wait_for(lambda: kube.status("RoutingRule", "fine").get("valid") is True, 20, what="valid rule")
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_active_deadline_fails_the_workflow_and_deletes_running_jobs(kube: Kube,
     assert status["nodes"]["slow"]["reason"] == "DeadlineExceeded"
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "DeadlineExceeded"
-    wait_for(lambda: kube.jobs() == [], what="running Job deleted")
+    wait_for(lambda: kube.jobs() == [], 20, what="running Job deleted")
 
 
 def test_ttl_after_finished_deletes_workflow_and_owned_objects(kube: Kube, sim: JobSimulator) -> None:
@@ -100,8 +100,8 @@ def test_ttl_after_finished_deletes_workflow_and_owned_objects(kube: Kube, sim: 
             "switchyard.dev", "v1alpha1", kube.namespace, "workflows")["items"]]  # fmt: skip
         return "short-lived" not in names
 
-    wait_for(gone, 15, "workflow deleted after its TTL")
-    wait_for(lambda: kube.jobs() == [], 10, "Jobs garbage-collected with the workflow")
+    wait_for(gone, 15, what="workflow deleted after its TTL")
+    wait_for(lambda: kube.jobs() == [], 10, what="Jobs garbage-collected with the workflow")
     cms = kube.core.list_namespaced_config_map(kube.namespace).items
     assert [c.metadata.name for c in cms if c.metadata.name.startswith("short-lived")] == []
 

@@ -63,7 +63,7 @@ def test_sigkill_at_several_points_loses_and_duplicates_nothing(
         wait_for(
             lambda t=target: len([s for s in sim.started if s.namespace == kube.namespace]) >= t,
             30,
-            f"{target} jobs started",
+            what=f"{target} jobs started",
         )
         own_operator.kill()
         done = len(sim.started)
@@ -87,6 +87,7 @@ def test_restart_keeps_retry_timing(kube: Kube, sim: JobSimulator, own_operator:
     kube.create("Workflow", "timer", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "slowretry"}]})
     node = wait_for(
         lambda: (n := kube.status("Workflow", "timer").get("nodes", {}).get("n", {})).get("phase") == "Retrying" and n,
+        20,
         what="Retrying",
     )
     failed = sim.finished[0].at  # the simulator watches this test's namespace only

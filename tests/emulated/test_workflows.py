@@ -102,7 +102,7 @@ def test_routed_by_rule(kube: Kube, sim: JobSimulator) -> None:
     assert route["path"] == ["json-processor", "chunking-processor", "data-validator"]
     assert route["reason"] == f"input.size > 50 (size={len(data)})"
     assert [n for n, _ in node_starts(sim, kube.namespace)] == route["path"]
-    wait_for(lambda: kube.status("RoutingRule", "big").get("matches") == 1, what="rule match count")
+    wait_for(lambda: kube.status("RoutingRule", "big").get("matches") == 1, 20, what="rule match count")
     assert kube.status("RoutingRule", "big").get("lastMatchedAt")
     assert kube.status("RoutingRule", "small").get("matches", 0) == 0
 
@@ -127,7 +127,7 @@ def test_retry_with_backoff_then_success(kube: Kube, sim: JobSimulator) -> None:
     sim.rule = rule
     kube.create("Workflow", "retry", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "flaky"}]})
     retrying = kube.wait_phase("retry", "Running")
-    wait_for(lambda: kube.status("Workflow", "retry")["nodes"]["n"].get("phase") == "Retrying", what="Retrying")
+    wait_for(lambda: kube.status("Workflow", "retry")["nodes"]["n"].get("phase") == "Retrying", 20, what="Retrying")
     node = kube.status("Workflow", "retry")["nodes"]["n"]
     assert node.get("nextRetryAt") and node["attempts"] >= 1 and retrying
     status = kube.wait_phase("retry", "Succeeded", timeout=30)
@@ -205,6 +205,7 @@ def test_breaker_opens_falls_back_and_closes_after_half_open_trial(kube: Kube, s
         kube.wait_phase(f"fail-{i}", "Failed")
     breaker = wait_for(
         lambda: (b := kube.status("Component", "fragile").get("breaker", {})).get("state") == "Open" and b,
+        20,
         what="breaker Open",
     )
     assert breaker["consecutiveFailures"] == 2 and breaker["lastFailure"]["workflow"] == "fail-1"
@@ -219,11 +220,11 @@ def test_breaker_opens_falls_back_and_closes_after_half_open_trial(kube: Kube, s
     # after openSeconds: one half-open trial, which succeeds and closes the breaker
     sim.rule = None
     reopen = time.monotonic() + 2.2
-    wait_for(lambda: time.monotonic() > reopen, 5, "openSeconds (2 s) to pass")
+    wait_for(lambda: time.monotonic() > reopen, 5, what="openSeconds (2 s) to pass")
     one_node(kube, "trial", "fragile")
     status = kube.wait_phase("trial", "Succeeded")
     assert status["nodes"]["n"]["phase"] == "Succeeded"
-    wait_for(lambda: kube.status("Component", "fragile")["breaker"]["state"] == "Closed", what="breaker Closed")
+    wait_for(lambda: kube.status("Component", "fragile")["breaker"]["state"] == "Closed", 20, what="breaker Closed")
 
 
 def test_open_breaker_without_fallback_fails_with_circuit_open(kube: Kube, sim: JobSimulator) -> None:

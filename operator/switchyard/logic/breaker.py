@@ -61,25 +61,10 @@ def record_failure(
 ) -> BreakerStatus:
     """A run failed: Closed opens at the threshold, a failed HalfOpen trial re-opens, Open stays open."""
     failures = state.consecutive_failures + 1
-    if state.state == "Closed":
-        if failures >= policy.failure_threshold:
-            return _with(
-                state,
-                state="Open",
-                consecutive_failures=failures,
-                opened_at=now,
-                half_open_runs=0,
-                last_failure=failure,
-            )
-        return _with(state, consecutive_failures=failures, last_failure=failure)
-    if state.state == "HalfOpen":
+    opens = state.state == "HalfOpen" or (state.state == "Closed" and failures >= policy.failure_threshold)
+    if opens:
         return _with(
-            state,
-            state="Open",
-            consecutive_failures=failures,
-            opened_at=now,
-            half_open_runs=0,
-            last_failure=failure,
+            state, state="Open", consecutive_failures=failures, opened_at=now, half_open_runs=0, last_failure=failure
         )
     return _with(state, consecutive_failures=failures, last_failure=failure)
 
