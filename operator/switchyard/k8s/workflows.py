@@ -433,8 +433,14 @@ class WorkflowRunner:
         failed_launches = await self.launch(plan, components)
         await self.delete_jobs(plan.delete_jobs)
         await self.write_progress(plan, now)
+        for launch in plan.launches:
+            self.log.debug(
+                "node %s: attempt %d started", launch.node, launch.attempt,
+                extra={"node": launch.node, "attempt": launch.attempt, "component": launch.component},
+            )  # fmt: skip
         for type_, reason, message in plan.events:
             self.event(type_, reason, message)
+            self.log.info(message, extra={"reason": reason})
         self.record_metrics(plan, results)
         if book.dirty:
             self.rt.breaker_flush.set()
