@@ -251,3 +251,22 @@ def test_open_breaker_runs_fallback_component(kube: Kube, sim: JobSimulator) -> 
     status = kube.wait_phase("fb", "Succeeded")
     node = status["nodes"]["n"]
     assert node["phase"] == "FellBack" and node["fallback"] == "backup" and node["output"] == "from backup"
+
+
+def test_pod_that_can_never_start_fails_the_attempt(kube: Kube, sim: JobSimulator) -> None:
+    """A bad image name would keep the Job pending forever: the attempt fails at once and its Job goes."""
+    kube.component("badimage", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(delay=60.0)
+    kube.create("Workflow", "stuck", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "badimage"}]})
+    pod = wait_for(lambda: kube.core.list_namespaced_pod(kube.namespace).items, 20, what="the node's Pod")[0]
+    waiting = {"waiting": {"reason": "InvalidImageName", "message": 'couldn\'t parse image name "::bad"'}}
+    kube.core.patch_namespaced_pod_status(
+        pod.metadata.name,
+        kube.namespace,
+        {"status": {"phase": "Pending", "containerStatuses": [{"name": "main", "ready": False, "restartCount": 0,
+                    "image": "::bad", "imageID": "", "state": waiting}]}},
+    )  # fmt: skip
+    status = kube.wait_phase("stuck", "Failed")
+    node = status["nodes"]["n"]
+    assert node["reason"] == "InvalidImageName" and "couldn't parse image name" in node["message"]
+    wait_for(lambda: kube.jobs() == [], 20, what="the stuck Job deleted")

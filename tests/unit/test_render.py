@@ -174,3 +174,17 @@ def test_pod_entry_reads_the_termination_message() -> None:
     assert entry is not None and entry.job == "j" and entry.message == "out" and entry.exit_code == 0
     legacy = {"metadata": {"labels": {"job-name": "k"}}, "status": {}}
     assert pod_entry(legacy) is not None and pod_entry(legacy).message is None  # type: ignore[union-attr]
+
+
+def test_pod_entry_marks_pods_that_can_never_start() -> None:
+    def pod(reason: str) -> dict[str, Any]:
+        state = {"waiting": {"reason": reason, "message": "why"}}
+        return {
+            "metadata": {"labels": {"job-name": "j"}},
+            "status": {"phase": "Pending", "containerStatuses": [{"name": "main", "state": state}]},
+        }
+
+    stuck = pod_entry(pod("InvalidImageName"))
+    assert stuck is not None and stuck.stuck and stuck.waiting_message == "why"
+    assert not pod_entry(pod("ImagePullBackOff")).stuck  # type: ignore[union-attr]
+    assert not pod_entry(pod("ContainerCreating")).stuck  # type: ignore[union-attr]

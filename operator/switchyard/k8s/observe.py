@@ -19,6 +19,8 @@ from switchyard.models.component import ComponentSpec, ComponentStatus
 from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+# Waiting reasons after which a Pod never starts on its own (ImagePullBackOff is left alone: registries recover).
+STUCK_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"})
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -160,6 +162,13 @@ class PodEntry:
     message: str | None
     exit_code: int | None
     reason: str
+    waiting: str = ""  # the container's waiting reason, e.g. InvalidImageName
+    waiting_message: str = ""
+
+    @property
+    def stuck(self) -> bool:
+        """The container can never start: retrying the same Pod will not help (a new attempt might)."""
+        return self.waiting in STUCK_REASONS
 
 
 def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
@@ -169,13 +178,16 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
     if job is None:
         return None
     status = body.get("status") or {}
-    message, exit_code, reason = None, None, ""
+    message, exit_code, reason, waiting, waiting_message = None, None, "", "", ""
     for cs in status.get("containerStatuses") or []:
         if cs.get("name") != "main":
             continue
-        terminated = (cs.get("state") or {}).get("terminated")
-        if terminated:
+        state = cs.get("state") or {}
+        if terminated := state.get("terminated"):
             message = terminated.get("message") or ""
             exit_code = terminated.get("exitCode")
             reason = terminated.get("reason") or ""
-    return PodEntry(job, status.get("phase", ""), message, exit_code, reason)
+        if waiting_state := state.get("waiting"):
+            waiting = waiting_state.get("reason") or ""
+            waiting_message = waiting_state.get("message") or ""
+    return PodEntry(job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message)

@@ -50,6 +50,11 @@ class Views:
         entry: JobEntry | None = first(self.jobs, (namespace, name))
         return entry
 
+    def stuck_pod(self, namespace: str, job: str) -> PodEntry | None:
+        if (namespace, job) not in self.pods:
+            return None
+        return next((pod for pod in self.pods[(namespace, job)] if pod.stuck), None)
+
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
         if (namespace, job) not in self.pods:
             return None

@@ -74,6 +74,7 @@ class WorkflowRunner:
         self.input_source: tuple[str, str] = (naming.input_configmap(self.name), "input")
         self.shards = 1
         self.lost: dict[str, JobResult] = {}
+        self.stuck_jobs: list[str] = []
         self.done_at: dict[str, float] = {}  # node -> monotonic time its success was seen (latency metric)
         self.warned_generation: int | None = None
         self.registry: dict[str, ComponentEntry] = {}
@@ -392,6 +393,12 @@ class WorkflowRunner:
             entry = self.views.job(self.namespace, job)
             if entry is None:
                 continue
+            if entry.state == "Active" and (stuck := self.views.stuck_pod(self.namespace, job)) is not None:
+                # the Job would wait forever (or until its deadline): fail this attempt and remove the Job
+                message = f"{stuck.waiting}: {stuck.waiting_message}".rstrip(": ")
+                results[node] = JobResult(node, attempt, "Failed", job, utcnow(), stuck.waiting, message)
+                self.stuck_jobs.append(job)
+                continue
             message = ""
             if entry.state != "Active":
                 pod = self.views.pod_message(self.namespace, job)
@@ -431,7 +438,8 @@ class WorkflowRunner:
         self.done_at.update({n: seen for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")})
         await self.write_outputs(plan)
         failed_launches = await self.launch(plan, components)
-        await self.delete_jobs(plan.delete_jobs)
+        await self.delete_jobs(plan.delete_jobs + self.stuck_jobs)
+        self.stuck_jobs = []
         await self.write_progress(plan, now)
         for launch in plan.launches:
             self.log.debug(
