@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Invalid")
@@ -51,3 +53,9 @@ BREAKER_STATE = Gauge(
     "Circuit breaker state per component (0 Closed, 1 HalfOpen, 2 Open)",
     ["namespace", "component"],
 )
+
+
+def forget_breaker(namespace: str, component: str) -> None:
+    """The component was deleted: drop its breaker series."""
+    with contextlib.suppress(KeyError):
+        BREAKER_STATE.remove(namespace, component)

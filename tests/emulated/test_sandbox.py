@@ -38,6 +38,7 @@ def operator_job(
     meta = {"name": workflow, "namespace": kube.namespace, "uid": f"uid-{workflow}"}
     body = render.job(
         {"metadata": meta},
+        name=naming.job_name(workflow, meta["uid"], node, 0, 1),
         node=node,
         attempt=1,
         component_name="proc",

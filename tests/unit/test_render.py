@@ -22,6 +22,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 def job(component: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
     spec = ComponentSpec.model_validate({"image": "registry/proc:1", **(component or {})})
     args: dict[str, Any] = {
+        "name": naming.job_name("wf", "u-1", "b", 1, 2),
         "node": "b",
         "attempt": 2,
         "component_name": "proc",
@@ -38,10 +39,11 @@ def job(component: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
 def test_job_shape_labels_owner_and_retry_semantics() -> None:
     manifest = job({"timeoutSeconds": 30, "command": ["run"], "args": ["--fast"]})
     meta, spec = manifest["metadata"], manifest["spec"]
-    assert meta["name"] == naming.job_name("wf", "b", 2)
+    assert meta["name"] == naming.job_name("wf", "u-1", "b", 1, 2)
     assert meta["labels"] == {
         "app.kubernetes.io/managed-by": "switchyard",
         "switchyard.dev/workflow": "wf",
+        "switchyard.dev/workflow-uid": "u-1",
         "switchyard.dev/node": "b",
         "switchyard.dev/attempt": "2",
         "switchyard.dev/component": "proc",
@@ -119,13 +121,41 @@ def test_oversized_config_is_a_render_error() -> None:
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=253), st.integers(1, 100))
 def test_job_names_are_dns_labels(workflow: str, attempt: int) -> None:
-    name = naming.job_name(workflow, "node-" + "x" * 57, attempt)
+    name = naming.job_name(workflow, "uid", "node-" + "x" * 57, 4999, attempt)
     assert len(name) <= 63 and DNS_LABEL.match(name), name
 
 
 def test_job_names_do_not_collide_when_the_dash_moves() -> None:
-    assert naming.job_name("wf-a", "b", 1) != naming.job_name("wf", "a-b", 1)
-    assert naming.job_name("wf", "a", 1) != naming.job_name("wf", "a", 2)
+    assert naming.job_name("wf-a", "u", "b", 0, 1) != naming.job_name("wf", "u", "a-b", 0, 1)
+    assert naming.job_name("wf", "u", "a", 0, 1) != naming.job_name("wf", "u", "a", 0, 2)
+
+
+def test_job_names_are_unique_by_construction_in_a_5000_node_workflow_with_a_long_name() -> None:
+    """Issue 7.1: cut names plus a 24-bit hash collided (~50% in 5,000 nodes); index + attempt cannot."""
+    workflow = "w" * 253
+    names = {naming.job_name(workflow, "uid-1", f"node-{i:04d}-" + "x" * 40, i, 1) for i in range(5000)}
+    assert len(names) == 5000
+    # a recreated Workflow (same name, new uid) never reuses the old Jobs' names
+    again = {naming.job_name(workflow, "uid-2", f"node-{i:04d}-" + "x" * 40, i, 1) for i in range(5000)}
+    assert names.isdisjoint(again)
+
+
+LABEL_RE = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+SUBDOMAIN = st.from_regex(rf"{LABEL_RE}(\.{LABEL_RE}){{0,4}}", fullmatch=True)
+
+
+@given(SUBDOMAIN.filter(lambda n: len(n) <= 253), st.integers(1, 40))
+def test_derived_configmap_names_are_always_valid(workflow: str, shards: int) -> None:
+    """Issue 7.3: any valid Workflow name gives valid ConfigMap names, whatever character lands at the cut."""
+    assert naming.is_subdomain(naming.input_configmap(workflow))
+    for node in ("a", "b", "c"):
+        assert naming.is_subdomain(naming.output_configmap(workflow, node, shards))
+
+
+def test_a_dot_at_the_cut_is_dropped() -> None:
+    workflow = "a" * 246 + ".bbbbbb"  # 253 characters; "-input" cuts right after the dot
+    name = naming.input_configmap(workflow)
+    assert naming.is_subdomain(name) and name.endswith("a-input"), name
 
 
 def test_outputs_spread_over_bounded_configmaps() -> None:

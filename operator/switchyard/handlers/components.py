@@ -1,4 +1,4 @@
-"""Component events: validity condition and breaker status (see `switchyard.k8s.components`)."""
+"""Component events: Ready (spec and fallback), breaker reset on a new spec, forgotten on delete."""
 
 from __future__ import annotations
 
@@ -9,14 +9,25 @@ import kopf
 
 from switchyard.handlers.events import emit
 from switchyard.handlers.startup import ensure_flusher
-from switchyard.k8s.components import reconcile_component
+from switchyard.k8s import breakers
+from switchyard.k8s.components import reconcile_component, referrers
 from switchyard.k8s.observe import component_entry
-from switchyard.models.crd import GROUP, VERSION
 
 
-@kopf.on.event(GROUP, VERSION, "components")
-async def component_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    if type == "DELETED" or not hasattr(memo, "rt"):
+@kopf.on.event("switchyard.dev", "v1alpha1", "components")
+async def component_changed(
+    body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
+) -> None:
+    if not hasattr(memo, "rt"):
         return
     ensure_flusher(memo)
-    await reconcile_component(memo.rt, component_entry(body), emit, datetime.now(UTC).replace(microsecond=0))
+    now = datetime.now(UTC).replace(microsecond=0)
+    if type == "DELETED":
+        breakers.component_deleted(memo.rt, namespace, name)
+    else:
+        entry = component_entry(body)
+        breakers.component_changed(memo.rt, entry, now)
+        await reconcile_component(memo.rt, memo.views, entry, emit, now)
+    for referrer in referrers(memo.views, namespace, name):  # their fallback appeared, changed or went away
+        if referrer.ref.name != name:
+            await reconcile_component(memo.rt, memo.views, referrer, emit, now)

@@ -1,4 +1,8 @@
-"""Job and Pod watch events wake the owning Workflow's runner: scheduling is event-driven, not polled."""
+"""Job and Pod watch events wake the owning Workflow's runner: scheduling is event-driven, not polled.
+
+The handlers are async: they run on the event loop, where the runners' asyncio.Events live (a sync
+handler would run in kopf's thread pool, and asyncio.Event is not thread-safe).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,10 @@ def _wake(body: kopf.Body, namespace: str, memo: kopf.Memo) -> None:
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
-def job_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def job_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
     _wake(body, namespace, memo)
 
 
 @kopf.on.event("", "v1", "pods", labels=OWNED)
-def pod_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def pod_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
     _wake(body, namespace, memo)

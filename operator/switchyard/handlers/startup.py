@@ -12,8 +12,8 @@ import prometheus_client
 
 from switchyard.config import OPTIONS
 from switchyard.handlers.events import emit
+from switchyard.k8s import breakers
 from switchyard.k8s.client import Api, load_config
-from switchyard.k8s.components import breaker_flusher
 from switchyard.k8s.runtime import Runtime, Views
 
 
@@ -41,15 +41,20 @@ async def configure(
 def ensure_flusher(memo: kopf.Memo) -> None:
     """Start the breaker flusher from a handler's context: kopf's event poster is reachable only there."""
     if getattr(memo, "flusher", None) is None:
-        memo.flusher = asyncio.create_task(breaker_flusher(memo.rt, memo.views, emit), name="breaker-flusher")
+        memo.flusher = asyncio.create_task(breakers.flusher(memo.rt, memo.views, emit), name="breaker-flusher")
 
 
 @kopf.on.cleanup()
-async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    """SIGTERM: stop the flusher, then persist what the breaker books still hold (counters, transitions)."""
     flusher = getattr(memo, "flusher", None)
     if flusher is not None:
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
+        try:
+            await asyncio.wait_for(breakers.flush(memo.rt, memo.views, emit), timeout=10)
+        except Exception as exc:  # shutting down: report and go (the state is rebuilt from the cluster)
+            logger.warning("could not persist breaker state on shutdown: %s", exc)
     if hasattr(memo, "rt"):
         memo.rt.api.close()

@@ -1,4 +1,4 @@
-"""One kopf daemon per Workflow runs it to completion (see `switchyard.k8s.workflows`)."""
+"""One kopf daemon per Workflow runs it to completion (see `switchyard.k8s.runner`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import kopf
 
 from switchyard.handlers.events import emit
 from switchyard.handlers.startup import ensure_flusher
+from switchyard.k8s import breakers
+from switchyard.k8s.runner import WorkflowRunner
 from switchyard.k8s.runtime import Views
-from switchyard.k8s.workflows import WorkflowRunner
 from switchyard.models.crd import GROUP, VERSION
 
 
@@ -27,3 +28,17 @@ async def run_workflow(
     ensure_flusher(memo)
     views = Views(components=sy_components, jobs=sy_jobs, pods=sy_pods)
     await WorkflowRunner(memo.rt, views, body, emit, logger).serve(stopped)
+
+
+@kopf.on.event(GROUP, VERSION, "workflows")
+async def workflow_changed(
+    body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
+) -> None:
+    """A change (e.g. the stop annotation) wakes the runner; a deleted Workflow's breaker trials end."""
+    if not hasattr(memo, "rt"):
+        return
+    if type == "DELETED":
+        breakers.book(memo.rt, namespace).release_workflow(name)
+        memo.rt.breaker_flush.set()
+        return
+    memo.rt.wake(namespace, name)

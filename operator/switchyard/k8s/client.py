@@ -1,12 +1,14 @@
 """The operator's Kubernetes API access: the official client, run in a thread pool, with retries.
 
 Transient trouble (429 with Retry-After, 5xx, 409 Conflict on writes, connection errors) is retried here
+(409 AlreadyExists never is: it is an answer)
 with capped exponential backoff; what is left is raised as `ApiTrouble` for kopf to retry later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -48,6 +50,25 @@ def is_status(exc: BaseException, *codes: int) -> bool:
     return isinstance(exc, ApiException) and exc.status in codes
 
 
+def status_body(exc: ApiException) -> dict[str, Any]:
+    """The metav1.Status the API server sent with an error ({} when the body is not one)."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def status_reason(exc: ApiException) -> str:
+    """`AlreadyExists`, `Conflict`, `Forbidden`, `Invalid`...: the Status reason ('' when absent)."""
+    return str(status_body(exc).get("reason") or "")
+
+
+def api_message(exc: ApiException) -> str:
+    """What the API server said, for users: the Status message, else the HTTP reason."""
+    return str(status_body(exc).get("message") or f"HTTP {exc.status} {exc.reason}")
+
+
 def retry_after(exc: ApiException) -> float | None:
     value = (exc.headers or {}).get("Retry-After")
     try:
@@ -76,7 +97,9 @@ class Api:
             try:
                 return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
             except ApiException as exc:
-                if exc.status not in RETRIABLE or (exc.status == 409 and not retry_conflicts):
+                # 409 AlreadyExists is an answer, not trouble: only a write Conflict (stale resourceVersion) retries
+                conflict = exc.status == 409 and status_reason(exc) != "AlreadyExists" and retry_conflicts
+                if exc.status not in RETRIABLE or (exc.status == 409 and not conflict):
                     raise
                 wait = retry_after(exc) if exc.status == 429 else None
                 problem = f"HTTP {exc.status} {exc.reason}"

@@ -1,28 +1,26 @@
-"""Component and RoutingRule status: breaker persistence, validity, counters.
+"""Component and RoutingRule status: validity (Ready), including a Component's fallback; rule validity.
 
-Breaker state lives in memory for speed (`Runtime.books`) and is persisted to `Component.status` by one
-flusher task: transitions right away, counters at most once per `FLUSH_SECONDS`, so thousands of node
-results do not become thousands of patches.
+Breaker state is `switchyard.k8s.breakers`'s; this module only reports what a spec is worth.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from switchyard import metrics
+from switchyard.k8s import breakers
 from switchyard.k8s.observe import ComponentEntry, RuleEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.conditions import set_condition
+from switchyard.models.common import fit_text
 from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.routing import RoutingRuleStatus
 
 Emit = Any  # (body, type, reason, message) -> None
-FLUSH_SECONDS = 1.0
 log = logging.getLogger("switchyard.components")
 
 
@@ -42,46 +40,40 @@ async def patch_status(rt: Runtime, plural: str, namespace: str, name: str, stat
             raise
 
 
-async def flush_breakers(rt: Runtime, views: Views, emit: Emit) -> None:
-    """Persist what changed in every namespace's breaker book; post Events for state transitions."""
-    for namespace, book in list(rt.books.items()):
-        transitions = book.take_transitions()
-        for name in sorted(book.take_dirty()):
-            state = book.state(name)
-            metrics.BREAKER_STATE.labels(namespace, name).set(metrics.BREAKER_STATES[state.state])
-            status = {
-                "breaker": state.model_dump(mode="json", by_alias=True),
-                "runs": book.runs.get(name, 0),
-                "failures": book.failures.get(name, 0),
-            }
-            await patch_status(rt, "components", namespace, name, status)
-        for name, change in transitions:
-            entry = views.component(namespace, name)
-            if entry is not None:
-                opened = "-> Open" in change
-                emit(entry.ref.body(), "Warning" if opened else "Normal", "CircuitBreaker", change)
+def readiness(entry: ComponentEntry, lookup: Callable[[str], ComponentEntry | None]) -> tuple[bool, str, str]:
+    """(ready, reason, message): the spec is valid and its fallback component, if any, is usable."""
+    if entry.spec is None:
+        return False, "InvalidSpec", f"invalid spec: {entry.error}"
+    fallback = entry.spec.fallback.component if entry.spec.fallback else None
+    if fallback is None:
+        return True, "Valid", "component is valid"
+    if fallback == entry.ref.name:
+        return False, "FallbackInvalid", f"fallback component '{fallback}' is this component itself"
+    target = lookup(fallback)
+    if target is None:
+        return False, "FallbackInvalid", f"fallback component '{fallback}' does not exist in this namespace"
+    if target.spec is None:
+        return False, "FallbackInvalid", f"fallback component '{fallback}' is invalid: {target.error}"
+    return True, "Valid", f"component is valid; falls back to '{fallback}'"
 
 
-async def breaker_flusher(rt: Runtime, views: Views, emit: Emit) -> None:
-    while True:
-        await rt.breaker_flush.wait()
-        rt.breaker_flush.clear()
-        try:
-            await flush_breakers(rt, views, emit)
-        except Exception:  # keep flushing later; the state is still in memory and marked dirty again below
-            log.exception("persisting breaker state failed; will retry")
-            for book in rt.books.values():
-                book.dirty.update(book.states)
-            rt.breaker_flush.set()
-        await asyncio.sleep(FLUSH_SECONDS)
+def referrers(views: Views, namespace: str, name: str) -> Iterable[ComponentEntry]:
+    """The components of `namespace` whose fallback is `name`."""
+    for key in list(views.components):
+        if key[0] != namespace:
+            continue
+        entry = views.component(*key)
+        spec = entry.spec if entry is not None else None
+        if entry is not None and spec is not None and spec.fallback and spec.fallback.component == name:
+            yield entry
 
 
-async def reconcile_component(rt: Runtime, entry: ComponentEntry, emit: Emit, now: datetime) -> None:
-    """Ready condition from the spec's validity; a breaker status from the first sight on."""
+async def reconcile_component(rt: Runtime, views: Views, entry: ComponentEntry, emit: Emit, now: datetime) -> None:
+    """Ready condition from the spec's validity and its fallback's; a breaker status from the first sight on."""
     status = entry.status
-    ready = entry.spec is not None
-    reason = "Valid" if ready else "InvalidSpec"
-    message = "component is valid" if ready else f"invalid spec: {entry.error}"
+    namespace = entry.ref.namespace
+
+    ready, reason, message = readiness(entry, lambda name: views.component(namespace, name))
     conditions = set_condition(
         status.conditions, "Ready", "True" if ready else "False", reason, message, now, entry.generation
     )
@@ -90,19 +82,19 @@ async def reconcile_component(rt: Runtime, entry: ComponentEntry, emit: Emit, no
     patch: dict[str, Any] = {
         "conditions": [c.to_wire() for c in conditions],
         "observedGeneration": entry.generation,
-        "breaker": rt.book(entry.ref.namespace)
+        "breaker": breakers.book(rt, namespace)
         .states.get(entry.ref.name, status.breaker)
         .model_dump(mode="json", by_alias=True),
     }
-    await patch_status(rt, "components", entry.ref.namespace, entry.ref.name, patch)
+    await patch_status(rt, "components", namespace, entry.ref.name, patch)
     if not ready:
-        emit(entry.ref.body(), "Warning", "InvalidSpec", message)
+        emit(entry.ref.body(), "Warning", reason, message)
 
 
 async def reconcile_rule(rt: Runtime, entry: RuleEntry, emit: Emit, now: datetime) -> None:
     """`status.valid`/`message` from compiling the CEL expression; a Warning Event when it does not compile."""
     valid = entry.error is None
-    message = "" if valid else (entry.error or "")
+    message = "" if valid else fit_text(RoutingRuleStatus, "message", entry.error or "")
     status = entry.status
     if status.valid == valid and (status.message or "") == message and status.observed_generation == entry.generation:
         return

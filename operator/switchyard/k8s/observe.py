@@ -118,6 +118,9 @@ class JobEntry:
     state: JobState
     finished_at: datetime | None
     reason: str
+    owner_uid: str = ""  # the controlling owner's uid: whose Job this is
+    created_at: datetime | None = None
+    resource_version: str = ""
 
 
 def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
@@ -144,15 +147,27 @@ def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
         state = "Failed"
         reason = str(cond.get("reason") or "JobFailed")
         finished = parse_time(cond.get("lastTransitionTime"))
+    attempt = str(labels.get(LABEL_ATTEMPT, "0"))
     return JobEntry(
         meta["name"],
         workflow,
         labels[LABEL_NODE],
-        int(labels.get(LABEL_ATTEMPT, "0")),
+        int(attempt) if attempt.isdigit() else -1,
         state,
         finished,
         reason,
+        owner_uid=controller_uid(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        resource_version=str(meta.get("resourceVersion") or ""),
     )
+
+
+def controller_uid(meta: Mapping[str, Any]) -> str:
+    """The uid of the object's controlling owner ('' when it has none)."""
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("controller"):
+            return str(owner.get("uid") or "")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,12 @@ class PodEntry:
     reason: str
     waiting: str = ""  # the container's waiting reason, e.g. InvalidImageName
     waiting_message: str = ""
+    unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
+
+    @property
+    def started(self) -> bool:
+        """The container ran (or is running): the Pod is past anything a pending timeout guards."""
+        return self.phase in ("Running", "Succeeded", "Failed")
 
     @property
     def stuck(self) -> bool:
@@ -190,4 +211,8 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         if waiting_state := state.get("waiting"):
             waiting = waiting_state.get("reason") or ""
             waiting_message = waiting_state.get("message") or ""
-    return PodEntry(job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message)
+    unschedulable = ""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
+    return PodEntry(job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message, unschedulable)

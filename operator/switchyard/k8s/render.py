@@ -18,6 +18,7 @@ LABEL_WORKFLOW = "switchyard.dev/workflow"
 LABEL_NODE = "switchyard.dev/node"
 LABEL_ATTEMPT = "switchyard.dev/attempt"
 LABEL_COMPONENT = "switchyard.dev/component"
+LABEL_WORKFLOW_UID = "switchyard.dev/workflow-uid"
 ANNOTATION_WORKFLOW = "switchyard.dev/workflow"
 ANNOTATION_CONFIG = "switchyard.dev/config"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
@@ -55,6 +56,15 @@ def merge_config(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return merged
 
 
+def node_config_json(component: ComponentSpec, node: str, node_config: Mapping[str, Any]) -> str:
+    """The merged config a node's Pod reads as config.json; RenderError when it is too large for a Job."""
+    config_json = json.dumps(merge_config(component.config, node_config), sort_keys=True, separators=(",", ":"))
+    size = len(config_json.encode())
+    if size > MAX_CONFIG_BYTES:
+        raise RenderError(f"merged config of node '{node}' is {size} bytes; the limit is {MAX_CONFIG_BYTES}")
+    return config_json
+
+
 def _items_by_configmap(workflow: str, deps: Iterable[str], shards: int) -> dict[str, list[dict[str, str]]]:
     grouped: dict[str, list[dict[str, str]]] = {}
     for dep in deps:
@@ -67,6 +77,7 @@ def _items_by_configmap(workflow: str, deps: Iterable[str], shards: int) -> dict
 def job(
     workflow: Mapping[str, Any],
     *,
+    name: str,
     node: str,
     attempt: int,
     component_name: str,
@@ -76,18 +87,14 @@ def job(
     input_source: tuple[str, str],
     output_shards: int,
 ) -> dict[str, Any]:
-    """The batch/v1 Job of one (node, attempt). `input_source` is (ConfigMap name, key) of the input."""
+    """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
-    name = naming.job_name(wf_name, node, attempt)
-    config_json = json.dumps(merge_config(component.config, node_config), sort_keys=True, separators=(",", ":"))
-    if len(config_json.encode()) > MAX_CONFIG_BYTES:
-        raise RenderError(
-            f"merged config of node '{node}' is {len(config_json)} bytes; the limit is {MAX_CONFIG_BYTES}"
-        )
+    config_json = node_config_json(component, node, node_config)
     labels = {
         **MANAGED_BY,
         LABEL_WORKFLOW: workflow_label(wf_name),
+        LABEL_WORKFLOW_UID: str(meta["uid"]),
         LABEL_NODE: node,
         LABEL_ATTEMPT: str(attempt),
         LABEL_COMPONENT: naming.dns_label(component_name),

@@ -1,4 +1,4 @@
-"""The operator's process-wide runtime: API access, caches of watched objects, wake-ups, breakers.
+"""The operator's process-wide runtime: API access, caches of watched objects, wake-ups, breaker books.
 
 Nothing here is the source of truth: everything can be rebuilt from the cluster after a restart
 (workflow progress from Workflow status and Jobs, breakers from Component status).
@@ -7,13 +7,13 @@ Nothing here is the source of truth: everything can be rebuilt from the cluster 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
-from switchyard.logic.scheduler import BreakerBook
+from switchyard.logic.breaker import BreakerBook
 
 T = TypeVar("T")
 
@@ -55,6 +55,11 @@ class Views:
             return None
         return next((pod for pod in self.pods[(namespace, job)] if pod.stuck), None)
 
+    def pods_of(self, namespace: str, job: str) -> list[PodEntry]:
+        if (namespace, job) not in self.pods:
+            return []
+        return list(self.pods[(namespace, job)])
+
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
         if (namespace, job) not in self.pods:
             return None
@@ -80,12 +85,3 @@ class Runtime:
     def wake(self, namespace: str, name: str) -> None:
         if (event := self.triggers.get((namespace, name))) is not None:
             event.set()
-
-    def book(self, namespace: str) -> BreakerBook:
-        return self.books.setdefault(namespace, BreakerBook())
-
-    def seed_breakers(self, namespace: str, entries: Mapping[str, ComponentEntry]) -> BreakerBook:
-        book = self.book(namespace)
-        for name, entry in entries.items():
-            book.load(name, entry.status.breaker, entry.status.runs, entry.status.failures)
-        return book

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from switchyard.models.common import Condition, ConditionStatus
+from switchyard.models.common import truncate as truncate  # re-exported: the one truncation helper
 
 DONE_PHASES = frozenset({"Succeeded", "FellBack", "Failed", "Skipped"})
-ELLIPSIS = "..."
 
 
 def _max_length(field: str) -> int:
@@ -22,15 +22,6 @@ def _max_length(field: str) -> int:
 
 MAX_CONDITION_MESSAGE = _max_length("message")
 MAX_CONDITION_REASON = _max_length("reason")
-
-
-def truncate(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, ending in '...' when cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= len(ELLIPSIS):
-        return text[:limit]
-    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
 
 
 def get_condition(conditions: Sequence[Condition], type: str) -> Condition | None:

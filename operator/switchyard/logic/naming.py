@@ -1,4 +1,9 @@
-"""Deterministic, DNS-1123-safe names for the objects the operator creates (Jobs, ConfigMaps)."""
+"""Deterministic, DNS-1123-safe names for the objects the operator creates (Jobs, ConfigMaps).
+
+Job names are unique by construction: the node's index in the (immutable) DAG and the attempt tell nodes and
+attempts of one Workflow apart, and a fragment hashed from the Workflow's uid tells apart two Workflows whose
+names were cut to the same prefix, or one deleted and recreated under the same name.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ import re
 MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
 NODES_PER_OUTPUT_SHARD = 150  # 150 outputs x 4 KiB stays well under a ConfigMap's 1 MiB
+UID_FRAGMENT = 8  # hex characters of sha256(workflow uid): 32 bits between two workflows with one cut prefix
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def short_hash(*parts: str, length: int = 6) -> str:
@@ -21,14 +30,29 @@ def _clean(text: str) -> str:
 
 
 def fit(base: str, suffix: str, limit: int) -> str:
-    """`base` + `suffix`, cutting `base` so the whole fits in `limit` characters (a name must not end in '-')."""
+    """`base` + `suffix`, cutting `base` so the whole fits in `limit` characters.
+
+    The cut never leaves a '-' or '.' in front of the suffix (`a.-input` is not a valid name).
+    """
     room = limit - len(suffix)
-    return base[:room].rstrip("-") + suffix
+    return base[:room].rstrip("-.") + suffix
 
 
-def job_name(workflow: str, node: str, attempt: int) -> str:
-    """`<workflow>-<node>-<attempt>-<hash>`: unique per (workflow, node, attempt), <= 63 chars (a label value)."""
-    suffix = f"-{attempt}-{short_hash(workflow, node)}"
+def is_label(name: str) -> bool:
+    return len(name) <= MAX_LABEL and _LABEL.match(name) is not None
+
+
+def is_subdomain(name: str) -> bool:
+    return len(name) <= MAX_SUBDOMAIN and _SUBDOMAIN.match(name) is not None
+
+
+def job_name(workflow: str, uid: str, node: str, index: int, attempt: int) -> str:
+    """`<workflow>-<node>-<index>-<attempt>-<uid hash>`, cut to 63 characters (a label value).
+
+    Unique per (Workflow incarnation, node, attempt) by construction: `index` is the node's position in the
+    immutable DAG, `attempt` its try, the hash the Workflow's uid; only the readable prefix is ever cut.
+    """
+    suffix = f"-{index}-{attempt}-{short_hash(workflow, uid, length=UID_FRAGMENT)}"
     return fit(_clean(f"{workflow}-{node}"), suffix, MAX_LABEL)
 
 

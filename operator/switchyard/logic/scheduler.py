@@ -14,19 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from switchyard.logic.backoff import can_retry, next_retry_at
-from switchyard.logic.breaker import Admission, admit, describe_transition, record_failure, record_success
+from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
+from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.naming import job_name
-from switchyard.models.component import BreakerStatus, ComponentSpec, FailureRecord
+from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 from switchyard.models.workflow import FailurePolicy, NodeStatus
 
 DONE_OK = frozenset({"Succeeded", "FellBack"})
 TERMINAL = frozenset({"Succeeded", "FellBack", "Failed", "Skipped"})
 PREVIEW = 120
 COMPACT_THRESHOLD = 1000  # above this many nodes, status keeps only what a restart needs
+COMPACT_MESSAGES = 100  # in a compact status, only this many failed nodes keep a (short) message
+COMPACT_TEXT = 80  # ... of at most this many characters
+COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.py budgets COMPACT_NODE_BYTES)
+# A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
+REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 
-JobState = Literal["Active", "Succeeded", "Failed", "Lost"]
+JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class JobResult:
     finished_at: datetime | None = None
     reason: str = ""
     message: str = ""  # the container's termination message: the output on success, the error on failure
+    blame: bool = True  # False: not the component's failure (the cluster refused or lost it); the breaker ignores it
+    transient: bool = False  # Rejected only: the refusal will pass (e.g. a quota): the attempt is not used up
 
 
 @dataclass(frozen=True)
@@ -65,63 +72,9 @@ class Plan:
             self.wake_at = when
 
 
-class BreakerBook:
-    """The circuit breakers of all components: state, counters and transitions waiting to be persisted."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, BreakerStatus] = {}
-        self.runs: dict[str, int] = {}
-        self.failures: dict[str, int] = {}
-        self.dirty: set[str] = set()
-        self.transitions: list[tuple[str, str]] = []  # (component, "Closed -> Open ...")
-
-    def load(self, component: str, state: BreakerStatus, runs: int = 0, failures: int = 0) -> None:
-        """Seed from persisted status (never overwrites what this process already knows)."""
-        if component not in self.states:
-            self.states[component] = state
-            self.runs[component] = runs
-            self.failures[component] = failures
-
-    def state(self, component: str) -> BreakerStatus:
-        return self.states.setdefault(component, BreakerStatus())
-
-    def _set(self, component: str, new: BreakerStatus) -> None:
-        old = self.state(component)
-        self.states[component] = new
-        if new != old:
-            self.dirty.add(component)
-        change = describe_transition(old, new)
-        if change:
-            self.transitions.append((component, change))
-
-    def admit(self, component: str, spec: ComponentSpec, now: datetime) -> Admission:
-        decision, new = admit(self.state(component), spec.circuit_breaker, now)
-        self._set(component, new)
-        return decision
-
-    def success(self, component: str, spec: ComponentSpec, now: datetime) -> None:
-        self.runs[component] = self.runs.get(component, 0) + 1
-        self.dirty.add(component)
-        self._set(component, record_success(self.state(component), spec.circuit_breaker, now))
-
-    def failure(self, component: str, spec: ComponentSpec, now: datetime, record: FailureRecord) -> None:
-        self.runs[component] = self.runs.get(component, 0) + 1
-        self.failures[component] = self.failures.get(component, 0) + 1
-        self.dirty.add(component)
-        self._set(component, record_failure(self.state(component), spec.circuit_breaker, now, record))
-
-    def take_dirty(self) -> set[str]:
-        dirty, self.dirty = self.dirty, set()
-        return dirty
-
-    def take_transitions(self) -> list[tuple[str, str]]:
-        out, self.transitions = self.transitions, []
-        return out
-
-
-def preview(text: str) -> str:
+def preview(text: str, limit: int = PREVIEW) -> str:
     line = " ".join(text.split())
-    return line if len(line) <= PREVIEW else line[: PREVIEW - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class WorkflowRun:
@@ -137,9 +90,15 @@ class WorkflowRun:
         failure_policy: FailurePolicy,
         started_at: datetime,
         deadline_seconds: int | None = None,
+        uid: str = "",
     ) -> None:
         self.name = name
+        self.uid = uid
         self.dag = dag
+        self.index = {node: i for i, node in enumerate(dag.nodes)}  # position in the immutable DAG
+        self.rejections: dict[str, int] = {}  # node -> transient refusals in a row (backoff)
+        self.messages_kept = 0  # compact status: failed nodes that kept a message
+        self.with_message: set[str] = set()
         self.parallelism = parallelism
         self.failure_policy = failure_policy
         self.started_at = started_at
@@ -188,12 +147,43 @@ class WorkflowRun:
     def succeeded(self) -> bool:
         return self.finished and all(s.phase in DONE_OK for s in self.nodes.values())
 
-    def running_attempts(self) -> dict[str, int]:
-        """Node -> the attempt whose Job the caller should observe."""
-        return {n: self.nodes[n].attempts for n in self.running}
+    def job_name(self, node: str, attempt: int) -> str:
+        return job_name(self.name, self.uid, node, self.index[node], attempt)
+
+    def running_jobs(self) -> dict[str, tuple[int, str]]:
+        """Node -> (attempt, Job name) of every running node: the Jobs the caller should observe."""
+        return {
+            n: (self.nodes[n].attempts, self.nodes[n].job or self.job_name(n, self.nodes[n].attempts))
+            for n in self.running
+        }
+
+    def running_components(self) -> dict[str, str]:
+        """Node -> the component its running Job runs (the node's own, or its fallback)."""
+        return {n: self.nodes[n].fallback or self.dag.nodes[n].component for n in self.running}
 
     def compact(self) -> bool:
         return self.total > COMPACT_THRESHOLD
+
+    def node_wire(self, node: str) -> dict[str, object]:
+        """A node's status as written. A compact status (large workflows) stays bounded for any outcome:
+        finished nodes lose Job name, output preview and start time; reasons are cut to `COMPACT_REASON`;
+        only the first `COMPACT_MESSAGES` nodes with a message keep one, cut to `COMPACT_TEXT`.
+        Nulls remove what an earlier write stored (merge patch)."""
+        status = self.nodes[node]
+        if self.compact():
+            changes: dict[str, object] = {}
+            if status.phase in TERMINAL:
+                changes.update(job=None, output=None, started_at=None, fallback=None)
+            if status.reason:
+                changes["reason"] = preview(status.reason, COMPACT_REASON)
+            keep = status.message and status.phase not in ("Skipped", "Succeeded")
+            if keep and (node in self.with_message or len(self.with_message) < COMPACT_MESSAGES):
+                self.with_message.add(node)
+                changes["message"] = preview(status.message or "", COMPACT_TEXT)
+            else:
+                changes["message"] = None
+            status = status.model_copy(update=changes)
+        return status.model_dump(mode="json", by_alias=True)
 
     # -- the engine -------------------------------------------------------------------------------
 
@@ -218,7 +208,9 @@ class WorkflowRun:
                 plan.missing.append(node)
             elif result.state == "Succeeded":
                 self._succeed(node, result, components, breakers, now, plan)
-            elif result.state in ("Failed", "Lost"):
+            elif result.state == "Rejected" and result.transient:
+                self._refused(node, result, now, plan)
+            elif result.state in ("Failed", "Lost", "Rejected"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
         for node in list(self.retrying):
             due = self.nodes[node].next_retry_at
@@ -249,9 +241,9 @@ class WorkflowRun:
                 )
                 continue
             attempt = status.attempts + 1
-            decision = breakers.admit(spec.component, component, now)
+            decision = breakers.admit(spec.component, component.circuit_breaker, now, self.name, node)
             if decision == Admission.REJECT:
-                self._fall_back(node, attempt, component, spec.component, now, plan)
+                self._fall_back(node, attempt, component, spec.component, components, now, plan)
             else:
                 self._start(node, Launch(node, attempt, spec.component), now, plan)
 
@@ -259,7 +251,7 @@ class WorkflowRun:
         status = self.nodes[node]
         status.phase = "Running"
         status.attempts = launch.attempt
-        status.job = job_name(self.name, node, launch.attempt)
+        status.job = self.job_name(node, launch.attempt)
         status.started_at = status.started_at or now
         status.finished_at = None
         status.next_retry_at = None
@@ -271,12 +263,24 @@ class WorkflowRun:
         plan.changed.add(node)
 
     def _fall_back(
-        self, node: str, attempt: int, component: ComponentSpec, name: str, now: datetime, plan: Plan
+        self,
+        node: str,
+        attempt: int,
+        component: ComponentSpec,
+        name: str,
+        components: Mapping[str, ComponentSpec],
+        now: datetime,
+        plan: Plan,
     ) -> None:
         fallback = component.fallback
         opened = f"circuit breaker of component '{name}' is open"
         if fallback is None:
             self._finish_failed(node, "CircuitOpen", f"{opened}; the component has no fallback", now, plan)
+            return
+        if fallback.component is not None and (fallback.component == name or fallback.component not in components):
+            problem = "names the component itself" if fallback.component == name else "is missing or invalid"
+            message = f"{opened}; its fallback component '{fallback.component}' {problem}"
+            self._finish_failed(node, "FallbackUnavailable", message, now, plan)
             return
         if fallback.output is not None:
             status = self.nodes[node]
@@ -315,8 +319,9 @@ class WorkflowRun:
         status = self.nodes[node]
         ran = status.fallback or self.dag.nodes[node].component
         if (spec := components.get(ran)) is not None:
-            breakers.success(ran, spec, now)
+            breakers.success(ran, spec.circuit_breaker, now, self.name, node)
         self.running.discard(node)
+        self.rejections.pop(node, None)
         status.phase = "FellBack" if status.fallback else "Succeeded"
         status.finished_at = result.finished_at or now
         status.output = preview(result.message)
@@ -342,15 +347,19 @@ class WorkflowRun:
         failed_at = result.finished_at or now
         reason = result.reason or ("JobLost" if result.state == "Lost" else "JobFailed")
         message = preview(result.message) or f"Job {result.job} failed ({reason})"
-        if (spec := components.get(ran)) is not None:
+        if (spec := components.get(ran)) is not None and result.blame:
             record = FailureRecord(workflow=self.name, node=node, reason=reason, time=failed_at)
-            breakers.failure(ran, spec, now, record)
+            breakers.failure(ran, spec.circuit_breaker, now, record)
+        else:
+            breakers.release(ran, self.name, node)
         self.running.discard(node)
         policy = components.get(own)
         if status.fallback is None and policy is not None and can_retry(policy.retry, status.attempts):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
+            if result.state == "Rejected":  # the API refused the Job: never hammer it
+                due = max(due, next_retry_at(REJECTED_BACKOFF, status.attempts, max(failed_at, now)))
             if due.microsecond:
                 due = due.replace(microsecond=0) + timedelta(seconds=1)
             status.phase = "Retrying"
@@ -364,6 +373,27 @@ class WorkflowRun:
             plan.wake(due)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _refused(self, node: str, result: JobResult, now: datetime, plan: Plan) -> None:
+        """The API refused the Job for a passing reason (a quota): try the same attempt again later.
+
+        Neither the retry budget nor the breaker is charged; the refusal is on the node for users to see.
+        """
+        status = self.nodes[node]
+        self.running.discard(node)
+        count = self.rejections[node] = self.rejections.get(node, 0) + 1
+        due = now + timedelta(seconds=retry_delay(REJECTED_BACKOFF, count))
+        due = due.replace(microsecond=0) + timedelta(seconds=1) if due.microsecond else due
+        status.phase = "Retrying"
+        status.attempts = max(0, result.attempt - 1)
+        status.job = None
+        status.next_retry_at = due
+        status.reason = result.reason or "JobRejected"
+        status.message = f"the API refused the Job: {result.message}"
+        self.retrying.add(node)
+        plan.changed.add(node)
+        plan.events.append(("Warning", "JobRejected", f"node {node}: {status.message}; trying again at {due:%H:%M:%S}"))
+        plan.wake(due)
 
     def _finish_failed(self, node: str, reason: str, message: str, now: datetime, plan: Plan) -> None:
         status = self.nodes[node]
@@ -382,6 +412,7 @@ class WorkflowRun:
 
     def _node_done(self, node: str) -> None:
         self.done += 1
+        self.rejections.pop(node, None)
         for child in self.dag.dependents[node]:
             self.remaining[child] -= 1
             if self.remaining[child] == 0 and self.nodes[child].phase == "Pending":
@@ -420,20 +451,35 @@ class WorkflowRun:
                 self._skip(node, "skipped: the workflow is failing (failurePolicy FailFast)", now, plan)
         self.ready.clear()
 
+    def stop(self, now: datetime) -> Plan:
+        """Stopped on request: running Jobs are deleted and their nodes Failed (Stopped), the rest Skipped."""
+        plan, self._carry = self._carry, Plan()
+        if not self.finished:
+            self._halt("Stopped", "the workflow was stopped", plan, now)
+        return plan
+
     def _expire(self, plan: Plan, now: datetime) -> None:
-        self.failed_reason = "DeadlineExceeded"
+        self._halt("DeadlineExceeded", "the workflow's activeDeadlineSeconds passed", plan, now)
+
+    def _halt(self, reason: str, why: str, plan: Plan, now: datetime) -> None:
+        """End the run now: running nodes fail with `reason` (their Jobs deleted), waiting ones are Skipped."""
+        self.failed_reason = reason
         for node in sorted(self.running):
             status = self.nodes[node]
             if status.job:
                 plan.delete_jobs.append(status.job)
             status.phase = "Failed"
-            status.reason = "DeadlineExceeded"
-            status.message = "the workflow's activeDeadlineSeconds passed"
+            status.reason = reason
+            status.message = why
             status.finished_at = now
+            status.next_retry_at = None
             plan.changed.add(node)
             self.done += 1
         self.running.clear()
         for node, status in self.nodes.items():
             if status.phase in ("Pending", "Retrying"):
-                self._skip(node, "skipped: the workflow's activeDeadlineSeconds passed", now, plan)
+                self._skip(node, f"skipped: {why}", now, plan)
         self.ready.clear()
+
+
+__all__ = ["BreakerBook", "JobResult", "Launch", "Plan", "WorkflowRun", "preview"]

@@ -6,9 +6,18 @@ Models are the single source of the CRD schemas (see `switchyard.schema`); they 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 # Limits that shape the schemas (and the operator's own checks).
@@ -54,14 +63,78 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+ELLIPSIS = "..."
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in '...' when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def _max_length(schema: dict[str, Any]) -> int | None:
+    if isinstance(schema.get("maxLength"), int):
+        return int(schema["maxLength"])
+    for option in schema.get("anyOf") or ():
+        if option.get("type") == "string" and isinstance(option.get("maxLength"), int):
+            return int(option["maxLength"])
+    return None
+
+
+@cache
+def string_limits(model: type[BaseModel]) -> dict[str, int]:
+    """Wire name -> maxLength of every string field of `model`, read from the schema the CRD is made of."""
+    properties = model.model_json_schema(mode="validation", by_alias=True).get("properties", {})
+    return {name: limit for name, schema in properties.items() if (limit := _max_length(schema)) is not None}
+
+
+def fit_text(model: type[BaseModel], field: str, text: str) -> str:
+    """`text` cut to the schema's maxLength of `model.field` (wire name): what a raw status patch must do."""
+    limit = string_limits(model).get(field)
+    return text if limit is None else truncate(text, limit)
+
+
 class StatusModel(ApiModel):
-    """Statuses are written by the operator; unknown keys (from newer operators) are kept, not rejected."""
+    """Statuses are written by the operator; unknown keys (from newer operators) are kept, not rejected.
+
+    Serializing a status cuts every string to its schema's maxLength, so no message the operator composes
+    (a long cycle, a compiler error) can make a status write fail validation (422) over and over.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="ignore",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cut_on_read(cls, data: Any) -> Any:
+        """A status written by an older operator (or a hand edit) with an over-long string still loads."""
+        if isinstance(data, dict):
+            limits = string_limits(cls)
+            data = {
+                key: truncate(value, limits[key]) if isinstance(value, str) and key in limits else value
+                for key, value in data.items()
+            }
+        return data
+
+    @model_serializer(mode="wrap")
+    def _bounded(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            limits = string_limits(type(self))
+            by_field = {name: info.alias or name for name, info in type(self).model_fields.items()}
+            for name, alias in by_field.items():
+                for key in (alias, name):
+                    value = data.get(key)
+                    limit = limits.get(alias)
+                    if isinstance(value, str) and limit is not None and len(value) > limit:
+                        data[key] = truncate(value, limit)
+        return data
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

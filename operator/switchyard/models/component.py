@@ -77,6 +77,15 @@ class ComponentSpec(ApiModel):
     config: FreeForm = {}
     resources: Resources | None = None
     timeout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    pending_timeout_seconds: Annotated[
+        int,
+        Field(
+            ge=10,
+            le=7 * 86400,
+            description="A node's Pod that is not running this long after its Job was created (image pull "
+            "back-off, unschedulable, no Pod at all) fails that attempt with the reason seen.",
+        ),
+    ] = 600
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
     fallback: Fallback | None = None
@@ -93,11 +102,20 @@ class FailureRecord(StatusModel):
     time: Timestamp | None = None
 
 
+class TrialRun(StatusModel):
+    """A HalfOpen trial run in flight: its slot is released when it ends, whichever way it ends."""
+
+    workflow: Annotated[str, StringConstraints(max_length=253)] = ""
+    node: Annotated[str, StringConstraints(max_length=63)] = ""
+    started_at: Timestamp | None = None
+
+
 class BreakerStatus(StatusModel):
     state: BreakerState = "Closed"
     consecutive_failures: Annotated[int, Field(ge=0)] = 0
     opened_at: Timestamp | None = None
-    half_open_runs: Annotated[int, Field(ge=0, description="Trial runs started since HalfOpen.")] = 0
+    half_open_runs: Annotated[int, Field(ge=0, description="Trial runs in flight since HalfOpen.")] = 0
+    trials: Annotated[list[TrialRun], Field(max_length=1000, description="The trial runs in flight.")] = []
     last_failure: FailureRecord | None = None
 
 

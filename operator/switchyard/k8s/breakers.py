@@ -1,0 +1,105 @@
+"""Circuit breakers on the cluster side: seed the in-memory books from Component status, persist them back.
+
+The state machine and the per-namespace book are pure (`switchyard.logic.breaker`); this module is the only
+code that reads or writes breaker state in the API. One flusher task persists what a book marks dirty:
+transitions right away, counters at most once per `FLUSH_SECONDS`, so thousands of node results do not
+become thousands of patches. Every transition is an Event on the Component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from switchyard import metrics
+from switchyard.k8s.observe import ComponentEntry
+from switchyard.k8s.runtime import Runtime, Views
+from switchyard.logic.breaker import BreakerBook
+from switchyard.models.crd import GROUP, VERSION
+
+Emit = Any  # (body, type, reason, message) -> None
+FLUSH_SECONDS = 1.0
+log = logging.getLogger("switchyard.breakers")
+
+
+def book(rt: Runtime, namespace: str) -> BreakerBook:
+    return rt.books.setdefault(namespace, BreakerBook())
+
+
+def seed(rt: Runtime, namespace: str, entries: Mapping[str, ComponentEntry], now: datetime) -> BreakerBook:
+    """Load persisted breaker state for components this process has not seen yet."""
+    found = book(rt, namespace)
+    for name, entry in entries.items():
+        found.load(name, entry.status.breaker, entry.status.runs, entry.status.failures, now)
+    return found
+
+
+def component_changed(rt: Runtime, entry: ComponentEntry, now: datetime) -> None:
+    """A new spec (generation) resets the breaker: the old spec's failures say nothing about the new one."""
+    observed = entry.status.observed_generation
+    if observed is None or observed == entry.generation:
+        return
+    found = seed(rt, entry.ref.namespace, {entry.ref.name: entry}, now)
+    found.reset(entry.ref.name, f"the component changed (generation {entry.generation})")
+    rt.breaker_flush.set()
+
+
+def component_deleted(rt: Runtime, namespace: str, name: str) -> None:
+    if namespace in rt.books:
+        rt.books[namespace].forget(name)
+    metrics.forget_breaker(namespace, name)
+
+
+async def _patch_status(rt: Runtime, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    try:
+        await rt.api.call(
+            rt.api.custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            "components",
+            name,
+            {"status": dict(status)},
+        )
+    except ApiException as exc:
+        if exc.status != 404:  # deleted meanwhile: nothing to record
+            raise
+
+
+async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
+    """Persist what changed in every namespace's book; post Events for state transitions."""
+    for namespace, found in list(rt.books.items()):
+        transitions = found.take_transitions()
+        for name in sorted(found.take_dirty()):
+            state = found.state(name)
+            metrics.BREAKER_STATE.labels(namespace, name).set(metrics.BREAKER_STATES[state.state])
+            status = {
+                "breaker": state.model_dump(mode="json", by_alias=True),
+                "runs": found.runs.get(name, 0),
+                "failures": found.failures.get(name, 0),
+            }
+            await _patch_status(rt, namespace, name, status)
+        for name, change in transitions:
+            entry = views.component(namespace, name)
+            if entry is not None:
+                opened = "-> Open" in change
+                emit(entry.ref.body(), "Warning" if opened else "Normal", "CircuitBreaker", change)
+
+
+async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
+    while True:
+        await rt.breaker_flush.wait()
+        rt.breaker_flush.clear()
+        try:
+            await flush(rt, views, emit)
+        except Exception:  # keep flushing later; the state is still in memory and marked dirty again below
+            log.exception("persisting breaker state failed; will retry")
+            for found in rt.books.values():
+                found.dirty.update(found.states)
+            rt.breaker_flush.set()
+        await asyncio.sleep(FLUSH_SECONDS)

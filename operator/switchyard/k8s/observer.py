@@ -1,0 +1,212 @@
+"""What the cluster says about a Workflow's running nodes: Job results for the engine, never a guess.
+
+Reads the kopf indexes (Jobs, Pods) and confirms with the API where an index can be wrong: a Job it does not
+show (a fresh create, or a deletion), an Active Job that has been quiet for long (a watch gap can keep a
+deleted Job forever), a finished Job whose Pod it does not show. Each running node gets at most one
+`JobResult`; a node without one simply has nothing new.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from switchyard.k8s.client import Api
+from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
+from switchyard.k8s.runtime import Views
+from switchyard.logic.scheduler import JobResult, WorkflowRun
+from switchyard.models.component import ComponentSpec
+
+MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API before it counts as lost
+CONFIRM_AFTER = 60.0  # an Active Job with no watch event this long is confirmed with a GET
+OUTPUT_GRACE = timedelta(seconds=30)  # a succeeded Job's Pod status may trail the Job's by this much
+DEFAULT_PENDING_TIMEOUT = 600
+
+
+@dataclass
+class Observation:
+    results: dict[str, JobResult] = field(default_factory=dict)
+    delete_jobs: list[str] = field(default_factory=list)  # our Jobs whose Pods can never start: remove them
+    wake_at: datetime | None = None
+
+    def wake(self, when: datetime) -> None:
+        if self.wake_at is None or when < self.wake_at:
+            self.wake_at = when
+
+
+class JobObserver:
+    """Turns the running nodes of one Workflow run into Job results."""
+
+    def __init__(self, api: Api, views: Views, namespace: str, uid: str) -> None:
+        self.api = api
+        self.views = views
+        self.namespace = namespace
+        self.uid = uid
+        self.missing_since: dict[str, float] = {}  # Job -> when it was first seen missing (monotonic)
+        self.quiet_since: dict[str, tuple[str, float]] = {}  # Job -> (resourceVersion, since when unchanged)
+
+    async def observe(self, run: WorkflowRun, components: Mapping[str, ComponentSpec], now: datetime) -> Observation:
+        seen = Observation()
+        running = run.running_components()
+        for node, (attempt, job) in run.running_jobs().items():
+            result = await self._one(node, attempt, job, components.get(running[node]), now, seen)
+            if result is not None:
+                seen.results[node] = result
+        live = {job for _, job in run.running_jobs().values()}
+        for book in (self.missing_since, self.quiet_since):
+            for job in [j for j in book if j not in live]:
+                del book[job]
+        return seen
+
+    async def _one(
+        self,
+        node: str,
+        attempt: int,
+        job: str,
+        component: ComponentSpec | None,
+        now: datetime,
+        seen: Observation,
+    ) -> JobResult | None:
+        entry = self.views.job(self.namespace, job)
+        if entry is None or (entry.state == "Active" and self._quiet_too_long(entry)):
+            exists, fetched = await self._fetch(job)
+            if not exists:
+                return self._missing(node, attempt, job, now)
+            self.missing_since.pop(job, None)
+            self.quiet_since.pop(job, None)
+            if fetched is None:
+                return self._foreign(node, attempt, job, now, "it is not a Switchyard Job")
+            entry = fetched
+        self.missing_since.pop(job, None)
+        if entry.owner_uid != self.uid or entry.node != node or entry.attempt != attempt:
+            return self._foreign(node, attempt, job, now, f"it belongs to {self._describe(entry)}")
+        if entry.state == "Active":
+            return self._active(node, attempt, entry, component, now, seen)
+        return await self._finished(node, attempt, entry, now)
+
+    # -- the Job is there and ours ------------------------------------------------------------------
+
+    def _active(
+        self,
+        node: str,
+        attempt: int,
+        entry: JobEntry,
+        component: ComponentSpec | None,
+        now: datetime,
+        seen: Observation,
+    ) -> JobResult | None:
+        pods = self.views.pods_of(self.namespace, entry.name)
+        stuck = next((pod for pod in pods if pod.stuck), None)
+        if stuck is not None:  # the Pod can never start on its own: fail this attempt, remove the Job
+            seen.delete_jobs.append(entry.name)
+            message = f"{stuck.waiting}: {stuck.waiting_message}".rstrip(": ")
+            return JobResult(node, attempt, "Failed", entry.name, now, stuck.waiting, message)
+        if any(pod.started for pod in pods) or entry.created_at is None:
+            return None
+        limit = component.pending_timeout_seconds if component is not None else DEFAULT_PENDING_TIMEOUT
+        due = entry.created_at + timedelta(seconds=limit)
+        if now < due:
+            seen.wake(due)
+            return None
+        seen.delete_jobs.append(entry.name)
+        reason, detail = _why_not_started(pods)
+        message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
+        return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
+
+    async def _finished(self, node: str, attempt: int, entry: JobEntry, now: datetime) -> JobResult | None:
+        pod = self.views.pod_message(self.namespace, entry.name)
+        message: str | None = pod.message if pod is not None else None
+        pod_exists = pod is not None
+        if message is None:
+            pod_exists, message = await self._read_pod_message(entry.name)
+        if message is None and entry.state == "Succeeded":
+            finished = entry.finished_at or now
+            if pod_exists and now - finished < OUTPUT_GRACE:
+                return None  # the Pod's status has not reached us yet; its event (or a resync) wakes us
+            why = "its Pod is gone" if not pod_exists else "its Pod never reported a termination message"
+            return JobResult(
+                node,
+                attempt,
+                "Lost",
+                entry.name,
+                now,
+                "OutputLost",
+                f"Job {entry.name} succeeded but {why}: the output was lost, so the node runs again",
+                blame=False,
+            )
+        return JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
+
+    # -- the Job is not (or no longer) what the index says --------------------------------------------
+
+    def _missing(self, node: str, attempt: int, job: str, now: datetime) -> JobResult | None:
+        first = self.missing_since.setdefault(job, time.monotonic())
+        if time.monotonic() - first < MISSING_GRACE:
+            return None
+        del self.missing_since[job]
+        message = f"Job {job} disappeared before it finished"
+        return JobResult(node, attempt, "Lost", job, now, "JobLost", message, blame=False)
+
+    def _foreign(self, node: str, attempt: int, job: str, now: datetime, whose: str) -> JobResult:
+        message = f"a Job named {job} exists but {whose}; it is not this node's result"
+        return JobResult(node, attempt, "Failed", job, now, "ForeignJob", message, blame=False)
+
+    def _describe(self, entry: JobEntry) -> str:
+        if entry.owner_uid != self.uid:
+            return f"another workflow ({entry.workflow or 'unknown'}, uid {entry.owner_uid or 'none'})"
+        return f"node {entry.node} attempt {entry.attempt}"
+
+    def _quiet_too_long(self, entry: JobEntry) -> bool:
+        """True once an Active Job's resourceVersion has not moved for CONFIRM_AFTER seconds (then re-armed)."""
+        now = time.monotonic()
+        version, since = self.quiet_since.get(entry.name, ("", 0.0))
+        if version != entry.resource_version:
+            self.quiet_since[entry.name] = (entry.resource_version, now)
+            return False
+        return now - since >= CONFIRM_AFTER
+
+    async def _fetch(self, job: str) -> tuple[bool, JobEntry | None]:
+        """(exists, its summary) from the API itself."""
+        try:
+            found = await self.api.call(self.api.batch.read_namespaced_job, job, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False, None
+            raise
+        body: dict[str, Any] = self.api.api_client.sanitize_for_serialization(found)
+        return True, job_entry(body)
+
+    async def _read_pod_message(self, job: str) -> tuple[bool, str | None]:
+        """(a Pod of the Job exists, its main container's termination message if it terminated)."""
+        pods = await self.api.call(
+            self.api.core.list_namespaced_pod,
+            self.namespace,
+            label_selector=f"batch.kubernetes.io/job-name={job}",
+        )
+        exists = False
+        for item in pods.items:
+            exists = True
+            entry = pod_entry(self.api.api_client.sanitize_for_serialization(item))
+            if entry is not None and entry.message is not None:
+                return True, entry.message
+        return exists, None
+
+
+def _why_not_started(pods: list[PodEntry]) -> tuple[str, str]:
+    """The reason and detail a Pod gives for not running (or that there is no Pod at all)."""
+    for pod in pods:
+        if pod.waiting:
+            return pod.waiting, f"{pod.waiting}: {pod.waiting_message}".rstrip(": ")
+    for pod in pods:
+        if pod.unschedulable:
+            return "Unschedulable", pod.unschedulable
+    if pods:
+        return "PodPending", f"the Pod is still {pods[0].phase or 'Pending'}"
+    return (
+        "PodNotCreated",
+        "no Pod was created (see the Job's events: a missing service account, a quota or an admission policy)",
+    )

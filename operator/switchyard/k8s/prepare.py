@@ -1,0 +1,190 @@
+"""Before a Workflow runs: read its spec and input, route it, and check everything a spec can get wrong.
+
+Every problem of the spec (or of what it names) becomes `InvalidSpec`, which the runner reports as phase
+`Invalid` with a condition and an Event; nothing here writes status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from switchyard.k8s import render
+from switchyard.k8s.client import Api
+from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
+from switchyard.k8s.runtime import Views
+from switchyard.logic import naming
+from switchyard.logic.analysis import analyse_input
+from switchyard.logic.dag import Dag, check_components
+from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.routing import RouteDecision, path_to_nodes, route
+from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
+from switchyard.models.common import MAX_NODES
+from switchyard.models.component import ComponentSpec
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.workflow import NodeSpec, RouteStatus, WorkflowSpec
+
+MAX_STATUS_BYTES = 1_000_000  # spec and the starting status: room left for the run's progress
+MAX_OBJECT_BYTES = 1_400_000  # spec and the largest status the run can reach: under etcd's 1.5 MiB
+COMPACT_NODE_BYTES = 160  # the most one node takes in a compact status, besides its name and message (node_wire)
+
+
+def parse_spec(body: Mapping[str, Any]) -> WorkflowSpec:
+    try:
+        return WorkflowSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        raise InvalidSpec("InvalidSpec", pydantic_message(exc)) from exc
+
+
+class Registry:
+    """The Components and RoutingRules of a namespace: as listed at start, then fresher from the watch cache."""
+
+    def __init__(self, api: Api, views: Views, namespace: str) -> None:
+        self.api = api
+        self.views = views
+        self.namespace = namespace
+        self.listed: dict[str, ComponentEntry] = {}
+        self.rules: list[RuleEntry] = []
+
+    async def load(self) -> None:
+        """The API's view now (the watch caches may lag a fresh apply)."""
+        listed = await self.api.call(
+            self.api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "components"
+        )
+        self.listed = {e.ref.name: e for e in map(component_entry, listed.get("items", []))}
+        listed = await self.api.call(
+            self.api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "routingrules"
+        )
+        self.rules = [rule_entry(item) for item in listed.get("items", [])]
+
+    def entry(self, name: str) -> ComponentEntry | None:
+        return self.views.component(self.namespace, name) or self.listed.get(name)
+
+    def names(self) -> set[str]:
+        return set(self.listed)
+
+    def specs(self, dag: Dag) -> dict[str, ComponentEntry]:
+        """The usable entries of the DAG's components and of their fallback components."""
+        entries: dict[str, ComponentEntry] = {}
+        for name in {n.component for n in dag.nodes.values()}:
+            entry = self.entry(name)
+            if entry is None or entry.spec is None:
+                continue
+            entries[name] = entry
+            fallback = entry.spec.fallback.component if entry.spec.fallback else None
+            if fallback and (fb := self.entry(fallback)) is not None and fb.spec is not None:
+                entries[fallback] = fb
+        return entries
+
+
+async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str, tuple[str, str] | None]:
+    """The input data, and where Jobs read it from when it is not ours to store (a configMapKeyRef)."""
+    if spec.input.config_map_key_ref is None:
+        return spec.input.data or "", None
+    ref = spec.input.config_map_key_ref
+    try:
+        cm = await api.call(api.core.read_namespaced_config_map, ref.name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise InvalidSpec("InputNotFound", f"input ConfigMap '{ref.name}' not found") from exc
+        raise
+    data = (cm.data or {}).get(ref.key)
+    if data is None:
+        raise InvalidSpec("InputNotFound", f"input ConfigMap '{ref.name}' has no key '{ref.key}'")
+    return str(data), (ref.name, ref.key)
+
+
+def decide_route(spec: WorkflowSpec, data: str, labels: Mapping[str, str], rules: list[RuleEntry]) -> RouteDecision:
+    if spec.nodes:
+        return RouteDecision(
+            source="Explicit",
+            rule=None,
+            path=[n.component for n in spec.nodes],
+            nodes=list(spec.nodes),
+            reason="explicit nodes in spec",
+            summary="explicit",
+            skipped=[],
+        )
+    facts = analyse_input(data, spec.input.content_type, labels)
+    compiled = [e.rule for e in rules if e.rule is not None]
+    selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
+    return route(facts, compiled, selector, spec.routing.analysis)
+
+
+def route_status(decision: RouteDecision) -> RouteStatus:
+    nodes = decision.nodes
+    chain = decision.source != "Explicit" and list(nodes) == path_to_nodes(decision.path)
+    return RouteStatus(
+        source=decision.source,
+        rule=decision.rule,
+        path=decision.path,
+        reason=decision.reason,
+        summary=decision.summary,
+        nodes=None if decision.source == "Explicit" or chain else list(nodes),
+    )
+
+
+def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:
+    """The DAG a started Workflow runs, from its immutable spec and its recorded route."""
+    if route_.source == "Explicit":
+        return list(spec.nodes)
+    if route_.nodes:
+        return list(route_.nodes)
+    return path_to_nodes(route_.path)
+
+
+def build_dag(nodes: list[NodeSpec], registry: Registry) -> Dag:
+    """Validate the DAG and what it names: size, structure, components, and each node's merged config."""
+    if len(nodes) > MAX_NODES:
+        raise InvalidSpec("TooLarge", f"the workflow has {len(nodes)} nodes; the limit is {MAX_NODES}")
+    dag = Dag.build(nodes)
+    check_components(nodes, registry.names() | _watched(registry, nodes))
+    for name in {n.component for n in nodes}:
+        entry = registry.entry(name)
+        if entry is not None and entry.spec is None:
+            raise InvalidSpec("InvalidComponent", f"component '{name}' is invalid: {entry.error}")
+    check_configs(dag, registry)
+    return dag
+
+
+def _watched(registry: Registry, nodes: list[NodeSpec]) -> set[str]:
+    return {n.component for n in nodes if registry.entry(n.component) is not None}
+
+
+def check_configs(dag: Dag, registry: Registry) -> None:
+    """A node config too large for a Job is the Workflow's error, found before any Job runs."""
+    for node in dag.nodes.values():
+        entry = registry.entry(node.component)
+        specs: list[ComponentSpec] = [entry.spec] if entry is not None and entry.spec is not None else []
+        fallback = specs[0].fallback.component if specs and specs[0].fallback else None
+        if fallback and (fb := registry.entry(fallback)) is not None and fb.spec is not None:
+            specs.append(fb.spec)
+        for spec in specs:
+            try:
+                render.node_config_json(spec, node.name, node.config)
+            except render.RenderError as exc:
+                raise InvalidSpec("ConfigTooLarge", str(exc)) from exc
+
+
+def check_size(body: Mapping[str, Any], patch: Mapping[str, Any], dag: Dag, compact: bool) -> None:
+    """Spec plus the starting status must fit MAX_STATUS_BYTES, and plus the largest status the run can
+    reach (every node finished, compact), MAX_OBJECT_BYTES."""
+    size = len(json.dumps(patch)) + len(json.dumps(body.get("spec") or {}))
+    if size > MAX_STATUS_BYTES:
+        raise InvalidSpec("TooLarge", f"spec and status would take {size} bytes; the limit is {MAX_STATUS_BYTES}")
+    if compact:
+        messages = COMPACT_MESSAGES * (COMPACT_TEXT * 3 + 16)  # a preview char may take 3 bytes in JSON
+        worst = size + messages + sum(len(json.dumps(name)) + COMPACT_NODE_BYTES for name in dag.nodes)
+        if worst > MAX_OBJECT_BYTES:
+            raise InvalidSpec(
+                "TooLarge",
+                f"spec and status could grow to {worst} bytes as nodes finish; the limit is {MAX_OBJECT_BYTES}",
+            )
+
+
+def input_source(workflow: str, external: tuple[str, str] | None) -> tuple[str, str]:
+    return external or (naming.input_configmap(workflow), "input")

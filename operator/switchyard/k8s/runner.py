@@ -1,0 +1,319 @@
+"""Drive one Workflow from Pending to a final phase: the loop that ties the rooms together.
+
+One `WorkflowRunner` per Workflow (a kopf daemon) is the only writer of that Workflow's status. It wakes on
+Job/Pod/Workflow watch events, on the nearest retry/deadline/pending timer, and on a slow resync. Each pass:
+observe (`observer`) -> decide (the pure engine, `logic.scheduler`) -> act in a crash-safe order: outputs
+(`configmaps`), then Jobs (`launcher`), then status (`statuswriter`). Preparing a run (spec, input, route,
+checks) is in `prepare`; breaker persistence in `breakers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from switchyard import metrics
+from switchyard.k8s import breakers, prepare
+from switchyard.k8s.configmaps import Leftover, OwnedConfigMaps
+from switchyard.k8s.launcher import Launcher
+from switchyard.k8s.observer import JobObserver
+from switchyard.k8s.runtime import Runtime, Views
+from switchyard.k8s.statuswriter import Emit, StatusWriter, iso, utcnow
+from switchyard.logic import naming
+from switchyard.logic.dag import Dag
+from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.scheduler import JobResult, Plan, WorkflowRun
+from switchyard.models.component import ComponentSpec
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
+
+RESYNC_SECONDS = 30.0
+LEFTOVER_RETRY_SECONDS = 2.0
+MAX_PASSES = 8  # passes in one wake-up while launches come back adopted or refused
+ANNOTATION_STOP = "switchyard.dev/stop"
+
+
+class WorkflowRunner:
+    def __init__(
+        self,
+        rt: Runtime,
+        views: Views,
+        body: Mapping[str, Any],
+        emit: Emit,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        self.rt = rt
+        self.body = body
+        self.log = logger
+        meta = body["metadata"]
+        self.name: str = meta["name"]
+        self.namespace: str = meta["namespace"]
+        self.uid: str = meta["uid"]
+        self.generation: int = meta.get("generation", 1)
+        self.status = WorkflowStatus.model_validate(body.get("status") or {})
+        self.writer = StatusWriter(rt.api, body, self.status, emit)
+        self.registry = prepare.Registry(rt.api, views, self.namespace)
+        self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
+        self.launcher = Launcher(rt.api, body, logger)
+        self.configmaps = OwnedConfigMaps(rt.api, body)
+        self.run: WorkflowRun | None = None
+        self.spec: WorkflowSpec | None = None
+        self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
+        self.shards = 1
+        self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
+        self.warned_generation: int | None = None
+
+    # -- the daemon ---------------------------------------------------------------------------------
+
+    async def serve(self, stopped: Any) -> None:
+        trigger = self.rt.trigger(self.namespace, self.name)
+        try:
+            if self.status.phase in ("Succeeded", "Failed", "Invalid"):
+                await self.expire_when_due(stopped)
+                return
+            if not await self.start(stopped):
+                await self.expire_when_due(stopped)
+                return
+            while not stopped:
+                trigger.clear()
+                wake_at = await self.reconcile()
+                if self.run is not None and self.run.finished:
+                    await self.finish()
+                    await self.expire_when_due(stopped)
+                    return
+                await self.wait(trigger, stopped, wake_at)
+        finally:
+            self.rt.triggers.pop((self.namespace, self.name), None)
+
+    async def wait(self, trigger: asyncio.Event, stopped: Any, wake_at: datetime | None) -> None:
+        timeout = RESYNC_SECONDS
+        if wake_at is not None:
+            timeout = min(timeout, max(0.0, (wake_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        waiters = [asyncio.ensure_future(trigger.wait()), asyncio.ensure_future(stopped.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    # -- start: validate and route, or pick up after a restart ----------------------------------------
+
+    async def start(self, stopped: Any) -> bool:
+        """Validate, route and set up (or resume). False when the workflow is Invalid (or the daemon stops)."""
+        while not stopped:
+            try:
+                self.spec = prepare.parse_spec(self.body)
+                await self.registry.load()
+                if self.status.phase == "Running" and self.status.started_at is not None:
+                    return await self.resume(self.spec)
+                return await self.begin(self.spec)
+            except InvalidSpec as exc:
+                self.run = None
+                await self.writer.invalid(exc.reason, exc.message)
+                return False
+            except Leftover as exc:
+                await self.writer.waiting(f"waiting for the garbage collector: {exc}")
+                await stopped.wait(LEFTOVER_RETRY_SECONDS)
+        return False
+
+    async def begin(self, spec: WorkflowSpec) -> bool:
+        data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
+        self.input_source = prepare.input_source(self.name, external)
+        labels = dict(self.body["metadata"].get("labels") or {})
+        decision = prepare.decide_route(spec, data, labels, self.registry.rules)
+        dag = prepare.build_dag(list(decision.nodes), self.registry)
+        now = utcnow()
+        self.shards = naming.output_shards(len(dag.nodes))
+        run = self.make_run(spec, dag, now)
+        outputs = sorted({naming.output_configmap(self.name, n, self.shards) for n in dag.order})
+        route = prepare.route_status(decision)
+        patch = self.writer.started_patch(run, route, outputs, now)
+        prepare.check_size(self.body, patch, dag, run.compact())
+        if external is None:
+            await self.configmaps.ensure(self.input_source[0], {"input": data}, "input")
+        for name in outputs:
+            await self.configmaps.ensure(name, {}, "outputs")
+        await self.writer.patch(patch)
+        if decision.source == "Rule" and decision.rule:
+            await self.count_rule_match(decision.rule, now)
+        for skipped in decision.skipped:
+            self.writer.event("Warning", "RuleSkipped", skipped)
+        self.writer.event(
+            "Normal", "Started", f"routed ({decision.summary}): {len(dag.nodes)} nodes, {decision.reason}"
+        )
+        metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Running")
+        self.run = run
+        return True
+
+    async def resume(self, spec: WorkflowSpec) -> bool:
+        nodes = prepare.routed_nodes(spec, self.status.route or RouteStatus())
+        dag = prepare.build_dag(nodes, self.registry)  # raises only if the spec changed behind our back
+        self.shards = naming.output_shards(len(dag.nodes))
+        ref = spec.input.config_map_key_ref
+        self.input_source = prepare.input_source(self.name, (ref.name, ref.key) if ref else None)
+        for name in self.status.outputs:  # ours, or never touched
+            await self.configmaps.ensure(name, {}, "outputs")
+        self.run = self.make_run(spec, dag, self.status.started_at or utcnow())
+        self.log.info("resumed workflow at %s", self.run.progress)
+        return True
+
+    def make_run(self, spec: WorkflowSpec, dag: Dag, started: datetime) -> WorkflowRun:
+        return WorkflowRun(
+            self.name,
+            dag,
+            self.status.nodes,
+            parallelism=spec.parallelism,
+            failure_policy=spec.failure_policy,
+            started_at=started,
+            deadline_seconds=spec.active_deadline_seconds,
+            uid=self.uid,
+        )
+
+    async def count_rule_match(self, rule: str, now: datetime) -> None:
+        key = (self.namespace, rule)
+        entry = next((e for e in self.registry.rules if e.ref.name == rule), None)
+        seen = entry.status.matches if entry else 0
+        count = max(self.rt.rule_matches.get(key, 0), seen) + 1
+        self.rt.rule_matches[key] = count
+        try:
+            await self.rt.api.call(
+                self.rt.api.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                self.namespace,
+                "routingrules",
+                rule,
+                {"status": {"matches": count, "lastMatchedAt": iso(now)}},
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    # -- the loop body ------------------------------------------------------------------------------
+
+    def components(self, now: datetime) -> dict[str, ComponentSpec]:
+        assert self.run is not None
+        entries = self.registry.specs(self.run.dag)
+        breakers.seed(self.rt, self.namespace, entries, now)
+        return {name: e.spec for name, e in entries.items() if e.spec is not None}
+
+    async def reconcile(self) -> datetime | None:
+        """Passes until nothing launched comes back adopted or refused; the nearest wake-up time."""
+        assert self.run is not None
+        wake_at: datetime | None = None
+        for _ in range(MAX_PASSES):
+            again, wake = await self.one_pass()
+            if wake is not None and (wake_at is None or wake < wake_at):
+                wake_at = wake
+            if not again or self.run.finished:
+                break
+        else:
+            wake_at = datetime.now(UTC) + timedelta(seconds=1)
+        return wake_at
+
+    async def one_pass(self) -> tuple[bool, datetime | None]:
+        assert self.run is not None
+        self.warn_on_spec_change()
+        now = datetime.now(UTC)
+        components = self.components(now)
+        book = breakers.book(self.rt, self.namespace)
+        seen = await self.observer.observe(self.run, components, now)
+        results = {**seen.results, **self.refused}
+        self.refused = {}
+        plan = self.run.stop(now) if self.stop_request() is not None else self.run.step(results, components, book, now)
+        done = time.monotonic()
+        self.launcher.done_at.update(
+            {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
+        )
+        await self.write_outputs(plan)
+        report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
+        await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
+        book.claim(self.name, self.run.running_components(), now)
+        await self.writer.progress(self.run, plan)
+        for type_, reason, message in plan.events:
+            self.writer.event(type_, reason, message)
+            self.log.info(message, extra={"reason": reason})
+        self.record_metrics(plan, results)
+        if book.dirty or book.transitions:
+            self.rt.breaker_flush.set()
+        self.refused = report.refused
+        wake = plan.wake_at
+        if seen.wake_at is not None and (wake is None or seen.wake_at < wake):
+            wake = seen.wake_at
+        return bool(report.refused or report.adopted), wake
+
+    def stop_request(self) -> str | None:
+        """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""
+        annotations = self.body["metadata"].get("annotations") or {}
+        value = annotations.get(ANNOTATION_STOP)
+        return None if value is None else str(value)
+
+    def warn_on_spec_change(self) -> None:
+        generation = self.body["metadata"].get("generation", self.generation)
+        if generation != self.generation and self.warned_generation != generation:
+            self.warned_generation = generation
+            self.writer.event(
+                "Warning",
+                "SpecChangeRejected",
+                "spec is immutable once the workflow has started; the change is ignored (create a new Workflow)",
+            )
+
+    async def write_outputs(self, plan: Plan) -> None:
+        by_cm: dict[str, dict[str, str]] = {}
+        for node, output in plan.outputs.items():
+            by_cm.setdefault(naming.output_configmap(self.name, node, self.shards), {})[node] = output
+        for cm, data in by_cm.items():
+            await self.configmaps.write(cm, data)
+
+    def record_metrics(self, plan: Plan, results: Mapping[str, JobResult]) -> None:
+        assert self.run is not None
+        for node in plan.changed:
+            status = self.run.nodes[node]
+            ended = status.phase in ("Succeeded", "FellBack", "Failed", "Retrying") and node in results
+            if ended and status.started_at and status.finished_at:
+                metrics.NODE_DURATION.labels(self.namespace, status.phase).observe(
+                    max(0.0, (status.finished_at - status.started_at).total_seconds())
+                )
+            if status.phase == "Retrying":
+                metrics.RETRIES.labels(self.namespace).inc()
+
+    # -- the end ------------------------------------------------------------------------------------
+
+    async def finish(self) -> None:
+        assert self.run is not None
+        await self.writer.finished(self.run, self.stop_request())
+        breakers.book(self.rt, self.namespace).release_workflow(self.name)
+        self.rt.breaker_flush.set()
+
+    async def expire_when_due(self, stopped: Any) -> None:
+        """ttlSecondsAfterFinished: delete the Workflow (its Jobs and ConfigMaps go with it)."""
+        ttl = (self.body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        finished = self.status.finished_at
+        if ttl is None or finished is None:
+            return
+        due = finished + timedelta(seconds=int(ttl))
+        while not stopped and datetime.now(UTC) < due:
+            await stopped.wait(min(60.0, (due - datetime.now(UTC)).total_seconds()))
+        if stopped:
+            return
+        try:
+            await self.rt.api.call(
+                self.rt.api.custom.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                "workflows",
+                self.name,
+                propagation_policy="Background",
+            )
+            self.log.info("deleted after ttlSecondsAfterFinished=%s", ttl)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        metrics.WORKFLOW_PHASE.forget(self.namespace, self.name)

@@ -1,0 +1,151 @@
+"""The one writer of a Workflow's status: phase transitions, per-node progress, conditions and Events.
+
+Every string it writes is cut to the schema's bound (`fit_text`, and the status models' own serializer), so a
+long message can never turn a status write into a 422 that repeats forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from switchyard import metrics
+from switchyard.k8s.client import Api
+from switchyard.logic.conditions import set_condition
+from switchyard.logic.scheduler import Plan, WorkflowRun
+from switchyard.models.common import fit_text
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.workflow import NodeStatus, RouteStatus, WorkflowStatus
+
+Emit = Callable[[Mapping[str, Any], str, str, str], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def message_field(text: str) -> str:
+    return fit_text(WorkflowStatus, "message", text)
+
+
+class StatusWriter:
+    def __init__(self, api: Api, body: Mapping[str, Any], status: WorkflowStatus, emit: Emit) -> None:
+        self.api = api
+        self.body = body
+        self.status = status
+        self.emit = emit
+        meta = body["metadata"]
+        self.name: str = meta["name"]
+        self.namespace: str = meta["namespace"]
+        self.generation: int = meta.get("generation", 1)
+
+    async def patch(self, patch: dict[str, Any]) -> None:
+        await self.api.call(
+            self.api.custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            self.namespace,
+            "workflows",
+            self.name,
+            {"status": patch},
+        )
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.emit(self.body, type_, reason, message)
+
+    def started_patch(self, run: WorkflowRun, route: RouteStatus, outputs: list[str], now: datetime) -> dict[str, Any]:
+        """The status of a Workflow that starts running (kept in `self.status` too)."""
+        conds = set_condition(
+            self.status.conditions, "Valid", "True", "Valid", "the spec is valid", now, self.generation
+        )
+        conds = set_condition(
+            conds, "Routed", "True", route.source, route.reason or route.summary, now, self.generation
+        )
+        self.status.route = route
+        self.status.started_at = now
+        self.status.phase = "Running"
+        self.status.observed_generation = self.generation
+        self.status.outputs = outputs
+        self.status.conditions = conds
+        patch: dict[str, Any] = {
+            "phase": "Running",
+            "startedAt": iso(now),
+            "observedGeneration": self.generation,
+            "route": route.to_wire(),
+            "progress": run.progress,
+            "outputs": outputs,
+            "conditions": [c.to_wire() for c in conds],
+            "message": None,
+        }
+        if not run.compact():
+            patch["nodes"] = {n: NodeStatus().to_wire() for n in run.dag.order}
+        return patch
+
+    async def invalid(self, reason: str, message: str) -> None:
+        now = utcnow()
+        message = message_field(message)
+        conds = set_condition(self.status.conditions, "Valid", "False", reason, message, now, self.generation)
+        conds = set_condition(conds, "Failed", "True", "Invalid", message, now, self.generation)
+        self.status.phase = "Invalid"
+        self.status.finished_at = now
+        self.status.conditions = conds
+        await self.patch(
+            {
+                "phase": "Invalid",
+                "message": message,
+                "observedGeneration": self.generation,
+                "finishedAt": iso(now),
+                "conditions": [c.to_wire() for c in conds],
+            }
+        )
+        self.event("Warning", reason, message)
+        metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Invalid")
+
+    async def waiting(self, message: str) -> None:
+        """Not started yet, for a reason that passes (e.g. a deleted namesake's ConfigMap not yet collected)."""
+        await self.patch({"phase": "Pending", "message": message_field(message)})
+
+    async def progress(self, run: WorkflowRun, plan: Plan) -> None:
+        if not plan.changed:
+            return
+        await self.patch({"nodes": {n: run.node_wire(n) for n in sorted(plan.changed)}, "progress": run.progress})
+
+    async def finished(self, run: WorkflowRun, stop_message: str | None = None) -> None:
+        now = utcnow()
+        failed = sorted(n for n, s in run.nodes.items() if s.phase == "Failed")
+        gen = self.status.observed_generation or self.generation
+        if run.succeeded:
+            phase, type_, reason = "Succeeded", "Complete", "Succeeded"
+            fell = sum(1 for s in run.nodes.values() if s.phase == "FellBack")
+            message = f"all {run.total} nodes succeeded" + (f" ({fell} fell back)" if fell else "")
+        else:
+            phase, type_ = "Failed", "Failed"
+            reason = run.failed_reason or "NodeFailed"
+            shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+            if reason == "DeadlineExceeded":
+                message = "the workflow's activeDeadlineSeconds passed"
+            elif reason == "Stopped":
+                message = f"stopped: {stop_message or 'on request'}"
+            else:
+                message = f"{len(failed)} node(s) failed: {shown}"
+        message = message_field(message)
+        conds = set_condition(self.status.conditions, type_, "True", reason, message, now, gen)
+        self.status.conditions = conds
+        self.status.phase = phase  # type: ignore[assignment]
+        self.status.finished_at = now
+        await self.patch(
+            {
+                "phase": phase,
+                "progress": run.progress,
+                "finishedAt": iso(now),
+                "message": message,
+                "conditions": [c.to_wire() for c in conds],
+            }
+        )
+        self.event("Normal" if phase == "Succeeded" else "Warning", phase if reason != "Stopped" else reason, message)
+        metrics.WORKFLOW_PHASE.record(self.namespace, self.name, phase)
