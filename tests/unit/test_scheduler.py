@@ -307,3 +307,110 @@ def test_large_chain_runs_linearly(size: int) -> None:
     spec = [NodeSpec(name=f"n{i}", component="c", depends_on=[f"n{i - 1}"] if i else []) for i in range(size)]
     run, steps = simulate(spec, 10, set(), "FailFast")
     assert steps == size and run.succeeded
+
+
+# -- issue 7: refusals, lost outputs, broken fallbacks, bounded status, stop ----------------------------
+
+
+def refused(run: WorkflowRun, node: str, transient: bool, reason: str = "Forbidden") -> JobResult:
+    return JobResult(
+        node, run.nodes[node].attempts, "Rejected", "", T0, reason, "exceeded quota", blame=False, transient=transient
+    )
+
+
+def test_a_transient_refusal_uses_no_attempt_and_backs_off() -> None:
+    components = {"c": comp(retry={"limit": 0}, circuitBreaker={"failureThreshold": 1})}
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    plan = run.step({"a": refused(run, "a", transient=True)}, components, book, T0)
+    status = run.nodes["a"]
+    assert (status.phase, status.attempts, status.reason) == ("Retrying", 0, "Forbidden")
+    assert status.next_retry_at == T0 + timedelta(seconds=5) and plan.wake_at == status.next_retry_at
+    assert plan.events[0][1] == "JobRejected"
+    plan = run.step({}, components, book, T0 + timedelta(seconds=5))
+    assert [(x.node, x.attempt) for x in plan.launches] == [("a", 1)]  # the same attempt, tried again
+    run.step({"a": refused(run, "a", transient=True)}, components, book, T0 + timedelta(seconds=5))
+    assert run.nodes["a"].next_retry_at == T0 + timedelta(seconds=15)  # 5 s, then 10 s: backing off
+    assert book.state("c").state == "Closed" and book.failures.get("c", 0) == 0
+
+
+def test_a_permanent_refusal_uses_the_attempt_but_never_the_breaker() -> None:
+    components = {
+        "c": comp(retry={"limit": 1, "backoff": {"initialSeconds": 0}}, circuitBreaker={"failureThreshold": 1})
+    }
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    run.step({"a": refused(run, "a", transient=False, reason="Invalid")}, components, book, T0)
+    status = run.nodes["a"]
+    assert status.phase == "Retrying" and status.attempts == 1
+    assert status.next_retry_at is not None and status.next_retry_at >= T0 + timedelta(seconds=5)  # never hammered
+    assert book.state("c").state == "Closed"
+
+
+def test_a_lost_output_retries_without_blaming_the_component() -> None:
+    components = {
+        "c": comp(retry={"limit": 1, "backoff": {"initialSeconds": 1}}, circuitBreaker={"failureThreshold": 1})
+    }
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    lost = JobResult("a", 1, "Lost", run.nodes["a"].job or "", T0, "OutputLost", "gone", blame=False)
+    run.step({"a": lost}, components, book, T0)
+    assert run.nodes["a"].phase == "Retrying" and run.nodes["a"].reason == "OutputLost"
+    assert book.state("c").state == "Closed"
+
+
+@pytest.mark.parametrize("fallback", ["c", "ghost"])
+def test_an_unusable_fallback_component_fails_the_node_clearly(fallback: str) -> None:
+    components, book = breaker_components(component=fallback), BreakerBook()
+    components.pop("backup")
+    open_breaker(book, components)
+    run = make_run(nodes(("a", [])))
+    plan = run.step({}, components, book, T0 + timedelta(seconds=1))  # before the fix: KeyError in launch
+    assert plan.launches == []
+    assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "FallbackUnavailable"
+    assert f"fallback component '{fallback}'" in (run.nodes["a"].message or "")
+
+
+def test_job_names_carry_the_node_index_and_the_uid() -> None:
+    run = WorkflowRun("wf", Dag.build(DIAMOND), {}, parallelism=10, failure_policy="FailFast", started_at=T0, uid="u1")
+    again = WorkflowRun(
+        "wf", Dag.build(DIAMOND), {}, parallelism=10, failure_policy="FailFast", started_at=T0, uid="u2"
+    )
+    assert run.job_name("d", 1).startswith("wf-d-3-1-")
+    assert run.job_name("a", 1) != again.job_name("a", 1)
+
+
+def test_a_compact_status_stays_bounded_when_every_node_fails() -> None:
+    """Issue 7.9: 5,000 nodes, Continue, every node failing with a long message: status stays bounded."""
+    from switchyard.k8s.prepare import COMPACT_NODE_BYTES  # the budget the size check at start relies on
+
+    names = [f"node-{i:04d}-" + "x" * 50 for i in range(5000)]
+    spec = [NodeSpec(name=n, component="c") for n in names]
+    run, book = make_run(spec, parallelism=1000, policy="Continue"), BreakerBook()
+    components = {"c": comp(retry={"limit": 0}, circuitBreaker={"failureThreshold": 10000})}
+    plan = run.step({}, components, book, T0)
+    while not run.finished:
+        assert plan.launches, "every step launches the next nodes"
+        plan = run.step({x.node: fail(run, x.node, message="E" * 2000) for x in plan.launches}, components, book, T0)
+    assert all(s.phase == "Failed" for s in run.nodes.values())
+    wire = {n: run.node_wire(n) for n in names}
+    import json
+
+    sizes = [len(json.dumps({k: v for k, v in w.items() if v is not None})) for w in wire.values()]
+    with_message = sum(1 for w in wire.values() if w.get("message"))
+    assert with_message == 100
+    assert max(sizes) <= COMPACT_NODE_BYTES + 3 * 80, max(sizes)
+    plain = [size for w, size in zip(wire.values(), sizes, strict=True) if not w.get("message")]
+    assert max(plain) <= COMPACT_NODE_BYTES
+    assert sum(sizes) + sum(len(n) + 4 for n in names) < 1_000_000
+
+
+def test_stop_fails_running_nodes_deletes_their_jobs_and_skips_the_rest() -> None:
+    run, book = make_run(DIAMOND), BreakerBook()
+    run.step({}, COMPONENTS, book, T0)
+    job = run.nodes["a"].job
+    plan = run.stop(T0)
+    assert plan.delete_jobs == [job]
+    assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "Stopped"
+    assert {run.nodes[n].phase for n in "bcd"} == {"Skipped"}
+    assert run.finished and run.failed_reason == "Stopped"

@@ -118,7 +118,10 @@ class WorkflowRunner:
                 await self.writer.invalid(exc.reason, exc.message)
                 return False
             except Leftover as exc:
-                await self.writer.waiting(f"waiting for the garbage collector: {exc}")
+                message = f"waiting for the garbage collector: {exc}"
+                if message != self.status.message:
+                    self.status.message = message
+                    await self.writer.waiting(message)
                 await stopped.wait(LEFTOVER_RETRY_SECONDS)
         return False
 
@@ -139,7 +142,7 @@ class WorkflowRunner:
             await self.configmaps.ensure(self.input_source[0], {"input": data}, "input")
         for name in outputs:
             await self.configmaps.ensure(name, {}, "outputs")
-        await self.writer.patch(patch)
+        await self.writer.started(patch)
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
         for skipped in decision.skipped:

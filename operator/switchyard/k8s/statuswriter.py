@@ -14,7 +14,7 @@ from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.scheduler import Plan, WorkflowRun
-from switchyard.models.common import fit_text
+from switchyard.models.common import Condition, fit_text
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import NodeStatus, RouteStatus, WorkflowStatus
 
@@ -59,19 +59,13 @@ class StatusWriter:
         self.emit(self.body, type_, reason, message)
 
     def started_patch(self, run: WorkflowRun, route: RouteStatus, outputs: list[str], now: datetime) -> dict[str, Any]:
-        """The status of a Workflow that starts running (kept in `self.status` too)."""
+        """The status of a Workflow that starts running (`started` records it once written)."""
         conds = set_condition(
             self.status.conditions, "Valid", "True", "Valid", "the spec is valid", now, self.generation
         )
         conds = set_condition(
             conds, "Routed", "True", route.source, route.reason or route.summary, now, self.generation
         )
-        self.status.route = route
-        self.status.started_at = now
-        self.status.phase = "Running"
-        self.status.observed_generation = self.generation
-        self.status.outputs = outputs
-        self.status.conditions = conds
         patch: dict[str, Any] = {
             "phase": "Running",
             "startedAt": iso(now),
@@ -85,6 +79,17 @@ class StatusWriter:
         if not run.compact():
             patch["nodes"] = {n: NodeStatus().to_wire() for n in run.dag.order}
         return patch
+
+    async def started(self, patch: dict[str, Any]) -> None:
+        """Write a `started_patch` and take it as this writer's view of the status."""
+        await self.patch(patch)
+        self.status.route = RouteStatus.model_validate(patch["route"])
+        self.status.started_at = datetime.fromisoformat(patch["startedAt"].replace("Z", "+00:00"))
+        self.status.phase = "Running"
+        self.status.observed_generation = self.generation
+        self.status.outputs = list(patch["outputs"])
+        self.status.conditions = [Condition.model_validate(c) for c in patch["conditions"]]
+        self.status.message = None
 
     async def invalid(self, reason: str, message: str) -> None:
         now = utcnow()

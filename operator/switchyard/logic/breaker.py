@@ -154,7 +154,10 @@ class BreakerBook:
                 self.claimed[(component, trial.workflow, trial.node)] = now
 
     def state(self, component: str) -> BreakerStatus:
-        return self.states.setdefault(component, BreakerStatus())
+        found = self.states.get(component)
+        if found is None:
+            found = self.states[component] = BreakerStatus()
+        return found
 
     def _set(self, component: str, new: BreakerStatus, why: str | None = None) -> None:
         old = self.state(component)

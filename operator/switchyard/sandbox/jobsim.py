@@ -56,6 +56,11 @@ class Outcome:
     message: str | None = None
     reason: str | None = None
     delay: float | None = None
+    # The Pod is gone (garbage-collected, evicted) before the Job is marked complete: no termination message.
+    lose_pod: bool = False
+    # The Pod never starts: its container waits with this reason (e.g. ImagePullBackOff), or with "NoPod" the
+    # Job controller never creates one (e.g. a misspelled service account). The Job stays active.
+    waiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -351,9 +356,24 @@ class JobSimulator:
         rule = self.rule
         outcome = (rule(sim_job) if rule is not None else None) or Outcome()
         containers = pod_spec.get("containers") or [{}]
+        if outcome.waiting == "NoPod":
+            return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
         pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}
         if self._call(self._core.create_namespaced_pod, namespace, pod) is None:
             return  # the Job's namespace is going away
+        if outcome.waiting is not None:
+            waiting = {"reason": outcome.waiting, "message": f"simulated: {outcome.waiting}"}
+            status = {
+                "name": containers[0].get("name", "main"),
+                "ready": False,
+                "restartCount": 0,
+                "image": containers[0].get("image", ""),
+                "imageID": "",
+                "state": {"waiting": waiting},
+            }
+            pending = {"phase": "Pending", "containerStatuses": [status]}
+            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending})
+            return
         now = _now()
         started_at = time.monotonic()
         run = _Run(
@@ -449,7 +469,10 @@ class JobSimulator:
         if deadline_exceeded:
             pod_status["reason"] = "DeadlineExceeded"
             pod_status["message"] = "Pod was active on the node longer than the specified deadline"
-        self._patch_pod_status(run, pod_status)
+        if succeeded and outcome.lose_pod:
+            self._delete_pod(run)
+        else:
+            self._patch_pod_status(run, pod_status)
         first, final = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
         job_status: dict[str, Any] = {
             "active": 0,

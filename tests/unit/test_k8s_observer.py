@@ -1,0 +1,143 @@
+"""The k8s layer's judgement calls, with an in-memory API (no cluster): what counts as lost, foreign or retriable."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from switchyard.handlers import jobs as job_handlers
+from switchyard.k8s import observer as observer_module
+from switchyard.k8s.client import Api
+from switchyard.k8s.observe import JobEntry
+from switchyard.k8s.observer import JobObserver
+from switchyard.k8s.runtime import Views
+from switchyard.logic.dag import Dag
+from switchyard.logic.scheduler import BreakerBook, WorkflowRun
+from switchyard.models.component import ComponentSpec
+from switchyard.models.workflow import NodeSpec
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+COMPONENTS = {"c": ComponentSpec(image="x")}
+
+
+def api_error(status: int, reason: str) -> ApiException:
+    error = ApiException(status=status, reason=reason)
+    error.body = json.dumps({"kind": "Status", "reason": reason, "message": f"{reason} says the server"})
+    return error
+
+
+class FakeApi:
+    """The parts of `switchyard.k8s.client.Api` the observer uses, answered from dicts."""
+
+    def __init__(self, jobs: dict[str, Any], pods: list[Any]) -> None:
+        self.jobs = jobs
+        self.pods = pods
+        self.reads: list[str] = []
+        self.api_client = client.ApiClient()
+        self.batch = self
+        self.core = self
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    def read_namespaced_job(self, name: str, namespace: str) -> Any:
+        self.reads.append(name)
+        if name not in self.jobs:
+            raise api_error(404, "NotFound")
+        return self.jobs[name]
+
+    def list_namespaced_pod(self, namespace: str, label_selector: str = "") -> Any:
+        return client.V1PodList(items=self.pods)
+
+
+def running_run() -> WorkflowRun:
+    run = WorkflowRun(
+        "wf", Dag.build([NodeSpec(name="a", component="c")]), {}, parallelism=1, failure_policy="FailFast",
+        started_at=T0, uid="uid-1",
+    )  # fmt: skip
+    run.step({}, COMPONENTS, BreakerBook(), T0)
+    return run
+
+
+def views(jobs: dict[tuple[str, str], list[JobEntry]]) -> Views:
+    return Views(components={}, jobs=jobs, pods={})
+
+
+def active_entry(name: str) -> JobEntry:
+    return JobEntry(name, "wf", "a", 1, "Active", None, "", owner_uid="uid-1", created_at=T0, resource_version="7")
+
+
+def test_an_active_job_the_index_keeps_after_a_watch_gap_is_confirmed_and_found_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 7.11: a Job deleted during a watch gap (410 relist) stays Active in the index forever."""
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    api = FakeApi(jobs={}, pods=[])
+    observer = JobObserver(api, views({("ns", job): [active_entry(job)]}), "ns", "uid-1")  # type: ignore[arg-type]
+    clock = [1000.0]
+    monkeypatch.setattr(observer_module.time, "monotonic", lambda: clock[0])  # the test's clock, not the API's
+    now = T0 + timedelta(seconds=5)
+    assert asyncio.run(observer.observe(run, COMPONENTS, now)).results == {}
+    assert api.reads == []  # fresh: the index is trusted
+    clock[0] += observer_module.CONFIRM_AFTER + 1
+    assert asyncio.run(observer.observe(run, COMPONENTS, now)).results == {}
+    assert api.reads == [job]  # quiet too long: asked the API, which says it is gone
+    clock[0] += observer_module.MISSING_GRACE + 1
+    result = asyncio.run(observer.observe(run, COMPONENTS, now)).results["a"]
+    assert (result.state, result.reason, result.blame) == ("Lost", "JobLost", False)
+
+
+def test_a_job_of_another_workflow_under_the_nodes_name_is_foreign() -> None:
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    stranger = JobEntry(job, "other", "a", 1, "Succeeded", T0, "", owner_uid="uid-9")
+    observer = JobObserver(FakeApi({}, []), views({("ns", job): [stranger]}), "ns", "uid-1")  # type: ignore[arg-type]
+    result = asyncio.run(observer.observe(run, COMPONENTS, T0)).results["a"]
+    assert (result.state, result.reason, result.blame) == ("Failed", "ForeignJob", False)
+    assert "another workflow" in result.message
+
+
+def test_a_succeeded_job_without_any_pod_lost_its_output() -> None:
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    done = JobEntry(job, "wf", "a", 1, "Succeeded", T0, "", owner_uid="uid-1")
+    observer = JobObserver(FakeApi({}, []), views({("ns", job): [done]}), "ns", "uid-1")  # type: ignore[arg-type]
+    result = asyncio.run(observer.observe(run, COMPONENTS, T0 + timedelta(seconds=1))).results["a"]
+    assert (result.state, result.reason, result.blame) == ("Lost", "OutputLost", False)
+
+
+def test_already_exists_is_an_answer_and_conflict_is_retried() -> None:
+    """Issue 7.13: 409 AlreadyExists is never retried as if it were transient; a write Conflict is."""
+    api = Api(client.ApiClient())
+    calls: list[str] = []
+
+    def exists() -> None:
+        calls.append("exists")
+        raise api_error(409, "AlreadyExists")
+
+    with pytest.raises(ApiException):
+        asyncio.run(api.call(exists))
+    assert calls == ["exists"]
+
+    def conflict_once() -> str:
+        calls.append("conflict")
+        if calls.count("conflict") == 1:
+            raise api_error(409, "Conflict")
+        return "written"
+
+    assert asyncio.run(api.call(conflict_once)) == "written" and calls.count("conflict") == 2
+    api.close()
+
+
+def test_watch_handlers_run_on_the_event_loop() -> None:
+    """Issue 7.13: they set asyncio.Events, which only the loop's own thread may touch."""
+    assert inspect.iscoroutinefunction(job_handlers.job_changed)
+    assert inspect.iscoroutinefunction(job_handlers.pod_changed)
