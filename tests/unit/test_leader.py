@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import socket
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from switchyard.k8s.leader import LeaderLease, LeaseLost, LeaseSettings
+from switchyard.k8s.leader import HealthWhileWaiting, LeaderLease, LeaseLost, LeaseSettings
+from switchyard.sandbox.process import free_port
 
 
 class FakeLeases:
@@ -146,3 +150,15 @@ def test_settings_are_checked() -> None:
         LeaseSettings(identity="x", duration=15, renew_every=10).check()
     with pytest.raises(ValueError, match="must not be empty"):
         LeaseSettings(identity="").check()
+
+
+def test_standby_answers_the_liveness_probe_and_frees_the_port_for_kopf() -> None:
+    port = free_port()
+    with HealthWhileWaiting(port):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    with socket.socket() as sock:  # kopf binds it next
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
