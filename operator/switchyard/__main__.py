@@ -8,6 +8,15 @@ import os
 import sys
 
 from switchyard.config import OPTIONS
+from switchyard.k8s.leader import (
+    DEFAULT_LEASE_NAME,
+    HealthWhileWaiting,
+    LeaderLease,
+    LeaseSettings,
+    default_identity,
+    default_namespace,
+    exit_at_once,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +37,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    election = parser.add_argument_group(
+        "leader election",
+        "hold a coordination.k8s.io/v1 Lease while running: a second replica waits until the Lease is free; "
+        "one that loses it exits at once (give each shard its own --lease-name)",
+    )
+    election.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run only while holding the Lease (default: off; the Helm chart turns it on)",
+    )
+    election.add_argument("--lease-name", default=DEFAULT_LEASE_NAME, help="default: %(default)s")
+    election.add_argument(
+        "--lease-namespace", default=None, help="default: $POD_NAMESPACE, else 'default' (the Lease's namespace)"
+    )
+    election.add_argument("--lease-identity", default=None, help="default: $POD_NAME, else <hostname>-<pid>")
+    election.add_argument("--lease-duration", type=int, default=15, help="seconds; default: %(default)s")
+    election.add_argument("--lease-renew", type=float, default=5.0, help="renew every N seconds; default: %(default)s")
+    args = parser.parse_args(argv)
+    if args.leader_election and not 0 < args.lease_renew < args.lease_duration * 2 / 3:
+        parser.error("--lease-renew must be positive and below two thirds of --lease-duration")
+    return args
+
+
+def lease_settings(args: argparse.Namespace) -> LeaseSettings:
+    return LeaseSettings(
+        name=args.lease_name,
+        namespace=args.lease_namespace or default_namespace(),
+        identity=args.lease_identity or default_identity(),
+        duration=args.lease_duration,
+        renew_every=args.lease_renew,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.log_format = args.log_format
     OPTIONS.verbose = args.verbose
     OPTIONS.kubeconfig = args.kubeconfig
+    OPTIONS.leader_election = args.leader_election
+    OPTIONS.lease_name = args.lease_name
+    OPTIONS.lease_namespace = args.lease_namespace or default_namespace()
+    OPTIONS.lease_duration = args.lease_duration
+    OPTIONS.lease_renew = args.lease_renew
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 
@@ -50,13 +95,31 @@ def main(argv: list[str] | None = None) -> int:
     kopf.configure(verbose=args.verbose, log_format=log_format)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
-    kopf.run(
-        standalone=True,
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=liveness,
-    )
+    lease = acquire_leadership(args) if args.leader_election else None
+    try:
+        kopf.run(
+            standalone=True,  # no kopf peering: equal-priority peers all freeze; the Lease elects one instead
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            liveness_endpoint=liveness,
+        )
+    finally:
+        if lease is not None:
+            lease.release()
     return 0
+
+
+def acquire_leadership(args: argparse.Namespace) -> LeaderLease:
+    """Wait for the Lease before any handler can start, then keep it renewed; losing it ends the process."""
+    from kubernetes import client
+
+    from switchyard.k8s.client import load_config
+
+    lease = LeaderLease(client.CoordinationV1Api(load_config(args.kubeconfig)), lease_settings(args))
+    with HealthWhileWaiting(args.health_port):
+        lease.acquire()
+    lease.start_renewing(exit_at_once)
+    return lease
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ class Options:
     log_format: str = "plain"
     verbose: bool = False
     kubeconfig: str | None = None
+    leader_election: bool = False  # hold a coordination.k8s.io Lease while running (the chart turns it on)
+    lease_name: str = "switchyard-operator"
+    lease_namespace: str = "default"
+    lease_duration: int = 15
+    lease_renew: float = 5.0
 
 
 OPTIONS = Options()

@@ -35,7 +35,8 @@ SWITCHYARD_KINDS = ["workflows", "components", "routingrules"]
 WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
-    ("", "configmaps"): {"create", "get", "patch", "delete"},
+    # No delete: the operator never deletes a ConfigMap (its own go with their Workflow by ownerReferences).
+    ("", "configmaps"): {"create", "get", "patch"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
     ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "delete"},
@@ -46,14 +47,14 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("switchyard.dev", "routingrules/status"): {"get", "patch"},
     # blockOwnerDeletion on the Workflow's children, where owner reference permissions are enforced.
     ("switchyard.dev", "workflows/finalizers"): {"update"},
-    ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"},
 }
 # What kopf reads cluster-wide in every mode.
 CLUSTER_GRANTS: dict[tuple[str, str], set[str]] = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "namespaces"): {"list", "watch"},
 }
-CLUSTER_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
+# Leader election (a Lease, not kopf peering): in the release namespace only, get/update of one Lease by name.
+LEADER_ROLE = f"{RELEASE}-leader-election"
 
 CHART_LABEL_KEYS = {
     "helm.sh/chart",
@@ -152,6 +153,11 @@ def grants(rules: Iterable[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
 
 def rbac_roles(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] in ("Role", "ClusterRole")]
+
+
+def working_roles(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Roles of watched namespaces (not the leader election Role of the release namespace)."""
+    return [r for r in of_kind(docs, "Role") if r["metadata"]["name"] != LEADER_ROLE]
 
 
 def operator_container(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -356,9 +362,9 @@ def test_rbac_binds_the_operator_service_account(values: pathlib.Path) -> None:
 )
 def test_rbac_cluster_wide_when_watching_all_namespaces(values: pathlib.Path) -> None:
     docs = render(values)
-    assert not of_kind(docs, "Role")
+    assert not working_roles(docs)
     (cluster_role,) = of_kind(docs, "ClusterRole")
-    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS, **CLUSTER_PEERING}
+    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS}
     assert len(of_kind(docs, "ClusterRoleBinding")) == 1
 
 
@@ -370,14 +376,85 @@ def test_rbac_cluster_wide_when_watching_all_namespaces(values: pathlib.Path) ->
 def test_rbac_role_per_watched_namespace(values: pathlib.Path) -> None:
     docs = render(values)
     watched = values_of(values)["watchNamespaces"]
-    roles = of_kind(docs, "Role")
+    roles = working_roles(docs)
     assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(watched)
     for role in roles:
         assert grants(role["rules"]) == WORKING_GRANTS
-    bindings = of_kind(docs, "RoleBinding")
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["roleRef"]["name"] != LEADER_ROLE]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
     for cluster_role in of_kind(docs, "ClusterRole"):
         assert grants(cluster_role["rules"]) == CLUSTER_GRANTS, "cluster scope only for CRDs and namespaces"
+
+
+@values_files
+def test_no_kopf_peering_and_no_configmap_deletes(values: pathlib.Path) -> None:
+    """Issue 7 items 18/19: leader election is a Lease (kopf peering is unused), ConfigMaps are never deleted."""
+    for role in rbac_roles(render(values)):
+        granted = grants(role["rules"])
+        assert not [k for k in granted if k[0] == "kopf.dev"], f"{role['metadata']['name']} grants kopf peering"
+        assert "delete" not in granted.get(("", "configmaps"), set())
+
+
+@values_files
+def test_leader_election_role_is_one_lease_in_the_release_namespace(values: pathlib.Path) -> None:
+    docs = render(values)
+    merged = effective_values(values)
+    assert merged["leaderElection"]["enabled"] is True, "every ci values file keeps leader election on"
+    (role,) = [r for r in of_kind(docs, "Role") if r["metadata"]["name"] == LEADER_ROLE]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    lease_name = merged["leaderElection"]["leaseName"] or RELEASE
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease_name],
+            "verbs": ["get", "update"],
+        },
+    ]
+    for other in rbac_roles(docs):
+        if other is not role:
+            assert ("coordination.k8s.io", "leases") not in grants(other["rules"])
+    (binding,) = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"] == LEADER_ROLE]
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEADER_ROLE}
+
+
+@values_files
+def test_deployment_runs_leader_election_with_pod_identity(values: pathlib.Path) -> None:
+    from switchyard.__main__ import lease_settings, parse_args
+
+    merged = effective_values(values)["leaderElection"]
+    container = operator_container(render(values))
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert env["POD_NAME"] == "metadata.name" and env["POD_NAMESPACE"] == "metadata.namespace"
+    parsed = parse_args(container["args"])
+    assert parsed.leader_election is True
+    settings = lease_settings(parsed)
+    assert settings.name == (merged["leaseName"] or RELEASE)
+    assert (settings.duration, settings.renew_every) == (merged["leaseDurationSeconds"], merged["renewSeconds"])
+    assert parsed.lease_namespace is None, "the Lease lives in the Pod's namespace (POD_NAMESPACE)"
+
+
+def test_leader_election_off_renders_no_lease_rbac_and_no_flag() -> None:
+    docs = render(sets=("leaderElection.enabled=false",))
+    assert not [r for r in rbac_roles(docs) if ("coordination.k8s.io", "leases") in grants(r["rules"])]
+    assert "--leader-election" not in operator_container(docs)["args"]
+
+
+def test_leader_election_renew_must_be_below_two_thirds_of_the_duration() -> None:
+    args = ["template", RELEASE, str(CHART), "--set", "leaderElection.renewSeconds=10"]
+    result = run_helm(*args, check=False)
+    assert result.returncode != 0 and "renewSeconds must be below two thirds" in result.stderr
+
+
+def test_default_components_take_extended_resources_and_reject_bad_names() -> None:
+    docs = render(sets=("defaultComponents.enabled=true", "defaultComponents.resources.limits.nvidia\\.com/gpu=1"))
+    component = of_kind(docs, "Component")[0]
+    assert component["spec"]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    args = ["template", RELEASE, str(CHART), "--set", "defaultComponents.resources.limits.gpu=1"]
+    result = run_helm(*args, check=False)
+    assert result.returncode != 0 and "Does not match pattern" in result.stderr
 
 
 def test_rbac_create_false_renders_no_rbac() -> None:

@@ -32,7 +32,14 @@ def test_huge_attempts_do_not_overflow() -> None:
 def test_factor_one_and_zero_initial() -> None:
     assert retry_delay(Backoff(initial_seconds=7, factor=1, max_seconds=60), 10**9) == 7.0
     assert retry_delay(Backoff(initial_seconds=0, factor=100, max_seconds=60), 10**9) == 0.0
-    assert retry_delay(Backoff(initial_seconds=5, factor=2, max_seconds=0), 1) == 0.0
+    assert retry_delay(Backoff(initial_seconds=0, factor=2, max_seconds=0), 1) == 0.0
+
+
+def test_max_below_initial_is_rejected() -> None:
+    # issue 7 item 17: the cap below the first delay was silently applied; it is an input error now.
+    with pytest.raises(ValueError, match=r"maxSeconds \(5\) must not be less than initialSeconds \(10\)"):
+        Backoff(initial_seconds=10, factor=2, max_seconds=5)
+    assert Backoff(initial_seconds=5, max_seconds=5).max_seconds == 5
 
 
 def test_attempts_start_at_one() -> None:

@@ -124,20 +124,24 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Workflow input and node outputs; user ConfigMaps referenced by Workflows are only read.
+# Workflow input and node outputs; user ConfigMaps referenced by Workflows are only read. No delete: the
+# operator's ConfigMaps go with their Workflow (ownerReferences, garbage collection).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["create", "get", "patch", "delete"]
+  verbs: ["create", "get", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
-# kopf's peering objects (the operator runs standalone, but kopf may still read them).
-- apiGroups: ["kopf.dev"]
-  resources: ["kopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+
+{{/*
+Leader election: the Lease's name (in the release namespace).
+*/}}
+{{- define "switchyard.leaseName" -}}
+{{- default (include "switchyard.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
 
 {{/*

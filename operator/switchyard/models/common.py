@@ -25,16 +25,26 @@ MAX_NODES = 5000
 MAX_DEPENDS_ON = 256
 MAX_NAME = 63
 MAX_COMPONENT_NAME = 253
-MAX_INPUT_BYTES = 512 * 1024
+MAX_INPUT_BYTES = 512 * 1024  # inline `input.data`, in UTF-8 bytes (the characters are bounded by it too)
+MAX_CONFIGMAP_INPUT_BYTES = 1024 * 1024  # input read from `configMapKeyRef` (a ConfigMap's own limit), UTF-8 bytes
 MAX_EXPRESSION = 4096
 MAX_MESSAGE = 1024
 MAX_ARGS = 64
 MAX_ARG = 4096
 MAX_CONDITIONS = 16
+MAX_RESOURCES = 16  # resource names per requests/limits map
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# A container resource name as Kubernetes accepts it: a standard one (cpu, memory, ephemeral-storage,
+# hugepages-<size>) or an extended one, a qualified name with a domain prefix (nvidia.com/gpu).
+QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]"
+STANDARD_RESOURCE = r"cpu|memory|ephemeral-storage|hugepages-[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?"
+RESOURCE_NAME = (
+    rf"^({STANDARD_RESOURCE}|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/{QUALIFIED_NAME})$"
+)
+MAX_RESOURCE_NAME = 253 + 1 + 63
 
 NodeName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=DNS_LABEL)]
 ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COMPONENT_NAME, pattern=DNS_SUBDOMAIN)]

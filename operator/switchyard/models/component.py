@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from switchyard.models.common import (
     ENV_NAME,
     MAX_ARG,
     MAX_ARGS,
+    MAX_RESOURCE_NAME,
+    MAX_RESOURCES,
+    RESOURCE_NAME,
     ApiModel,
     Conditions,
     FreeForm,
@@ -20,11 +24,38 @@ from switchyard.models.common import (
     Timestamp,
 )
 
+# int-or-string on the wire; kept as a string, the form a Pod's resources take (`1` -> "1").
 Quantity = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+    AfterValidator(str),
 ]
-ResourceList = Annotated[dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity], Field(max_length=3)]
+_RESOURCE_NAME = re.compile(RESOURCE_NAME)
+
+
+def _resource_names(resources: dict[str, int | str]) -> dict[str, int | str]:
+    # Checked here, not as a key pattern: structural CRD schemas have no patternProperties.
+    for name in resources:
+        if len(name) > MAX_RESOURCE_NAME or not _RESOURCE_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a container resource name: use cpu, memory, ephemeral-storage, hugepages-<size> "
+                "or an extended resource with a domain prefix (example.com/gpu)"
+            )
+    return resources
+
+
+ResourceList = Annotated[dict[str, Quantity], Field(max_length=MAX_RESOURCES), AfterValidator(_resource_names)]
+
+
+def _whole(quantity: int | str) -> int | None:
+    """A quantity that is a plain whole number (as extended resources are), else None (left to Kubernetes)."""
+    text = str(quantity).strip()
+    return int(text) if text.isdigit() else None
+
+
+def is_extended_resource(name: str) -> bool:
+    """Extended resources (`vendor.example/thing`) are counted, never overcommitted: requests equal limits."""
+    return "/" in name
 
 
 class EnvVar(ApiModel):
@@ -33,8 +64,26 @@ class EnvVar(ApiModel):
 
 
 class Resources(ApiModel):
+    """Container requests and limits; names as Kubernetes takes them (`cpu`, `hugepages-2Mi`, `nvidia.com/gpu`)."""
+
     requests: ResourceList | None = None
     limits: ResourceList | None = None
+
+    @model_validator(mode="after")
+    def _kubernetes_rules(self) -> Resources:
+        requests, limits = self.requests or {}, self.limits or {}
+        for name in sorted({*requests, *limits}):
+            if name.split("/", 1)[0].endswith("kubernetes.io") and is_extended_resource(name):
+                raise ValueError(f"resource {name!r}: the kubernetes.io domain is reserved for native resources")
+        for name, request in sorted(requests.items()):
+            if not is_extended_resource(name):
+                continue
+            if name not in limits:
+                raise ValueError(f"extended resource {name!r} needs a limit equal to its request")
+            limit = _whole(limits[name])
+            if limit is not None and _whole(request) is not None and limit != _whole(request):
+                raise ValueError(f"extended resource {name!r}: the request must equal the limit (no overcommit)")
+        return self
 
 
 class Backoff(ApiModel):
@@ -43,6 +92,15 @@ class Backoff(ApiModel):
     initial_seconds: Annotated[float, Field(ge=0, le=86400)] = 1
     factor: Annotated[float, Field(ge=1, le=100)] = 2
     max_seconds: Annotated[float, Field(ge=0, le=86400)] = 300
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> Backoff:
+        if self.max_seconds < self.initial_seconds:
+            raise ValueError(
+                f"backoff maxSeconds ({self.max_seconds:g}) must not be less than initialSeconds "
+                f"({self.initial_seconds:g})"
+            )
+        return self
 
 
 class RetryPolicy(ApiModel):

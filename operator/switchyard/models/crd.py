@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.component import ComponentSpec, ComponentStatus
 from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
 from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
@@ -81,9 +82,21 @@ WORKFLOW = Kind(
             "spec is immutable once the Workflow exists; create a new Workflow instead",
         ),
         Rule(
+            "spec",
+            "!has(self.routing) || !has(self.nodes) || size(self.nodes) == 0",
+            "a Workflow takes either explicit nodes or routing (how to pick a path without nodes), not both",
+        ),
+        Rule(
             "spec.input",
             "!(has(self.data) && has(self.configMapKeyRef))",
             "input takes either data or configMapKeyRef, not both",
+        ),
+        # maxLength counts characters; the limit is in bytes (UTF-8), as the README says.
+        Rule(
+            "spec.input.data",
+            f"size(bytes(self)) <= {MAX_INPUT_BYTES}",
+            f"input data must be at most {MAX_INPUT_BYTES} bytes (UTF-8); use configMapKeyRef for up to 1 MiB",
+            reason="FieldValueTooLong",
         ),
     ),
 )
@@ -108,6 +121,11 @@ COMPONENT = Kind(
             "spec.fallback",
             "has(self.component) != has(self.output)",
             "fallback needs exactly one of component or output",
+        ),
+        Rule(
+            "spec.retry.backoff",
+            "!has(self.maxSeconds) || !has(self.initialSeconds) || self.maxSeconds >= self.initialSeconds",
+            "backoff maxSeconds must not be less than initialSeconds",
         ),
     ),
 )

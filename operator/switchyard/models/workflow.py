@@ -50,7 +50,19 @@ class InputSpec(ApiModel):
     def _one_source(self) -> InputSpec:
         if self.data is not None and self.config_map_key_ref is not None:
             raise ValueError("input takes either 'data' or 'configMapKeyRef', not both")
+        if self.data is not None:
+            size = utf8_size(self.data)
+            if size > MAX_INPUT_BYTES:
+                raise ValueError(
+                    f"input data is {size} bytes (UTF-8); the limit is {MAX_INPUT_BYTES} bytes "
+                    "(use configMapKeyRef for up to 1 MiB)"
+                )
         return self
+
+
+def utf8_size(text: str) -> int:
+    """The size of `text` in bytes as the API server stores it (UTF-8), which is what the limits count."""
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 class LabelSelector(ApiModel):
@@ -70,11 +82,23 @@ FailurePolicy = Literal["FailFast", "Continue"]
 class WorkflowSpec(ApiModel):
     input: InputSpec = Field(default_factory=InputSpec)
     nodes: Annotated[list[NodeSpec], Field(max_length=MAX_NODES)] = []
-    routing: RoutingSpec = Field(default_factory=RoutingSpec)
+    # Left out of the CRD defaults on purpose (no `default` in the schema), so that "routing given" stays
+    # visible: a spec with nodes and routing is rejected instead of the routing being silently ignored.
+    routing: RoutingSpec = Field(
+        default_factory=RoutingSpec, description="How to pick a path when there are no nodes; not allowed with nodes."
+    )
     parallelism: Annotated[int, Field(ge=1, le=1000)] = 10
     failure_policy: FailurePolicy = "FailFast"
     active_deadline_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = None
     ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=365 * 86400)] | None = None
+
+    @model_validator(mode="after")
+    def _nodes_or_routing(self) -> WorkflowSpec:
+        if self.nodes and "routing" in self.model_fields_set:
+            raise ValueError(
+                "a Workflow takes either explicit 'nodes' or 'routing' (how to pick a path without nodes), not both"
+            )
+        return self
 
 
 WorkflowPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Invalid"]
