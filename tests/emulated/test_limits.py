@@ -44,11 +44,6 @@ def test_admission_rejects_limits(kube: Kube, kind: str, spec: dict[str, Any], m
     assert caught.value.status == 422 and message in caught.value.body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="k8s/workflows.py check_size counts json.dumps with \\u escapes (é = 6 bytes): the lead wires "
-    "logic.limits.json_size there; then drop this marker",
-)
 def test_multibyte_input_at_the_byte_limit_runs(kube: Kube, sim: JobSimulator) -> None:
     kube.component("proc")
     kube.create("Workflow", "full", {"input": {"data": "é" * (MAX_INPUT_BYTES // 2)}, "nodes": NODES})
@@ -80,11 +75,6 @@ def test_bad_resource_name_is_reported_on_the_component(kube: Kube) -> None:
     kube.wait_event("bad", "InvalidSpec", timeout=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lead wires logic.limits.check_input_size(data, inline=False) into k8s/workflows.py read_input; "
-    "then drop this marker",
-)
 def test_configmap_input_over_1MiB_in_bytes_is_invalid(kube: Kube) -> None:
     kube.component("proc")
     # 1,048,536 characters (under 1 MiB) but 1,048,596 bytes; mostly ASCII so the request stays small.

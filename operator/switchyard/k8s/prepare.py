@@ -6,7 +6,6 @@ Every problem of the spec (or of what it names) becomes `InvalidSpec`, which the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from switchyard.logic import naming
 from switchyard.logic.analysis import analyse_input
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.limits import check_input_size, json_size
 from switchyard.logic.routing import RouteDecision, path_to_nodes, route
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
 from switchyard.models.common import MAX_NODES
@@ -95,6 +95,7 @@ async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str,
     data = (cm.data or {}).get(ref.key)
     if data is None:
         raise InvalidSpec("InputNotFound", f"input ConfigMap '{ref.name}' has no key '{ref.key}'")
+    check_input_size(str(data), inline=False)
     return str(data), (ref.name, ref.key)
 
 
@@ -173,12 +174,12 @@ def check_configs(dag: Dag, registry: Registry) -> None:
 def check_size(body: Mapping[str, Any], patch: Mapping[str, Any], dag: Dag, compact: bool) -> None:
     """Spec plus the starting status must fit MAX_STATUS_BYTES, and plus the largest status the run can
     reach (every node finished, compact), MAX_OBJECT_BYTES."""
-    size = len(json.dumps(patch)) + len(json.dumps(body.get("spec") or {}))
+    size = json_size(patch) + json_size(body.get("spec") or {})
     if size > MAX_STATUS_BYTES:
         raise InvalidSpec("TooLarge", f"spec and status would take {size} bytes; the limit is {MAX_STATUS_BYTES}")
     if compact:
         messages = COMPACT_MESSAGES * (COMPACT_TEXT * 3 + 16)  # a preview char may take 3 bytes in JSON
-        worst = size + messages + sum(len(json.dumps(name)) + COMPACT_NODE_BYTES for name in dag.nodes)
+        worst = size + messages + sum(json_size(name) + COMPACT_NODE_BYTES for name in dag.nodes)
         if worst > MAX_OBJECT_BYTES:
             raise InvalidSpec(
                 "TooLarge",

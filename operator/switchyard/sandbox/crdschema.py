@@ -187,6 +187,8 @@ def _combinators(value: Any, schema: Mapping[str, Any], path: str, result: Admis
 
 
 def _rules(value: Any, schema: Mapping[str, Any], path: str, old: Any, result: Admission) -> None:
+    if old is not _MISSING and value == old:
+        return  # validation ratcheting (Kubernetes 1.30+): rules on an unchanged value are not run again
     for rule in schema.get("x-kubernetes-validations") or []:
         expression = rule.get("rule", "")
         transition = re.search(r"\boldSelf\b", expression) is not None
