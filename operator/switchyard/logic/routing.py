@@ -15,11 +15,12 @@ import cel
 
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analysis_path
+from switchyard.logic.celcheck import check_static
 from switchyard.logic.conditions import truncate
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.models.common import MAX_MESSAGE
-from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.routing import MAX_WHEN, RoutingRuleSpec
 from switchyard.models.workflow import NodeSpec
 
 RouteSource = Literal["Explicit", "Rule", "Analysis"]
@@ -58,23 +59,30 @@ class RouteDecision:
     skipped: list[str]  # one message per rule that failed to compile or evaluate
 
 
-def check_expression(when: str) -> str | None:
-    """None when `when` compiles, else "CEL compile error: <library message>"."""
+def _compile(when: str) -> tuple[cel.Program | None, str | None]:
+    """(program, None), or (None, the reason `when` is unusable): too long, not CEL, or statically wrong
+    (see logic.celcheck: unknown variables or `input` fields, a non-bool result, deep comprehension nesting)."""
+    if len(when) > MAX_WHEN:
+        return None, f"CEL expression is {len(when)} characters long; at most {MAX_WHEN} are allowed"
     try:
-        cel.compile(when)
+        program = cel.compile(when)
     except Exception as error:  # the library raises ValueError; any failure means the rule is invalid
-        return f"CEL compile error: {error}"
-    return None
+        return None, f"CEL compile error: {error}"
+    problem = check_static(when)
+    if problem is not None:
+        return None, f"CEL check error: {problem}"
+    return program, None
+
+
+def check_expression(when: str) -> str | None:
+    """None when `when` compiles and passes the static checks, else "CEL compile error: ..." or
+    "CEL check error: ..."."""
+    return _compile(when)[1]
 
 
 def compile_rule(name: str, spec: RoutingRuleSpec, labels: Mapping[str, str] | None = None) -> CompiledRule:
     """Compile a rule's `when` (and validate its `nodes` DAG); never raises: problems go to `error`."""
-    error: str | None = None
-    program: cel.Program | None = None
-    try:
-        program = cel.compile(spec.when)
-    except Exception as compile_error:  # ValueError from the parser; see check_expression
-        error = f"CEL compile error: {compile_error}"
+    program, error = _compile(spec.when)
     nodes = tuple(spec.nodes or ())
     if nodes and error is None:
         try:
