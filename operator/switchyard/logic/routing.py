@@ -132,38 +132,53 @@ def _selected(rule: CompiledRule, selector: Mapping[str, str] | None) -> bool:
     return not selector or all(rule.labels.get(key) == value for key, value in selector.items())
 
 
-def _activation(facts: InputFacts, rules: Sequence[CompiledRule]) -> cel.Context | str:
-    """One CEL context for all rules (converted once), holding only the keys the rules read;
-    or the reason it could not be built."""
+def input_variables(facts: InputFacts, rules: Sequence[CompiledRule]) -> dict[str, Any]:
+    """The `input` variable for these rules, holding only the keys they read (converted once for all)."""
     everything = cel_input(facts)
     wanted: set[str] = set()
     for rule in rules:
         if rule._reads is None:
-            wanted = set(everything)
-            break
+            return everything
         wanted |= rule._reads
+    return {key: everything[key] for key in everything if key in wanted}
+
+
+def cel_context(variables: Mapping[str, Any]) -> cel.Context | str:
+    """A CEL context with `input` bound to `variables`, or the reason the library could not convert them."""
     try:
-        return cel.Context(variables={"input": {key: everything[key] for key in everything if key in wanted}})
+        return cel.Context(variables={"input": dict(variables)})
     except Exception as error:  # a value the library cannot convert
         return f"CEL evaluation error: cannot convert the input: {error}"
 
 
-def _evaluate(rule: CompiledRule, context: cel.Context | str) -> tuple[bool, str | None]:
-    """(matched, skip message). Evaluation problems skip the rule; they never escape."""
-    if rule.error is not None or rule._program is None:
-        return False, f"rule {rule.name!r}: {rule.error or 'not compiled'}"
+def evaluate(name: str, program: cel.Program, context: cel.Context | str) -> tuple[bool, str | None]:
+    """(matched, skip message) of one compiled rule. Evaluation problems skip the rule; they never escape."""
     if isinstance(context, str):
-        return False, f"rule {rule.name!r}: {context}"
+        return False, f"rule {name!r}: {context}"
     try:
-        result = rule._program.execute(context)
+        result = program.execute(context)
     except Exception as error:  # the library maps CEL errors to TypeError/KeyError/ValueError/...
         detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
-        return False, f"rule {rule.name!r}: CEL evaluation error: {detail}"
+        return False, f"rule {name!r}: CEL evaluation error: {detail}"
     if not isinstance(result, bool):
         preview = truncate(repr(result), _FACT_PREVIEW)
         kind = type(result).__name__
-        return False, f"rule {rule.name!r}: CEL evaluation error: expected a bool, got {kind} {preview}"
+        return False, f"rule {name!r}: CEL evaluation error: expected a bool, got {kind} {preview}"
     return result, None
+
+
+def unusable(rule: CompiledRule) -> str | None:
+    """The skip message of a rule that failed to compile, else None."""
+    if rule.error is not None or rule._program is None:
+        return f"rule {rule.name!r}: {rule.error or 'not compiled'}"
+    return None
+
+
+def _evaluate(rule: CompiledRule, context: cel.Context | str) -> tuple[bool, str | None]:
+    problem = unusable(rule)
+    if problem is not None or rule._program is None:
+        return False, problem
+    return evaluate(rule.name, rule._program, context)
 
 
 def _show(value: Any) -> str:
@@ -189,29 +204,40 @@ def route(
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
-    candidates = sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
-    context = _activation(facts, [rule for rule in candidates if rule.error is None])
+    ordered = candidates(rules, selector)
+    context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]))
     skipped: list[str] = []
-    for rule in candidates:
+    for rule in ordered:
         matched, problem = _evaluate(rule, context)
         if problem is not None:
             skipped.append(problem)
-        if not matched:
-            continue
-        if rule.nodes:
-            dag = Dag.build(rule.nodes)  # validated by compile_rule
+        if matched:
+            return decide(facts, rule, skipped, analysis)
+    return decide(facts, None, skipped, analysis)
+
+
+def candidates(rules: Sequence[CompiledRule], selector: Mapping[str, str] | None) -> list[CompiledRule]:
+    """The rules the selector picks, in the order they are tried: priority desc, then name."""
+    return sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
+
+
+def decide(facts: InputFacts, matched: CompiledRule | None, skipped: list[str], analysis: bool) -> RouteDecision:
+    """The decision once rules were tried: `matched`'s path, else analysis, else InvalidSpec("NoRoute")."""
+    if matched is not None:
+        if matched.nodes:
+            dag = Dag.build(matched.nodes)  # validated by compile_rule
             path = [dag.nodes[name].component for name in dag.order]
-            nodes = list(rule.nodes)
+            nodes = list(matched.nodes)
         else:
-            path = list(rule.path)
+            path = list(matched.path)
             nodes = path_to_nodes(path)
         return RouteDecision(
             source="Rule",
-            rule=rule.name,
+            rule=matched.name,
             path=path,
             nodes=nodes,
-            reason=rule_reason(rule.when, cel_input(facts)),
-            summary=f"rule {rule.name}",
+            reason=rule_reason(matched.when, cel_input(facts)),
+            summary=f"rule {matched.name}",
             skipped=skipped,
         )
     if not analysis:
