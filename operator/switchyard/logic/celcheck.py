@@ -89,6 +89,7 @@ def _parser() -> CELParser:
     return CELParser()
 
 
+@functools.lru_cache(maxsize=1024)  # the operator recompiles every rule each time it routes a Workflow
 def check_static(when: str) -> str | None:
     """None when nothing is certainly wrong with `when`, else the first problem, e.g.
     "unknown field input.sizee (did you mean input.size?)".
