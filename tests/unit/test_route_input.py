@@ -91,7 +91,8 @@ def test_slow_rule_is_skipped_within_budget_and_the_loop_keeps_ticking(pool: Rul
         rule("order", 'input.json.kind == "order"', "json-processor", priority=1),
     ]
     assert rules[0].error is None  # the static checks cannot know: the budget must
-    asyncio.run(route_input(analyse_input("warm"), [rule("t", "true", "x")], None, True, pool=pool))  # spawn
+    asyncio.run(pool.warm())
+    assert len(pool.processes) == 1
 
     async def timed() -> tuple[float, object]:
         started = time.monotonic()

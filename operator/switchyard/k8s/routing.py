@@ -36,7 +36,7 @@ DEFAULT_BUDGET_SECONDS = 1.0
 DEFAULT_WORKERS = 2
 STARTUP_TIMEOUT_SECONDS = 60.0  # a spawned interpreter importing cel + pydantic; slow on a loaded node
 _COMPILED_CACHE = 512
-_WORKER_MEMORY_BYTES = 2 * 1024**3  # address-space cap of a worker: a runaway rule dies instead of the node
+_WORKER_MEMORY_BYTES = 512 * 1024**2  # address-space cap of a worker (idle: ~70 MiB): a runaway rule dies alone
 
 
 # --- the worker process -------------------------------------------------------------------------------
@@ -206,6 +206,17 @@ class RuleEvaluatorPool:
                 return False
         return False
 
+    async def warm(self) -> None:
+        """Start one worker now (the first routing need not wait ~1 s for an interpreter to import cel)."""
+        async with self._semaphore():
+            worker = self._take()
+            try:
+                await worker.start()
+            except BaseException:
+                self._discard(worker)
+                raise
+            self._idle.append(worker)
+
     def close(self) -> None:
         """Stop every worker (idle or busy). The pool starts new ones if used again."""
         for worker in list(self._all):
@@ -249,6 +260,11 @@ async def route_input(
         if matched:
             return decide(facts, rule, skipped, analysis)
     return decide(facts, None, skipped, analysis)
+
+
+async def warm() -> None:
+    """Start a worker of the default pool ahead of the first routing (optional; call on operator startup)."""
+    await _POOL.warm()
 
 
 def close() -> None:
