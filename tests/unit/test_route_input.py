@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -16,11 +18,18 @@ from switchyard.logic.analysis import InputFacts, analyse_input
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import CompiledRule, compile_rule, route
 from switchyard.models.routing import RoutingRuleSpec
+from switchyard.sandbox.waiting import async_wait_for
 
 T = TypeVar("T")
 # Passes every static check (3 levels) but walks 200^3 = 8 million combinations: many seconds of CEL.
 SLOW = "input.json.items.all(a, input.json.items.all(b, input.json.items.all(c, a + b + c >= 0)))"
 ITEMS = analyse_input(json.dumps({"kind": "order", "items": list(range(200))}), "application/json")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rule(name: str, when: str, *path: str, priority: int = 0) -> CompiledRule:
@@ -143,3 +152,35 @@ def test_input_facts_reach_the_worker_intact(pool: RuleEvaluatorPool) -> None:
     )
     rules = [rule("all", 'input.data == "héllo" && input.labels.a == "b" && input.contentType == "text/x"', "x")]
     assert asyncio.run(route_input(facts, rules, None, False, pool=pool)).rule == "all"
+
+
+def test_a_worker_that_dies_skips_its_rule_and_is_replaced(pool: RuleEvaluatorPool) -> None:
+    rules = [
+        rule("slow", SLOW, "x", priority=10),
+        rule("order", 'input.json.kind == "order"', "json-processor", priority=1),
+    ]
+    asyncio.run(pool.warm())
+    (victim,) = pool.processes
+    idle = cpu_seconds(victim.pid)  # its start-up (imports) so far
+
+    async def kill_during_evaluation() -> object:
+        routing = asyncio.create_task(route_input(ITEMS, rules, None, True, budget_seconds=60, pool=pool))
+        await async_wait_for(lambda: cpu_seconds(victim.pid) > idle + 0.2, 30, what="the worker evaluating")
+        assert not routing.done()
+        victim.kill()
+        return await routing
+
+    decision = asyncio.run(kill_during_evaluation())
+    assert getattr(decision, "rule", None) == "order"
+    assert getattr(decision, "skipped", None) == ["rule 'slow': the CEL evaluator process exited (end of file)"]
+    assert victim not in pool.processes and len(pool.processes) == 1
+
+
+def test_an_idle_worker_that_died_is_replaced_without_skipping(pool: RuleEvaluatorPool) -> None:
+    asyncio.run(pool.warm())
+    (idle,) = pool.processes
+    idle.kill()
+    idle.join(10)
+    decision = asyncio.run(route_input(analyse_input("x"), [rule("t", "input.size == 1", "x")], None, True, pool=pool))
+    assert (decision.rule, decision.skipped) == ("t", [])
+    assert idle not in pool.processes and len(pool.processes) == 1

@@ -169,10 +169,18 @@ class RuleEvaluatorPool:
         async with self._semaphore():
             worker = self._take()
             try:
+                fresh_tries = 0
                 while len(outcomes) < len(rules):
                     pending = rules[len(outcomes) :]
-                    await worker.start()
-                    worker.connection.send((dict(variables), [(rule.name, rule.when) for rule in pending]))
+                    problem = await self._send(worker, variables, pending)
+                    if problem is not None:  # dead before it got the rules: none of them ran
+                        await asyncio.to_thread(self._discard, worker)
+                        fresh_tries += 1
+                        if fresh_tries > 1:  # a fresh worker failed too: give up on this input
+                            outcomes.extend((False, f"rule {rule.name!r}: {problem}") for rule in pending)
+                            return outcomes
+                        worker = self._take()
+                        continue
                     lost = await self._collect(worker, pending, budget_seconds, outcomes)
                     if not lost:
                         break
@@ -183,6 +191,18 @@ class RuleEvaluatorPool:
                 raise
             self._idle.append(worker)
         return outcomes
+
+    @staticmethod
+    async def _send(worker: _Worker, variables: Mapping[str, Any], pending: Sequence[CompiledRule]) -> str | None:
+        """Hand `pending` to the worker (started first if new); the reason it could not take them, else None."""
+        try:
+            await worker.start()
+            worker.connection.send((dict(variables), [(rule.name, rule.when) for rule in pending]))
+        except TimeoutError:
+            return f"the CEL evaluator process did not start within {STARTUP_TIMEOUT_SECONDS:g} s"
+        except (_WorkerGone, OSError) as gone:
+            return f"the CEL evaluator process exited ({gone})"
+        return None
 
     @staticmethod
     async def _collect(
