@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from switchyard.logic.celcheck import MAX_MACRO_NESTING, check_static
 from switchyard.logic.routing import check_expression, compile_rule
@@ -128,3 +130,61 @@ def test_length_limit_is_checked_before_compiling() -> None:
 def test_what_the_grammar_cannot_parse_is_left_to_the_runtime() -> None:
     # the runtime compiled it or said why; the checker never invents a second opinion on syntax
     assert check_static("input.size >") is None
+
+
+TOKENS = [
+    "input",
+    ".",
+    "size",
+    "data",
+    "json",
+    "labels",
+    "sizee",
+    "payload",
+    "x",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "?",
+    "&&",
+    "||",
+    "!",
+    "-",
+    "+",
+    "*",
+    "==",
+    "<",
+    " in ",
+    "1",
+    "2u",
+    "1.5",
+    '"s"',
+    "b'b'",
+    "true",
+    "null",
+    ".all(",
+    ".exists(",
+    ".map(",
+    ".filter(",
+    "has(",
+    "size(",
+    "int(",
+    "type(",
+    "dyn(",
+    "'''x'''",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=25))
+def test_checker_never_raises(tokens: list[str]) -> None:
+    when = "".join(tokens)
+    problem = check_static(when)
+    assert problem is None or isinstance(problem, str)
+    error = check_expression(when)  # the runtime and the checker together: a message or None, never an exception
+    assert error is None or error.startswith(("CEL compile error: ", "CEL check error: "))
