@@ -12,7 +12,7 @@ import prometheus_client
 
 from switchyard.config import OPTIONS
 from switchyard.handlers.events import emit
-from switchyard.k8s import breakers
+from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import Api, load_config
 from switchyard.k8s.runtime import Runtime, Views
 
@@ -56,5 +56,6 @@ async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
             await asyncio.wait_for(breakers.flush(memo.rt, memo.views, emit), timeout=10)
         except Exception as exc:  # shutting down: report and go (the state is rebuilt from the cluster)
             logger.warning("could not persist breaker state on shutdown: %s", exc)
+    routing.close()  # the CEL worker processes
     if hasattr(memo, "rt"):
         memo.rt.api.close()

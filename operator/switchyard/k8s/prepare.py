@@ -15,13 +15,14 @@ from pydantic import ValidationError
 from switchyard.k8s import render
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
+from switchyard.k8s.routing import route_input
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import analyse_input
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.limits import check_input_size, json_size
-from switchyard.logic.routing import RouteDecision, path_to_nodes, route
+from switchyard.logic.routing import RouteDecision, path_to_nodes
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
@@ -99,7 +100,10 @@ async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str,
     return str(data), (ref.name, ref.key)
 
 
-def decide_route(spec: WorkflowSpec, data: str, labels: Mapping[str, str], rules: list[RuleEntry]) -> RouteDecision:
+async def decide_route(
+    spec: WorkflowSpec, data: str, labels: Mapping[str, str], rules: list[RuleEntry]
+) -> RouteDecision:
+    """Explicit nodes, else RoutingRules (evaluated off the event loop, each within its budget), else analysis."""
     if spec.nodes:
         return RouteDecision(
             source="Explicit",
@@ -113,7 +117,7 @@ def decide_route(spec: WorkflowSpec, data: str, labels: Mapping[str, str], rules
     facts = analyse_input(data, spec.input.content_type, labels)
     compiled = [e.rule for e in rules if e.rule is not None]
     selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
-    return route(facts, compiled, selector, spec.routing.analysis)
+    return await route_input(facts, compiled, selector, spec.routing.analysis)
 
 
 def route_status(decision: RouteDecision) -> RouteStatus:

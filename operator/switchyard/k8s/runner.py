@@ -129,7 +129,7 @@ class WorkflowRunner:
         data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
         self.input_source = prepare.input_source(self.name, external)
         labels = dict(self.body["metadata"].get("labels") or {})
-        decision = prepare.decide_route(spec, data, labels, self.registry.rules)
+        decision = await prepare.decide_route(spec, data, labels, self.registry.rules)
         dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
         self.shards = naming.output_shards(len(dag.nodes))

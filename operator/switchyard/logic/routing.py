@@ -15,11 +15,12 @@ import cel
 
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analysis_path
+from switchyard.logic.celcheck import check_static
 from switchyard.logic.conditions import truncate
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.models.common import MAX_MESSAGE
-from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.routing import MAX_WHEN, RoutingRuleSpec
 from switchyard.models.workflow import NodeSpec
 
 RouteSource = Literal["Explicit", "Rule", "Analysis"]
@@ -58,23 +59,30 @@ class RouteDecision:
     skipped: list[str]  # one message per rule that failed to compile or evaluate
 
 
-def check_expression(when: str) -> str | None:
-    """None when `when` compiles, else "CEL compile error: <library message>"."""
+def _compile(when: str) -> tuple[cel.Program | None, str | None]:
+    """(program, None), or (None, the reason `when` is unusable): too long, not CEL, or statically wrong
+    (see logic.celcheck: unknown variables or `input` fields, a non-bool result, deep comprehension nesting)."""
+    if len(when) > MAX_WHEN:
+        return None, f"CEL expression is {len(when)} characters long; at most {MAX_WHEN} are allowed"
     try:
-        cel.compile(when)
+        program = cel.compile(when)
     except Exception as error:  # the library raises ValueError; any failure means the rule is invalid
-        return f"CEL compile error: {error}"
-    return None
+        return None, f"CEL compile error: {error}"
+    problem = check_static(when)
+    if problem is not None:
+        return None, f"CEL check error: {problem}"
+    return program, None
+
+
+def check_expression(when: str) -> str | None:
+    """None when `when` compiles and passes the static checks, else "CEL compile error: ..." or
+    "CEL check error: ..."."""
+    return _compile(when)[1]
 
 
 def compile_rule(name: str, spec: RoutingRuleSpec, labels: Mapping[str, str] | None = None) -> CompiledRule:
     """Compile a rule's `when` (and validate its `nodes` DAG); never raises: problems go to `error`."""
-    error: str | None = None
-    program: cel.Program | None = None
-    try:
-        program = cel.compile(spec.when)
-    except Exception as compile_error:  # ValueError from the parser; see check_expression
-        error = f"CEL compile error: {compile_error}"
+    program, error = _compile(spec.when)
     nodes = tuple(spec.nodes or ())
     if nodes and error is None:
         try:
@@ -124,38 +132,53 @@ def _selected(rule: CompiledRule, selector: Mapping[str, str] | None) -> bool:
     return not selector or all(rule.labels.get(key) == value for key, value in selector.items())
 
 
-def _activation(facts: InputFacts, rules: Sequence[CompiledRule]) -> cel.Context | str:
-    """One CEL context for all rules (converted once), holding only the keys the rules read;
-    or the reason it could not be built."""
+def input_variables(facts: InputFacts, rules: Sequence[CompiledRule]) -> dict[str, Any]:
+    """The `input` variable for these rules, holding only the keys they read (converted once for all)."""
     everything = cel_input(facts)
     wanted: set[str] = set()
     for rule in rules:
         if rule._reads is None:
-            wanted = set(everything)
-            break
+            return everything
         wanted |= rule._reads
+    return {key: everything[key] for key in everything if key in wanted}
+
+
+def cel_context(variables: Mapping[str, Any]) -> cel.Context | str:
+    """A CEL context with `input` bound to `variables`, or the reason the library could not convert them."""
     try:
-        return cel.Context(variables={"input": {key: everything[key] for key in everything if key in wanted}})
+        return cel.Context(variables={"input": dict(variables)})
     except Exception as error:  # a value the library cannot convert
         return f"CEL evaluation error: cannot convert the input: {error}"
 
 
-def _evaluate(rule: CompiledRule, context: cel.Context | str) -> tuple[bool, str | None]:
-    """(matched, skip message). Evaluation problems skip the rule; they never escape."""
-    if rule.error is not None or rule._program is None:
-        return False, f"rule {rule.name!r}: {rule.error or 'not compiled'}"
+def evaluate(name: str, program: cel.Program, context: cel.Context | str) -> tuple[bool, str | None]:
+    """(matched, skip message) of one compiled rule. Evaluation problems skip the rule; they never escape."""
     if isinstance(context, str):
-        return False, f"rule {rule.name!r}: {context}"
+        return False, f"rule {name!r}: {context}"
     try:
-        result = rule._program.execute(context)
+        result = program.execute(context)
     except Exception as error:  # the library maps CEL errors to TypeError/KeyError/ValueError/...
         detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
-        return False, f"rule {rule.name!r}: CEL evaluation error: {detail}"
+        return False, f"rule {name!r}: CEL evaluation error: {detail}"
     if not isinstance(result, bool):
         preview = truncate(repr(result), _FACT_PREVIEW)
         kind = type(result).__name__
-        return False, f"rule {rule.name!r}: CEL evaluation error: expected a bool, got {kind} {preview}"
+        return False, f"rule {name!r}: CEL evaluation error: expected a bool, got {kind} {preview}"
     return result, None
+
+
+def unusable(rule: CompiledRule) -> str | None:
+    """The skip message of a rule that failed to compile, else None."""
+    if rule.error is not None or rule._program is None:
+        return f"rule {rule.name!r}: {rule.error or 'not compiled'}"
+    return None
+
+
+def _evaluate(rule: CompiledRule, context: cel.Context | str) -> tuple[bool, str | None]:
+    problem = unusable(rule)
+    if problem is not None or rule._program is None:
+        return False, problem
+    return evaluate(rule.name, rule._program, context)
 
 
 def _show(value: Any) -> str:
@@ -181,29 +204,40 @@ def route(
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
-    candidates = sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
-    context = _activation(facts, [rule for rule in candidates if rule.error is None])
+    ordered = candidates(rules, selector)
+    context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]))
     skipped: list[str] = []
-    for rule in candidates:
+    for rule in ordered:
         matched, problem = _evaluate(rule, context)
         if problem is not None:
             skipped.append(problem)
-        if not matched:
-            continue
-        if rule.nodes:
-            dag = Dag.build(rule.nodes)  # validated by compile_rule
+        if matched:
+            return decide(facts, rule, skipped, analysis)
+    return decide(facts, None, skipped, analysis)
+
+
+def candidates(rules: Sequence[CompiledRule], selector: Mapping[str, str] | None) -> list[CompiledRule]:
+    """The rules the selector picks, in the order they are tried: priority desc, then name."""
+    return sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
+
+
+def decide(facts: InputFacts, matched: CompiledRule | None, skipped: list[str], analysis: bool) -> RouteDecision:
+    """The decision once rules were tried: `matched`'s path, else analysis, else InvalidSpec("NoRoute")."""
+    if matched is not None:
+        if matched.nodes:
+            dag = Dag.build(matched.nodes)  # validated by compile_rule
             path = [dag.nodes[name].component for name in dag.order]
-            nodes = list(rule.nodes)
+            nodes = list(matched.nodes)
         else:
-            path = list(rule.path)
+            path = list(matched.path)
             nodes = path_to_nodes(path)
         return RouteDecision(
             source="Rule",
-            rule=rule.name,
+            rule=matched.name,
             path=path,
             nodes=nodes,
-            reason=rule_reason(rule.when, cel_input(facts)),
-            summary=f"rule {rule.name}",
+            reason=rule_reason(matched.when, cel_input(facts)),
+            summary=f"rule {matched.name}",
             skipped=skipped,
         )
     if not analysis:

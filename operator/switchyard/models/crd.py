@@ -11,13 +11,15 @@ from pydantic import BaseModel
 
 from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.component import ComponentSpec, ComponentStatus
-from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
+from switchyard.models.routing import MAX_WHEN_NESTING, RoutingRuleSpec, RoutingRuleStatus
 from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 GROUP = "switchyard.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "switchyard"
+# RE2 (Kubernetes CEL `matches`): comprehension calls nested too deep, see the RoutingRule `spec.when` rule.
+MACRO_NESTING_PATTERN = r"(\.\s*(all|exists|exists_one|map|filter)\s*\([^)\x22\x27]*)" + f"{{{MAX_WHEN_NESTING + 1}}}"
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,14 @@ ROUTING_RULE = Kind(
             "spec.nodes",
             "self.all(n, !has(n.dependsOn) || n.dependsOn.all(d, self.exists(m, m.name == d)))",
             "every dependsOn entry must name a node of this rule",
+        ),
+        Rule(
+            "spec.when",
+            # MAX_WHEN_NESTING + 1 comprehension calls opening with no `)` or quote between them are certainly
+            # nested that deep (a closed call leaves a `)` behind). Sound, not complete: the operator's check
+            # (logic.celcheck) catches the rest. \x22 and \x27 are the two quote characters.
+            f"!self.matches(r'{MACRO_NESTING_PATTERN}')",
+            f"comprehensions (all/exists/exists_one/map/filter) may be nested at most {MAX_WHEN_NESTING} deep",
         ),
     ),
 )

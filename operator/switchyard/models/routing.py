@@ -7,7 +7,6 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from switchyard.models.common import (
-    MAX_EXPRESSION,
     ApiModel,
     Conditions,
     NodeName,
@@ -18,6 +17,11 @@ from switchyard.models.common import (
 )
 from switchyard.models.workflow import NodeSpec
 
+# A rule's `when` is evaluated for every routed input: keep it short (README, "RoutingRule").
+MAX_WHEN = 1024
+# Comprehensions (all/exists/exists_one/map/filter) nested deeper than this are refused: each level multiplies
+# the work by the length of the list it walks (7 levels over 10 items: 6.5 s).
+MAX_WHEN_NESTING = 3
 MAX_RULE_PATH = 50
 MAX_RULE_NODES = 100
 MAX_RULE_DEPENDS_ON = 16  # keeps the CRD's "dependsOn names exist" CEL rule within the API server's cost budget
@@ -31,7 +35,7 @@ class RuleNodeSpec(NodeSpec):
 
 class RoutingRuleSpec(ApiModel):
     priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
-    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXPRESSION)]
+    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WHEN)]
     path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = None
     nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = None
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None

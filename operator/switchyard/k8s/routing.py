@@ -1,0 +1,292 @@
+"""Route a workflow's input without blocking the event loop: RoutingRules run in worker processes, each rule
+within a time budget; a rule over budget is skipped (its message becomes a `RuleSkipped` Warning).
+
+The `cel` library holds the GIL while it evaluates (a 1.6 s rule in a thread stopped a 10 ms asyncio ticker for
+1.6 s), so threads cannot bound it: a small pool of spawned processes does, killing a worker whose rule runs out
+of budget and starting a fresh one. Same decisions as `logic.routing.route`; call `close()` on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import cel
+
+from switchyard.logic.analysis import InputFacts
+from switchyard.logic.routing import (
+    CompiledRule,
+    RouteDecision,
+    candidates,
+    cel_context,
+    decide,
+    evaluate,
+    input_variables,
+    unusable,
+)
+
+DEFAULT_BUDGET_SECONDS = 1.0
+DEFAULT_WORKERS = 2
+STARTUP_TIMEOUT_SECONDS = 60.0  # a spawned interpreter importing cel + pydantic; slow on a loaded node
+_COMPILED_CACHE = 512
+_WORKER_MEMORY_BYTES = 512 * 1024**2  # address-space cap of a worker (idle: ~70 MiB): a runaway rule dies alone
+
+
+# --- the worker process -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=_COMPILED_CACHE)
+def _program(when: str) -> cel.Program:
+    return cel.compile(when)
+
+
+def _limit_memory() -> None:
+    with contextlib.suppress(ImportError, ValueError, OSError):  # not on every platform; best effort
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (_WORKER_MEMORY_BYTES, _WORKER_MEMORY_BYTES))
+
+
+def _serve(connection: Connection) -> None:
+    """Worker loop: receive (variables, [(name, when), ...]); send (matched, problem) per rule, in order,
+    stopping after the first match. Ends when the operator closes its end of the pipe (or dies)."""
+    _limit_memory()
+    connection.send("ready")
+    while True:
+        try:
+            variables, rules = connection.recv()
+        except (EOFError, OSError):
+            return
+        context = cel_context(variables)
+        for name, when in rules:
+            try:
+                outcome = evaluate(name, _program(when), context)
+            except Exception as error:  # compiled in the operator already; never let the worker die on a rule
+                outcome = (False, f"rule {name!r}: CEL evaluation error: {error}")
+            connection.send(outcome)
+            if outcome[0]:
+                break
+
+
+# --- the operator side --------------------------------------------------------------------------------
+
+
+class _WorkerGone(Exception):
+    """The worker process exited (killed, crashed, out of memory) before answering."""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded operator
+        self.connection, child = context.Pipe()
+        self.process: BaseProcess = context.Process(target=_serve, args=(child,), name="switchyard-cel", daemon=True)
+        self.process.start()
+        child.close()
+        self.started = False
+
+    async def receive(self, timeout: float) -> Any:
+        """The next message; TimeoutError when none came within `timeout` s, _WorkerGone when the worker died."""
+        if not self.connection.poll():
+            loop = asyncio.get_running_loop()
+            readable: asyncio.Future[None] = loop.create_future()
+            descriptor = self.connection.fileno()
+
+            def wake() -> None:
+                if not readable.done():
+                    readable.set_result(None)
+
+            loop.add_reader(descriptor, wake)
+            try:
+                await asyncio.wait_for(readable, timeout)
+            finally:
+                loop.remove_reader(descriptor)
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError) as error:
+            raise _WorkerGone(str(error) or "end of file") from error
+
+    async def start(self) -> None:
+        if not self.started:
+            await self.receive(STARTUP_TIMEOUT_SECONDS)
+            self.started = True
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.connection.close()
+
+
+@dataclass
+class _Slots:
+    loop: asyncio.AbstractEventLoop
+    semaphore: asyncio.Semaphore
+
+
+class RuleEvaluatorPool:
+    """At most `size` worker processes, started on first use and reused."""
+
+    def __init__(self, size: int = DEFAULT_WORKERS) -> None:
+        self.size = size
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._slots: _Slots | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots.loop is not loop:  # asyncio primitives belong to one loop
+            self._slots = _Slots(loop, asyncio.Semaphore(self.size))
+        return self._slots.semaphore
+
+    def _take(self) -> _Worker:
+        if self._idle:
+            return self._idle.pop()
+        worker = _Worker()
+        self._all.add(worker)
+        return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        self._all.discard(worker)
+        worker.kill()
+
+    @property
+    def processes(self) -> list[BaseProcess]:
+        """The live worker processes (for tests and metrics)."""
+        return [worker.process for worker in self._all if worker.process.is_alive()]
+
+    async def run(
+        self, variables: Mapping[str, Any], rules: Sequence[CompiledRule], budget_seconds: float
+    ) -> list[tuple[bool, str | None]]:
+        """(matched, problem) per rule in order, up to and including the first match; a rule over budget
+        is (False, "... exceeded the budget") and the rules after it still run, on a fresh worker."""
+        outcomes: list[tuple[bool, str | None]] = []
+        async with self._semaphore():
+            worker = self._take()
+            try:
+                fresh_tries = 0
+                while len(outcomes) < len(rules):
+                    pending = rules[len(outcomes) :]
+                    problem = await self._send(worker, variables, pending)
+                    if problem is not None:  # dead before it got the rules: none of them ran
+                        await asyncio.to_thread(self._discard, worker)
+                        fresh_tries += 1
+                        if fresh_tries > 1:  # a fresh worker failed too: give up on this input
+                            outcomes.extend((False, f"rule {rule.name!r}: {problem}") for rule in pending)
+                            return outcomes
+                        worker = self._take()
+                        continue
+                    lost = await self._collect(worker, pending, budget_seconds, outcomes)
+                    if not lost:
+                        break
+                    await asyncio.to_thread(self._discard, worker)
+                    worker = self._take()
+            except BaseException:  # cancelled (or worse) mid-evaluation: the worker's state is unknown
+                self._discard(worker)
+                raise
+            self._idle.append(worker)
+        return outcomes
+
+    @staticmethod
+    async def _send(worker: _Worker, variables: Mapping[str, Any], pending: Sequence[CompiledRule]) -> str | None:
+        """Hand `pending` to the worker (started first if new); the reason it could not take them, else None."""
+        try:
+            await worker.start()
+            worker.connection.send((dict(variables), [(rule.name, rule.when) for rule in pending]))
+        except TimeoutError:
+            return f"the CEL evaluator process did not start within {STARTUP_TIMEOUT_SECONDS:g} s"
+        except (_WorkerGone, OSError) as gone:
+            return f"the CEL evaluator process exited ({gone})"
+        return None
+
+    @staticmethod
+    async def _collect(
+        worker: _Worker,
+        pending: Sequence[CompiledRule],
+        budget_seconds: float,
+        outcomes: list[tuple[bool, str | None]],
+    ) -> bool:
+        """Read the outcomes of `pending` into `outcomes`; True when the worker must be replaced."""
+        for rule in pending:
+            try:
+                outcome = await worker.receive(budget_seconds)
+            except TimeoutError:
+                outcomes.append((False, f"rule {rule.name!r}: evaluation exceeded the {budget_seconds:g} s budget"))
+                return True
+            except _WorkerGone as gone:
+                outcomes.append((False, f"rule {rule.name!r}: the CEL evaluator process exited ({gone})"))
+                return True
+            outcomes.append(outcome)
+            if outcome[0]:
+                return False
+        return False
+
+    async def warm(self) -> None:
+        """Start one worker now (the first routing need not wait ~1 s for an interpreter to import cel)."""
+        async with self._semaphore():
+            worker = self._take()
+            try:
+                await worker.start()
+            except BaseException:
+                self._discard(worker)
+                raise
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        """Stop every worker (idle or busy). The pool starts new ones if used again."""
+        for worker in list(self._all):
+            self._discard(worker)
+        self._idle.clear()
+
+
+_POOL = RuleEvaluatorPool()
+
+
+async def route_input(
+    facts: InputFacts,
+    rules: Sequence[CompiledRule],
+    selector: Mapping[str, str] | None,
+    analysis: bool,
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    pool: RuleEvaluatorPool | None = None,
+) -> RouteDecision:
+    """`logic.routing.route`, with each rule's evaluation off the event loop and bounded by `budget_seconds`.
+
+    Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
+    """
+    ordered = candidates(rules, selector)
+    usable = [rule for rule in ordered if unusable(rule) is None]
+    results: list[tuple[bool, str | None]] = []
+    if usable:
+        results = await (pool or _POOL).run(input_variables(facts, usable), usable, budget_seconds)
+    outcomes = iter(results)  # in the order of `usable`, up to the first match
+    skipped: list[str] = []
+    for rule in ordered:
+        problem = unusable(rule)
+        matched = False
+        if problem is None:
+            outcome = next(outcomes, None)
+            if outcome is None:
+                break  # not reached: an earlier rule matched
+            matched, problem = outcome
+        if problem is not None:
+            skipped.append(problem)
+        if matched:
+            return decide(facts, rule, skipped, analysis)
+    return decide(facts, None, skipped, analysis)
+
+
+async def warm() -> None:
+    """Start a worker of the default pool ahead of the first routing (optional; call on operator startup)."""
+    await _POOL.warm()
+
+
+def close() -> None:
+    """Stop the default pool's worker processes (call on operator cleanup)."""
+    _POOL.close()
