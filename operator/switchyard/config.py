@@ -13,6 +13,8 @@ class Options:
     log_format: str = "plain"
     verbose: bool = False
     kubeconfig: str | None = None
+    ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
+    ingest_host: str = "0.0.0.0"
 
 
 OPTIONS = Options()
