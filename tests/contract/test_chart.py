@@ -29,29 +29,37 @@ RELEASE = "switchyard"
 NAMESPACE = "switchyard-system"
 
 BUILTIN_PROCESSORS = ["json-processor", "chunking-processor", "numeric-processor", "data-validator"]
-SWITCHYARD_KINDS = ["workflows", "components", "routingrules"]
+SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers"]
 
 # The exact grants the operator needs where it works (per namespace, or cluster-wide).
 WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
-    ("", "configmaps"): {"create", "get", "patch", "delete"},
+    ("", "configmaps"): {"create", "get", "list", "patch", "delete"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
-    ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "delete"},
+    ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "create", "delete"},
     ("switchyard.dev", "components"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "routingrules"): {"get", "list", "watch", "patch"},
+    ("switchyard.dev", "triggers"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "workflows/status"): {"get", "patch"},
     ("switchyard.dev", "components/status"): {"get", "patch"},
     ("switchyard.dev", "routingrules/status"): {"get", "patch"},
-    # blockOwnerDeletion on the Workflow's children, where owner reference permissions are enforced.
+    ("switchyard.dev", "triggers/status"): {"get", "patch"},
+    # blockOwnerDeletion on the children of Workflows and Triggers, where owner reference permissions are enforced.
     ("switchyard.dev", "workflows/finalizers"): {"update"},
+    ("switchyard.dev", "triggers/finalizers"): {"update"},
     ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"},
 }
 # What kopf reads cluster-wide in every mode.
 CLUSTER_GRANTS: dict[tuple[str, str], set[str]] = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "namespaces"): {"list", "watch"},
+}
+# The ingest endpoint's reviews of callers (only with ingest.enabled).
+INGEST_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("authentication.k8s.io", "tokenreviews"): {"create"},
+    ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
 }
 CLUSTER_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
 
@@ -170,6 +178,7 @@ def test_ci_values_cover_the_required_cases() -> None:
         "namespaced-values.yaml",
         "crds-off-values.yaml",
         "servicemonitor-values.yaml",
+        "ingest-values.yaml",
     } <= names
 
 
@@ -228,7 +237,8 @@ def test_deployment_ports_probe_and_args(values: pathlib.Path) -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     metrics_port = merged["metrics"]["port"]
     health_port = merged["health"]["port"]
-    assert ports == {"metrics": metrics_port, "health": health_port}
+    ingest = {"ingest": merged["ingest"]["port"]} if merged["ingest"]["enabled"] else {}
+    assert ports == {"metrics": metrics_port, "health": health_port, **ingest}
 
     probe = container["livenessProbe"]["httpGet"]
     assert probe["path"] == "/healthz"
@@ -255,6 +265,7 @@ def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None
     assert parsed.metrics_port == merged["metrics"]["port"]
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
+    assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
 
 
 def test_deployment_image_defaults_to_app_version() -> None:
@@ -277,6 +288,18 @@ def test_service_exposes_metrics_of_the_operator_pods() -> None:
     assert port["targetPort"] == "metrics"
     pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_ingest_service_only_when_enabled() -> None:
+    assert [s["metadata"]["name"] for s in of_kind(render(), "Service")] == [f"{RELEASE}-metrics"]
+    assert not INGEST_GRANTS.keys() & grants(r for role in rbac_roles(render()) for r in role["rules"]).keys()
+    docs = render(CHART / "ci" / "ingest-values.yaml")
+    service = next(s for s in of_kind(docs, "Service") if s["metadata"]["name"].endswith("-ingest"))
+    (port,) = service["spec"]["ports"]
+    assert port == {"name": "ingest", "port": 8080, "targetPort": "ingest", "protocol": "TCP"}
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert "--ingest-port=8088" in operator_container(docs)["args"]
 
 
 def test_service_monitor_only_when_enabled() -> None:
@@ -358,7 +381,8 @@ def test_rbac_cluster_wide_when_watching_all_namespaces(values: pathlib.Path) ->
     docs = render(values)
     assert not of_kind(docs, "Role")
     (cluster_role,) = of_kind(docs, "ClusterRole")
-    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS, **CLUSTER_PEERING}
+    ingest = INGEST_GRANTS if effective_values(values)["ingest"]["enabled"] else {}
+    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS, **ingest, **CLUSTER_PEERING}
     assert len(of_kind(docs, "ClusterRoleBinding")) == 1
 
 
@@ -377,7 +401,8 @@ def test_rbac_role_per_watched_namespace(values: pathlib.Path) -> None:
     bindings = of_kind(docs, "RoleBinding")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
     for cluster_role in of_kind(docs, "ClusterRole"):
-        assert grants(cluster_role["rules"]) == CLUSTER_GRANTS, "cluster scope only for CRDs and namespaces"
+        ingest = INGEST_GRANTS if effective_values(values)["ingest"]["enabled"] else {}
+        assert grants(cluster_role["rules"]) == {**CLUSTER_GRANTS, **ingest}, "cluster scope: CRDs, namespaces"
 
 
 def test_rbac_create_false_renders_no_rbac() -> None:

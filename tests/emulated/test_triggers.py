@@ -191,14 +191,17 @@ def test_malformed_unknown_too_large_and_invalid_trigger(kube: Kube, ingest: Ing
     trigger(kube, "strict")
     structured = {"Content-Type": "application/cloudevents+json"}
     status, _, body = ingest.post(ingest.path("strict"), b'{"specversion": "1.0", "type": "x"}', structured)
-    assert status == 400 and "malformed CloudEvent" in body["error"] and "id" in body["error"], body
+    assert status == 400 and "malformed CloudEvent" in body["error"] and "source" in body["error"], body
+    no_id = b'{"specversion": "1.0", "type": "x", "source": "/s"}'
+    status, _, body = ingest.post(ingest.path("strict"), no_id, structured)
+    assert status == 400 and "missing required attribute 'id'" in body["error"], body
     status, _, body = ingest.post(ingest.path("strict"), b"{not json", structured)
     assert status == 400 and body["reason"] == "MalformedEvent"
     status, _, body = ingest.post(ingest.path("nope"), b"{}", structured)
     assert status == 404 and "nope" in body["error"]
     status, _, body = ingest.post(ingest.path("strict"), b"x" * (1024 * 1024 + 10), structured)
     assert status == 413, body
-    stats = wait_for(lambda: (s := kube.status("Trigger", "strict")).get("rejected") == 2 and s, 30, what="stats")
+    stats = wait_for(lambda: (s := kube.status("Trigger", "strict")).get("rejected") == 3 and s, 30, what="stats")
     assert "MalformedEvent" in stats["lastError"]
     kube.wait_event("strict", "MalformedEvent")
     assert workflows(kube, "strict") == []

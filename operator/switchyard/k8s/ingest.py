@@ -108,11 +108,28 @@ def event_facts(event: BaseCloudEvent) -> EventFacts:
 
 def parse_event(headers: dict[str, str], body: bytes) -> EventFacts:
     """Decode a CloudEvent (binary mode when ce- headers are present, else structured); 400 when malformed."""
+    lowered = {k.lower(): v for k, v in headers.items()}
     try:
-        event = from_http_event(HTTPMessage(headers={k.lower(): v for k, v in headers.items()}, body=body))
-        return event_facts(event)
+        event = from_http_event(HTTPMessage(headers=lowered, body=body))
+        facts = event_facts(event)
     except (BaseCloudEventException, ValueError, KeyError, TypeError, AttributeError) as error:
         raise EventRejected(400, "MalformedEvent", f"malformed CloudEvent: {error}") from error
+    # The SDK invents a UUID for a missing `id` (a producer's convenience); on the wire `id` is REQUIRED and it
+    # is what makes a re-sent event idempotent, so an event without one is refused.
+    binary = any(key.startswith("ce-") for key in lowered)
+    sent_id = lowered.get("ce-id") if binary else _structured_id(body)
+    if not sent_id:
+        raise EventRejected(400, "MalformedEvent", "malformed CloudEvent: missing required attribute 'id'")
+    return facts
+
+
+def _structured_id(body: bytes) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    value = document.get("id") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _json(outcome: Outcome) -> web.Response:
