@@ -240,9 +240,13 @@ class IngestServer:
             event = parse_event(dict(request.headers), body)
         except EventRejected as rejection:
             return _error(rejection.status, rejection.reason, rejection.message)
+        try:
+            entries = await self.engine.namespace_entries(namespace)
+        except (ApiException, ApiTrouble) as exc:
+            return _error(503, "Unavailable", f"cannot list the triggers: {exc}", {"Retry-After": "1"})
         targets = []
-        for (ns, _), entry in sorted(self.engine.entries.items()):
-            if ns != namespace or entry.spec is None or not entry.ready:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.spec is None or not entry.ready:
                 continue
             try:
                 check_event(entry.spec, entry.filter, event)

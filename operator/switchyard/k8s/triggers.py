@@ -208,6 +208,20 @@ class TriggerEngine:
             raise
         return self.observe(body)
 
+    async def namespace_entries(self, namespace: str) -> list[TriggerEntry]:
+        """Every Trigger of a namespace, listed from the API (the watch may not have delivered them yet)."""
+        listing: Any = await self.api.call(
+            self.api.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "triggers"
+        )
+        found = []
+        for body in listing.get("items", []):
+            key = (namespace, body["metadata"]["name"])
+            cached = self.entries.get(key)
+            fresh = cached is not None and cached.uid == body["metadata"].get("uid")
+            same = fresh and cached is not None and cached.generation == int(body["metadata"].get("generation") or 0)
+            found.append(cached if same and cached is not None else self.observe(body))
+        return found
+
     async def reconcile(self, entry: TriggerEntry) -> str | None:
         """Ready condition and observedGeneration; the problem (for a Warning Event) when not Ready."""
         ready = entry.ready
