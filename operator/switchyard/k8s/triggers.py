@@ -266,11 +266,16 @@ class TriggerEngine:
             if not entry.ready or entry.spec is None:
                 raise EventRejected(409, "TriggerNotReady", f"trigger {entry.name} is not Ready: {entry.error}")
             logic.check_event(entry.spec, entry.filter, event)
-            async with self.lock(key):
-                if entry.spec.batch is None:
-                    body = await self._start_single(entry, entry.spec, event)
-                else:
-                    body = await self._append(entry, entry.spec, event)
+            spec = entry.spec
+            if spec.batch is None and spec.concurrency_policy == "Allow" and spec.max_running is None:
+                # nothing to decide against other events: the create is idempotent by name, no lock needed
+                body = await self._start_single(entry, spec, event)
+            else:
+                async with self.lock(key):
+                    if spec.batch is None:
+                        body = await self._start_single(entry, spec, event)
+                    else:
+                        body = await self._append(entry, spec, event)
         except EventRejected as rejection:
             return self.record_rejection(entry, rejection)
         stats = self.stats.setdefault(key, Stats())
