@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import kubernetes
 import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
@@ -217,6 +218,10 @@ def test_malformed_unknown_too_large_and_invalid_trigger(kube: Kube, ingest: Ing
     kube.wait_event("broken", "InvalidFilter")
     status, body = ingest.send("broken", event("x-1", {}))
     assert status == 409 and "not Ready" in body["error"]
+
+    with pytest.raises(kubernetes.client.ApiException) as refused:  # the input comes from events, not the template
+        kube.create("Trigger", "fixed-input", {"workflowTemplate": {**TEMPLATE, "input": {"data": "x"}}})
+    assert refused.value.status == 422 and "input comes from the events" in refused.value.body
 
 
 def test_authentication_and_authorization(kube: Kube, ingest: Ingest, emulated_cluster: EmulatedCluster) -> None:
