@@ -1,6 +1,6 @@
 """Trigger ingest: events/s accepted and event -> Workflow created latency (p50/p99), real operator, emulated API.
 
-Run: `python bench/triggers.py [--events 2000] [--concurrency 16]`. Starts the emulated API with the CRDs, the
+Run: `python bench/triggers.py [--events 1000] [--concurrency 16]`. Starts the emulated API with the CRDs, the
 real operator (`python -m switchyard --ingest-port ...`) and a bounded aiohttp client on 127.0.0.1 that posts
 structured CloudEvents with the sandbox admin token (TokenReview + SubjectAccessReview, cached 10 s). Two
 Triggers: one Workflow per event, and micro-batches of 10. Latency is measured from the client's send to
@@ -80,7 +80,9 @@ class AddedWatch:
         self.watch.stop()
 
 
-async def burst(port: int, namespace: str, trigger: str, count: int, concurrency: int) -> dict[str, Any]:
+async def burst(
+    port: int, namespace: str, trigger: str, count: int, concurrency: int, first: int = 0
+) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/v1/namespaces/{namespace}/triggers/{trigger}"
     limit = asyncio.Semaphore(concurrency)
     sent: dict[str, float] = {}
@@ -113,14 +115,14 @@ async def burst(port: int, namespace: str, trigger: str, count: int, concurrency
                         created[name] = event_id
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await asyncio.gather(*(one(i) for i in range(first, first + count)))
         wall = time.perf_counter() - started
     return {"wall": wall, "sent": sent, "answered": answered, "created": created, "statuses": statuses}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     print(
