@@ -131,8 +131,13 @@ def ingest_operator(
 
 
 @pytest.fixture
-def namespace(kubeconfig: pathlib.Path) -> str:
-    return new_namespace(kubeconfig, "g")
+def namespace(kubeconfig: pathlib.Path) -> Iterator[str]:
+    """A fresh `g-…` namespace, deleted afterwards: no Workflow of a Trigger test keeps running (or starting
+    Jobs) after it, where later tests' cluster-wide job simulators would see them."""
+    name = new_namespace(kubeconfig, "g")
+    yield name
+    client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    kubernetes.client.CoreV1Api(client).delete_namespace(name)
 
 
 @pytest.fixture
@@ -254,6 +259,11 @@ def test_batches_by_count_keep_arrival_order(kube: Kube, ingest: Ingest) -> None
     assert stats["batchesPending"] == 1 and stats["workflowsCreated"] == 2
     status, dup = ingest.send("counted", event("c-6", {"n": 6}))
     assert status == 202 and dup["duplicate"] is True and dup["position"] == 1
+    first_sealed = sealed[0]["metadata"]["name"]
+    for resent in ("c-0", "c-1"):  # the first and a later event of a sealed batch, sent again
+        status, dup = ingest.send("counted", event(resent, {"n": int(resent[2:])}))
+        assert status == 202 and dup == {"trigger": "counted", "workflows": [first_sealed], "duplicate": True}
+    assert len(workflows(kube, "counted")) == 2 and len(pending_batches(kube, "counted")[0].data) == 1
 
 
 def test_batch_sealed_by_time(kube: Kube, ingest: Ingest) -> None:
@@ -407,3 +417,4 @@ def test_sigkill_with_a_pending_batch_loses_and_doubles_nothing(
         assert batch_items(late) == [{"n": 0}]
     finally:
         proc.stop()
+        kube.core.delete_namespace(namespace)

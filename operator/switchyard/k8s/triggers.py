@@ -39,6 +39,7 @@ ANNOTATION_COUNTED = "switchyard.dev/counted"
 ANNOTATION_EVENT = "switchyard.dev/event"  # "<source> <id>" of a single-event Workflow
 ANNOTATION_BATCH = "switchyard.dev/batch"  # the pending batch a Workflow was sealed from
 FLUSH_SECONDS = 0.5
+SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 WARNING_INTERVAL_SECONDS = 30.0
 log = logging.getLogger("switchyard.triggers")
 
@@ -158,6 +159,7 @@ class Outcome:
 class WorkflowSeen:
     phase: str
     finished_at: str
+    counted: bool = False  # in the stream statistics already (only counted ones are pruned)
 
 
 class TriggerEngine:
@@ -173,6 +175,7 @@ class TriggerEngine:
         self.locks: dict[Key, asyncio.Lock] = {}
         self.workflows: dict[Key, dict[str, WorkflowSeen]] = {}
         self.warned: dict[tuple[Key, str], float] = {}
+        self.sealed: dict[Key, dict[str, str]] = {}  # event key -> the Workflow its batch became (bounded, FIFO)
         self.wake = asyncio.Event()
 
     # -- Trigger objects ------------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ class TriggerEngine:
 
     def forget(self, namespace: str, name: str) -> None:
         key = (namespace, name)
-        for table in (self.entries, self.stats, self.batches, self.workflows):
+        for table in (self.entries, self.stats, self.batches, self.workflows, self.sealed):
             table.pop(key, None)
         self.loaded.discard(key)
 
@@ -377,11 +380,19 @@ class TriggerEngine:
         batch = self.batches.get(key)
         if batch is not None and batch.has_event(event):
             return {"batch": batch.name, "position": _position(batch, event), "duplicate": True}
+        sealed_into = self.sealed.get(key, {}).get(logic.event_key(event))
+        if sealed_into is not None:
+            return {"workflows": [sealed_into], "duplicate": True}
         sealed: list[str] = []
         if batch is not None and (len(batch.items) >= spec.batch.max_items or batch.size_with(item) > MAX_INPUT_BYTES):
             sealed.append(await self._seal(entry, spec, batch))
             batch = None
         if batch is None:
+            # A batch is named by its first event: if that name was sealed already, this event is a re-sent
+            # first event of a finished batch (opening it again would collide with its Workflow's name).
+            first_of = logic.batch_workflow_name(entry.name, logic.batch_name(entry.name, event))
+            if await self._exists("workflows", entry.namespace, first_of):
+                return {"workflows": [first_of], "duplicate": True}
             await self._admit(entry, spec)
             batch = await self._open(entry, event, item)
         else:
@@ -396,7 +407,7 @@ class TriggerEngine:
 
     async def _open(self, entry: TriggerEntry, first: EventFacts, item: str) -> Batch:
         name = logic.batch_name(entry.name, first)
-        opened_at = self.clock().replace(microsecond=0)
+        opened_at = self.clock()
         item_key = logic.item_key(0, first)
         body = {
             "apiVersion": "v1",
@@ -448,6 +459,11 @@ class TriggerEngine:
         key = (entry.namespace, entry.name)
         if self.batches.get(key) is batch:
             del self.batches[key]
+        remembered = self.sealed.setdefault(key, {})
+        for item_key in batch.items:
+            remembered[logic.key_event(item_key)] = name
+        while len(remembered) > SEALED_REMEMBERED:
+            del remembered[next(iter(remembered))]
         self.stats.setdefault(key, Stats()).dirty = True
         self.wake.set()
         return name
@@ -522,10 +538,12 @@ class TriggerEngine:
         status = body.get("status") or {}
         phase = status.get("phase", "Pending")
         finished_at = str(status.get("finishedAt") or meta.get("creationTimestamp") or "")
-        seen[name] = WorkflowSeen(phase, finished_at)
+        counted = (meta.get("annotations") or {}).get(ANNOTATION_COUNTED) is not None
+        previous = seen.get(name)
+        seen[name] = WorkflowSeen(phase, finished_at, counted or (previous is not None and previous.counted))
         if phase not in logic.FINISHED_PHASES:
             return
-        if (meta.get("annotations") or {}).get(ANNOTATION_COUNTED) is None:
+        if not seen[name].counted:
             # Mark first, count second: a crash in between under-counts by one rather than counting twice.
             patch = {"metadata": {"annotations": {ANNOTATION_COUNTED: phase}}}
             try:
@@ -533,16 +551,18 @@ class TriggerEngine:
                     self.api.custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, "workflows", name, patch
                 )
             except ApiException as exc:
-                if exc.status != 404:
+                if exc.status != 404:  # deleted meanwhile (its ttl): nobody else will count it
                     raise
+            if phase == "Succeeded":
+                stats.succeeded += 1
             else:
-                if phase == "Succeeded":
-                    stats.succeeded += 1
-                else:
-                    stats.failed += 1
+                stats.failed += 1
+            if name in seen:
+                seen[name].counted = True
         entry = self.entries.get(key)
         if entry is not None and entry.spec is not None:
-            finished = [(n, w.finished_at) for n, w in seen.items() if w.phase in logic.FINISHED_PHASES]
+            # only counted ones are pruned: a Workflow deleted before its count would be lost from the statistics
+            finished = [(n, w.finished_at) for n, w in seen.items() if w.phase in logic.FINISHED_PHASES and w.counted]
             for old in logic.history_to_delete(finished, entry.spec.history_limit):
                 seen.pop(old, None)
                 await self._delete("workflows", namespace, old)
