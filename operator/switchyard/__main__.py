@@ -34,6 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--metrics-port", type=int, default=9090, help="Prometheus /metrics port; 0 disables")
     parser.add_argument("--health-port", type=int, default=8081, help="liveness probe port (/healthz); 0 disables")
+    parser.add_argument(
+        "--ingest-port", type=int, default=0, help="CloudEvents ingest endpoint for Triggers; 0 (default) disables"
+    )
+    parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.lease_namespace = args.lease_namespace or default_namespace()
     OPTIONS.lease_duration = args.lease_duration
     OPTIONS.lease_renew = args.lease_renew
+    OPTIONS.ingest_port = args.ingest_port
+    OPTIONS.ingest_host = args.ingest_host
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

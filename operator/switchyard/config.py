@@ -18,6 +18,8 @@ class Options:
     lease_namespace: str = "default"
     lease_duration: int = 15
     lease_renew: float = 5.0
+    ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
+    ingest_host: str = "0.0.0.0"
 
 
 OPTIONS = Options()

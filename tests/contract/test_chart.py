@@ -29,24 +29,27 @@ RELEASE = "switchyard"
 NAMESPACE = "switchyard-system"
 
 BUILTIN_PROCESSORS = ["json-processor", "chunking-processor", "numeric-processor", "data-validator"]
-SWITCHYARD_KINDS = ["workflows", "components", "routingrules"]
+SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers"]
 
 # The exact grants the operator needs where it works (per namespace, or cluster-wide).
 WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
-    # No delete: the operator never deletes a ConfigMap (its own go with their Workflow by ownerReferences).
-    ("", "configmaps"): {"create", "get", "patch"},
+    # delete: only a Trigger's sealed pending-batch ConfigMaps; a Workflow's go with it (ownerReferences).
+    ("", "configmaps"): {"create", "get", "list", "patch", "delete"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},
-    ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "delete"},
+    ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "create", "delete"},
     ("switchyard.dev", "components"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "routingrules"): {"get", "list", "watch", "patch"},
+    ("switchyard.dev", "triggers"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "workflows/status"): {"get", "patch"},
     ("switchyard.dev", "components/status"): {"get", "patch"},
     ("switchyard.dev", "routingrules/status"): {"get", "patch"},
-    # blockOwnerDeletion on the Workflow's children, where owner reference permissions are enforced.
+    ("switchyard.dev", "triggers/status"): {"get", "patch"},
+    # blockOwnerDeletion on the children of Workflows and Triggers, where owner reference permissions are enforced.
     ("switchyard.dev", "workflows/finalizers"): {"update"},
+    ("switchyard.dev", "triggers/finalizers"): {"update"},
 }
 # What kopf reads cluster-wide in every mode.
 CLUSTER_GRANTS: dict[tuple[str, str], set[str]] = {
@@ -55,6 +58,12 @@ CLUSTER_GRANTS: dict[tuple[str, str], set[str]] = {
 }
 # Leader election (a Lease, not kopf peering): in the release namespace only, get/update of one Lease by name.
 LEADER_ROLE = f"{RELEASE}-leader-election"
+
+# The ingest endpoint's reviews of callers (only with ingest.enabled).
+INGEST_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("authentication.k8s.io", "tokenreviews"): {"create"},
+    ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
+}
 
 CHART_LABEL_KEYS = {
     "helm.sh/chart",
@@ -176,6 +185,7 @@ def test_ci_values_cover_the_required_cases() -> None:
         "namespaced-values.yaml",
         "crds-off-values.yaml",
         "servicemonitor-values.yaml",
+        "ingest-values.yaml",
     } <= names
 
 
@@ -234,7 +244,8 @@ def test_deployment_ports_probe_and_args(values: pathlib.Path) -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     metrics_port = merged["metrics"]["port"]
     health_port = merged["health"]["port"]
-    assert ports == {"metrics": metrics_port, "health": health_port}
+    ingest = {"ingest": merged["ingest"]["port"]} if merged["ingest"]["enabled"] else {}
+    assert ports == {"metrics": metrics_port, "health": health_port, **ingest}
 
     probe = container["livenessProbe"]["httpGet"]
     assert probe["path"] == "/healthz"
@@ -261,6 +272,7 @@ def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None
     assert parsed.metrics_port == merged["metrics"]["port"]
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
+    assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
 
 
 def test_deployment_image_defaults_to_app_version() -> None:
@@ -283,6 +295,18 @@ def test_service_exposes_metrics_of_the_operator_pods() -> None:
     assert port["targetPort"] == "metrics"
     pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_ingest_service_only_when_enabled() -> None:
+    assert [s["metadata"]["name"] for s in of_kind(render(), "Service")] == [f"{RELEASE}-metrics"]
+    assert not INGEST_GRANTS.keys() & grants(r for role in rbac_roles(render()) for r in role["rules"]).keys()
+    docs = render(CHART / "ci" / "ingest-values.yaml")
+    service = next(s for s in of_kind(docs, "Service") if s["metadata"]["name"].endswith("-ingest"))
+    (port,) = service["spec"]["ports"]
+    assert port == {"name": "ingest", "port": 8080, "targetPort": "ingest", "protocol": "TCP"}
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert "--ingest-port=8088" in operator_container(docs)["args"]
 
 
 def test_service_monitor_only_when_enabled() -> None:
@@ -364,7 +388,8 @@ def test_rbac_cluster_wide_when_watching_all_namespaces(values: pathlib.Path) ->
     docs = render(values)
     assert not working_roles(docs)
     (cluster_role,) = of_kind(docs, "ClusterRole")
-    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS}
+    ingest = INGEST_GRANTS if effective_values(values)["ingest"]["enabled"] else {}
+    assert grants(cluster_role["rules"]) == {**WORKING_GRANTS, **CLUSTER_GRANTS, **ingest}
     assert len(of_kind(docs, "ClusterRoleBinding")) == 1
 
 
@@ -383,16 +408,19 @@ def test_rbac_role_per_watched_namespace(values: pathlib.Path) -> None:
     bindings = [b for b in of_kind(docs, "RoleBinding") if b["roleRef"]["name"] != LEADER_ROLE]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
     for cluster_role in of_kind(docs, "ClusterRole"):
-        assert grants(cluster_role["rules"]) == CLUSTER_GRANTS, "cluster scope only for CRDs and namespaces"
+        ingest = INGEST_GRANTS if effective_values(values)["ingest"]["enabled"] else {}
+        assert grants(cluster_role["rules"]) == {**CLUSTER_GRANTS, **ingest}, "cluster scope: CRDs, namespaces"
 
 
 @values_files
-def test_no_kopf_peering_and_no_configmap_deletes(values: pathlib.Path) -> None:
-    """Issue 7 items 18/19: leader election is a Lease (kopf peering is unused), ConfigMaps are never deleted."""
+def test_no_kopf_peering(values: pathlib.Path) -> None:
+    """Issue 7 item 18: leader election is a Lease; kopf peering is unused and not granted.
+
+    (Item 19: `configmaps: delete` stays only because Triggers delete their sealed pending-batch ConfigMaps.)
+    """
     for role in rbac_roles(render(values)):
         granted = grants(role["rules"])
         assert not [k for k in granted if k[0] == "kopf.dev"], f"{role['metadata']['name']} grants kopf peering"
-        assert "delete" not in granted.get(("", "configmaps"), set())
 
 
 @values_files

@@ -20,7 +20,7 @@ from switchyard.sandbox.waiting import wait_for
 
 T = TypeVar("T")
 GROUP, VERSION = "switchyard.dev", "v1alpha1"
-PLURALS = {"Workflow": "workflows", "Component": "components", "RoutingRule": "routingrules"}
+PLURALS = {"Workflow": "workflows", "Component": "components", "RoutingRule": "routingrules", "Trigger": "triggers"}
 
 pytestmark = pytest.mark.emulated
 

@@ -142,3 +142,9 @@ def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
         assert f"  {workflow}: Succeeded (expected Succeeded: ok)" in output
     assert "  breaker-demo: Failed (no expectation)" in output
     assert f"export KUBECONFIG={tmp_path / 'sandbox' / 'kubeconfig'}" in output
+    # The Trigger example: a CloudEvent posted to the ingest endpoint started a Workflow that succeeded.
+    assert "  event order-1 -> Trigger order-events: 202 Workflow order-events-" in output
+    assert "  event order-1 -> Trigger order-batches: 202 pending batch order-batches-batch-" in output
+    triggered = next(line for line in output.splitlines() if line.startswith("  order-events-") and "expected" in line)
+    assert triggered.endswith(": Succeeded (expected Succeeded: ok)")
+    assert "curl -i http://127.0.0.1:" in output and "ce-type: com.example.order.created" in output

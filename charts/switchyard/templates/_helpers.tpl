@@ -100,21 +100,23 @@ The rules the operator needs inside each namespace it watches (also the namespac
 Least privilege: no secrets, no wildcards; see docs in values.yaml for what each rule is for.
 */}}
 {{- define "switchyard.namespacedRules" -}}
-# Workflows, Components, RoutingRules: watched by kopf, patched for finalizers and kopf's annotations.
+# Workflows, Components, RoutingRules, Triggers: watched by kopf, patched for finalizers and kopf's annotations.
 - apiGroups: ["switchyard.dev"]
-  resources: ["workflows", "components", "routingrules"]
+  resources: ["workflows", "components", "routingrules", "triggers"]
   verbs: ["get", "list", "watch", "patch"]
-# Finished Workflows are deleted after spec.ttlSecondsAfterFinished.
+# Triggers create Workflows; finished Workflows are deleted after spec.ttlSecondsAfterFinished or beyond a
+# Trigger's historyLimit (and running ones by concurrencyPolicy Replace).
 - apiGroups: ["switchyard.dev"]
   resources: ["workflows"]
-  verbs: ["delete"]
+  verbs: ["create", "delete"]
 - apiGroups: ["switchyard.dev"]
-  resources: ["workflows/status", "components/status", "routingrules/status"]
+  resources: ["workflows/status", "components/status", "routingrules/status", "triggers/status"]
   verbs: ["get", "patch"]
-# Jobs and ConfigMaps are owned by their Workflow with blockOwnerDeletion; clusters that enforce owner
-# reference permissions (OwnerReferencesPermissionEnforcement, e.g. OpenShift) require this for that.
+# Jobs and ConfigMaps are owned by their Workflow, Workflows and pending batches by their Trigger, with
+# blockOwnerDeletion; clusters that enforce owner reference permissions (OwnerReferencesPermissionEnforcement,
+# e.g. OpenShift) require this for that.
 - apiGroups: ["switchyard.dev"]
-  resources: ["workflows/finalizers"]
+  resources: ["workflows/finalizers", "triggers/finalizers"]
   verbs: ["update"]
 # One Job per workflow node attempt.
 - apiGroups: ["batch"]
@@ -124,11 +126,12 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Workflow input and node outputs; user ConfigMaps referenced by Workflows are only read. No delete: the
-# operator's ConfigMaps go with their Workflow (ownerReferences, garbage collection).
+# Workflow input and node outputs, Triggers' pending batches (listed after a restart, deleted once sealed into
+# a Workflow); user ConfigMaps referenced by Workflows are only read. The operator never deletes a Workflow's
+# ConfigMaps: they go with their Workflow (ownerReferences, garbage collection).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["create", "get", "patch"]
+  verbs: ["create", "get", "list", "patch", "delete"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -154,4 +157,13 @@ The cluster-scoped rules kopf needs in every mode: resource discovery and namesp
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["list", "watch"]
+{{- if .Values.ingest.enabled }}
+# The ingest endpoint authenticates callers' tokens and asks whether they may create Workflows.
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}
 {{- end }}

@@ -24,7 +24,13 @@ def _dev(args: argparse.Namespace) -> int:
             f"switchyard dev: no examples directory {examples} (use --examples DIR or --no-examples)", file=sys.stderr
         )
         return 2
-    options = dev.Options(dir=args.dir, examples=examples, timeout=args.timeout, keep_running=args.keep_running)
+    options = dev.Options(
+        dir=args.dir,
+        examples=examples,
+        timeout=args.timeout,
+        keep_running=args.keep_running,
+        ingest_port=args.ingest_port,
+    )
     return dev.run(options)
 
 
@@ -43,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--examples", type=pathlib.Path, help="directory of YAML to apply (default: manifests/examples)")
     dev.add_argument("--no-examples", action="store_true", help="apply nothing (implies --keep-running)")
     dev.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the examples (default 120)")
+    dev.add_argument("--ingest-port", type=int, default=0, help="port of the CloudEvents ingest endpoint (0: free)")
     dev.add_argument("--keep-running", action="store_true", help="stay up after the examples until Ctrl-C")
     dev.set_defaults(handler=_dev)
     return parser

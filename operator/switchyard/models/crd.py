@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.component import ComponentSpec, ComponentStatus
 from switchyard.models.routing import MAX_WHEN_NESTING, RoutingRuleSpec, RoutingRuleStatus
+from switchyard.models.trigger import TriggerSpec, TriggerStatus
 from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 GROUP = "switchyard.dev"
@@ -173,4 +174,33 @@ ROUTING_RULE = Kind(
 # Rules stay cheap for the API server's CEL cost estimate (10M per rule, multiplied by the maxItems of every
 # enclosing list): checks over the 5,000-node Workflow DAG (self or unknown dependencies, cycles) are the
 # operator's, with exact messages in status; the 100-node RoutingRule DAG is checked here as well.
-KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE)
+TRIGGER = Kind(
+    kind="Trigger",
+    plural="triggers",
+    singular="trigger",
+    short_names=("sytrig",),
+    spec=TriggerSpec,
+    status=TriggerStatus,
+    description="CloudEvents posted to the operator's ingest endpoint start Workflows: one per event or per batch.",
+    columns=(
+        PrinterColumn("Types", ".spec.eventTypes"),
+        PrinterColumn("Events", ".status.received", "integer"),
+        PrinterColumn("Accepted", ".status.accepted", "integer"),
+        PrinterColumn("Workflows", ".status.workflowsCreated", "integer"),
+        PrinterColumn("Pending", ".status.batchesPending", "integer"),
+        PrinterColumn("Succeeded", ".status.workflows.succeeded", "integer", priority=1),
+        PrinterColumn("Failed", ".status.workflows.failed", "integer", priority=1),
+        PrinterColumn("Last-Error", ".status.lastError", priority=1),
+        AGE,
+    ),
+    list_map_keys={"spec.workflowTemplate.nodes": ("name",)},
+    rules=(
+        Rule(
+            "spec.workflowTemplate.input",
+            "!has(self.data) && !has(self.configMapKeyRef)",
+            "the workflowTemplate's input comes from the events; leave data and configMapKeyRef out",
+        ),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE, TRIGGER)

@@ -66,6 +66,7 @@ import yaml
 from kmock._internal import loading, rendering
 
 from switchyard.sandbox import crdschema, patching, tables
+from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 
@@ -247,6 +248,7 @@ class ApiServer(kmock.KubernetesEmulator):
     """The kmock handler with Kubernetes API semantics (see the module docstring)."""
 
     faults: FaultInjector = attrs.field(factory=FaultInjector)
+    auth: AuthTable = attrs.field(factory=AuthTable)  # TokenReview/SubjectAccessReview answers (``auth.py``)
     history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
     schema_validation: bool = True  # prune/default/validate custom resources against their CRD schema
     versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
@@ -438,6 +440,9 @@ class ApiServer(kmock.KubernetesEmulator):
             discovery = self._discovery(parts)
             if discovery is not None:
                 return rendering.Response(payload=discovery)
+        review = self._review(method, parts, request)
+        if review is not None:
+            return review
         address = self._address(parts)
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
@@ -475,6 +480,24 @@ class ApiServer(kmock.KubernetesEmulator):
         if method == "DELETE":
             return self._delete_collection(request, address, params, dry_run)
         raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    REVIEWS = {
+        ("authentication.k8s.io", "tokenreviews"): "TokenReview",
+        ("authorization.k8s.io", "subjectaccessreviews"): "SubjectAccessReview",
+    }
+
+    def _review(self, method: str, parts: list[str], request: rendering.Request) -> rendering.Response | None:
+        """POST tokenreviews / subjectaccessreviews (create-only, never stored), answered from ``self.auth``."""
+        if method != "POST" or len(parts) != 4 or parts[0] != "apis" or parts[2] != "v1":
+            return None
+        kind = self.REVIEWS.get((parts[1], parts[3]))
+        if kind is None:
+            return None
+        body = self._body(request)
+        spec = body.get("spec") or {} if isinstance(body, dict) else {}
+        status = self.auth.token_review(spec) if kind == "TokenReview" else self.auth.access_review(spec)
+        answer = {"apiVersion": f"{parts[1]}/v1", "kind": kind, "metadata": {}, "spec": spec, "status": status}
+        return rendering.Response(status=201, payload=answer)
 
     def _address(self, parts: list[str]) -> Address:
         if parts and parts[0] == "api" and len(parts) >= 3:
@@ -1182,6 +1205,10 @@ class EmulatedCluster:
     @property
     def faults(self) -> FaultInjector:
         return self.api.faults
+
+    @property
+    def auth(self) -> AuthTable:
+        return self.api.auth
 
     @property
     def url(self) -> str:

@@ -16,7 +16,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -27,7 +29,8 @@ from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, KINDS, VERSION
 from switchyard.models.workflow import WorkflowStatus
 from switchyard.sandbox.apiserver import EmulatedCluster
-from switchyard.sandbox.process import OperatorProcess
+from switchyard.sandbox.auth import ADMIN_TOKEN
+from switchyard.sandbox.process import OperatorProcess, free_port
 from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.schema.crdgen import crd
 
@@ -45,7 +48,7 @@ BUILTIN_PROCESSORS = ("json-processor", "chunking-processor", "numeric-processor
 FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
 LABEL_EXPECT = "switchyard.dev/expect"
 PLURALS = {kind.kind: kind.plural for kind in KINDS}
-KIND_ORDER = ("Component", "RoutingRule", "Workflow")  # what a Workflow refers to exists before it
+KIND_ORDER = ("Component", "RoutingRule", "Trigger", "Workflow")  # what a Workflow refers to exists before it
 REPO_EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "manifests" / "examples"
 PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
@@ -59,6 +62,7 @@ class Options:
     timeout: float = 120.0
     keep_running: bool = False
     workers: int = 4
+    ingest_port: int = 0  # the operator's CloudEvents ingest endpoint; 0: a free port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Sandbox:
         self.kubeconfig = self.dir / "kubeconfig"
         self.operator_log = self.dir / "operator.log"
         self.job_logs = self.dir / "jobs"
+        self.ingest_port = options.ingest_port or free_port()
 
     @contextmanager
     def running(self) -> Iterator[Sandbox]:
@@ -120,7 +125,8 @@ class Sandbox:
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
-            self.operator = OperatorProcess(self.kubeconfig, self.operator_log)
+            ingest = ("--ingest-port", str(self.ingest_port), "--ingest-host", "127.0.0.1")
+            self.operator = OperatorProcess(self.kubeconfig, self.operator_log, extra_args=ingest)
             with self.runner:
                 self.operator.start()
                 try:
@@ -134,6 +140,23 @@ class Sandbox:
         plural = PLURALS[doc["kind"]]
         namespace = (doc.get("metadata") or {}).get("namespace") or NAMESPACE
         self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, doc)
+
+    def post_event(self, path: str, event: Mapping[str, str], data: Any) -> dict[str, Any]:
+        """POST a CloudEvent (binary mode: ce- headers, JSON body) to the ingest endpoint; the 202 body."""
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        headers.update({f"ce-{key}": value for key, value in event.items()})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ingest_port}{path}", data=json.dumps(data).encode(), headers=headers
+        )
+        deadline = time.monotonic() + 30
+        while True:  # the endpoint starts with the operator; the Triggers must be seen first
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return cast(dict[str, Any], json.loads(response.read()))
+            except (urllib.error.HTTPError, OSError) as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the ingest endpoint did not accept the demo event: {error}") from error
+                time.sleep(0.2)
 
     def list_objects(self, kind: str) -> list[dict[str, Any]]:
         listed = cast(
@@ -330,6 +353,33 @@ def verdict(rows: Sequence[WorkflowRow]) -> tuple[bool, list[str]]:
     return ok, lines
 
 
+DEMO_EVENT = {"specversion": "1.0", "id": "order-1", "source": "/shop", "type": "com.example.order.created"}
+DEMO_DATA = {"kind": "order", "id": "A-1", "total": 12.5}
+
+
+def curl_line(sandbox: Sandbox) -> str:
+    """A CloudEvent (binary mode) for the example Triggers, as one curl command."""
+    url = f"http://127.0.0.1:{sandbox.ingest_port}/v1/namespaces/{NAMESPACE}/events"
+    return (
+        f"  curl -i {url} -H 'Authorization: Bearer {ADMIN_TOKEN}' -H 'Content-Type: application/json' \\\n"
+        "    -H 'ce-specversion: 1.0' -H 'ce-id: order-2' -H 'ce-source: /shop' "
+        "-H 'ce-type: com.example.order.created' \\\n"
+        """    -d '{"kind": "order", "id": "A-2", "total": 99}'"""
+    )
+
+
+def demo_event(sandbox: Sandbox, screen: Screen) -> list[str]:
+    """Send one event to every example Trigger (the namespace's events endpoint); the Workflows it started."""
+    answer = sandbox.post_event(f"/v1/namespaces/{NAMESPACE}/events", DEMO_EVENT, DEMO_DATA)
+    started: list[str] = []
+    for result in answer.get("triggers", []):
+        names = result.get("workflows") or []
+        started += names
+        where = f"Workflow {', '.join(names)}" if names else f"pending batch {result.get('batch')}"
+        screen.print(f"  event order-1 -> Trigger {result['trigger']}: {result['status']} {where}")
+    return started
+
+
 def instructions(sandbox: Sandbox) -> str:
     return "\n".join(
         [
@@ -340,6 +390,9 @@ def instructions(sandbox: Sandbox) -> str:
             "  kubectl get components,jobs,pods,configmaps",
             "  kubectl apply --validate=false -f manifests/examples/workflow-diamond.yaml",
             "    (the emulator serves no OpenAPI document, so kubectl apply needs --validate=false)",
+            "  kubectl get triggers             # or: kubectl get sytrig",
+            "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
+            curl_line(sandbox),
             f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<pod>.log",
         ]
     )
@@ -368,15 +421,22 @@ def run(options: Options) -> int:
                 sandbox.create(builtin_component(name))
             screen.print(f"Created the built-in Components: {', '.join(BUILTIN_PROCESSORS)} (image {IMAGE})")
             names: list[str] = []
+            triggered: list[str] = []
             if options.examples is not None:
                 docs = example_documents(options.examples)
                 for doc in docs:
                     sandbox.create(doc)
                 names = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Workflow"]
                 screen.print(f"Applied {len(docs)} objects from {options.examples}")
+                if any(doc["kind"] == "Trigger" for doc in docs):
+                    screen.print("Posted a CloudEvent to the ingest endpoint:")
+                    triggered = demo_event(sandbox, screen)
+                    names += triggered
             ok = True
             if names:
                 rows = watch_workflows(sandbox, screen, names, options.timeout)
+                # Triggered Workflows carry no expectation label (the template sets none): they must succeed.
+                rows = [dataclasses.replace(r, expect="Succeeded") if r.name in triggered else r for r in rows]
                 unfinished = [r.name for r in rows if not r.final]
                 screen.heading("Summary")
                 summary(sandbox, screen, rows)

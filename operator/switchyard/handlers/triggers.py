@@ -1,0 +1,62 @@
+"""Thin kopf wiring of Triggers: the engine and the ingest server at startup, Trigger and Workflow watch events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kopf
+
+from switchyard.config import OPTIONS
+from switchyard.handlers.events import emit
+from switchyard.k8s.ingest import Authenticator, IngestServer
+from switchyard.k8s.triggers import LABEL_TRIGGER, TriggerEngine
+from switchyard.models.crd import GROUP, VERSION
+
+
+@kopf.on.startup()
+async def start_triggers(memo: kopf.Memo, **_: Any) -> None:
+    if not hasattr(memo, "rt"):  # the `configure` startup handler builds the API client first
+        raise kopf.TemporaryError("waiting for the API client", delay=0.2)
+    engine = TriggerEngine(memo.rt.api)
+    memo.trigger_engine = engine
+    memo.trigger_task = asyncio.create_task(engine.run(), name="trigger-housekeeping")
+    if OPTIONS.ingest_port:
+        server = IngestServer(engine, Authenticator(memo.rt.api), OPTIONS.ingest_host, OPTIONS.ingest_port)
+        await server.start()
+        memo.ingest_server = server
+
+
+@kopf.on.cleanup()
+async def stop_triggers(memo: kopf.Memo, **_: Any) -> None:
+    server = getattr(memo, "ingest_server", None)
+    if server is not None:
+        await server.stop()
+    task = getattr(memo, "trigger_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@kopf.on.event(GROUP, VERSION, "triggers")
+async def trigger_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    engine: TriggerEngine | None = getattr(memo, "trigger_engine", None)
+    if engine is None:
+        return
+    if type == "DELETED":
+        engine.forget(body.metadata.namespace or "", body.metadata.name or "")
+        return
+    entry = engine.observe(body)
+    problem = await engine.reconcile(entry)
+    if problem is not None:
+        emit(body, "Warning", "InvalidSpec" if entry.spec is None else "InvalidFilter", problem)
+    engine.wake.set()
+
+
+@kopf.on.event(GROUP, VERSION, "workflows", labels={LABEL_TRIGGER: kopf.PRESENT})
+async def trigger_workflow_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    engine: TriggerEngine | None = getattr(memo, "trigger_engine", None)
+    if engine is not None:
+        await engine.observe_workflow(body, deleted=type == "DELETED")

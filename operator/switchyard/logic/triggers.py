@@ -1,0 +1,214 @@
+"""Pure decisions of Triggers: which events a Trigger takes (types, CEL filter), the Workflow input an event
+or a batch becomes, deterministic names, when a batch is sealed, concurrency admission and history pruning.
+
+No Kubernetes I/O and no clock: `switchyard.k8s.triggers` passes the time in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import cel
+
+from switchyard.logic import naming
+from switchyard.logic.conditions import truncate
+from switchyard.models.common import MAX_INPUT_BYTES, MAX_MESSAGE
+from switchyard.models.trigger import BatchSpec, ConcurrencyPolicy, TriggerSpec
+
+JSON = "application/json"
+FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Invalid"})
+
+
+class EventRejected(Exception):
+    """An event this Trigger does not take; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = truncate(message, MAX_MESSAGE)
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What a Trigger sees of a CloudEvent (decoded by the ingest server with the CloudEvents SDK)."""
+
+    id: str
+    source: str
+    type: str
+    data: Any = None  # dict/list (JSON), str, bytes or None
+    datacontenttype: str | None = None
+    subject: str | None = None
+    time: str | None = None
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+    def cel_value(self) -> dict[str, Any]:
+        """The `event` variable of a filter (CloudEvents attribute names, as Knative's filters use)."""
+        data = self.data
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", errors="replace")
+        return {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject or "",
+            "time": self.time or "",
+            "datacontenttype": self.datacontenttype or "",
+            "data": data,
+            "extensions": {key: str(value) for key, value in self.extensions.items()},
+        }
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    expression: str | None
+    error: str | None
+    program: cel.Program | None = field(default=None, repr=False, compare=False)
+
+
+def compile_filter(expression: str | None) -> CompiledFilter:
+    """Compile a Trigger's `filter`; never raises: a problem goes to `error` (the Trigger is then not Ready)."""
+    if expression is None:
+        return CompiledFilter(None, None)
+    try:
+        return CompiledFilter(expression, None, cel.compile(expression))
+    except Exception as error:  # the library raises ValueError for parse errors; any failure is invalid
+        return CompiledFilter(expression, f"CEL compile error in filter: {error}")
+
+
+def check_event(spec: TriggerSpec, compiled: CompiledFilter, event: EventFacts) -> None:
+    """Raise EventRejected (422) when the event's type is not listed or the filter is not true."""
+    if spec.event_types and event.type not in spec.event_types:
+        listed = ", ".join(spec.event_types)
+        raise EventRejected(422, "TypeNotAccepted", f"event type {event.type!r} is not one of eventTypes [{listed}]")
+    if compiled.expression is None:
+        return
+    if compiled.program is None:
+        raise EventRejected(409, "TriggerNotReady", compiled.error or "the filter does not compile")
+    try:
+        result = compiled.program.execute(cel.Context(variables={"event": event.cel_value()}))
+    except Exception as error:  # CEL evaluation errors surface as TypeError/KeyError/ValueError...
+        detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
+        raise EventRejected(422, "FilterError", f"filter could not be evaluated: {detail}") from error
+    if result is not True:
+        shown = truncate(repr(result), 60)
+        raise EventRejected(422, "Filtered", f"filter {compiled.expression!r} is not true for this event ({shown})")
+
+
+def _as_text(data: Any) -> str:
+    if isinstance(data, bytes):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise EventRejected(415, "BinaryData", "event data must be UTF-8 text or JSON") from error
+    return data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _is_json(content_type: str | None, data: Any) -> bool:
+    if isinstance(data, (dict, list)):
+        return True
+    base = (content_type or "").split(";")[0].strip().lower()
+    return base == JSON or base.endswith("+json")
+
+
+def event_input(event: EventFacts) -> tuple[str, str]:
+    """(data, contentType) of the Workflow one event starts; 413 when above the inline input limit."""
+    text = "" if event.data is None else _as_text(event.data)
+    content_type = JSON if isinstance(event.data, (dict, list)) else (event.datacontenttype or "text/plain")
+    check_size(len(text.encode()))
+    return text, content_type
+
+
+def check_size(size: int) -> None:
+    if size > MAX_INPUT_BYTES:
+        raise EventRejected(
+            413, "TooLarge", f"event data is {size} bytes; a Workflow input holds at most {MAX_INPUT_BYTES}"
+        )
+
+
+def batch_item(event: EventFacts) -> str:
+    """One event as stored in a pending batch (a JSON value: the data, parsed when it is JSON)."""
+    value: Any = event.data
+    if isinstance(value, bytes):
+        value = _as_text(value)
+    if isinstance(value, str) and _is_json(event.datacontenttype, value):
+        with contextlib.suppress(ValueError):  # declared JSON but is not: kept as a string
+            value = json.loads(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def batch_input(items: Sequence[str]) -> str:
+    """The input of a batch Workflow: a JSON array of the items (already JSON values), in arrival order."""
+    return "[" + ",".join(items) + "]"
+
+
+def batch_input_size(item_sizes: Sequence[int]) -> int:
+    return 2 + sum(item_sizes) + max(0, len(item_sizes) - 1)
+
+
+def event_key(event: EventFacts) -> str:
+    """Identity of an event (CloudEvents: `source` + `id` is unique)."""
+    return naming.short_hash(event.source, event.id, length=12)
+
+
+def workflow_name(trigger: str, event: EventFacts) -> str:
+    """The Workflow of one event: re-sending the same event finds it (409) instead of creating another."""
+    return naming.fit(trigger, "-" + event_key(event), naming.MAX_LABEL)
+
+
+def batch_name(trigger: str, first: EventFacts) -> str:
+    """The pending-batch ConfigMap, named by its first event (a retried first event finds it)."""
+    return naming.fit(trigger, "-batch-" + event_key(first), naming.MAX_SUBDOMAIN)
+
+
+def batch_workflow_name(trigger: str, batch: str) -> str:
+    return naming.fit(trigger, "-b" + naming.short_hash(batch, length=11), naming.MAX_LABEL)
+
+
+def item_key(sequence: int, event: EventFacts) -> str:
+    """A ConfigMap key: the arrival sequence (sorts in order) and the event's identity (finds duplicates)."""
+    return f"{sequence:06d}-{event_key(event)}"
+
+
+def key_event(key: str) -> str:
+    return key.split("-", 1)[1] if "-" in key else key
+
+
+def batch_due(opened_at: datetime, batch: BatchSpec, now: datetime) -> bool:
+    return now >= opened_at + timedelta(seconds=batch.max_wait_seconds)
+
+
+def batch_deadline(opened_at: datetime, batch: BatchSpec) -> datetime:
+    return opened_at + timedelta(seconds=batch.max_wait_seconds)
+
+
+Admission = Literal["create", "replace"]
+
+
+def admit(policy: ConcurrencyPolicy, max_running: int | None, running: int) -> Admission:
+    """May a new Workflow start now? 'create', 'replace' (delete the running ones first) or EventRejected.
+
+    Forbid refuses with 409 while one runs (the sender may retry later); the `maxRunning` cap answers
+    429 Too Many Requests (with Retry-After), which CloudEvents senders retry.
+    """
+    if policy == "Replace" and running:
+        return "replace"
+    if policy == "Forbid" and running:
+        raise EventRejected(
+            409, "Forbidden", f"concurrencyPolicy Forbid: {running} Workflow(s) of this Trigger still running"
+        )
+    if max_running is not None and running >= max_running:
+        raise EventRejected(429, "TooManyRunning", f"{running} Workflows running, maxRunning is {max_running}")
+    return "create"
+
+
+def history_to_delete(finished: Sequence[tuple[str, str]], limit: int) -> list[str]:
+    """Names of finished Workflows beyond `limit`, oldest first; `finished` holds (name, finishedAt ISO text)."""
+    ordered = sorted(finished, key=lambda item: (item[1], item[0]))
+    excess = len(ordered) - limit
+    return [name for name, _ in ordered[:excess]] if excess > 0 else []

@@ -1,0 +1,97 @@
+"""The Trigger kind: CloudEvents posted to the operator's ingest endpoint start Workflows (one per event or batch)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from switchyard.models.common import (
+    MAX_EXPRESSION,
+    ApiModel,
+    Conditions,
+    ShortText,
+    StatusModel,
+    Timestamp,
+)
+from switchyard.models.workflow import WorkflowSpec
+
+MAX_EVENT_TYPES = 64
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_WAIT_SECONDS = 3600
+
+EventType = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
+
+
+class BatchSpec(ApiModel):
+    """Group events into one Workflow: sealed at `maxItems` events or `maxWaitSeconds` after the first one."""
+
+    max_items: Annotated[int, Field(ge=1, le=MAX_BATCH_ITEMS, description="Seal the batch at this many events.")] = 10
+    max_wait_seconds: Annotated[
+        int,
+        Field(ge=1, le=MAX_BATCH_WAIT_SECONDS, description="Seal the batch this long after its first event."),
+    ] = 10
+
+
+class TriggerSpec(ApiModel):
+    event_types: Annotated[
+        list[EventType],
+        Field(max_length=MAX_EVENT_TYPES, description="CloudEvents `type`s accepted; empty accepts every type."),
+    ] = []
+    filter: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=MAX_EXPRESSION),
+            Field(
+                description="A CEL expression over `event` (id, source, type, subject, time, datacontenttype, "
+                "data, extensions); the event is accepted when it is true."
+            ),
+        ]
+        | None
+    ) = None
+    workflow_template: WorkflowSpec = Field(
+        description="The spec of each Workflow created; its `input` is replaced by the event data (a JSON array "
+        "of the items' data, in arrival order, for a batch).",
+    )
+    batch: BatchSpec | None = None
+    concurrency_policy: Annotated[
+        ConcurrencyPolicy,
+        Field(
+            description="Allow: always start; Forbid: refuse (409) while a Workflow of this Trigger runs; "
+            "Replace: delete the running ones first."
+        ),
+    ] = "Allow"
+    max_running: (
+        Annotated[
+            int,
+            Field(
+                ge=1, le=10000, description="At most this many running Workflows; more events get 429 + Retry-After."
+            ),
+        ]
+        | None
+    ) = None
+    history_limit: Annotated[
+        int, Field(ge=0, le=1000, description="Finished Workflows kept; older ones are deleted.")
+    ] = 10
+
+
+class WorkflowCounts(StatusModel):
+    """The stream statistics: Workflows of this Trigger by outcome (succeeded/failed are cumulative)."""
+
+    running: Annotated[int, Field(ge=0)] = 0
+    succeeded: Annotated[int, Field(ge=0)] = 0
+    failed: Annotated[int, Field(ge=0)] = 0
+
+
+class TriggerStatus(StatusModel):
+    received: Annotated[int, Field(ge=0)] = 0
+    accepted: Annotated[int, Field(ge=0)] = 0
+    rejected: Annotated[int, Field(ge=0)] = 0
+    workflows_created: Annotated[int, Field(ge=0)] = 0
+    batches_pending: Annotated[int, Field(ge=0)] = 0
+    last_event_time: Timestamp | None = None
+    last_error: ShortText | None = None
+    workflows: WorkflowCounts = Field(default_factory=WorkflowCounts)
+    observed_generation: int | None = None
+    conditions: Conditions = []
