@@ -6,8 +6,16 @@ import argparse
 import logging
 import os
 import sys
+from importlib import metadata
 
 from switchyard.config import OPTIONS
+
+
+def _version() -> str:
+    try:
+        return metadata.version("switchyard")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"switchyard-operator {_version()}")
     return parser.parse_args(argv)
 
 
