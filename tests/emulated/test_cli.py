@@ -142,7 +142,7 @@ def test_logs_reads_the_pod_of_the_latest_attempt(
     code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "only")
     if code != 0:
         # the latest attempt's Pod was asked for; the emulator answers 404 for every pods/log request
-        assert f"logs of pod {pod.metadata.name}: not found" in err
+        assert f"logs of pod {pod.metadata.name}: the API server has no log for it (404)" in err
         pytest.skip("the emulated API server serves no pods/log subresource: log content is untested here")
     assert code == 0, err
 

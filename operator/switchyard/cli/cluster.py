@@ -69,23 +69,27 @@ class Cluster:
         config = _kubeconfig(kubeconfig, context)
         return cls(pykube.HTTPClient(config), namespace or config.namespace)
 
+    def _error(self, what: str, error: Exception) -> ClusterError:
+        """The user's message for a failed API call."""
+        if isinstance(error, pykube.exceptions.ObjectDoesNotExist):
+            return ClusterError(f"{what}: not found in namespace {self.namespace}")
+        if isinstance(error, pykube.exceptions.HTTPError):
+            if error.code == 404:
+                return ClusterError(f"{what}: not found in namespace {self.namespace}")
+            return ClusterError(f"{what}: the API server answered {error.code}: {error}")
+        if isinstance(error, requests.HTTPError) and error.response is not None:
+            if error.response.status_code == 404:
+                return ClusterError(f"{what}: not found in namespace {self.namespace}")
+            return ClusterError(
+                f"{what}: the API server answered {error.response.status_code}: {error.response.text[:300]}"
+            )
+        return ClusterError(f"{what}: cannot reach the API server: {error}")
+
     def _call(self, what: str, action: Any) -> Any:
         try:
             return action()
-        except pykube.exceptions.ObjectDoesNotExist as error:
-            raise ClusterError(f"{what}: not found in namespace {self.namespace}") from error
-        except pykube.exceptions.HTTPError as error:
-            if error.code == 404:
-                raise ClusterError(f"{what}: not found in namespace {self.namespace}") from error
-            raise ClusterError(f"{what}: the API server answered {error.code}: {error}") from error
-        except requests.HTTPError as error:
-            detail = error.response.text[:300] if error.response is not None else str(error)
-            code = error.response.status_code if error.response is not None else "?"
-            if code == 404:
-                raise ClusterError(f"{what}: not found in namespace {self.namespace}") from error
-            raise ClusterError(f"{what}: the API server answered {code}: {detail}") from error
-        except requests.RequestException as error:
-            raise ClusterError(f"{what}: cannot reach the API server: {error}") from error
+        except (pykube.exceptions.PyKubeError, requests.RequestException) as error:
+            raise self._error(what, error) from error
 
     def workflow(self, name: str) -> dict[str, Any]:
         found = self._call(
@@ -166,7 +170,19 @@ class Cluster:
         raise ClusterError(f"job {job} has no Pod (deleted with its Job, or not started yet)")
 
     def logs(self, pod: pykube.Pod) -> str:
-        return str(self._call(f"logs of pod {pod.name}", pod.logs))
+        try:
+            return str(pod.logs())
+        except (pykube.exceptions.PyKubeError, requests.RequestException) as error:
+            if getattr(error, "code", None) == 404 or (
+                isinstance(error, requests.HTTPError)
+                and error.response is not None
+                and error.response.status_code == 404
+            ):
+                raise ClusterError(
+                    f"logs of pod {pod.name}: the API server has no log for it (404): its node is gone, or the "
+                    "server serves no logs (the `switchyard dev` sandbox keeps them in <dir>/jobs/<pod>.log)"
+                ) from error
+            raise self._error(f"logs of pod {pod.name}", error) from error
 
     def follow_logs(self, pod: pykube.Pod) -> Iterator[str]:
         """Stream a Pod's log lines as `kubectl logs -f` does (pykube's Pod.logs has no follow option)."""

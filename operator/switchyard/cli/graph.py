@@ -29,7 +29,9 @@ def _label(name: str, component: str, phase: str) -> str:
 
 def to_dot(view: WorkflowView) -> graphviz.Digraph:
     """Edges point from a dependency to its dependent (data flows along the arrows)."""
-    graph = graphviz.Digraph(name=view.name or "workflow", graph_attr={"rankdir": "LR", "label": view.name})
+    graph = graphviz.Digraph(
+        name=view.name or "workflow", graph_attr={"rankdir": "LR", "label": view.name, "fontname": "Helvetica"}
+    )
     graph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica")
     for node in view.nodes:
         phase = node.status.phase

@@ -50,7 +50,17 @@ app = typer.Typer(
 # Piped output is not cut at 80 columns (rich's default without a terminal): $COLUMNS, else 200.
 _WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
 out = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show(renderable: Any) -> None:
+    """Print to stdout; piped output loses the cell padding rich puts at line ends."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 class OutputFormat(StrEnum):
@@ -250,7 +260,7 @@ def route_command(
             outcome.append(" (a rule before it won)")
         table.add_row(result.name, str(result.priority), outcome, result.detail)
     if explanation.results or invalid:
-        out.print(table)
+        show(table)
     else:
         out.print("No RoutingRules.")
     decision = explanation.decision
@@ -304,7 +314,7 @@ def get_command(
         return
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
-        out.print(tree.render(view.build(obj, _breakers(cluster))))
+        show(tree.render(view.build(obj, _breakers(cluster))))
         return
     try:
         with Live(console=out, auto_refresh=False) as live:
@@ -394,24 +404,35 @@ def logs_command(
             raise fail(f"workflow {workflow}: no node has run yet")
         if follow and len(chosen) > 1:
             raise fail(f"name the NODE to follow ({', '.join(n.name for n in chosen)})")
-    for item in chosen:
-        job = str(item.status.job)
+    if follow:
+        job = str(chosen[0].status.job)
         pod = _cluster_call(functools.partial(cluster.job_pod, job))
-        if follow:
-            try:
-                for line in cluster.follow_logs(pod):
-                    print(line, flush=True)
-            except ClusterError as error:
-                raise fail(str(error)) from error
-            except KeyboardInterrupt:
-                raise typer.Exit(130) from None
-            return
+        try:
+            for line in cluster.follow_logs(pod):
+                print(line, flush=True)
+        except ClusterError as error:
+            raise fail(str(error)) from error
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        return
+    if len(chosen) == 1:
+        job = str(chosen[0].status.job)
+        pod = _cluster_call(functools.partial(cluster.job_pod, job))
         text = str(_cluster_call(functools.partial(cluster.logs, pod)))
-        if len(chosen) == 1:
-            print(text, end="" if text.endswith("\n") or not text else "\n")
-        else:
-            for line in text.splitlines():
-                print(f"{item.name}: {line}")
+        print(text, end="" if text.endswith("\n") or not text else "\n")
+        return
+    failures = 0
+    for item in chosen:  # every node that ran, each line prefixed with the node (as `argo logs` does)
+        try:
+            text = cluster.logs(cluster.job_pod(str(item.status.job)))
+        except ClusterError as error:
+            failures += 1
+            err.print(Text(f"warning: {item.name}: {error}", style="yellow"))
+            continue
+        for line in text.splitlines():
+            print(f"{item.name}: {line}")
+    if failures == len(chosen):
+        raise typer.Exit(1)
 
 
 # --- stop and retry ---------------------------------------------------------------------------------------------
