@@ -76,37 +76,59 @@ def summary(view: WorkflowView, now: datetime) -> Table:
     return table
 
 
-def nodes_table(view: WorkflowView, now: datetime) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False)
-    # Only MESSAGE gives way on a narrow terminal: names and Job names stay whole.
-    step_width = max([len(view.name) + 2, *(len(node.name) + 4 for node in view.nodes)])
-    job_width = max([3, *(len(node.status.job or "") for node in view.nodes)])
-    table.add_column("STEP", no_wrap=True, min_width=step_width)
-    table.add_column("PHASE", no_wrap=True, min_width=9)
-    table.add_column("ATTEMPTS", no_wrap=True, min_width=8)
-    table.add_column("DURATION", no_wrap=True, min_width=8)
-    table.add_column("JOB", no_wrap=True, min_width=job_width)
-    table.add_column("BREAKER", no_wrap=True, min_width=8)
-    table.add_column("MESSAGE", no_wrap=True, overflow="ellipsis")
-    symbol = SYMBOLS.get(view.phase, "?")
-    table.add_row(Text(f"{symbol} {view.name}", style=STYLES.get(view.phase, "")), "", "", "", "", "", "")
+def _breaker_style(state: str) -> str:
+    return {"Open": "bold red", "HalfOpen": "yellow"}.get(state, "")
+
+
+def nodes_table(view: WorkflowView, now: datetime) -> Text:
+    """One line per node under the workflow's line, in aligned columns; lines are cut at the console's width.
+
+    Built as plain Text rather than a rich Table: a 5,000-node Workflow renders in well under a second.
+    """
+    headers = ("STEP", "PHASE", "ATTEMPTS", "DURATION", "JOB", "BREAKER", "MESSAGE")
+    rows: list[tuple[str, ...]] = []
+    styles: list[tuple[str, str, str]] = []  # (branch, step style, breaker style)
     last = len(view.nodes) - 1
     for index, node in enumerate(view.nodes):
         status = node.status
-        branch = "└─" if index == last else "├─"
-        step = Text(branch)
-        step.append(f"{SYMBOLS.get(status.phase, '?')} {node.name}", style=STYLES.get(status.phase, ""))
         breaker = view.breakers.get(node.component, "")
-        table.add_row(
-            step,
-            status.phase,
-            str(status.attempts) if status.attempts else "",
-            duration(status.started_at, status.finished_at, now) if status.started_at else "",
-            status.job or "",
-            Text(breaker, style="bold red" if breaker == "Open" else ("yellow" if breaker == "HalfOpen" else "")),
-            node_message(node),
+        rows.append(
+            (
+                f"{SYMBOLS.get(status.phase, '?')} {node.name}",
+                status.phase,
+                str(status.attempts) if status.attempts else "",
+                duration(status.started_at, status.finished_at, now) if status.started_at else "",
+                status.job or "",
+                breaker,
+                node_message(node),
+            )
         )
-    return table
+        styles.append(("└─" if index == last else "├─", STYLES.get(status.phase, ""), _breaker_style(breaker)))
+    root = f"{SYMBOLS.get(view.phase, '?')} {view.name}"
+    widths = [len(header) for header in headers]
+    widths[0] = max(widths[0], len(root) - 2)
+    for row in rows:
+        for column, cell in enumerate(row):
+            widths[column] = max(widths[column], len(cell))
+    gap = "  "
+
+    def cells(row: tuple[str, ...], start: int) -> str:
+        return gap.join(cell.ljust(widths[column]) for column, cell in enumerate(row) if column >= start).rstrip()
+
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(headers[0].ljust(widths[0] + 2) + gap + cells(headers, 1) + "\n")
+    text.append(root + "\n", style=STYLES.get(view.phase, ""))
+    for row, (branch, step_style, breaker_style) in zip(rows, styles, strict=True):
+        text.append(branch)
+        text.append(row[0], style=step_style)
+        text.append(
+            " " * (widths[0] - len(row[0])) + gap + gap.join(c.ljust(widths[i]) for i, c in enumerate(row[1:5], 1))
+        )
+        text.append(gap)
+        text.append(row[5].ljust(widths[5]), style=breaker_style)
+        text.append((gap + row[6]).rstrip() + "\n")
+    text.rstrip()
+    return text
 
 
 def render(view: WorkflowView, now: datetime | None = None) -> RenderableType:
