@@ -231,3 +231,24 @@ def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path, tmp_path: pathlib.P
     assert version.stdout.strip().startswith("switchyard ")
     helped = subprocess.run([KUBECTL, "switchyard", "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert "kubectl switchyard" in helped.stdout
+
+
+def test_route_uses_the_namespaces_rules_without_rules_dir(
+    kube: Kube,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.create("RoutingRule", "big", {"priority": 10, "when": "input.size > 3", "path": ["numeric-processor"]})
+    kube.create("RoutingRule", "broken", {"priority": 20, "when": "input.json.kind == 'x'", "path": ["json-processor"]})
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(
+        "apiVersion: switchyard.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {input: {data: '12345'}}\n"
+    )
+    code, out, err = cli(kubeconfig, kube, capsys, "route", str(manifest))
+    assert code == 0, err
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert any(line.startswith("broken 20 ⚠ skipped CEL evaluation error") for line in lines)
+    assert "big 10 ✔ matched (chosen) input.size > 3 (size=5)" in lines
+    assert "Route: rule big: numeric-processor" in lines

@@ -184,3 +184,47 @@ def test_exit_code_is_1_on_problems_and_when_nothing_was_checked(
     empty = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert main(["validate", str(empty)]) == 1
     assert "no Switchyard objects found" in capsys.readouterr().err
+
+
+def test_version_of_both_programs(capsys: pytest.CaptureFixture[str]) -> None:
+    from switchyard.__main__ import parse_args
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("switchyard ")
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("switchyard-operator ")
+
+
+def test_an_unknown_context_is_a_clear_error(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(
+        tmp_path,
+        "kubeconfig",
+        """\
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "http://127.0.0.1:9"}}]
+        users: [{name: u, user: {token: t}}]
+        contexts: [{name: main, context: {cluster: c, user: u, namespace: team-a}}]
+        current-context: main
+        """,
+    )
+    assert main(["--kubeconfig", str(config), "--context", "other", "get", "w"]) == 1
+    assert "context 'other' not found in the kubeconfig (main)" in capsys.readouterr().err
+    assert main(["--kubeconfig", str(config), "get", "w"]) == 1  # nothing listens on port 9
+    assert "workflow w: cannot reach the API server" in capsys.readouterr().err
+
+
+def test_graph_of_files(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    examples = REPO / "manifests" / "examples"
+    target = tmp_path / "rule.mmd"
+    assert main(["graph", str(examples / "routing-rules.yaml"), "-o", str(target)]) == 0
+    text = target.read_text()
+    assert '["◷ parse<br/>json-processor<br/>Pending"]:::pending' in text
+    assert "n0 --> n2" in text and "n1 --> n2" in text  # parse, amounts -> validate
+    dot = tmp_path / "diamond.dot"
+    assert main(["graph", str(examples / "workflow-diamond.yaml"), "-o", str(dot)]) == 0
+    assert "chunk -> parse" in dot.read_text()
+    assert main(["graph", str(examples / "workflow-routed.yaml"), "-o", str(dot)]) == 1
+    assert "no nodes to draw" in capsys.readouterr().err
