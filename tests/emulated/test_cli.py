@@ -139,6 +139,9 @@ def test_logs_reads_the_pod_of_the_latest_attempt(
     code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "nope")
     assert code == 1 and "has no node 'nope'" in err
 
+    code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "only", "-f")
+    assert code == 0 or f"logs of pod {pod.metadata.name}: the API server has no log for it (404)" in err
+
     code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "only")
     if code != 0:
         # the latest attempt's Pod was asked for; the emulator answers 404 for every pods/log request

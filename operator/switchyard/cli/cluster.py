@@ -185,12 +185,17 @@ class Cluster:
             raise self._error(f"logs of pod {pod.name}", error) from error
 
     def follow_logs(self, pod: pykube.Pod) -> Iterator[str]:
-        """Stream a Pod's log lines as `kubectl logs -f` does (pykube's Pod.logs has no follow option)."""
-        response = self._call(
-            f"logs of pod {pod.name}",
-            lambda: self.api.get(
-                **pod.api_kwargs(version="v1", namespace=self.namespace, operation="log?follow=true", stream=True)
-            ),
-        )
-        self._call(f"logs of pod {pod.name}", response.raise_for_status)
-        yield from response.iter_lines(decode_unicode=True)
+        """Stream a Pod's log lines as `kubectl logs -f` does (pykube's Pod.logs has no follow option).
+
+        No read timeout: a quiet Pod is not an error; the stream ends when the container does.
+        """
+        what = f"logs of pod {pod.name}"
+        kwargs = pod.api_kwargs(operation="log?follow=true", stream=True, timeout=(10, None))
+        response = self._call(what, lambda: self.api.get(**kwargs))
+        if response.status_code == 404:
+            raise ClusterError(f"{what}: the API server has no log for it (404)")
+        self._call(what, response.raise_for_status)
+        try:
+            yield from response.iter_lines(decode_unicode=True)
+        except requests.RequestException as error:
+            raise self._error(what, error) from error
