@@ -201,3 +201,23 @@ def test_svg_without_dot_names_the_package(tmp_path: pathlib.Path, monkeypatch: 
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH
     with pytest.raises(graph.GraphError, match="apt-get install graphviz"):
         graph.write(view.build(diamond()), tmp_path / "g.png")
+
+
+def test_the_phase_shows_the_reason_of_a_stop_or_an_invalid_spec() -> None:
+    stopped = diamond()
+    stopped["status"]["conditions"] = [
+        {"type": "Complete", "status": "False", "reason": "Running"},
+        {"type": "Failed", "status": "True", "reason": "Stopped", "message": "stopped by alice via switchyard stop"},
+    ]
+    assert "Phase:      ✖ Failed (Stopped)\n" in render(stopped)
+    invalid = {
+        "metadata": {"name": "cyc", "namespace": "d"},
+        "spec": {"nodes": [{"name": "a", "component": "p", "dependsOn": ["a"]}]},
+        "status": {
+            "phase": "Invalid",
+            "conditions": [{"type": "Valid", "status": "False", "reason": "SelfDependency"}],
+        },
+    }
+    text = render(invalid)
+    assert "Phase:      ⚠ Invalid (SelfDependency)\n" in text
+    assert "└─◷ a" in text  # an invalid DAG is listed in spec order

@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import metadata
 from typing import Annotated, Any
@@ -509,10 +508,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 if __name__ == "__main__":

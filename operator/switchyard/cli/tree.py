@@ -47,6 +47,17 @@ def node_message(node: NodeView) -> str:
     return _one_line("; ".join(parts))
 
 
+def phase_reason(view: WorkflowView) -> str:
+    """The reason of the condition behind a Failed or Invalid phase (`Stopped`, `Cycle`...), if any."""
+    wanted = {"Failed": ("Failed", "True"), "Invalid": ("Valid", "False")}.get(view.phase)
+    if wanted is None:
+        return ""
+    for condition in view.status.conditions:
+        if (condition.type, condition.status) == wanted:
+            return condition.reason
+    return ""
+
+
 def summary(view: WorkflowView, now: datetime) -> Table:
     status = view.status
     table = Table.grid(padding=(0, 2))
@@ -54,6 +65,9 @@ def summary(view: WorkflowView, now: datetime) -> Table:
     table.add_column()
     rows: list[tuple[str, str]] = [("Name:", view.name), ("Namespace:", view.namespace)]
     phase = Text(f"{SYMBOLS.get(status.phase, '?')} {status.phase}", style=STYLES.get(status.phase, ""))
+    why = phase_reason(view)
+    if why:
+        phase.append(f" ({why})")
     rows_after: list[tuple[str, str]] = []
     if status.progress:
         rows_after.append(("Progress:", status.progress))
