@@ -104,6 +104,12 @@ def test_get_shows_the_tree_of_a_real_run(
     code, _, err = cli(kubeconfig, kube, capsys, "get", "missing")
     assert code == 1 and f"workflow missing: not found in namespace {kube.namespace}" in err
 
+    code, out, _ = cli(kubeconfig, kube, capsys, "list")
+    assert code == 0
+    listed = [" ".join(line.split()) for line in out.splitlines()]
+    assert listed[0].startswith("NAME PHASE PROGRESS ROUTE STARTED DURATION MESSAGE")
+    assert listed[1].startswith("diamond ✔ Succeeded 4/4 explicit")
+
 
 def test_get_watch_returns_when_the_workflow_finishes(
     kube: Kube,

@@ -98,9 +98,12 @@ class Cluster:
         )
         return dict(found.obj)
 
-    def workflow_names(self) -> set[str]:
+    def workflows(self) -> list[dict[str, Any]]:
         items = self._call("workflows", lambda: list(Workflow.objects(self.api).filter(namespace=self.namespace)))
-        return {item.name for item in items}
+        return [dict(item.obj) for item in items]
+
+    def workflow_names(self) -> set[str]:
+        return {obj["metadata"]["name"] for obj in self.workflows()}
 
     def breakers(self) -> dict[str, str]:
         """Each Component's breaker state in the namespace (Components are per namespace)."""

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import metadata
 from typing import Annotated, Any
@@ -326,6 +327,18 @@ def get_command(
         raise fail(str(error)) from error
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List the namespace's Workflows, newest first: phase, progress, route, start, duration, message."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    objects = _cluster_call(cluster.workflows)
+    objects.sort(key=lambda obj: obj["metadata"].get("creationTimestamp", ""), reverse=True)
+    if not objects:
+        out.print(f"No Workflows in namespace {cluster.namespace}.")
+        return
+    show(tree.workflow_list([view.build(obj) for obj in objects], datetime.now(UTC)))
 
 
 # --- graph ------------------------------------------------------------------------------------------------------

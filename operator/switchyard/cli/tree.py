@@ -149,3 +149,26 @@ def render(view: WorkflowView, now: datetime | None = None) -> RenderableType:
     """The summary, a blank line and the node tree."""
     moment = now or datetime.now(UTC)
     return Group(summary(view, moment), Text(""), nodes_table(view, moment))
+
+
+def workflow_list(views: list[WorkflowView], now: datetime) -> Table:
+    """`switchyard list`: one line per Workflow, newest first (as `argo list`)."""
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False)
+    for column in ("NAME", "PHASE", "PROGRESS", "ROUTE", "STARTED", "DURATION", "MESSAGE"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for item in views:
+        status = item.status
+        phase = Text(f"{SYMBOLS.get(status.phase, '?')} {status.phase}", style=STYLES.get(status.phase, ""))
+        why = phase_reason(item)
+        if why:
+            phase.append(f" ({why})")
+        table.add_row(
+            item.name,
+            phase,
+            status.progress or "",
+            status.route.summary if status.route else "",
+            _when(status.started_at),
+            duration(status.started_at, status.finished_at, now),
+            _one_line(status.message or ""),
+        )
+    return table
