@@ -181,6 +181,18 @@ def test_stop_sets_the_annotation(
     assert code == 0
     assert kube.get("Workflow", "long2")["metadata"]["annotations"]["switchyard.dev/stop"] == "bad batch"
 
+    # --wait returns once the Workflow is Failed (here its only node fails by itself a few seconds later)
+    kube.component("once", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(succeed=False, delay=3.0) if job.workflow == "short" else Outcome(delay=300)
+    kube.create("Workflow", "short", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "once"}]})
+    kube.wait_phase("short", "Running", timeout=30)
+    code, out, err = cli(kubeconfig, kube, capsys, "stop", "short", "--wait", "--timeout", "120")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "workflow short: Failed"
+    assert kube.status("Workflow", "short")["phase"] == "Failed"
+    code, out, _ = cli(kubeconfig, kube, capsys, "stop", "short")
+    assert code == 0 and "already finished (Failed): nothing to stop" in out
+
 
 def test_retry_creates_a_workflow_reusing_the_failed_one(
     kube: Kube,

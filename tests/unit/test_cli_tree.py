@@ -221,3 +221,29 @@ def test_the_phase_shows_the_reason_of_a_stop_or_an_invalid_spec() -> None:
     text = render(invalid)
     assert "Phase:      ⚠ Invalid (SelfDependency)\n" in text
     assert "└─◷ a" in text  # an invalid DAG is listed in spec order
+
+
+def test_compact_status_previews_come_from_the_outputs_configmaps() -> None:
+    from switchyard.cli.main import with_outputs
+
+    class Outputs:  # stands in for Cluster.outputs: the ConfigMaps' data, key = node
+        asked: list[list[str]] = []
+
+        def outputs(self, names: list[str]) -> dict[str, str]:
+            self.asked.append(names)
+            return {"a": "x" * 500, "b": "ignored: b has its preview"}
+
+    obj = {
+        "metadata": {"name": "big", "namespace": "d"},
+        "spec": {"nodes": [{"name": "a", "component": "p"}, {"name": "b", "component": "p"}]},
+        "status": {
+            "phase": "Succeeded",
+            "outputs": ["big-outputs-0", "big-outputs-1"],
+            "nodes": {"a": {"phase": "Succeeded"}, "b": {"phase": "Succeeded", "output": "kept"}},
+        },
+    }
+    source = Outputs()
+    filled = with_outputs(obj, source)  # type: ignore[arg-type]
+    assert source.asked == [["big-outputs-0", "big-outputs-1"]]
+    assert filled["status"]["nodes"]["a"]["output"] == "x" * 120
+    assert filled["status"]["nodes"]["b"]["output"] == "kept"
