@@ -228,7 +228,7 @@ def test_retry_creates_a_workflow_reusing_the_failed_one(
     sim.rule = None
     kube.wait_phase("fine", "Succeeded", timeout=60)
     code, _, err = cli(kubeconfig, kube, capsys, "retry", "fine")
-    assert code == 1 and "only a Failed Workflow can be retried" in err
+    assert code == 1 and "only a Failed Workflow can be retried; nothing to retry" in err
 
 
 def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path, tmp_path: pathlib.Path) -> None:

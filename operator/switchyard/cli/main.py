@@ -491,7 +491,11 @@ def retry_command(
     obj = _cluster_call(lambda: cluster.workflow(workflow))
     phase = (obj.get("status") or {}).get("phase", "Pending")
     if phase != "Failed":
-        raise fail(f"workflow {workflow} is {phase}: only a Failed Workflow can be retried (stop it first)")
+        advice = {
+            "Succeeded": "nothing to retry",
+            "Invalid": "its spec is invalid: create a corrected Workflow (check it with switchyard validate)",
+        }.get(phase, "stop it first (switchyard stop)")
+        raise fail(f"workflow {workflow} is {phase}: only a Failed Workflow can be retried; {advice}")
     created = _cluster_call(lambda: cluster.retry(obj))
     name = created["metadata"]["name"]
     if not (created.get("spec") or {}).get("reuse"):
