@@ -228,3 +228,13 @@ def test_graph_of_files(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[st
     assert "chunk -> parse" in dot.read_text()
     assert main(["graph", str(examples / "workflow-routed.yaml"), "-o", str(dot)]) == 1
     assert "no nodes to draw" in capsys.readouterr().err
+
+
+def test_dev_keeps_its_options(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`switchyard dev` moved to typer with the argparse version's options (the run itself: test_sandbox.py)."""
+    assert main(["dev", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    for option in ("--dir", "--examples", "--no-examples", "--timeout", "--keep-running"):
+        assert option in help_text
+    assert main(["dev", "--examples", str(tmp_path / "missing"), "--dir", str(tmp_path / "sbx")]) == 2
+    assert f"no examples directory {tmp_path / 'missing'}" in capsys.readouterr().err
