@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from importlib import metadata
 
 from switchyard.config import OPTIONS
 from switchyard.k8s.leader import (
@@ -17,6 +18,13 @@ from switchyard.k8s.leader import (
     default_namespace,
     exit_at_once,
 )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("switchyard")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     election.add_argument("--lease-identity", default=None, help="default: $POD_NAME, else <hostname>-<pid>")
     election.add_argument("--lease-duration", type=int, default=15, help="seconds; default: %(default)s")
     election.add_argument("--lease-renew", type=float, default=5.0, help="renew every N seconds; default: %(default)s")
+    parser.add_argument("--version", action="version", version=f"switchyard-operator {_version()}")
     args = parser.parse_args(argv)
     if args.leader_election and not 0 < args.lease_renew < args.lease_duration * 2 / 3:
         parser.error("--lease-renew must be positive and below two thirds of --lease-duration")

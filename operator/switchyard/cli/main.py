@@ -1,63 +1,535 @@
-"""The `switchyard` command: developer tools around the operator (`switchyard dev` runs the sandbox).
+"""The `switchyard` command (also `kubectl switchyard`): validate, route, get, graph, logs, stop, retry, dev.
 
-Subcommands register in ``build_parser``; each imports its module lazily, so one with optional dependencies
-(the sandbox needs the ``sandbox`` extra) does not break the others.
+Built on typer + rich; cluster access is pykube-ng (`switchyard.cli.cluster`), with `--kubeconfig`, `--context`
+and `--namespace` as kubectl has them. Offline commands (`validate`, `route --rules`, `graph FILE`) need no cluster.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
+import getpass
+import json
+import os
 import pathlib
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib import metadata
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from switchyard.cli import explain as explaining
+from switchyard.cli import graph as graphing
+from switchyard.cli import tree, view
+from switchyard.cli.actions import STOP_ANNOTATION, stop_reason
+from switchyard.cli.cluster import Cluster, ClusterError
+from switchyard.cli.validate import load, validate, yaml_files
+from switchyard.logic.analysis import analyse_input
+from switchyard.models.common import MAX_MESSAGE
+
+PREVIEW = 120
+
+app = typer.Typer(
+    name="switchyard",
+    help="Switchyard workflows from the command line: validate, route, get, graph, logs, stop, retry; "
+    "`switchyard dev` runs the sandbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+# Piped output is not cut at 80 columns (rich's default without a terminal): $COLUMNS, else 200.
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 200)
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _dev(args: argparse.Namespace) -> int:
+def show(renderable: Any) -> None:
+    """Print to stdout; piped output loses the cell padding rich puts at line ends."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+@dataclass
+class Settings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+
+    def cluster(self) -> Cluster:
+        return Cluster.connect(self.kubeconfig, self.context, self.namespace)
+
+
+def version() -> str:
     try:
-        from switchyard.sandbox import dev
+        return metadata.version("switchyard")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"switchyard {version()}")
+        raise typer.Exit()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(Text(f"error: {message}", style="bold red"))
+    return typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    return settings if settings is not None else Settings()
+
+
+def _cluster_call(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except ClusterError as error:
+        raise fail(str(error)) from error
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="kubeconfig file (default $KUBECONFIG)")
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context")] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="namespace (default: the context's)")
+    ] = None,
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    ctx.obj = Settings(kubeconfig, context, namespace)
+
+
+# --- dev --------------------------------------------------------------------------------------------------------
+
+
+@app.command(
+    help="Run the sandbox: an in-memory Kubernetes API emulator (not a cluster), the operator and a local job "
+    "runner; create the built-in Components, apply the examples and show the Workflows until they finish. "
+    "Exit 0 when every Workflow labelled switchyard.dev/expect: Succeeded succeeded."
+)
+def dev(
+    directory: Annotated[pathlib.Path, typer.Option("--dir", help="kubeconfig and logs")] = pathlib.Path(".sandbox"),
+    examples: Annotated[
+        pathlib.Path | None, typer.Option(help="directory of YAML to apply (default: manifests/examples)")
+    ] = None,
+    no_examples: Annotated[bool, typer.Option("--no-examples", help="apply nothing (implies --keep-running)")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the examples (default 120)")] = 120.0,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="stay up after the examples until Ctrl-C")
+    ] = False,
+    ingest_port: Annotated[
+        int, typer.Option("--ingest-port", help="port of the CloudEvents ingest endpoint (0: a free one)")
+    ] = 0,
+) -> None:
+    try:
+        from switchyard.sandbox import dev as sandbox
     except ImportError as e:
         print(f"switchyard dev needs the sandbox extra (pip install 'switchyard[sandbox]'): {e}", file=sys.stderr)
-        return 2
-    examples = None if args.no_examples else (args.examples or dev.REPO_EXAMPLES)
-    if examples is not None and not examples.is_dir():
-        print(
-            f"switchyard dev: no examples directory {examples} (use --examples DIR or --no-examples)", file=sys.stderr
+        raise typer.Exit(2) from e
+    chosen = None if no_examples else (examples or sandbox.REPO_EXAMPLES)
+    if chosen is not None and not chosen.is_dir():
+        print(f"switchyard dev: no examples directory {chosen} (use --examples DIR or --no-examples)", file=sys.stderr)
+        raise typer.Exit(2)
+    options = sandbox.Options(
+        dir=directory, examples=chosen, timeout=timeout, keep_running=keep_running, ingest_port=ingest_port
+    )
+    raise typer.Exit(sandbox.run(options))
+
+
+# --- validate ---------------------------------------------------------------------------------------------------
+
+
+@app.command("validate")
+def validate_command(
+    files: Annotated[list[pathlib.Path], typer.Argument(help="YAML files or directories (multi-document)")],
+    components: Annotated[
+        list[pathlib.Path] | None,
+        typer.Option("--components", help="more YAML with the Components the nodes may use (repeatable)"),
+    ] = None,
+    builtins: Annotated[
+        bool,
+        typer.Option(
+            "--builtins/--no-builtins",
+            help="count the built-in Components (json-processor, chunking-processor, numeric-processor, "
+            "data-validator) as known",
+        ),
+    ] = True,
+) -> None:
+    """Check Switchyard YAML offline: schema, DAG (cycles, dependencies), components and CEL; exit 1 on problems."""
+    report = validate(files, components or [], builtins=builtins)
+    for note in report.notes:
+        out.print(Text(f"note: {note}", style="dim"))
+    for problem in report.problems:
+        out.print(Text("✖ ", style="bold red") + Text(str(problem)))
+    if not report.problems and report.checked == 0:
+        raise fail("no Switchyard objects found")
+    noun = "object" if report.checked == 1 else "objects"
+    if report.problems:
+        count = len(report.problems)
+        out.print(f"{report.checked} {noun} checked: {count} problem{'s' if count != 1 else ''}")
+        raise typer.Exit(1)
+    out.print(Text("✔ ", style="green") + Text(f"{report.checked} {noun} valid"))
+
+
+# --- route ------------------------------------------------------------------------------------------------------
+
+OUTCOME_SYMBOLS = {"matched": "✔", "false": "✖", "skipped": "⚠", "not selected": "○", "invalid": "⚠"}
+
+
+def _routing_input(
+    file: pathlib.Path, content_type: str | None
+) -> tuple[explaining.RoutingInput, list[dict[str, Any]]]:
+    """The input to route (a Workflow manifest's, or the file's raw content) and any RoutingRules in the file."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise fail(f"{file}: cannot read: {error.strerror or error}") from error
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        docs = []
+    rules = [d for d in docs if d.get("kind") == "RoutingRule"]
+    workflows = [d for d in docs if d.get("kind") == "Workflow"]
+    if workflows:
+        try:
+            return explaining.input_from_workflow(workflows[0]), rules
+        except ValueError as error:  # pydantic's ValidationError is a ValueError too
+            raise fail(f"{file}: {error}") from error
+    return explaining.RoutingInput(data=text, content_type=content_type or "text/plain"), rules
+
+
+@app.command("route")
+def route_command(
+    ctx: typer.Context,
+    file: Annotated[pathlib.Path, typer.Argument(help="a Workflow manifest, or a data file to route")],
+    rules: Annotated[
+        pathlib.Path | None,
+        typer.Option("--rules", help="RoutingRule YAML (file or directory); default: the namespace's rules"),
+    ] = None,
+    content_type: Annotated[str | None, typer.Option("--content-type", help="for a data file")] = None,
+) -> None:
+    """Explain routing: each rule's result (matched, false, skipped with the error), then the chosen path."""
+    routing_input, rule_objects = _routing_input(file, content_type)
+    if rules is not None:
+        report = validate([])  # collects load problems only
+        rule_objects += [
+            dict(d.body) for path in yaml_files([rules]) for d in load(path, report) if d.kind == "RoutingRule"
+        ]
+        for problem in report.problems:
+            err.print(Text(f"warning: {problem}", style="yellow"))
+    elif not rule_objects:
+        rule_objects = _cluster_call(lambda: _settings(ctx).cluster().routing_rules())
+    compiled, invalid = explaining.compile_rules(rule_objects)
+    explanation = explaining.explain(routing_input, compiled)
+    facts = analyse_input(routing_input.data, routing_input.content_type, routing_input.labels)
+    out.print(
+        f"Input: {facts.size} bytes, {facts.content_type}, isJson={str(facts.is_json).lower()}, "
+        f"hasDigits={str(facts.has_digits).lower()}"
+    )
+    if explanation.explicit:
+        out.print("The Workflow lists its nodes: it runs them as given and is not routed (rules shown for reference).")
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), title=None)
+    for column in ("RULE", "PRIORITY", "RESULT", "WHY"):
+        table.add_column(column, overflow="fold")
+    for result in [*explanation.results, *invalid]:
+        outcome = Text(f"{OUTCOME_SYMBOLS[result.outcome]} {result.outcome}")
+        if result.chosen:
+            outcome.append(" (chosen)", style="bold green")
+        elif result.outcome == "matched":
+            outcome.append(" (a rule before it won)")
+        table.add_row(result.name, str(result.priority), outcome, result.detail)
+    if explanation.results or invalid:
+        show(table)
+    else:
+        out.print("No RoutingRules.")
+    decision = explanation.decision
+    if decision is None:
+        raise fail(f"no route: {explanation.error}")
+    via = f"rule {decision.rule}" if decision.source == "Rule" else "analysis"
+    out.print(Text("Route: ", style="bold") + Text(f"{via}: {' -> '.join(decision.path)}"))
+    out.print(Text("Reason: ", style="bold") + Text(decision.reason))
+
+
+# --- get --------------------------------------------------------------------------------------------------------
+
+
+def with_outputs(obj: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
+    """Fill output previews missing from a compact status (above 1,000 nodes) from the outputs ConfigMaps."""
+    status = obj.get("status") or {}
+    nodes = status.get("nodes") or {}
+    missing = [n for n, s in nodes.items() if s.get("phase") in ("Succeeded", "FellBack") and not s.get("output")]
+    if not missing or not status.get("outputs"):
+        return obj
+    outputs = cluster.outputs(list(status["outputs"]))
+    for name in missing:
+        if name in outputs:
+            nodes[name]["output"] = outputs[name][:PREVIEW]
+    return obj
+
+
+def _breakers(cluster: Cluster) -> dict[str, str]:
+    try:
+        return cluster.breakers()
+    except ClusterError as error:  # e.g. no RBAC on Components: the tree still renders
+        err.print(Text(f"warning: breaker states unavailable: {error}", style="yellow"))
+        return {}
+
+
+@app.command("get")
+def get_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="Workflow name")],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="redraw on every change until it finishes")] = False,
+    output: Annotated[OutputFormat | None, typer.Option("--output", "-o", help="json or yaml")] = None,
+) -> None:
+    """Show a Workflow as a tree: each node's phase, attempts, duration, Job, message or output, breaker state."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    if output is not None:
+        obj = _cluster_call(lambda: cluster.workflow(workflow))
+        if output is OutputFormat.json:
+            out.print_json(json.dumps(obj), highlight=False) if out.is_terminal else print(json.dumps(obj, indent=2))
+        else:
+            print(yaml.safe_dump(obj, sort_keys=False), end="")
+        return
+    if not watch:
+        obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
+        show(tree.render(view.build(obj, _breakers(cluster))))
+        return
+    try:
+        with Live(console=out, auto_refresh=False) as live:
+            for obj in cluster.watch_workflow(workflow):
+                current = view.build(with_outputs(obj, cluster), _breakers(cluster))
+                live.update(tree.render(current), refresh=True)
+                if current.phase in view.FINISHED_WORKFLOW_PHASES:
+                    break
+    except ClusterError as error:
+        raise fail(str(error)) from error
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List the namespace's Workflows, newest first: phase, progress, route, start, duration, message."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    objects = _cluster_call(cluster.workflows)
+    objects.sort(key=lambda obj: obj["metadata"].get("creationTimestamp", ""), reverse=True)
+    if not objects:
+        out.print(f"No Workflows in namespace {cluster.namespace}.")
+        return
+    show(tree.workflow_list([view.build(obj) for obj in objects], datetime.now(UTC)))
+
+
+# --- graph ------------------------------------------------------------------------------------------------------
+
+
+def _file_view(path: pathlib.Path) -> view.WorkflowView:
+    report = validate([])
+    docs = [d for d in load(path, report) if d.kind in ("Workflow", "RoutingRule")]
+    if report.problems:
+        raise fail(str(report.problems[0]))
+    if not docs:
+        raise fail(f"{path}: no Workflow or RoutingRule in the file")
+    body = dict(docs[0].body)
+    try:
+        return view.build(body)
+    except ValueError as error:
+        raise fail(f"{path}: {docs[0].label}: {error}") from error
+
+
+@app.command("graph")
+def graph_command(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="WORKFLOW|FILE", help="a Workflow name, or a YAML file")],
+    output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="x.svg, x.png, x.dot or x.mmd (Mermaid)")],
+) -> None:
+    """Draw a Workflow's DAG coloured by node phase (Graphviz; .mmd is Mermaid text)."""
+    path = pathlib.Path(source)
+    if path.is_file():
+        graph_view = _file_view(path)
+    else:
+        cluster = _cluster_call(_settings(ctx).cluster)
+        graph_view = view.build(_cluster_call(lambda: cluster.workflow(source)))
+    if not graph_view.nodes:
+        raise fail(f"{source}: no nodes to draw (a routed Workflow has nodes once it is routed)")
+    try:
+        graphing.write(graph_view, output)
+    except graphing.GraphError as error:
+        raise fail(str(error)) from error
+    except OSError as error:
+        raise fail(f"{output}: {error.strerror or error}") from error
+    out.print(f"wrote {output} ({len(graph_view.nodes)} nodes)")
+
+
+# --- logs -------------------------------------------------------------------------------------------------------
+
+
+@app.command("logs")
+def logs_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="Workflow name")],
+    node: Annotated[str | None, typer.Argument(help="node name (default: every node that ran)")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="stream the log as it grows")] = False,
+) -> None:
+    """Print the logs of a node's latest attempt (its Job's Pod), or of every node that ran."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    current = view.build(_cluster_call(lambda: cluster.workflow(workflow)))
+    by_name = {n.name: n for n in current.nodes}
+    if node is not None:
+        if node not in by_name:
+            raise fail(f"workflow {workflow} has no node {node!r} (nodes: {', '.join(by_name) or 'none yet'})")
+        if not by_name[node].status.job:
+            hint = (
+                ""
+                if by_name[node].status.phase in ("Pending", "Skipped")
+                else (
+                    f"; its Job is no longer recorded: try kubectl logs -l switchyard.dev/workflow={workflow},"
+                    f"switchyard.dev/node={node}"
+                )
+            )
+            raise fail(f"node {node} has no Job (phase {by_name[node].status.phase}){hint}")
+        chosen = [by_name[node]]
+    else:
+        chosen = [n for n in current.nodes if n.status.job]
+        if not chosen:
+            raise fail(f"workflow {workflow}: no node has run yet")
+        if follow and len(chosen) > 1:
+            raise fail(f"name the NODE to follow ({', '.join(n.name for n in chosen)})")
+    if follow:
+        job = str(chosen[0].status.job)
+        pod = _cluster_call(functools.partial(cluster.job_pod, job))
+        try:
+            for line in cluster.follow_logs(pod):
+                print(line, flush=True)
+        except ClusterError as error:
+            raise fail(str(error)) from error
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        return
+    if len(chosen) == 1:
+        job = str(chosen[0].status.job)
+        pod = _cluster_call(functools.partial(cluster.job_pod, job))
+        text = str(_cluster_call(functools.partial(cluster.logs, pod)))
+        print(text, end="" if text.endswith("\n") or not text else "\n")
+        return
+    failures = 0
+    for item in chosen:  # every node that ran, each line prefixed with the node (as `argo logs` does)
+        try:
+            text = cluster.logs(cluster.job_pod(str(item.status.job)))
+        except ClusterError as error:
+            failures += 1
+            err.print(Text(f"warning: {item.name}: {error}", style="yellow"))
+            continue
+        for line in text.splitlines():
+            print(f"{item.name}: {line}")
+    if failures == len(chosen):
+        raise typer.Exit(1)
+
+
+# --- stop and retry ---------------------------------------------------------------------------------------------
+
+
+@app.command("stop")
+def stop_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="Workflow name")],
+    reason: Annotated[str | None, typer.Option("--reason", help="recorded in the Failed condition")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait until the Workflow is Failed")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds for --wait")] = 120.0,
+) -> None:
+    """Stop a running Workflow: the operator deletes its running Jobs and fails it with reason Stopped."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    obj = _cluster_call(lambda: cluster.workflow(workflow))
+    phase = (obj.get("status") or {}).get("phase", "Pending")
+    if phase in view.FINISHED_WORKFLOW_PHASES:
+        out.print(f"workflow {workflow} already finished ({phase}): nothing to stop")
+        return
+    text = stop_reason(getpass.getuser(), reason)[:MAX_MESSAGE]
+    _cluster_call(lambda: cluster.stop(workflow, text))
+    out.print(f"workflow {workflow}: stop requested ({STOP_ANNOTATION}: {text})")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        phase = (_cluster_call(lambda: cluster.workflow(workflow)).get("status") or {}).get("phase", "Pending")
+        if phase in view.FINISHED_WORKFLOW_PHASES:
+            out.print(f"workflow {workflow}: {phase}")
+            raise typer.Exit(0 if phase == "Failed" else 1)
+        if time.monotonic() >= deadline:
+            raise fail(f"workflow {workflow} still {phase} after {timeout:g}s")
+        time.sleep(1.0)  # a CLI poll, not a test wait
+
+
+@app.command("retry")
+def retry_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="a Failed Workflow")],
+) -> None:
+    """Re-run a Failed Workflow as a new one (`<name>-retry-<n>`) that reuses the succeeded nodes' outputs."""
+    cluster = _cluster_call(_settings(ctx).cluster)
+    obj = _cluster_call(lambda: cluster.workflow(workflow))
+    phase = (obj.get("status") or {}).get("phase", "Pending")
+    if phase != "Failed":
+        advice = {
+            "Succeeded": "nothing to retry",
+            "Invalid": "its spec is invalid: create a corrected Workflow (check it with switchyard validate)",
+        }.get(phase, "stop it first (switchyard stop)")
+        raise fail(f"workflow {workflow} is {phase}: only a Failed Workflow can be retried; {advice}")
+    created = _cluster_call(lambda: cluster.retry(obj))
+    name = created["metadata"]["name"]
+    if not (created.get("spec") or {}).get("reuse"):
+        err.print(
+            Text(
+                "warning: the API server dropped spec.reuse (CRDs older than this CLI): the new Workflow re-runs "
+                "every node",
+                style="yellow",
+            )
         )
-        return 2
-    options = dev.Options(
-        dir=args.dir,
-        examples=examples,
-        timeout=args.timeout,
-        keep_running=args.keep_running,
-        ingest_port=args.ingest_port,
-    )
-    return dev.run(options)
+    out.print(name)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchyard", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# --- entry points -----------------------------------------------------------------------------------------------
 
-    dev = commands.add_parser(
-        "dev",
-        help="run the sandbox: an emulated Kubernetes API, the real operator and a local job runner",
-        description="Start an in-memory Kubernetes API emulator (not a cluster), the operator and a local job "
-        "runner; create the built-in Components, apply the examples and show the Workflows until they finish. "
-        "Exit 0 when every Workflow labelled switchyard.dev/expect: Succeeded succeeded.",
-    )
-    dev.add_argument("--dir", type=pathlib.Path, default=pathlib.Path(".sandbox"), help="kubeconfig and logs")
-    dev.add_argument("--examples", type=pathlib.Path, help="directory of YAML to apply (default: manifests/examples)")
-    dev.add_argument("--no-examples", action="store_true", help="apply nothing (implies --keep-running)")
-    dev.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the examples (default 120)")
-    dev.add_argument("--ingest-port", type=int, default=0, help="port of the CloudEvents ingest endpoint (0: free)")
-    dev.add_argument("--keep-running", action="store_true", help="stay up after the examples until Ctrl-C")
-    dev.set_defaults(handler=_dev)
-    return parser
+
+def _prog_name(argv0: str) -> str:
+    base = os.path.basename(argv0)
+    return "kubectl switchyard" if base.startswith("kubectl-") else "switchyard"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name=_prog_name(sys.argv[0]), standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

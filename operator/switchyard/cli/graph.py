@@ -1,0 +1,76 @@
+"""`switchyard graph`: a Workflow's DAG coloured by node phase, as Graphviz (.dot/.svg/.png) or Mermaid (.mmd).
+
+The `graphviz` package writes DOT source itself; rendering .svg/.png runs Graphviz's `dot` binary.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import graphviz
+
+from switchyard.cli.view import COLOURS, SYMBOLS, WorkflowView
+
+FORMATS = ("dot", "svg", "png", "mmd")
+DOT_PACKAGE_HINT = "the Graphviz `dot` program is needed for .svg/.png (Debian/Ubuntu: apt-get install graphviz)"
+
+
+class GraphError(Exception):
+    """The graph cannot be written (unknown format, `dot` missing); the message is for the user."""
+
+
+def _label(name: str, component: str, phase: str) -> str:
+    lines = [f"{SYMBOLS.get(phase, '')} {name}".strip()]
+    if component and component != name:
+        lines.append(component)
+    lines.append(phase)
+    return "\n".join(lines)
+
+
+def to_dot(view: WorkflowView) -> graphviz.Digraph:
+    """Edges point from a dependency to its dependent (data flows along the arrows)."""
+    graph = graphviz.Digraph(
+        name=view.name or "workflow", graph_attr={"rankdir": "LR", "label": view.name, "fontname": "Helvetica"}
+    )
+    graph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica")
+    for node in view.nodes:
+        phase = node.status.phase
+        graph.node(node.name, _label(node.name, node.component, phase), fillcolor=COLOURS.get(phase, "white"))
+    for node in view.nodes:
+        for dep in node.depends_on:
+            graph.edge(dep, node.name)
+    return graph
+
+
+def to_mermaid(view: WorkflowView) -> str:
+    """Mermaid flowchart text; node ids are n0, n1... (node names may contain dashes)."""
+    ids = {node.name: f"n{index}" for index, node in enumerate(view.nodes)}
+    lines = ["flowchart LR"]
+    for node in view.nodes:
+        label = "<br/>".join(_label(node.name, node.component, node.status.phase).split("\n"))
+        lines.append(f'    {ids[node.name]}["{label}"]:::{node.status.phase.lower()}')
+    for node in view.nodes:
+        lines.extend(f"    {ids[dep]} --> {ids[node.name]}" for dep in node.depends_on if dep in ids)
+    for phase, colour in COLOURS.items():
+        lines.append(f"    classDef {phase.lower()} fill:{colour},stroke:#555")
+    return "\n".join(lines) + "\n"
+
+
+def write(view: WorkflowView, target: pathlib.Path) -> None:
+    """Write the graph in the format the file name's suffix names."""
+    fmt = target.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise GraphError(f"unknown graph format {target.suffix or '(none)'!r}: use one of .dot, .svg, .png, .mmd")
+    if fmt == "mmd":
+        target.write_text(to_mermaid(view), encoding="utf-8")
+        return
+    graph = to_dot(view)
+    if fmt == "dot":
+        target.write_text(graph.source, encoding="utf-8")
+        return
+    try:
+        target.write_bytes(graph.pipe(format=fmt))
+    except graphviz.ExecutableNotFound as error:
+        raise GraphError(DOT_PACKAGE_HINT) from error
+    except graphviz.CalledProcessError as error:
+        raise GraphError(f"dot failed: {error.stderr.decode(errors='replace') if error.stderr else error}") from error

@@ -1,0 +1,266 @@
+"""`switchyard validate`: offline checks of Switchyard YAML (schema, DAG, components, CEL), no cluster needed.
+
+Schema checks use the pydantic models the CRDs are generated from; DAG, component and CEL checks are the
+operator's own (`switchyard.logic`), so a file that passes here is not rejected by the operator for these reasons.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from switchyard.logic.analysis import CHUNKING_PROCESSOR, DATA_VALIDATOR, JSON_PROCESSOR, NUMERIC_PROCESSOR
+from switchyard.logic.dag import Dag, check_components
+from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.routing import compile_rule, path_to_nodes
+from switchyard.logic.triggers import compile_filter
+from switchyard.models.common import DNS_SUBDOMAIN
+from switchyard.models.component import ComponentSpec
+from switchyard.models.crd import API_VERSION, GROUP
+from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.trigger import TriggerSpec
+from switchyard.models.workflow import NodeSpec, WorkflowSpec
+
+SPECS: dict[str, type[BaseModel]] = {
+    "Workflow": WorkflowSpec,
+    "Component": ComponentSpec,
+    "RoutingRule": RoutingRuleSpec,
+    "Trigger": TriggerSpec,
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+# The chart's default Components (`defaultComponents.enabled`) and `switchyard dev` create these.
+BUILTIN_COMPONENTS = (JSON_PROCESSOR, CHUNKING_PROCESSOR, NUMERIC_PROCESSOR, DATA_VALIDATOR)
+_NAME = re.compile(DNS_SUBDOMAIN)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding, located as precisely as known: file, document (1-based), object, field."""
+
+    file: str
+    message: str
+    doc: int | None = None
+    obj: str = ""
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = self.file if self.doc is None else f"{self.file}: doc {self.doc}"
+        parts = [where, self.obj, self.field, self.message]
+        return ": ".join(part for part in parts if part)
+
+
+@dataclass
+class Document:
+    file: str
+    index: int
+    body: Mapping[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str((self.body.get("metadata") or {}).get("name", ""))
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name or '?'}"
+
+    def problem(self, message: str, field: str = "") -> Problem:
+        return Problem(self.file, message, self.index, self.label, field)
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def yaml_files(paths: Iterable[pathlib.Path]) -> list[pathlib.Path]:
+    """The files named, with directories expanded to their *.yaml/*.yml files (recursively, sorted)."""
+    files: list[pathlib.Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def load(path: pathlib.Path, report: Report) -> list[Document]:
+    """The documents of a (multi-document) YAML file; problems for unreadable files and YAML errors."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        report.problems.append(Problem(name, f"cannot read: {error.strerror or error}"))
+        return []
+    try:
+        bodies = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+        problem = getattr(error, "problem", None) or str(error)
+        report.problems.append(Problem(where, f"invalid YAML: {problem}"))
+        return []
+    documents: list[Document] = []
+    for index, body in enumerate(bodies, start=1):
+        if body is None:  # an empty document (`---` at the end)
+            continue
+        if not isinstance(body, Mapping):
+            report.problems.append(Problem(name, f"expected a mapping, got {type(body).__name__}", index))
+            continue
+        documents.append(Document(name, index, body))
+    return documents
+
+
+def field_path(loc: Sequence[int | str], root: str = "spec") -> str:
+    """pydantic's error location as a field path: ("nodes", 0, "dependsOn") -> "spec.nodes[0].dependsOn"."""
+    text = root
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _schema(document: Document, report: Report) -> BaseModel | None:
+    """Check apiVersion, metadata.name and the spec against the kind's model; the parsed spec when valid."""
+    body = document.body
+    if body.get("apiVersion") != API_VERSION:
+        report.problems.append(document.problem(f"apiVersion must be {API_VERSION!r}", "apiVersion"))
+        return None
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        report.problems.append(document.problem("metadata is required", "metadata"))
+        return None
+    name = metadata.get("name")
+    if name is None and not metadata.get("generateName"):
+        report.problems.append(document.problem("metadata.name is required", "metadata.name"))
+    elif name is not None and (not isinstance(name, str) or len(name) > 253 or not _NAME.match(name)):
+        report.problems.append(
+            document.problem(
+                f"{name!r} is not a valid name (lowercase letters, digits, '-' and '.', at most 253)", "metadata.name"
+            )
+        )
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping):
+        report.problems.append(document.problem("spec is required and must be a mapping", "spec"))
+        return None
+    try:
+        return SPECS[document.kind].model_validate(spec)
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")
+            report.problems.append(document.problem(message, field_path(item["loc"])))
+        return None
+
+
+def _check_components(
+    document: Document, nodes: Sequence[NodeSpec], known: set[str], at: str, suffix: str = ".component"
+) -> list[Problem]:
+    problems = []
+    for index, node in enumerate(nodes):
+        try:
+            check_components([node], known)
+        except InvalidSpec as invalid:
+            message = invalid.message
+            if suffix == "":  # a path entry: the node name is generated, name the component only
+                message = f"unknown component {node.component!r}"
+            problems.append(document.problem(message, f"{at}[{index}]{suffix}"))
+    return problems
+
+
+def _check_workflow(document: Document, spec: WorkflowSpec, known: set[str] | None, report: Report) -> None:
+    if not spec.nodes:
+        return  # routed at run time: `switchyard route` explains which path it would take
+    try:
+        Dag.build(spec.nodes)
+    except InvalidSpec as invalid:
+        report.problems.append(document.problem(invalid.message, "spec.nodes"))
+        return
+    if known is not None:
+        report.problems.extend(_check_components(document, spec.nodes, known, "spec.nodes"))
+
+
+def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None, report: Report) -> None:
+    """The filter compiles; the template's DAG is valid and names known components."""
+    problem = compile_filter(spec.filter).error
+    if problem is not None:
+        report.problems.append(document.problem(problem, "spec.filter"))
+    template = spec.workflow_template
+    if not template.nodes:
+        return
+    try:
+        Dag.build(template.nodes)
+    except InvalidSpec as invalid:
+        report.problems.append(document.problem(invalid.message, "spec.workflowTemplate.nodes"))
+        return
+    if known is not None:
+        report.problems.extend(_check_components(document, template.nodes, known, "spec.workflowTemplate.nodes"))
+
+
+def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | None, report: Report) -> None:
+    compiled = compile_rule(document.name, spec)
+    if compiled.error is not None:
+        at = "spec.when" if compiled.error.startswith("CEL") else "spec.nodes"
+        report.problems.append(document.problem(compiled.error, at))
+        return
+    if known is None:
+        return
+    if spec.nodes:
+        report.problems.extend(_check_components(document, spec.nodes, known, "spec.nodes"))
+    else:
+        chain = path_to_nodes(spec.path or [])
+        report.problems.extend(_check_components(document, chain, known, "spec.path", suffix=""))
+
+
+def validate(paths: Sequence[pathlib.Path], components: Sequence[pathlib.Path] = (), builtins: bool = True) -> Report:
+    """Validate every Switchyard object in `paths`.
+
+    Known components: the Components in `paths` and `components`, plus the built-in ones when `builtins`.
+    Without any Component in the files the unknown-component check is skipped (with a note).
+    """
+    report = Report()
+    documents = [doc for path in yaml_files(paths) for doc in load(path, report)]
+    extra = [doc for path in yaml_files(components) for doc in load(path, report)]
+    parsed: list[tuple[Document, BaseModel]] = []
+    for document in documents:
+        api_version = str(document.body.get("apiVersion", ""))
+        if document.kind not in SPECS or not api_version.startswith(f"{GROUP}/"):
+            if api_version.startswith(f"{GROUP}/"):
+                report.problems.append(document.problem(f"unknown kind {document.kind!r}", "kind"))
+            else:
+                report.notes.append(f"{document.file}: doc {document.index}: skipped {api_version} {document.label}")
+            continue
+        report.checked += 1
+        spec = _schema(document, report)
+        if spec is not None:
+            parsed.append((document, spec))
+    names = {doc.name for doc in [*documents, *extra] if doc.kind == "Component" and doc.name}
+    known: set[str] | None = names | (set(BUILTIN_COMPONENTS) if builtins else set())
+    if not names:
+        known = None
+        if any(doc.kind in ("Workflow", "RoutingRule", "Trigger") for doc, _ in parsed):
+            report.notes.append(
+                "no Components in these files (or --components DIR): the unknown-component check was skipped"
+            )
+    for document, spec in parsed:
+        if isinstance(spec, WorkflowSpec):
+            _check_workflow(document, spec, known, report)
+        elif isinstance(spec, RoutingRuleSpec):
+            _check_rule(document, spec, known, report)
+        elif isinstance(spec, TriggerSpec):
+            _check_trigger(document, spec, known, report)
+    report.problems.sort(key=lambda problem: (problem.file, problem.doc or 0))  # stable: by file, then document
+    return report

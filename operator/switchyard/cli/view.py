@@ -1,0 +1,126 @@
+"""A Workflow object as the CLI shows it: its nodes in DAG order with their status, read through the models.
+
+Pure (no cluster access): `get`, `graph` and the tests build views from plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchyard.logic.dag import Dag
+from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.routing import path_to_nodes
+from switchyard.models.workflow import NodeSpec, NodeStatus, WorkflowStatus
+
+FINISHED_NODE_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "FellBack"})
+FINISHED_WORKFLOW_PHASES = frozenset({"Succeeded", "Failed", "Invalid"})
+
+# Phase symbols as `argo get` draws them, plus Switchyard's own phases.
+SYMBOLS = {
+    "Pending": "◷",
+    "Running": "●",
+    "Retrying": "↻",
+    "Succeeded": "✔",
+    "Failed": "✖",
+    "Skipped": "○",
+    "FellBack": "⤷",
+    "Invalid": "⚠",
+}
+
+# Fill colours by phase for `graph` (and the tree's styles).
+COLOURS = {
+    "Pending": "#e0e0e0",
+    "Running": "#9ecbff",
+    "Retrying": "#ffd27f",
+    "Succeeded": "#a6e3a1",
+    "Failed": "#f28b82",
+    "Skipped": "#f5f5f5",
+    "FellBack": "#ffe08a",
+    "Invalid": "#f28b82",
+}
+
+
+@dataclass(frozen=True)
+class NodeView:
+    name: str
+    component: str
+    depends_on: tuple[str, ...]
+    status: NodeStatus
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    name: str
+    namespace: str
+    status: WorkflowStatus
+    nodes: tuple[NodeView, ...]
+    breakers: Mapping[str, str] = field(default_factory=dict)  # component -> breaker state
+
+    @property
+    def phase(self) -> str:
+        return self.status.phase
+
+
+def spec_nodes(spec: Mapping[str, Any]) -> list[NodeSpec]:
+    """The nodes of a Workflow (or RoutingRule) spec: `nodes`, else a chain for `path`."""
+    if spec.get("nodes"):
+        return [NodeSpec.model_validate(node) for node in spec["nodes"]]
+    if spec.get("path"):
+        return path_to_nodes([str(component) for component in spec["path"]])
+    return []
+
+
+def ordered(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
+    """Nodes in the DAG's stable topological order; spec order when the DAG is invalid."""
+    try:
+        dag = Dag.build(nodes)
+    except InvalidSpec:
+        return list(nodes)
+    return [dag.nodes[name] for name in dag.order]
+
+
+def build(obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None) -> WorkflowView:
+    """The view of a Workflow object (as the API returns it)."""
+    metadata = obj.get("metadata") or {}
+    try:
+        status = WorkflowStatus.model_validate(obj.get("status") or {})
+    except ValidationError:  # a status from an unknown operator version: show what we can
+        status = WorkflowStatus()
+    specs = spec_nodes(obj.get("spec") or {})
+    if not specs and status.route is not None:
+        if status.route.nodes:
+            specs = list(status.route.nodes)
+        elif status.route.path:
+            specs = path_to_nodes(status.route.path)
+    views = [
+        NodeView(spec.name, spec.component, tuple(spec.depends_on), status.nodes.get(spec.name) or NodeStatus())
+        for spec in ordered(specs)
+    ]
+    known = {view.name for view in views}
+    views += [NodeView(name, "", (), node) for name, node in status.nodes.items() if name not in known]
+    return WorkflowView(
+        name=str(metadata.get("name", "")),
+        namespace=str(metadata.get("namespace", "")),
+        status=status,
+        nodes=tuple(views),
+        breakers=dict(breakers or {}),
+    )
+
+
+def duration(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """`1h2m`, `3m4s`, `5s`; empty without a start."""
+    if start is None:
+        return ""
+    seconds = max(0, int(((end or now) - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

@@ -1,0 +1,275 @@
+"""The `switchyard` CLI against the real operator on the emulated cluster: get, graph, logs, stop, retry, and
+`kubectl switchyard` through kubectl's plugin mechanism."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from switchyard.cli.main import main
+from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
+from switchyard.sandbox.process import OperatorProcess
+from tests.emulated.conftest import Kube, wait_for
+
+pytestmark = pytest.mark.emulated
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+KUBECTL = shutil.which("kubectl")
+
+DIAMOND = [
+    {"name": "chunk", "component": "proc"},
+    {"name": "parse", "component": "proc", "dependsOn": ["chunk"]},
+    {"name": "numbers", "component": "proc", "dependsOn": ["chunk"]},
+    {"name": "validate", "component": "proc", "dependsOn": ["parse", "numbers"]},
+]
+
+
+def cli(kubeconfig: pathlib.Path, kube: Kube, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--kubeconfig", str(kubeconfig), "-n", kube.namespace, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def fail_first_attempt_of(node: str) -> Any:
+    def rule(job: SimJob) -> Outcome | None:
+        if job.node == node and job.attempt == 1:
+            return Outcome(succeed=False, exit_code=3, message="first attempt fails")
+        return None
+
+    return rule
+
+
+def tree_rows(out: str) -> dict[str, list[str]]:
+    """STEP rows by node name: [symbol, name, phase, attempts, duration, job, ...]."""
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith(("├─", "└─")):
+            cells = line[2:].split()
+            rows[cells[1]] = cells
+    return rows
+
+
+def test_get_shows_the_tree_of_a_real_run(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.component("proc", retry={"limit": 2, "backoff": {"initialSeconds": 0.1}})
+    sim.rule = fail_first_attempt_of("numbers")
+    kube.create("Workflow", "diamond", {"input": {"data": "1 2 3"}, "nodes": DIAMOND})
+    status = kube.wait_phase("diamond", "Succeeded", "Failed", timeout=90)
+    assert status["phase"] == "Succeeded"
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "diamond")
+    assert code == 0
+    assert "Phase:      ✔ Succeeded" in out
+    assert f"Namespace:  {kube.namespace}" in out
+    assert "Progress:   4/4" in out
+    rows = tree_rows(out)
+    assert list(rows) == ["chunk", "parse", "numbers", "validate"]  # DAG order
+    for name, cells in rows.items():
+        node = status["nodes"][name]
+        assert cells[0] == "✔" and cells[2] == "Succeeded"
+        assert cells[3] == str(node["attempts"])
+        assert node["job"] in cells  # the latest attempt's Job
+        assert "Closed" in cells  # the component's breaker state
+    assert rows["numbers"][3] == "2"
+    assert status["nodes"]["chunk"]["output"][:40] in out  # the output preview
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "diamond", "-o", "json")
+    assert code == 0
+    assert json.loads(out)["status"]["nodes"] == status["nodes"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "diamond", "-o", "yaml")
+    assert yaml.safe_load(out)["metadata"]["name"] == "diamond"
+
+    target = tmp_path / "diamond.dot"
+    code, out, _ = cli(kubeconfig, kube, capsys, "graph", "diamond", "-o", str(target))
+    assert code == 0
+    dot = target.read_text()
+    assert "chunk -> numbers" in dot and dot.count('fillcolor="#a6e3a1"') == 4  # all Succeeded green
+
+    code, _, err = cli(kubeconfig, kube, capsys, "get", "missing")
+    assert code == 1 and f"workflow missing: not found in namespace {kube.namespace}" in err
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "list")
+    assert code == 0
+    listed = [" ".join(line.split()) for line in out.splitlines()]
+    assert listed[0].startswith("NAME PHASE PROGRESS ROUTE STARTED DURATION MESSAGE")
+    assert listed[1].startswith("diamond ✔ Succeeded 4/4 explicit")
+
+
+def test_get_watch_returns_when_the_workflow_finishes(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc")
+    sim.rule = lambda job: Outcome(delay=1.0)
+    kube.create("Workflow", "watched", {"input": {"data": "x"}, "nodes": DIAMOND[:2]})
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "watched", "--watch")
+    assert code == 0
+    assert kube.status("Workflow", "watched")["phase"] == "Succeeded"
+    assert "Phase:      ✔ Succeeded" in out
+
+
+def test_logs_reads_the_pod_of_the_latest_attempt(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc", retry={"limit": 2, "backoff": {"initialSeconds": 0.1}})
+    sim.rule = fail_first_attempt_of("only")
+    kube.create("Workflow", "logged", {"input": {"data": "x"}, "nodes": [{"name": "only", "component": "proc"}]})
+    status = kube.wait_phase("logged", "Succeeded", "Failed", timeout=60)
+    job = status["nodes"]["only"]["job"]
+    assert status["nodes"]["only"]["attempts"] == 2 and "-only-2-" in job
+    (pod,) = kube.core.list_namespaced_pod(kube.namespace, label_selector=f"batch.kubernetes.io/job-name={job}").items
+
+    code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "nope")
+    assert code == 1 and "has no node 'nope'" in err
+
+    code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "only", "-f")
+    assert code == 0 or f"logs of pod {pod.metadata.name}: the API server has no log for it (404)" in err
+
+    code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "only")
+    if code != 0:
+        # the latest attempt's Pod was asked for; the emulator answers 404 for every pods/log request
+        assert f"logs of pod {pod.metadata.name}: the API server has no log for it (404)" in err
+        pytest.skip("the emulated API server serves no pods/log subresource: log content is untested here")
+    assert code == 0, err
+
+
+def test_stop_sets_the_annotation(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc")
+    sim.rule = lambda job: Outcome(delay=300)  # runs until stopped
+    kube.create("Workflow", "long", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
+    kube.wait_phase("long", "Running", timeout=30)
+
+    code, out, err = cli(kubeconfig, kube, capsys, "stop", "long")
+    assert code == 0, err
+    expected = f"stopped by {getpass.getuser()} via switchyard stop"
+    assert expected in out
+    annotations = kube.get("Workflow", "long")["metadata"]["annotations"]
+    assert annotations["switchyard.dev/stop"] == expected
+
+    kube.create("Workflow", "long2", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
+    kube.wait_phase("long2", "Running", timeout=30)
+    code, _, _ = cli(kubeconfig, kube, capsys, "stop", "long2", "--reason", "bad batch")
+    assert code == 0
+    assert kube.get("Workflow", "long2")["metadata"]["annotations"]["switchyard.dev/stop"] == "bad batch"
+
+    # --wait returns once the Workflow is Failed (here its only node fails by itself a few seconds later)
+    kube.component("once", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(succeed=False, delay=3.0) if job.workflow == "short" else Outcome(delay=300)
+    kube.create("Workflow", "short", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "once"}]})
+    kube.wait_phase("short", "Running", timeout=30)
+    code, out, err = cli(kubeconfig, kube, capsys, "stop", "short", "--wait", "--timeout", "120")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "workflow short: Failed"
+    assert kube.status("Workflow", "short")["phase"] == "Failed"
+    code, out, _ = cli(kubeconfig, kube, capsys, "stop", "short")
+    assert code == 0 and "already finished (Failed): nothing to stop" in out
+
+
+def test_retry_creates_a_workflow_reusing_the_failed_one(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(succeed=False, exit_code=2) if job.node == "validate" else None
+    spec = {"input": {"data": "1 2"}, "nodes": DIAMOND}
+    kube.create("Workflow", "flaky", spec, labels={"team": "a"})
+    kube.wait_phase("flaky", "Failed", timeout=60)
+
+    code, out, err = cli(kubeconfig, kube, capsys, "retry", "flaky")
+    assert code == 0, err
+    assert out.strip() == "flaky-retry-1"
+    created = kube.get("Workflow", "flaky-retry-1")
+    assert created["metadata"]["labels"] == {"team": "a"}
+    assert created["spec"]["nodes"] == kube.get("Workflow", "flaky")["spec"]["nodes"]
+    assert created["spec"]["input"]["data"] == "1 2"
+    crd = (REPO / "crds" / "workflows.switchyard.dev.yaml").read_text()
+    if "reuse" in crd:  # the CRD knows spec.reuse (the operator side of retry)
+        assert created["spec"]["reuse"] == {"workflow": "flaky"}
+    else:
+        assert "dropped spec.reuse" in err  # the server pruned it: the CLI says so
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "retry", "flaky")
+    assert code == 0 and out.strip() == "flaky-retry-2"  # the first free n
+
+    wait_for(lambda: kube.status("Workflow", "flaky-retry-1").get("phase"), 30, what="retry started")
+    kube.create("Workflow", "fine", {"input": {"data": "x"}, "nodes": DIAMOND[:1]})
+    sim.rule = None
+    kube.wait_phase("fine", "Succeeded", timeout=60)
+    code, _, err = cli(kubeconfig, kube, capsys, "retry", "fine")
+    assert code == 1 and "only a Failed Workflow can be retried; nothing to retry" in err
+
+
+def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """`kubectl switchyard` finds `kubectl-switchyard` on PATH (the console script next to the venv's python)."""
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed")
+    bindir = pathlib.Path(sys.executable).parent
+    if not (bindir / "kubectl-switchyard").exists():
+        # the venv predates the console script: the same entry point pip writes, in a directory of its own
+        bindir = tmp_path / "bin"
+        bindir.mkdir()
+        script = bindir / "kubectl-switchyard"
+        script.write_text(f"#!{sys.executable}\nimport sys\nfrom switchyard.cli.main import main\nsys.exit(main())\n")
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "KUBECONFIG": str(kubeconfig)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "operator"), env.get("PYTHONPATH")]))
+    plugins = subprocess.run([KUBECTL, "plugin", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert str(bindir / "kubectl-switchyard") in plugins.stdout
+    version = subprocess.run([KUBECTL, "switchyard", "--version"], env=env, capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip().startswith("switchyard ")
+    helped = subprocess.run([KUBECTL, "switchyard", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert "kubectl switchyard" in helped.stdout
+
+
+def test_route_uses_the_namespaces_rules_without_rules_dir(
+    kube: Kube,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.create("RoutingRule", "big", {"priority": 10, "when": "input.size > 3", "path": ["numeric-processor"]})
+    kube.create("RoutingRule", "broken", {"priority": 20, "when": "input.json.kind == 'x'", "path": ["json-processor"]})
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(
+        "apiVersion: switchyard.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {input: {data: '12345'}}\n"
+    )
+    code, out, err = cli(kubeconfig, kube, capsys, "route", str(manifest))
+    assert code == 0, err
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert any(line.startswith("broken 20 ⚠ skipped CEL evaluation error") for line in lines)
+    assert "big 10 ✔ matched (chosen) input.size > 3 (size=5)" in lines
+    assert "Route: rule big: numeric-processor" in lines
