@@ -139,7 +139,7 @@ def test_logs_reads_the_pod_of_the_latest_attempt(
     kube.create("Workflow", "logged", {"input": {"data": "x"}, "nodes": [{"name": "only", "component": "proc"}]})
     status = kube.wait_phase("logged", "Succeeded", "Failed", timeout=60)
     job = status["nodes"]["only"]["job"]
-    assert status["nodes"]["only"]["attempts"] == 2 and "-only-2-" in job
+    assert status["nodes"]["only"]["attempts"] == 2 and "-only-0-2-" in job
     (pod,) = kube.core.list_namespaced_pod(kube.namespace, label_selector=f"batch.kubernetes.io/job-name={job}").items
 
     code, _, err = cli(kubeconfig, kube, capsys, "logs", "logged", "nope")

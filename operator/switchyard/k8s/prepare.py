@@ -7,6 +7,7 @@ Every problem of the spec (or of what it names) becomes `InvalidSpec`, which the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -23,11 +24,11 @@ from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.limits import check_input_size, json_size
 from switchyard.logic.routing import RouteDecision, path_to_nodes
-from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
+from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT, preview
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
-from switchyard.models.workflow import NodeSpec, RouteStatus, WorkflowSpec
+from switchyard.models.workflow import NodeSpec, NodeStatus, RouteStatus, WorkflowSpec, WorkflowStatus
 
 MAX_STATUS_BYTES = 1_000_000  # spec and the starting status: room left for the run's progress
 MAX_OBJECT_BYTES = 1_400_000  # spec and the largest status the run can reach: under etcd's 1.5 MiB
@@ -193,3 +194,65 @@ def check_size(body: Mapping[str, Any], patch: Mapping[str, Any], dag: Dag, comp
 
 def input_source(workflow: str, external: tuple[str, str] | None) -> tuple[str, str]:
     return external or (naming.input_configmap(workflow), "input")
+
+
+REUSED = "Reused"
+
+
+async def reused_nodes(
+    api: Api, namespace: str, spec: WorkflowSpec, dag: Dag, now: datetime
+) -> dict[str, tuple[NodeStatus, str]]:
+    """`spec.reuse`: node -> (its status as reused, its full output), for every node of `dag` that succeeded (or
+    fell back) in the named finished Workflow with the same component and whose output is still stored."""
+    if spec.reuse is None:
+        return {}
+    name = spec.reuse.workflow
+    try:
+        old = await api.call(api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, "workflows", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise InvalidSpec("ReuseNotFound", f"spec.reuse: workflow '{name}' not found") from exc
+        raise
+    status = WorkflowStatus.model_validate(old.get("status") or {})
+    if status.phase not in ("Succeeded", "Failed"):
+        raise InvalidSpec("ReuseNotFinished", f"spec.reuse: workflow '{name}' is {status.phase}, not finished")
+    try:
+        old_spec = WorkflowSpec.model_validate(old.get("spec") or {})
+        old_nodes = {n.name: n for n in routed_nodes(old_spec, status.route or RouteStatus())}
+    except (ValidationError, InvalidSpec) as exc:
+        raise InvalidSpec("ReuseInvalid", f"spec.reuse: workflow '{name}' cannot be read: {exc}") from exc
+    shards = naming.output_shards(len(old_nodes))
+    wanted = [
+        node
+        for node, spec_ in dag.nodes.items()
+        if (done := status.nodes.get(node)) is not None
+        and done.phase in ("Succeeded", "FellBack")
+        and node in old_nodes
+        and old_nodes[node].component == spec_.component
+    ]
+    outputs: dict[str, str] = {}
+    for cm in sorted({naming.output_configmap(name, node, shards) for node in wanted}):
+        try:
+            found = await api.call(api.core.read_namespaced_config_map, cm, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        outputs.update(found.data or {})
+    reused: dict[str, tuple[NodeStatus, str]] = {}
+    for node in wanted:
+        if node not in outputs:
+            continue  # the output is gone: run the node again
+        reused[node] = (
+            NodeStatus(
+                phase="Succeeded",
+                attempts=0,
+                started_at=now,
+                finished_at=now,
+                reason=REUSED,
+                message=f"reused the output of workflow {name}",
+                output=preview(outputs[node]),
+            ),
+            outputs[node],
+        )
+    return reused

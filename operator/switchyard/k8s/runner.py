@@ -133,15 +133,22 @@ class WorkflowRunner:
         dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
         self.shards = naming.output_shards(len(dag.nodes))
+        reused = await prepare.reused_nodes(self.rt.api, self.namespace, spec, dag, now)
+        self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
         run = self.make_run(spec, dag, now)
         outputs = sorted({naming.output_configmap(self.name, n, self.shards) for n in dag.order})
         route = prepare.route_status(decision)
-        patch = self.writer.started_patch(run, route, outputs, now)
+        patch = self.writer.started_patch(run, route, outputs, now, reused=set(reused))
         prepare.check_size(self.body, patch, dag, run.compact())
         if external is None:
             await self.configmaps.ensure(self.input_source[0], {"input": data}, "input")
         for name in outputs:
             await self.configmaps.ensure(name, {}, "outputs")
+        by_cm: dict[str, dict[str, str]] = {}
+        for node, (_, output) in reused.items():
+            by_cm.setdefault(naming.output_configmap(self.name, node, self.shards), {})[node] = output
+        for cm, data in by_cm.items():
+            await self.configmaps.write(cm, data)
         await self.writer.started(patch)
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
@@ -150,6 +157,8 @@ class WorkflowRunner:
         self.writer.event(
             "Normal", "Started", f"routed ({decision.summary}): {len(dag.nodes)} nodes, {decision.reason}"
         )
+        if reused and spec.reuse is not None:
+            self.writer.event("Normal", "Reused", f"{len(reused)} node(s) reused from workflow {spec.reuse.workflow}")
         metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Running")
         self.run = run
         return True

@@ -16,7 +16,7 @@ from switchyard.logic.conditions import set_condition
 from switchyard.logic.scheduler import Plan, WorkflowRun
 from switchyard.models.common import Condition, fit_text
 from switchyard.models.crd import GROUP, VERSION
-from switchyard.models.workflow import NodeStatus, RouteStatus, WorkflowStatus
+from switchyard.models.workflow import RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
 
@@ -58,7 +58,9 @@ class StatusWriter:
     def event(self, type_: str, reason: str, message: str) -> None:
         self.emit(self.body, type_, reason, message)
 
-    def started_patch(self, run: WorkflowRun, route: RouteStatus, outputs: list[str], now: datetime) -> dict[str, Any]:
+    def started_patch(
+        self, run: WorkflowRun, route: RouteStatus, outputs: list[str], now: datetime, reused: set[str] | None = None
+    ) -> dict[str, Any]:
         """The status of a Workflow that starts running (`started` records it once written)."""
         conds = set_condition(
             self.status.conditions, "Valid", "True", "Valid", "the spec is valid", now, self.generation
@@ -77,7 +79,9 @@ class StatusWriter:
             "message": None,
         }
         if not run.compact():
-            patch["nodes"] = {n: NodeStatus().to_wire() for n in run.dag.order}
+            patch["nodes"] = {n: run.node_wire(n) for n in run.dag.order}
+        elif reused:
+            patch["nodes"] = {n: run.node_wire(n) for n in sorted(reused)}
         return patch
 
     async def started(self, patch: dict[str, Any]) -> None:

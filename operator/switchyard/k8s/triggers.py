@@ -324,7 +324,9 @@ class TriggerEngine:
         annotations: dict[str, str],
     ) -> bool:
         """Create the Workflow; False when it already exists (the event was accepted before)."""
-        wf_spec = spec.workflow_template.to_wire()
+        # What the Trigger's author set, no more: defaults are the API server's to apply (and `routing`, which
+        # has none, must not appear beside `nodes`).
+        wf_spec = spec.workflow_template.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
         wf_spec["input"] = {"data": data, "contentType": content_type}
         body = {
             "apiVersion": API_VERSION,

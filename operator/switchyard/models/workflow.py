@@ -79,6 +79,12 @@ class RoutingSpec(ApiModel):
 FailurePolicy = Literal["FailFast", "Continue"]
 
 
+class ReuseSpec(ApiModel):
+    """Re-run a finished Workflow: its nodes that succeeded (same name, same component) are not run again."""
+
+    workflow: Annotated[ObjectName, Field(description="A finished Workflow in the same namespace.")]
+
+
 class WorkflowSpec(ApiModel):
     input: InputSpec = Field(default_factory=InputSpec)
     nodes: Annotated[list[NodeSpec], Field(max_length=MAX_NODES)] = []
@@ -91,6 +97,11 @@ class WorkflowSpec(ApiModel):
     failure_policy: FailurePolicy = "FailFast"
     active_deadline_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = None
     ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=365 * 86400)] | None = None
+    reuse: ReuseSpec | None = Field(
+        default=None,
+        description="Take the outputs of this finished Workflow's succeeded nodes instead of running them again "
+        "(`switchyard retry` sets it).",
+    )
 
     @model_validator(mode="after")
     def _nodes_or_routing(self) -> WorkflowSpec:
