@@ -14,13 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from switchyard import metrics
 from switchyard.k8s.observe import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.breaker import BreakerBook
-from switchyard.models.crd import GROUP, VERSION
 
 Emit = Any  # (body, type, reason, message) -> None
 FLUSH_SECONDS = 1.0
@@ -55,22 +52,6 @@ def component_deleted(rt: Runtime, namespace: str, name: str) -> None:
     metrics.forget_breaker(namespace, name)
 
 
-async def _patch_status(rt: Runtime, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-    try:
-        await rt.api.call(
-            rt.api.custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            "components",
-            name,
-            {"status": dict(status)},
-        )
-    except ApiException as exc:
-        if exc.status != 404:  # deleted meanwhile: nothing to record
-            raise
-
-
 async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
     """Persist what changed in every namespace's book; post Events for state transitions."""
     for namespace, found in list(rt.books.items()):
@@ -83,7 +64,7 @@ async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
                 "runs": found.runs.get(name, 0),
                 "failures": found.failures.get(name, 0),
             }
-            await _patch_status(rt, namespace, name, status)
+            await rt.api.patch_status("components", namespace, name, status)
         for name, change in transitions:
             entry = views.component(namespace, name)
             if entry is not None:

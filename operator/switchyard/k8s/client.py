@@ -11,13 +11,15 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from switchyard.models.crd import GROUP, VERSION
 
 T = TypeVar("T")
 log = logging.getLogger("switchyard.api")
@@ -113,6 +115,24 @@ class Api:
             await asyncio.sleep(min(pause, 30.0))
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
+
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any], *, missing_ok: bool = True
+    ) -> None:
+        """Merge-patch the status subresource of one of our custom resources (a deleted one: nothing to record)."""
+        try:
+            await self.call(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                {"status": dict(status)},
+            )
+        except ApiException as exc:
+            if exc.status != 404 or not missing_ok:
+                raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

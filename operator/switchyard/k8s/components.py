@@ -6,38 +6,19 @@ Breaker state is `switchyard.k8s.breakers`'s; this module only reports what a sp
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
-
-from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s import breakers
 from switchyard.k8s.observe import ComponentEntry, RuleEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.conditions import set_condition
 from switchyard.models.common import fit_text
-from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.routing import RoutingRuleStatus
 
 Emit = Any  # (body, type, reason, message) -> None
 log = logging.getLogger("switchyard.components")
-
-
-async def patch_status(rt: Runtime, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-    try:
-        await rt.api.call(
-            rt.api.custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-            name,
-            {"status": dict(status)},
-        )
-    except ApiException as exc:
-        if exc.status != 404:  # deleted meanwhile: nothing to record
-            raise
 
 
 def readiness(entry: ComponentEntry, lookup: Callable[[str], ComponentEntry | None]) -> tuple[bool, str, str]:
@@ -86,7 +67,7 @@ async def reconcile_component(rt: Runtime, views: Views, entry: ComponentEntry, 
         .states.get(entry.ref.name, status.breaker)
         .model_dump(mode="json", by_alias=True),
     }
-    await patch_status(rt, "components", namespace, entry.ref.name, patch)
+    await rt.api.patch_status("components", namespace, entry.ref.name, patch)
     if not ready:
         emit(entry.ref.body(), "Warning", reason, message)
 
@@ -113,6 +94,6 @@ async def reconcile_rule(rt: Runtime, entry: RuleEntry, emit: Emit, now: datetim
         "observedGeneration": entry.generation,
         "conditions": [c.to_wire() for c in conditions],
     }
-    await patch_status(rt, "routingrules", entry.ref.namespace, entry.ref.name, patch)
+    await rt.api.patch_status("routingrules", entry.ref.namespace, entry.ref.name, patch)
     if not valid:
         emit(entry.ref.body(), "Warning", "InvalidExpression", message)

@@ -193,19 +193,9 @@ class WorkflowRunner:
         seen = entry.status.matches if entry else 0
         count = max(self.rt.rule_matches.get(key, 0), seen) + 1
         self.rt.rule_matches[key] = count
-        try:
-            await self.rt.api.call(
-                self.rt.api.custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                self.namespace,
-                "routingrules",
-                rule,
-                {"status": {"matches": count, "lastMatchedAt": iso(now)}},
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        await self.rt.api.patch_status(
+            "routingrules", self.namespace, rule, {"matches": count, "lastMatchedAt": iso(now)}
+        )
 
     # -- the loop body ------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from switchyard.k8s.client import Api
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.scheduler import Plan, WorkflowRun
 from switchyard.models.common import Condition, fit_text
-from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
@@ -45,15 +44,7 @@ class StatusWriter:
         self.generation: int = meta.get("generation", 1)
 
     async def patch(self, patch: dict[str, Any]) -> None:
-        await self.api.call(
-            self.api.custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            self.namespace,
-            "workflows",
-            self.name,
-            {"status": patch},
-        )
+        await self.api.patch_status("workflows", self.namespace, self.name, patch, missing_ok=False)
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.emit(self.body, type_, reason, message)

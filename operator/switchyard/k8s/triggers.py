@@ -618,19 +618,7 @@ class TriggerEngine:
     # -- small API helpers ----------------------------------------------------------------------------------
 
     async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        try:
-            await self.api.call(
-                self.api.custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                "triggers",
-                name,
-                {"status": dict(status)},
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        await self.api.patch_status("triggers", namespace, name, status)
 
     async def _patch_configmap(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await self.api.call(self.api.core.patch_namespaced_config_map, name, namespace, dict(patch))
