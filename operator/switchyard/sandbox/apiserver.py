@@ -44,6 +44,7 @@ import collections
 import contextlib
 import copy
 import datetime
+import functools
 import gzip
 import importlib.resources
 import json
@@ -131,6 +132,12 @@ class VersionInfo:
     schema: dict[str, Any] | None = None  # openAPIV3Schema of a CRD version
 
 
+@functools.lru_cache(maxsize=4096)
+def _resource_key(group: str, version: str, plural: str) -> kmock.resource:
+    """kmock's resource reference (immutable, costly to build: one per request otherwise)."""
+    return kmock.resource(group, version, plural)
+
+
 @dataclass
 class ResourceType:
     """One served resource (all its versions share one store, as with a single storage version)."""
@@ -153,7 +160,7 @@ class ResourceType:
 
     @property
     def storage_key(self) -> kmock.resource:
-        return kmock.resource(self.group, self.storage_version, self.plural)
+        return _resource_key(self.group, self.storage_version, self.plural)
 
     @property
     def qualified(self) -> str:
@@ -181,6 +188,11 @@ class WatchEvent:
     type: str
     obj: dict[str, Any]
     old: dict[str, Any] | None = None
+
+
+def _clone(data: Any) -> Any:
+    """A deep copy of JSON data (stored objects are JSON): a C-speed round trip, several times copy.deepcopy's."""
+    return json.loads(json.dumps(data))
 
 
 def now_rfc3339() -> str:
@@ -339,7 +351,8 @@ class ApiServer(kmock.KubernetesEmulator):
         raw_response: aiohttp.web.StreamResponse | None = None
         try:
             request = await self._parse_request(raw_request)
-            self._requests.append(request)
+            if self.requests_kept > 0:
+                self._requests.append(request)
             if len(self._requests) > self.requests_kept:
                 del self._requests[: len(self._requests) - self.requests_kept]
             try:
@@ -375,7 +388,7 @@ class ApiServer(kmock.KubernetesEmulator):
         except ApiError:
             address = None
         if address is not None:
-            resource = kmock.resource(address.rtype.group, address.version, address.rtype.plural)
+            resource = _resource_key(address.rtype.group, address.version, address.rtype.plural)
             namespace, name, subresource = address.namespace, address.name, address.subresource
             if method == kmock.method.GET:
                 watching = raw_request.query.get("watch") in ("true", "1")
@@ -857,7 +870,7 @@ class ApiServer(kmock.KubernetesEmulator):
         old = self._get(rtype, address.namespace, name)
         if old is None:
             raise _not_found(rtype, name)
-        candidate = change(copy.deepcopy(old))
+        candidate = change(_clone(old))
         if not isinstance(candidate, dict):
             raise ApiError(400, "the body of the request must be an object")
         new_meta = candidate.get("metadata") if isinstance(candidate.get("metadata"), dict) else {}
@@ -872,13 +885,13 @@ class ApiServer(kmock.KubernetesEmulator):
         if new_meta.get("uid") and new_meta["uid"] != old_meta["uid"]:
             raise _conflict(rtype, name, "Precondition failed: UID in precondition does not match")
         if address.subresource == "status":
-            new = copy.deepcopy(old)
+            new = _clone(old)
             if "status" in candidate:
                 new["status"] = candidate["status"]
             else:
                 new.pop("status", None)
         else:
-            new = copy.deepcopy(candidate)
+            new = _clone(candidate)
             meta = dict(new_meta)
             for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "generation"):
                 if fixed in old_meta:
@@ -1176,6 +1189,24 @@ class ApiServer(kmock.KubernetesEmulator):
             self._loop.call_soon_threadsafe(self._wake)
 
 
+def write_kubeconfig(path: str | pathlib.Path, url: str, namespace: str = "default") -> pathlib.Path:
+    """A kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
+    path = pathlib.Path(path)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "emulated", "cluster": {"server": url}}],
+        "users": [{"name": "emulated", "user": {"token": "emulated"}}],
+        "contexts": [
+            {"name": "emulated", "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace}}
+        ],
+        "current-context": "emulated",
+        "preferences": {},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 class EmulatedCluster:
     """A started ``ApiServer`` on loopback, with CRDs pre-registered; async or in a background thread.
 
@@ -1282,23 +1313,7 @@ class EmulatedCluster:
 
     def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
         """Write a kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
-        path = pathlib.Path(path)
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulated", "user": {"token": "emulated"}}],
-            "contexts": [
-                {
-                    "name": "emulated",
-                    "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace},
-                }
-            ],
-            "current-context": "emulated",
-            "preferences": {},
-        }
-        path.write_text(yaml.safe_dump(config))
-        return path
+        return write_kubeconfig(path, self.url, namespace)
 
     def create(self, resource: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """Create an object directly (as if POSTed), from any thread."""
@@ -1319,3 +1334,34 @@ class EmulatedCluster:
     ) -> list[dict[str, Any]]:
         """Deep copies of the live objects of a resource (all namespaces unless given)."""
         return self.api.list_objects(resource, namespace, label_selector, field_selector)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchyard.sandbox.apiserver``: serve the emulator in its own process until SIGTERM/SIGINT.
+
+    Benchmarks run it apart from the job simulator and the load (one interpreter lock each). Prints the URL.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="the emulated Kubernetes API server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--crd", action="append", default=[], help="a CRD YAML file to register (repeatable)")
+    parser.add_argument("--namespace", action="append", default=[], help="a namespace to create (repeatable)")
+    parser.add_argument("--requests-kept", type=int, default=0, help="kmock request log size (default 0: off)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cluster = EmulatedCluster(args.crd, port=args.port or None, namespaces=args.namespace)
+    cluster.api.requests_kept = args.requests_kept
+    with cluster:
+        print(cluster.url, flush=True)
+        stop.wait()
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -134,9 +134,11 @@ class JobSimulator:
         delay: float = 0.05,
         namespace: str | None = None,
         retries: int = 8,
+        workers: int = 4,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
         self.retries = retries
+        self.workers = max(1, workers)
         self.rule = rule
         self.delay = delay
         self.namespace = namespace
@@ -151,7 +153,6 @@ class JobSimulator:
         self._seq = itertools.count()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._watch: kubernetes.watch.Watch | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class JobSimulator:
         listed = threading.Event()
         self._threads = [
             threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
-            threading.Thread(target=self._work, name="jobsim-worker", daemon=True),
+            *(threading.Thread(target=self._work, name=f"jobsim-worker-{i}", daemon=True) for i in range(self.workers)),
         ]
         for thread in self._threads:
             thread.start()
@@ -172,8 +173,6 @@ class JobSimulator:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._watch is not None:
-            self._watch.stop()
         with self._queue_cv:
             self._queue_cv.notify_all()
         for thread in self._threads:
@@ -227,18 +226,26 @@ class JobSimulator:
                     for job in jobs.items:
                         self._on_job("ADDED", self._client.sanitize_for_serialization(job))
                     listed.set()
-                self._watch = kubernetes.watch.Watch()
                 list_fn = self._batch.list_namespaced_job if self.namespace else self._batch.list_job_for_all_namespaces
                 args = (self.namespace,) if self.namespace else ()
-                for event in self._watch.stream(list_fn, *args, resource_version=resource_version, timeout_seconds=2):
-                    if self._stopping.is_set():
-                        break
-                    raw = event["raw_object"]
-                    if event["type"] == "ERROR":
-                        resource_version = None
-                        break
-                    resource_version = raw["metadata"]["resourceVersion"]
-                    self._on_job(event["type"], raw)
+                # Raw events (json.loads only): turning each into client models would cost most of our CPU.
+                response = list_fn(
+                    *args, watch=True, resource_version=resource_version, timeout_seconds=2, _preload_content=False
+                )
+                try:
+                    for line in kubernetes.watch.watch.iter_resp_lines(response):
+                        if self._stopping.is_set():
+                            break
+                        event = json.loads(line)
+                        raw = event["object"]
+                        if event["type"] == "ERROR":
+                            resource_version = None
+                            break
+                        resource_version = raw["metadata"]["resourceVersion"]
+                        if event["type"] != "BOOKMARK":
+                            self._on_job(event["type"], raw)
+                finally:
+                    response.release_conn()
             except ApiException as e:
                 if e.status == 410:
                     resource_version = None
@@ -359,7 +366,7 @@ class JobSimulator:
         if outcome.waiting == "NoPod":
             return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
         pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}
-        if self._call(self._core.create_namespaced_pod, namespace, pod) is None:
+        if self._call(self._core.create_namespaced_pod, namespace, pod, raw=True) is None:
             return  # the Job's namespace is going away
         if outcome.waiting is not None:
             waiting = {"reason": outcome.waiting, "message": f"simulated: {outcome.waiting}"}
@@ -372,7 +379,7 @@ class JobSimulator:
                 "state": {"waiting": waiting},
             }
             pending = {"phase": "Pending", "containerStatuses": [status]}
-            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending})
+            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending}, raw=True)
             return
         now = _now()
         started_at = time.monotonic()
@@ -499,10 +506,16 @@ class JobSimulator:
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
 
-    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True) -> Any:
-        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok."""
+    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True, raw: bool = False) -> Any:
+        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok.
+
+        ``raw``: the response is not turned into client models (most of the client's CPU); True is returned.
+        """
         for attempt in itertools.count():
             try:
+                if raw:
+                    fn(*args, _preload_content=False).release_conn()
+                    return True
                 return fn(*args)
             except ApiException as e:
                 if e.status == 404 and missing_ok:
@@ -514,10 +527,14 @@ class JobSimulator:
         raise AssertionError("unreachable")
 
     def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status})
+        self._call(
+            self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status}, raw=True
+        )
 
     def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status})
+        self._call(
+            self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status}, raw=True
+        )
 
     def _delete_pod(self, run: _Run) -> None:
-        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace)
+        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace, raw=True)

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 
 def free_port() -> int:
@@ -100,3 +101,52 @@ class OperatorProcess:
             except OSError:
                 time.sleep(0.05)
         raise TimeoutError(f"operator not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+
+class EmulatorProcess:
+    """The emulated API server in its own process (``python -m switchyard.sandbox.apiserver``).
+
+    For benchmarks: the emulator, the job simulator and the load then do not share one interpreter lock.
+    ``with EmulatorProcess(crds, namespaces=[...]) as emulator:`` -> ``emulator.url``, ``write_kubeconfig``.
+    """
+
+    def __init__(self, crd_paths: Sequence[str | pathlib.Path] = (), *, namespaces: Sequence[str] = ()) -> None:
+        self.crd_paths = [str(path) for path in crd_paths]
+        self.namespaces = list(namespaces)
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> EmulatorProcess:
+        cmd = [sys.executable, "-m", "switchyard.sandbox.apiserver"]
+        for path in self.crd_paths:
+            cmd += ["--crd", path]
+        for namespace in self.namespaces:
+            cmd += ["--namespace", namespace]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            self.stop()
+            raise RuntimeError("the emulator process did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
+        from switchyard.sandbox.apiserver import write_kubeconfig
+
+        return write_kubeconfig(path, self.url, namespace)
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
