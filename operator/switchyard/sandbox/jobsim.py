@@ -296,6 +296,8 @@ class JobSimulator:
                     run.done = True
                     self.deleted.append(job["metadata"]["name"])
                     self._schedule(time.monotonic(), lambda: self._delete_pod(run))
+            if run is not None:
+                self._cancel(run)
             return
         with self._lock:
             if uid in self._runs:
@@ -305,6 +307,9 @@ class JobSimulator:
                 return  # finished or run by an earlier simulator
             self._runs[uid] = None  # type: ignore[assignment]  # reserved until the start action runs
         self._schedule(time.monotonic(), lambda: self._start(job))
+
+    def _cancel(self, run: _Run) -> None:
+        """The Job was deleted: stop what runs for it (nothing here: a timer that finds ``run.done``)."""
 
     def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
         def read(name: str) -> Mapping[str, str] | None:
