@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import copy
 import datetime
 import functools
@@ -66,7 +67,7 @@ import kmock
 import yaml
 from kmock._internal import loading, rendering
 
-from switchyard.sandbox import crdschema, patching, tables
+from switchyard.sandbox import crdschema, openapi, patching, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -232,6 +233,44 @@ def _invalid(rtype: ResourceType, name: str | None, message: str) -> ApiError:
         reason="Invalid",
         details={"name": name or "", "group": rtype.group, "kind": rtype.kind},
     )
+
+
+# The request's ``fieldValidation`` (None: Ignore) and the warnings it collects, for ``_admit`` deep in a write.
+_FIELD_VALIDATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("field_validation", default=None)
+_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("warnings", default=None)
+_FIELD_VALIDATION_VALUES = ("Strict", "Warn", "Ignore")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _default_job_selector(job: dict[str, Any]) -> None:
+    """What the Job API's defaulting does on create (``manualSelector`` unset): the selector on the Job's uid.
+
+    ``spec.selector.matchLabels`` = ``{batch.kubernetes.io/controller-uid: <uid>}`` and the template gets the
+    controller-uid and job-name labels (both the ``batch.kubernetes.io/`` and the legacy unprefixed ones).
+    """
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector"):
+        return
+    meta = job["metadata"]
+    uid, name = meta["uid"], meta["name"]
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    template = spec.setdefault("template", {})
+    if isinstance(template, dict):
+        template_meta = template.setdefault("metadata", {})
+        if isinstance(template_meta, dict):
+            labels = template_meta.setdefault("labels", {})
+            if isinstance(labels, dict):
+                labels.update(
+                    {
+                        "batch.kubernetes.io/controller-uid": uid,
+                        "batch.kubernetes.io/job-name": name,
+                        "controller-uid": uid,
+                        "job-name": name,
+                    }
+                )
 
 
 def _spec_part(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -432,6 +471,8 @@ class ApiServer(kmock.KubernetesEmulator):
             return await self._error_response(request, error)
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
+        if request.method.value.upper() == "GET" and (path == "/openapi/v3" or path.startswith("/openapi/v3/")):
+            return await self._openapi(request, path)
         if path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")):
             try:
                 response = await self._serve(request)
@@ -439,6 +480,22 @@ class ApiServer(kmock.KubernetesEmulator):
                 return await self._error_response(request, e)
             return await response(request)
         return await kmock.RawHandler._handle(self, request)
+
+    async def _openapi(self, request: rendering.Request, path: str) -> aiohttp.web.StreamResponse:
+        with self._state_lock:
+            types = list(self._types.values())
+        if path == "/openapi/v3":
+            return await rendering.Response(payload=openapi.index(types))(request)
+        parts = [part for part in path[len("/openapi/v3/") :].split("/") if part]
+        group, version = ("", parts[1]) if parts[:1] == ["api"] and len(parts) == 2 else ("", "")
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        served = [t for t in types if t.group == group and version in t.versions]
+        if not version or not served:
+            return await self._error_response(
+                request, ApiError(404, "the server could not find the requested resource")
+            )
+        return await rendering.Response(payload=openapi.document(served, group, version))(request)
 
     async def _error_response(self, request: rendering.Request, error: ApiError) -> aiohttp.web.StreamResponse:
         response = rendering.Response(status=error.code, headers=error.headers or None, payload=error.status())
@@ -460,6 +517,22 @@ class ApiServer(kmock.KubernetesEmulator):
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
         accept = request.headers.get("Accept", "")
+        if method in ("POST", "PUT", "PATCH"):
+            directive = params.get("fieldValidation") or "Warn"  # the API server's default is Warn
+            if directive not in _FIELD_VALIDATION_VALUES:
+                raise ApiError(
+                    400,
+                    f'fieldValidation: Unsupported value: "{directive}": supported values: "Ignore", "Strict", "Warn"',
+                )
+            _FIELD_VALIDATION.set(None if directive == "Ignore" else directive)
+            warnings: list[str] = []
+            _WARNINGS.set(warnings)
+            response = self._write(request, method, address, params, dry_run)
+            if warnings:
+                headers = dict(response.headers or {})
+                headers["Warning"] = ", ".join(f'299 - "{_escape(w)}"' for w in warnings)
+                response = attrs.evolve(response, headers=headers)
+            return response
         if method == "GET":
             if params.get("watch") in ("true", "1"):
                 return self._watch(request, address, params)
@@ -473,6 +546,18 @@ class ApiServer(kmock.KubernetesEmulator):
             if "as=Table" in accept:
                 return rendering.Response(payload=self._table(address, [obj], params))
             return rendering.Response(payload=obj)
+        if method == "DELETE" and address.name is not None:
+            options = self._body(request, optional=True) or {}
+            with self._state_lock:
+                obj = self._delete(address, options, params, dry_run=dry_run)
+            return rendering.Response(payload=obj)
+        if method == "DELETE":
+            return self._delete_collection(request, address, params, dry_run)
+        raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    def _write(
+        self, request: rendering.Request, method: str, address: Address, params: Mapping[str, str], dry_run: bool
+    ) -> rendering.Response:
         if method == "POST" and address.name is None:
             body = self._body(request)
             with self._state_lock:
@@ -485,13 +570,6 @@ class ApiServer(kmock.KubernetesEmulator):
             return rendering.Response(payload=obj)
         if method == "PATCH" and address.name is not None:
             return self._patch(request, address, dry_run)
-        if method == "DELETE" and address.name is not None:
-            options = self._body(request, optional=True) or {}
-            with self._state_lock:
-                obj = self._delete(address, options, params, dry_run=dry_run)
-            return rendering.Response(payload=obj)
-        if method == "DELETE":
-            return self._delete_collection(request, address, params, dry_run)
         raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
 
     REVIEWS = {
@@ -539,7 +617,10 @@ class ApiServer(kmock.KubernetesEmulator):
     def _body(self, request: rendering.Request, optional: bool = False) -> Any:
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if "protobuf" in content_type:
-            raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+            try:
+                return protobuf.decode(request.body)
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, f"the body of the request was in an unknown format: {content_type}: {e}") from e
         if not request.body:
             if optional:
                 return None
@@ -810,6 +891,8 @@ class ApiServer(kmock.KubernetesEmulator):
         if rtype.has_status():
             body.pop("status", None)
         self._default_status(rtype, body)
+        if rtype.group == "batch" and rtype.plural == "jobs":
+            _default_job_selector(body)
         body = self._admit(rtype, version, body, None)
         meta = body["metadata"]
         if dry_run:
@@ -830,6 +913,14 @@ class ApiServer(kmock.KubernetesEmulator):
             return body
         admission = crdschema.admit(body, info.schema, old)
         self.skipped_rules.extend(admission.skipped_rules)
+        directive = _FIELD_VALIDATION.get()
+        if admission.pruned and directive is not None:
+            unknown = ", ".join(f'unknown field "{path}"' for path in admission.pruned)
+            if directive == "Strict":
+                raise ApiError(400, f"strict decoding error: {unknown}", reason="BadRequest")
+            warnings = _WARNINGS.get()
+            if warnings is not None:
+                warnings.extend(f'unknown field "{path}"' for path in admission.pruned)
         if admission.errors:
             name = body.get("metadata", {}).get("name")
             causes = [{"reason": "FieldValueInvalid", "message": msg, "field": path} for path, msg in admission.errors]
