@@ -305,6 +305,8 @@ class ApiServer(kmock.KubernetesEmulator):
     versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
     requests_kept: int = 20_000  # requests kept in kmock's request log (``list(api)``), oldest dropped
     skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
+    # ``kubectl logs`` sources: (namespace, pod) -> the log text, or None (then the termination messages)
+    log_sources: list[Callable[[str, str], str | None]] = attrs.field(factory=list, init=False)
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
@@ -513,6 +515,9 @@ class ApiServer(kmock.KubernetesEmulator):
         review = self._review(method, parts, request)
         if review is not None:
             return review
+        is_log = len(parts) == 7 and parts[6] == "log" and parts[2] == "namespaces" and parts[4] == "pods"
+        if method == "GET" and parts[:2] == ["api", "v1"] and is_log:
+            return self._pod_log(parts[3], parts[5], dict(request.params))
         address = self._address(parts)
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
@@ -571,6 +576,29 @@ class ApiServer(kmock.KubernetesEmulator):
         if method == "PATCH" and address.name is not None:
             return self._patch(request, address, dry_run)
         raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    def _pod_log(self, namespace: str, name: str, params: Mapping[str, str]) -> rendering.Response:
+        """``kubectl logs``: what a ``log_sources`` callable has for the Pod (the local runner: the real output),
+        else its containers' termination messages (the job simulator's output), else nothing yet."""
+        with self._state_lock:
+            pod = self._get(self._types[("", "pods")], namespace, name)
+            if pod is None:
+                raise ApiError(404, f'pods "{name}" not found', details={"name": name, "kind": "pods"})
+            statuses = copy.deepcopy((pod.get("status") or {}).get("containerStatuses") or [])
+        text: str | None = None
+        for source in list(self.log_sources):
+            found = source(namespace, name)
+            if found is not None:
+                text = found
+                break
+        if text is None:
+            messages = [((s.get("state") or {}).get("terminated") or {}).get("message") for s in statuses]
+            text = "\n".join(m for m in messages if m)
+            text = text + "\n" if text and not text.endswith("\n") else text
+        if params.get("tailLines", "").isdigit():
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[len(lines) - min(len(lines), int(params["tailLines"])) :])
+        return rendering.Response(status=200, headers={"Content-Type": "text/plain"}, payload=text.encode())
 
     REVIEWS = {
         ("authentication.k8s.io", "tokenreviews"): "TokenReview",
@@ -893,6 +921,8 @@ class ApiServer(kmock.KubernetesEmulator):
         self._default_status(rtype, body)
         if rtype.group == "batch" and rtype.plural == "jobs":
             _default_job_selector(body)
+        if rtype.group == "" and rtype.plural == "secrets" and not body.get("type"):
+            body["type"] = "Opaque"  # the Secret API's defaulting
         body = self._admit(rtype, version, body, None)
         meta = body["metadata"]
         if dry_run:
@@ -1227,6 +1257,19 @@ class ApiServer(kmock.KubernetesEmulator):
                 return None
             return {"type": event_type, "object": self._present(event.obj, version)}
 
+        as_table = "as=Table" in request.headers.get("Accept", "")
+        first_row = [True]
+
+        def tabled(event: dict[str, Any]) -> dict[str, Any]:
+            """``kubectl get -w``: each event's object is a Table of one row; column definitions on the first."""
+            if not as_table or event["type"] in ("ERROR", "BOOKMARK"):
+                return event
+            table = self._table(address, [event["object"]], params)
+            if not first_row[0]:
+                table["columnDefinitions"] = []
+            first_row[0] = False
+            return {"type": event["type"], "object": table}
+
         async def stream() -> AsyncIterator[Any]:
             yield b""  # send the headers now: clients wait for them before reading events
             if gone:
@@ -1234,7 +1277,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 yield {"type": "ERROR", "object": error.status()}
                 return
             for event in initial:
-                yield event
+                yield tabled(event)
             if send_initial and bookmarks:
                 yield {
                     "type": "BOOKMARK",
@@ -1262,7 +1305,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     last = event.rv
                     translated = translate(event)
                     if translated is not None:
-                        yield translated
+                        yield tabled(translated)
                 transport = request._raw_request.transport if request._raw_request is not None else None
                 if transport is None or transport.is_closing():
                     return

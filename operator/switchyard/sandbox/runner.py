@@ -32,6 +32,7 @@ from switchyard.sandbox.jobsim import JobSimulator, Outcome, _Run
 from switchyard.sandbox.volumes import VolumeError, field_ref
 
 MAX_MESSAGE_BYTES = 4096
+MAX_LOG_BYTES = 1 << 20  # output kept per Pod for ``kubectl logs``
 SANDBOX_IMAGES = ("switchyard",)
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
 _HOST_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH")
@@ -166,6 +167,7 @@ class LocalJobRunner(JobSimulator):
         self._procs: dict[str, subprocess.Popen[bytes]] = {}  # Job uid -> its running process
         self._procs_lock = threading.Lock()
         self.killed: list[str] = []  # Jobs whose process was killed because the Job was deleted
+        self._logs: dict[tuple[str, str], bytes] = {}  # (namespace, pod) -> the container's output (its tail)
 
     def start(self) -> LocalJobRunner:
         if self.log_dir is not None:
@@ -191,6 +193,13 @@ class LocalJobRunner(JobSimulator):
     def _launch(self, run: _Run, deadline: float | None) -> None:
         assert self._pool is not None, "the runner is not started"
         self._pool.submit(self._run_and_finish, run, deadline)
+
+    def log(self, namespace: str, pod: str) -> str | None:
+        """A finished Pod's output (stdout + stderr, the last ``MAX_LOG_BYTES``), for ``kubectl logs``; None if
+        this runner did not run it. Register it with ``cluster.api.log_sources.append(runner.log)``."""
+        with self._procs_lock:
+            output = self._logs.get((namespace, pod))
+        return None if output is None else output.decode(errors="replace")
 
     def _cancel(self, run: _Run) -> None:
         """The Job was deleted (``kubectl delete``, a deadline, a stopped Workflow): kill its process now."""
@@ -239,6 +248,8 @@ class LocalJobRunner(JobSimulator):
             )
             with self._procs_lock:
                 self._procs.pop(run.uid, None)
+        with self._procs_lock:
+            self._logs[(run.job.namespace, run.pod_name)] = execution.output[-MAX_LOG_BYTES:]
         if self.log_dir is not None:
             (self.log_dir / f"{run.pod_name}.log").write_bytes(execution.output)
         if execution.exit_code is None:
