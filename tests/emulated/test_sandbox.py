@@ -6,8 +6,10 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,7 +157,40 @@ def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
     assert "  event order-1 -> Trigger order-batches: 202 pending batch order-batches-batch-" in output
     triggered = next(line for line in output.splitlines() if line.startswith("  order-events-") and "expected" in line)
     assert triggered.endswith(": Succeeded (expected Succeeded: ok)")
-    assert "curl -i http://127.0.0.1:" in output and "ce-type: com.example.order.created" in output
+    assert "curl -i http://127.0.0.1:" not in output  # the ingest endpoint is gone too
+
+
+def test_switchyard_dev_keep_running_prints_how_to_connect_while_it_runs(tmp_path: pathlib.Path) -> None:
+    executable = shutil.which("switchyard", path=os.path.dirname(sys.executable)) or shutil.which("switchyard")
+    assert executable, "the switchyard console script is not installed"
+    proc = subprocess.Popen(
+        [executable, "dev", "--dir", str(tmp_path / "sandbox"), "--no-examples"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        wait_for(lambda: any("Operator log:" in line for line in lines), timeout=90, what="the instructions")
+        output = "".join(lines)
+        assert "The sandbox keeps running until Ctrl-C" in output
+        assert f"export KUBECONFIG={tmp_path / 'sandbox' / 'kubeconfig'}" in output
+        assert "curl -i http://127.0.0.1:" in output and "ce-type: com.example.order.created" in output
+        kubectl = shutil.which("kubectl")
+        if kubectl:  # what the instructions promise works while they are on screen
+            got = subprocess.run(
+                [kubectl, "--kubeconfig", str(tmp_path / "sandbox" / "kubeconfig"), "get", "components"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert got.returncode == 0 and "json-processor" in got.stdout, got.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
 
 
 def test_deleting_a_job_kills_its_process(kube: Kube, runner: LocalJobRunner) -> None:
