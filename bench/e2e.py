@@ -32,8 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import wfcommons
 from switchyard.sandbox.apiserver import EmulatedCluster
-from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
-from switchyard.sandbox.process import OperatorProcess
+from switchyard.sandbox.process import OperatorProcess, SimulatorProcess
 from wfcommons import BenchDag
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -160,9 +159,6 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
     runtime = {name: seconds / scale for name, seconds in bench.runtime.items()}
     deps = bench.deps
 
-    def rule(job: SimJob) -> Outcome:
-        return Outcome(delay=runtime.get(job.node or "", 0.0), message="ok")
-
     workflow = {
         "apiVersion": "switchyard.dev/v1alpha1",
         "kind": "Workflow",
@@ -175,11 +171,13 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
         cluster.api._requests = counter
         kubeconfig = cluster.write_kubeconfig(workdir / f"{bench.name}.kubeconfig", namespace=NAMESPACE)
         operator = OperatorProcess(kubeconfig, log_path, namespaces=(NAMESPACE,)).start()
-        sim = JobSimulator(kubeconfig, namespace=NAMESPACE, rule=rule, delay=0.0)
+        # The simulator in its own process: it does not share the emulator's interpreter lock (harness speed).
+        sim = SimulatorProcess(
+            kubeconfig, workdir, namespace=NAMESPACE, delays=runtime, message="ok", user_agent=SIM_AGENT
+        )
         try:
             operator.wait_ready(timeout=60)
             sim.start()
-            sim._client.user_agent = SIM_AGENT  # later requests are told apart from the operator's
             cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
             bench_cpu0 = time.process_time()
             started = time.monotonic()
@@ -229,7 +227,7 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
     return result
 
 
-def _measure_sim(result: Result, sim: JobSimulator, deps: dict[str, list[str]], created: float) -> None:
+def _measure_sim(result: Result, sim: SimulatorProcess, deps: dict[str, list[str]], created: float) -> None:
     starts = collections.Counter((s.node, s.attempt) for s in sim.started)
     result.duplicates = sum(n - 1 for n in starts.values() if n > 1)
     if result.duplicates:

@@ -543,3 +543,53 @@ class JobSimulator:
 
     def _delete_pod(self, run: _Run) -> None:
         self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace, raw=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchyard.sandbox.jobsim``: a simulator in its own process (own interpreter lock) until SIGTERM.
+
+    Each Job finishes after ``--delays`` (a JSON file ``{node: seconds}``, default 0) with ``--message`` as its
+    output. Prints ``ready`` once watching; on SIGTERM writes ``--record`` (JSON: started, finished, errors,
+    times from ``time.monotonic()``, which all processes of the machine share). See ``process.SimulatorProcess``.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="the job simulator in its own process")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--namespace")
+    parser.add_argument("--delays", help="JSON file {node: seconds}")
+    parser.add_argument("--message", default=None, help="every Job's output (default: the simulator's)")
+    parser.add_argument("--user-agent", default=None)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--record", required=True, help="where to write started/finished/errors on exit")
+    args = parser.parse_args(argv)
+    delays: dict[str, float] = json.loads(pathlib.Path(args.delays).read_text()) if args.delays else {}
+
+    def rule(job: SimJob) -> Outcome:
+        return Outcome(delay=delays.get(job.node or "", 0.0), message=args.message)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sim = JobSimulator(args.kubeconfig, namespace=args.namespace, rule=rule, delay=0.0, workers=args.workers)
+    sim.start()
+    if args.user_agent:
+        sim._client.user_agent = args.user_agent
+    print("ready", flush=True)
+    stop.wait()
+    sim.stop()
+    with sim._lock:
+        record = {
+            "started": [list(s) for s in sim.started],
+            "finished": [list(f) for f in sim.finished],
+            "errors": [repr(e) for e in sim.errors],
+        }
+    pathlib.Path(args.record).write_text(json.dumps(record))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
