@@ -56,7 +56,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp.test_utils
 import aiohttp.web
@@ -71,6 +71,8 @@ from switchyard.sandbox import crdschema, openapi, patching, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+
+T = TypeVar("T")
 
 # The builtin resources served (group, version, plural); discovery details come from kmock's bundled list.
 BUILTINS: tuple[tuple[str, str, str], ...] = (
@@ -1458,6 +1460,16 @@ class EmulatedCluster:
     def get(self, resource: str, name: str, namespace: str | None = "default") -> dict[str, Any] | None:
         """A deep copy of one object (``resource`` as in ``ApiServer.find_type``), or None."""
         return self.api.get_object(resource, namespace, name)
+
+    def inspect(self, resource: str, name: str, namespace: str | None, read: Callable[[dict[str, Any]], T]) -> T | None:
+        """``read(stored object)`` under the store's lock, without the deep copy ``get`` makes (None if absent).
+
+        For pollers of big objects (a 5,000-node Workflow): ``read`` must not modify or keep the object.
+        """
+        rtype = self.api.find_type(resource)
+        with self.api._state_lock:
+            obj = self.api._get(rtype, namespace if rtype.namespaced else None, name)
+            return None if obj is None else read(obj)
 
     def objects(
         self,

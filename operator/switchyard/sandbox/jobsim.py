@@ -135,8 +135,10 @@ class JobSimulator:
         namespace: str | None = None,
         retries: int = 8,
         workers: int = 4,
+        read_files: bool = True,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
+        self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
         self.retries = retries
         self.workers = max(1, workers)
         self.rule = rule
@@ -349,11 +351,12 @@ class JobSimulator:
                 }
             ],
         }
+        files: Mapping[str, str] = {}
         try:
-            files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
+            if self.read_files:
+                files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
         except VolumeError as e:
             self._record_error(e)
-            files = {}
         attempt = labels.get(LABEL_ATTEMPT)
         sim_job = SimJob(
             name=name,
@@ -573,7 +576,14 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    sim = JobSimulator(args.kubeconfig, namespace=args.namespace, rule=rule, delay=0.0, workers=args.workers)
+    sim = JobSimulator(
+        args.kubeconfig,
+        namespace=args.namespace,
+        rule=rule,
+        delay=0.0,
+        workers=args.workers,
+        read_files=args.message is None,  # a fixed output needs no upstream files: no ConfigMap reads
+    )
     sim.start()
     if args.user_agent:
         sim._client.user_agent = args.user_agent
