@@ -59,8 +59,8 @@ e2e: venv $(HELM) ## End-to-end on a throwaway kind cluster (needs docker and ki
 	$(PYTHON) -m pytest -m e2e tests/e2e
 
 .PHONY: dev
-dev: venv ## Run the operator against the emulated API (`switchyard dev`).
-	$(SWITCHYARD) dev
+dev: venv ## The sandbox (`switchyard dev`): examples, then stops; `make dev ARGS=--keep-running` stays up for kubectl.
+	$(SWITCHYARD) dev $(ARGS)
 
 .PHONY: lint
 lint: venv ## ruff, mypy (models, logic, schema, processors), import-linter layers.

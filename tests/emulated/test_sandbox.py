@@ -6,8 +6,10 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,13 +140,78 @@ def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
     operator_log = tmp_path / "sandbox" / "operator.log"
     assert proc.returncode == 0, output + (operator_log.read_text()[-4000:] if operator_log.exists() else "")
     assert "SANDBOX: an in-memory Kubernetes API emulator and a local job runner, not a cluster" in output
-    for workflow in ("diamond", "routed-order", "analysed-readings"):
+    for workflow in ("diamond", "routed-order", "analysed-readings", "breaker-demo"):
         assert f"  {workflow}: Succeeded (expected Succeeded: ok)" in output
-    assert "  breaker-demo: Failed (no expectation)" in output
-    assert f"export KUBECONFIG={tmp_path / 'sandbox' / 'kubeconfig'}" in output
+    # The fallback example ends with the fallback used: two failures opened the breaker.
+    validate = [
+        line.replace("│", " ").replace("|", " ").split()
+        for line in output.splitlines()
+        if "strict-validator circuit open" in line
+    ]
+    assert any(cells[:3] == ["validate", "FellBack", "2"] for cells in validate), output  # 2 ran, 3rd fell back
+    # The sandbox has stopped: no instructions to connect to it, but how to keep it running.
+    assert "export KUBECONFIG=" not in output
+    assert "--keep-running" in output and "The sandbox stops now" in output
     # The Trigger example: a CloudEvent posted to the ingest endpoint started a Workflow that succeeded.
     assert "  event order-1 -> Trigger order-events: 202 Workflow order-events-" in output
     assert "  event order-1 -> Trigger order-batches: 202 pending batch order-batches-batch-" in output
     triggered = next(line for line in output.splitlines() if line.startswith("  order-events-") and "expected" in line)
     assert triggered.endswith(": Succeeded (expected Succeeded: ok)")
-    assert "curl -i http://127.0.0.1:" in output and "ce-type: com.example.order.created" in output
+    assert "curl -i http://127.0.0.1:" not in output  # the ingest endpoint is gone too
+
+
+def test_switchyard_dev_keep_running_prints_how_to_connect_while_it_runs(tmp_path: pathlib.Path) -> None:
+    executable = shutil.which("switchyard", path=os.path.dirname(sys.executable)) or shutil.which("switchyard")
+    assert executable, "the switchyard console script is not installed"
+    proc = subprocess.Popen(
+        [executable, "dev", "--dir", str(tmp_path / "sandbox"), "--no-examples"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        wait_for(lambda: any("Operator log:" in line for line in lines), timeout=90, what="the instructions")
+        output = "".join(lines)
+        assert "The sandbox keeps running until Ctrl-C" in output
+        assert f"export KUBECONFIG={tmp_path / 'sandbox' / 'kubeconfig'}" in output
+        assert "curl -i http://127.0.0.1:" in output and "ce-type: com.example.order.created" in output
+        kubectl = shutil.which("kubectl")
+        if kubectl:  # what the instructions promise works while they are on screen
+            got = subprocess.run(
+                [kubectl, "--kubeconfig", str(tmp_path / "sandbox" / "kubeconfig"), "get", "components"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert got.returncode == 0 and "json-processor" in got.stdout, got.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def test_deleting_a_job_kills_its_process(kube: Kube, runner: LocalJobRunner) -> None:
+    configmap(kube, naming.input_configmap("wf5"), {"data": "x"})
+    slow = {"image": "switchyard", "command": ["python", "-c", "import time; time.sleep(120)"]}
+    job = operator_job(kube, "wf5", "slow", slow)
+    name = job["metadata"]["name"]
+    uid = kube.batch.read_namespaced_job(name, kube.namespace).metadata.uid
+    proc = wait_for(lambda: runner._procs.get(uid), timeout=30, what="the Job's process to start")
+    assert proc.poll() is None
+    kube.batch.delete_namespaced_job(name, kube.namespace, propagation_policy="Background")
+    wait_for(lambda: proc.poll() is not None, timeout=15, what="the deleted Job's process to be killed")
+    assert runner.killed == [name]
+    assert not runner.is_finished(name)  # no status is written for a deleted Job
+
+
+def test_stopping_the_runner_kills_running_processes(kubeconfig: pathlib.Path, kube: Kube) -> None:
+    configmap(kube, naming.input_configmap("wf6"), {"data": "x"})
+    with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2) as job_runner:
+        slow = {"image": "switchyard", "command": ["python", "-c", "import time; time.sleep(120)"]}
+        job = operator_job(kube, "wf6", "slow", slow)
+        uid = kube.batch.read_namespaced_job(job["metadata"]["name"], kube.namespace).metadata.uid
+        proc = wait_for(lambda: job_runner._procs.get(uid), timeout=30, what="the Job's process to start")
+    assert proc.poll() is not None  # stop() returned promptly and the process is gone

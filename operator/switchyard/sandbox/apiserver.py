@@ -42,8 +42,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import copy
 import datetime
+import functools
 import gzip
 import importlib.resources
 import json
@@ -54,7 +56,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp.test_utils
 import aiohttp.web
@@ -65,10 +67,12 @@ import kmock
 import yaml
 from kmock._internal import loading, rendering
 
-from switchyard.sandbox import crdschema, patching, tables
+from switchyard.sandbox import crdschema, openapi, patching, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+
+T = TypeVar("T")
 
 # The builtin resources served (group, version, plural); discovery details come from kmock's bundled list.
 BUILTINS: tuple[tuple[str, str, str], ...] = (
@@ -131,6 +135,12 @@ class VersionInfo:
     schema: dict[str, Any] | None = None  # openAPIV3Schema of a CRD version
 
 
+@functools.lru_cache(maxsize=4096)
+def _resource_key(group: str, version: str, plural: str) -> kmock.resource:
+    """kmock's resource reference (immutable, costly to build: one per request otherwise)."""
+    return kmock.resource(group, version, plural)
+
+
 @dataclass
 class ResourceType:
     """One served resource (all its versions share one store, as with a single storage version)."""
@@ -153,7 +163,7 @@ class ResourceType:
 
     @property
     def storage_key(self) -> kmock.resource:
-        return kmock.resource(self.group, self.storage_version, self.plural)
+        return _resource_key(self.group, self.storage_version, self.plural)
 
     @property
     def qualified(self) -> str:
@@ -181,6 +191,11 @@ class WatchEvent:
     type: str
     obj: dict[str, Any]
     old: dict[str, Any] | None = None
+
+
+def _clone(data: Any) -> Any:
+    """A deep copy of JSON data (stored objects are JSON): a C-speed round trip, several times copy.deepcopy's."""
+    return json.loads(json.dumps(data))
 
 
 def now_rfc3339() -> str:
@@ -222,6 +237,44 @@ def _invalid(rtype: ResourceType, name: str | None, message: str) -> ApiError:
     )
 
 
+# The request's ``fieldValidation`` (None: Ignore) and the warnings it collects, for ``_admit`` deep in a write.
+_FIELD_VALIDATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("field_validation", default=None)
+_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("warnings", default=None)
+_FIELD_VALIDATION_VALUES = ("Strict", "Warn", "Ignore")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _default_job_selector(job: dict[str, Any]) -> None:
+    """What the Job API's defaulting does on create (``manualSelector`` unset): the selector on the Job's uid.
+
+    ``spec.selector.matchLabels`` = ``{batch.kubernetes.io/controller-uid: <uid>}`` and the template gets the
+    controller-uid and job-name labels (both the ``batch.kubernetes.io/`` and the legacy unprefixed ones).
+    """
+    spec = job.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector"):
+        return
+    meta = job["metadata"]
+    uid, name = meta["uid"], meta["name"]
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    template = spec.setdefault("template", {})
+    if isinstance(template, dict):
+        template_meta = template.setdefault("metadata", {})
+        if isinstance(template_meta, dict):
+            labels = template_meta.setdefault("labels", {})
+            if isinstance(labels, dict):
+                labels.update(
+                    {
+                        "batch.kubernetes.io/controller-uid": uid,
+                        "batch.kubernetes.io/job-name": name,
+                        "controller-uid": uid,
+                        "job-name": name,
+                    }
+                )
+
+
 def _spec_part(body: Mapping[str, Any]) -> dict[str, Any]:
     """Everything that bumps generation: all but metadata, status, kind, apiVersion."""
     return {k: v for k, v in body.items() if k not in ("metadata", "status", "kind", "apiVersion")}
@@ -254,6 +307,8 @@ class ApiServer(kmock.KubernetesEmulator):
     versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
     requests_kept: int = 20_000  # requests kept in kmock's request log (``list(api)``), oldest dropped
     skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
+    # ``kubectl logs`` sources: (namespace, pod) -> the log text, or None (then the termination messages)
+    log_sources: list[Callable[[str, str], str | None]] = attrs.field(factory=list, init=False)
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
@@ -339,7 +394,8 @@ class ApiServer(kmock.KubernetesEmulator):
         raw_response: aiohttp.web.StreamResponse | None = None
         try:
             request = await self._parse_request(raw_request)
-            self._requests.append(request)
+            if self.requests_kept > 0:
+                self._requests.append(request)
             if len(self._requests) > self.requests_kept:
                 del self._requests[: len(self._requests) - self.requests_kept]
             try:
@@ -375,7 +431,7 @@ class ApiServer(kmock.KubernetesEmulator):
         except ApiError:
             address = None
         if address is not None:
-            resource = kmock.resource(address.rtype.group, address.version, address.rtype.plural)
+            resource = _resource_key(address.rtype.group, address.version, address.rtype.plural)
             namespace, name, subresource = address.namespace, address.name, address.subresource
             if method == kmock.method.GET:
                 watching = raw_request.query.get("watch") in ("true", "1")
@@ -419,6 +475,8 @@ class ApiServer(kmock.KubernetesEmulator):
             return await self._error_response(request, error)
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
+        if request.method.value.upper() == "GET" and (path == "/openapi/v3" or path.startswith("/openapi/v3/")):
+            return await self._openapi(request, path)
         if path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")):
             try:
                 response = await self._serve(request)
@@ -426,6 +484,22 @@ class ApiServer(kmock.KubernetesEmulator):
                 return await self._error_response(request, e)
             return await response(request)
         return await kmock.RawHandler._handle(self, request)
+
+    async def _openapi(self, request: rendering.Request, path: str) -> aiohttp.web.StreamResponse:
+        with self._state_lock:
+            types = list(self._types.values())
+        if path == "/openapi/v3":
+            return await rendering.Response(payload=openapi.index(types))(request)
+        parts = [part for part in path[len("/openapi/v3/") :].split("/") if part]
+        group, version = ("", parts[1]) if parts[:1] == ["api"] and len(parts) == 2 else ("", "")
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        served = [t for t in types if t.group == group and version in t.versions]
+        if not version or not served:
+            return await self._error_response(
+                request, ApiError(404, "the server could not find the requested resource")
+            )
+        return await rendering.Response(payload=openapi.document(served, group, version))(request)
 
     async def _error_response(self, request: rendering.Request, error: ApiError) -> aiohttp.web.StreamResponse:
         response = rendering.Response(status=error.code, headers=error.headers or None, payload=error.status())
@@ -443,10 +517,29 @@ class ApiServer(kmock.KubernetesEmulator):
         review = self._review(method, parts, request)
         if review is not None:
             return review
+        is_log = len(parts) == 7 and parts[6] == "log" and parts[2] == "namespaces" and parts[4] == "pods"
+        if method == "GET" and parts[:2] == ["api", "v1"] and is_log:
+            return self._pod_log(parts[3], parts[5], dict(request.params))
         address = self._address(parts)
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
         accept = request.headers.get("Accept", "")
+        if method in ("POST", "PUT", "PATCH"):
+            directive = params.get("fieldValidation") or "Warn"  # the API server's default is Warn
+            if directive not in _FIELD_VALIDATION_VALUES:
+                raise ApiError(
+                    400,
+                    f'fieldValidation: Unsupported value: "{directive}": supported values: "Ignore", "Strict", "Warn"',
+                )
+            _FIELD_VALIDATION.set(None if directive == "Ignore" else directive)
+            warnings: list[str] = []
+            _WARNINGS.set(warnings)
+            response = self._write(request, method, address, params, dry_run)
+            if warnings:
+                headers = dict(response.headers or {})
+                headers["Warning"] = ", ".join(f'299 - "{_escape(w)}"' for w in warnings)
+                response = attrs.evolve(response, headers=headers)
+            return response
         if method == "GET":
             if params.get("watch") in ("true", "1"):
                 return self._watch(request, address, params)
@@ -460,6 +553,18 @@ class ApiServer(kmock.KubernetesEmulator):
             if "as=Table" in accept:
                 return rendering.Response(payload=self._table(address, [obj], params))
             return rendering.Response(payload=obj)
+        if method == "DELETE" and address.name is not None:
+            options = self._body(request, optional=True) or {}
+            with self._state_lock:
+                obj = self._delete(address, options, params, dry_run=dry_run)
+            return rendering.Response(payload=obj)
+        if method == "DELETE":
+            return self._delete_collection(request, address, params, dry_run)
+        raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    def _write(
+        self, request: rendering.Request, method: str, address: Address, params: Mapping[str, str], dry_run: bool
+    ) -> rendering.Response:
         if method == "POST" and address.name is None:
             body = self._body(request)
             with self._state_lock:
@@ -472,14 +577,30 @@ class ApiServer(kmock.KubernetesEmulator):
             return rendering.Response(payload=obj)
         if method == "PATCH" and address.name is not None:
             return self._patch(request, address, dry_run)
-        if method == "DELETE" and address.name is not None:
-            options = self._body(request, optional=True) or {}
-            with self._state_lock:
-                obj = self._delete(address, options, params, dry_run=dry_run)
-            return rendering.Response(payload=obj)
-        if method == "DELETE":
-            return self._delete_collection(request, address, params, dry_run)
         raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
+
+    def _pod_log(self, namespace: str, name: str, params: Mapping[str, str]) -> rendering.Response:
+        """``kubectl logs``: what a ``log_sources`` callable has for the Pod (the local runner: the real output),
+        else its containers' termination messages (the job simulator's output), else nothing yet."""
+        with self._state_lock:
+            pod = self._get(self._types[("", "pods")], namespace, name)
+            if pod is None:
+                raise ApiError(404, f'pods "{name}" not found', details={"name": name, "kind": "pods"})
+            statuses = copy.deepcopy((pod.get("status") or {}).get("containerStatuses") or [])
+        text: str | None = None
+        for source in list(self.log_sources):
+            found = source(namespace, name)
+            if found is not None:
+                text = found
+                break
+        if text is None:
+            messages = [((s.get("state") or {}).get("terminated") or {}).get("message") for s in statuses]
+            text = "\n".join(m for m in messages if m)
+            text = text + "\n" if text and not text.endswith("\n") else text
+        if params.get("tailLines", "").isdigit():
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[len(lines) - min(len(lines), int(params["tailLines"])) :])
+        return rendering.Response(status=200, headers={"Content-Type": "text/plain"}, payload=text.encode())
 
     REVIEWS = {
         ("authentication.k8s.io", "tokenreviews"): "TokenReview",
@@ -526,7 +647,10 @@ class ApiServer(kmock.KubernetesEmulator):
     def _body(self, request: rendering.Request, optional: bool = False) -> Any:
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if "protobuf" in content_type:
-            raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+            try:
+                return protobuf.decode(request.body)
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, f"the body of the request was in an unknown format: {content_type}: {e}") from e
         if not request.body:
             if optional:
                 return None
@@ -797,6 +921,10 @@ class ApiServer(kmock.KubernetesEmulator):
         if rtype.has_status():
             body.pop("status", None)
         self._default_status(rtype, body)
+        if rtype.group == "batch" and rtype.plural == "jobs":
+            _default_job_selector(body)
+        if rtype.group == "" and rtype.plural == "secrets" and not body.get("type"):
+            body["type"] = "Opaque"  # the Secret API's defaulting
         body = self._admit(rtype, version, body, None)
         meta = body["metadata"]
         if dry_run:
@@ -817,6 +945,14 @@ class ApiServer(kmock.KubernetesEmulator):
             return body
         admission = crdschema.admit(body, info.schema, old)
         self.skipped_rules.extend(admission.skipped_rules)
+        directive = _FIELD_VALIDATION.get()
+        if admission.pruned and directive is not None:
+            unknown = ", ".join(f'unknown field "{path}"' for path in admission.pruned)
+            if directive == "Strict":
+                raise ApiError(400, f"strict decoding error: {unknown}", reason="BadRequest")
+            warnings = _WARNINGS.get()
+            if warnings is not None:
+                warnings.extend(f'unknown field "{path}"' for path in admission.pruned)
         if admission.errors:
             name = body.get("metadata", {}).get("name")
             causes = [{"reason": "FieldValueInvalid", "message": msg, "field": path} for path, msg in admission.errors]
@@ -857,7 +993,7 @@ class ApiServer(kmock.KubernetesEmulator):
         old = self._get(rtype, address.namespace, name)
         if old is None:
             raise _not_found(rtype, name)
-        candidate = change(copy.deepcopy(old))
+        candidate = change(_clone(old))
         if not isinstance(candidate, dict):
             raise ApiError(400, "the body of the request must be an object")
         new_meta = candidate.get("metadata") if isinstance(candidate.get("metadata"), dict) else {}
@@ -872,13 +1008,13 @@ class ApiServer(kmock.KubernetesEmulator):
         if new_meta.get("uid") and new_meta["uid"] != old_meta["uid"]:
             raise _conflict(rtype, name, "Precondition failed: UID in precondition does not match")
         if address.subresource == "status":
-            new = copy.deepcopy(old)
+            new = _clone(old)
             if "status" in candidate:
                 new["status"] = candidate["status"]
             else:
                 new.pop("status", None)
         else:
-            new = copy.deepcopy(candidate)
+            new = _clone(candidate)
             meta = dict(new_meta)
             for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "generation"):
                 if fixed in old_meta:
@@ -1123,6 +1259,19 @@ class ApiServer(kmock.KubernetesEmulator):
                 return None
             return {"type": event_type, "object": self._present(event.obj, version)}
 
+        as_table = "as=Table" in request.headers.get("Accept", "")
+        first_row = [True]
+
+        def tabled(event: dict[str, Any]) -> dict[str, Any]:
+            """``kubectl get -w``: each event's object is a Table of one row; column definitions on the first."""
+            if not as_table or event["type"] in ("ERROR", "BOOKMARK"):
+                return event
+            table = self._table(address, [event["object"]], params)
+            if not first_row[0]:
+                table["columnDefinitions"] = []
+            first_row[0] = False
+            return {"type": event["type"], "object": table}
+
         async def stream() -> AsyncIterator[Any]:
             yield b""  # send the headers now: clients wait for them before reading events
             if gone:
@@ -1130,7 +1279,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 yield {"type": "ERROR", "object": error.status()}
                 return
             for event in initial:
-                yield event
+                yield tabled(event)
             if send_initial and bookmarks:
                 yield {
                     "type": "BOOKMARK",
@@ -1158,7 +1307,7 @@ class ApiServer(kmock.KubernetesEmulator):
                     last = event.rv
                     translated = translate(event)
                     if translated is not None:
-                        yield translated
+                        yield tabled(translated)
                 transport = request._raw_request.transport if request._raw_request is not None else None
                 if transport is None or transport.is_closing():
                     return
@@ -1174,6 +1323,24 @@ class ApiServer(kmock.KubernetesEmulator):
         self._stopping = True
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake)
+
+
+def write_kubeconfig(path: str | pathlib.Path, url: str, namespace: str = "default") -> pathlib.Path:
+    """A kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
+    path = pathlib.Path(path)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "emulated", "cluster": {"server": url}}],
+        "users": [{"name": "emulated", "user": {"token": "emulated"}}],
+        "contexts": [
+            {"name": "emulated", "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace}}
+        ],
+        "current-context": "emulated",
+        "preferences": {},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 class EmulatedCluster:
@@ -1282,23 +1449,7 @@ class EmulatedCluster:
 
     def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
         """Write a kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
-        path = pathlib.Path(path)
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "emulated", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulated", "user": {"token": "emulated"}}],
-            "contexts": [
-                {
-                    "name": "emulated",
-                    "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace},
-                }
-            ],
-            "current-context": "emulated",
-            "preferences": {},
-        }
-        path.write_text(yaml.safe_dump(config))
-        return path
+        return write_kubeconfig(path, self.url, namespace)
 
     def create(self, resource: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """Create an object directly (as if POSTed), from any thread."""
@@ -1310,6 +1461,16 @@ class EmulatedCluster:
         """A deep copy of one object (``resource`` as in ``ApiServer.find_type``), or None."""
         return self.api.get_object(resource, namespace, name)
 
+    def inspect(self, resource: str, name: str, namespace: str | None, read: Callable[[dict[str, Any]], T]) -> T | None:
+        """``read(stored object)`` under the store's lock, without the deep copy ``get`` makes (None if absent).
+
+        For pollers of big objects (a 5,000-node Workflow): ``read`` must not modify or keep the object.
+        """
+        rtype = self.api.find_type(resource)
+        with self.api._state_lock:
+            obj = self.api._get(rtype, namespace if rtype.namespaced else None, name)
+            return None if obj is None else read(obj)
+
     def objects(
         self,
         resource: str,
@@ -1319,3 +1480,34 @@ class EmulatedCluster:
     ) -> list[dict[str, Any]]:
         """Deep copies of the live objects of a resource (all namespaces unless given)."""
         return self.api.list_objects(resource, namespace, label_selector, field_selector)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchyard.sandbox.apiserver``: serve the emulator in its own process until SIGTERM/SIGINT.
+
+    Benchmarks run it apart from the job simulator and the load (one interpreter lock each). Prints the URL.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="the emulated Kubernetes API server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--crd", action="append", default=[], help="a CRD YAML file to register (repeatable)")
+    parser.add_argument("--namespace", action="append", default=[], help="a namespace to create (repeatable)")
+    parser.add_argument("--requests-kept", type=int, default=0, help="kmock request log size (default 0: off)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cluster = EmulatedCluster(args.crd, port=args.port or None, namespaces=args.namespace)
+    cluster.api.requests_kept = args.requests_kept
+    with cluster:
+        print(cluster.url, flush=True)
+        stop.wait()
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

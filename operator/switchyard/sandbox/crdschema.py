@@ -29,6 +29,7 @@ class Admission:
     body: dict[str, Any]
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field path, message)
     skipped_rules: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)  # unknown fields removed (``spec.foo``), for fieldValidation
 
 
 def admit(body: Mapping[str, Any], schema: Mapping[str, Any] | None, old: Mapping[str, Any] | None = None) -> Admission:
@@ -42,6 +43,7 @@ def admit(body: Mapping[str, Any], schema: Mapping[str, Any] | None, old: Mappin
             continue
         if key not in properties and not schema.get("x-kubernetes-preserve-unknown-fields"):
             del result.body[key]
+            result.pruned.append(key)
     _default(result.body, schema)
     for key, sub in properties.items():
         if key in ("apiVersion", "kind", "metadata"):
@@ -98,6 +100,7 @@ def _walk(value: Any, schema: Mapping[str, Any], path: str, old: Any, result: Ad
             if sub is None:
                 if not (additional is True or preserve):
                     del value[key]  # pruned: unknown to the schema
+                    result.pruned.append(f"{path}.{key}")
             elif value[key] is None and not sub.get("nullable"):
                 del value[key]  # nulls on non-nullable fields are pruned, as the API server does
         _default(value, schema)

@@ -125,6 +125,7 @@ class Sandbox:
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
+            cluster.api.log_sources.append(self.runner.log)  # `kubectl logs <pod>` shows the real output
             ingest = ("--ingest-port", str(self.ingest_port), "--ingest-host", "127.0.0.1")
             self.operator = OperatorProcess(self.kubeconfig, self.operator_log, extra_args=ingest)
             with self.runner:
@@ -380,16 +381,24 @@ def demo_event(sandbox: Sandbox, screen: Screen) -> list[str]:
     return started
 
 
+STOPPING_NOTE = (
+    "The sandbox stops now (nothing is left to connect to). To explore it with kubectl, run it with "
+    "--keep-running (`switchyard dev --keep-running`, `make dev ARGS=--keep-running`)."
+)
+
+
 def instructions(sandbox: Sandbox) -> str:
+    """How to reach the sandbox: printed only while it keeps running (never after it has stopped)."""
     return "\n".join(
         [
-            "Talk to the sandbox from another shell:",
+            "The sandbox keeps running until Ctrl-C. Talk to it from another shell:",
             f"  export KUBECONFIG={sandbox.kubeconfig}",
             "  kubectl get workflows            # or: kubectl get sywf, kubectl get switchyard",
             "  kubectl describe workflow diamond",
             "  kubectl get components,jobs,pods,configmaps",
-            "  kubectl apply --validate=false -f manifests/examples/workflow-diamond.yaml",
-            "    (the emulator serves no OpenAPI document, so kubectl apply needs --validate=false)",
+            "  kubectl apply -f manifests/examples/workflow-diamond.yaml",
+            "  kubectl get sywf -w               # watch the Workflows",
+            "  kubectl logs <pod>               # a node's output",
             "  kubectl get triggers             # or: kubectl get sytrig",
             "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
             curl_line(sandbox),
@@ -450,10 +459,11 @@ def run(options: Options) -> int:
                 if sandbox.runner.errors:
                     ok = False
             screen.print()
-            screen.print(instructions(sandbox))
             if options.keep_running or not names:
-                screen.print("\nThe sandbox keeps running; Ctrl-C stops it.")
+                screen.print(instructions(sandbox))
                 wait_for_interrupt()
+            else:
+                screen.print(STOPPING_NOTE)
             return 0 if ok else 1
     except KeyboardInterrupt:
         screen.print("\nStopped.")

@@ -134,9 +134,13 @@ class JobSimulator:
         delay: float = 0.05,
         namespace: str | None = None,
         retries: int = 8,
+        workers: int = 4,
+        read_files: bool = True,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
+        self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
         self.retries = retries
+        self.workers = max(1, workers)
         self.rule = rule
         self.delay = delay
         self.namespace = namespace
@@ -151,7 +155,6 @@ class JobSimulator:
         self._seq = itertools.count()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._watch: kubernetes.watch.Watch | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class JobSimulator:
         listed = threading.Event()
         self._threads = [
             threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
-            threading.Thread(target=self._work, name="jobsim-worker", daemon=True),
+            *(threading.Thread(target=self._work, name=f"jobsim-worker-{i}", daemon=True) for i in range(self.workers)),
         ]
         for thread in self._threads:
             thread.start()
@@ -172,8 +175,6 @@ class JobSimulator:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._watch is not None:
-            self._watch.stop()
         with self._queue_cv:
             self._queue_cv.notify_all()
         for thread in self._threads:
@@ -227,18 +228,26 @@ class JobSimulator:
                     for job in jobs.items:
                         self._on_job("ADDED", self._client.sanitize_for_serialization(job))
                     listed.set()
-                self._watch = kubernetes.watch.Watch()
                 list_fn = self._batch.list_namespaced_job if self.namespace else self._batch.list_job_for_all_namespaces
                 args = (self.namespace,) if self.namespace else ()
-                for event in self._watch.stream(list_fn, *args, resource_version=resource_version, timeout_seconds=2):
-                    if self._stopping.is_set():
-                        break
-                    raw = event["raw_object"]
-                    if event["type"] == "ERROR":
-                        resource_version = None
-                        break
-                    resource_version = raw["metadata"]["resourceVersion"]
-                    self._on_job(event["type"], raw)
+                # Raw events (json.loads only): turning each into client models would cost most of our CPU.
+                response = list_fn(
+                    *args, watch=True, resource_version=resource_version, timeout_seconds=2, _preload_content=False
+                )
+                try:
+                    for line in kubernetes.watch.watch.iter_resp_lines(response):
+                        if self._stopping.is_set():
+                            break
+                        event = json.loads(line)
+                        raw = event["object"]
+                        if event["type"] == "ERROR":
+                            resource_version = None
+                            break
+                        resource_version = raw["metadata"]["resourceVersion"]
+                        if event["type"] != "BOOKMARK":
+                            self._on_job(event["type"], raw)
+                finally:
+                    response.release_conn()
             except ApiException as e:
                 if e.status == 410:
                     resource_version = None
@@ -289,6 +298,8 @@ class JobSimulator:
                     run.done = True
                     self.deleted.append(job["metadata"]["name"])
                     self._schedule(time.monotonic(), lambda: self._delete_pod(run))
+            if run is not None:
+                self._cancel(run)
             return
         with self._lock:
             if uid in self._runs:
@@ -298,6 +309,9 @@ class JobSimulator:
                 return  # finished or run by an earlier simulator
             self._runs[uid] = None  # type: ignore[assignment]  # reserved until the start action runs
         self._schedule(time.monotonic(), lambda: self._start(job))
+
+    def _cancel(self, run: _Run) -> None:
+        """The Job was deleted: stop what runs for it (nothing here: a timer that finds ``run.done``)."""
 
     def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
         def read(name: str) -> Mapping[str, str] | None:
@@ -337,11 +351,12 @@ class JobSimulator:
                 }
             ],
         }
+        files: Mapping[str, str] = {}
         try:
-            files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
+            if self.read_files:
+                files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
         except VolumeError as e:
             self._record_error(e)
-            files = {}
         attempt = labels.get(LABEL_ATTEMPT)
         sim_job = SimJob(
             name=name,
@@ -359,7 +374,7 @@ class JobSimulator:
         if outcome.waiting == "NoPod":
             return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
         pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}
-        if self._call(self._core.create_namespaced_pod, namespace, pod) is None:
+        if self._call(self._core.create_namespaced_pod, namespace, pod, raw=True) is None:
             return  # the Job's namespace is going away
         if outcome.waiting is not None:
             waiting = {"reason": outcome.waiting, "message": f"simulated: {outcome.waiting}"}
@@ -372,7 +387,7 @@ class JobSimulator:
                 "state": {"waiting": waiting},
             }
             pending = {"phase": "Pending", "containerStatuses": [status]}
-            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending})
+            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending}, raw=True)
             return
         now = _now()
         started_at = time.monotonic()
@@ -499,10 +514,16 @@ class JobSimulator:
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
 
-    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True) -> Any:
-        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok."""
+    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True, raw: bool = False) -> Any:
+        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok.
+
+        ``raw``: the response is not turned into client models (most of the client's CPU); True is returned.
+        """
         for attempt in itertools.count():
             try:
+                if raw:
+                    fn(*args, _preload_content=False).release_conn()
+                    return True
                 return fn(*args)
             except ApiException as e:
                 if e.status == 404 and missing_ok:
@@ -514,10 +535,71 @@ class JobSimulator:
         raise AssertionError("unreachable")
 
     def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status})
+        self._call(
+            self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status}, raw=True
+        )
 
     def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status})
+        self._call(
+            self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status}, raw=True
+        )
 
     def _delete_pod(self, run: _Run) -> None:
-        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace)
+        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace, raw=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m switchyard.sandbox.jobsim``: a simulator in its own process (own interpreter lock) until SIGTERM.
+
+    Each Job finishes after ``--delays`` (a JSON file ``{node: seconds}``, default 0) with ``--message`` as its
+    output. Prints ``ready`` once watching; on SIGTERM writes ``--record`` (JSON: started, finished, errors,
+    times from ``time.monotonic()``, which all processes of the machine share). See ``process.SimulatorProcess``.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="the job simulator in its own process")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--namespace")
+    parser.add_argument("--delays", help="JSON file {node: seconds}")
+    parser.add_argument("--message", default=None, help="every Job's output (default: the simulator's)")
+    parser.add_argument("--user-agent", default=None)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--record", required=True, help="where to write started/finished/errors on exit")
+    args = parser.parse_args(argv)
+    delays: dict[str, float] = json.loads(pathlib.Path(args.delays).read_text()) if args.delays else {}
+
+    def rule(job: SimJob) -> Outcome:
+        return Outcome(delay=delays.get(job.node or "", 0.0), message=args.message)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sim = JobSimulator(
+        args.kubeconfig,
+        namespace=args.namespace,
+        rule=rule,
+        delay=0.0,
+        workers=args.workers,
+        read_files=args.message is None,  # a fixed output needs no upstream files: no ConfigMap reads
+    )
+    sim.start()
+    if args.user_agent:
+        sim._client.user_agent = args.user_agent
+    print("ready", flush=True)
+    stop.wait()
+    sim.stop()
+    with sim._lock:
+        record = {
+            "started": [list(s) for s in sim.started],
+            "finished": [list(f) for f in sim.finished],
+            "errors": [repr(e) for e in sim.errors],
+        }
+    pathlib.Path(args.record).write_text(json.dumps(record))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 
 def free_port() -> int:
@@ -100,3 +102,125 @@ class OperatorProcess:
             except OSError:
                 time.sleep(0.05)
         raise TimeoutError(f"operator not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+
+class EmulatorProcess:
+    """The emulated API server in its own process (``python -m switchyard.sandbox.apiserver``).
+
+    For benchmarks: the emulator, the job simulator and the load then do not share one interpreter lock.
+    ``with EmulatorProcess(crds, namespaces=[...]) as emulator:`` -> ``emulator.url``, ``write_kubeconfig``.
+    """
+
+    def __init__(self, crd_paths: Sequence[str | pathlib.Path] = (), *, namespaces: Sequence[str] = ()) -> None:
+        self.crd_paths = [str(path) for path in crd_paths]
+        self.namespaces = list(namespaces)
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> EmulatorProcess:
+        cmd = [sys.executable, "-m", "switchyard.sandbox.apiserver"]
+        for path in self.crd_paths:
+            cmd += ["--crd", path]
+        for namespace in self.namespaces:
+            cmd += ["--namespace", namespace]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            self.stop()
+            raise RuntimeError("the emulator process did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
+        from switchyard.sandbox.apiserver import write_kubeconfig
+
+        return write_kubeconfig(path, self.url, namespace)
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class SimulatorProcess:
+    """The job simulator in its own process (``python -m switchyard.sandbox.jobsim``), for benchmarks.
+
+    ``start()`` returns once it watches Jobs; after ``stop()``, ``started``/``finished``/``errors`` hold what
+    it recorded (``jobsim.Started``/``Finished``; errors as their repr).
+    """
+
+    def __init__(
+        self,
+        kubeconfig: str | pathlib.Path,
+        workdir: str | pathlib.Path,
+        *,
+        namespace: str | None = None,
+        delays: dict[str, float] | None = None,
+        message: str | None = None,
+        user_agent: str | None = None,
+        workers: int = 4,
+    ) -> None:
+        self.kubeconfig = str(kubeconfig)
+        self.workdir = pathlib.Path(workdir)
+        self.namespace = namespace
+        self.delays = dict(delays or {})
+        self.message = message
+        self.user_agent = user_agent
+        self.workers = workers
+        self.proc: subprocess.Popen[str] | None = None
+        self.started: list[Any] = []
+        self.finished: list[Any] = []
+        self.errors: list[str] = []
+
+    def start(self) -> SimulatorProcess:
+        import json
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        delays = self.workdir / "jobsim-delays.json"
+        delays.write_text(json.dumps(self.delays))
+        self.record = self.workdir / "jobsim-record.json"
+        self.record.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "switchyard.sandbox.jobsim", "--kubeconfig", self.kubeconfig]
+        cmd += ["--delays", str(delays), "--record", str(self.record), "--workers", str(self.workers)]
+        if self.namespace:
+            cmd += ["--namespace", self.namespace]
+        if self.message is not None:
+            cmd += ["--message", self.message]
+        if self.user_agent:
+            cmd += ["--user-agent", self.user_agent]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("the simulator process did not start")
+        return self
+
+    def stop(self) -> None:
+        import json
+
+        from switchyard.sandbox.jobsim import Finished, Started
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.record.exists():
+            data = json.loads(self.record.read_text())
+            self.started = [Started(*row) for row in data["started"]]
+            self.finished = [Finished(*row) for row in data["finished"]]
+            self.errors = list(data["errors"])

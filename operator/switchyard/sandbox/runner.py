@@ -15,13 +15,16 @@ on this machine can run; any other Job fails with a message saying so.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +32,7 @@ from switchyard.sandbox.jobsim import JobSimulator, Outcome, _Run
 from switchyard.sandbox.volumes import VolumeError, field_ref
 
 MAX_MESSAGE_BYTES = 4096
+MAX_LOG_BYTES = 1 << 20  # output kept per Pod for ``kubectl logs``
 SANDBOX_IMAGES = ("switchyard",)
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
 _HOST_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH")
@@ -99,31 +103,48 @@ def execute(
     env: Mapping[str, str],
     timeout: float | None,
     fallback_to_logs: bool,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Execution:
-    """Run ``argv`` in ``root`` (which holds ``switchyard/`` and ``tmp/``) and read its termination message."""
+    """Run ``argv`` in ``root`` (which holds ``switchyard/`` and ``tmp/``) and read its termination message.
+
+    ``started`` gets the process (to kill it when its Job is deleted); a killed process ends as exit 137.
+    """
     termination_log = root / "termination-log"
     termination_log.touch()
     full_env = {key: os.environ[key] for key in _HOST_ENV if key in os.environ}
     full_env.update({"HOME": str(root / "tmp"), "TMPDIR": str(root / "tmp")})
     full_env.update(env)
     full_env.update({"SWITCHYARD_ROOT": str(root / "switchyard"), "SWITCHYARD_TERMINATION_LOG": str(termination_log)})
-    try:
-        completed = subprocess.run(
-            list(argv),
-            cwd=root,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as e:
-        return Execution(None, "", e.output or b"")
+    with subprocess.Popen(
+        list(argv),
+        cwd=root,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a kill reaches what it started
+    ) as proc:
+        if started is not None:
+            started(proc)
+        try:
+            stdout, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            stdout, _ = proc.communicate()
+            return Execution(None, "", stdout or b"")
+    returncode = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # SIGKILL -> 137
     message = termination_log.read_bytes()[:MAX_MESSAGE_BYTES]
-    if not message.strip() and completed.returncode != 0 and fallback_to_logs:
-        message = completed.stdout[-MAX_MESSAGE_BYTES:]
-    return Execution(completed.returncode, message.decode(errors="replace"), completed.stdout)
+    if not message.strip() and returncode != 0 and fallback_to_logs:
+        message = stdout[-MAX_MESSAGE_BYTES:]
+    return Execution(returncode, message.decode(errors="replace"), stdout)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process and its process group (it runs in its own session); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
 
 
 class LocalJobRunner(JobSimulator):
@@ -143,6 +164,10 @@ class LocalJobRunner(JobSimulator):
         self.images = tuple(images)
         self.log_dir = pathlib.Path(log_dir) if log_dir is not None else None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # Job uid -> its running process
+        self._procs_lock = threading.Lock()
+        self.killed: list[str] = []  # Jobs whose process was killed because the Job was deleted
+        self._logs: dict[tuple[str, str], bytes] = {}  # (namespace, pod) -> the container's output (its tail)
 
     def start(self) -> LocalJobRunner:
         if self.log_dir is not None:
@@ -152,6 +177,11 @@ class LocalJobRunner(JobSimulator):
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._procs_lock:
+            running = list(self._procs.values())
+        for proc in running:  # a stopped node (the kubelet going away) does not leave its containers running
+            kill_group(proc)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -163,6 +193,28 @@ class LocalJobRunner(JobSimulator):
     def _launch(self, run: _Run, deadline: float | None) -> None:
         assert self._pool is not None, "the runner is not started"
         self._pool.submit(self._run_and_finish, run, deadline)
+
+    def log(self, namespace: str, pod: str) -> str | None:
+        """A finished Pod's output (stdout + stderr, the last ``MAX_LOG_BYTES``), for ``kubectl logs``; None if
+        this runner did not run it. Register it with ``cluster.api.log_sources.append(runner.log)``."""
+        with self._procs_lock:
+            output = self._logs.get((namespace, pod))
+        return None if output is None else output.decode(errors="replace")
+
+    def _cancel(self, run: _Run) -> None:
+        """The Job was deleted (``kubectl delete``, a deadline, a stopped Workflow): kill its process now."""
+        with self._procs_lock:
+            proc = self._procs.get(run.uid)
+        if proc is not None and proc.poll() is None:
+            kill_group(proc)
+            with self._lock:
+                self.killed.append(run.job.name)
+
+    def _started(self, run: _Run, proc: subprocess.Popen[bytes]) -> None:
+        with self._procs_lock:
+            self._procs[run.uid] = proc
+        if run.done:  # deleted while starting
+            self._cancel(run)
 
     def _run_and_finish(self, run: _Run, deadline: float | None) -> None:
         try:
@@ -192,7 +244,12 @@ class LocalJobRunner(JobSimulator):
                 env=container_env(container, pod_metadata),
                 timeout=deadline,
                 fallback_to_logs=container.get("terminationMessagePolicy") == "FallbackToLogsOnError",
+                started=lambda proc: self._started(run, proc),
             )
+            with self._procs_lock:
+                self._procs.pop(run.uid, None)
+        with self._procs_lock:
+            self._logs[(run.job.namespace, run.pod_name)] = execution.output[-MAX_LOG_BYTES:]
         if self.log_dir is not None:
             (self.log_dir / f"{run.pod_name}.log").write_bytes(execution.output)
         if execution.exit_code is None:
