@@ -27,6 +27,20 @@ def _version() -> str:
         return "unknown"
 
 
+class QuietEventHandlers(logging.Filter):
+    """Drops kopf's "Handler 'x' succeeded." INFO line: one per watch event of every Job and Pod (thousands per
+    large run, ~4 % of the operator's CPU), saying nothing; failures, daemons and activities still log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        return not (
+            record.levelno == logging.INFO
+            and isinstance(message, str)
+            and message.startswith("Handler '")
+            and message.endswith("' succeeded.")
+        )
+
+
 def _shard_label(text: str) -> tuple[str, str]:
     try:
         return parse_shard_label(text)
@@ -126,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(verbose=args.verbose, log_format=log_format)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    if not args.verbose:
+        logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
     lease = acquire_leadership(args) if args.leader_election else None
     try:
