@@ -236,6 +236,11 @@ class WorkflowRunner:
         )
         await self.write_outputs(plan)
         report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
+        self.observer.created(
+            self.run.job_name(launch.node, launch.attempt)
+            for launch in plan.launches
+            if launch.node not in report.refused
+        )
         await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)
         await self.writer.progress(self.run, plan)
