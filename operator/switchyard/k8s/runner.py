@@ -176,7 +176,17 @@ class WorkflowRunner:
             started_at=started,
             deadline_seconds=spec.active_deadline_seconds,
             uid=self.uid,
+            runtime_estimates=self.runtime_estimates(dag),
         )
+
+    def runtime_estimates(self, dag: Dag) -> dict[str, float]:
+        """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
+        entries = self.registry.specs(dag)
+        return {
+            name: e.spec.runtime_estimate_seconds
+            for name, e in entries.items()
+            if e.spec is not None and e.spec.runtime_estimate_seconds is not None
+        }
 
     async def count_rule_match(self, rule: str, now: datetime) -> None:
         key = (self.namespace, rule)
