@@ -7,6 +7,9 @@ Measured: time from create to Succeeded, makespan / scaled critical path, the op
 histogram (p50/p95/p99, interpolated in buckets as Prometheus' histogram_quantile does), the dispatch delay
 the simulator sees (dependent's Job started - last dependency's Job finished), API requests, operator
 RSS peak (VmHWM) and CPU, and the Workflow object size against the ~1.5 MiB etcd limit.
+`--workflows N` instead runs N small Workflows at once (`--workflow-nodes M`, default 20: a random layered DAG of
+width 5), the "many workflows" scale case. Per run it also prints the operator's cost ratios: CPU per Job
+created (ms), API requests per node, RSS peak.
 Each run has a timeout; the script exits 1 if any Workflow does not reach Succeeded, a Job is created twice,
 or the simulator reports errors. Results are recorded in docs/benchmarks.md ("End to end").
 """
@@ -32,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import wfcommons
 from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from switchyard.sandbox.process import OperatorProcess, SimulatorProcess
 from wfcommons import BenchDag
 
@@ -92,7 +96,16 @@ class Result:
     object_bytes: int = 0
     status_bytes: int = 0
     peak_object_bytes: int = 0
+    workflows: int = 1
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_job_ms(self) -> float:
+        return self.operator_cpu / self.jobs_created * 1000 if self.jobs_created else math.nan
+
+    @property
+    def requests_per_node(self) -> float:
+        return self.requests.get("operator", 0) / self.nodes if self.nodes else math.nan
 
 
 def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...]) -> dict[str, float]:
@@ -234,7 +247,85 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
     return result
 
 
-def _measure_sim(result: Result, sim: SimulatorProcess, deps: dict[str, list[str]], created: float) -> None:
+def run_many(count: int, size: int, timeout: float, workdir: pathlib.Path) -> Result:
+    """`count` Workflows of `size` nodes each (one random layered DAG, width 5, runtimes scaled to a 1 s CP)."""
+    bench = wfcommons.synthetic_layered(size, 5, seed=size)
+    scale = bench.critical_path() / 1.0
+    runtime = {name: seconds / scale for name, seconds in bench.runtime.items()}
+    name = f"{count} workflows x {size} nodes"
+    result = Result(name, count * size, 1000, scale, 1.0, 1.0, workflows=count)
+
+    def rule(job: SimJob) -> Outcome:
+        return Outcome(delay=runtime.get(job.node or "", 0.0), message="ok")
+
+    log_path = workdir / "many.operator.log"
+    with EmulatedCluster(crd_paths=CRDS, namespaces=[NAMESPACE]) as cluster:
+        counter = RequestCounter()
+        cluster.api._requests = counter
+        kubeconfig = cluster.write_kubeconfig(workdir / "many.kubeconfig", namespace=NAMESPACE)
+        operator = OperatorProcess(kubeconfig, log_path, namespaces=(NAMESPACE,)).start()
+        sim = JobSimulator(kubeconfig, namespace=NAMESPACE, rule=rule, delay=0.0)
+        phases: collections.Counter[str] = collections.Counter()
+        try:
+            operator.wait_ready(timeout=60)
+            sim.start()
+            sim._client.user_agent = SIM_AGENT
+            cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
+            bench_cpu0 = time.process_time()
+            started = time.monotonic()
+            for i in range(count):
+                workflow = {
+                    "apiVersion": "switchyard.dev/v1alpha1",
+                    "kind": "Workflow",
+                    "metadata": {"name": f"wf-{i:05d}"},
+                    "spec": {"input": {"data": "bench"}, "nodes": bench.nodes},
+                }
+                cluster.create("switchyard.dev/v1alpha1/workflows", workflow, namespace=NAMESPACE)
+            while time.monotonic() - started < timeout and operator.alive:
+                items = cluster.objects("switchyard.dev/v1alpha1/workflows", NAMESPACE)
+                phases = collections.Counter((o.get("status") or {}).get("phase", "?") for o in items)
+                if sum(phases[p] for p in ("Succeeded", "Failed", "Invalid")) == count:
+                    break
+                time.sleep(1.0)
+            done = time.monotonic()
+            result.bench_cpu = time.process_time() - bench_cpu0
+            result.phase = "Succeeded" if phases["Succeeded"] == count else dict(phases).__repr__()
+            if result.phase == "Succeeded":
+                result.to_succeeded = done - started
+            else:
+                result.problems.append(f"phases {dict(phases)} after {done - started:.1f}s (timeout {timeout:.0f}s)")
+            if operator.alive:
+                assert operator.proc is not None
+                result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
+                with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
+                    text = r.read().decode()
+                result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
+                result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+        finally:
+            sim.stop()
+            operator.stop()
+        starts = collections.Counter(s.job for s in sim.started)
+        result.duplicates = sum(n - 1 for n in starts.values() if n > 1)
+        if result.duplicates:
+            result.problems.append(f"{result.duplicates} Jobs started twice")
+        if sim.errors:
+            result.problems.append(f"simulator errors: {sim.errors[:3]!r}")
+        if sim.started and sim.finished:
+            result.first_job = min(x.at for x in sim.started) - started
+            result.makespan = max(x.at for x in sim.finished) - min(x.at for x in sim.started)
+        by_who = collections.Counter[str]()
+        for (who, _, _), n in counter.counts.items():
+            by_who[who] += n
+        result.requests = {"total": counter.total(), **by_who}
+        result.top_requests = [(f"{who} {method} {res}", n) for (who, method, res), n in counter.counts.most_common(8)]
+    if result.problems:
+        (workdir / "many.problems").write_text("\n".join(result.problems))
+    return result
+
+
+def _measure_sim(
+    result: Result, sim: SimulatorProcess | JobSimulator, deps: dict[str, list[str]], created: float
+) -> None:
     starts = collections.Counter((s.node, s.attempt) for s in sim.started)
     result.duplicates = sum(n - 1 for n in starts.values() if n > 1)
     if result.duplicates:
@@ -320,6 +411,16 @@ def print_tables(results: list[Result]) -> None:
             f"| {fmt(r.operator_cpu, 1)} | {fmt(r.bench_cpu, 1)} | {r.object_bytes / 1024:.0f} "
             f"| {r.status_bytes / 1024:.0f} | {r.peak_object_bytes / OBJECT_LIMIT:.1%} |"
         )
+    print(
+        "\n| run | Workflows | nodes | Jobs created | operator CPU per Job (ms) | operator API requests per node "
+        "| operator RSS peak (MiB) |"
+    )
+    print("|" + "---|" * 7)
+    for r in results:
+        print(
+            f"| {r.dag} | {r.workflows} | {r.nodes} | {r.jobs_created} | {fmt(r.cpu_per_job_ms, 1)} "
+            f"| {fmt(r.requests_per_node)} | {fmt(r.rss_peak_mib, 0)} |"
+        )
     for r in results:
         print(f"\n{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
 
@@ -335,10 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="per-Workflow timeout, s (default 120; at least 60 ms per node)"
     )
+    parser.add_argument("--workflows", type=int, default=0, help="run N small Workflows at once instead")
+    parser.add_argument("--workflow-nodes", type=int, default=20, help="nodes per Workflow with --workflows")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (operator logs)")
     args = parser.parse_args(argv)
 
-    dags = select(args)
+    dags = [] if args.workflows else select(args)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     print(
         f"# {platform.python_version()} {platform.machine()}, {os.cpu_count()} CPUs; parallelism {args.parallelism}; "
@@ -360,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             + ("; PROBLEMS: " + "; ".join(result.problems) if result.problems else ""),
             flush=True,
         )
+    if args.workflows:
+        result = run_many(args.workflows, args.workflow_nodes, args.timeout, workdir)
+        results.append(result)
+        print(f"{result.dag}: {result.phase} in {fmt(result.to_succeeded)}s", flush=True)
     print_tables(results)
     failed = [r for r in results if r.problems or r.phase != "Succeeded"]
     if failed:

@@ -6,6 +6,11 @@ operator does with the Job events it has seen. Per DAG and parallelism it prints
 (Dag.build + WorkflowRun + all steps), the number of steps, the makespan / critical path (with unlimited
 parallelism it must be 1.0: the engine never delays a ready node) and, in a second pass under tracemalloc,
 the peak memory. Results are recorded in docs/benchmarks.md ("Engine").
+
+A second table compares ready-queue orders under a parallelism cap P (10, 32, 100) on the 12 WfCommons DAGs:
+the engine's FIFO order of old (spec/level order), its critical-path order (each node's WfCommons runtime is
+its runtime estimate), an independent reference critical-path (HLFET) list scheduler, and the lower bound
+max(CP, work / P). `--orders-only` prints only that table.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import platform
 import sys
 import time
 import tracemalloc
+from collections import deque
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import wfcommons
@@ -26,14 +33,48 @@ from switchyard.models.workflow import NodeSpec
 from wfcommons import BenchDag
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-COMPONENTS = {"bench": ComponentSpec(image="example.com/bench:1")}
+SPEC = ComponentSpec(image="example.com/bench:1")
+CAPS = (10, 32, 100)
 
 
-def simulate(bench: BenchDag, parallelism: int) -> tuple[float, int, float]:
-    """Run the engine to the end on a virtual clock: (engine wall seconds, steps, makespan in virtual seconds)."""
+class FifoQueue:
+    """The ready order before critical-path priorities: first ready, first started (spec/level order)."""
+
+    def __init__(self, nodes: Iterable[str]) -> None:
+        self._queue = deque(nodes)
+
+    def append(self, node: str) -> None:
+        self._queue.append(node)
+
+    def pop(self) -> str:
+        return self._queue.popleft()
+
+    def clear(self) -> None:
+        self._queue.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
+
+
+def simulate(bench: BenchDag, parallelism: int, order: str = "cp") -> tuple[float, int, float]:
+    """Run the engine to the end on a virtual clock: (engine wall seconds, steps, makespan in virtual seconds).
+
+    Every node runs its own component, whose runtime estimate is the node's WfCommons runtime."""
     started = time.perf_counter()
-    dag = Dag.build([NodeSpec.model_validate(node) for node in bench.nodes])
-    run = WorkflowRun(bench.name, dag, {}, parallelism=parallelism, failure_policy="Continue", started_at=T0)
+    dag = Dag.build([NodeSpec.model_validate({**node, "component": node["name"]}) for node in bench.nodes])
+    components = dict.fromkeys(dag.nodes, SPEC)
+    run = WorkflowRun(
+        bench.name,
+        dag,
+        {},
+        parallelism=parallelism,
+        failure_policy="Continue",
+        started_at=T0,
+        runtime_estimates=bench.runtime,
+    )
+    if order == "fifo":
+        waiting = set(run.ready)
+        run.ready = FifoQueue(node for node in dag.order if node in waiting)  # type: ignore[assignment]
     breakers = BreakerBook()
     queue: list[tuple[float, str, int]] = []
     now = 0.0
@@ -41,7 +82,7 @@ def simulate(bench: BenchDag, parallelism: int) -> tuple[float, int, float]:
     results: dict[str, JobResult] = {}
     while True:
         at = T0 + timedelta(seconds=now)
-        plan = run.step(results, COMPONENTS, breakers, at)
+        plan = run.step(results, components, breakers, at)
         steps += 1
         for launch in plan.launches:
             heapq.heappush(queue, (now + bench.runtime[launch.node], launch.node, launch.attempt))
@@ -58,6 +99,64 @@ def simulate(bench: BenchDag, parallelism: int) -> tuple[float, int, float]:
     return wall, steps, now
 
 
+def reference_cp_schedule(bench: BenchDag, parallelism: int) -> float:
+    """Textbook critical-path list scheduling (HLFET), written apart from the engine: the makespan."""
+    deps = bench.deps
+    dependents: dict[str, list[str]] = {name: [] for name in deps}
+    for name, node_deps in deps.items():
+        for dep in node_deps:
+            dependents[dep].append(name)
+    level: dict[str, float] = {}
+    for node in reversed(bench.nodes):  # dependency order, reversed
+        name = node["name"]
+        level[name] = bench.runtime[name] + max((level[c] for c in dependents[name]), default=0.0)
+    position = {node["name"]: i for i, node in enumerate(bench.nodes)}
+    waiting = {name: len(node_deps) for name, node_deps in deps.items()}
+    ready = [(-level[n], position[n], n) for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    running: list[tuple[float, str]] = []
+    now = 0.0
+    while ready or running:
+        while ready and len(running) < parallelism:
+            _, _, name = heapq.heappop(ready)
+            heapq.heappush(running, (now + bench.runtime[name], name))
+        now = running[0][0]
+        while running and running[0][0] == now:
+            _, name = heapq.heappop(running)
+            for child in dependents[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (-level[child], position[child], child))
+    return now
+
+
+def compare_orders(dags: list[BenchDag]) -> list[str]:
+    """The ready-order table; returns the DAG/P pairs where critical-path order is worse than the reference."""
+    print()
+    header = (
+        "| DAG | P | bound max(CP, work/P) (s) | FIFO makespan (s) | critical-path makespan (s) "
+        "| reference HLFET (s) | FIFO / bound | critical-path / bound | critical-path / reference |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    worse = []
+    for bench in dags:
+        cp = bench.critical_path()
+        for cap in CAPS:
+            bound = max(cp, bench.total_work() / cap)
+            fifo = simulate(bench, cap, "fifo")[2]
+            ours = simulate(bench, cap, "cp")[2]
+            reference = reference_cp_schedule(bench, cap)
+            if ours > reference + 1e-6:
+                worse.append(f"{bench.name} P={cap}: {ours:.1f} > reference {reference:.1f}")
+            print(
+                f"| {bench.name} | {cap} | {bound:.1f} | {fifo:.1f} | {ours:.1f} | {reference:.1f} "
+                f"| {fifo / bound:.3f} | {ours / bound:.3f} | {ours / reference:.3f} |",
+                flush=True,
+            )
+    return worse
+
+
 def peak_memory(bench: BenchDag, parallelism: int) -> int:
     tracemalloc.start()
     try:
@@ -71,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 20,000-node DAG and the memory pass")
     parser.add_argument("--limited", type=int, default=100, help="the limited parallelism (default 100)")
+    parser.add_argument("--orders-only", action="store_true", help="only the FIFO vs critical-path table")
     args = parser.parse_args(argv)
+    if args.orders_only:
+        worse = compare_orders(wfcommons.load_all())
+        for line in worse:
+            print("WORSE THAN REFERENCE:", line)
+        return 1 if worse else 0
 
     dags = [*wfcommons.load_all(), wfcommons.synthetic_layered(5000, 100, seed=5)]
     if not args.quick:
@@ -98,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             f"| {ratio_u:.6f} | {wall_l * 1000:.1f} | {steps_l} | {makespan_l / bound:.3f} | {memory} |",
             flush=True,
         )
+    worse = compare_orders(dags[:12])
     for line in bad:
         print("NOT 1.0:", line)
-    return 1 if bad else 0
+    for line in worse:
+        print("WORSE THAN REFERENCE:", line)
+    return 1 if bad or worse else 0
 
 
 if __name__ == "__main__":

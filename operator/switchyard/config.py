@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+_NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
+_PREFIX = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)"
+LABEL_KEY = re.compile(rf"^({_PREFIX}/)?{_NAME}$")
+LABEL_VALUE = re.compile(rf"^{_NAME}?$")
 
 
 @dataclass
 class Options:
     namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
+    shard_labels: dict[str, str] = field(default_factory=dict)  # empty: every Workflow; else only those carrying all
     metrics_port: int = 9090  # 0 disables the metrics endpoint
     health_port: int = 8081  # 0 disables the liveness endpoint
     log_format: str = "plain"
@@ -20,6 +28,23 @@ class Options:
     lease_renew: float = 5.0
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
+
+
+def parse_shard_label(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` -> (key, value), both valid Kubernetes label syntax; ValueError otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"{text!r} is not KEY=VALUE")
+    if len(key.rpartition("/")[0]) > 253 or not LABEL_KEY.match(key):
+        raise ValueError(f"{key!r} is not a label key")
+    if not LABEL_VALUE.match(value):
+        raise ValueError(f"{value!r} is not a label value (<= 63 alphanumerics, '-', '_', '.')")
+    return key, value
+
+
+def in_shard(labels: Mapping[str, str], shard: Mapping[str, str]) -> bool:
+    """Whether an object with these labels belongs to the shard (an empty shard takes everything)."""
+    return all(labels.get(key) == value for key, value in shard.items())
 
 
 OPTIONS = Options()

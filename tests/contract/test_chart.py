@@ -273,6 +273,22 @@ def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
     assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
+    assert dict(parsed.shard_label) == merged["shard"]["labels"]
+
+
+def test_shard_labels_become_shard_flags_and_bad_ones_fail() -> None:
+    from switchyard.__main__ import parse_args
+
+    docs = render(sets=("shard.labels.example\\.com/shard=b", "shard.labels.tier=batch"))
+    args = operator_container(docs)["args"]
+    assert sorted(a for a in args if a.startswith("--shard-label")) == [
+        "--shard-label=example.com/shard=b",
+        "--shard-label=tier=batch",
+    ]
+    assert dict(parse_args(args).shard_label) == {"example.com/shard": "b", "tier": "batch"}
+    assert not any(a.startswith("--shard-label") for a in operator_container(render())["args"])
+    bad = run_helm("template", RELEASE, str(CHART), "--set", "shard.labels.tier=not ok", check=False)
+    assert bad.returncode != 0 and "shard.labels" in bad.stderr
 
 
 def test_deployment_image_defaults_to_app_version() -> None:

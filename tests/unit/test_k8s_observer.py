@@ -95,6 +95,38 @@ def test_an_active_job_the_index_keeps_after_a_watch_gap_is_confirmed_and_found_
     assert (result.state, result.reason, result.blame) == ("Lost", "JobLost", False)
 
 
+def test_a_job_just_created_is_not_fetched_until_its_grace_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10.3: a Job this process just created, not yet in the index, costs no GET per pass."""
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    api = FakeApi({}, [])
+    index: dict[tuple[str, str], list[JobEntry]] = {}
+    observer = JobObserver(api, views(index), "ns", "uid-1")  # type: ignore[arg-type]
+    clock = [1000.0]
+    monkeypatch.setattr(observer_module.time, "monotonic", lambda: clock[0])
+    observer.created([job])
+    for _ in range(3):  # passes before the Job's watch event reached the index
+        seen = asyncio.run(observer.observe(run, COMPONENTS, T0))
+        assert seen.results == {} and seen.wake_at == T0 + timedelta(seconds=observer_module.MISSING_GRACE)
+    assert api.reads == []
+    index[("ns", job)] = [active_entry(job)]  # the ADDED event arrived
+    assert asyncio.run(observer.observe(run, COMPONENTS, T0)).results == {}
+    assert api.reads == []
+    del index[("ns", job)]  # never indexed after all (deleted at once): after the grace the API is asked
+    clock[0] += observer_module.MISSING_GRACE
+    asyncio.run(observer.observe(run, COMPONENTS, T0))
+    assert api.reads == [job]
+
+
+def test_a_job_not_created_by_this_process_is_fetched_at_once() -> None:
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    api = FakeApi({}, [])
+    observer = JobObserver(api, views({}), "ns", "uid-1")  # type: ignore[arg-type]
+    asyncio.run(observer.observe(run, COMPONENTS, T0))
+    assert api.reads == [job]
+
+
 def test_a_job_of_another_workflow_under_the_nodes_name_is_foreign() -> None:
     run = running_run()
     job = run.nodes["a"].job or ""

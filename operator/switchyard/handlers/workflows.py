@@ -6,6 +6,7 @@ from typing import Any
 
 import kopf
 
+from switchyard.config import OPTIONS, in_shard
 from switchyard.handlers.events import emit
 from switchyard.handlers.startup import ensure_flusher
 from switchyard.k8s import breakers
@@ -14,7 +15,14 @@ from switchyard.k8s.runtime import Views
 from switchyard.models.crd import GROUP, VERSION
 
 
-@kopf.daemon(GROUP, VERSION, "workflows", cancellation_timeout=10.0, backoff=3.0)
+def mine(labels: kopf.Labels, **_: Any) -> bool:
+    """Only the Workflows of this operator's shard (`--shard-label`): another operator runs the rest.
+
+    A callable filter, read per event, so the shard is whatever `OPTIONS` says when the operator runs."""
+    return in_shard(labels, OPTIONS.shard_labels)
+
+
+@kopf.daemon(GROUP, VERSION, "workflows", cancellation_timeout=10.0, backoff=3.0, when=mine)
 async def run_workflow(
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
@@ -30,7 +38,7 @@ async def run_workflow(
     await WorkflowRunner(memo.rt, views, body, emit, logger).serve(stopped)
 
 
-@kopf.on.event(GROUP, VERSION, "workflows")
+@kopf.on.event(GROUP, VERSION, "workflows", when=mine)
 async def workflow_changed(
     body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
 ) -> None:

@@ -9,7 +9,7 @@ deleted Job forever), a finished Job whose Pod it does not show. Each running no
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +49,14 @@ class JobObserver:
         self.uid = uid
         self.missing_since: dict[str, float] = {}  # Job -> when it was first seen missing (monotonic)
         self.quiet_since: dict[str, tuple[str, float]] = {}  # Job -> (resourceVersion, since when unchanged)
+        self.created_at: dict[str, float] = {}  # Job -> when this process created (or adopted) it (monotonic)
+
+    def created(self, jobs: Iterable[str]) -> None:
+        """Jobs the API just accepted (or that existed already): until their watch event reaches the index,
+        or `MISSING_GRACE` passes, they are taken as Active without a GET each pass."""
+        now = time.monotonic()
+        for job in jobs:
+            self.created_at[job] = now
 
     async def observe(self, run: WorkflowRun, components: Mapping[str, ComponentSpec], now: datetime) -> Observation:
         seen = Observation()
@@ -58,7 +66,7 @@ class JobObserver:
             if result is not None:
                 seen.results[node] = result
         live = {job for _, job in run.running_jobs().values()}
-        for book in (self.missing_since, self.quiet_since):
+        for book in (self.missing_since, self.quiet_since, self.created_at):
             for job in [j for j in book if j not in live]:
                 del book[job]
         return seen
@@ -73,6 +81,9 @@ class JobObserver:
         seen: Observation,
     ) -> JobResult | None:
         entry = self.views.job(self.namespace, job)
+        if entry is None and (fresh := self._fresh(job)) is not None:
+            seen.wake(now + timedelta(seconds=fresh))  # its ADDED event wakes us sooner; else check then
+            return None
         if entry is None or (entry.state == "Active" and self._quiet_too_long(entry)):
             exists, fetched = await self._fetch(job)
             if not exists:
@@ -159,6 +170,17 @@ class JobObserver:
         if entry.owner_uid != self.uid:
             return f"another workflow ({entry.workflow or 'unknown'}, uid {entry.owner_uid or 'none'})"
         return f"node {entry.node} attempt {entry.attempt}"
+
+    def _fresh(self, job: str) -> float | None:
+        """Seconds left of the grace of a Job this process created moments ago, else None."""
+        created = self.created_at.get(job)
+        if created is None:
+            return None
+        left = MISSING_GRACE - (time.monotonic() - created)
+        if left <= 0:
+            del self.created_at[job]
+            return None
+        return left
 
     def _quiet_too_long(self, entry: JobEntry) -> bool:
         """True once an Active Job's resourceVersion has not moved for CONFIRM_AFTER seconds (then re-armed)."""

@@ -185,7 +185,17 @@ class WorkflowRunner:
             started_at=started,
             deadline_seconds=spec.active_deadline_seconds,
             uid=self.uid,
+            runtime_estimates=self.runtime_estimates(dag),
         )
+
+    def runtime_estimates(self, dag: Dag) -> dict[str, float]:
+        """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
+        entries = self.registry.specs(dag)
+        return {
+            name: e.spec.runtime_estimate_seconds
+            for name, e in entries.items()
+            if e.spec is not None and e.spec.runtime_estimate_seconds is not None
+        }
 
     async def count_rule_match(self, rule: str, now: datetime) -> None:
         key = (self.namespace, rule)
@@ -235,6 +245,11 @@ class WorkflowRunner:
         )
         await self.write_outputs(plan)
         report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
+        self.observer.created(
+            self.run.job_name(launch.node, launch.attempt)
+            for launch in plan.launches
+            if launch.node not in report.refused
+        )
         await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)
         await self.writer.progress(self.run, plan)

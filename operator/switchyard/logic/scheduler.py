@@ -8,8 +8,9 @@ executes the returned `Plan` (create Jobs, write outputs, patch status) and call
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -18,6 +19,7 @@ from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.naming import job_name
+from switchyard.logic.priority import bottom_levels, node_runtimes
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 from switchyard.models.workflow import FailurePolicy, NodeStatus
 
@@ -72,6 +74,33 @@ class Plan:
             self.wake_at = when
 
 
+class ReadyQueue:
+    """Ready nodes, popped longest remaining path first (ties: spec order). A node may be pushed twice;
+    the engine skips a popped node that is no longer waiting."""
+
+    def __init__(self, priority: Mapping[str, tuple[float, int]]) -> None:
+        self._priority = priority
+        self._heap: list[tuple[float, int, str]] = []
+
+    def append(self, node: str) -> None:
+        heapq.heappush(self._heap, (*self._priority[node], node))
+
+    def pop(self) -> str:
+        return heapq.heappop(self._heap)[2]
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def __iter__(self) -> Iterator[str]:
+        return (entry[2] for entry in sorted(self._heap))
+
+
 def preview(text: str, limit: int = PREVIEW) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -91,7 +120,10 @@ class WorkflowRun:
         started_at: datetime,
         deadline_seconds: int | None = None,
         uid: str = "",
+        runtime_estimates: Mapping[str, float] | None = None,
     ) -> None:
+        """`runtime_estimates` (component -> seconds, default 1 each) set the order in which ready nodes
+        start when more are ready than `parallelism` allows: longest remaining path first, ties by spec order."""
         self.name = name
         self.uid = uid
         self.dag = dag
@@ -106,7 +138,10 @@ class WorkflowRun:
         self.nodes: dict[str, NodeStatus] = {n: nodes.get(n) or NodeStatus() for n in dag.order}
         self.failed_reason: str | None = None
         self.remaining: dict[str, int] = {}
-        self.ready: deque[str] = deque()
+        levels = bottom_levels(dag, node_runtimes(dag, runtime_estimates))
+        # The ready queue: a heap of (-bottom level, spec position, node), so critical-path order.
+        self.priority = {node: (-levels[node], i) for node, i in self.index.items()}
+        self.ready = ReadyQueue(self.priority)
         self.running: set[str] = set()
         self.retrying: set[str] = set()
         self.done = 0
@@ -229,7 +264,7 @@ class WorkflowRun:
             self._stop_everything_pending(plan, now)
             return
         while self.ready and len(self.running) < self.parallelism:
-            node = self.ready.popleft()
+            node = self.ready.pop()
             status = self.nodes[node]
             if status.phase in TERMINAL or node in self.running:
                 continue

@@ -144,6 +144,19 @@ class ComponentSpec(ApiModel):
             "back-off, unschedulable, no Pod at all) fails that attempt with the reason seen.",
         ),
     ] = 600
+    runtime_estimate_seconds: (
+        Annotated[
+            float,
+            Field(
+                ge=0,
+                le=30 * 86400,
+                description="How long a run of this component usually takes (default 1). When more nodes are "
+                "ready than a Workflow's parallelism allows, those heading the longest estimated remaining path "
+                "start first.",
+            ),
+        ]
+        | None
+    ) = None
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
     fallback: Fallback | None = None

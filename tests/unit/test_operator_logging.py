@@ -1,0 +1,21 @@
+"""The operator drops kopf's per-event "Handler 'x' succeeded." lines and keeps everything else."""
+
+from __future__ import annotations
+
+import logging
+
+from switchyard.__main__ import QuietEventHandlers
+
+
+def record(level: int, message: str) -> logging.LogRecord:
+    return logging.LogRecord("kopf.objects", level, __file__, 1, message, None, None)
+
+
+def test_only_successful_event_handler_lines_are_dropped() -> None:
+    quiet = QuietEventHandlers()
+    assert not quiet.filter(record(logging.INFO, "Handler 'job_changed' succeeded."))
+    assert quiet.filter(record(logging.INFO, "Daemon 'run_workflow' succeeded."))
+    assert quiet.filter(record(logging.INFO, "Activity 'configure' succeeded."))
+    assert quiet.filter(record(logging.ERROR, "Handler 'job_changed' failed with an exception and will try again"))
+    assert quiet.filter(record(logging.WARNING, "Handler 'job_changed' succeeded."))
+    assert quiet.filter(record(logging.INFO, "resumed workflow at 3/10"))
