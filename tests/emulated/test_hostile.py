@@ -242,7 +242,7 @@ def test_a_job_the_api_rejects_as_invalid_fails_the_node_with_the_apis_words(
     )
     kube.create("Workflow", "wf", {"input": {"data": "x"}, "nodes": [node("a")]})
     status = kube.wait_phase("wf", "Failed", timeout=30)
-    assert status["nodes"]["a"]["reason"] == "Invalid"
+    assert status["nodes"]["a"]["reason"] == "Invalid"  # the one injected refusal was used
     assert "images must come from registry.corp" in status["nodes"]["a"]["message"]
     assert breaker(kube, "proc").get("consecutiveFailures", 0) == 0  # the cluster's refusal, not the component's
     kube.create("Workflow", "next", {"input": {"data": "x"}, "nodes": [node("a")]})
