@@ -182,15 +182,21 @@ def _check_components(
 
 
 def _check_workflow(document: Document, spec: WorkflowSpec, known: set[str] | None, report: Report) -> None:
-    if not spec.nodes:
-        return  # routed at run time: `switchyard route` explains which path it would take
+    # without nodes it is routed at run time: `switchyard route` explains which path it would take
+    _check_dag(document, spec.nodes, known, "spec.nodes", report)
+
+
+def _check_dag(document: Document, nodes: Sequence[NodeSpec], known: set[str] | None, at: str, report: Report) -> None:
+    """An explicit DAG (if any) is valid and names known components."""
+    if not nodes:
+        return
     try:
-        Dag.build(spec.nodes)
+        Dag.build(nodes)
     except InvalidSpec as invalid:
-        report.problems.append(document.problem(invalid.message, "spec.nodes"))
+        report.problems.append(document.problem(invalid.message, at))
         return
     if known is not None:
-        report.problems.extend(_check_components(document, spec.nodes, known, "spec.nodes"))
+        report.problems.extend(_check_components(document, nodes, known, at))
 
 
 def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None, report: Report) -> None:
@@ -198,16 +204,7 @@ def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None
     problem = compile_filter(spec.filter).error
     if problem is not None:
         report.problems.append(document.problem(problem, "spec.filter"))
-    template = spec.workflow_template
-    if not template.nodes:
-        return
-    try:
-        Dag.build(template.nodes)
-    except InvalidSpec as invalid:
-        report.problems.append(document.problem(invalid.message, "spec.workflowTemplate.nodes"))
-        return
-    if known is not None:
-        report.problems.extend(_check_components(document, template.nodes, known, "spec.workflowTemplate.nodes"))
+    _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
 
 
 def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | None, report: Report) -> None:
