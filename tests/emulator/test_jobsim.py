@@ -115,7 +115,7 @@ def test_active_deadline_exceeded(k8s, namespace, jobsim: JobSimulator):
 
 
 def test_delays_order_the_finishes_and_one_pod_per_job(k8s, namespace, jobsim: JobSimulator):
-    delays = {"first": 0.6, "second": 0.05}
+    delays = {"first": 3.0, "second": 0.05}  # a wide gap: the two Jobs may start on different worker threads
     jobsim.rule = lambda job: Outcome(delay=delays[job.node or ""])
     batch = kubernetes.client.BatchV1Api(k8s)
     batch.create_namespaced_job(namespace, job_body("first", "first"))
