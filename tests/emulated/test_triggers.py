@@ -75,7 +75,7 @@ def event(event_id: str, data: Any = None, type_: str = "com.example.order", sou
 
 def trigger(kube: Kube, name: str, **spec: Any) -> None:
     kube.create("Trigger", name, {"workflowTemplate": TEMPLATE, **spec})
-    wait_for(lambda: _ready(kube, name), 30, what=f"trigger {name} Ready")
+    wait_for(lambda: _ready(kube, name), 90, what=f"trigger {name} Ready")
 
 
 def _ready(kube: Kube, name: str) -> bool:
