@@ -135,8 +135,10 @@ def test_retry_with_backoff_then_success(kube: Kube, sim: JobSimulator) -> None:
     assert node_starts(sim, kube.namespace) == [("n", 1), ("n", 2), ("n", 3)]
     gap1 = started_at(sim, "n", 2) - next(f.at for f in sim.finished if f.attempt == 1)
     gap2 = started_at(sim, "n", 3) - next(f.at for f in sim.finished if f.attempt == 2)
-    # delays 1 s then 2 s: never early; rounded up to whole seconds (status timestamps) plus reaction time
-    assert 1.0 <= gap1 <= 2.5 and 2.0 <= gap2 <= 3.5
+    # delays 1 s then 2 s: never early. Late by at most the rounding up to whole seconds (status
+    # timestamps) plus reaction time under load; far below the 30 s resync, so a retry that waited
+    # for a resync instead of its own timer still fails here.
+    assert 1.0 <= gap1 <= 6.0 and 2.0 <= gap2 <= 7.0
     kube.wait_event("retry", "NodeRetrying")
 
 
