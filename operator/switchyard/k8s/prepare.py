@@ -72,7 +72,7 @@ class Registry:
     def specs(self, dag: Dag) -> dict[str, ComponentEntry]:
         """The usable entries of the DAG's components and of their fallback components."""
         entries: dict[str, ComponentEntry] = {}
-        for name in {n.component for n in dag.nodes.values()}:
+        for name in dag.components:
             entry = self.entry(name)
             if entry is None or entry.spec is None:
                 continue

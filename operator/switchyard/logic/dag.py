@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from switchyard.logic.errors import InvalidSpec
 from switchyard.models.workflow import NodeSpec
@@ -66,6 +67,11 @@ class Dag:
             buckets[levels[name]].append(name)
         order = tuple(name for bucket in buckets for name in bucket)
         return cls(nodes=by_name, deps=deps, dependents=dependents, order=order, depth=depth)
+
+    @cached_property
+    def components(self) -> frozenset[str]:
+        """The components the nodes name (not their fallbacks): computed once, the DAG never changes."""
+        return frozenset(node.component for node in self.nodes.values())
 
     def roots(self) -> tuple[str, ...]:
         """Nodes without dependencies, in spec order."""

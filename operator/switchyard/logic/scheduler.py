@@ -66,7 +66,6 @@ class Plan:
     changed: set[str] = field(default_factory=set)  # nodes whose status changed
     delete_jobs: list[str] = field(default_factory=list)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    missing: list[str] = field(default_factory=list)  # Running nodes with no Job observed: caller checks
     wake_at: datetime | None = None
 
     def wake(self, when: datetime) -> None:
@@ -104,6 +103,24 @@ class ReadyQueue:
 def preview(text: str, limit: int = PREVIEW) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class RunningComponents(Mapping[str, str]):
+    """`WorkflowRun.running_components()`: running node -> component, read through to the run."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        self.run = run
+
+    def __getitem__(self, node: str) -> str:
+        if node not in self.run.running:
+            raise KeyError(node)
+        return self.run.component_of(node)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.run.running))
+
+    def __len__(self) -> int:
+        return len(self.run.running)
 
 
 class WorkflowRun:
@@ -192,9 +209,14 @@ class WorkflowRun:
             for n in self.running
         }
 
-    def running_components(self) -> dict[str, str]:
-        """Node -> the component its running Job runs (the node's own, or its fallback)."""
-        return {n: self.nodes[n].fallback or self.dag.nodes[n].component for n in self.running}
+    def running_components(self) -> Mapping[str, str]:
+        """Node -> the component its running Job runs (the node's own, or its fallback): a live view,
+        O(1) to take and to look up, so a pass that touches a few nodes does not pay for all running ones."""
+        return RunningComponents(self)
+
+    def component_of(self, node: str) -> str:
+        """The component a node runs now: its own, or the fallback it fell back to."""
+        return self.nodes[node].fallback or self.dag.nodes[node].component
 
     def compact(self) -> bool:
         return self.total > COMPACT_THRESHOLD
@@ -236,12 +258,12 @@ class WorkflowRun:
                 self._expire(plan, now)
                 return plan
             plan.wake(self.deadline)
-        for node in list(self.running):
-            result = results.get(node)
+        for node in sorted(results):  # O(results), not O(running): a step costs what changed
+            result = results[node]
             status = self.nodes[node]
-            if result is None or result.attempt != status.attempts:
-                plan.missing.append(node)
-            elif result.state == "Succeeded":
+            if node not in self.running or result.attempt != status.attempts:
+                continue  # stale: an earlier attempt's Job, or a node that is no longer running
+            if result.state == "Succeeded":
                 self._succeed(node, result, components, breakers, now, plan)
             elif result.state == "Rejected" and result.transient:
                 self._refused(node, result, now, plan)
