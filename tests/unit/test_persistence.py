@@ -82,3 +82,23 @@ def test_clear_does_not_copy_the_spec_and_does_not_change_its_input() -> None:
     assert cleared["spec"] is essence["spec"]
     assert "status" not in cleared
     assert essence["status"] == {"kopf": {"progress": {"h": {}}}}
+
+
+def test_jobs_and_pods_get_no_essence_and_no_handler_would_read_one() -> None:
+    """Issue 10.3: their essence is never built; only change or daemon handlers would read it."""
+    import switchyard.handlers  # noqa: F401  (registers every handler with kopf's default registry)
+    from switchyard.handlers.persistence import NO_ESSENCE
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [NoCopy()]}}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": NoCopy()}}
+    for body in (pod, job):
+        assert LeanDiffBaseStorage().build(body=bodies.Body(body)) == {}
+    registry = kopf.get_default_registry()
+    plurals = {"Job": "jobs", "Pod": "pods"}
+    for reg in (registry._changing, registry._spawning):
+        for handler in reg.get_all_handlers():
+            selector = handler.selector
+            assert selector is not None
+            for _, kind in NO_ESSENCE:
+                assert selector.plural != plurals[kind], f"{handler.id} would need the {kind} essence"
+    assert registry._spawning.get_all_handlers(), "the check above saw the registered handlers (the daemon)"

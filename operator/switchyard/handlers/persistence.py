@@ -5,7 +5,7 @@ last handled one: its stock storages deep-copy the whole body first, status and 
 and then deep-copy the essence twice more to clear progress marks. On a 1,000-node Workflow (a large
 status, patched often) and on thousands of Job and Pod events this was ~22 % of the operator's CPU.
 These subclasses return exactly the same essence (tests/unit/test_persistence.py) from copies of only the
-parts kopf keeps.
+parts kopf keeps, and none at all for Jobs and Pods, whose essence no handler reads.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from kopf import AnnotationsDiffBaseStorage, DiffBaseStorage, SmartProgressStora
 from kopf._cogs.structs import bodies, dicts  # the types of kopf's storage API (not re-exported by kopf)
 
 KEPT = ("metadata", "status")  # the stanzas a progress storage may clear
+# Kinds watched only by indexes and event handlers: kopf still builds their essence on every event, but
+# only change and daemon handlers read it (tests/unit/test_persistence.py checks none is registered).
+NO_ESSENCE = frozenset({("batch/v1", "Job"), ("v1", "Pod")})
 
 
 class LeanDiffBaseStorage(AnnotationsDiffBaseStorage):
@@ -24,6 +27,8 @@ class LeanDiffBaseStorage(AnnotationsDiffBaseStorage):
     other than labels and annotations (which the essence drops anyway)."""
 
     def build(self, *, body: bodies.Body, extra_fields: Iterable[dicts.FieldSpec] | None = None) -> bodies.BodyEssence:
+        if (body.get("apiVersion"), body.get("kind")) in NO_ESSENCE:
+            return cast(bodies.BodyEssence, {})
         if extra_fields:  # a handler watches a status or metadata field: keep kopf's own path
             return super().build(body=body, extra_fields=extra_fields)
         metadata = body.get("metadata", {})
