@@ -8,6 +8,7 @@ with capped exponential backoff; what is left is raised as `ApiTrouble` for kopf
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -116,12 +117,17 @@ class Api:
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
+    async def write(self, fn: Callable[..., Any], *args: Any, retry_conflicts: bool = True, **kwargs: Any) -> None:
+        """`call` for a write whose answer the caller does not need: the response body (for a status patch,
+        the whole object, up to ~1 MiB for a large Workflow) is read but never parsed into client models."""
+        await self.call(_unparsed(fn), *args, retry_conflicts=retry_conflicts, **kwargs)
+
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any], *, missing_ok: bool = True
     ) -> None:
         """Merge-patch the status subresource of one of our custom resources (a deleted one: nothing to record)."""
         try:
-            await self.call(
+            await self.write(
                 self.custom.patch_namespaced_custom_object_status,
                 GROUP,
                 VERSION,
@@ -137,3 +143,16 @@ class Api:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.api_client.close()
+
+
+def _unparsed(fn: Callable[..., Any]) -> Callable[..., None]:
+    """`fn` (a generated client method) asked for the raw response, which is drained and released.
+    Errors still raise `ApiException` with the server's Status body."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        response = fn(*args, _preload_content=False, **kwargs)
+        response.read()
+        response.release_conn()
+
+    return run

@@ -60,7 +60,9 @@ class OwnedConfigMaps:
             return False
         body = render.configmap(self.workflow, name, data, purpose)
         try:
-            await self.api.call(self.api.core.create_namespaced_config_map, self.namespace, body, retry_conflicts=False)
+            await self.api.write(
+                self.api.core.create_namespaced_config_map, self.namespace, body, retry_conflicts=False
+            )
             created = True
         except ApiException as exc:
             if exc.status != 409:
@@ -76,7 +78,7 @@ class OwnedConfigMaps:
         if name not in self.verified and await self.ensure(name, data, "outputs"):
             return
         try:
-            await self.api.call(self.api.core.patch_namespaced_config_map, name, self.namespace, {"data": dict(data)})
+            await self.api.write(self.api.core.patch_namespaced_config_map, name, self.namespace, {"data": dict(data)})
         except ApiException as exc:
             if exc.status != 404:
                 raise

@@ -101,7 +101,7 @@ class Launcher:
                 return
             async with limiter:
                 try:
-                    await self.api.call(
+                    await self.api.write(
                         self.api.batch.create_namespaced_job, self.namespace, manifest, retry_conflicts=False
                     )
                 except ApiException as exc:
@@ -154,7 +154,7 @@ class Launcher:
     async def delete(self, names: list[str]) -> None:
         for name in names:
             try:
-                await self.api.call(
+                await self.api.write(
                     self.api.batch.delete_namespaced_job, name, self.namespace, propagation_policy="Background"
                 )
             except ApiException as exc:
