@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.handlers import indexes as index_handlers
 from switchyard.handlers import jobs as job_handlers
 from switchyard.k8s import observer as observer_module
 from switchyard.k8s.client import Api
@@ -104,7 +105,7 @@ def test_a_job_just_created_is_not_fetched_until_its_grace_ends(monkeypatch: pyt
     observer = JobObserver(api, views(index), "ns", "uid-1")  # type: ignore[arg-type]
     clock = [1000.0]
     monkeypatch.setattr(observer_module.time, "monotonic", lambda: clock[0])
-    observer.created([job])
+    observer.created({job: "a"})
     for _ in range(3):  # passes before the Job's watch event reached the index
         seen = asyncio.run(observer.observe(run, COMPONENTS, T0))
         assert seen.results == {} and seen.wake_at == T0 + timedelta(seconds=observer_module.MISSING_GRACE)
@@ -171,5 +172,7 @@ def test_already_exists_is_an_answer_and_conflict_is_retried() -> None:
 
 def test_watch_handlers_run_on_the_event_loop() -> None:
     """Issue 7.13: they set asyncio.Events, which only the loop's own thread may touch."""
-    assert inspect.iscoroutinefunction(job_handlers.job_changed)
-    assert inspect.iscoroutinefunction(job_handlers.pod_changed)
+    assert inspect.iscoroutinefunction(job_handlers.job_deleted)
+    assert inspect.iscoroutinefunction(index_handlers.sy_jobs)
+    assert inspect.iscoroutinefunction(index_handlers.sy_pods)
+    assert inspect.iscoroutinefunction(index_handlers.sy_components)

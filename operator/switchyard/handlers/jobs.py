@@ -1,7 +1,7 @@
-"""Job and Pod watch events wake the owning Workflow's runner: scheduling is event-driven, not polled.
+"""A deleted Job wakes its workflow's runner (changes and additions do so from the index, `indexes.py`).
 
-The handlers are async: they run on the event loop, where the runners' asyncio.Events live (a sync
-handler would run in kopf's thread pool, and asyncio.Event is not thread-safe).
+kopf does not call index functions for deletions (it drops the object from its indexes), so this handler
+takes only DELETED events; the filter is evaluated inline, before any handler machinery runs.
 """
 
 from __future__ import annotations
@@ -14,17 +14,12 @@ from switchyard.handlers.indexes import OWNED
 from switchyard.k8s.render import ANNOTATION_WORKFLOW
 
 
-def _wake(body: kopf.Body, namespace: str, memo: kopf.Memo) -> None:
+def deleted(type: str | None, **_: Any) -> bool:
+    return type == "DELETED"
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=OWNED, when=deleted)
+async def job_deleted(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     workflow = body.metadata.annotations.get(ANNOTATION_WORKFLOW)
     if workflow and hasattr(memo, "rt"):
-        memo.rt.wake(namespace, workflow)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels=OWNED)
-async def job_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    _wake(body, namespace, memo)
-
-
-@kopf.on.event("", "v1", "pods", labels=OWNED)
-async def pod_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    _wake(body, namespace, memo)
+        memo.rt.job_changed(namespace, workflow, name)

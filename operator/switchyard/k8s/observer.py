@@ -4,6 +4,10 @@ Reads the kopf indexes (Jobs, Pods) and confirms with the API where an index can
 show (a fresh create, or a deletion), an Active Job that has been quiet for long (a watch gap can keep a
 deleted Job forever), a finished Job whose Pod it does not show. Each running node gets at most one
 `JobResult`; a node without one simply has nothing new.
+
+A pass looks at the Jobs with news only (the watch handlers note them, `Runtime.job_changed`), so its cost
+follows what changed, not how many nodes run. All running Jobs are looked at on the first pass, when one of
+the observer's own timers is due (a grace, a pending timeout), and at least every `FULL_EVERY` seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API be
 CONFIRM_AFTER = 60.0  # an Active Job with no watch event this long is confirmed with a GET
 OUTPUT_GRACE = timedelta(seconds=30)  # a succeeded Job's Pod status may trail the Job's by this much
 DEFAULT_PENDING_TIMEOUT = 600
+FULL_EVERY = 30.0  # seconds between passes that look at every running Job, news or not
 
 
 @dataclass
@@ -50,26 +55,61 @@ class JobObserver:
         self.missing_since: dict[str, float] = {}  # Job -> when it was first seen missing (monotonic)
         self.quiet_since: dict[str, tuple[str, float]] = {}  # Job -> (resourceVersion, since when unchanged)
         self.created_at: dict[str, float] = {}  # Job -> when this process created (or adopted) it (monotonic)
+        self.nodes: dict[str, str] = {}  # Job -> its node, for the Jobs with news
+        self.due: datetime | None = None  # the earliest of this observer's own timers
+        self.last_full: float | None = None  # when every running Job was last looked at (monotonic)
 
-    def created(self, jobs: Iterable[str]) -> None:
-        """Jobs the API just accepted (or that existed already): until their watch event reaches the index,
-        or `MISSING_GRACE` passes, they are taken as Active without a GET each pass."""
+    def created(self, jobs: Mapping[str, str]) -> None:
+        """Jobs (-> their nodes) the API just accepted, or that existed already: until their watch event
+        reaches the index, or `MISSING_GRACE` passes, they are taken as Active without a GET each pass."""
         now = time.monotonic()
-        for job in jobs:
+        for job, node in jobs.items():
             self.created_at[job] = now
+            self.nodes[job] = node
 
-    async def observe(self, run: WorkflowRun, components: Mapping[str, ComponentSpec], now: datetime) -> Observation:
+    async def observe(
+        self,
+        run: WorkflowRun,
+        components: Mapping[str, ComponentSpec],
+        now: datetime,
+        changed: Iterable[str] | None = None,
+    ) -> Observation:
+        """Results of the running Jobs in `changed` (None: of all running Jobs; see the module's doc)."""
+        full = (
+            changed is None
+            or self.last_full is None
+            or (self.due is not None and now >= self.due)
+            or time.monotonic() - self.last_full >= FULL_EVERY
+        )
+        targets = run.running_jobs() if full else self._targets(run, changed or ())
         seen = Observation()
-        running = run.running_components()
-        for node, (attempt, job) in run.running_jobs().items():
-            result = await self._one(node, attempt, job, components.get(running[node]), now, seen)
+        for node, (attempt, job) in targets.items():
+            result = await self._one(node, attempt, job, components.get(run.component_of(node)), now, seen)
             if result is not None:
                 seen.results[node] = result
-        live = {job for _, job in run.running_jobs().values()}
-        for book in (self.missing_since, self.quiet_since, self.created_at):
-            for job in [j for j in book if j not in live]:
-                del book[job]
+        if full:
+            self.last_full = time.monotonic()
+            self.due = None
+            self.nodes = {job: node for node, (_, job) in run.running_jobs().items()}
+            for book in (self.missing_since, self.quiet_since, self.created_at):
+                for job in [j for j in book if j not in self.nodes]:
+                    del book[job]
+        if seen.wake_at is not None and (self.due is None or seen.wake_at < self.due):
+            self.due = seen.wake_at
+        seen.wake_at = self.due
         return seen
+
+    def _targets(self, run: WorkflowRun, jobs: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """Node -> (attempt, Job) for the Jobs given that are the current Job of a running node."""
+        targets: dict[str, tuple[int, str]] = {}
+        for job in jobs:
+            node = self.nodes.get(job)
+            if node is None or node not in run.running:
+                continue
+            attempt = run.nodes[node].attempts
+            if (run.nodes[node].job or run.job_name(node, attempt)) == job:
+                targets[node] = (attempt, job)
+        return targets
 
     async def _one(
         self,
@@ -87,7 +127,7 @@ class JobObserver:
         if entry is None or (entry.state == "Active" and self._quiet_too_long(entry)):
             exists, fetched = await self._fetch(job)
             if not exists:
-                return self._missing(node, attempt, job, now)
+                return self._missing(node, attempt, job, now, seen)
             self.missing_since.pop(job, None)
             self.quiet_since.pop(job, None)
             if fetched is None:
@@ -98,7 +138,7 @@ class JobObserver:
             return self._foreign(node, attempt, job, now, f"it belongs to {self._describe(entry)}")
         if entry.state == "Active":
             return self._active(node, attempt, entry, component, now, seen)
-        return await self._finished(node, attempt, entry, now)
+        return await self._finished(node, attempt, entry, now, seen)
 
     # -- the Job is there and ours ------------------------------------------------------------------
 
@@ -129,7 +169,9 @@ class JobObserver:
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
 
-    async def _finished(self, node: str, attempt: int, entry: JobEntry, now: datetime) -> JobResult | None:
+    async def _finished(
+        self, node: str, attempt: int, entry: JobEntry, now: datetime, seen: Observation
+    ) -> JobResult | None:
         pod = self.views.pod_message(self.namespace, entry.name)
         message: str | None = pod.message if pod is not None else None
         pod_exists = pod is not None
@@ -138,7 +180,8 @@ class JobObserver:
         if message is None and entry.state == "Succeeded":
             finished = entry.finished_at or now
             if pod_exists and now - finished < OUTPUT_GRACE:
-                return None  # the Pod's status has not reached us yet; its event (or a resync) wakes us
+                seen.wake(finished + OUTPUT_GRACE)  # the Pod's status has not reached us yet; its event,
+                return None  # or this timer, brings us back
             why = "its Pod is gone" if not pod_exists else "its Pod never reported a termination message"
             return JobResult(
                 node,
@@ -154,9 +197,11 @@ class JobObserver:
 
     # -- the Job is not (or no longer) what the index says --------------------------------------------
 
-    def _missing(self, node: str, attempt: int, job: str, now: datetime) -> JobResult | None:
+    def _missing(self, node: str, attempt: int, job: str, now: datetime, seen: Observation) -> JobResult | None:
         first = self.missing_since.setdefault(job, time.monotonic())
-        if time.monotonic() - first < MISSING_GRACE:
+        left = MISSING_GRACE - (time.monotonic() - first)
+        if left > 0:
+            seen.wake(now + timedelta(seconds=left))
             return None
         del self.missing_since[job]
         message = f"Job {job} disappeared before it finished"

@@ -89,7 +89,7 @@ class WorkflowRunner:
                     return
                 await self.wait(trigger, stopped, wake_at)
         finally:
-            self.rt.triggers.pop((self.namespace, self.name), None)
+            self.rt.forget(self.namespace, self.name)
 
     async def wait(self, trigger: asyncio.Event, stopped: Any, wake_at: datetime | None) -> None:
         timeout = RESYNC_SECONDS
@@ -219,8 +219,8 @@ class WorkflowRunner:
         """Passes until nothing launched comes back adopted or refused; the nearest wake-up time."""
         assert self.run is not None
         wake_at: datetime | None = None
-        for _ in range(MAX_PASSES):
-            again, wake = await self.one_pass()
+        for attempt in range(MAX_PASSES):
+            again, wake = await self.one_pass(full=attempt > 0)  # adopted Jobs may be done: look at all
             if wake is not None and (wake_at is None or wake < wake_at):
                 wake_at = wake
             if not again or self.run.finished:
@@ -229,13 +229,15 @@ class WorkflowRunner:
             wake_at = datetime.now(UTC) + timedelta(seconds=1)
         return wake_at
 
-    async def one_pass(self) -> tuple[bool, datetime | None]:
+    async def one_pass(self, full: bool = False) -> tuple[bool, datetime | None]:
+        """Observe (the Jobs with news; all of them when `full`), step the engine, act on its plan."""
         assert self.run is not None
         self.warn_on_spec_change()
         now = datetime.now(UTC)
         components = self.components(now)
         book = breakers.book(self.rt, self.namespace)
-        seen = await self.observer.observe(self.run, components, now)
+        changed = self.rt.take_changed(self.namespace, self.name)
+        seen = await self.observer.observe(self.run, components, now, None if full else changed)
         results = {**seen.results, **self.refused}
         self.refused = {}
         plan = self.run.stop(now) if self.stop_request() is not None else self.run.step(results, components, book, now)
@@ -246,9 +248,11 @@ class WorkflowRunner:
         await self.write_outputs(plan)
         report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
         self.observer.created(
-            self.run.job_name(launch.node, launch.attempt)
-            for launch in plan.launches
-            if launch.node not in report.refused
+            {
+                self.run.job_name(launch.node, launch.attempt): launch.node
+                for launch in plan.launches
+                if launch.node not in report.refused
+            }
         )
         await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)

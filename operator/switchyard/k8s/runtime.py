@@ -79,9 +79,28 @@ class Runtime:
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
+
     def trigger(self, namespace: str, name: str) -> asyncio.Event:
         return self.triggers.setdefault((namespace, name), asyncio.Event())
 
     def wake(self, namespace: str, name: str) -> None:
         if (event := self.triggers.get((namespace, name))) is not None:
             event.set()
+
+    def job_changed(self, namespace: str, workflow: str, job: str) -> None:
+        """A watch event about one of a workflow's Jobs (or their Pods): note the Job and wake the runner,
+        which then looks at the Jobs with news instead of all of its running ones."""
+        key = (namespace, workflow)
+        if (event := self.triggers.get(key)) is not None:
+            self.changed.setdefault(key, set()).add(job)
+            event.set()
+
+    def take_changed(self, namespace: str, workflow: str) -> set[str]:
+        """The Jobs noted since the last call (then forgotten)."""
+        return self.changed.pop((namespace, workflow), set())
+
+    def forget(self, namespace: str, workflow: str) -> None:
+        """The workflow's runner is gone."""
+        self.triggers.pop((namespace, workflow), None)
+        self.changed.pop((namespace, workflow), None)
