@@ -176,3 +176,48 @@ def test_watch_handlers_run_on_the_event_loop() -> None:
     assert inspect.iscoroutinefunction(index_handlers.sy_jobs)
     assert inspect.iscoroutinefunction(index_handlers.sy_pods)
     assert inspect.iscoroutinefunction(index_handlers.sy_components)
+
+
+class CountingIndex(dict):  # type: ignore[type-arg]
+    """A kopf index stand-in that records which Jobs were looked up."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.looked: list[str] = []
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, tuple):
+            self.looked.append(key[1])
+        return super().__contains__(key)
+
+
+def wide_run(width: int) -> WorkflowRun:
+    nodes = [NodeSpec(name=f"n{i}", component="c") for i in range(width)]
+    run = WorkflowRun("wf", Dag.build(nodes), {}, parallelism=width, failure_policy="FailFast", started_at=T0, uid="u")
+    run.step({}, COMPONENTS, BreakerBook(), T0)
+    return run
+
+
+def test_a_pass_looks_only_at_the_jobs_with_news_and_at_all_when_its_timer_is_due() -> None:
+    """Issue 10.3: a pass costs what changed, not how many nodes run."""
+    run = wide_run(50)
+    jobs = {node: run.nodes[node].job or "" for node in run.running}
+    index = CountingIndex(
+        {
+            ("ns", job): [JobEntry(job, "wf", node, 1, "Active", None, "", owner_uid="u", created_at=T0)]
+            for node, job in jobs.items()
+        }
+    )
+    observer = JobObserver(FakeApi({}, []), views(index), "ns", "u")  # type: ignore[arg-type]
+    first = asyncio.run(observer.observe(run, COMPONENTS, T0, changed=set()))
+    assert sorted(index.looked) == sorted(jobs.values())  # the first pass looks at every running Job
+    assert first.wake_at == T0 + timedelta(seconds=600)  # the pending timeout of the Pods not started yet
+    index.looked.clear()
+    done = JobEntry(jobs["n7"], "wf", "n7", 1, "Failed", T0, "BackoffLimitExceeded", owner_uid="u", created_at=T0)
+    index[("ns", jobs["n7"])] = [done]
+    seen = asyncio.run(observer.observe(run, COMPONENTS, T0 + timedelta(seconds=1), changed={jobs["n7"], "other"}))
+    assert index.looked == [jobs["n7"]] and list(seen.results) == ["n7"]
+    assert seen.wake_at == first.wake_at  # the timers of the Jobs not looked at are kept
+    index.looked.clear()
+    asyncio.run(observer.observe(run, COMPONENTS, T0 + timedelta(seconds=600), changed=set()))
+    assert len(index.looked) == 50  # its timer is due: every running Job is looked at again

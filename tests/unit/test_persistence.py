@@ -10,7 +10,7 @@ import kopf
 import pytest
 from kopf._cogs.structs import bodies
 
-from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage
+from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 
 
 class NoCopy:
@@ -84,21 +84,22 @@ def test_clear_does_not_copy_the_spec_and_does_not_change_its_input() -> None:
     assert essence["status"] == {"kopf": {"progress": {"h": {}}}}
 
 
-def test_jobs_and_pods_get_no_essence_and_no_handler_would_read_one() -> None:
-    """Issue 10.3: their essence is never built; only change or daemon handlers would read it."""
+def test_no_essence_is_built_while_no_handler_reads_one() -> None:
+    """Issue 10.3: only change handlers and idle daemons read essences; this operator registers none."""
     import switchyard.handlers  # noqa: F401  (registers every handler with kopf's default registry)
-    from switchyard.handlers.persistence import NO_ESSENCE
 
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [NoCopy()]}}
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": NoCopy()}}
-    for body in (pod, job):
-        assert LeanDiffBaseStorage().build(body=bodies.Body(body)) == {}
     registry = kopf.get_default_registry()
-    plurals = {"Job": "jobs", "Pod": "pods"}
-    for reg in (registry._changing, registry._spawning):
-        for handler in reg.get_all_handlers():
-            selector = handler.selector
-            assert selector is not None
-            for _, kind in NO_ESSENCE:
-                assert selector.plural != plurals[kind], f"{handler.id} would need the {kind} essence"
-    assert registry._spawning.get_all_handlers(), "the check above saw the registered handlers (the daemon)"
+    assert registry._spawning.get_all_handlers(), "the registry is the operator's (its daemon is there)"
+    assert not essence_needed(registry)
+    storage = LeanDiffBaseStorage(needed=False)
+    raw = workflow({"phase": "Running", "nodes": NoCopy()})
+    raw["spec"] = {"nodes": [NoCopy()]}
+    assert storage.build(body=bodies.Body(raw)) == {} and storage.fetch(body=bodies.Body(raw)) is None
+
+    @kopf.on.update("example.com", "v1", "things", registry=registry)
+    def changed(**_: Any) -> None: ...
+
+    try:
+        assert essence_needed(registry)  # a change handler would get kopf's essence again
+    finally:
+        registry._changing._handlers.clear()

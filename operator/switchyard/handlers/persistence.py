@@ -4,8 +4,11 @@ For every watch event kopf builds the object's "essence" (spec, labels, annotati
 last handled one: its stock storages deep-copy the whole body first, status and managed fields included,
 and then deep-copy the essence twice more to clear progress marks. On a 1,000-node Workflow (a large
 status, patched often) and on thousands of Job and Pod events this was ~22 % of the operator's CPU.
-These subclasses return exactly the same essence (tests/unit/test_persistence.py) from copies of only the
-parts kopf keeps, and none at all for Jobs and Pods, whose essence no handler reads.
+
+Only change handlers (`on.create/update/resume/delete/field`) and timers with `idle=` ever read
+an essence. When the registry holds none (`essence_needed`; this operator today), the storage builds none.
+Otherwise these subclasses return exactly the same essence as kopf's (tests/unit/test_persistence.py) from
+copies of only the parts kopf keeps.
 """
 
 from __future__ import annotations
@@ -13,21 +16,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from kopf import AnnotationsDiffBaseStorage, DiffBaseStorage, SmartProgressStorage
+from kopf import AnnotationsDiffBaseStorage, DiffBaseStorage, OperatorRegistry, SmartProgressStorage
 from kopf._cogs.structs import bodies, dicts  # the types of kopf's storage API (not re-exported by kopf)
 
 KEPT = ("metadata", "status")  # the stanzas a progress storage may clear
-# Kinds watched only by indexes and event handlers: kopf still builds their essence on every event, but
-# only change and daemon handlers read it (tests/unit/test_persistence.py checks none is registered).
-NO_ESSENCE = frozenset({("batch/v1", "Job"), ("v1", "Pod")})
+
+
+def essence_needed(registry: OperatorRegistry) -> bool:
+    """True when a registered handler reads essences: a change handler, or a timer with `idle=`."""
+    if registry._changing.get_all_handlers():
+        return True
+    return any(getattr(handler, "idle", None) is not None for handler in registry._spawning.get_all_handlers())
 
 
 class LeanDiffBaseStorage(AnnotationsDiffBaseStorage):
     """The stock annotations diff-base, but the essence is built from the body minus status and metadata
-    other than labels and annotations (which the essence drops anyway)."""
+    other than labels and annotations (which the essence drops anyway), or not at all when unread."""
+
+    def __init__(self, *args: Any, needed: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.needed = needed
 
     def build(self, *, body: bodies.Body, extra_fields: Iterable[dicts.FieldSpec] | None = None) -> bodies.BodyEssence:
-        if (body.get("apiVersion"), body.get("kind")) in NO_ESSENCE:
+        if not self.needed:
             return cast(bodies.BodyEssence, {})
         if extra_fields:  # a handler watches a status or metadata field: keep kopf's own path
             return super().build(body=body, extra_fields=extra_fields)
@@ -38,6 +49,9 @@ class LeanDiffBaseStorage(AnnotationsDiffBaseStorage):
         self.remove_annotations(essence, set(self.make_keys(self.key, body=body)))
         self.remove_empty_stanzas(essence)
         return essence
+
+    def fetch(self, *, body: bodies.Body) -> bodies.BodyEssence | None:
+        return super().fetch(body=body) if self.needed else None
 
 
 class LeanProgressStorage(SmartProgressStorage):
@@ -54,4 +68,4 @@ class LeanProgressStorage(SmartProgressStorage):
         return cast(bodies.BodyEssence, {**result, **cleared})
 
 
-__all__ = ["LeanDiffBaseStorage", "LeanProgressStorage"]
+__all__ = ["LeanDiffBaseStorage", "LeanProgressStorage", "essence_needed"]

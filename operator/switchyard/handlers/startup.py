@@ -12,7 +12,7 @@ import prometheus_client
 
 from switchyard.config import OPTIONS
 from switchyard.handlers.events import emit
-from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage
+from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import Api, load_config
 from switchyard.k8s.runtime import Runtime, Views
@@ -28,7 +28,8 @@ async def configure(
     **_: Any,
 ) -> None:
     settings.persistence.finalizer = "switchyard.dev/finalizer"
-    settings.persistence.diffbase_storage = LeanDiffBaseStorage()  # same essence, fewer deep copies
+    # same essence, fewer deep copies; none at all while no handler reads one
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(needed=essence_needed(kopf.get_default_registry()))
     settings.persistence.progress_storage = LeanProgressStorage()
     settings.posting.level = logging.WARNING  # our own Events are explicit; only log warnings become Events
     settings.watching.server_timeout = 300

@@ -53,7 +53,7 @@ class JobObserver:
         self.namespace = namespace
         self.uid = uid
         self.missing_since: dict[str, float] = {}  # Job -> when it was first seen missing (monotonic)
-        self.quiet_since: dict[str, tuple[str, float]] = {}  # Job -> (resourceVersion, since when unchanged)
+        self.quiet_since: dict[str, tuple[str | None, float]] = {}  # Job -> (resourceVersion, since when unchanged)
         self.created_at: dict[str, float] = {}  # Job -> when this process created (or adopted) it (monotonic)
         self.nodes: dict[str, str] = {}  # Job -> its node, for the Jobs with news
         self.due: datetime | None = None  # the earliest of this observer's own timers
@@ -230,7 +230,7 @@ class JobObserver:
     def _quiet_too_long(self, entry: JobEntry) -> bool:
         """True once an Active Job's resourceVersion has not moved for CONFIRM_AFTER seconds (then re-armed)."""
         now = time.monotonic()
-        version, since = self.quiet_since.get(entry.name, ("", 0.0))
+        version, since = self.quiet_since.get(entry.name, (None, 0.0))
         if version != entry.resource_version:
             self.quiet_since[entry.name] = (entry.resource_version, now)
             return False
