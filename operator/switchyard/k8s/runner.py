@@ -256,7 +256,7 @@ class WorkflowRunner:
         )
         await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)
-        await self.writer.progress(self.run, plan)
+        written_by = await self.writer.progress(self.run, plan)
         for type_, reason, message in plan.events:
             self.writer.event(type_, reason, message)
             self.log.info(message, extra={"reason": reason})
@@ -264,10 +264,8 @@ class WorkflowRunner:
         if book.dirty or book.transitions:
             self.rt.breaker_flush.set()
         self.refused = report.refused
-        wake = plan.wake_at
-        if seen.wake_at is not None and (wake is None or seen.wake_at < wake):
-            wake = seen.wake_at
-        return bool(report.refused or report.adopted), wake
+        wakes = [w for w in (plan.wake_at, seen.wake_at, written_by) if w is not None]
+        return bool(report.refused or report.adopted), min(wakes, default=None)
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""

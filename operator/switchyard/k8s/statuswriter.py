@@ -2,12 +2,19 @@
 
 Every string it writes is cut to the schema's bound (`fit_text`, and the status models' own serializer), so a
 long message can never turn a status write into a 422 that repeats forever.
+
+Node progress is written at most once per `PROGRESS_INTERVAL`: the first change after a quiet spell at once,
+later ones gathered into the next write (the runner wakes for it), and whatever is still pending goes with the
+final phase. Each write is one API request and one watch event for every watcher of the Workflow, so this
+bounds both for a workflow whose nodes finish one by one. Losing a gathered change in a crash loses nothing:
+Jobs, not status, are the record of what ran, and a restarted runner adopts and observes them again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchyard import metrics
@@ -18,6 +25,7 @@ from switchyard.models.common import Condition, fit_text
 from switchyard.models.workflow import RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
+PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of one Workflow
 
 
 def utcnow() -> datetime:
@@ -42,9 +50,12 @@ class StatusWriter:
         self.name: str = meta["name"]
         self.namespace: str = meta["namespace"]
         self.generation: int = meta.get("generation", 1)
+        self.pending: set[str] = set()  # nodes whose progress is not written yet
+        self.written_at = float("-inf")  # the last write (monotonic)
 
     async def patch(self, patch: dict[str, Any]) -> None:
         await self.api.patch_status("workflows", self.namespace, self.name, patch, missing_ok=False)
+        self.written_at = time.monotonic()
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.emit(self.body, type_, reason, message)
@@ -110,10 +121,22 @@ class StatusWriter:
         """Not started yet, for a reason that passes (e.g. a deleted namesake's ConfigMap not yet collected)."""
         await self.patch({"phase": "Pending", "message": message_field(message)})
 
-    async def progress(self, run: WorkflowRun, plan: Plan) -> None:
-        if not plan.changed:
-            return
-        await self.patch({"nodes": {n: run.node_wire(n) for n in sorted(plan.changed)}, "progress": run.progress})
+    async def progress(self, run: WorkflowRun, plan: Plan) -> datetime | None:
+        """Write the nodes `plan` changed, now or (None returned) by the time returned: wake up for it then."""
+        self.pending |= plan.changed
+        if not self.pending:
+            return None
+        wait = self.written_at + PROGRESS_INTERVAL - time.monotonic()
+        if wait > 0:
+            return datetime.now(UTC) + timedelta(seconds=wait)
+        await self.patch(self.progress_patch(run))
+        return None
+
+    def progress_patch(self, run: WorkflowRun) -> dict[str, Any]:
+        """The pending nodes and the progress count (the pending set is then empty)."""
+        nodes = {n: run.node_wire(n) for n in sorted(self.pending)}
+        self.pending = set()
+        return {"nodes": nodes, "progress": run.progress}
 
     async def finished(self, run: WorkflowRun, stop_message: str | None = None) -> None:
         now = utcnow()
@@ -140,8 +163,8 @@ class StatusWriter:
         self.status.finished_at = now
         await self.patch(
             {
+                **self.progress_patch(run),
                 "phase": phase,
-                "progress": run.progress,
                 "finishedAt": iso(now),
                 "message": message,
                 "conditions": [c.to_wire() for c in conds],
