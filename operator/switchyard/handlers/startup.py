@@ -15,18 +15,12 @@ from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import Api, load_config
+from switchyard.k8s.informer import Informer
 from switchyard.k8s.runtime import Runtime, Views
 
 
 @kopf.on.startup()
-async def configure(
-    settings: kopf.OperatorSettings,
-    memo: kopf.Memo,
-    sy_components: Any,
-    sy_jobs: Any,
-    sy_pods: Any,
-    **_: Any,
-) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_components: Any, **_: Any) -> None:
     settings.persistence.finalizer = "switchyard.dev/finalizer"
     # same essence, fewer deep copies; none at all while no handler reads one
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(needed=essence_needed(kopf.get_default_registry()))
@@ -37,7 +31,16 @@ async def configure(
     settings.networking.error_backoffs = [1, 2, 5, 10]
     settings.execution.max_workers = 8
     memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig)))
-    memo.views = Views(components=sy_components, jobs=sy_jobs, pods=sy_pods)
+    # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
+    loop = asyncio.get_running_loop()
+    memo.informers = [
+        Informer(memo.rt.api.api_client, kind, OPTIONS.namespaces, memo.rt.job_changed, loop)
+        for kind in ("jobs", "pods")
+    ]
+    for informer in memo.informers:
+        informer.start()
+    memo.rt.synced = [informer.synced for informer in memo.informers]
+    memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port)
 
@@ -60,6 +63,8 @@ async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
             await asyncio.wait_for(breakers.flush(memo.rt, memo.views, emit), timeout=10)
         except Exception as exc:  # shutting down: report and go (the state is rebuilt from the cluster)
             logger.warning("could not persist breaker state on shutdown: %s", exc)
+    for informer in getattr(memo, "informers", []):
+        informer.stop()
     routing.close()  # the CEL worker processes
     if hasattr(memo, "rt"):
         memo.rt.api.close()

@@ -11,7 +11,6 @@ from switchyard.handlers.events import emit
 from switchyard.handlers.startup import ensure_flusher
 from switchyard.k8s import breakers
 from switchyard.k8s.runner import WorkflowRunner
-from switchyard.k8s.runtime import Views
 from switchyard.models.crd import GROUP, VERSION
 
 
@@ -28,14 +27,11 @@ async def run_workflow(
     stopped: kopf.DaemonStopped,
     memo: kopf.Memo,
     logger: Any,
-    sy_components: kopf.Index[Any, Any],
-    sy_jobs: kopf.Index[Any, Any],
-    sy_pods: kopf.Index[Any, Any],
     **_: Any,
 ) -> None:
     ensure_flusher(memo)
-    views = Views(components=sy_components, jobs=sy_jobs, pods=sy_pods)
-    await WorkflowRunner(memo.rt, views, body, emit, logger).serve(stopped)
+    await memo.rt.wait_synced()  # the Job and Pod stores hold the cluster's state before anything is decided
+    await WorkflowRunner(memo.rt, memo.views, body, emit, logger).serve(stopped)
 
 
 @kopf.on.event(GROUP, VERSION, "workflows", when=mine)

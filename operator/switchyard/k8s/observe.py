@@ -180,6 +180,7 @@ class PodEntry:
     waiting: str = ""  # the container's waiting reason, e.g. InvalidImageName
     waiting_message: str = ""
     unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
+    workflow: str = ""  # the owning workflow (the Pod template's annotation)
 
     @property
     def started(self) -> bool:
@@ -215,4 +216,7 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
-    return PodEntry(job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message, unschedulable)
+    workflow = str((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
+    return PodEntry(
+        job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message, unschedulable, workflow
+    )

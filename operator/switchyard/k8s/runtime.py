@@ -80,6 +80,11 @@ class Runtime:
     extra: dict[str, Any] = field(default_factory=dict)
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
+    synced: list[asyncio.Event] = field(default_factory=list)  # set once the Job and Pod stores are listed
+
+    async def wait_synced(self) -> None:
+        for event in self.synced:
+            await event.wait()
 
     def trigger(self, namespace: str, name: str) -> asyncio.Event:
         return self.triggers.setdefault((namespace, name), asyncio.Event())

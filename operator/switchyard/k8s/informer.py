@@ -1,0 +1,238 @@
+"""The Jobs and Pods of Switchyard workflows, as runners read them: small summaries kept by list + watch.
+
+kopf ran every Job and Pod watch event through its handler framework (cause detection, handler kwargs, an
+object logger, progress state, a per-object worker): about half of the operator's CPU per Job, for six or
+more events per Job, and a per-object memory that stayed for the life of each Job. These two resources
+only ever feed read-only summaries (`observe.job_entry`, `observe.pod_entry`), so they get a plain
+informer instead, as client-go's shared informers do for controllers:
+
+- one thread per resource and watched namespace (cluster-wide: one per resource) lists the labelled
+  objects, then watches from the list's resourceVersion through the kubernetes client's `Watch` (raw
+  events, never client models), resuming after each server timeout from the last version seen;
+- 410 Gone (the version is too old) or any error: list again (after a capped backoff on errors); the
+  store is replaced by the new list, and objects missing from it count as deleted;
+- every change is applied on the event loop (`call_soon_threadsafe`), where the stores live and are
+  read, and the owning workflow's runner is told which Job changed (`on_change`);
+- `synced` is set once every thread has listed: runners wait for it, as kopf's indexes guaranteed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from switchyard.k8s.observe import job_entry, pod_entry
+from switchyard.k8s.render import LABEL_WORKFLOW
+
+log = logging.getLogger("switchyard.informer")
+
+WATCH_SECONDS = 300  # the server ends each watch after this; the informer resumes from the last version
+READ_TIMEOUT = 330  # no byte for this long on a watch: the connection is dead, list again
+BACKOFFS = (1.0, 2.0, 5.0, 10.0)  # after errors in a row
+OnChange = Callable[[str, str, str], None]  # (namespace, workflow, job)
+
+
+@dataclass(frozen=True)
+class Summary:
+    key: tuple[str, str]  # the store key: (namespace, Job name)
+    name: str  # the object's own name (a Job's, or a Pod's)
+    entry: Any  # JobEntry or PodEntry
+    workflow: str  # the owning workflow, whose runner is told
+
+
+def job_summary(body: dict[str, Any]) -> Summary | None:
+    entry = job_entry(body)
+    if entry is None:
+        return None
+    namespace = body["metadata"].get("namespace", "")
+    return Summary((namespace, entry.name), entry.name, entry, entry.workflow)
+
+
+def pod_summary(body: dict[str, Any]) -> Summary | None:
+    entry = pod_entry(body)
+    if entry is None or not entry.workflow:
+        return None
+    meta = body["metadata"]
+    return Summary((meta.get("namespace", ""), entry.job), meta["name"], entry, entry.workflow)
+
+
+class Store:
+    """(namespace, Job name) -> the summaries of the objects under that key (a Job; the Pods of a Job).
+
+    Reads like a kopf index (`in`, `[key]` iterates the values), so `runtime.Views` takes either."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.items
+
+    def __getitem__(self, key: tuple[str, str]) -> Iterator[Any]:
+        return iter(list(self.items[key].values()))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return sum(len(objects) for objects in self.items.values())
+
+    def put(self, summary: Summary) -> bool:
+        """Store it; True when it differs from what was stored."""
+        objects = self.items.setdefault(summary.key, {})
+        changed = objects.get(summary.name) != summary.entry
+        objects[summary.name] = summary.entry
+        return changed
+
+    def drop(self, key: tuple[str, str], name: str) -> bool:
+        objects = self.items.get(key)
+        if objects is None or objects.pop(name, None) is None:
+            return False
+        if not objects:
+            del self.items[key]
+        return True
+
+
+class Informer:
+    """List + watch of one resource (Jobs or Pods with the workflow label) into a `Store`."""
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        kind: str,
+        namespaces: list[str],
+        on_change: OnChange,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        if kind == "jobs":
+            api: Any = client.BatchV1Api(api_client)
+            self.summarize: Callable[[dict[str, Any]], Summary | None] = job_summary
+            self.list_all, self.list_in = api.list_job_for_all_namespaces, api.list_namespaced_job
+        else:
+            api = client.CoreV1Api(api_client)
+            self.summarize = pod_summary
+            self.list_all, self.list_in = api.list_pod_for_all_namespaces, api.list_namespaced_pod
+        self.api_client = api_client
+        self.kind = kind
+        self.store = Store()
+        self.on_change = on_change
+        self.loop = loop
+        # Exact names: one watch each. Patterns (kopf's globs): one cluster-wide watch, filtered here.
+        exact = namespaces and not any(set(ns) & set("*?[]!") for ns in namespaces)
+        self.scopes: list[str | None] = list(namespaces) if exact else [None]
+        self.patterns = [] if exact else list(namespaces)
+        self.listed: set[str | None] = set()
+        self.synced = asyncio.Event()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.watches: list[watch.Watch] = []
+        self.watch_seconds = WATCH_SECONDS
+        self.lists = 0  # list calls so far (the first, then one after each expiry or error)
+
+    def start(self) -> None:
+        for scope in self.scopes:
+            thread = threading.Thread(
+                target=self._run, args=(scope,), name=f"informer-{self.kind}-{scope or 'all'}", daemon=True
+            )
+            self.threads.append(thread)
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for stream in list(self.watches):
+            stream.stop()
+
+    # -- the watch thread --------------------------------------------------------------------------
+
+    def _run(self, scope: str | None) -> None:
+        errors = 0
+        while not self.stopping.is_set():
+            try:
+                version = self._list(scope)
+                errors = 0
+                while not self.stopping.is_set():
+                    version = self._watch(scope, version)
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.debug("%s watch in %s expired; listing again", self.kind, scope or "all namespaces")
+                    continue
+                errors += 1
+                log.warning("%s watch in %s failed: HTTP %s %s", self.kind, scope or "all", exc.status, exc.reason)
+            except Exception as exc:  # a dropped connection, a timeout, a bad line: list again
+                errors += 1
+                log.warning("%s watch in %s failed: %s: %s", self.kind, scope or "all", type(exc).__name__, exc)
+            self.stopping.wait(BACKOFFS[min(errors, len(BACKOFFS)) - 1] if errors else 0)
+
+    def _scope_args(self, scope: str | None) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (self.list_all, ()) if scope is None else (self.list_in, (scope,))
+
+    def _list(self, scope: str | None) -> str:
+        fn, args = self._scope_args(scope)
+        self.lists += 1
+        response = fn(*args, label_selector=LABEL_WORKFLOW, _preload_content=False, _request_timeout=60)
+        try:
+            listing = json.loads(response.data)
+        finally:
+            response.release_conn()
+        summaries = [s for item in listing.get("items") or [] if (s := self._summary(item)) is not None]
+        self.loop.call_soon_threadsafe(self._replace, scope, summaries)
+        return str(listing["metadata"]["resourceVersion"])
+
+    def _watch(self, scope: str | None, version: str) -> str:
+        fn, args = self._scope_args(scope)
+        stream = watch.Watch()
+        self.watches.append(stream)
+        try:
+            for event in stream.stream(
+                fn,
+                *args,
+                label_selector=LABEL_WORKFLOW,
+                resource_version=version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=self.watch_seconds,
+                _request_timeout=(10, READ_TIMEOUT),
+                deserialize=False,
+            ):
+                body = event["object"]
+                version = str((body.get("metadata") or {}).get("resourceVersion") or version)
+                if event["type"] in ("ADDED", "MODIFIED", "DELETED") and (summary := self._summary(body)):
+                    self.loop.call_soon_threadsafe(self._apply, event["type"] == "DELETED", summary)
+                if self.stopping.is_set():
+                    break
+        finally:
+            self.watches.remove(stream)
+        return version
+
+    def _summary(self, body: dict[str, Any]) -> Summary | None:
+        if self.patterns and not any(fnmatch.fnmatch(body["metadata"].get("namespace", ""), p) for p in self.patterns):
+            return None
+        return self.summarize(body)
+
+    # -- on the event loop -------------------------------------------------------------------------
+
+    def _apply(self, deleted: bool, summary: Summary) -> None:
+        changed = self.store.drop(summary.key, summary.name) if deleted else self.store.put(summary)
+        if changed:
+            self.on_change(summary.key[0], summary.workflow, summary.key[1])
+
+    def _replace(self, scope: str | None, summaries: list[Summary]) -> None:
+        """A fresh list of `scope`: what it lacks was deleted while the watch was not looking."""
+        fresh = {(s.key, s.name) for s in summaries}
+        for key in [k for k in self.store.items if scope is None or k[0] == scope]:
+            for name, entry in list(self.store.items[key].items()):
+                if (key, name) not in fresh:
+                    self.store.drop(key, name)
+                    self.on_change(key[0], entry.workflow, key[1])
+        for summary in summaries:
+            self._apply(False, summary)
+        self.listed.add(scope)
+        if len(self.listed) == len(self.scopes):
+            self.synced.set()

@@ -1,0 +1,134 @@
+"""The Job and Pod informer (k8s/informer.py) against the emulated API: list, watch, resume, relist."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+
+from switchyard.k8s.informer import Informer, Store, Summary
+from switchyard.k8s.observe import JobEntry
+from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
+from switchyard.sandbox.apiserver import EmulatedCluster
+
+NS = "inf"
+
+
+@pytest.fixture(scope="module")
+def small_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatedCluster, Any]]:
+    with EmulatedCluster(namespaces=[NS, "other"], history_window=20) as cluster:
+        path = cluster.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+        client = kubernetes.config.new_client_from_config(config_file=str(path))
+        yield cluster, client
+        client.close()
+
+
+def job(name: str, workflow: str = "wf", node: str = "a") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {LABEL_WORKFLOW: workflow, LABEL_NODE: node, LABEL_ATTEMPT: "1"},
+            "annotations": {ANNOTATION_WORKFLOW: workflow},
+        },
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "example.com/x:1"}]}
+            }
+        },
+    }
+
+
+async def until(check: Any, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+def test_jobs_are_listed_watched_and_forgotten_and_runners_told_on_the_loop(small_cluster: Any) -> None:
+    _, client = small_cluster
+    batch = kubernetes.client.BatchV1Api(client)
+    batch.create_namespaced_job(NS, job("before"))  # there before the informer starts: from the list
+    batch.create_namespaced_job(NS, {**job("plain"), "metadata": {"name": "plain"}})  # not a workflow's
+    told: list[tuple[str, str, str]] = []
+    threads: set[int] = set()
+
+    def on_change(namespace: str, workflow: str, name: str) -> None:
+        threads.add(threading.get_ident())
+        told.append((namespace, workflow, name))
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", [], on_change, asyncio.get_running_loop())
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        assert ("inf", "before") in informer.store and ("inf", "plain") not in informer.store
+        batch.create_namespaced_job(NS, job("after", workflow="wf2"))
+        await until(lambda: ("inf", "after") in informer.store)
+        status = {"status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}}
+        batch.patch_namespaced_job_status("after", NS, status)
+        await until(lambda: next(iter(informer.store[("inf", "after")])).state == "Succeeded")
+        batch.delete_namespaced_job("before", NS)
+        await until(lambda: ("inf", "before") not in informer.store)
+        informer.stop()
+        assert threads == {threading.get_ident()}  # stores and runners are touched on the loop only
+        return informer
+
+    informer = asyncio.run(scenario())
+    assert ("inf", "wf", "before") in told and told.count(("inf", "wf2", "after")) >= 2
+    assert told[-1] == ("inf", "wf", "before")  # the deletion woke the runner
+    assert informer.lists == 1
+    batch.delete_namespaced_job("after", NS)
+
+
+def test_an_expired_watch_lists_again_and_misses_nothing(small_cluster: Any) -> None:
+    """The emulator keeps 20 events; the watch resumes every second from the last Job it saw: after 30
+    unrelated writes that version is gone (410), and the informer lists again."""
+    _, client = small_cluster
+    batch, core = kubernetes.client.BatchV1Api(client), kubernetes.client.CoreV1Api(client)
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", [NS], lambda *_: None, asyncio.get_running_loop())
+        informer.watch_seconds = 1
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        for i in range(30):
+            core.create_namespaced_config_map("other", {"metadata": {"name": f"noise-{i}"}})
+        await until(lambda: informer.lists >= 2, timeout=15)
+        batch.create_namespaced_job(NS, job("late"))
+        await until(lambda: ("inf", "late") in informer.store)
+        informer.stop()
+        return informer
+
+    informer = asyncio.run(scenario())
+    assert informer.lists >= 2
+
+
+def test_a_relist_drops_what_was_deleted_unseen_and_tells_its_runner() -> None:
+    told: list[tuple[str, str, str]] = []
+
+    def on_change(namespace: str, workflow: str, name: str) -> None:
+        told.append((namespace, workflow, name))
+
+    async def scenario() -> Store:
+        informer = Informer(kubernetes.client.ApiClient(), "jobs", ["a", "b"], on_change, asyncio.get_running_loop())
+        kept, gone, elsewhere = (
+            Summary((ns, name), name, JobEntry(name, "wf", "n", 1, "Active", None, ""), "wf")
+            for ns, name in (("a", "kept"), ("a", "gone"), ("b", "other"))
+        )
+        for summary in (kept, gone, elsewhere):
+            informer._apply(False, summary)
+        told.clear()
+        informer._replace("a", [kept])
+        assert not informer.synced.is_set()  # "b" has not been listed yet
+        informer._replace("b", [elsewhere])
+        assert informer.synced.is_set()
+        return informer.store
+
+    store = asyncio.run(scenario())
+    assert told == [("a", "wf", "gone")]  # unchanged objects wake nobody
+    assert ("a", "gone") not in store and ("a", "kept") in store and ("b", "other") in store
