@@ -87,6 +87,7 @@ class Result:
     latency: dict[str, float] = field(default_factory=dict)
     dispatch: dict[str, float] = field(default_factory=dict)
     jobs_created: int = 0
+    job_reads: dict[str, int] = field(default_factory=dict)  # reason -> Jobs the observer read with a GET
     duplicates: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     top_requests: list[tuple[str, int]] = field(default_factory=list)
@@ -136,6 +137,17 @@ def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...]) -> 
             lower, below = upper, buckets[upper]
         out[f"p{round(q * 100)}"] = value
     return out
+
+
+def job_reads(metrics_text: str) -> dict[str, int]:
+    """switchyard_job_reads by reason (unseen: not in the watch yet; quiet: an Active Job confirmed)."""
+    return {
+        s.labels["reason"]: int(s.value)
+        for f in text_string_to_metric_families(metrics_text)
+        if f.name == "switchyard_job_reads"
+        for s in f.samples
+        if s.name.endswith("_total")
+    }
 
 
 def counter_value(metrics_text: str, name: str) -> float:
@@ -230,6 +242,7 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
                     text = r.read().decode()
                 result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
                 result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+                result.job_reads = job_reads(text)
         finally:
             sim.stop()
             operator.stop()
@@ -301,6 +314,7 @@ def run_many(count: int, size: int, timeout: float, workdir: pathlib.Path) -> Re
                     text = r.read().decode()
                 result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
                 result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+                result.job_reads = job_reads(text)
         finally:
             sim.stop()
             operator.stop()
@@ -423,6 +437,8 @@ def print_tables(results: list[Result]) -> None:
         )
     for r in results:
         print(f"\n{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
+        if r.job_reads:
+            print(f"{r.dag}: Job reads by the observer " + ", ".join(f"{k} {n}" for k, n in r.job_reads.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,11 @@ class _PhaseGauge:
 
 WORKFLOW_PHASE = _PhaseGauge()
 JOBS_CREATED = Counter("switchyard_jobs_created", "Jobs created for workflow nodes", ["namespace"])
+JOB_READS = Counter(
+    "switchyard_job_reads",
+    "Jobs read from the API because the watch had not shown them (unseen) or had been quiet too long (quiet)",
+    ["reason"],
+)
 RETRIES = Counter("switchyard_node_retries", "Node attempts that failed and were scheduled to retry", ["namespace"])
 NODE_DURATION = Histogram(
     "switchyard_node_duration_seconds",

@@ -47,7 +47,7 @@ class FakeApi:
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
-    def read_namespaced_job(self, name: str, namespace: str) -> Any:
+    async def read_job(self, namespace: str, name: str) -> Any:
         self.reads.append(name)
         if name not in self.jobs:
             raise api_error(404, "NotFound")

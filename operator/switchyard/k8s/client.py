@@ -122,6 +122,28 @@ class Api:
         the whole object, up to ~1 MiB for a large Workflow) is read but never parsed into client models."""
         await self.call(_unparsed(fn), *args, retry_conflicts=retry_conflicts, **kwargs)
 
+    # Jobs go through the generic object path (`/apis/batch/v1/namespaces/{ns}/jobs`, the same endpoint):
+    # the typed BatchV1Api validates a dict body into client models and serializes them back (pydantic),
+    # and parses every answer into models, which cost ~1.5 ms of CPU per Job at 1,000 Workflows.
+
+    async def create_job(self, namespace: str, manifest: Mapping[str, Any]) -> None:
+        await self.write(
+            self.custom.create_namespaced_custom_object, "batch", "v1", namespace, "jobs", manifest,
+            retry_conflicts=False,
+        )  # fmt: skip
+
+    async def read_job(self, namespace: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.call(
+            self.custom.get_namespaced_custom_object, "batch", "v1", namespace, "jobs", name
+        )
+        return found
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        await self.write(
+            self.custom.delete_namespaced_custom_object, "batch", "v1", namespace, "jobs", name,
+            propagation_policy="Background",
+        )  # fmt: skip
+
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any], *, missing_ok: bool = True
     ) -> None:

@@ -101,9 +101,7 @@ class Launcher:
                 return
             async with limiter:
                 try:
-                    await self.api.write(
-                        self.api.batch.create_namespaced_job, self.namespace, manifest, retry_conflicts=False
-                    )
+                    await self.api.create_job(self.namespace, manifest)
                 except ApiException as exc:
                     if exc.status == 409:
                         foreign = await self._adopt(launch, job, now)
@@ -132,7 +130,7 @@ class Launcher:
     async def _adopt(self, launch: Launch, job: str, now: datetime) -> JobResult | None:
         """The Job exists already (a restart, or a retried create that had succeeded). None: it is ours."""
         try:
-            existing = await self.api.call(self.api.batch.read_namespaced_job, job, self.namespace)
+            existing = await self.api.read_job(self.namespace, job)
         except ApiException as exc:
             if exc.status == 404:  # deleted between the 409 and the read: the next pass creates it again
                 return JobResult(
@@ -140,7 +138,7 @@ class Launcher:
                     transient=True,
                 )  # fmt: skip
             raise
-        entry = job_entry(self.api.api_client.sanitize_for_serialization(existing))
+        entry = job_entry(existing)
         if entry is not None and (entry.owner_uid, entry.node, entry.attempt) == (
             self.uid,
             launch.node,
@@ -154,9 +152,7 @@ class Launcher:
     async def delete(self, names: list[str]) -> None:
         for name in names:
             try:
-                await self.api.write(
-                    self.api.batch.delete_namespaced_job, name, self.namespace, propagation_policy="Background"
-                )
+                await self.api.delete_job(self.namespace, name)
             except ApiException as exc:
                 if exc.status != 404:
                     raise

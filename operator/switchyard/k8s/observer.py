@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views
@@ -125,6 +125,7 @@ class JobObserver:
             seen.wake(now + timedelta(seconds=fresh))  # its ADDED event wakes us sooner; else check then
             return None
         if entry is None or (entry.state == "Active" and self._quiet_too_long(entry)):
+            metrics.JOB_READS.labels("unseen" if entry is None else "quiet").inc()
             exists, fetched = await self._fetch(job)
             if not exists:
                 return self._missing(node, attempt, job, now, seen)
@@ -239,13 +240,12 @@ class JobObserver:
     async def _fetch(self, job: str) -> tuple[bool, JobEntry | None]:
         """(exists, its summary) from the API itself."""
         try:
-            found = await self.api.call(self.api.batch.read_namespaced_job, job, self.namespace)
+            found = await self.api.read_job(self.namespace, job)
         except ApiException as exc:
             if exc.status == 404:
                 return False, None
             raise
-        body: dict[str, Any] = self.api.api_client.sanitize_for_serialization(found)
-        return True, job_entry(body)
+        return True, job_entry(found)
 
     async def _read_pod_message(self, job: str) -> tuple[bool, str | None]:
         """(a Pod of the Job exists, its main container's termination message if it terminated)."""
