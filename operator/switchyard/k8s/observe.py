@@ -109,7 +109,7 @@ def rule_entry(body: Mapping[str, Any]) -> RuleEntry:
     return RuleEntry(ref_of(body), meta.get("generation", 0), compiled, compiled.error, status, labels)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per Job and Pod in the informer's stores
 class JobEntry:
     name: str
     workflow: str
@@ -170,7 +170,7 @@ def controller_uid(meta: Mapping[str, Any]) -> str:
     return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per Job and Pod in the informer's stores
 class PodEntry:
     job: str
     phase: str

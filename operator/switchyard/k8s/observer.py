@@ -27,7 +27,10 @@ from switchyard.logic.scheduler import JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API before it counts as lost
-CONFIRM_AFTER = 60.0  # an Active Job with no watch event this long is confirmed with a GET
+# An Active Job with no watch event this long is confirmed with a GET. The informer already lists again
+# after every watch gap (dropping what was deleted meanwhile) and after READ_TIMEOUT of silence, so this is
+# the last resort for a store gone stale unseen; on a busy cluster Jobs wait minutes for a node quietly.
+CONFIRM_AFTER = 600.0
 OUTPUT_GRACE = timedelta(seconds=30)  # a succeeded Job's Pod status may trail the Job's by this much
 DEFAULT_PENDING_TIMEOUT = 600
 FULL_EVERY = 30.0  # seconds between passes that look at every running Job, news or not

@@ -108,11 +108,12 @@ class WorkflowRunner:
         """Validate, route and set up (or resume). False when the workflow is Invalid (or the daemon stops)."""
         while not stopped:
             try:
-                self.spec = prepare.parse_spec(self.body)
-                await self.registry.load()
-                if self.status.phase == "Running" and self.status.started_at is not None:
-                    return await self.resume(self.spec)
-                return await self.begin(self.spec)
+                async with self.rt.starting:  # a burst of new Workflows prepares a few at a time
+                    self.spec = prepare.parse_spec(self.body)
+                    await self.registry.load()
+                    if self.status.phase == "Running" and self.status.started_at is not None:
+                        return await self.resume(self.spec)
+                    return await self.begin(self.spec)
             except InvalidSpec as exc:
                 self.run = None
                 await self.writer.invalid(exc.reason, exc.message)

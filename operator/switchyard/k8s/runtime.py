@@ -16,6 +16,7 @@ from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.logic.breaker import BreakerBook
 
 T = TypeVar("T")
+MAX_STARTING = 16
 
 
 class IndexLike(Protocol):
@@ -81,6 +82,9 @@ class Runtime:
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
     synced: list[asyncio.Event] = field(default_factory=list)  # set once the Job and Pod stores are listed
+    # Workflows preparing to run (spec, Components, input, route, ConfigMaps, first status) at once: a burst
+    # of 1,000 new Workflows would otherwise hold 1,000 listings and routings in memory together.
+    starting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_STARTING))
 
     async def wait_synced(self) -> None:
         for event in self.synced:
