@@ -1,4 +1,4 @@
-"""Summaries of watched objects, kept in kopf indexes: what the controller needs, nothing more.
+"""Summaries of watched objects, kept in kopf indexes and the informer's stores: what the controller needs.
 
 Each function turns a raw body into a small frozen value (or None to leave the object out).
 """

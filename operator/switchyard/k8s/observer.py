@@ -1,11 +1,11 @@
 """What the cluster says about a Workflow's running nodes: Job results for the engine, never a guess.
 
-Reads the kopf indexes (Jobs, Pods) and confirms with the API where an index can be wrong: a Job it does not
+Reads the informer's stores (Jobs, Pods) and confirms with the API where a store can be wrong: a Job it does not
 show (a fresh create, or a deletion), an Active Job that has been quiet for long (a watch gap can keep a
 deleted Job forever), a finished Job whose Pod it does not show. Each running node gets at most one
 `JobResult`; a node without one simply has nothing new.
 
-A pass looks at the Jobs with news only (the watch handlers note them, `Runtime.job_changed`), so its cost
+A pass looks at the Jobs with news only (the informer notes them, `Runtime.job_changed`), so its cost
 follows what changed, not how many nodes run. All running Jobs are looked at on the first pass, when one of
 the observer's own timers is due (a grace, a pending timeout), and at least every `FULL_EVERY` seconds.
 """

@@ -37,7 +37,8 @@ def first(index: IndexLike, key: Any) -> Any:
 
 @dataclass
 class Views:
-    """Read access to the kopf indexes (pre-populated by kopf before any handler runs)."""
+    """Read access to the Component index (kopf's) and the Job and Pod stores (`k8s/informer.py`); runners
+    start only once all are filled."""
 
     components: IndexLike
     jobs: IndexLike
