@@ -89,9 +89,9 @@ def test_a_recreated_workflow_never_reuses_its_namesakes_jobs_or_configmaps(kube
     wait_for(lambda: not kube.custom.list_namespaced_custom_object(
         "switchyard.dev", "v1alpha1", kube.namespace, "workflows")["items"], 10, what="deleted")  # fmt: skip
     kube.create("Workflow", "wf", {"input": {"data": "second"}, "nodes": [node("a")]})
-    wait_for(
+    wait_for(  # the new runner's first write; 15 s once ran out on a loaded CI machine
         lambda: "waiting for the garbage collector" in (kube.status("Workflow", "wf").get("message") or ""),
-        15,
+        45,
         what="the new Workflow waiting for its namesake's ConfigMaps",
     )
     for name in ("wf-input", "wf-outputs"):

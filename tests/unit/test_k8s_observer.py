@@ -218,3 +218,20 @@ def test_a_pass_looks_only_at_the_jobs_with_news_and_at_all_when_its_timer_is_du
     index.looked.clear()
     asyncio.run(observer.observe(run, COMPONENTS, T0 + timedelta(seconds=600), changed=set()))
     assert len(index.looked) == 50  # its timer is due: every running Job is looked at again
+
+
+def test_a_gone_runner_does_not_take_its_namesakes_trigger() -> None:
+    """A Workflow deleted and recreated under the same name: the old runner's exit must not orphan the new
+    runner's trigger (it would then miss every Job change until a resync)."""
+    from switchyard.k8s.runtime import Runtime
+
+    async def scenario() -> None:
+        rt = Runtime(api=None)  # type: ignore[arg-type]
+        old = rt.trigger("ns", "wf")
+        rt.forget("ns", "wf", old)
+        new = rt.trigger("ns", "wf")
+        rt.forget("ns", "wf", old)  # the old runner's finally, running late
+        rt.job_changed("ns", "wf", "job-1")
+        assert new.is_set() and rt.take_changed("ns", "wf") == {"job-1"}
+
+    asyncio.run(scenario())

@@ -89,7 +89,7 @@ class WorkflowRunner:
                     return
                 await self.wait(trigger, stopped, wake_at)
         finally:
-            self.rt.forget(self.namespace, self.name)
+            self.rt.forget(self.namespace, self.name, trigger)
 
     async def wait(self, trigger: asyncio.Event, stopped: Any, wake_at: datetime | None) -> None:
         timeout = RESYNC_SECONDS

@@ -110,7 +110,10 @@ class Runtime:
         """The Jobs noted since the last call (then forgotten)."""
         return self.changed.pop((namespace, workflow), set())
 
-    def forget(self, namespace: str, workflow: str) -> None:
-        """The workflow's runner is gone."""
-        self.triggers.pop((namespace, workflow), None)
-        self.changed.pop((namespace, workflow), None)
+    def forget(self, namespace: str, workflow: str, trigger: asyncio.Event) -> None:
+        """The workflow's runner (the one waiting on `trigger`) is gone. A runner of a namesake created since
+        may already have its own trigger: that one stays."""
+        key = (namespace, workflow)
+        if self.triggers.get(key) is trigger:
+            del self.triggers[key]
+            self.changed.pop(key, None)
