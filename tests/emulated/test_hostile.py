@@ -75,34 +75,55 @@ def test_a_squatted_configmap_is_never_read_or_written(kube: Kube, sim: JobSimul
     assert kube.jobs() == []
 
 
-def test_a_recreated_workflow_never_reuses_its_namesakes_jobs_or_configmaps(kube: Kube, sim: JobSimulator) -> None:
+def test_a_recreated_workflow_never_reuses_its_namesakes_jobs_or_configmaps(
+    kube: Kube, sim: JobSimulator, emulated_cluster: EmulatedCluster
+) -> None:
     """A real garbage collector removes a deleted Workflow's children some time later; until then they hold
-    the names. Here they stay (Orphan) until the test removes the ConfigMaps, as the collector would."""
+    the names. Here the emulator's collector is paused until the new Workflow is seen waiting."""
     kube.component("proc")
     sim.rule = lambda job: Outcome(message=f"run of {job.files.get('switchyard/input')}")
     kube.create("Workflow", "wf", {"input": {"data": "first"}, "nodes": [node("a")]})
     first = kube.wait_phase("wf", "Succeeded")
     first_uid = uid_of(kube, "wf")
+    with emulated_cluster.garbage_collector_paused():
+        kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", kube.namespace, "workflows", "wf")
+        wait_for(lambda: not kube.custom.list_namespaced_custom_object(
+            "switchyard.dev", "v1alpha1", kube.namespace, "workflows")["items"], 15, what="deleted")  # fmt: skip
+        assert kube.configmap("wf-input")["input"] == "first"  # not collected yet
+        kube.create("Workflow", "wf", {"input": {"data": "second"}, "nodes": [node("a")]})
+        waiting = wait_for(
+            lambda: (
+                "waiting for the garbage collector" in ((s := kube.status("Workflow", "wf")).get("message") or "") and s
+            ),
+            30,
+            what="the new Workflow waiting for its namesake's ConfigMaps",
+        )
+        assert waiting["phase"] == "Pending"
+        assert [j.metadata.name for j in kube.jobs()] == [first["nodes"]["a"]["job"]]  # nothing started yet
+    status = kube.wait_phase("wf", "Succeeded", timeout=30)  # the collector caught up
+    assert uid_of(kube, "wf") != first_uid
+    assert kube.configmap("wf-outputs")["a"] == "run of second"
+    assert kube.configmap("wf-input")["input"] == "second"
+    assert status["nodes"]["a"]["job"] != first["nodes"]["a"]["job"]  # the old one was never adopted
+    jobs = {j.metadata.name: j for j in kube.jobs()}
+    assert set(jobs) == {status["nodes"]["a"]["job"]}
+    assert jobs[status["nodes"]["a"]["job"]].metadata.owner_references[0].uid == uid_of(kube, "wf")
+
+
+def test_a_workflow_recreated_over_its_namesakes_orphans_is_invalid(kube: Kube, sim: JobSimulator) -> None:
+    """`kubectl delete --cascade=orphan` leaves the ConfigMaps owned by nobody: squatters like any other."""
+    kube.component("proc")
+    kube.create("Workflow", "wf", {"input": {"data": "first"}, "nodes": [node("a")]})
+    kube.wait_phase("wf", "Succeeded")
     kube.custom.delete_namespaced_custom_object(
         "switchyard.dev", "v1alpha1", kube.namespace, "workflows", "wf", propagation_policy="Orphan"
     )
     wait_for(lambda: not kube.custom.list_namespaced_custom_object(
-        "switchyard.dev", "v1alpha1", kube.namespace, "workflows")["items"], 10, what="deleted")  # fmt: skip
+        "switchyard.dev", "v1alpha1", kube.namespace, "workflows")["items"], 15, what="deleted")  # fmt: skip
     kube.create("Workflow", "wf", {"input": {"data": "second"}, "nodes": [node("a")]})
-    wait_for(  # the new runner's first write; 15 s once ran out on a loaded CI machine
-        lambda: "waiting for the garbage collector" in (kube.status("Workflow", "wf").get("message") or ""),
-        45,
-        what="the new Workflow waiting for its namesake's ConfigMaps",
-    )
-    for name in ("wf-input", "wf-outputs"):
-        kube.core.delete_namespaced_config_map(name, kube.namespace)
-    status = kube.wait_phase("wf", "Succeeded", timeout=30)
-    assert uid_of(kube, "wf") != first_uid
-    assert kube.configmap("wf-outputs")["a"] == "run of second"
-    assert kube.configmap("wf-input")["input"] == "second"
-    jobs = {j.metadata.name: j for j in kube.jobs()}
-    assert set(jobs) == {first["nodes"]["a"]["job"], status["nodes"]["a"]["job"]}  # the old one never adopted
-    assert jobs[status["nodes"]["a"]["job"]].metadata.owner_references[0].uid == uid_of(kube, "wf")
+    status = kube.wait_phase("wf", "Invalid")
+    assert "ConfigMap 'wf-input' already exists and is not owned by this Workflow" in status["message"]
+    assert kube.configmap("wf-input")["input"] == "first"  # never written
 
 
 # -- 4: no silent data loss --------------------------------------------------------------------------

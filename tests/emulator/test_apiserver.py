@@ -312,6 +312,44 @@ def test_cascade_delete_by_owner_uid(cluster, raw):
     assert cluster.get("configmaps", "unrelated1") is not None
 
 
+def owned_job(raw, owner: dict, name: str) -> None:
+    ref = {"apiVersion": "test.switchyard.dev/v1", "kind": "Widget", "name": owner["metadata"]["name"],
+           "uid": owner["metadata"]["uid"]}  # fmt: skip
+    raw("POST", "/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": name, "ownerReferences": [ref]}})
+
+
+def test_orphan_deletion_leaves_dependents_owned_by_nobody(cluster, raw):
+    """As the real collector does: the dependents stay, minus their references to the deleted owner."""
+    _, _, owner = raw("POST", WIDGETS, widget("orphaner"))
+    owned_job(raw, owner, "orphan1")
+    raw("DELETE", f"{WIDGETS}/orphaner", {"propagationPolicy": "Orphan"})
+    assert cluster.get("widgets", "orphaner") is None
+    job = cluster.get("jobs", "orphan1")
+    assert job is not None and not job["metadata"].get("ownerReferences")
+
+
+def test_orphan_deletion_of_an_owner_with_finalizers_is_still_orphan(cluster, raw):
+    """The policy holds across the finalizer's wait: removing the last finalizer must not cascade."""
+    meta = {"name": "orphanfin", "finalizers": ["test/hold"]}
+    _, _, owner = raw("POST", WIDGETS, {**widget("orphanfin"), "metadata": meta})
+    owned_job(raw, owner, "orphan2")
+    raw("DELETE", f"{WIDGETS}/orphanfin", {"propagationPolicy": "Orphan"})
+    raw("PATCH", f"{WIDGETS}/orphanfin", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+    assert cluster.get("widgets", "orphanfin") is None
+    assert cluster.get("jobs", "orphan2") is not None
+
+
+def test_a_paused_collector_collects_once_resumed(cluster, raw):
+    _, _, owner = raw("POST", WIDGETS, widget("slowgc"))
+    owned_job(raw, owner, "lagging1")
+    with cluster.garbage_collector_paused():
+        raw("DELETE", f"{WIDGETS}/slowgc")
+        assert cluster.get("widgets", "slowgc") is None
+        kept = cluster.get("jobs", "lagging1")
+        assert kept is not None and kept["metadata"]["ownerReferences"][0]["uid"] == owner["metadata"]["uid"]
+    assert cluster.get("jobs", "lagging1") is None
+
+
 def test_finalizers_delay_deletion(cluster, raw):
     raw("POST", WIDGETS, {**widget("fin1"), "metadata": {"name": "fin1", "finalizers": ["test/hold"]}})
     status, _, body = raw("DELETE", f"{WIDGETS}/fin1")

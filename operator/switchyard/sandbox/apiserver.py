@@ -26,8 +26,10 @@ What the extension adds, each covered by ``tests/emulator/``:
   only ``.status`` and never bump generation; status is dropped on create); PUT; server-side apply (create
   or merge); ``dryRun=All``; strategic merge patch treated as merge patch plus merge-by-name for lists of
   named dicts (see ``patching.py``);
-- garbage collection: background cascade over ownerReference uids (Foreground treated as Background,
-  Orphan skips), ``metadata.finalizers`` (DELETE sets deletionTimestamp; removing the last finalizer deletes);
+- garbage collection: background cascade over ownerReference uids (Foreground treated as Background);
+  Orphan removes the deleted owner's references from its dependents, as the real collector does before it
+  lets the owner go; ``metadata.finalizers`` (DELETE sets deletionTimestamp; removing the last finalizer
+  deletes); ``EmulatedCluster.garbage_collector_paused()`` holds the cascade back, as a busy collector does;
   deleting a Namespace deletes its contents, deleting a CRD deletes its objects;
 - ``meta.k8s.io/v1 Table`` for ``kubectl get`` (CRD additionalPrinterColumns, else NAME + AGE);
 - fault injection (``ApiServer.faults``, see ``faults.py``).
@@ -54,7 +56,7 @@ import random
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -309,6 +311,9 @@ class ApiServer(kmock.KubernetesEmulator):
     skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
     # ``kubectl logs`` sources: (namespace, pod) -> the log text, or None (then the termination messages)
     log_sources: list[Callable[[str, str], str | None]] = attrs.field(factory=list, init=False)
+    # owners deleted while the collector is paused (``pause_collector``): their dependents wait for ``resume``
+    collector_paused: bool = attrs.field(default=False, init=False)
+    _uncollected: list[str] = attrs.field(factory=list, init=False)
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
@@ -1078,6 +1083,8 @@ class ApiServer(kmock.KubernetesEmulator):
         policy = options.get("propagationPolicy") or params.get("propagationPolicy") or "Background"
         if options.get("orphanDependents") is True or params.get("orphanDependents") == "true":
             policy = "Orphan"
+        if policy == "Orphan":
+            self._orphan_dependents(obj["metadata"]["uid"])
         if obj["metadata"].get("finalizers"):
             if not obj["metadata"].get("deletionTimestamp"):
                 new = copy.deepcopy(obj)
@@ -1121,8 +1128,42 @@ class ApiServer(kmock.KubernetesEmulator):
         if self._get(rtype, address.namespace, obj["metadata"]["name"]) is not None:
             self._delete(address, {}, {})
 
+    def _orphan_dependents(self, owner_uid: str) -> None:
+        """propagationPolicy=Orphan: the collector drops the owner's references from its dependents (which then
+        outlive it, owned by nobody else) before the owner goes."""
+        for rtype in list(self._types.values()):
+            for child in self._iter(rtype, None):
+                owners = child["metadata"].get("ownerReferences") or []
+                kept = [ref for ref in owners if ref.get("uid") != owner_uid]
+                if len(kept) == len(owners):
+                    continue
+                new = copy.deepcopy(child)
+                if kept:
+                    new["metadata"]["ownerReferences"] = kept
+                else:
+                    new["metadata"].pop("ownerReferences", None)
+                new["metadata"]["resourceVersion"] = str(self._next_rv())
+                self._store(rtype, new)
+                self._emit(rtype, "MODIFIED", new, child)
+
+    def pause_collector(self) -> None:
+        """Hold back the cascade of deleted owners (a real collector acts seconds later, or minutes when busy)."""
+        with self._state_lock:
+            self.collector_paused = True
+
+    def resume_collector(self) -> None:
+        """Collect the dependents of the owners deleted while paused, then cascade at once again."""
+        with self._state_lock:
+            self.collector_paused = False
+            pending, self._uncollected = self._uncollected, []
+            for owner_uid in pending:
+                self._collect_garbage(owner_uid)
+
     def _collect_garbage(self, owner_uid: str) -> None:
         """Background cascade: delete dependents whose every owner is now gone."""
+        if self.collector_paused:
+            self._uncollected.append(owner_uid)
+            return
         live_uids = {obj.raw["metadata"]["uid"] for obj in self.objects.values() if not obj.deleted}
         for other in list(self._types.values()):
             for child in self._iter(other, None):
@@ -1376,6 +1417,15 @@ class EmulatedCluster:
     @property
     def auth(self) -> AuthTable:
         return self.api.auth
+
+    @contextlib.contextmanager
+    def garbage_collector_paused(self) -> Iterator[None]:
+        """Deleted owners' dependents stay until the block ends (then are collected), as behind a busy collector."""
+        self.api.pause_collector()
+        try:
+            yield
+        finally:
+            self.api.resume_collector()
 
     @property
     def url(self) -> str:
