@@ -16,6 +16,12 @@ with nothing inside, it says nothing. The right side
 peaks where θ1 is some est(v) and θ2 some tail(v); this takes up to `samples` of each, so it may miss
 the peak slightly, never overstate it. Used by `bench/engine.py` to tell where 1.05 x max(CP, work / P)
 cannot be reached by any schedule.
+
+Two more bounds catch what the window misses (`lower_bound` is the best of the three):
+- the **ancestry bound**: every ancestor of v ends before v starts and every descendant starts after v ends,
+  so T >= max(est(v), work(ancestors) / P) + r(v) + max(tail(v), work(descendants) / P);
+- the **pigeonhole bound** (P||Cmax's p_P + p_P+1, with heads and tails): of any j P + 1 nodes, some
+  worker runs j + 1 one after another, so T >= min est + (the j + 1 smallest runtimes) + min tail over them.
 """
 
 from __future__ import annotations
@@ -31,16 +37,8 @@ def window_bound(
     samples: int = 24,
 ) -> float:
     """The window lower bound (>= max(CP, work / workers)). `order` lists every node after its deps."""
-    est: dict[str, float] = {}
-    for node in order:
-        est[node] = max((est[d] + runtime[d] for d in deps[node]), default=0.0)
-    dependents: dict[str, list[str]] = {node: [] for node in order}
-    for node in order:
-        for dep in deps[node]:
-            dependents[dep].append(node)
-    tail: dict[str, float] = {}
-    for node in reversed(order):
-        tail[node] = max((runtime[c] + tail[c] for c in dependents[node]), default=0.0)
+    shape = _Shape(order, deps, runtime)
+    est, tail = shape.est, shape.tail
     critical = max(est[n] + runtime[n] + tail[n] for n in order)
     best = max(critical, sum(runtime.values()) / workers)
     for start in _spread(est.values(), samples):
@@ -51,6 +49,97 @@ def window_bound(
             if inside > 0:  # else nothing says the window [start, T - end] exists at all
                 best = max(best, start + end + inside / workers)
     return best
+
+
+def ancestry_bound(
+    order: Sequence[str], deps: Mapping[str, Sequence[str]], runtime: Mapping[str, float], workers: int
+) -> float:
+    """max over v of max(est, ancestors' work / P) + r(v) + max(tail, descendants' work / P)."""
+    shape = _Shape(order, deps, runtime)
+    position = {node: i for i, node in enumerate(order)}
+    weights = [runtime[node] for node in order]
+    above: dict[str, int] = {}  # node -> bit set of its ancestors (bit i: order[i])
+    for node in order:
+        bits = 0
+        for dep in deps[node]:
+            bits |= above[dep] | (1 << position[dep])
+        above[node] = bits
+    below: dict[str, int] = {}
+    for node in reversed(order):
+        bits = 0
+        for child in shape.dependents[node]:
+            bits |= below[child] | (1 << position[child])
+        below[node] = bits
+    best = 0.0
+    for node in order:
+        start = max(shape.est[node], _weight(above[node], weights) / workers)
+        after = max(shape.tail[node], _weight(below[node], weights) / workers)
+        best = max(best, start + runtime[node] + after)
+    return best
+
+
+def pigeonhole_bound(
+    order: Sequence[str],
+    deps: Mapping[str, Sequence[str]],
+    runtime: Mapping[str, float],
+    workers: int,
+    depth: int = 4,
+) -> float:
+    """Of j P + 1 nodes (j = 1..depth) one worker runs j + 1: min est + their j + 1 smallest runtimes + min
+    tail. The sets tried: the largest nodes by runtime, by est + r + tail, and by r + min(est, tail)."""
+    shape = _Shape(order, deps, runtime)
+    est, tail = shape.est, shape.tail
+    rankings = (
+        lambda n: runtime[n],
+        lambda n: est[n] + runtime[n] + tail[n],
+        lambda n: runtime[n] + min(est[n], tail[n]),
+    )
+    best = 0.0
+    for key in rankings:
+        ranked = sorted(order, key=key, reverse=True)
+        for j in range(1, depth + 1):
+            chosen = ranked[: j * workers + 1]
+            if len(chosen) < j * workers + 1:
+                break
+            shortest = sorted(runtime[n] for n in chosen)[: j + 1]
+            best = max(best, min(est[n] for n in chosen) + sum(shortest) + min(tail[n] for n in chosen))
+    return best
+
+
+def lower_bound(
+    order: Sequence[str], deps: Mapping[str, Sequence[str]], runtime: Mapping[str, float], workers: int
+) -> float:
+    """The best of the window, ancestry and pigeonhole bounds."""
+    return max(
+        window_bound(order, deps, runtime, workers),
+        ancestry_bound(order, deps, runtime, workers),
+        pigeonhole_bound(order, deps, runtime, workers),
+    )
+
+
+class _Shape:
+    """est (top level) and tail (longest path after) of every node, and its dependents."""
+
+    def __init__(self, order: Sequence[str], deps: Mapping[str, Sequence[str]], runtime: Mapping[str, float]) -> None:
+        self.dependents: dict[str, list[str]] = {node: [] for node in order}
+        for node in order:
+            for dep in deps[node]:
+                self.dependents[dep].append(node)
+        self.est: dict[str, float] = {}
+        for node in order:
+            self.est[node] = max((self.est[d] + runtime[d] for d in deps[node]), default=0.0)
+        self.tail: dict[str, float] = {}
+        for node in reversed(order):
+            self.tail[node] = max((runtime[c] + self.tail[c] for c in self.dependents[node]), default=0.0)
+
+
+def _weight(bits: int, weights: Sequence[float]) -> float:
+    total = 0.0
+    while bits:
+        low = bits & -bits
+        total += weights[low.bit_length() - 1]
+        bits ^= low
+    return total
 
 
 def _spread(values: object, samples: int) -> list[float]:

@@ -1,11 +1,11 @@
-"""The window lower bound of bench/bounds.py: tighter than max(CP, work / P), never above a real schedule."""
+"""The lower bounds of bench/bounds.py: tighter than max(CP, work / P), never above a real schedule."""
 
 from __future__ import annotations
 
 import heapq
 import random
 
-from bench.bounds import window_bound
+from bench.bounds import ancestry_bound, lower_bound, pigeonhole_bound, window_bound
 
 
 def schedule(order: list[str], deps: dict[str, list[str]], runtime: dict[str, float], workers: int, seed: int) -> float:
@@ -52,9 +52,30 @@ def test_the_bound_is_never_above_a_schedule_and_exact_at_the_extremes() -> None
         if not any(runtime.values()):
             runtime["n0"] = 1.0
         for workers in (1, 2, 3):
-            bound = window_bound(order, deps, runtime, workers)
             best = min(schedule(order, deps, runtime, workers, seed) for seed in range(30))
-            assert bound <= best + 1e-9, (trial, workers, bound, best)
+            for bound in (window_bound, ancestry_bound, pigeonhole_bound, lower_bound):
+                value = bound(order, deps, runtime, workers)
+                assert value <= best + 1e-9, (trial, workers, bound.__name__, value, best)
         assert window_bound(order, deps, runtime, 1) == sum(runtime.values())  # one worker: all the work
         critical = schedule(order, deps, runtime, size, 0)  # as many workers as nodes: the critical path
         assert window_bound(order, deps, runtime, size) >= critical - 1e-9
+
+
+def test_more_long_nodes_than_workers_double_up_somewhere() -> None:
+    """Three 1 s nodes on two workers take 2 s; max(CP, work / P) and the window say 1.5 s."""
+    order = ["a", "b", "c"]
+    deps: dict[str, list[str]] = {n: [] for n in order}
+    runtime = dict.fromkeys(order, 1.0)
+    assert window_bound(order, deps, runtime, 2) == 1.5
+    assert pigeonhole_bound(order, deps, runtime, 2) == 2.0 == schedule(order, deps, runtime, 2, 0)
+
+
+def test_a_join_waits_for_all_of_its_ancestors_work_and_is_followed_by_all_its_descendants() -> None:
+    """x cannot start before its ancestors' 10 s of work is done on 2 workers (5 s), and after it ends its
+    descendants' 9 s need 4.5 s: T >= 5 + 5 + 4.5, above the window bound (14)."""
+    order = ["a", "b", "c", "x", "d", "e", "f", "g", "h"]
+    deps = {"a": [], "b": [], "c": [], "x": ["a", "b", "c"], "d": ["x"], "e": ["x"], "f": ["e"], "g": ["x"], "h": ["x"]}
+    runtime = {"a": 4.0, "b": 3.0, "c": 3.0, "x": 5.0, "d": 2.0, "e": 1.0, "f": 1.0, "g": 4.0, "h": 1.0}
+    assert window_bound(order, deps, runtime, 2) == 14.0
+    assert ancestry_bound(order, deps, runtime, 2) == 14.5 == lower_bound(order, deps, runtime, 2)
+    assert min(schedule(order, deps, runtime, 2, seed) for seed in range(30)) >= 14.5
