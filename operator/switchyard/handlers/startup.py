@@ -11,6 +11,7 @@ import kopf
 import prometheus_client
 
 from switchyard.config import OPTIONS
+from switchyard.gctuning import freeze_startup_heap
 from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.k8s import breakers, routing
@@ -43,6 +44,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port)
+    frozen = freeze_startup_heap()  # the startup heap is never walked by the collector again
+    logging.getLogger("switchyard").debug("froze %d startup objects", frozen)
 
 
 def ensure_flusher(memo: kopf.Memo) -> None:
