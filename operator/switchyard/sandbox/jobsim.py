@@ -180,7 +180,8 @@ class JobSimulator:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
-        self._client.close()
+        if (client := getattr(self, "_client", None)) is not None:  # None when stop() comes before start()
+            client.close()
 
     def __enter__(self) -> JobSimulator:
         return self.start()
