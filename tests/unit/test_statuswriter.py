@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from switchyard.k8s import statuswriter
-from switchyard.k8s.runtime import PROGRESS_INTERVAL, PROGRESS_WRITES_PER_SECOND, Runtime
-from switchyard.k8s.statuswriter import StatusWriter
+from switchyard.k8s.statuswriter import PROGRESS_INTERVAL, StatusWriter
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.scheduler import JobResult, WorkflowRun
@@ -83,33 +82,3 @@ def test_a_change_after_the_interval_is_written_at_once(monkeypatch: pytest.Monk
 
     asyncio.run(scenario())
     assert [p["nodes"]["a"]["phase"] for p in api.patches] == ["Running", "Retrying"]
-
-
-def test_the_progress_interval_grows_with_the_running_workflows_and_the_writer_asks_for_it_each_time(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    rt = Runtime(api=None)  # type: ignore[arg-type]
-    assert rt.progress_interval() == PROGRESS_INTERVAL  # few Workflows: every second
-    for i in range(1000):
-        rt.trigger("ns", f"wf-{i}")
-    assert rt.progress_interval() == 1000 / PROGRESS_WRITES_PER_SECOND == 5.0
-
-    clock = [100.0]
-    monkeypatch.setattr(statuswriter.time, "monotonic", lambda: clock[0])
-    api = RecordingApi()
-    body = {"metadata": {"name": "wf", "namespace": "ns", "uid": "u"}}
-    writer = StatusWriter(api, body, WorkflowStatus(), lambda *a: None, rt.progress_interval)  # type: ignore[arg-type]
-    nodes = [NodeSpec(name=n, component="c") for n in ("a", "b")]
-    run = WorkflowRun("wf", Dag.build(nodes), {}, parallelism=2, failure_policy="FailFast", started_at=T0, uid="u")
-    book = BreakerBook()
-
-    async def scenario() -> list[datetime | None]:
-        wakes = [await writer.progress(run, run.step({}, COMPONENTS, book, T0))]
-        clock[0] += 2.0  # past 1 s, within 5 s: gathered
-        done = {"a": JobResult("a", 1, "Succeeded", run.nodes["a"].job or "", T0, "", "out")}
-        wakes.append(await writer.progress(run, run.step(done, COMPONENTS, book, T0)))
-        return wakes
-
-    wakes = asyncio.run(scenario())
-    assert wakes[0] is None and wakes[1] is not None and len(api.patches) == 1
-    assert 2.5 <= (wakes[1] - datetime.now(UTC)).total_seconds() <= 3.5  # written at the 5 s mark

@@ -57,7 +57,7 @@ class WorkflowRunner:
         self.uid: str = meta["uid"]
         self.generation: int = meta.get("generation", 1)
         self.status = WorkflowStatus.model_validate(body.get("status") or {})
-        self.writer = StatusWriter(rt.api, body, self.status, emit, rt.progress_interval)
+        self.writer = StatusWriter(rt.api, body, self.status, emit)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
         self.launcher = Launcher(rt.api, body, logger)

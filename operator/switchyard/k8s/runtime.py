@@ -17,8 +17,6 @@ from switchyard.logic.breaker import BreakerBook
 
 T = TypeVar("T")
 MAX_STARTING = 16
-PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of one Workflow, while few run
-PROGRESS_WRITES_PER_SECOND = 200.0  # beyond that many running Workflows, each writes its progress less often
 
 
 class IndexLike(Protocol):
@@ -88,12 +86,6 @@ class Runtime:
     # Workflows preparing to run (spec, Components, input, route, ConfigMaps, first status) at once: a burst
     # of 1,000 new Workflows would otherwise hold 1,000 listings and routings in memory together.
     starting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_STARTING))
-
-    def progress_interval(self) -> float:
-        """Seconds between two node-progress writes of a Workflow: 1 s, or longer when more than 200
-        Workflows run at once, so progress writes stay near 200/s in all (each is one API request and one
-        watch event per watcher). Phase changes are never delayed; this only gathers node progress."""
-        return max(PROGRESS_INTERVAL, len(self.triggers) / PROGRESS_WRITES_PER_SECOND)
 
     async def wait_synced(self) -> None:
         for event in self.synced:

@@ -3,8 +3,7 @@
 Every string it writes is cut to the schema's bound (`fit_text`, and the status models' own serializer), so a
 long message can never turn a status write into a 422 that repeats forever.
 
-Node progress is written at most once per interval (`PROGRESS_INTERVAL`, 1 s, longer when many Workflows run:
-see `Runtime.progress_interval`): the first change after a quiet spell at once,
+Node progress is written at most once per `PROGRESS_INTERVAL`: the first change after a quiet spell at once,
 later ones gathered into the next write (the runner wakes for it), and whatever is still pending goes with the
 final phase. Each write is one API request and one watch event for every watcher of the Workflow, so this
 bounds both for a workflow whose nodes finish one by one. Losing a gathered change in a crash loses nothing:
@@ -20,13 +19,13 @@ from typing import Any
 
 from switchyard import metrics
 from switchyard.k8s.client import Api
-from switchyard.k8s.runtime import PROGRESS_INTERVAL
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.scheduler import Plan, WorkflowRun
 from switchyard.models.common import Condition, fit_text
 from switchyard.models.workflow import RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
+PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of one Workflow
 
 
 def utcnow() -> datetime:
@@ -42,16 +41,8 @@ def message_field(text: str) -> str:
 
 
 class StatusWriter:
-    def __init__(
-        self,
-        api: Api,
-        body: Mapping[str, Any],
-        status: WorkflowStatus,
-        emit: Emit,
-        interval: Callable[[], float] = lambda: PROGRESS_INTERVAL,
-    ) -> None:
+    def __init__(self, api: Api, body: Mapping[str, Any], status: WorkflowStatus, emit: Emit) -> None:
         self.api = api
-        self.interval = interval  # seconds between two progress writes, asked before each
         self.body = body
         self.status = status
         self.emit = emit
@@ -135,7 +126,7 @@ class StatusWriter:
         self.pending |= plan.changed
         if not self.pending:
             return None
-        wait = self.written_at + self.interval() - time.monotonic()
+        wait = self.written_at + PROGRESS_INTERVAL - time.monotonic()
         if wait > 0:
             return datetime.now(UTC) + timedelta(seconds=wait)
         await self.patch(self.progress_patch(run))
