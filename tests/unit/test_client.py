@@ -40,4 +40,5 @@ def test_a_kubeconfig_token_is_sent_and_its_loader_hook_is_throttled(tmp_path: p
     for _ in range(50):  # what the client does before each request
         settings = configuration.auth_settings()
     assert settings["BearerToken"]["value"] == "Bearer secret-token"
+    assert configuration.refresh_api_key_hook is hook  # the loader's hook re-installs itself when it runs
     assert hook.runs == 1

@@ -82,6 +82,11 @@ class ThrottledRefresh:
             self.hook(configuration)
             self.runs += 1
             self.last = now
+            # the loader's hook re-installs itself on each run: keep it as ours to call, and stay installed
+            installed = getattr(configuration, "refresh_api_key_hook", None)
+            if installed is not None and installed is not self:
+                self.hook = installed
+                configuration.refresh_api_key_hook = self
 
 
 def is_status(exc: BaseException, *codes: int) -> bool:
