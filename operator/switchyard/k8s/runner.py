@@ -73,6 +73,7 @@ class WorkflowRunner:
 
     async def serve(self, stopped: Any) -> None:
         trigger = self.rt.trigger(self.namespace, self.name)
+        relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):
                 await self.expire_when_due(stopped)
@@ -89,18 +90,29 @@ class WorkflowRunner:
                     return
                 await self.wait(trigger, stopped, wake_at)
         finally:
+            relay.cancel()
             self.rt.forget(self.namespace, self.name, trigger)
 
-    async def wait(self, trigger: asyncio.Event, stopped: Any, wake_at: datetime | None) -> None:
+    @staticmethod
+    async def relay_stop(stopped: Any, trigger: asyncio.Event) -> None:
+        """kopf's stop request wakes the runner like any other news (one task per runner, not per wait)."""
+        await stopped.wait()
+        trigger.set()
+
+    @staticmethod
+    async def wait(trigger: asyncio.Event, stopped: Any, wake_at: datetime | None) -> None:
+        """Until news (a watch event, a stop request) or the next timer or resync: a timer handle sets the
+        same trigger, so a wait costs no task (two tasks per wait were ~3 % of the CPU with 1,000 Workflows)."""
+        if stopped:
+            return
         timeout = RESYNC_SECONDS
         if wake_at is not None:
             timeout = min(timeout, max(0.0, (wake_at - datetime.now(UTC)).total_seconds()) + 0.05)
-        waiters = [asyncio.ensure_future(trigger.wait()), asyncio.ensure_future(stopped.wait())]
+        alarm = asyncio.get_running_loop().call_later(timeout, trigger.set)
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await trigger.wait()
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            alarm.cancel()
 
     # -- start: validate and route, or pick up after a restart ----------------------------------------
 
