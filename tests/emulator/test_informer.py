@@ -11,8 +11,9 @@ import kubernetes
 import pytest
 
 from switchyard.k8s.informer import Informer, Store, Summary
-from switchyard.k8s.observe import JobEntry
+from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
+from switchyard.k8s.runtime import Views
 from switchyard.sandbox.apiserver import EmulatedCluster
 
 NS = "inf"
@@ -132,3 +133,31 @@ def test_a_relist_drops_what_was_deleted_unseen_and_tells_its_runner() -> None:
     store = asyncio.run(scenario())
     assert told == [("a", "wf", "gone")]  # unchanged objects wake nobody
     assert ("a", "gone") not in store and ("a", "kept") in store and ("b", "other") in store
+
+
+def test_a_finished_workflows_jobs_and_pods_are_forgotten_but_never_its_namesakes() -> None:
+    """Memory: nothing reads a finished Workflow's Jobs and Pods again, so the stores drop them; a recreated
+    namesake's (same name, another uid) stay."""
+    jobs, pods = Store(), Store()
+
+    def add(name: str, owner: str) -> None:
+        jobs.put(Summary((NS, name), name, JobEntry(name, "wf", "a", 1, "Succeeded", None, "", owner_uid=owner), "wf"))
+        pod = PodEntry(name, "Succeeded", "out", 0, "Completed", workflow="wf")
+        pods.put(Summary((NS, name), f"{name}-pod", pod, "wf"))
+
+    add("wf-a-0-1-old", "uid-old")
+    add("wf-b-1-1-old", "uid-old")
+    add("wf-a-0-1-new", "uid-new")
+    other = JobEntry("x-a-0-1-u", "x", "a", 1, "Active", None, "", owner_uid="uid-x")
+    jobs.put(Summary((NS, "x-a-0-1-u"), "x-a-0-1-u", other, "x"))
+    views = Views(components={}, jobs=jobs, pods=pods)
+
+    assert views.forget_finished(NS, "wf", "uid-old") == 2
+    assert set(jobs) == {(NS, "wf-a-0-1-new"), (NS, "x-a-0-1-u")}
+    assert set(pods) == {(NS, "wf-a-0-1-new")}
+    assert jobs.keys_of(NS, "wf") == {(NS, "wf-a-0-1-new")}  # the index forgot them too
+    assert views.forget_finished(NS, "wf", "uid-old") == 0  # nothing left to drop
+    assert views.forget_finished(NS, "wf", "uid-new") == 1
+    assert not jobs.keys_of(NS, "wf") and not pods.by_workflow and len(jobs) == 1
+    jobs.drop((NS, "x-a-0-1-u"), "x-a-0-1-u")
+    assert not jobs.by_workflow  # dropping the last object of a key unindexes it

@@ -72,6 +72,7 @@ class Store:
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.by_workflow: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (namespace, workflow) -> keys
 
     def __contains__(self, key: object) -> bool:
         return key in self.items
@@ -90,15 +91,34 @@ class Store:
         objects = self.items.setdefault(summary.key, {})
         changed = objects.get(summary.name) != summary.entry
         objects[summary.name] = summary.entry
+        self.by_workflow.setdefault((summary.key[0], summary.workflow), set()).add(summary.key)
         return changed
 
     def drop(self, key: tuple[str, str], name: str) -> bool:
         objects = self.items.get(key)
-        if objects is None or objects.pop(name, None) is None:
+        if objects is None or (entry := objects.pop(name, None)) is None:
             return False
         if not objects:
             del self.items[key]
+            self._unindex(key, entry.workflow)
         return True
+
+    def keys_of(self, namespace: str, workflow: str) -> set[tuple[str, str]]:
+        """The keys holding objects of the workflows named `workflow` (a deleted namesake's included)."""
+        return set(self.by_workflow.get((namespace, workflow), ()))
+
+    def drop_key(self, key: tuple[str, str]) -> None:
+        """Forget everything under `key` (e.g. a finished Workflow's Job, or that Job's Pods)."""
+        objects = self.items.pop(key, None)
+        if objects:
+            self._unindex(key, next(iter(objects.values())).workflow)
+
+    def _unindex(self, key: tuple[str, str], workflow: str) -> None:
+        keys = self.by_workflow.get((key[0], workflow))
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.by_workflow[(key[0], workflow)]
 
 
 class Informer:

@@ -49,6 +49,7 @@ class WorkflowRunner:
         logger: logging.Logger | logging.LoggerAdapter[Any],
     ) -> None:
         self.rt = rt
+        self.views = views
         self.body = body
         self.log = logger
         meta = body["metadata"]
@@ -76,6 +77,7 @@ class WorkflowRunner:
         relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):
+                self.views.forget_finished(self.namespace, self.name, self.uid)  # e.g. listed after a restart
                 await self.expire_when_due(stopped)
                 return
             if not await self.start(stopped):
@@ -86,6 +88,7 @@ class WorkflowRunner:
                 wake_at = await self.reconcile()
                 if self.run is not None and self.run.finished:
                     await self.finish()
+                    self.views.forget_finished(self.namespace, self.name, self.uid)
                     await self.expire_when_due(stopped)
                     return
                 await self.wait(trigger, stopped, wake_at)

@@ -62,6 +62,23 @@ class Views:
             return []
         return list(self.pods[(namespace, job)])
 
+    def forget_finished(self, namespace: str, workflow: str, uid: str) -> int:
+        """Drop a finished Workflow's Jobs and their Pods from the stores (nothing reads them again; a
+        namesake's stay: a Job is dropped only when its owner is `uid`). The number of Jobs dropped.
+
+        A later watch event about one of them adds it back (once, until it is deleted); that is harmless."""
+        keys_of = getattr(self.jobs, "keys_of", None)
+        if keys_of is None:  # not one of our stores
+            return 0
+        dropped = 0
+        for key in keys_of(namespace, workflow):
+            if key in self.jobs and all(entry.owner_uid == uid for entry in self.jobs[key]):
+                self.jobs.drop_key(key)  # type: ignore[attr-defined]
+                if key in self.pods:
+                    self.pods.drop_key(key)  # type: ignore[attr-defined]
+                dropped += 1
+        return dropped
+
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
         if (namespace, job) not in self.pods:
             return None
