@@ -58,18 +58,8 @@ def ancestry_bound(
     shape = _Shape(order, deps, runtime)
     position = {node: i for i, node in enumerate(order)}
     weights = [runtime[node] for node in order]
-    above: dict[str, int] = {}  # node -> bit set of its ancestors (bit i: order[i])
-    for node in order:
-        bits = 0
-        for dep in deps[node]:
-            bits |= above[dep] | (1 << position[dep])
-        above[node] = bits
-    below: dict[str, int] = {}
-    for node in reversed(order):
-        bits = 0
-        for child in shape.dependents[node]:
-            bits |= below[child] | (1 << position[child])
-        below[node] = bits
+    above = _reach(order, deps, position)  # node -> bit set of its ancestors (bit i: order[i])
+    below = _reach(list(reversed(order)), shape.dependents, position)  # ... of its descendants
     best = 0.0
     for node in order:
         start = max(shape.est[node], _weight(above[node], weights) / workers)
@@ -131,6 +121,17 @@ class _Shape:
         self.tail: dict[str, float] = {}
         for node in reversed(order):
             self.tail[node] = max((runtime[c] + self.tail[c] for c in self.dependents[node]), default=0.0)
+
+
+def _reach(order: Sequence[str], links: Mapping[str, Sequence[str]], position: Mapping[str, int]) -> dict[str, int]:
+    """Node -> the bit set of every node reachable through `links` (`order` lists each node after its links)."""
+    reach: dict[str, int] = {}
+    for node in order:
+        bits = 0
+        for other in links[node]:
+            bits |= reach[other] | (1 << position[other])
+        reach[node] = bits
+    return reach
 
 
 def _weight(bits: int, weights: Sequence[float]) -> float:

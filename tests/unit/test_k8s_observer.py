@@ -67,7 +67,8 @@ def running_run() -> WorkflowRun:
 
 
 def views(jobs: dict[tuple[str, str], list[JobEntry]]) -> Views:
-    return Views(components={}, jobs=jobs, pods={})
+    """A live dict (or a spy) where the operator has a Store: the observer only reads `in` and `[key]`."""
+    return Views(components={}, jobs=jobs, pods={})  # type: ignore[arg-type]
 
 
 def active_entry(name: str) -> JobEntry:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from switchyard.k8s.client import Api
+from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.logic.breaker import BreakerBook
 
@@ -41,8 +42,8 @@ class Views:
     start only once all are filled."""
 
     components: IndexLike
-    jobs: IndexLike
-    pods: IndexLike
+    jobs: Store
+    pods: Store
 
     def component(self, namespace: str, name: str) -> ComponentEntry | None:
         entry: ComponentEntry | None = first(self.components, (namespace, name))
@@ -67,15 +68,11 @@ class Views:
         namesake's stay: a Job is dropped only when its owner is `uid`). The number of Jobs dropped.
 
         A later watch event about one of them adds it back (once, until it is deleted); that is harmless."""
-        keys_of = getattr(self.jobs, "keys_of", None)
-        if keys_of is None:  # not one of our stores
-            return 0
         dropped = 0
-        for key in keys_of(namespace, workflow):
-            if key in self.jobs and all(entry.owner_uid == uid for entry in self.jobs[key]):
-                self.jobs.drop_key(key)  # type: ignore[attr-defined]
-                if key in self.pods:
-                    self.pods.drop_key(key)  # type: ignore[attr-defined]
+        for key in self.jobs.keys_of(namespace, workflow):
+            if all(entry.owner_uid == uid for entry in self.jobs[key]):
+                self.jobs.drop_key(key)
+                self.pods.drop_key(key)
                 dropped += 1
         return dropped
 
