@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -49,21 +48,23 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
 
 
 def ensure_flusher(memo: kopf.Memo) -> None:
-    """Start the breaker flusher from a handler's context: kopf's event poster is reachable only there."""
-    if getattr(memo, "flusher", None) is None:
-        memo.flusher = asyncio.create_task(breakers.flusher(memo.rt, memo.views, emit), name="breaker-flusher")
+    """Start the breaker flusher, once per process, from a handler's context: kopf's event poster is reachable
+    only there. The task is kept on the shared `Runtime`: each object's handlers get their own copy of the memo."""
+    rt: Runtime = memo.rt
+    if rt.flusher is None:
+        rt.flusher = asyncio.create_task(breakers.flusher(rt, memo.views, emit), name="breaker-flusher")
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
     """SIGTERM: stop the flusher, then persist what the breaker books still hold (counters, transitions)."""
-    flusher = getattr(memo, "flusher", None)
-    if flusher is not None:
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
+    flusher = memo.rt.flusher if hasattr(memo, "rt") else None
+    if flusher is not None:  # none started: no Workflow or Component was seen, so no book holds anything
+        flusher.cancel()  # it flushes a last time
         try:
-            await asyncio.wait_for(breakers.flush(memo.rt, memo.views, emit), timeout=10)
+            await flusher
+        except asyncio.CancelledError:
+            pass
         except Exception as exc:  # shutting down: report and go (the state is rebuilt from the cluster)
             logger.warning("could not persist breaker state on shutdown: %s", exc)
     for informer in getattr(memo, "informers", []):

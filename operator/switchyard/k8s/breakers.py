@@ -21,6 +21,7 @@ from switchyard.logic.breaker import BreakerBook
 
 Emit = Any  # (body, type, reason, message) -> None
 FLUSH_SECONDS = 1.0
+SHUTDOWN_FLUSH_SECONDS = 10.0
 log = logging.getLogger("switchyard.breakers")
 
 
@@ -73,14 +74,20 @@ async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
 
 
 async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
-    while True:
-        await rt.breaker_flush.wait()
-        rt.breaker_flush.clear()
-        try:
-            await flush(rt, views, emit)
-        except Exception:  # keep flushing later; the state is still in memory and marked dirty again below
-            log.exception("persisting breaker state failed; will retry")
-            for found in rt.books.values():
-                found.dirty.update(found.states)
-            rt.breaker_flush.set()
-        await asyncio.sleep(FLUSH_SECONDS)
+    """Flush whenever a book asks, at most once per `FLUSH_SECONDS`. Cancelled (shutdown), it flushes a last
+    time, in its own context, where kopf's event poster is reachable."""
+    try:
+        while True:
+            await rt.breaker_flush.wait()
+            rt.breaker_flush.clear()
+            try:
+                await flush(rt, views, emit)
+            except Exception:  # keep flushing later; the state is still in memory and marked dirty again below
+                log.exception("persisting breaker state failed; will retry")
+                for found in rt.books.values():
+                    found.dirty.update(found.states)
+                rt.breaker_flush.set()
+            await asyncio.sleep(FLUSH_SECONDS)
+    except asyncio.CancelledError:
+        await asyncio.wait_for(flush(rt, views, emit), timeout=SHUTDOWN_FLUSH_SECONDS)
+        raise

@@ -93,6 +93,9 @@ class Runtime:
     books: dict[str, BreakerBook] = field(default_factory=dict)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
+    # the one breaker flusher of this process: on the Runtime, as kopf hands each object a shallow copy of the
+    # memo, and an attribute set on a copy is that object's alone
+    flusher: asyncio.Task[None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
