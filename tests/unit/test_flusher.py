@@ -75,3 +75,33 @@ def test_shutdown_persists_counters_the_flusher_had_not_written_yet() -> None:
         ("components", "ns", "parse", 1)
     ]
     assert api.closed
+
+
+def test_a_flush_cut_short_by_shutdown_is_written_in_full() -> None:
+    """SIGTERM lands while the flusher is writing: what that flush had taken from the book is written anyway."""
+
+    class SlowApi(RecordingApi):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writing = asyncio.Event()
+
+        async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+            if not self.writing.is_set():  # the first write hangs until the flusher is cancelled
+                self.writing.set()
+                await asyncio.sleep(3600)
+            await super().patch_status(plural, namespace, name, status)
+
+    async def scenario() -> SlowApi:
+        base = startup_memo()
+        api = base.rt.api = SlowApi()
+        now = datetime.now(UTC)
+        for component in ("a", "b"):
+            breakers.book(base.rt, "ns").success(component, CircuitBreakerPolicy(), now, "wf", "n")
+        ensure_flusher(copy.copy(base))
+        base.rt.breaker_flush.set()
+        await asyncio.wait_for(api.writing.wait(), timeout=5)  # the flusher took both and is writing "a"
+        await shutdown(memo=base, logger=logging.getLogger("test"))
+        return api
+
+    api = asyncio.run(scenario())
+    assert sorted(name for _, _, name, _ in api.patches) == ["a", "b"]

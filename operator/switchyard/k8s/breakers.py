@@ -76,18 +76,27 @@ async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
 async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
     """Flush whenever a book asks, at most once per `FLUSH_SECONDS`. Cancelled (shutdown), it flushes a last
     time, in its own context, where kopf's event poster is reachable."""
+    flushing = False
     try:
         while True:
             await rt.breaker_flush.wait()
             rt.breaker_flush.clear()
+            flushing = True
             try:
                 await flush(rt, views, emit)
             except Exception:  # keep flushing later; the state is still in memory and marked dirty again below
                 log.exception("persisting breaker state failed; will retry")
-                for found in rt.books.values():
-                    found.dirty.update(found.states)
+                _mark_all_dirty(rt)
                 rt.breaker_flush.set()
+            flushing = False
             await asyncio.sleep(FLUSH_SECONDS)
     except asyncio.CancelledError:
+        if flushing:  # cut short: what it had taken from the books may not be written
+            _mark_all_dirty(rt)
         await asyncio.wait_for(flush(rt, views, emit), timeout=SHUTDOWN_FLUSH_SECONDS)
         raise
+
+
+def _mark_all_dirty(rt: Runtime) -> None:
+    for found in rt.books.values():
+        found.dirty.update(found.states)
