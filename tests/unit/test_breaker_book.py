@@ -86,3 +86,12 @@ def test_reset_closes_and_forget_drops() -> None:
     assert book.runs["c"] == 1  # counters survive a reset
     book.forget("c")
     assert "c" not in book.states and "c" not in book.runs
+
+
+def test_a_write_that_did_not_land_marks_every_state_for_the_next() -> None:
+    book = half_open_book()
+    book.success("d", POLICY, T0, "w1", "n")
+    assert book.take_dirty() == {"c", "d"}
+    assert book.take_dirty() == set()
+    book.mark_all_dirty()
+    assert book.take_dirty() == {"c", "d"}

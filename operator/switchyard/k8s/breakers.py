@@ -99,4 +99,4 @@ async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
 
 def _mark_all_dirty(rt: Runtime) -> None:
     for found in rt.books.values():
-        found.dirty.update(found.states)
+        found.mark_all_dirty()

@@ -252,6 +252,10 @@ class BreakerBook:
         dirty, self.dirty = self.dirty, set()
         return dirty
 
+    def mark_all_dirty(self) -> None:
+        """A write failed or was cut short: what it took may not be persisted, so every state is written again."""
+        self.dirty.update(self.states)
+
     def take_transitions(self) -> list[tuple[str, str]]:
         out, self.transitions = self.transitions, []
         return out
