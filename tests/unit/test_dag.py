@@ -50,6 +50,17 @@ def test_order_is_stable_by_spec_order() -> None:
     assert dag.depth == 2
 
 
+def test_a_built_dag_keeps_slotted_nodes_not_the_specs() -> None:
+    """A run holds its DAG until it ends: the nodes are small records, the validated specs can go."""
+    spec = [node("a"), NodeSpec(name="b", component="other", depends_on=["a", "a"], config={"k": [1]})]
+    dag = Dag.build(spec)
+    a, b = dag.nodes["a"], dag.nodes["b"]
+    assert not isinstance(a, NodeSpec) and not hasattr(a, "__dict__")
+    assert (b.name, b.component, b.depends_on, dict(b.config)) == ("b", "other", ("a",), {"k": [1]})
+    assert b.depends_on is dag.deps["b"]
+    assert not a.config and a.config is Dag.build([node("z")]).nodes["z"].config  # one shared empty mapping
+
+
 def test_single_node() -> None:
     dag = Dag.build([node("only")])
     assert dag.order == ("only",)

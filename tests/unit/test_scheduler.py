@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from switchyard.logic.dag import Dag
 from switchyard.logic.scheduler import BreakerBook, JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.workflow import NodeSpec, NodeStatus
+from switchyard.models.workflow import NodeSpec, NodeStatus, WorkflowStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -209,7 +209,7 @@ def test_restart_from_status_does_not_relaunch_running_nodes() -> None:
     run, book = make_run(DIAMOND), BreakerBook()
     run.step({}, COMPONENTS, book, T0)
     run.step({"a": ok(run, "a")}, COMPONENTS, book, T0)  # b and c running
-    saved = {n: s.model_copy() for n, s in run.nodes.items()}
+    saved = WorkflowStatus.model_validate({"nodes": {n: run.node_wire(n) for n in run.nodes}}).nodes
     again = WorkflowRun("wf", Dag.build(DIAMOND), saved, parallelism=10, failure_policy="FailFast", started_at=T0)
     plan = again.step({}, COMPONENTS, BreakerBook(), T0)
     assert plan.launches == [] and plan.changed == set()

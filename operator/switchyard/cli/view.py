@@ -81,7 +81,8 @@ def ordered(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
         dag = Dag.build(nodes)
     except InvalidSpec:
         return list(nodes)
-    return [dag.nodes[name] for name in dag.order]
+    by_name = {node.name: node for node in nodes}
+    return [by_name[name] for name in dag.order]
 
 
 def build(obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None) -> WorkflowView:

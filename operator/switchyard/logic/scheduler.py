@@ -19,6 +19,7 @@ from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.naming import job_name
+from switchyard.logic.nodestate import NodeState
 from switchyard.logic.priority import bottom_levels, node_runtimes
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 from switchyard.models.workflow import FailurePolicy, NodeStatus
@@ -100,6 +101,10 @@ class ReadyQueue:
         return (entry[2] for entry in sorted(self._heap))
 
 
+def _state(status: NodeStatus | None) -> NodeState:
+    return NodeState() if status is None else NodeState.of(status)
+
+
 def preview(text: str, limit: int = PREVIEW) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -152,7 +157,7 @@ class WorkflowRun:
         self.failure_policy = failure_policy
         self.started_at = started_at
         self.deadline = started_at + timedelta(seconds=deadline_seconds) if deadline_seconds else None
-        self.nodes: dict[str, NodeStatus] = {n: nodes.get(n) or NodeStatus() for n in dag.order}
+        self.nodes: dict[str, NodeState] = {n: _state(nodes.get(n)) for n in dag.order}
         self.failed_reason: str | None = None
         self.remaining: dict[str, int] = {}
         levels = bottom_levels(dag, node_runtimes(dag, runtime_estimates))
@@ -227,20 +232,19 @@ class WorkflowRun:
         only the first `COMPACT_MESSAGES` nodes with a message keep one, cut to `COMPACT_TEXT`.
         Nulls remove what an earlier write stored (merge patch)."""
         status = self.nodes[node]
+        wire = status.wire()
         if self.compact():
-            changes: dict[str, object] = {}
             if status.phase in TERMINAL:
-                changes.update(job=None, output=None, started_at=None, fallback=None)
+                wire.update(job=None, output=None, startedAt=None, fallback=None)
             if status.reason:
-                changes["reason"] = preview(status.reason, COMPACT_REASON)
+                wire["reason"] = preview(status.reason, COMPACT_REASON)
             keep = status.message and status.phase not in ("Skipped", "Succeeded")
             if keep and (node in self.with_message or len(self.with_message) < COMPACT_MESSAGES):
                 self.with_message.add(node)
-                changes["message"] = preview(status.message or "", COMPACT_TEXT)
+                wire["message"] = preview(status.message or "", COMPACT_TEXT)
             else:
-                changes["message"] = None
-            status = status.model_copy(update=changes)
-        return status.model_dump(mode="json", by_alias=True)
+                wire["message"] = None
+        return wire
 
     # -- the engine -------------------------------------------------------------------------------
 
