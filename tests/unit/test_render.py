@@ -218,3 +218,35 @@ def test_pod_entry_marks_pods_that_can_never_start() -> None:
     assert stuck is not None and stuck.stuck and stuck.waiting_message == "why"
     assert not pod_entry(pod("ImagePullBackOff")).stuck  # type: ignore[union-attr]
     assert not pod_entry(pod("ContainerCreating")).stuck  # type: ignore[union-attr]
+
+
+def test_entries_share_the_strings_that_every_job_and_pod_repeats() -> None:
+    """Each watch event decodes its own copies; the stores keep one object per repeated text."""
+
+    def job(name: str) -> dict[str, Any]:
+        meta = {
+            "name": name,
+            "labels": {"switchyard.dev/node": "a", "switchyard.dev/attempt": "1"},
+            "annotations": {"switchyard.dev/workflow": "".join(["w", "f"])},
+            "ownerReferences": [{"controller": True, "uid": "".join(["u", "1"])}],
+        }
+        return json.loads(json.dumps({"metadata": meta, "status": {}}))
+
+    one, two = job_entry(job("j1")), job_entry(job("j2"))
+    assert one is not None and two is not None
+    assert one.workflow is two.workflow and one.owner_uid is two.owner_uid and one.node is two.node
+    pods = [
+        pod_entry(
+            json.loads(
+                json.dumps(
+                    {
+                        "metadata": {"labels": {"job-name": name}, "annotations": {"switchyard.dev/workflow": "wf"}},
+                        "status": {"phase": "Succeeded"},
+                    }
+                )
+            )
+        )
+        for name in ("j1", "j2")
+    ]
+    assert pods[0] is not None and pods[1] is not None
+    assert pods[0].phase is pods[1].phase and pods[0].workflow is pods[1].workflow is one.workflow

@@ -1,12 +1,18 @@
-"""The runner's wait: news, a due timer, the resync or a stop request end it; no task per wait."""
+"""The runner's wait: news, a due timer, the resync or a stop request end it; no task per wait; which
+Workflow events are news."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import kopf
+
+from switchyard.handlers.workflows import workflow_changed
 from switchyard.k8s.runner import WorkflowRunner
+from switchyard.k8s.runtime import Runtime
 
 
 class Stopped:
@@ -66,3 +72,33 @@ def test_an_already_stopped_runner_does_not_wait() -> None:
         await asyncio.wait_for(WorkflowRunner.wait(asyncio.Event(), stopped, None), 1.0)
 
     asyncio.run(scenario())
+
+
+def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> None:
+    """Most Workflow events are the runner's own status writes coming back: those wake nobody. A spec edit
+    (generation), the stop annotation or a deletion does."""
+
+    async def scenario() -> list[bool]:
+        memo = kopf.Memo()
+        memo.rt = Runtime(api=None)  # type: ignore[arg-type]
+        trigger = memo.rt.trigger("ns", "wf")
+        woken: list[bool] = []
+
+        async def event(meta: dict[str, Any], status: dict[str, Any], type_: str | None = "MODIFIED") -> None:
+            trigger.clear()
+            body = {"metadata": {"name": "wf", "namespace": "ns", **meta}, "status": status}
+            await workflow_changed(body=body, type=type_, namespace="ns", name="wf", memo=memo)  # type: ignore[arg-type]
+            woken.append(trigger.is_set())
+
+        await event({"generation": 1}, {})  # the first event seen
+        await event({"generation": 1}, {"progress": "1/20"})  # its own status write
+        await event({"generation": 1}, {"progress": "2/20"})
+        await event({"generation": 2}, {"progress": "2/20"})  # a spec edit
+        await event({"generation": 2, "annotations": {"switchyard.dev/stop": "enough"}}, {})
+        await event({"generation": 2, "annotations": {"switchyard.dev/stop": "enough"}}, {"progress": "3/20"})
+        await event({"generation": 2, "deletionTimestamp": "2026-12-01T00:00:00Z"}, {})
+        await event({"generation": 2}, {}, "DELETED")
+        assert ("ns", "wf") not in memo.rt.workflow_meta
+        return woken
+
+    assert asyncio.run(scenario()) == [True, False, False, True, True, False, True, False]

@@ -38,11 +38,12 @@ async def run_workflow(
 async def workflow_changed(
     body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    """A change (e.g. the stop annotation) wakes the runner; a deleted Workflow's breaker trials end."""
+    """A change the runner reads (e.g. the stop annotation) wakes it; a deleted Workflow's breaker trials end."""
     if not hasattr(memo, "rt"):
         return
     if type == "DELETED":
+        memo.rt.workflow_deleted(namespace, name)
         breakers.book(memo.rt, namespace).release_workflow(name)
         memo.rt.breaker_flush.set()
         return
-    memo.rt.wake(namespace, name)
+    memo.rt.workflow_event(namespace, name, body["metadata"])

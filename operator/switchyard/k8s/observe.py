@@ -5,6 +5,7 @@ Each function turns a raw body into a small frozen value (or None to leave the o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,12 @@ from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 # Waiting reasons after which a Pod never starts on its own (ImagePullBackOff is left alone: registries recover).
 STUCK_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"})
+
+
+def shared(value: Any) -> str:
+    """One string object for text that many entries repeat (workflow, node, owner uid, phase, reason): each
+    watch event decodes its own copies, and the stores keep one entry per Job and Pod of every running Workflow."""
+    return sys.intern(str(value))
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -150,13 +157,13 @@ def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
     attempt = str(labels.get(LABEL_ATTEMPT, "0"))
     return JobEntry(
         meta["name"],
-        workflow,
-        labels[LABEL_NODE],
+        shared(workflow),
+        shared(labels[LABEL_NODE]),
         int(attempt) if attempt.isdigit() else -1,
         state,
         finished,
-        reason,
-        owner_uid=controller_uid(meta),
+        shared(reason),
+        owner_uid=shared(controller_uid(meta)),
         created_at=parse_time(meta.get("creationTimestamp")),
         resource_version=str(meta.get("resourceVersion") or ""),
     )
@@ -216,7 +223,6 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
-    workflow = str((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
-    return PodEntry(
-        job, status.get("phase", ""), message, exit_code, reason, waiting, waiting_message, unschedulable, workflow
-    )
+    workflow = shared((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
+    phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
+    return PodEntry(job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow)

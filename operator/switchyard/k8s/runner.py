@@ -23,7 +23,7 @@ from switchyard.k8s import breakers, prepare
 from switchyard.k8s.configmaps import Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
-from switchyard.k8s.runtime import Runtime, Views
+from switchyard.k8s.runtime import ANNOTATION_STOP, Runtime, Views
 from switchyard.k8s.statuswriter import Emit, StatusWriter, iso, utcnow
 from switchyard.logic import naming
 from switchyard.logic.dag import Dag
@@ -36,7 +36,6 @@ from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
 RESYNC_SECONDS = 30.0
 LEFTOVER_RETRY_SECONDS = 2.0
 MAX_PASSES = 8  # passes in one wake-up while launches come back adopted or refused
-ANNOTATION_STOP = "switchyard.dev/stop"
 
 
 class WorkflowRunner:

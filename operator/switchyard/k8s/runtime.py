@@ -7,7 +7,7 @@ Nothing here is the source of truth: everything can be rebuilt from the cluster 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +18,7 @@ from switchyard.logic.breaker import BreakerBook
 
 T = TypeVar("T")
 MAX_STARTING = 16
+ANNOTATION_STOP = "switchyard.dev/stop"
 
 
 class IndexLike(Protocol):
@@ -99,6 +100,8 @@ class Runtime:
     extra: dict[str, Any] = field(default_factory=dict)
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
+    # workflow -> what its runner reads from its metadata (see `workflow_event`), as of the last watch event
+    workflow_meta: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     synced: list[asyncio.Event] = field(default_factory=list)  # set once the Job and Pod stores are listed
     # Workflows preparing to run (spec, Components, input, route, ConfigMaps, first status) at once: a burst
     # of 1,000 new Workflows would otherwise hold 1,000 listings and routings in memory together.
@@ -114,6 +117,23 @@ class Runtime:
     def wake(self, namespace: str, name: str) -> None:
         if (event := self.triggers.get((namespace, name))) is not None:
             event.set()
+
+    def workflow_event(self, namespace: str, name: str, meta: Mapping[str, Any]) -> None:
+        """A Workflow watch event: wake its runner when something the runner reads outside the status changed
+        (the generation: a spec edit to warn about; the stop annotation; a deletion). Most events are the
+        runner's own status writes coming back: a pass for those would find nothing new."""
+        key = (namespace, name)
+        seen = (
+            meta.get("generation"),
+            (meta.get("annotations") or {}).get(ANNOTATION_STOP),
+            meta.get("deletionTimestamp"),
+        )
+        if self.workflow_meta.get(key) != seen:
+            self.workflow_meta[key] = seen
+            self.wake(namespace, name)
+
+    def workflow_deleted(self, namespace: str, name: str) -> None:
+        self.workflow_meta.pop((namespace, name), None)
 
     def job_changed(self, namespace: str, workflow: str, job: str) -> None:
         """A watch event about one of a workflow's Jobs (or their Pods): note the Job and wake the runner,
