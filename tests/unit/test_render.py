@@ -250,3 +250,37 @@ def test_entries_share_the_strings_that_every_job_and_pod_repeats() -> None:
     ]
     assert pods[0] is not None and pods[1] is not None
     assert pods[0].phase is pods[1].phase and pods[0].workflow is pods[1].workflow is one.workflow
+
+
+def test_only_what_a_runner_acts_on_is_news() -> None:
+    """~6 watch events per Job reach the informer; the runner is woken for the ones it acts on."""
+    meta = {
+        "name": "j",
+        "labels": {"switchyard.dev/node": "a", "switchyard.dev/attempt": "1"},
+        "annotations": {"switchyard.dev/workflow": "wf"},
+        "ownerReferences": [{"controller": True, "uid": "u1"}],
+    }
+
+    def job(version: str, status: dict[str, Any], uid: str = "u1") -> Any:
+        owner = [{"controller": True, "uid": uid}]
+        return job_entry({"metadata": {**meta, "resourceVersion": version, "ownerReferences": owner}, "status": status})
+
+    created, active = job("1", {}), job("2", {"active": 1})
+    done = job("3", {"conditions": [{"type": "Complete", "status": "True"}], "completionTime": "2026-01-01T00:00:05Z"})
+    assert not created.is_news(None) and not active.is_news(created)  # its own create, then Active
+    assert done.is_news(active) and done.is_news(None)  # finished; or first seen finished (a relist)
+    assert not done.is_news(done)
+    assert job("4", {"active": 1}, uid="u2").is_news(active)  # the same name is now another owner's Job
+
+    def pod(phase: str, container: dict[str, Any] | None = None) -> Any:
+        statuses = [{"name": "main", "state": container}] if container else []
+        labels = {"job-name": "j"}
+        body = {"metadata": {"labels": labels}, "status": {"phase": phase, "containerStatuses": statuses}}
+        return pod_entry(body)
+
+    pending, running = pod("Pending"), pod("Running", {"running": {}})
+    assert not pending.is_news(None) and not running.is_news(pending)
+    stuck = pod("Pending", {"waiting": {"reason": "InvalidImageName", "message": "bad"}})
+    assert stuck.is_news(pending) and stuck.is_news(None)
+    finished = pod("Succeeded", {"terminated": {"exitCode": 0, "message": "out"}})
+    assert finished.is_news(running) and not finished.is_news(finished)

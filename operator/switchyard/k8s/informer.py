@@ -87,9 +87,13 @@ class Store:
         return sum(len(objects) for objects in self.items.values())
 
     def put(self, summary: Summary) -> bool:
-        """Store it; True when it differs from what was stored."""
+        """Store it; True when it is news to a runner (`is_news` of `observe.JobEntry` and `PodEntry`).
+
+        About 6 watch events per Job reach the informer; a runner acts on 2 of them (the Job finished, its Pod
+        terminated). Waking it for the rest made ~80 % of its passes find nothing (1,000 x 20 bench)."""
         objects = self.items.setdefault(summary.key, {})
-        changed = objects.get(summary.name) != summary.entry
+        old = objects.get(summary.name)
+        changed = bool(summary.entry.is_news(old))
         objects[summary.name] = summary.entry
         self.by_workflow.setdefault((summary.key[0], summary.workflow), set()).add(summary.key)
         return changed

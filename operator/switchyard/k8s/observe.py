@@ -129,6 +129,20 @@ class JobEntry:
     created_at: datetime | None = None
     resource_version: str = ""
 
+    def is_news(self, old: JobEntry | None) -> bool:
+        """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the Job
+        finished, or it is now another's (a namesake). A Job the runner created, or going Active, is not."""
+        if old is None:
+            return self.state != "Active"
+        return (self.state, self.reason, self.finished_at, self.owner_uid, self.node, self.attempt) != (
+            old.state,
+            old.reason,
+            old.finished_at,
+            old.owner_uid,
+            old.node,
+            old.attempt,
+        )
+
 
 def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
     for cond in status.get("conditions") or []:
@@ -189,6 +203,15 @@ class PodEntry:
     unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
 
+    def is_news(self, old: PodEntry | None) -> bool:
+        """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
+        container terminated (message, exit code, reason), or why the Pod cannot start. A Pod created, scheduled
+        or running is not: a pending timeout is the runner's own timer."""
+        return self._news() != (old._news() if old is not None else _QUIET_POD)
+
+    def _news(self) -> tuple[Any, ...]:
+        return (self.message, self.exit_code, self.reason, self.waiting, self.waiting_message, self.unschedulable)
+
     @property
     def started(self) -> bool:
         """The container ran (or is running): the Pod is past anything a pending timeout guards."""
@@ -198,6 +221,9 @@ class PodEntry:
     def stuck(self) -> bool:
         """The container can never start: retrying the same Pod will not help (a new attempt might)."""
         return self.waiting in STUCK_REASONS
+
+
+_QUIET_POD: tuple[Any, ...] = (None, None, "", "", "", "")  # `PodEntry._news` of a Pod not seen before
 
 
 def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
