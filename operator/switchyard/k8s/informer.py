@@ -12,7 +12,7 @@ informer instead, as client-go's shared informers do for controllers:
 - 410 Gone (the version is too old) or any error: list again (after a capped backoff on errors); the
   store is replaced by the new list, and objects missing from it count as deleted;
 - every change is applied on the event loop (`call_soon_threadsafe`), where the stores live and are
-  read, and the owning workflow's runner is told which Job changed (`on_change`);
+  read, and the owning workflow's runner is told which Job has news for it (`on_change`; `Store.put`);
 - `synced` is set once every thread has listed: runners wait for it, as kopf's indexes guaranteed.
 """
 

@@ -125,7 +125,7 @@ class JobObserver:
     ) -> JobResult | None:
         entry = self.views.job(self.namespace, job)
         if entry is None and (fresh := self._fresh(job)) is not None:
-            seen.wake(now + timedelta(seconds=fresh))  # its ADDED event wakes us sooner; else check then
+            seen.wake(now + timedelta(seconds=fresh))  # look again then (its finishing wakes us sooner)
             return None
         if entry is None or (entry.state == "Active" and self._quiet_too_long(entry)):
             metrics.JOB_READS.labels("unseen" if entry is None else "quiet").inc()
