@@ -77,3 +77,10 @@ def test_a_record_is_a_fraction_of_a_model() -> None:
     model_bytes = sys.getsizeof(model) + sys.getsizeof(model.__dict__) + sys.getsizeof(model.__pydantic_fields_set__)
     assert not hasattr(state, "__dict__")
     assert sys.getsizeof(state) * 3 < model_bytes
+
+
+def test_the_record_has_exactly_the_status_models_fields() -> None:
+    """`NodeState.of` copies field by field name: a field added to one must be added to the other."""
+    from dataclasses import fields
+
+    assert [f.name for f in fields(NodeState)] == list(NodeStatus.model_fields)

@@ -8,7 +8,7 @@ status: a run starts from it (`of`) and writes `wire()`, which is exactly `NodeS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -39,23 +39,12 @@ class NodeState:
 
     @classmethod
     def of(cls, status: NodeStatus) -> NodeState:
-        return cls(
-            phase=status.phase,
-            attempts=status.attempts,
-            job=status.job,
-            started_at=status.started_at,
-            finished_at=status.finished_at,
-            next_retry_at=status.next_retry_at,
-            reason=status.reason,
-            message=status.message,
-            output=status.output,
-            fallback=status.fallback,
-        )
+        return cls(*(getattr(status, f.name) for f in fields(cls)))  # same names and order (a test checks)
 
     def wire(self) -> dict[str, Any]:
         """The node's status as the API stores it: camelCase keys, nulls kept (a merge patch removes with them),
         every string cut to its schema bound, as `NodeStatus`'s serializer does."""
-        limits = _LIMITS or _limits()
+        limits = string_limits(NodeStatus)  # cached per model
         return {
             "phase": self.phase,
             "attempts": self.attempts,
@@ -68,14 +57,6 @@ class NodeState:
             "output": _fit(self.output, limits["output"]),
             "fallback": _fit(self.fallback, limits["fallback"]),
         }
-
-
-_LIMITS: dict[str, int] = {}
-
-
-def _limits() -> dict[str, int]:
-    _LIMITS.update(string_limits(NodeStatus))
-    return _LIMITS
 
 
 def _fit(text: str | None, limit: int) -> str | None:
