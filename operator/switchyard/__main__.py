@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 
     import kopf
+    from kopf._cogs.structs.references import Insights  # kopf.run(insights=...) is public, its type is not
 
     import switchyard.handlers  # noqa: F401  (registers the handlers)
 
@@ -144,12 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
     lease = acquire_leadership(args) if args.leader_election else None
+    # kopf's view of the served namespaces, shared with our own namespace watch (k8s/namespaces.py)
+    memo = kopf.Memo(insights=Insights())
     try:
         kopf.run(
             standalone=True,  # no kopf peering: equal-priority peers all freeze; the Lease elects one instead
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             liveness_endpoint=liveness,
+            memo=memo,
+            insights=memo.insights,
         )
     finally:
         if lease is not None:

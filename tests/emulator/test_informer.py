@@ -10,7 +10,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from switchyard.k8s.informer import Informer, Store, Summary
+from switchyard.k8s.informer import Informer, Store, Summary, exact_names, serves
 from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
 from switchyard.k8s.runtime import Views
@@ -123,11 +123,11 @@ def test_a_relist_drops_what_was_deleted_unseen_and_tells_its_runner() -> None:
             for ns, name in (("a", "kept"), ("a", "gone"), ("b", "other"))
         )
         for summary in (kept, gone, elsewhere):
-            informer._apply(False, summary)
+            informer.changed(False, summary)
         told.clear()
-        informer._replace("a", [kept])
+        informer.listed("a", [kept])
         assert not informer.synced.is_set()  # "b" has not been listed yet
-        informer._replace("b", [elsewhere])
+        informer.listed("b", [elsewhere])
         assert informer.synced.is_set()
         return informer.store
 
@@ -162,3 +162,11 @@ def test_a_finished_workflows_jobs_and_pods_are_forgotten_but_never_its_namesake
     assert not jobs.keys_of(NS, "wf") and not pods.by_workflow and len(jobs) == 1
     jobs.drop((NS, "x-a-0-1-u"), "x-a-0-1-u")
     assert not jobs.by_workflow  # dropping the last object of a key unindexes it
+
+
+def test_namespace_patterns_read_as_kopf_reads_them() -> None:
+    """The informers must take exactly the namespaces kopf serves: globs, comma lists, `!` negations."""
+    assert exact_names(["a", "b"]) and not exact_names(["a,b"]) and not exact_names(["t-*"]) and not exact_names([])
+    patterns = ["team-*,!team-tmp-*", "ops"]
+    assert [ns for ns in ("team-a", "team-tmp-1", "ops", "opsx", "other") if serves(ns, patterns)] == ["team-a", "ops"]
+    assert serves("anything", ["!kube-*"]) and not serves("kube-system", ["!kube-*"])

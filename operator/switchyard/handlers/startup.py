@@ -16,6 +16,7 @@ from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressSto
 from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import Api, load_config
 from switchyard.k8s.informer import Informer
+from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.runtime import Runtime, Views
 
 
@@ -37,8 +38,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
         Informer(memo.rt.api.api_client, kind, OPTIONS.namespaces, memo.rt.job_changed, loop)
         for kind in ("jobs", "pods")
     ]
-    for informer in memo.informers:
-        informer.start()
+    memo.watches = list(memo.informers)
+    if OPTIONS.namespaces and hasattr(memo, "insights"):  # kopf alone can miss one created while it starts
+        memo.watches.append(NamespaceWatch(memo.rt.api.api_client, OPTIONS.namespaces, memo.insights, loop))
+    for watch in memo.watches:
+        watch.start()
     memo.rt.synced = [informer.synced for informer in memo.informers]
     memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
     if OPTIONS.metrics_port:
@@ -67,8 +71,8 @@ async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
             pass
         except Exception as exc:  # shutting down: report and go (the state is rebuilt from the cluster)
             logger.warning("could not persist breaker state on shutdown: %s", exc)
-    for informer in getattr(memo, "informers", []):
-        informer.stop()
+    for watch in getattr(memo, "watches", []):
+        watch.stop()
     routing.close()  # the CEL worker processes
     if hasattr(memo, "rt"):
         memo.rt.api.close()

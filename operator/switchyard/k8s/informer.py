@@ -19,14 +19,14 @@ informer instead, as client-go's shared informers do for controllers:
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kopf._cogs.structs.references import match_namespace, select_specific_namespaces
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -39,6 +39,16 @@ WATCH_SECONDS = 300  # the server ends each watch after this; the informer resum
 READ_TIMEOUT = 330  # no byte for this long on a watch: the connection is dead, list again
 BACKOFFS = (1.0, 2.0, 5.0, 10.0)  # after errors in a row
 OnChange = Callable[[str, str, str], None]  # (namespace, workflow, job)
+
+
+def serves(namespace: str, patterns: Iterable[str]) -> bool:
+    """Whether `--namespace` patterns take in this namespace, by kopf's own rule (globs, comma lists, `!`)."""
+    return any(match_namespace(namespace, pattern) for pattern in patterns)
+
+
+def exact_names(patterns: list[str]) -> bool:
+    """Plain names only, by kopf's own rule: then each gets its own watch."""
+    return bool(patterns) and len(select_specific_namespaces(patterns)) == len(set(patterns))
 
 
 @dataclass(frozen=True)
@@ -125,36 +135,27 @@ class Store:
                 del self.by_workflow[(key[0], workflow)]
 
 
-class Informer:
-    """List + watch of one resource (Jobs or Pods with the workflow label) into a `Store`."""
+class ListWatch:
+    """The watch threads: list, then watch from the list's resourceVersion, forever (see the module doc).
+
+    Subclasses say what to list (`list_all`, `list_in`, `label_selector`), digest each object in the watch
+    thread (`digest`: None drops it) and take the digests on the event loop: `listed(scope, digests)` after
+    each (re)list, `changed(deleted, digest)` for each watch event."""
+
+    label_selector: str | None = None
 
     def __init__(
         self,
-        api_client: client.ApiClient,
         kind: str,
-        namespaces: list[str],
-        on_change: OnChange,
+        list_all: Callable[..., Any],
+        list_in: Callable[..., Any] | None,
+        scopes: list[str | None],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        if kind == "jobs":
-            api: Any = client.BatchV1Api(api_client)
-            self.summarize: Callable[[dict[str, Any]], Summary | None] = job_summary
-            self.list_all, self.list_in = api.list_job_for_all_namespaces, api.list_namespaced_job
-        else:
-            api = client.CoreV1Api(api_client)
-            self.summarize = pod_summary
-            self.list_all, self.list_in = api.list_pod_for_all_namespaces, api.list_namespaced_pod
-        self.api_client = api_client
         self.kind = kind
-        self.store = Store()
-        self.on_change = on_change
+        self.list_all, self.list_in = list_all, list_in
+        self.scopes = scopes
         self.loop = loop
-        # Exact names: one watch each. Patterns (kopf's globs): one cluster-wide watch, filtered here.
-        exact = namespaces and not any(set(ns) & set("*?[]!") for ns in namespaces)
-        self.scopes: list[str | None] = list(namespaces) if exact else [None]
-        self.patterns = [] if exact else list(namespaces)
-        self.listed: set[str | None] = set()
-        self.synced = asyncio.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.watches: list[watch.Watch] = []
@@ -173,6 +174,18 @@ class Informer:
         self.stopping.set()
         for stream in list(self.watches):
             stream.stop()
+
+    def digest(self, body: dict[str, Any]) -> Any | None:
+        """In the watch thread: what the event loop gets of one object (None: nothing)."""
+        raise NotImplementedError
+
+    def listed(self, scope: str | None, digests: list[Any]) -> None:
+        """On the event loop: a fresh list of `scope`."""
+        raise NotImplementedError
+
+    def changed(self, deleted: bool, digest: Any) -> None:
+        """On the event loop: one watch event (ADDED, MODIFIED or DELETED)."""
+        raise NotImplementedError
 
     # -- the watch thread --------------------------------------------------------------------------
 
@@ -196,18 +209,21 @@ class Informer:
             self.stopping.wait(BACKOFFS[min(errors, len(BACKOFFS)) - 1] if errors else 0)
 
     def _scope_args(self, scope: str | None) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        return (self.list_all, ()) if scope is None else (self.list_in, (scope,))
+        return (self.list_all, ()) if scope is None or self.list_in is None else (self.list_in, (scope,))
+
+    def _selector(self) -> dict[str, str]:
+        return {"label_selector": self.label_selector} if self.label_selector else {}
 
     def _list(self, scope: str | None) -> str:
         fn, args = self._scope_args(scope)
         self.lists += 1
-        response = fn(*args, label_selector=LABEL_WORKFLOW, _preload_content=False, _request_timeout=60)
+        response = fn(*args, **self._selector(), _preload_content=False, _request_timeout=60)
         try:
             listing = json.loads(response.data)
         finally:
             response.release_conn()
-        summaries = [s for item in listing.get("items") or [] if (s := self._summary(item)) is not None]
-        self.loop.call_soon_threadsafe(self._replace, scope, summaries)
+        digests = [d for item in listing.get("items") or [] if (d := self.digest(item)) is not None]
+        self.loop.call_soon_threadsafe(self.listed, scope, digests)
         return str(listing["metadata"]["resourceVersion"])
 
     def _watch(self, scope: str | None, version: str) -> str:
@@ -218,7 +234,7 @@ class Informer:
             for event in stream.stream(
                 fn,
                 *args,
-                label_selector=LABEL_WORKFLOW,
+                **self._selector(),
                 resource_version=version,
                 allow_watch_bookmarks=True,
                 timeout_seconds=self.watch_seconds,
@@ -227,36 +243,68 @@ class Informer:
             ):
                 body = event["object"]
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
-                if event["type"] in ("ADDED", "MODIFIED", "DELETED") and (summary := self._summary(body)):
-                    self.loop.call_soon_threadsafe(self._apply, event["type"] == "DELETED", summary)
+                if event["type"] in ("ADDED", "MODIFIED", "DELETED") and (digest := self.digest(body)) is not None:
+                    self.loop.call_soon_threadsafe(self.changed, event["type"] == "DELETED", digest)
                 if self.stopping.is_set():
                     break
         finally:
             self.watches.remove(stream)
         return version
 
-    def _summary(self, body: dict[str, Any]) -> Summary | None:
-        if self.patterns and not any(fnmatch.fnmatch(body["metadata"].get("namespace", ""), p) for p in self.patterns):
+
+class Informer(ListWatch):
+    """List + watch of one resource (Jobs or Pods with the workflow label) into a `Store`."""
+
+    label_selector = LABEL_WORKFLOW
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        kind: str,
+        namespaces: list[str],
+        on_change: OnChange,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        if kind == "jobs":
+            api: Any = client.BatchV1Api(api_client)
+            self.summarize: Callable[[dict[str, Any]], Summary | None] = job_summary
+            list_all, list_in = api.list_job_for_all_namespaces, api.list_namespaced_job
+        else:
+            api = client.CoreV1Api(api_client)
+            self.summarize = pod_summary
+            list_all, list_in = api.list_pod_for_all_namespaces, api.list_namespaced_pod
+        # Exact names: one watch each. Patterns (kopf's globs): one cluster-wide watch, filtered here.
+        exact = exact_names(namespaces)
+        super().__init__(kind, list_all, list_in, list(namespaces) if exact else [None], loop)
+        self.api_client = api_client
+        self.store = Store()
+        self.on_change = on_change
+        self.patterns = [] if exact else list(namespaces)
+        self.listed_scopes: set[str | None] = set()
+        self.synced = asyncio.Event()
+
+    def digest(self, body: dict[str, Any]) -> Summary | None:
+        if self.patterns and not serves(body["metadata"].get("namespace", ""), self.patterns):
             return None
         return self.summarize(body)
 
     # -- on the event loop -------------------------------------------------------------------------
 
-    def _apply(self, deleted: bool, summary: Summary) -> None:
-        changed = self.store.drop(summary.key, summary.name) if deleted else self.store.put(summary)
+    def changed(self, deleted: bool, digest: Summary) -> None:
+        changed = self.store.drop(digest.key, digest.name) if deleted else self.store.put(digest)
         if changed:
-            self.on_change(summary.key[0], summary.workflow, summary.key[1])
+            self.on_change(digest.key[0], digest.workflow, digest.key[1])
 
-    def _replace(self, scope: str | None, summaries: list[Summary]) -> None:
+    def listed(self, scope: str | None, digests: list[Summary]) -> None:
         """A fresh list of `scope`: what it lacks was deleted while the watch was not looking."""
-        fresh = {(s.key, s.name) for s in summaries}
+        fresh = {(s.key, s.name) for s in digests}
         for key in [k for k in self.store.items if scope is None or k[0] == scope]:
             for name, entry in list(self.store.items[key].items()):
                 if (key, name) not in fresh:
                     self.store.drop(key, name)
                     self.on_change(key[0], entry.workflow, key[1])
-        for summary in summaries:
-            self._apply(False, summary)
-        self.listed.add(scope)
-        if len(self.listed) == len(self.scopes):
+        for summary in digests:
+            self.changed(False, summary)
+        self.listed_scopes.add(scope)
+        if len(self.listed_scopes) == len(self.scopes):
             self.synced.set()

@@ -39,6 +39,8 @@ class Fault:
     retry_after: int | None = None
     reason: str | None = None
     message: str | None = None
+    after: int = 0  # let this many matching requests through first
+    passed: int = 0
     hits: int = 0
     matched: list[str] = field(default_factory=list)
 
@@ -64,10 +66,12 @@ class FaultInjector:
         retry_after: int | None = None,
         reason: str | None = None,
         message: str | None = None,
+        after: int = 0,
     ) -> Fault:
         """Fail the next ``times`` requests whose method matches and whose path matches ``path_regex``.
 
-        ``path_regex`` is searched (``re.search``) in the URL path without the query string.
+        ``path_regex`` is searched (``re.search``) in the URL path without the query string; the first
+        ``after`` matching requests are served normally (e.g. ``after=1``: fail the second list of a kind).
         """
         fault = Fault(
             method=method.upper() if method else None,
@@ -77,6 +81,7 @@ class FaultInjector:
             retry_after=retry_after,
             reason=reason,
             message=message,
+            after=after,
         )
         with self._lock:
             self._faults.append(fault)
@@ -95,6 +100,9 @@ class FaultInjector:
                 if fault.method is not None and fault.method != method.upper():
                     continue
                 if not fault.path_regex.search(path):
+                    continue
+                if fault.passed < fault.after:
+                    fault.passed += 1
                     continue
                 fault.hits += 1
                 fault.matched.append(f"{method.upper()} {path}")
