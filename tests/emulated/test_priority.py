@@ -26,3 +26,23 @@ def test_component_runtime_estimates_order_the_ready_nodes(
         what="three Jobs started",
     )
     assert started == ["heavy", "first", "second"]
+
+
+def test_the_planned_order_starts_what_the_tail_waits_for(
+    kube: Kube, sim: JobSimulator, running_operator: OperatorProcess
+) -> None:
+    """The case of `tests/unit/test_plan.py` through the operator: with two workers, longest path first would
+    start `feeder` and `long` and end at 8 (estimated) seconds; the plan starts `short` beside `feeder` and
+    `long` once `short` is done: 7 seconds."""
+    for name, seconds in (("c-short", 1), ("c-long", 6), ("c-feeder", 4), ("c-join", 3)):
+        kube.component(name, runtimeEstimateSeconds=seconds)
+    nodes = [
+        {"name": "short", "component": "c-short"},
+        {"name": "long", "component": "c-long"},
+        {"name": "feeder", "component": "c-feeder"},
+        {"name": "join", "component": "c-join", "dependsOn": ["short", "feeder"]},
+    ]
+    kube.create("Workflow", "planned", {"input": {"data": "x"}, "nodes": nodes, "parallelism": 2})
+    kube.wait_phase("planned", "Succeeded", timeout=60)
+    started = [x.node for x in sim.started if x.namespace == kube.namespace]
+    assert sorted(started[:2]) == ["feeder", "short"] and started[2] == "long", started

@@ -28,6 +28,8 @@ from switchyard.k8s.statuswriter import Emit, StatusWriter, iso, utcnow
 from switchyard.logic import naming
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.plan import plan_keys
+from switchyard.logic.priority import node_runtimes
 from switchyard.logic.scheduler import JobResult, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
@@ -149,7 +151,7 @@ class WorkflowRunner:
         self.shards = naming.output_shards(len(dag.nodes))
         reused = await prepare.reused_nodes(self.rt.api, self.namespace, spec, dag, now)
         self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
-        run = self.make_run(spec, dag, now)
+        run = await self.make_run(spec, dag, now)
         outputs = sorted({naming.output_configmap(self.name, n, self.shards) for n in dag.order})
         route = prepare.route_status(decision)
         patch = self.writer.started_patch(run, route, outputs, now, reused=set(reused))
@@ -185,13 +187,21 @@ class WorkflowRunner:
         self.input_source = prepare.input_source(self.name, (ref.name, ref.key) if ref else None)
         for name in self.status.outputs:  # ours, or never touched
             await self.configmaps.ensure(name, {}, "outputs")
-        self.run = self.make_run(spec, dag, self.status.started_at or utcnow())
+        self.run = await self.make_run(spec, dag, self.status.started_at or utcnow())
         self.log.info("resumed workflow at %s", self.run.progress)
         return True
 
-    def make_run(self, spec: WorkflowSpec, dag: Dag, started: datetime) -> WorkflowRun:
+    async def make_run(self, spec: WorkflowSpec, dag: Dag, started: datetime) -> WorkflowRun:
         """The engine, started from the node statuses read (after a restart) or reused; from now on the run
-        holds the nodes' state, so the parsed copies are dropped (at 20 nodes x 1,000 Workflows they add up)."""
+        holds the nodes' state, so the parsed copies are dropped (at 20 nodes x 1,000 Workflows they add up).
+
+        Its ready order is planned in a worker thread when the cap can bind: up to ~0.5 s of CPU for a DAG of
+        thousands of nodes (`logic.plan`), which the event loop must not wait out."""
+        runtimes = node_runtimes(dag, self.runtime_estimates(dag))
+        if len(dag.nodes) > spec.parallelism:
+            keys = await asyncio.to_thread(plan_keys, dag, runtimes, spec.parallelism)
+        else:
+            keys = plan_keys(dag, runtimes, spec.parallelism)  # nothing to plan: every ready node starts at once
         run = WorkflowRun(
             self.name,
             dag,
@@ -201,7 +211,7 @@ class WorkflowRunner:
             started_at=started,
             deadline_seconds=spec.active_deadline_seconds,
             uid=self.uid,
-            runtime_estimates=self.runtime_estimates(dag),
+            keys=keys,
         )
         self.status.nodes = {}
         return run

@@ -20,7 +20,8 @@ from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.naming import job_name
 from switchyard.logic.nodestate import NodeState
-from switchyard.logic.priority import bottom_levels, node_runtimes
+from switchyard.logic.plan import plan_keys
+from switchyard.logic.priority import node_runtimes
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 from switchyard.models.workflow import FailurePolicy, NodeStatus
 
@@ -75,8 +76,8 @@ class Plan:
 
 
 class ReadyQueue:
-    """Ready nodes, popped longest remaining path first (ties: spec order). A node may be pushed twice;
-    the engine skips a popped node that is no longer waiting."""
+    """Ready nodes, popped smallest key first (`logic.plan`: the planned start; ties by spec order). A node
+    may be pushed twice; the engine skips a popped node that is no longer waiting."""
 
     def __init__(self, priority: Mapping[str, tuple[float, int]]) -> None:
         self._priority = priority
@@ -143,9 +144,11 @@ class WorkflowRun:
         deadline_seconds: int | None = None,
         uid: str = "",
         runtime_estimates: Mapping[str, float] | None = None,
+        keys: Mapping[str, tuple[float, int]] | None = None,
     ) -> None:
         """`runtime_estimates` (component -> seconds, default 1 each) set the order in which ready nodes
-        start when more are ready than `parallelism` allows: longest remaining path first, ties by spec order."""
+        start when more are ready than `parallelism` allows: a list schedule planned on them (`logic.plan`),
+        never longer than longest-remaining-path-first. `keys` is that plan made beforehand (`plan_keys`)."""
         self.name = name
         self.uid = uid
         self.dag = dag
@@ -160,9 +163,8 @@ class WorkflowRun:
         self.nodes: dict[str, NodeState] = {n: _state(nodes.get(n)) for n in dag.order}
         self.failed_reason: str | None = None
         self.remaining: dict[str, int] = {}
-        levels = bottom_levels(dag, node_runtimes(dag, runtime_estimates))
-        # The ready queue: a heap of (-bottom level, spec position, node), so critical-path order.
-        self.priority = {node: (-levels[node], i) for node, i in self.index.items()}
+        # The ready queue: a heap of (planned start, spec position, node).
+        self.priority = keys if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
         self.ready = ReadyQueue(self.priority)
         self.running: set[str] = set()
         self.retrying: set[str] = set()
