@@ -151,8 +151,8 @@ class ComponentSpec(ApiModel):
                 ge=0,
                 le=30 * 86400,
                 description="How long a run of this component usually takes (default 1). When more nodes are "
-                "ready than a Workflow's parallelism allows, those heading the longest estimated remaining path "
-                "start first.",
+                "ready than a Workflow's parallelism allows, they start in the order of a schedule planned on these "
+                "estimates: longest estimated remaining path first, improved where that order is not the shortest.",
             ),
         ]
         | None
