@@ -10,9 +10,8 @@ import copy
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from switchyard.models.crd import API_VERSION
+from switchyard.models.crd import ANNOTATION_STOP, API_VERSION
 
-STOP_ANNOTATION = "switchyard.dev/stop"
 MAX_NAME = 253
 
 
@@ -22,7 +21,7 @@ def stop_reason(user: str, reason: str | None = None) -> str:
 
 def stop_patch(reason: str) -> dict[str, Any]:
     """A JSON merge patch setting the stop annotation."""
-    return {"metadata": {"annotations": {STOP_ANNOTATION: reason}}}
+    return {"metadata": {"annotations": {ANNOTATION_STOP: reason}}}
 
 
 def retry_name(old: str, taken: Collection[str]) -> str:

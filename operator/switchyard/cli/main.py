@@ -30,11 +30,12 @@ from rich.text import Text
 from switchyard.cli import explain as explaining
 from switchyard.cli import graph as graphing
 from switchyard.cli import tree, view
-from switchyard.cli.actions import STOP_ANNOTATION, stop_reason
+from switchyard.cli.actions import stop_reason
 from switchyard.cli.cluster import Cluster, ClusterError
 from switchyard.cli.validate import load, validate, yaml_files
 from switchyard.logic.analysis import analyse_input
 from switchyard.models.common import MAX_MESSAGE
+from switchyard.models.crd import ANNOTATION_STOP
 
 PREVIEW = 120
 
@@ -472,7 +473,7 @@ def stop_command(
         return
     text = stop_reason(getpass.getuser(), reason)[:MAX_MESSAGE]
     _cluster_call(lambda: cluster.stop(workflow, text))
-    out.print(f"workflow {workflow}: stop requested ({STOP_ANNOTATION}: {text})")
+    out.print(f"workflow {workflow}: stop requested ({ANNOTATION_STOP}: {text})")
     if not wait:
         return
     deadline = time.monotonic() + timeout

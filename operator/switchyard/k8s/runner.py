@@ -23,7 +23,7 @@ from switchyard.k8s import breakers, prepare
 from switchyard.k8s.configmaps import Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
-from switchyard.k8s.runtime import ANNOTATION_STOP, Runtime, Views
+from switchyard.k8s.runtime import Runtime, Views
 from switchyard.k8s.statuswriter import Emit, StatusWriter, iso, utcnow
 from switchyard.logic import naming
 from switchyard.logic.dag import Dag
@@ -32,7 +32,7 @@ from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.scheduler import JobResult, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
 from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0

@@ -15,10 +15,10 @@ from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.logic.breaker import BreakerBook
+from switchyard.models.crd import ANNOTATION_STOP
 
 T = TypeVar("T")
 MAX_STARTING = 16
-ANNOTATION_STOP = "switchyard.dev/stop"
 
 
 class IndexLike(Protocol):
