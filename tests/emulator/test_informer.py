@@ -1,16 +1,21 @@
-"""The Job and Pod informer (k8s/informer.py) against the emulated API: list, watch, resume, relist."""
+"""The Job and Pod informer (k8s/informer.py) against the emulated API: list, watch, resume, relist; and the
+namespace watch (k8s/namespaces.py) without RBAC."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
 import pytest
+from kopf._cogs.structs.references import Insights
+from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.informer import Informer, Store, Summary, exact_names, serves
+from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
 from switchyard.k8s.runtime import Views
@@ -170,3 +175,26 @@ def test_namespace_patterns_read_as_kopf_reads_them() -> None:
     patterns = ["team-*,!team-tmp-*", "ops"]
     assert [ns for ns in ("team-a", "team-tmp-1", "ops", "opsx", "other") if serves(ns, patterns)] == ["team-a", "ops"]
     assert serves("anything", ["!kube-*"]) and not serves("kube-system", ["!kube-*"])
+
+
+def test_a_namespace_watch_without_rbac_ends_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """No permission to list namespaces: kopf falls back to the exact names; our watch must not retry forever."""
+    calls: list[int] = []
+
+    def forbidden(**_: Any) -> Any:
+        calls.append(1)
+        raise ApiException(status=403, reason="Forbidden")
+
+    async def scenario() -> None:
+        watch = NamespaceWatch(kubernetes.client.ApiClient(), ["team-*"], Insights(), asyncio.get_running_loop())
+        watch.list_all = forbidden
+        watch.start()
+        await asyncio.to_thread(watch.threads[0].join, 10)
+        assert not watch.threads[0].is_alive()
+
+    with caplog.at_level(logging.WARNING, logger="switchyard.informer"):
+        asyncio.run(scenario())
+    assert calls == [1]
+    assert [r.getMessage() for r in caplog.records] == [
+        "namespaces: not allowed to list (HTTP 403); going on without this watch"
+    ]

@@ -143,6 +143,7 @@ class ListWatch:
     each (re)list, `changed(deleted, digest)` for each watch event."""
 
     label_selector: str | None = None
+    optional = False  # True: a 403 (no RBAC to list) ends the watch with one warning instead of retrying forever
 
     def __init__(
         self,
@@ -198,6 +199,9 @@ class ListWatch:
                 while not self.stopping.is_set():
                     version = self._watch(scope, version)
             except ApiException as exc:
+                if exc.status == 403 and self.optional:
+                    log.warning("%s: not allowed to list (HTTP 403); going on without this watch", self.kind)
+                    return
                 if exc.status == 410:
                     log.debug("%s watch in %s expired; listing again", self.kind, scope or "all namespaces")
                     continue

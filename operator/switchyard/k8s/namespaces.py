@@ -25,6 +25,9 @@ from switchyard.k8s.informer import ListWatch, serves
 
 
 class NamespaceWatch(ListWatch):
+    # Without RBAC to list namespaces kopf falls back to the exact names given, and so does the operator.
+    optional = True
+
     def __init__(
         self, api_client: client.ApiClient, patterns: list[str], insights: Insights, loop: asyncio.AbstractEventLoop
     ) -> None:
