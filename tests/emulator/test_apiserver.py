@@ -375,6 +375,13 @@ def test_fault_injection(cluster, raw):
     assert status == 201
 
 
+def test_fault_after_lets_the_first_matching_requests_through(cluster, raw):
+    fault = cluster.faults.inject(method="GET", path_regex=r"/configmaps/after1$", status=503, times=1, after=2)
+    raw("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "after1"}})
+    statuses = [raw("GET", "/api/v1/namespaces/default/configmaps/after1")[0] for _ in range(4)]
+    assert statuses == [200, 200, 503, 200] and fault.hits == 1 and fault.passed == 2
+
+
 def test_table_responses_use_printer_columns(raw):
     raw("POST", WIDGETS, widget("tab1", size=7, ports=[{"port": 8080}]))
     status, _, table = raw("GET", f"{WIDGETS}?limit=500", Accept="application/json;as=Table;v=v1;g=meta.k8s.io")
