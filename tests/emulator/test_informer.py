@@ -172,6 +172,7 @@ def test_a_finished_workflows_jobs_and_pods_are_forgotten_but_never_its_namesake
 def test_namespace_patterns_read_as_kopf_reads_them() -> None:
     """The informers must take exactly the namespaces kopf serves: globs, comma lists, `!` negations."""
     assert exact_names(["a", "b"]) and not exact_names(["a,b"]) and not exact_names(["t-*"]) and not exact_names([])
+    assert not exact_names(["ns[12]"]) and serves("ns1", ["ns[12]"])
     patterns = ["team-*,!team-tmp-*", "ops"]
     assert [ns for ns in ("team-a", "team-tmp-1", "ops", "opsx", "other") if serves(ns, patterns)] == ["team-a", "ops"]
     assert serves("anything", ["!kube-*"]) and not serves("kube-system", ["!kube-*"])

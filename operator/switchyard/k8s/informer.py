@@ -47,8 +47,10 @@ def serves(namespace: str, patterns: Iterable[str]) -> bool:
 
 
 def exact_names(patterns: list[str]) -> bool:
-    """Plain names only, by kopf's own rule: then each gets its own watch."""
-    return bool(patterns) and len(select_specific_namespaces(patterns)) == len(set(patterns))
+    """Plain names only (kopf's rule, and no `[...]` set, which its globs match but no namespace name holds):
+    then each gets its own watch."""
+    specific = select_specific_namespaces(patterns)
+    return bool(patterns) and len(specific) == len(set(patterns)) and not any("[" in name for name in specific)
 
 
 @dataclass(frozen=True)
