@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.test_priority import dag_of, run_to_end, weighted_dags
 
-from switchyard.logic.plan import ListScheduler, plan_keys
+from switchyard.logic.plan import PLAN_BUDGET, ListScheduler, plan_keys, planned
 from switchyard.logic.priority import bottom_levels
 
 
@@ -84,3 +84,16 @@ def test_plans_are_deterministic() -> None:
     runtime = {name: float(1 + (i * 13) % 9) for i, name in enumerate(deps)}
     dag = dag_of(deps)
     assert plan_keys(dag, runtime, 3) == plan_keys(dag_of(deps), dict(runtime), 3)
+
+
+def test_the_budget_counts_edges_so_a_dense_dag_gets_few_passes() -> None:
+    """A hostile spec can give 5,000 nodes 256 dependencies each: a pass then costs its edges, not its nodes."""
+    layer = [f"a{i}" for i in range(150)]
+    deps: dict[str, list[str]] = {name: [] for name in layer}
+    deps.update({f"b{i}": list(layer) for i in range(150)})  # 22,500 edges
+    runtime = {name: float(1 + i % 7) for i, name in enumerate(deps)}
+    dag = dag_of(deps)
+    _, passes = planned(dag, runtime, 10)
+    assert 3 <= passes <= 1 + PLAN_BUDGET // (len(deps) + 150 * 150)
+    _, unbounded = planned(dag, runtime, 10, budget=10**9)
+    assert unbounded > 2 * passes  # counting nodes alone (600,000 / 300) would have allowed all of these

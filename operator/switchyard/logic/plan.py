@@ -12,8 +12,8 @@ simulating the same list scheduler the engine is:
    of the start times that backward schedule implies; repeat while the makespan shrinks. A backward pass
    packs the tail of the schedule tightly and lets the forward pass start early what the tail waits for.
 3. the same improvement from the spec order, then from bottom levels perturbed at random (a fixed seed:
-   a restarted operator plans the same), as far as a budget of simulated node starts goes
-   (`PLAN_BUDGET`; measured: at most ~0.5 s of CPU, for DAGs of 1,000 to 20,000 nodes).
+   a restarted operator plans the same), as far as a budget of simulated work goes (`PLAN_BUDGET`: node
+   starts plus edge visits, so a dense DAG gets fewer passes; measured: at most ~0.5 s of CPU).
 
 The shortest forward schedule wins, and a node's key is its start in it. Started in that order, the
 engine's ready queue replays exactly that schedule when the runtimes match the estimates, so a run is
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from switchyard.logic.dag import Dag
 from switchyard.logic.priority import bottom_levels
 
-PLAN_BUDGET = 150_000  # simulated node starts per plan, beyond the first schedule
+PLAN_BUDGET = 600_000  # simulated node starts and edge visits per plan, beyond the first schedule
 RESTARTS = 16  # perturbed starting orders at most
 JUSTIFY_ROUNDS = 4  # forward-backward rounds per starting order at most (they converge in 1-3)
 PERTURBATION = 0.1  # a perturbed bottom level is the level times a uniform factor in [0.9, 1.1]
@@ -111,16 +111,24 @@ class ListScheduler:
 
 def plan_keys(dag: Dag, runtimes: Mapping[str, float], parallelism: int, budget: int = PLAN_BUDGET) -> dict[str, Key]:
     """Node -> its ready-queue key (smaller starts first): see the module doc."""
+    return planned(dag, runtimes, parallelism, budget)[0]
+
+
+def planned(
+    dag: Dag, runtimes: Mapping[str, float], parallelism: int, budget: int = PLAN_BUDGET
+) -> tuple[dict[str, Key], int]:
+    """`plan_keys`, and how many schedules it simulated."""
     levels = bottom_levels(dag, runtimes)
     names = list(dag.nodes)
     critical: list[Key] = [(-levels[name], i) for i, name in enumerate(names)]
     if parallelism >= len(names):
-        return dict(zip(names, critical, strict=True))
-    max_passes = max(3, 1 + budget // len(names))  # one forward-backward round at least
+        return dict(zip(names, critical, strict=True)), 0
+    edges = sum(len(deps) for deps in dag.deps.values())
+    max_passes = max(3, 1 + budget // (len(names) + edges))  # one forward-backward round at least
     scheduler = ListScheduler(dag, runtimes, parallelism, max_passes)
     first = scheduler.forward(critical)
     if not first.held:
-        return dict(zip(names, critical, strict=True))
+        return dict(zip(names, critical, strict=True)), scheduler.passes
     best = scheduler.justify(first)
     critical_path = max(levels.values())
     optimal = max(critical_path, sum(scheduler.runtime) / parallelism) * (1 + 1e-9)  # no schedule is shorter
@@ -136,8 +144,8 @@ def plan_keys(dag: Dag, runtimes: Mapping[str, float], parallelism: int, budget:
         if candidate.makespan < best.makespan - 1e-9:
             best = candidate
     if best is first:
-        return dict(zip(names, critical, strict=True))
-    return dict(zip(names, scheduler.keys(best), strict=True))
+        return dict(zip(names, critical, strict=True)), scheduler.passes
+    return dict(zip(names, scheduler.keys(best), strict=True)), scheduler.passes
 
 
-__all__ = ["PLAN_BUDGET", "ListScheduler", "Schedule", "plan_keys"]
+__all__ = ["PLAN_BUDGET", "ListScheduler", "Schedule", "plan_keys", "planned"]
