@@ -10,7 +10,17 @@ from bench.bounds import ancestry_bound, lower_bound, pigeonhole_bound, window_b
 
 def schedule(order: list[str], deps: dict[str, list[str]], runtime: dict[str, float], workers: int, seed: int) -> float:
     rng = random.Random(seed)
-    priority = {n: rng.random() for n in order}
+    return list_schedule(order, deps, runtime, workers, {n: (rng.random(),) for n in order})
+
+
+def list_schedule(
+    order: list[str],
+    deps: dict[str, list[str]],
+    runtime: dict[str, float],
+    workers: int,
+    priority: dict[str, tuple[float, ...]],
+) -> float:
+    """A plain list scheduler (never idle while a node is ready, smallest priority first): the makespan."""
     waiting = {n: len(deps[n]) for n in order}
     dependents: dict[str, list[str]] = {n: [] for n in order}
     for n in order:

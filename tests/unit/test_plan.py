@@ -3,10 +3,9 @@ by the engine, better where critical-path order is not optimal, deterministic.""
 
 from __future__ import annotations
 
-import heapq
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.test_bench_bounds import list_schedule
 from tests.unit.test_priority import dag_of, run_to_end, weighted_dags
 
 from switchyard.logic.plan import PLAN_BUDGET, ListScheduler, plan_keys, planned
@@ -23,24 +22,8 @@ def hlfet(deps: dict[str, list[str]], runtime: dict[str, float], parallelism: in
     level: dict[str, float] = {}
     for name in reversed(list(deps)):  # the spec lists every dependency first
         level[name] = runtime[name] + max((level[c] for c in dependents[name]), default=0.0)
-    position = {name: i for i, name in enumerate(deps)}
-    waiting = {name: len(node_deps) for name, node_deps in deps.items()}
-    ready = [(-level[n], position[n], n) for n, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    running: list[tuple[float, str]] = []
-    now = 0.0
-    while ready or running:
-        while ready and len(running) < parallelism:
-            _, _, name = heapq.heappop(ready)
-            heapq.heappush(running, (now + runtime[name], name))
-        now = running[0][0]
-        while running and running[0][0] == now:
-            _, name = heapq.heappop(running)
-            for child in dependents[name]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    heapq.heappush(ready, (-level[child], position[child], child))
-    return now
+    priority = {name: (-level[name], float(i)) for i, name in enumerate(deps)}
+    return list_schedule(list(deps), deps, runtime, parallelism, priority)
 
 
 def test_the_plan_beats_critical_path_order_where_that_is_not_optimal() -> None:
