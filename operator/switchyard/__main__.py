@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     from kopf._cogs.structs.references import Insights  # kopf.run(insights=...) is public, its type is not
 
     import switchyard.handlers  # noqa: F401  (registers the handlers)
+    from switchyard.handlers.workflows import SHARD, shard_filter
+
+    if shard_filter() != SHARD:  # the shard's label filter is fixed when the handlers are registered
+        raise RuntimeError("switchyard.handlers was imported before the options were set")
 
     log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN
     kopf.configure(verbose=args.verbose, log_format=log_format)

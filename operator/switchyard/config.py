@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 _NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
@@ -40,11 +39,6 @@ def parse_shard_label(text: str) -> tuple[str, str]:
     if not LABEL_VALUE.match(value):
         raise ValueError(f"{value!r} is not a label value (<= 63 alphanumerics, '-', '_', '.')")
     return key, value
-
-
-def in_shard(labels: Mapping[str, str], shard: Mapping[str, str]) -> bool:
-    """Whether an object with these labels belongs to the shard (an empty shard takes everything)."""
-    return all(labels.get(key) == value for key, value in shard.items())
 
 
 OPTIONS = Options()

@@ -82,3 +82,30 @@ def test_a_change_after_the_interval_is_written_at_once(monkeypatch: pytest.Monk
 
     asyncio.run(scenario())
     assert [p["nodes"]["a"]["phase"] for p in api.patches] == ["Running", "Retrying"]
+
+
+def test_before_write_runs_before_every_status_write() -> None:
+    """The runner persists held-back outputs in `before_write`: it must precede each write, of any kind."""
+    order: list[str] = []
+
+    class OrderedApi(RecordingApi):
+        async def patch_status(self, plural: str, namespace: str, name: str, status: Any, **_: Any) -> None:
+            order.append("status")
+
+    async def before() -> None:
+        order.append("outputs")
+
+    body = {"metadata": {"name": "wf", "namespace": "ns", "uid": "u"}}
+    writer = StatusWriter(OrderedApi(), body, WorkflowStatus(), lambda *a: None, before_write=before)  # type: ignore[arg-type]
+    run = WorkflowRun(
+        "wf", Dag.build([NodeSpec(name="a", component="c")]), {}, parallelism=1, failure_policy="FailFast",
+        started_at=T0, uid="u",
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        await writer.progress(run, run.step({}, COMPONENTS, BreakerBook(), T0))
+        await writer.waiting("later")
+        await writer.finished(run)
+
+    asyncio.run(scenario())
+    assert order == ["outputs", "status"] * 3

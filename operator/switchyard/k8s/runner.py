@@ -59,7 +59,7 @@ class WorkflowRunner:
         self.uid: str = meta["uid"]
         self.generation: int = meta.get("generation", 1)
         self.status = WorkflowStatus.model_validate(body.get("status") or {})
-        self.writer = StatusWriter(rt.api, body, self.status, emit)
+        self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.write_outputs)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
         self.launcher = Launcher(rt.api, body, logger)
@@ -69,6 +69,8 @@ class WorkflowRunner:
         self.shards = 1
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
+        # outputs not in their ConfigMaps yet: written before any status write, and before a launch reads them
+        self.unwritten: dict[str, str] = {}
 
     # -- the daemon ---------------------------------------------------------------------------------
 
@@ -273,7 +275,9 @@ class WorkflowRunner:
         self.launcher.done_at.update(
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
-        await self.write_outputs(plan)
+        self.unwritten.update(plan.outputs)
+        if self.reads_unwritten(plan):
+            await self.write_outputs()
         report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
         self.observer.created(
             {
@@ -311,12 +315,28 @@ class WorkflowRunner:
                 "spec is immutable once the workflow has started; the change is ignored (create a new Workflow)",
             )
 
-    async def write_outputs(self, plan: Plan) -> None:
+    def reads_unwritten(self, plan: Plan) -> bool:
+        """Whether a Job about to be created mounts an output that is not written yet."""
+        assert self.run is not None
+        nodes = self.run.dag.nodes
+        return bool(self.unwritten) and any(
+            dep in self.unwritten for launch in plan.launches for dep in nodes[launch.node].depends_on
+        )
+
+    async def write_outputs(self) -> None:
+        """Persist the outputs held back: one patch per outputs ConfigMap, however many nodes finished since.
+
+        Held back until a status write (which may call those nodes done) or a launch that mounts one of them:
+        a node's output is written once, not on every pass that sees a Job finish. A crash before then loses
+        nothing: the status does not call those nodes done yet, so a restarted runner observes their Jobs and
+        reads the outputs again from the Pods' termination messages."""
         by_cm: dict[str, dict[str, str]] = {}
-        for node, output in plan.outputs.items():
+        for node, output in self.unwritten.items():
             by_cm.setdefault(naming.output_configmap(self.name, node, self.shards), {})[node] = output
         for cm, data in by_cm.items():
             await self.configmaps.write(cm, data)
+            for node in data:
+                del self.unwritten[node]
 
     def record_metrics(self, plan: Plan, results: Mapping[str, JobResult]) -> None:
         assert self.run is not None

@@ -8,12 +8,15 @@ later ones gathered into the next write (the runner wakes for it), and whatever 
 final phase. Each write is one API request and one watch event for every watcher of the Workflow, so this
 bounds both for a workflow whose nodes finish one by one. Losing a gathered change in a crash loses nothing:
 Jobs, not status, are the record of what ran, and a restarted runner adopts and observes them again.
+
+`before_write` runs before every status write: the runner persists the outputs it holds then, so a node that
+the status calls done always has its output in the outputs ConfigMap.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,8 +44,16 @@ def message_field(text: str) -> str:
 
 
 class StatusWriter:
-    def __init__(self, api: Api, body: Mapping[str, Any], status: WorkflowStatus, emit: Emit) -> None:
+    def __init__(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        status: WorkflowStatus,
+        emit: Emit,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.api = api
+        self.before_write = before_write
         self.body = body
         self.status = status
         self.emit = emit
@@ -54,6 +65,8 @@ class StatusWriter:
         self.written_at = float("-inf")  # the last write (monotonic)
 
     async def patch(self, patch: dict[str, Any]) -> None:
+        if self.before_write is not None:
+            await self.before_write()
         await self.api.patch_status("workflows", self.namespace, self.name, patch, missing_ok=False)
         self.written_at = time.monotonic()
 

@@ -7,6 +7,7 @@ names were cut to the same prefix, or one deleted and recreated under the same n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -52,8 +53,14 @@ def job_name(workflow: str, uid: str, node: str, index: int, attempt: int) -> st
     Unique per (Workflow incarnation, node, attempt) by construction: `index` is the node's position in the
     immutable DAG, `attempt` its try, the hash the Workflow's uid; only the readable prefix is ever cut.
     """
-    suffix = f"-{index}-{attempt}-{short_hash(workflow, uid, length=UID_FRAGMENT)}"
+    suffix = f"-{index}-{attempt}-{uid_fragment(workflow, uid)}"
     return fit(_clean(f"{workflow}-{node}"), suffix, MAX_LABEL)
+
+
+@functools.lru_cache(maxsize=4096)
+def uid_fragment(workflow: str, uid: str) -> str:
+    """The Workflow incarnation's hash in its Job names: one sha256 per Workflow, not one per Job name."""
+    return short_hash(workflow, uid, length=UID_FRAGMENT)
 
 
 def input_configmap(workflow: str) -> str:
