@@ -14,7 +14,7 @@ import pytest
 from kopf._cogs.structs.references import Insights
 from kubernetes.client.exceptions import ApiException
 
-from switchyard.k8s.informer import Informer, Store, Summary, exact_names, serves
+from switchyard.k8s.informer import FastWatch, Informer, Store, Summary, exact_names, serves
 from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
@@ -199,3 +199,18 @@ def test_a_namespace_watch_without_rbac_ends_with_one_warning(caplog: pytest.Log
     assert [r.getMessage() for r in caplog.records] == [
         "namespaces: not allowed to list (HTTP 403); going on without this watch"
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type": "MODIFIED", "object": {"metadata": {"name": "j", "resourceVersion": "7"}, "spec": {"n": [1, 2.5]}}}',
+        '{"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}',
+        '{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}',
+        "",
+        "   ",
+        '{"type": "ADDED", "object": ',  # a cut line: dropped, as the client drops it
+    ],
+)
+def test_fast_watch_decodes_lines_as_the_client_does(line: str) -> None:
+    assert FastWatch().unmarshal_event(line, None) == kubernetes.watch.Watch().unmarshal_event(line, None)
