@@ -7,13 +7,14 @@ removed yet (wait for it), or by anything else (never read nor written: the Work
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s import render
 from switchyard.k8s.client import Api
+from switchyard.logic import naming
 from switchyard.logic.errors import InvalidSpec
 
 
@@ -85,3 +86,36 @@ class OwnedConfigMaps:
             self.verified.discard(name)  # deleted behind our back: create it again
             if not await self.ensure(name, data, "outputs"):
                 await self.write(name, data)
+
+
+class HeldOutputs:
+    """Node outputs not yet in their outputs ConfigMaps, written together: one patch per ConfigMap.
+
+    The runner holds an output back until a status write (which may call the node done: the status writer
+    calls `write` first) or the creation of a Job that mounts it (`read_by`). So a node's output is written
+    once, not on every pass that sees a Job finish. A crash before then loses nothing: the status does not
+    call those nodes done yet, so a restarted runner observes their Jobs and reads the outputs again from the
+    Pods' termination messages. (Its own object, so that the status writer's reference to `write` does not
+    tie the runner into a reference cycle.)"""
+
+    def __init__(self, configmaps: OwnedConfigMaps, workflow: str) -> None:
+        self.configmaps = configmaps
+        self.workflow = workflow
+        self.shards = 1  # outputs ConfigMaps of the run: set once its DAG is known
+        self.outputs: dict[str, str] = {}
+
+    def hold(self, outputs: Mapping[str, str]) -> None:
+        self.outputs.update(outputs)
+
+    def read_by(self, dependencies: Iterable[Iterable[str]]) -> bool:
+        """Whether any of these Jobs' dependencies has an output held here."""
+        return bool(self.outputs) and any(dep in self.outputs for deps in dependencies for dep in deps)
+
+    async def write(self) -> None:
+        by_cm: dict[str, dict[str, str]] = {}
+        for node, output in self.outputs.items():
+            by_cm.setdefault(naming.output_configmap(self.workflow, node, self.shards), {})[node] = output
+        for cm, data in by_cm.items():
+            await self.configmaps.write(cm, data)
+            for node in data:
+                del self.outputs[node]

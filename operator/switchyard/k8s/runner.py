@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
 from switchyard.k8s import breakers, prepare
-from switchyard.k8s.configmaps import Leftover, OwnedConfigMaps
+from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Runtime, Views
@@ -59,18 +59,17 @@ class WorkflowRunner:
         self.uid: str = meta["uid"]
         self.generation: int = meta.get("generation", 1)
         self.status = WorkflowStatus.model_validate(body.get("status") or {})
-        self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.write_outputs)
+        self.configmaps = OwnedConfigMaps(rt.api, body)
+        self.held = HeldOutputs(self.configmaps, self.name)
+        self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.held.write)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
         self.launcher = Launcher(rt.api, body, logger)
-        self.configmaps = OwnedConfigMaps(rt.api, body)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.shards = 1
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
-        # outputs not in their ConfigMaps yet: written before any status write, and before a launch reads them
-        self.unwritten: dict[str, str] = {}
 
     # -- the daemon ---------------------------------------------------------------------------------
 
@@ -150,7 +149,7 @@ class WorkflowRunner:
         decision = await prepare.decide_route(spec, data, labels, self.registry.rules)
         dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
-        self.shards = naming.output_shards(len(dag.nodes))
+        self.shards = self.held.shards = naming.output_shards(len(dag.nodes))
         reused = await prepare.reused_nodes(self.rt.api, self.namespace, spec, dag, now)
         self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
         run = await self.make_run(spec, dag, now)
@@ -162,12 +161,8 @@ class WorkflowRunner:
             await self.configmaps.ensure(self.input_source[0], {"input": data}, "input")
         for name in outputs:
             await self.configmaps.ensure(name, {}, "outputs")
-        by_cm: dict[str, dict[str, str]] = {}
-        for node, (_, output) in reused.items():
-            by_cm.setdefault(naming.output_configmap(self.name, node, self.shards), {})[node] = output
-        for cm, data in by_cm.items():
-            await self.configmaps.write(cm, data)
-        await self.writer.started(patch)
+        self.held.hold({node: output for node, (_, output) in reused.items()})
+        await self.writer.started(patch)  # writes them first
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
         for skipped in decision.skipped:
@@ -184,7 +179,7 @@ class WorkflowRunner:
     async def resume(self, spec: WorkflowSpec) -> bool:
         nodes = prepare.routed_nodes(spec, self.status.route or RouteStatus())
         dag = prepare.build_dag(nodes, self.registry)  # raises only if the spec changed behind our back
-        self.shards = naming.output_shards(len(dag.nodes))
+        self.shards = self.held.shards = naming.output_shards(len(dag.nodes))
         ref = spec.input.config_map_key_ref
         self.input_source = prepare.input_source(self.name, (ref.name, ref.key) if ref else None)
         for name in self.status.outputs:  # ours, or never touched
@@ -275,9 +270,9 @@ class WorkflowRunner:
         self.launcher.done_at.update(
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
-        self.unwritten.update(plan.outputs)
-        if self.reads_unwritten(plan):
-            await self.write_outputs()
+        self.held.hold(plan.outputs)
+        if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
+            await self.held.write()
         report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
         self.observer.created(
             {
@@ -314,29 +309,6 @@ class WorkflowRunner:
                 "SpecChangeRejected",
                 "spec is immutable once the workflow has started; the change is ignored (create a new Workflow)",
             )
-
-    def reads_unwritten(self, plan: Plan) -> bool:
-        """Whether a Job about to be created mounts an output that is not written yet."""
-        assert self.run is not None
-        nodes = self.run.dag.nodes
-        return bool(self.unwritten) and any(
-            dep in self.unwritten for launch in plan.launches for dep in nodes[launch.node].depends_on
-        )
-
-    async def write_outputs(self) -> None:
-        """Persist the outputs held back: one patch per outputs ConfigMap, however many nodes finished since.
-
-        Held back until a status write (which may call those nodes done) or a launch that mounts one of them:
-        a node's output is written once, not on every pass that sees a Job finish. A crash before then loses
-        nothing: the status does not call those nodes done yet, so a restarted runner observes their Jobs and
-        reads the outputs again from the Pods' termination messages."""
-        by_cm: dict[str, dict[str, str]] = {}
-        for node, output in self.unwritten.items():
-            by_cm.setdefault(naming.output_configmap(self.name, node, self.shards), {})[node] = output
-        for cm, data in by_cm.items():
-            await self.configmaps.write(cm, data)
-            for node in data:
-                del self.unwritten[node]
 
     def record_metrics(self, plan: Plan, results: Mapping[str, JobResult]) -> None:
         assert self.run is not None
