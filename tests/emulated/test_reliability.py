@@ -79,6 +79,9 @@ def test_sigkill_at_several_points_loses_and_duplicates_nothing(
     started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
     assert len(started) == len(set(started)) == 13, "a (node, attempt) ran twice"
     assert own_operator.starts == 5
+    (outputs,) = status["outputs"]  # outputs held back at a kill are read again from the Pods, none lost
+    assert set(kube.configmap(outputs)) == {node["name"] for node in layered_dag(3, 4)}
+    assert sim.errors == []  # and no Pod mounted an upstream output that was not there
 
 
 def test_restart_keeps_retry_timing(kube: Kube, sim: JobSimulator, own_operator: OperatorProcess) -> None:
