@@ -117,6 +117,8 @@ def kube(kubeconfig: pathlib.Path, namespace: str) -> Kube:
 def sim(kubeconfig: pathlib.Path, namespace: str) -> Iterator[JobSimulator]:
     with JobSimulator(kubeconfig, namespace=namespace, delay=0.05) as simulator:
         yield simulator
+    # e.g. a Pod that mounted an upstream output its ConfigMap did not have yet (a kubelet would not start it)
+    assert simulator.errors == [], f"the job simulator saw errors: {simulator.errors[:3]!r}"
 
 
 @pytest.fixture
