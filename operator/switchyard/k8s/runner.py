@@ -67,7 +67,6 @@ class WorkflowRunner:
         self.launcher = Launcher(rt.api, body, logger)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
-        self.shards = 1
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
 
@@ -149,11 +148,11 @@ class WorkflowRunner:
         decision = await prepare.decide_route(spec, data, labels, self.registry.rules)
         dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
-        self.shards = self.held.shards = naming.output_shards(len(dag.nodes))
+        self.held.shards = naming.output_shards(len(dag.nodes))
         reused = await prepare.reused_nodes(self.rt.api, self.namespace, spec, dag, now)
         self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
         run = await self.make_run(spec, dag, now)
-        outputs = sorted({naming.output_configmap(self.name, n, self.shards) for n in dag.order})
+        outputs = sorted({naming.output_configmap(self.name, n, self.held.shards) for n in dag.order})
         route = prepare.route_status(decision)
         patch = self.writer.started_patch(run, route, outputs, now, reused=set(reused))
         prepare.check_size(self.body, patch, dag, run.compact())
@@ -179,7 +178,7 @@ class WorkflowRunner:
     async def resume(self, spec: WorkflowSpec) -> bool:
         nodes = prepare.routed_nodes(spec, self.status.route or RouteStatus())
         dag = prepare.build_dag(nodes, self.registry)  # raises only if the spec changed behind our back
-        self.shards = self.held.shards = naming.output_shards(len(dag.nodes))
+        self.held.shards = naming.output_shards(len(dag.nodes))
         ref = spec.input.config_map_key_ref
         self.input_source = prepare.input_source(self.name, (ref.name, ref.key) if ref else None)
         for name in self.status.outputs:  # ours, or never touched
@@ -273,7 +272,9 @@ class WorkflowRunner:
         self.held.hold(plan.outputs)
         if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
             await self.held.write()
-        report = await self.launcher.launch(self.run, plan.launches, components, self.input_source, self.shards, now)
+        report = await self.launcher.launch(
+            self.run, plan.launches, components, self.input_source, self.held.shards, now
+        )
         self.observer.created(
             {
                 self.run.job_name(launch.node, launch.attempt): launch.node
