@@ -14,7 +14,7 @@ import pytest
 from kopf._cogs.structs.references import Insights
 from kubernetes.client.exceptions import ApiException
 
-from switchyard.k8s.informer import FastWatch, Informer, Store, Summary, exact_names, serves
+from switchyard.k8s.informer import FastWatch, Informer, ListWatch, Store, Summary, exact_names, serves
 from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
@@ -214,3 +214,71 @@ def test_a_namespace_watch_without_rbac_ends_with_one_warning(caplog: pytest.Log
 )
 def test_fast_watch_decodes_lines_as_the_client_does(line: str) -> None:
     assert FastWatch().unmarshal_event(line, None) == kubernetes.watch.Watch().unmarshal_event(line, None)
+
+
+def test_the_informers_watch_decodes_its_events_with_orjson(
+    small_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's `Watch.stream` decodes a line with `json` itself when asked not to deserialize, and the
+    orjson decoder would never run: the informer's events must reach `FastWatch.unmarshal_event`."""
+    _, client = small_cluster
+    batch = kubernetes.client.BatchV1Api(client)
+    decoded: list[str] = []
+    unmarshal = FastWatch.unmarshal_event
+
+    def counting(self: FastWatch, data: str, return_type: Any) -> Any:
+        event = unmarshal(self, data, return_type)
+        if event:
+            decoded.append(event["object"]["metadata"]["name"])
+        return event
+
+    monkeypatch.setattr(FastWatch, "unmarshal_event", counting)
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", [NS], lambda *_: None, asyncio.get_running_loop())
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        batch.create_namespaced_job(NS, job("decoded"))
+        await until(lambda: ("inf", "decoded") in informer.store)
+        informer.stop()
+        return informer
+
+    asyncio.run(scenario())
+    assert "decoded" in decoded
+    batch.delete_namespaced_job("decoded", NS)
+
+
+def test_changes_handed_while_the_loop_is_busy_are_applied_in_order_after_one_wakeup() -> None:
+    """A watch thread hands each change to the event loop; all that queue while the loop is busy are applied
+    in order in one wake-up (one `call_soon_threadsafe`, not one per watch event)."""
+    applied: list[tuple[str, int]] = []
+
+    class Recording(ListWatch):
+        def listed(self, scope: str | None, digests: list[Any]) -> None:
+            applied.append(("listed", len(digests)))
+
+        def changed(self, deleted: bool, digest: Any) -> None:
+            applied.append(("deleted" if deleted else "changed", digest))
+
+    async def scenario() -> Recording:
+        watch = Recording("things", lambda: None, None, [None], asyncio.get_running_loop())
+
+        def thread() -> None:
+            watch.hand(watch.listed, None, [1, 2])
+            for i in range(200):
+                watch.hand(watch.changed, i % 7 == 0, i)
+
+        worker = threading.Thread(target=thread)
+        worker.start()
+        worker.join()  # the loop is busy here: nothing ran yet
+        assert applied == []
+        await until(lambda: len(applied) == 201)
+        watch.hand(watch.changed, False, 500)  # a later change wakes the loop again
+        await until(lambda: len(applied) == 202)
+        return watch
+
+    watch = asyncio.run(scenario())
+    assert applied == [("listed", 2)] + [("deleted" if i % 7 == 0 else "changed", i) for i in range(200)] + [
+        ("changed", 500)
+    ]
+    assert watch.wakeups == 2
