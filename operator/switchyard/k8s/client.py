@@ -138,7 +138,7 @@ class Api:
         for attempt in range(1, MAX_TRIES + 1):
             self.calls += 1
             try:
-                return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+                return await loop.run_in_executor(self._pool, lambda: direct(fn)(*args, **kwargs))
             except ApiException as exc:
                 # 409 AlreadyExists is an answer, not trouble: only a write Conflict (stale resourceVersion) retries
                 conflict = exc.status == 409 and status_reason(exc) != "AlreadyExists" and retry_conflicts
@@ -207,13 +207,22 @@ class Api:
         self.api_client.close()
 
 
+def direct(fn: Callable[..., T]) -> Callable[..., T]:
+    """A generated client method without its pydantic `validate_call` check of the arguments (`raw_function`,
+    which pydantic offers for trusted callers): our calls pass well-typed values, and the check cost ~3 % of
+    the operator's CPU (a py-spy profile of 300 x 20). Anything else is returned as it is."""
+    raw = getattr(fn, "raw_function", None)
+    owner = getattr(fn, "__self__", None)
+    return functools.partial(raw, owner) if raw is not None and owner is not None else fn
+
+
 def _unparsed(fn: Callable[..., Any]) -> Callable[..., None]:
     """`fn` (a generated client method) asked for the raw response, which is drained and released.
     Errors still raise `ApiException` with the server's Status body."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> None:
-        response = fn(*args, _preload_content=False, **kwargs)
+        response = direct(fn)(*args, _preload_content=False, **kwargs)
         response.read()
         response.release_conn()
 
