@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 
 from switchyard.config import OPTIONS, parse_shard_label
@@ -152,18 +155,34 @@ def main(argv: list[str] | None = None) -> int:
     # kopf's view of the served namespaces, shared with our own namespace watch (k8s/namespaces.py)
     memo = kopf.Memo(insights=Insights())
     try:
-        kopf.run(
-            standalone=True,  # no kopf peering: equal-priority peers all freeze; the Lease elects one instead
-            clusterwide=not args.namespace,
-            namespaces=args.namespace,
-            liveness_endpoint=liveness,
-            memo=memo,
-            insights=memo.insights,
-        )
+        with event_loop() as loop:
+            kopf.run(
+                loop=loop,
+                standalone=True,  # no kopf peering: equal-priority peers all freeze; the Lease elects one instead
+                clusterwide=not args.namespace,
+                namespaces=args.namespace,
+                liveness_endpoint=liveness,
+                memo=memo,
+                insights=memo.insights,
+            )
     finally:
         if lease is not None:
             lease.release()
     return 0
+
+
+@contextlib.contextmanager
+def event_loop() -> Iterator[asyncio.AbstractEventLoop | None]:
+    """uvloop's event loop when it is installed (a dependency on Linux and macOS), as `kopf run` does; else
+    None, for kopf's default (`asyncio.run`). uvloop's loop, futures and thread hand-offs are in C: the operator
+    took ~7 % less CPU per Job with it (docs/benchmarks.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        yield None
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        yield runner.get_loop()
 
 
 def acquire_leadership(args: argparse.Namespace) -> LeaderLease:

@@ -106,6 +106,11 @@ def test_ttl_after_finished_deletes_workflow_and_owned_objects(kube: Kube, sim: 
     assert [c.metadata.name for c in cms if c.metadata.name.startswith("short-lived")] == []
 
 
+def test_the_operator_process_runs_on_uvloop(running_operator: OperatorProcess) -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop)")
+    assert "event loop: uvloop.Loop" in running_operator.log(), running_operator.log()[-3000:]
+
+
 def test_metrics_endpoint(running_operator: OperatorProcess, kube: Kube, sim: JobSimulator) -> None:
     kube.component("proc")
     kube.create("Workflow", "measured", {"input": {"data": "x"}, "nodes": [

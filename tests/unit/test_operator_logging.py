@@ -1,10 +1,13 @@
-"""The operator drops kopf's per-event "Handler 'x' succeeded." lines and keeps everything else."""
+"""The operator drops kopf's per-event "Handler 'x' succeeded." lines and keeps everything else; its event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from switchyard.__main__ import QuietEventHandlers
+import pytest
+
+from switchyard.__main__ import QuietEventHandlers, event_loop
 
 
 def record(level: int, message: str) -> logging.LogRecord:
@@ -19,3 +22,11 @@ def test_only_successful_event_handler_lines_are_dropped() -> None:
     assert quiet.filter(record(logging.ERROR, "Handler 'job_changed' failed with an exception and will try again"))
     assert quiet.filter(record(logging.WARNING, "Handler 'job_changed' succeeded."))
     assert quiet.filter(record(logging.INFO, "resumed workflow at 3/10"))
+
+
+def test_the_event_loop_is_uvloops_when_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop)")
+    with event_loop() as loop:
+        assert isinstance(loop, uvloop.Loop)
+        assert loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
+    assert loop.is_closed()
