@@ -427,9 +427,9 @@ def print_tables(results: list[Result]) -> None:
         )
     print(
         "\n| run | Workflows | nodes | Jobs created | operator CPU per Job (ms) | operator API requests per node "
-        "| operator RSS peak (MiB) | harness CPU per request (ms) |"
+        "| operator RSS peak (MiB) | harness CPU per request (ms) | operator CPU / harness CPU |"
     )
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     for r in results:
         # the harness (emulator + simulator, this process) does the same work in every run of one size: its CPU
         # per request says how fast the machine ran, which moves the operator's CPU per Job with it
@@ -437,7 +437,8 @@ def print_tables(results: list[Result]) -> None:
         harness = r.bench_cpu * 1000 / total if total else math.nan
         print(
             f"| {r.dag} | {r.workflows} | {r.nodes} | {r.jobs_created} | {fmt(r.cpu_per_job_ms, 1)} "
-            f"| {fmt(r.requests_per_node)} | {fmt(r.rss_peak_mib, 0)} | {fmt(harness)} |"
+            f"| {fmt(r.requests_per_node)} | {fmt(r.rss_peak_mib, 0)} | {fmt(harness)} "
+            f"| {fmt(r.operator_cpu / r.bench_cpu, 3) if r.bench_cpu else '-'} |"
         )
     for r in results:
         print(f"\n{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
