@@ -282,3 +282,25 @@ def test_changes_handed_while_the_loop_is_busy_are_applied_in_order_after_one_wa
         ("changed", 500)
     ]
     assert watch.wakeups == 2
+
+
+def test_a_change_that_fails_to_apply_does_not_drop_the_rest_of_its_batch(caplog: pytest.LogCaptureFixture) -> None:
+    applied: list[int] = []
+
+    class Fussy(ListWatch):
+        def changed(self, deleted: bool, digest: Any) -> None:
+            if digest == 3:
+                raise ValueError("bad digest")
+            applied.append(digest)
+
+    async def scenario() -> None:
+        watch = Fussy("things", lambda: None, None, [None], asyncio.get_running_loop())
+        worker = threading.Thread(target=lambda: [watch.hand(watch.changed, False, i) for i in range(6)])
+        worker.start()
+        worker.join()
+        await until(lambda: len(applied) == 5)
+
+    with caplog.at_level(logging.ERROR, logger="switchyard.informer"):
+        asyncio.run(scenario())
+    assert applied == [0, 1, 2, 4, 5]
+    assert [r.getMessage() for r in caplog.records] == ["things: applying a watched change failed"]

@@ -191,7 +191,10 @@ class ListWatch:
             self._drain_due = False
         self.wakeups += 1
         for fn, args in batch:
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # as the loop does for each callback: one bad change does not drop the rest
+                log.exception("%s: applying a watched change failed", self.kind)
 
     def start(self) -> None:
         for scope in self.scopes:
