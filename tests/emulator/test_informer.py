@@ -209,11 +209,19 @@ def test_a_namespace_watch_without_rbac_ends_with_one_warning(caplog: pytest.Log
         '{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}',
         "",
         "   ",
-        '{"type": "ADDED", "object": ',  # a cut line: dropped, as the client drops it
     ],
 )
 def test_fast_watch_decodes_lines_as_the_client_does(line: str) -> None:
     assert FastWatch().unmarshal_event(line, None) == kubernetes.watch.Watch().unmarshal_event(line, None)
+
+
+def test_a_cut_watch_line_raises_so_the_informer_lists_again() -> None:
+    """The client yields None for a line it cannot decode and goes on; an event is lost then, so the
+    informer's decoder raises instead, and its thread lists again (see `_run`)."""
+    line = '{"type": "ADDED", "object": '
+    assert kubernetes.watch.Watch().unmarshal_event(line, None) is None
+    with pytest.raises(ValueError):
+        FastWatch().unmarshal_event(line, None)
 
 
 def test_the_informers_watch_decodes_its_events_with_orjson(

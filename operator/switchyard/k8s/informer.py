@@ -277,7 +277,7 @@ class ListWatch:
                 timeout_seconds=self.watch_seconds,
                 _request_timeout=(10, READ_TIMEOUT),
             ):
-                if event is None:  # a blank or cut line, dropped as the client drops it
+                if event is None:  # a blank line
                     continue
                 body = event["object"]
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
@@ -305,10 +305,9 @@ class FastWatch(watch.Watch):
             return super().unmarshal_event(data, return_type)  # type: ignore[no-any-return]
         if not data or data.isspace():
             return None
-        try:
-            event: dict[str, Any] = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return None  # as the client does
+        # A line that does not decode raises (the client would yield None and go on): an event was lost, so
+        # the informer lists again rather than keep a store that misses it.
+        event: dict[str, Any] = orjson.loads(data)
         event["raw_object"] = event["object"]
         return event
 
