@@ -6,6 +6,7 @@ import json
 import pathlib
 import shutil
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -106,8 +107,8 @@ def test_ttl_after_finished_deletes_workflow_and_owned_objects(kube: Kube, sim: 
     assert [c.metadata.name for c in cms if c.metadata.name.startswith("short-lived")] == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not support Windows; asyncio's loop runs there")
 def test_the_operator_process_runs_on_uvloop(running_operator: OperatorProcess) -> None:
-    pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop)")
     assert "event loop: uvloop.Loop" in running_operator.log(), running_operator.log()[-3000:]
 
 
