@@ -2,8 +2,8 @@
 
 Generates a JSON Lines input of each size (default 256 MiB and 1 GiB) in a temporary directory, runs each
 processor as the Job runs it (`python -m switchyard.processors NAME`, a real subprocess) on a rooted copy
-of the file contract (`SWITCHYARD_ROOT`, with an `outputs/` directory), and reports the child's peak RSS
-(`ru_maxrss` from wait4) and its throughput in MB/s. `cp` of the same file on the same disk is the baseline.
+of the file contract (`SWITCHYARD_ROOT`, with an `outputs/` directory), and reports the process's peak RSS
+(`ru_maxrss` from wait4, taken by a small launcher process) and its throughput in MB/s. `cp` of the same file on the same disk is the baseline.
 json-processor also runs on the same records as one JSON array document (the ijson path), at the smallest
 size only. Everything generated is deleted afterwards.
 
@@ -71,6 +71,39 @@ def generate(path: Path, size: int, as_array: bool = False) -> int:
     return count
 
 
+# A small launcher starts the measured process and prints its ru_maxrss: the peak of a process forked from a
+# big parent (pytest) counts the parent's pages it had before exec; forked from this launcher it does not.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "print(usage.ru_maxrss * 1024)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def run_measured(argv: list[str], env: dict[str, str]) -> tuple[int, int, str]:
+    """(exit code, peak RSS in bytes, stderr) of `argv` run as a real subprocess."""
+    completed = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *argv], env=env, capture_output=True, text=True, check=False
+    )
+    lines = completed.stdout.split()
+    return completed.returncode, int(lines[-1]) if lines else 0, completed.stderr
+
+
+def processor_env(root: Path, termination_log: Path, node: str = "bench") -> dict[str, str]:
+    """The environment the Job gives a processor, rooted at `root` instead of /switchyard."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "operator"),
+        "SWITCHYARD_ROOT": str(root),
+        "SWITCHYARD_TERMINATION_LOG": str(termination_log),
+        "SWITCHYARD_WORKFLOW": "bench",
+        "SWITCHYARD_NODE": node,
+        "SWITCHYARD_ATTEMPT": "1",
+    }
+
+
 def run_cp(source: Path, work: Path) -> dict[str, Any]:
     target = work / "copy"
     started = time.perf_counter()
@@ -86,38 +119,20 @@ def run_processor(name: str, config: dict[str, Any], source: Path, work: Path) -
     (root / "outputs").mkdir(parents=True)
     os.link(source, root / "input")
     (root / "config.json").write_text(json.dumps(config))
-    package_parent = Path(__file__).resolve().parents[1] / "operator"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(package_parent),
-        "SWITCHYARD_ROOT": str(root),
-        "SWITCHYARD_TERMINATION_LOG": str(work / "termination-log"),
-        "SWITCHYARD_WORKFLOW": "bench",
-        "SWITCHYARD_NODE": name,
-        "SWITCHYARD_ATTEMPT": "1",
-    }
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "switchyard.processors", name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    code, peak, stderr = run_measured(
+        [sys.executable, "-m", "switchyard.processors", name], processor_env(root, work / "termination-log", name)
     )
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
     result = json.loads((work / "termination-log").read_text())
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed ({proc.returncode}): {result.get('error')} {stderr[-2000:]}")
+    if code != 0:
+        raise SystemExit(f"{name} failed ({code}): {result.get('error')} {stderr[-2000:]}")
     outputs = result.get("outputs") or {}
     shutil.rmtree(root)
     return {
         "name": name,
         "seconds": seconds,
-        "rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        "rss_mib": peak / MIB,
         "outputs": outputs.get("count"),
         "output_mib": (outputs.get("bytes") or 0) / MIB,
     }
