@@ -3,7 +3,8 @@
 Generates a JSON Lines input of each size (default 256 MiB and 1 GiB) in a temporary directory, runs each
 processor as the Job runs it (`python -m switchyard.processors NAME`, a real subprocess) on a rooted copy
 of the file contract (`SWITCHYARD_ROOT`, with an `outputs/` directory), and reports the process's peak RSS
-(`ru_maxrss` from wait4, taken by a small launcher process) and its throughput in MB/s. `cp` of the same file on the same disk is the baseline.
+(`ru_maxrss` from wait4, taken by a small launcher process) and its throughput in MB/s. `cp` of the same
+file on the same disk is the baseline.
 json-processor also runs on the same records as one JSON array document (the ijson path), at the smallest
 size only. Everything generated is deleted afterwards.
 

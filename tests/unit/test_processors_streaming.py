@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.processors_rss import processor_env, run_measured
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.processors_rss import processor_env, run_measured
 from switchyard.processors import jsonstream, run, streams
 from switchyard.processors.contract import ProcessorError, Result, load_context
 from switchyard.processors.streams import Outputs
