@@ -444,3 +444,14 @@ def test_processors_stream_a_large_input(tmp_path: Path, large_input: Path, name
     written = sum(len(data) for data in output_files(root).values())
     if name == "chunking-processor":
         assert written == size
+
+
+def test_json_lines_with_lone_surrogate_escapes_are_written_back(tmp_path: Path) -> None:
+    root = make_root(tmp_path, '{"a": "\\ud800x", "big": 123456789012345678901234567890}\n{"b": 1e16}\n')
+    code, result = run_root("json-processor", root)
+    assert code == 0, result
+    lines = output_files(root)["records.jsonl"].decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"a": "\ud800x", "big": 123456789012345678901234567890},
+        {"b": 1e16},
+    ]

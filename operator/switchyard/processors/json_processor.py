@@ -10,7 +10,6 @@ the union of keys, `fieldCounts`). A line that is not JSON fails the run, naming
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from switchyard.processors.contract import (
@@ -28,6 +27,7 @@ from switchyard.processors.jsonstream import (
     FORMATS,
     Document,
     detect_format,
+    dumps,
     iter_json_lines,
     open_document,
 )
@@ -35,7 +35,7 @@ from switchyard.processors.output import clip_text
 from switchyard.processors.streams import Outputs
 
 OUTPUT_NAME = "records.jsonl"
-WRITE_BUFFER_CHARS = 1 << 20
+WRITE_BUFFER_BYTES = 1 << 20
 
 KEY_LIMIT = 50
 FIELD_LIMIT = 20
@@ -93,8 +93,8 @@ class _Records:
         self.types: dict[str, int] = {}
         self.keys = _SmallestKeys(KEY_LIMIT)
         self.field_counts = dict.fromkeys(self.fields[:FIELD_LIMIT], 0)
-        self._pending: list[str] = []
-        self._pending_chars = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def add(self, value: Any, measured: tuple[int, int] | None = None) -> None:
         depth, leaves = measured or measure(value)
@@ -109,26 +109,23 @@ class _Records:
             for name in self.field_counts:
                 if name in value:
                     self.field_counts[name] += 1
-        self.write_line(dumps(self.project(value)))
+        self.write(dumps(self.project(value)) + b"\n")
 
     def project(self, value: Any) -> Any:
         if self.fields and isinstance(value, dict):
             return {name: value[name] for name in self.fields if name in value}
         return value
 
-    def write_line(self, text: str) -> None:
-        self.write(text + "\n")
-
-    def write(self, text: str) -> None:
-        self._pending.append(text)
-        self._pending_chars += len(text)
-        if self._pending_chars >= WRITE_BUFFER_CHARS:
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= WRITE_BUFFER_BYTES:
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
-            self.file.write("".join(self._pending).encode("utf-8"))
-            self._pending, self._pending_chars = [], 0
+            self.file.write(b"".join(self._pending))
+            self._pending, self._pending_bytes = [], 0
 
     def close(self) -> None:
         self.flush()
@@ -187,7 +184,7 @@ def _document(document: Document, records: _Records, fields: list[str]) -> Resul
     elif document.type == "object":
         records.count += 1
         records.types["object"] = records.types.get("object", 0) + 1
-        records.write("{")
+        records.write(b"{")
         written = 0
         for key, value in document.members:
             assert key is not None
@@ -200,9 +197,9 @@ def _document(document: Document, records: _Records, fields: list[str]) -> Resul
                 selected[key], was_clipped = _preview(value, PREVIEW_DEPTH)
                 clipped = clipped or was_clipped
             if not wanted or key in wanted:
-                records.write(("," if written else "") + dumps(key) + ":" + dumps(value))
+                records.write((b"," if written else b"") + dumps(key) + b":" + dumps(value))
                 written += 1
-        records.write_line("}")
+        records.write(b"}\n")
         records.depth, records.leaves = max(records.depth, depth), records.leaves + leaves
     else:
         _, value = next(document.members)
@@ -224,10 +221,6 @@ def _document(document: Document, records: _Records, fields: list[str]) -> Resul
         result["missing"] = missing
         result["selectedTruncated"] = clipped or len(wanted) > FIELD_LIMIT
     return result
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def measure(document: Any) -> tuple[int, int]:

@@ -9,11 +9,13 @@ backend (yajl) rejects integers beyond 64 bits, which the in-memory parser accep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
+import orjson
 
 from switchyard.processors.contract import ProcessorError, Source, json_type, strict_json_loads
 from switchyard.processors.streams import read_lines
@@ -63,7 +65,7 @@ def iter_json_lines(source: Source, max_line_bytes: int) -> Iterator[tuple[int, 
         if not line.strip():
             continue
         try:
-            yield number, strict_json_loads(line)
+            yield number, loads(line)
         except RecursionError as exc:
             raise ProcessorError(f"{source.name}: line {number} is nested too deeply to parse") from exc
         except ValueError as exc:
@@ -155,6 +157,23 @@ def _members(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str | None, An
                 parent[str(key[0])] = value
         else:
             yield top_key, value
+
+
+def loads(data: bytes) -> Any:
+    """One JSON value: orjson (strict JSON, fast), else the standard library for what orjson refuses and
+    JSON allows (integers beyond 64 bits, escaped lone surrogates), which also gives the error message."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return strict_json_loads(data)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8: orjson, else the standard library (big integers; lone surrogates escaped)."""
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _short(exc: Exception) -> str:
