@@ -45,7 +45,7 @@ def process(ctx: Context) -> Result:
     assert max_line is not None
 
     source = ctx.input
-    empty = source.size == 0 or not _head(source).strip()
+    empty = source.size == 0 or (source.size <= SNIFF_BYTES and not _head(source).strip())
     checks: list[dict[str, JSONValue]] = [
         _check("input-utf8", _is_utf8(source), "input is not valid UTF-8"),
         _check("input-non-empty", allow_empty or source.size > 0, "input is empty"),
