@@ -18,7 +18,7 @@ from bench.processors_rss import processor_env, run_measured
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchyard.processors import jsonstream, run, streams
+from switchyard.processors import jsonstream, numeric_processor, run, streams
 from switchyard.processors.contract import ProcessorError, Result, load_context
 from switchyard.processors.streams import Outputs
 
@@ -251,6 +251,18 @@ def test_numeric_streaming_finds_what_the_whole_text_holds(parts: list[str], blo
         with block_size(block):
             _, streamed = run_root("numeric-processor", root)
     assert streamed == whole
+
+
+PLAIN_NUMBER = re.compile(r"(?:(?<![\w.])[-+])?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet="0123456789.eE+-a_ ,\n\u0663é", max_size=30))
+def test_number_patterns_match_the_plain_form(text: str) -> None:
+    assert numeric_processor.NUMBER.findall(text) == PLAIN_NUMBER.findall(text)
+    if text.isascii():
+        found = [token.decode() for token in numeric_processor.NUMBER_ASCII.findall(text.encode())]
+        assert found == PLAIN_NUMBER.findall(text)
 
 
 def test_numeric_sums_upstream_artifacts(tmp_path: Path) -> None:

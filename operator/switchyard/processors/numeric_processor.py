@@ -17,12 +17,19 @@ from switchyard.processors.streams import decode, read_blocks, utf8_boundary
 DECIMALS = 6
 # Integers up to this many digits are kept exact; longer ones become floats (int() refuses >4300 digits).
 MAX_EXACT_DIGITS = 15
-# A sign only counts when it does not follow a word character ("a-5" and "2024-01" are not negative);
-# digits never start right after a digit or dot, so "1.2.3" yields 1.2 and not a stray 3.
-# The leading lookahead changes no match (each starts with a sign, dot or digit): it lets the engine skip
-# other characters fast. NUMBER_ASCII is the same pattern for ASCII bytes, where \d and \w are ASCII anyway.
-NUMBER = re.compile(r"(?=[-+.\d])(?:(?<![\w.])[-+])?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
-NUMBER_ASCII = re.compile(rb"(?=[-+.0-9])(?:(?<![\w.])[-+])?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+# A number: an optional sign, digits with an optional fraction (or a bare fraction), an optional exponent.
+# A sign only counts when it does not follow a word character or dot ("a-5" and "2024-01" are not
+# negative); digits never start right after a digit or dot, so "1.2.3" yields 1.2 and not a stray 3.
+# Written so that each branch starts with the character it consumes and checks what precedes it after
+# (a lookbehind over it): the regex engine then skips other characters fast. The plain form is
+#   (?:(?<![\w.])[-+])?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?
+# (tests/unit/test_processors_streaming.py checks both against it). NUMBER_ASCII is the same for ASCII bytes.
+_NUMBER = (
+    r"(?:[-+](?<![\w.][-+])(?:\d+(?:\.\d+)?|\.\d+)|{digit}(?<![\d.]{digit})\d*(?:\.\d+)?|\.(?<![\d.]\.)\d+)"
+    r"(?:[eE][-+]?\d+)?"
+)
+NUMBER = re.compile(_NUMBER.format(digit=r"\d"))
+NUMBER_ASCII = re.compile(_NUMBER.format(digit="[0-9]").encode())
 _INTEGER = re.compile(r"[-+]?\d+")
 
 
