@@ -3,8 +3,9 @@
 Generates a JSON Lines input of each size (default 256 MiB and 1 GiB) in a temporary directory, runs each
 processor as the Job runs it (`python -m switchyard.processors NAME`, a real subprocess) on a rooted copy
 of the file contract (`SWITCHYARD_ROOT`, with an `outputs/` directory), and reports the process's peak RSS
-(`ru_maxrss` from wait4, taken by a small launcher process) and its throughput in MB/s. `cp` of the same
-file on the same disk is the baseline.
+(`ru_maxrss` from wait4, taken by a small launcher process), its throughput in MB/s of wall time and
+per CPU second (user + system: less moved by other load on the machine). `cp` of the same file on the
+same disk, measured the same way, is the baseline.
 json-processor also runs on the same records as one JSON array document (the ijson path), at the smallest
 size only. Everything generated is deleted afterwards.
 
@@ -78,18 +79,26 @@ LAUNCHER = (
     "import os, subprocess, sys\n"
     "proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
     "_, status, usage = os.wait4(proc.pid, 0)\n"
-    "print(usage.ru_maxrss * 1024)\n"
+    "print(usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime)\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
 def run_measured(argv: list[str], env: dict[str, str]) -> tuple[int, int, str]:
     """(exit code, peak RSS in bytes, stderr) of `argv` run as a real subprocess."""
+    code, peak, _, stderr = run_measured_cpu(argv, env)
+    return code, peak, stderr
+
+
+def run_measured_cpu(argv: list[str], env: dict[str, str]) -> tuple[int, int, float, str]:
+    """(exit code, peak RSS in bytes, CPU seconds (user + system), stderr) of `argv` as a real subprocess."""
     completed = subprocess.run(
         [sys.executable, "-c", LAUNCHER, *argv], env=env, capture_output=True, text=True, check=False
     )
-    lines = completed.stdout.split()
-    return completed.returncode, int(lines[-1]) if lines else 0, completed.stderr
+    fields = completed.stdout.split()
+    if len(fields) < 2:
+        return completed.returncode, 0, 0.0, completed.stderr
+    return completed.returncode, int(fields[-2]), float(fields[-1]), completed.stderr
 
 
 def processor_env(root: Path, termination_log: Path, node: str = "bench") -> dict[str, str]:
@@ -108,10 +117,12 @@ def processor_env(root: Path, termination_log: Path, node: str = "bench") -> dic
 def run_cp(source: Path, work: Path) -> dict[str, Any]:
     target = work / "copy"
     started = time.perf_counter()
-    subprocess.run(["cp", "--reflink=never", str(source), str(target)], check=True)
+    code, peak, cpu, stderr = run_measured_cpu(["cp", "--reflink=never", str(source), str(target)], dict(os.environ))
     seconds = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"cp failed: {stderr}")
     target.unlink()
-    return {"name": "cp", "seconds": seconds, "rss_mib": None}
+    return {"name": "cp", "seconds": seconds, "rss_mib": peak / MIB, "cpu_seconds": cpu}
 
 
 def run_processor(name: str, config: dict[str, Any], source: Path, work: Path) -> dict[str, Any]:
@@ -121,7 +132,7 @@ def run_processor(name: str, config: dict[str, Any], source: Path, work: Path) -
     os.link(source, root / "input")
     (root / "config.json").write_text(json.dumps(config))
     started = time.perf_counter()
-    code, peak, stderr = run_measured(
+    code, peak, cpu, stderr = run_measured_cpu(
         [sys.executable, "-m", "switchyard.processors", name], processor_env(root, work / "termination-log", name)
     )
     seconds = time.perf_counter() - started
@@ -134,6 +145,7 @@ def run_processor(name: str, config: dict[str, Any], source: Path, work: Path) -
         "name": name,
         "seconds": seconds,
         "rss_mib": peak / MIB,
+        "cpu_seconds": cpu,
         "outputs": outputs.get("count"),
         "output_mib": (outputs.get("bytes") or 0) / MIB,
     }
@@ -170,13 +182,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="processors-rss-") as tmp:
         for size in sizes:
             rows.extend(bench_size(size, Path(tmp), json_array=size == min(sizes)))
-    print(f"{'input':>9}  {'what':<32} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9} {'outputs':>8}")
+    header = f"{'input':>9}  {'what':<32} {'seconds':>8} {'MB/s':>7} {'CPU s':>6} {'MB/CPU-s':>8}"
+    print(f"{header} {'peak RSS':>9} {'outputs':>7}")
     for row in rows:
         rss = f"{row['rss_mib']:.1f} MiB" if row["rss_mib"] is not None else "-"
         outputs = f"{row['outputs']}" if row.get("outputs") is not None else "-"
+        cpu = row["cpu_seconds"]
+        cpu_text = f"{cpu:>6.2f} {row['size_mib'] * MIB / 1e6 / cpu:>8.1f}" if cpu else f"{'-':>6} {'-':>8}"
         print(
             f"{row['size_mib']:>5.0f} MiB  {row['name']:<32} {row['seconds']:>8.2f} {row['mb_per_s']:>7.1f} "
-            f"{rss:>9} {outputs:>8}"
+            f"{cpu_text} {rss:>9} {outputs:>7}"
         )
     if args.json:
         print(json.dumps(rows, indent=1))
