@@ -192,6 +192,7 @@ def test_chunking_processor_splits_and_hashes(tmp_path: Path) -> None:
     assert result["chunks"] == [
         {
             "index": i,
+            "file": f"chunk-{i:05d}",
             "chars": len(piece),
             "bytes": len(piece.encode()),
             "sha256": hashlib.sha256(piece.encode()).hexdigest()[:12],

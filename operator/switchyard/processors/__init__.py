@@ -1,6 +1,7 @@
 """Built-in reference processors run inside workflow Jobs (json, chunking, numeric, data-validator).
 
-Standard library only; run one with `python -m switchyard.processors <name>`.
+They stream their files (see `contract` for the file layout); run one with
+`python -m switchyard.processors <name>`. The standard library and ijson only.
 """
 
 from switchyard.processors.runner import PROCESSORS, run

@@ -1,11 +1,32 @@
-"""The file contract a processor sees inside its Job: input, config, upstream outputs and identity env.
+"""The file contract a processor sees inside its Job: input, config, upstream data, outputs and identity env.
 
-Everything is read once into an immutable `Context`; processors never touch the filesystem themselves.
+All paths are under the root `/switchyard` (`SWITCHYARD_ROOT` moves it, for tests, benchmarks and the
+sandbox). `load_context` only looks at the tree (names and sizes); processors read the data as streams.
+
+- `input`: the Workflow's input as a file, of any size; absent means empty.
+- `config.json`: the node's merged config (a JSON object); absent or blank means `{}`.
+- `upstream/<node>`, one entry per dependency, in one of two shapes:
+  - a regular file: that dependency's result (the JSON preview of its termination message); it passed no
+    artifacts. This is the shape of an operator that passes results only.
+  - a directory: every regular file below it, at any depth, is one of the dependency's artifacts, named
+    by its path relative to the directory (`chunk-00000`, `part/a.csv`). The dependency's result, when it
+    is given, is then the file `upstream/<node>.result.json` beside the directory (node names are DNS
+    labels, so a name with a dot never is a node). Names starting with `..` (the kubelet's bookkeeping
+    in ConfigMap volumes) and symlinks to directories are skipped.
+- `outputs/`: when this directory exists (the operator mounts it writable), every file a processor
+  writes below it is an artifact of the node; when it does not, a processor writes no files and reports
+  its preview only.
+
+The data a processor works on (`Context.sources`): with config `from: auto` (the default), the upstream
+artifacts when any dependency passed some, in the order (dependency, artifact name); otherwise the input.
+`from: input` and `from: upstream` choose one explicitly.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +42,13 @@ ENV_TERMINATION_LOG = "SWITCHYARD_TERMINATION_LOG"
 ENV_WORKFLOW = "SWITCHYARD_WORKFLOW"
 ENV_NODE = "SWITCHYARD_NODE"
 ENV_ATTEMPT = "SWITCHYARD_ATTEMPT"
+INPUT_NAME = "input"
+OUTPUTS_DIR = "outputs"
+UPSTREAM_DIR = "upstream"
+RESULT_SUFFIX = ".result.json"
+# A dependency's result is a termination message (at most 4 KiB); more than this is not a result.
+MAX_RESULT_READ = 1 << 20
+SOURCE_MODES = ("auto", "input", "upstream")
 
 
 class ProcessorError(Exception):
@@ -33,17 +61,59 @@ class ProcessorError(Exception):
 
 
 @dataclass(frozen=True)
+class Source:
+    """One file of data: the input (`name` "input") or an upstream artifact (`name` "<node>/<artifact>")."""
+
+    name: str
+    path: Path
+    size: int
+
+    def open(self) -> Any:
+        """The file opened for binary reading (the caller closes it); an absent input reads as empty."""
+        if self.name == INPUT_NAME and not self.path.is_file():
+            return io.BytesIO(b"")
+        return self.path.open("rb")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One dependency: its result text (None when not given) and its artifacts (empty when it passed none)."""
+
+    node: str
+    result: str | None
+    artifacts: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True)
 class Context:
-    """What one processor run sees: identity, the workflow input, node config and upstream outputs."""
+    """What one processor run sees: identity, the input, node config, upstream data and the outputs dir."""
 
     workflow: str | None
     node: str | None
     attempt: int | None
-    input_text: str
-    input_bytes: int
-    input_is_utf8: bool
+    input: Source
     config: Mapping[str, Any] = field(default_factory=dict)
-    upstream: Mapping[str, str] = field(default_factory=dict)
+    upstream: Mapping[str, Upstream] = field(default_factory=dict)
+    outputs_dir: Path | None = None
+
+    @property
+    def input_bytes(self) -> int:
+        return self.input.size
+
+    @property
+    def upstream_artifacts(self) -> tuple[Source, ...]:
+        return tuple(artifact for dep in self.upstream.values() for artifact in dep.artifacts)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The data to work on, following config `from` (see the module docstring)."""
+        mode = self.config.get("from", "auto")
+        if mode not in SOURCE_MODES:
+            raise ProcessorError(f"config.from must be one of {', '.join(SOURCE_MODES)}, got {mode!r}")
+        artifacts = self.upstream_artifacts
+        if mode == "upstream" or (mode == "auto" and artifacts):
+            return artifacts
+        return (self.input,)
 
 
 def root_from_env(env: Mapping[str, str]) -> Path:
@@ -54,7 +124,7 @@ def termination_log_from_env(env: Mapping[str, str]) -> Path:
     return Path(env.get(ENV_TERMINATION_LOG) or DEFAULT_TERMINATION_LOG)
 
 
-def strict_json_loads(text: str) -> Any:
+def strict_json_loads(text: str | bytes) -> Any:
     """Parse standard JSON only: NaN/Infinity are rejected, since they cannot be written back out as JSON."""
     return json.loads(text, parse_constant=_reject_constant)
 
@@ -64,22 +134,18 @@ def _reject_constant(name: str) -> Any:
 
 
 def load_context(root: Path, env: Mapping[str, str]) -> Context:
-    """Read the contract files under `root`; absent input means "", absent or empty config means {}."""
-    input_path = root / "input"
-    raw = input_path.read_bytes() if input_path.is_file() else b""
-    try:
-        text, is_utf8 = raw.decode("utf-8"), True
-    except UnicodeDecodeError:
-        text, is_utf8 = raw.decode("utf-8", errors="replace"), False
+    """Look at the contract tree under `root`; only config.json and upstream results are read here."""
+    input_path = root / INPUT_NAME
+    size = input_path.stat().st_size if input_path.is_file() else 0
+    outputs = root / OUTPUTS_DIR
     return Context(
         workflow=env.get(ENV_WORKFLOW) or None,
         node=env.get(ENV_NODE) or None,
         attempt=_parse_attempt(env.get(ENV_ATTEMPT)),
-        input_text=text,
-        input_bytes=len(raw),
-        input_is_utf8=is_utf8,
+        input=Source(INPUT_NAME, input_path, size),
         config=_load_config(root / "config.json"),
-        upstream=_load_upstream(root / "upstream"),
+        upstream=load_upstream(root / UPSTREAM_DIR),
+        outputs_dir=outputs if outputs.is_dir() else None,
     )
 
 
@@ -104,14 +170,41 @@ def _load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def _load_upstream(directory: Path) -> dict[str, str]:
+def load_upstream(directory: Path) -> dict[str, Upstream]:
+    """Every dependency under `directory`, by node name, in name order (the rule is in the module docstring)."""
     if not directory.is_dir():
         return {}
-    return {
-        path.name: path.read_text(encoding="utf-8", errors="replace")
-        for path in sorted(directory.iterdir())
-        if path.is_file()
-    }
+    upstream: dict[str, Upstream] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or "." in path.name:
+            continue  # kubelet bookkeeping, or a `<node>.result.json` companion (read with its directory)
+        if path.is_file():
+            upstream[path.name] = Upstream(path.name, _read_result(path))
+        elif path.is_dir():
+            companion = directory / (path.name + RESULT_SUFFIX)
+            result = _read_result(companion) if companion.is_file() else None
+            upstream[path.name] = Upstream(path.name, result, _artifacts(path.name, path))
+    return upstream
+
+
+def _read_result(path: Path) -> str:
+    with path.open("rb") as handle:
+        return handle.read(MAX_RESULT_READ).decode("utf-8", errors="replace")
+
+
+def _artifacts(node: str, directory: Path) -> tuple[Source, ...]:
+    found: list[Source] = []
+    for current, dirs, files in os.walk(directory):
+        dirs[:] = sorted(name for name in dirs if not name.startswith(".."))
+        base = Path(current)
+        for name in files:
+            if name.startswith(".."):
+                continue
+            path = base / name
+            if path.is_file():
+                relative = path.relative_to(directory).as_posix()
+                found.append(Source(f"{node}/{relative}", path, path.stat().st_size))
+    return tuple(sorted(found, key=lambda source: source.name))
 
 
 def json_type(value: Any) -> str:
@@ -145,6 +238,14 @@ def config_bool(config: Mapping[str, Any], key: str, default: bool = False) -> b
     if not isinstance(value, bool):
         raise ProcessorError(f"config.{key} must be true or false, got {value!r}")
     return value
+
+
+def config_choice(config: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    """A string config value from `choices`; the first choice is the default."""
+    value = config.get(key, choices[0])
+    if value not in choices:
+        raise ProcessorError(f"config.{key} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def config_str_list(config: Mapping[str, Any], key: str) -> list[str]:

@@ -1,4 +1,12 @@
-"""json-processor: parse the input as JSON and report its shape (type, keys or length, depth, leaves)."""
+"""json-processor: read JSON or JSON Lines, streaming, into `outputs/records.jsonl`, and report its shape.
+
+`format` is `auto` (JSON Lines when the first line is a whole JSON value with more data after it, or the
+name ends `.jsonl`/`.ndjson`), `json` or `jsonl`. The records written, one compact JSON value a line: each
+line of a JSON Lines file, each item of a top-level JSON array, or the whole document otherwise; with
+`fields`, an object record keeps only those keys. A single JSON document is described as a whole (type,
+depth, leaves, keys or length, `selected` fields); JSON Lines or several sources by their records (types,
+the union of keys, `fieldCounts`). A line that is not JSON fails the run, naming the file and line.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,25 @@ from switchyard.processors.contract import (
     JSONValue,
     ProcessorError,
     Result,
+    config_choice,
+    config_int,
     config_str_list,
     json_type,
-    strict_json_loads,
+)
+from switchyard.processors.jsonstream import (
+    DEFAULT_MAX_LINE_BYTES,
+    FORMATS,
+    Document,
+    detect_format,
+    dumps,
+    iter_json_lines,
+    open_document,
 )
 from switchyard.processors.output import clip_text
+from switchyard.processors.streams import Outputs
+
+OUTPUT_NAME = "records.jsonl"
+WRITE_BUFFER_BYTES = 1 << 20
 
 KEY_LIMIT = 50
 FIELD_LIMIT = 20
@@ -24,26 +46,180 @@ PREVIEW_DEPTH = 3
 
 def process(ctx: Context) -> Result:
     fields = config_str_list(ctx.config, "fields")
-    if not ctx.input_text.strip():
+    configured = config_choice(ctx.config, "format", FORMATS)
+    max_line = config_int(ctx.config, "maxLineBytes", DEFAULT_MAX_LINE_BYTES, minimum=1)
+    assert max_line is not None
+    sources = ctx.sources
+    if len(sources) == 1 and sources[0].size == 0 and configured != "jsonl":
         raise ProcessorError("input is empty, expected a JSON document")
-    try:
-        document = strict_json_loads(ctx.input_text)
-    except RecursionError as exc:
-        raise ProcessorError("input JSON is nested too deeply to parse") from exc
-    except ValueError as exc:
-        raise ProcessorError(f"input is not valid JSON: {exc}") from exc
+    with Outputs(ctx.outputs_dir) as outputs:
+        records = _Records(outputs, fields)
+        formats = []
+        result: Result = {}
+        for source in sources:
+            kind = detect_format(source, configured)
+            formats.append(kind)
+            if kind == "jsonl":
+                for _, value in iter_json_lines(source, max_line):
+                    records.add(value)
+            else:
+                document = _document(open_document(source), records, fields)
+                if len(sources) == 1:
+                    result = document
+        records.close()
+        summary: Result = {
+            "format": formats[0] if len(set(formats)) == 1 else "mixed",
+            "sources": len(sources),
+            "records": records.count,
+            "depth": records.depth,
+            "leaves": records.leaves,
+        }
+        if not result:
+            summary.update(records.preview())
+        summary.update(result)
+        if outputs.enabled:
+            summary["outputs"] = outputs.summary()
+    return summary
 
-    depth, leaves = measure(document)
-    result: Result = {"type": json_type(document), "depth": depth, "leaves": leaves}
-    if isinstance(document, dict):
-        keys = sorted(document)
-        result["keyCount"] = len(keys)
-        result["keys"] = [clip_text(key, PREVIEW_CHARS) for key in keys[:KEY_LIMIT]]
-        result["keysTruncated"] = len(keys) > KEY_LIMIT
-    elif isinstance(document, list | str):
-        result["length"] = len(document)
+
+class _Records:
+    """The output file `records.jsonl` (one compact record a line, projected to `fields`) and its counts."""
+
+    def __init__(self, outputs: Outputs, fields: list[str]) -> None:
+        self.file = outputs.open(OUTPUT_NAME)
+        self.outputs = outputs
+        self.fields = list(dict.fromkeys(fields))
+        self.count = self.depth = self.leaves = 0
+        self.types: dict[str, int] = {}
+        self.keys = _SmallestKeys(KEY_LIMIT)
+        self.field_counts = dict.fromkeys(self.fields[:FIELD_LIMIT], 0)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    def add(self, value: Any, measured: tuple[int, int] | None = None) -> None:
+        depth, leaves = measured or measure(value)
+        self.count += 1
+        self.depth = max(self.depth, depth)
+        self.leaves += leaves
+        kind = json_type(value)
+        self.types[kind] = self.types.get(kind, 0) + 1
+        if isinstance(value, dict):
+            for key in value:
+                self.keys.add(key)
+            for name in self.field_counts:
+                if name in value:
+                    self.field_counts[name] += 1
+        self.write(dumps(self.project(value)) + b"\n")
+
+    def project(self, value: Any) -> Any:
+        if self.fields and isinstance(value, dict):
+            return {name: value[name] for name in self.fields if name in value}
+        return value
+
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= WRITE_BUFFER_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self.file.write(b"".join(self._pending))
+            self._pending, self._pending_bytes = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self.outputs.close(self.file)
+
+    def preview(self) -> Result:
+        keys: list[JSONValue] = [clip_text(key, PREVIEW_CHARS) for key in self.keys.sorted()]
+        result: Result = {"types": dict(self.types), "keys": keys, "keysTruncated": self.keys.truncated}
+        if self.fields:
+            counts: dict[str, JSONValue] = dict(self.field_counts)
+            result["fieldCounts"] = counts
+            result["missing"] = [name for name, seen in self.field_counts.items() if not seen]
+        return result
+
+
+class _SmallestKeys:
+    """The `limit` smallest distinct keys seen, and whether there were more."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept: set[str] = set()
+        self.truncated = False
+
+    def add(self, key: str) -> None:
+        if key in self.kept:
+            return
+        if len(self.kept) < self.limit:
+            self.kept.add(key)
+            return
+        self.truncated = True
+        largest = max(self.kept)
+        if key < largest:
+            self.kept.remove(largest)
+            self.kept.add(key)
+
+    def sorted(self) -> list[str]:
+        return sorted(self.kept)
+
+
+def _document(document: Document, records: _Records, fields: list[str]) -> Result:
+    """Stream one JSON document into `records` and describe it (type, depth, leaves, keys or length)."""
+    depth = 1 if document.type in ("object", "array") else 0
+    leaves = members = 0
+    keys = _SmallestKeys(KEY_LIMIT)
+    wanted = list(dict.fromkeys(fields))
+    selected: dict[str, JSONValue] = {}
+    seen: set[str] = set()
+    clipped = False
+    length: int | None = None
+    if document.type == "array":
+        for _, item in document.members:
+            item_depth, item_leaves = measure(item)
+            depth, leaves, members = max(depth, item_depth + 1), leaves + item_leaves, members + 1
+            records.add(item, (item_depth, item_leaves))
+        length = members
+    elif document.type == "object":
+        records.count += 1
+        records.types["object"] = records.types.get("object", 0) + 1
+        records.write(b"{")
+        written = 0
+        for key, value in document.members:
+            assert key is not None
+            value_depth, value_leaves = measure(value)
+            depth, leaves, members = max(depth, value_depth + 1), leaves + value_leaves, members + 1
+            keys.add(key)
+            if key in wanted:
+                seen.add(key)
+            if key in wanted[:FIELD_LIMIT] and key not in selected:
+                selected[key], was_clipped = _preview(value, PREVIEW_DEPTH)
+                clipped = clipped or was_clipped
+            if not wanted or key in wanted:
+                records.write((b"," if written else b"") + dumps(key) + b":" + dumps(value))
+                written += 1
+        records.write(b"}\n")
+        records.depth, records.leaves = max(records.depth, depth), records.leaves + leaves
+    else:
+        _, value = next(document.members)
+        for _ in document.members:
+            pass
+        leaves = 1
+        length = len(value) if isinstance(value, str) else None
+        records.add(value, (0, 1))
+    result: Result = {"type": document.type, "depth": depth, "leaves": leaves}
+    if document.type == "object":
+        result["keyCount"] = members
+        result["keys"] = [clip_text(key, PREVIEW_CHARS) for key in keys.sorted()]
+        result["keysTruncated"] = keys.truncated
+    elif length is not None:
+        result["length"] = length
     if fields:
-        result.update(_select(document, fields))
+        missing: list[JSONValue] = [name for name in wanted if name not in seen]
+        result["selected"] = selected
+        result["missing"] = missing
+        result["selectedTruncated"] = clipped or len(wanted) > FIELD_LIMIT
     return result
 
 
@@ -62,23 +238,6 @@ def measure(document: Any) -> tuple[int, int]:
         else:
             leaves += 1
     return depth, leaves
-
-
-def _select(document: Any, fields: list[str]) -> Result:
-    present = document if isinstance(document, dict) else {}
-    wanted = list(dict.fromkeys(fields))
-    selected: dict[str, JSONValue] = {}
-    clipped = False
-    for name in wanted[:FIELD_LIMIT]:
-        if name in present:
-            selected[name], was_clipped = _preview(present[name], PREVIEW_DEPTH)
-            clipped = clipped or was_clipped
-    missing: list[JSONValue] = [name for name in wanted if name not in present]
-    return {
-        "selected": selected,
-        "missing": missing,
-        "selectedTruncated": clipped or len(wanted) > FIELD_LIMIT,
-    }
 
 
 def _preview(value: Any, depth: int) -> tuple[JSONValue, bool]:
