@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from switchyard.cli import view
 from switchyard.cli.main import main
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from switchyard.sandbox.process import OperatorProcess
@@ -49,13 +51,15 @@ def fail_first_attempt_of(node: str) -> Any:
     return rule
 
 
+STEP_ROW = re.compile(r"^[│ ]*[├└]─(\S) (\S+)(?: \((?:also )?after: [^)]*\))?(.*)$")
+
+
 def tree_rows(out: str) -> dict[str, list[str]]:
-    """STEP rows by node name: [symbol, name, phase, attempts, duration, job, ...]."""
+    """STEP rows by node name: [symbol, name, phase, attempts, duration, job, ...], whatever their depth."""
     rows = {}
     for line in out.splitlines():
-        if line.startswith(("├─", "└─")):
-            cells = line[2:].split()
-            rows[cells[1]] = cells
+        if match := STEP_ROW.match(line):
+            rows[match[2]] = [match[1], match[2], *match[3].split()]
     return rows
 
 
@@ -79,7 +83,8 @@ def test_get_shows_the_tree_of_a_real_run(
     assert f"Namespace:  {kube.namespace}" in out
     assert "Progress:   4/4" in out
     rows = tree_rows(out)
-    assert list(rows) == ["chunk", "parse", "numbers", "validate"]  # DAG order
+    assert list(rows) == ["chunk", "parse", "validate", "numbers"]  # each under what it waits for
+    assert "│ └─✔ validate (also after: numbers)" in out
     for name, cells in rows.items():
         node = status["nodes"][name]
         assert cells[0] == "✔" and cells[2] == "Succeeded"
@@ -87,7 +92,10 @@ def test_get_shows_the_tree_of_a_real_run(
         assert node["job"] in cells  # the latest attempt's Job
         assert "Closed" in cells  # the component's breaker state
     assert rows["numbers"][3] == "2"
-    assert status["nodes"]["chunk"]["output"][:40] in out  # the output preview
+    assert view.result_text(status["nodes"]["chunk"]["output"])[:30] in out  # the result, without its identity
+    assert '"processor"' not in out
+    for node in status["nodes"].values():  # the precision of a Job's times: durations compare like with like
+        assert "." not in node["startedAt"] and "." not in node["finishedAt"]
 
     code, out, _ = cli(kubeconfig, kube, capsys, "get", "diamond", "-o", "json")
     assert code == 0
@@ -161,7 +169,8 @@ def test_stop_sets_the_annotation(
 ) -> None:
     kube.component("proc")
     sim.rule = lambda job: Outcome(delay=300)  # runs until stopped
-    kube.create("Workflow", "long", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
+    nodes = [{"name": "slow", "component": "proc"}, {"name": "after", "component": "proc", "dependsOn": ["slow"]}]
+    kube.create("Workflow", "long", {"input": {"data": "x"}, "nodes": nodes})
     kube.wait_phase("long", "Running", timeout=30)
 
     code, out, err = cli(kubeconfig, kube, capsys, "stop", "long")
@@ -170,6 +179,11 @@ def test_stop_sets_the_annotation(
     assert expected in out
     annotations = kube.get("Workflow", "long")["metadata"]["annotations"]
     assert annotations["switchyard.dev/stop"] == expected
+    kube.wait_phase("long", "Failed", timeout=30)
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "long")
+    after = tree_rows(out)["after"]
+    assert after[2] == "Skipped" and " ".join(after[3:]).endswith("Stopped: the workflow was stopped"), out
+    assert out.lower().count("skipped") == 2, out  # the after row's phase, and the Progress line's count
 
     kube.create("Workflow", "long2", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
     kube.wait_phase("long2", "Running", timeout=30)

@@ -38,6 +38,7 @@ from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import ANNOTATION_STOP
 
 PREVIEW = 120
+RESULT_CONFIGMAPS = 4  # `get` reads whole outputs from at most this many ConfigMaps per draw
 
 app = typer.Typer(
     name="switchyard",
@@ -294,6 +295,18 @@ def with_outputs(obj: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
     return obj
 
 
+def node_results(obj: dict[str, Any], cluster: Cluster) -> dict[str, str]:
+    """Whole node outputs for the MESSAGE column (a status keeps 120 characters, mostly the keys every result
+    starts with), from the outputs ConfigMaps when there are a few; else the previews do."""
+    names = list((obj.get("status") or {}).get("outputs") or [])
+    if not names or len(names) > RESULT_CONFIGMAPS:
+        return {}
+    try:
+        return cluster.outputs(names)
+    except ClusterError:  # e.g. no RBAC on ConfigMaps: the previews do
+        return {}
+
+
 def _breakers(cluster: Cluster) -> dict[str, str]:
     try:
         return cluster.breakers()
@@ -320,12 +333,13 @@ def get_command(
         return
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
-        show(tree.render(view.build(obj, _breakers(cluster))))
+        show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster))))
         return
     try:
         with Live(console=out, auto_refresh=False) as live:
             for obj in cluster.watch_workflow(workflow):
-                current = view.build(with_outputs(obj, cluster), _breakers(cluster))
+                obj = with_outputs(obj, cluster)
+                current = view.build(obj, _breakers(cluster), node_results(obj, cluster))
                 live.update(tree.render(current), refresh=True)
                 if current.phase in view.FINISHED_WORKFLOW_PHASES:
                     break
