@@ -283,3 +283,96 @@ def test_route_uses_the_namespaces_rules_without_rules_dir(
     assert any(line.startswith("broken 20 ⚠ skipped CEL evaluation error") for line in lines)
     assert "big 10 ✔ matched (chosen) input.size > 3 (size=5)" in lines
     assert "Route: rule big: numeric-processor" in lines
+
+
+def workflow_doc(name: str, nodes: list[dict[str, Any]], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "spec": {"input": {"data": "1 2 3"}, "nodes": nodes},
+    }
+
+
+def test_submit_wait_exits_0_only_for_succeeded_and_generate_name_submits_again(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+    component = {"apiVersion": "switchyard.dev/v1alpha1", "kind": "Component", "metadata": {"name": "x"}, "spec": {}}
+    file = tmp_path / "run.yaml"
+    file.write_text(yaml.safe_dump_all([component, workflow_doc("run", DIAMOND[:2])]))
+
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--wait")
+    assert code == 0, err
+    assert out.splitlines() == ["run", "workflow run: Succeeded: all 2 nodes succeeded"]
+    assert "Component/x is not submitted (kubectl apply it)" in err
+    assert kube.status("Workflow", "run")["phase"] == "Succeeded"
+
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--generate-name")
+    assert code == 0, err
+    first = out.strip()
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--generate-name")
+    second = out.strip()
+    assert first != second and first.startswith("run-") and second.startswith("run-")
+    assert kube.get("Workflow", first)["metadata"]["generateName"] == "run-"
+    kube.wait_phase(second, "Succeeded", timeout=60)
+
+    code, _, err = cli(kubeconfig, kube, capsys, "submit", str(file))
+    assert code == 1 and "already exists" in err, err  # without --generate-name the name is taken
+
+    sim.rule = lambda job: Outcome(succeed=False, exit_code=2, message="bad input") if job.node == "parse" else None
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(yaml.safe_dump(workflow_doc("doomed", DIAMOND)))
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(failing), "--watch")
+    assert code == 1
+    assert out.splitlines()[0] == "doomed"
+    rows = tree_rows(out)  # the last frame of the live tree
+    assert rows["parse"][2] == "Failed" and rows["validate"][2] == "Skipped", out
+    assert "workflow doomed: Failed (NodeFailed)" in err, err
+
+
+def test_submit_refuses_a_file_without_workflows(
+    kube: Kube, kubeconfig: pathlib.Path, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    file = tmp_path / "none.yaml"
+    file.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    code, _, err = cli(kubeconfig, kube, capsys, "submit", str(file))
+    assert code == 1 and "no switchyard.dev/v1alpha1 Workflow in the file" in err
+
+
+def test_list_formats_and_filters(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(succeed=False, exit_code=2) if job.workflow == "bad" else None
+    kube.create("Workflow", "good", {"input": {"data": "1"}, "nodes": DIAMOND[:1]}, labels={"team": "a"})
+    kube.create("Workflow", "bad", {"input": {"data": "1"}, "nodes": DIAMOND[:2]}, labels={"team": "b"})
+    kube.wait_phase("good", "Succeeded", timeout=60)
+    kube.wait_phase("bad", "Failed", timeout=60)
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "json")
+    listed = json.loads(out)
+    assert code == 0 and listed["kind"] == "List"
+    assert sorted(item["metadata"]["name"] for item in listed["items"]) == ["bad", "good"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "yaml", "-l", "team=a")
+    assert [item["metadata"]["name"] for item in yaml.safe_load(out)["items"]] == ["good"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "--phase", "failed", "-o", "name")
+    assert out.splitlines() == ["workflow.switchyard.dev/bad"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "wide", "--selector", "team in (a,b)")
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert lines[0] == "NAME PHASE PROGRESS ROUTE STARTED FINISHED DURATION NODES LABELS MESSAGE"
+    bad = next(line for line in lines if line.startswith("bad "))
+    assert "0/2" in bad and "1✖ 1○" in bad and "team=b" in bad
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "--phase", "Running,Pending")
+    assert code == 0 and f"No Workflows in namespace {kube.namespace} matching phase Pending, Running." in out
+    code, _, err = cli(kubeconfig, kube, capsys, "list", "--phase", "done")
+    assert code == 1 and "unknown phase 'done' (phases: Pending, Running, Succeeded, Failed, Invalid)" in err

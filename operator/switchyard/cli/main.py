@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import metadata
 from typing import Annotated, Any
@@ -349,18 +348,6 @@ def get_command(
         raise typer.Exit(130) from None
 
 
-@app.command("list")
-def list_command(ctx: typer.Context) -> None:
-    """List the namespace's Workflows, newest first: phase, progress, route, start, duration, message."""
-    cluster = _cluster_call(_settings(ctx).cluster)
-    objects = _cluster_call(cluster.workflows)
-    objects.sort(key=lambda obj: obj["metadata"].get("creationTimestamp", ""), reverse=True)
-    if not objects:
-        out.print(f"No Workflows in namespace {cluster.namespace}.")
-        return
-    show(tree.workflow_list([view.build(obj) for obj in objects], datetime.now(UTC)))
-
-
 # --- graph ------------------------------------------------------------------------------------------------------
 
 
@@ -529,6 +516,10 @@ def retry_command(
     out.print(name)
 
 
+# --- commands in modules of their own (each registers itself on `app`) ----------------------------------------
+
+from switchyard.cli import listing, submit  # noqa: E402, F401
+
 # --- entry points -----------------------------------------------------------------------------------------------
 
 
@@ -547,5 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m switchyard.cli.main`: run the module the other commands registered on
+    from switchyard.cli.main import main as registered
+
+    sys.exit(registered())
