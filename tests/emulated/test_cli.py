@@ -241,27 +241,25 @@ def test_retry_creates_a_workflow_reusing_the_failed_one(
     assert code == 1 and "only a Failed Workflow can be retried; nothing to retry" in err
 
 
-def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    """`kubectl switchyard` finds `kubectl-switchyard` on PATH (the console script next to the venv's python)."""
+def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path) -> None:
+    """After the README's install (`make venv` / `pip install`), pip has put the `kubectl-switchyard` console
+    script next to the environment's python: with that bin directory on PATH, the real kubectl finds the plugin."""
     if KUBECTL is None:
         pytest.skip("kubectl is not installed")
     bindir = pathlib.Path(sys.executable).parent
-    if not (bindir / "kubectl-switchyard").exists():
-        # the venv predates the console script: the same entry point pip writes, in a directory of its own
-        bindir = tmp_path / "bin"
-        bindir.mkdir()
-        script = bindir / "kubectl-switchyard"
-        script.write_text(f"#!{sys.executable}\nimport sys\nfrom switchyard.cli.main import main\nsys.exit(main())\n")
-        script.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "KUBECONFIG": str(kubeconfig)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "operator"), env.get("PYTHONPATH")]))
+    assert (bindir / "kubectl-switchyard").is_file(), "pip installs the console script of pyproject's [project.scripts]"
+    path = os.pathsep.join([str(bindir), str(pathlib.Path(KUBECTL).parent)])  # nothing else that could provide it
+    env = {**os.environ, "PATH": path, "KUBECONFIG": str(kubeconfig)}
     plugins = subprocess.run([KUBECTL, "plugin", "list"], env=env, capture_output=True, text=True, timeout=60)
-    assert str(bindir / "kubectl-switchyard") in plugins.stdout
+    assert str(bindir / "kubectl-switchyard") in plugins.stdout, plugins.stdout + plugins.stderr
     version = subprocess.run([KUBECTL, "switchyard", "--version"], env=env, capture_output=True, text=True, timeout=60)
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip().startswith("switchyard ")
-    helped = subprocess.run([KUBECTL, "switchyard", "--help"], env=env, capture_output=True, text=True, timeout=60)
-    assert "kubectl switchyard" in helped.stdout
+    helped = subprocess.run(
+        [KUBECTL, "switchyard", "get", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "Usage: kubectl switchyard get [OPTIONS] WORKFLOW" in helped.stdout, helped.stdout
+    assert "<str>" not in helped.stdout and "<bool>" not in helped.stdout
 
 
 def test_route_uses_the_namespaces_rules_without_rules_dir(

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from switchyard.cli import explain as explaining
 from switchyard.cli import graph as graphing
-from switchyard.cli import tree, view
+from switchyard.cli import helpstyle, tree, view
 from switchyard.cli.actions import stop_reason
 from switchyard.cli.cluster import Cluster, ClusterError
 from switchyard.cli.validate import load, validate, yaml_files
@@ -531,7 +531,8 @@ def _prog_name(argv0: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name=_prog_name(sys.argv[0]), standalone_mode=True)
+        command = helpstyle.kubectl_style(typer.main.get_command(app))
+        command.main(args=args, prog_name=_prog_name(sys.argv[0]), standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
