@@ -374,3 +374,26 @@ def test_list_formats_and_filters(
     assert code == 0 and f"No Workflows in namespace {kube.namespace} matching phase Pending, Running." in out
     code, _, err = cli(kubeconfig, kube, capsys, "list", "--phase", "done")
     assert code == 1 and "unknown phase 'done' (phases: Pending, Running, Succeeded, Failed, Invalid)" in err
+
+
+def test_validate_counts_the_clusters_components_and_suggests_a_near_name(
+    kube: Kube, kubeconfig: pathlib.Path, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    kube.component("enricher")
+    file = tmp_path / "wf.yaml"
+    nodes = [{"name": "a", "component": "enricher"}, {"name": "b", "component": "enricer", "dependsOn": ["a"]}]
+    file.write_text(yaml.safe_dump(workflow_doc("w", nodes)))
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "validate", str(file))
+    assert code == 1
+    assert "spec.nodes[1].component: node 'b' uses unknown component 'enricer' (did you mean 'enricher'?)" in out
+    assert "'enricher'" not in out.replace("did you mean 'enricher'", ""), "the cluster's Component is known"
+    assert "not consulted" not in out
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "validate", "--no-cluster", str(file))
+    assert code == 1 and "uses unknown component 'enricher'" in out
+    assert "the cluster's Components were not consulted (--no-cluster)" in " ".join(out.split())
+
+    missing = tmp_path / "nowhere.kubeconfig"
+    code, out, _ = cli(missing, kube, capsys, "validate", str(file))
+    assert code == 1 and "not consulted (no cluster: no usable kubeconfig" in " ".join(out.split())

@@ -65,9 +65,11 @@ class Cluster:
     namespace: str
 
     @classmethod
-    def connect(cls, kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:
+    def connect(
+        cls, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: float = 10
+    ) -> Cluster:
         config = _kubeconfig(kubeconfig, context)
-        return cls(pykube.HTTPClient(config), namespace or config.namespace)
+        return cls(pykube.HTTPClient(config, timeout=timeout), namespace or config.namespace)
 
     def _error(self, what: str, error: Exception) -> ClusterError:
         """The user's message for a failed API call."""
@@ -124,6 +126,10 @@ class Cluster:
         return {
             item.name: ((item.obj.get("status") or {}).get("breaker") or {}).get("state", "Closed") for item in items
         }
+
+    def component_names(self) -> set[str]:
+        items = self._call("components", lambda: list(Component.objects(self.api).filter(namespace=self.namespace)))
+        return {item.name for item in items}
 
     def routing_rules(self) -> list[dict[str, Any]]:
         items = self._call("routingrules", lambda: list(RoutingRule.objects(self.api).filter(namespace=self.namespace)))

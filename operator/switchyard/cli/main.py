@@ -168,6 +168,7 @@ def dev(
 
 @app.command("validate")
 def validate_command(
+    ctx: typer.Context,
     files: Annotated[list[pathlib.Path], typer.Argument(help="YAML files or directories (multi-document)")],
     components: Annotated[
         list[pathlib.Path] | None,
@@ -181,9 +182,28 @@ def validate_command(
             "data-validator) as known",
         ),
     ] = True,
+    in_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster/--no-cluster",
+            help="count the Components of the cluster's namespace (-n, else the context's) as known, when the "
+            "cluster answers",
+        ),
+    ] = True,
 ) -> None:
-    """Check Switchyard YAML offline: schema, DAG (cycles, dependencies), components and CEL; exit 1 on problems."""
-    report = validate(files, components or [], builtins=builtins)
+    """Check Switchyard YAML: schema, DAG (cycles, dependencies), components (the files', the built-in ones and
+    the cluster's when it answers) and CEL; exit 1 on problems."""
+    cluster_components, why = None, "--no-cluster"
+    if in_cluster:
+        settings = _settings(ctx)
+        try:
+            connected = Cluster.connect(settings.kubeconfig, settings.context, settings.namespace, timeout=5)
+            cluster_components = connected.component_names()
+        except ClusterError as error:
+            why = f"no cluster: {error}"
+    report = validate(
+        files, components or [], builtins=builtins, cluster_components=cluster_components, not_consulted=why
+    )
     for note in report.notes:
         out.print(Text(f"note: {note}", style="dim"))
     for problem in report.problems:
