@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from switchyard.cli import view
 from switchyard.cli.main import main
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from switchyard.sandbox.process import OperatorProcess
@@ -49,13 +51,15 @@ def fail_first_attempt_of(node: str) -> Any:
     return rule
 
 
+STEP_ROW = re.compile(r"^[│ ]*[├└]─(\S) (\S+)(?: \((?:also )?after: [^)]*\))?(.*)$")
+
+
 def tree_rows(out: str) -> dict[str, list[str]]:
-    """STEP rows by node name: [symbol, name, phase, attempts, duration, job, ...]."""
+    """STEP rows by node name: [symbol, name, phase, attempts, duration, job, ...], whatever their depth."""
     rows = {}
     for line in out.splitlines():
-        if line.startswith(("├─", "└─")):
-            cells = line[2:].split()
-            rows[cells[1]] = cells
+        if match := STEP_ROW.match(line):
+            rows[match[2]] = [match[1], match[2], *match[3].split()]
     return rows
 
 
@@ -79,7 +83,8 @@ def test_get_shows_the_tree_of_a_real_run(
     assert f"Namespace:  {kube.namespace}" in out
     assert "Progress:   4/4" in out
     rows = tree_rows(out)
-    assert list(rows) == ["chunk", "parse", "numbers", "validate"]  # DAG order
+    assert list(rows) == ["chunk", "parse", "validate", "numbers"]  # each under what it waits for
+    assert "│ └─✔ validate (also after: numbers)" in out
     for name, cells in rows.items():
         node = status["nodes"][name]
         assert cells[0] == "✔" and cells[2] == "Succeeded"
@@ -87,7 +92,10 @@ def test_get_shows_the_tree_of_a_real_run(
         assert node["job"] in cells  # the latest attempt's Job
         assert "Closed" in cells  # the component's breaker state
     assert rows["numbers"][3] == "2"
-    assert status["nodes"]["chunk"]["output"][:40] in out  # the output preview
+    assert view.result_text(status["nodes"]["chunk"]["output"])[:30] in out  # the result, without its identity
+    assert '"processor"' not in out
+    for node in status["nodes"].values():  # the precision of a Job's times: durations compare like with like
+        assert "." not in node["startedAt"] and "." not in node["finishedAt"]
 
     code, out, _ = cli(kubeconfig, kube, capsys, "get", "diamond", "-o", "json")
     assert code == 0
@@ -161,7 +169,8 @@ def test_stop_sets_the_annotation(
 ) -> None:
     kube.component("proc")
     sim.rule = lambda job: Outcome(delay=300)  # runs until stopped
-    kube.create("Workflow", "long", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
+    nodes = [{"name": "slow", "component": "proc"}, {"name": "after", "component": "proc", "dependsOn": ["slow"]}]
+    kube.create("Workflow", "long", {"input": {"data": "x"}, "nodes": nodes})
     kube.wait_phase("long", "Running", timeout=30)
 
     code, out, err = cli(kubeconfig, kube, capsys, "stop", "long")
@@ -170,6 +179,11 @@ def test_stop_sets_the_annotation(
     assert expected in out
     annotations = kube.get("Workflow", "long")["metadata"]["annotations"]
     assert annotations["switchyard.dev/stop"] == expected
+    kube.wait_phase("long", "Failed", timeout=30)
+    code, out, _ = cli(kubeconfig, kube, capsys, "get", "long")
+    after = tree_rows(out)["after"]
+    assert after[2] == "Skipped" and " ".join(after[3:]).endswith("Stopped: the workflow was stopped"), out
+    assert out.lower().count("skipped") == 2, out  # the after row's phase, and the Progress line's count
 
     kube.create("Workflow", "long2", {"input": {"data": "x"}, "nodes": [{"name": "slow", "component": "proc"}]})
     kube.wait_phase("long2", "Running", timeout=30)
@@ -227,27 +241,25 @@ def test_retry_creates_a_workflow_reusing_the_failed_one(
     assert code == 1 and "only a Failed Workflow can be retried; nothing to retry" in err
 
 
-def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    """`kubectl switchyard` finds `kubectl-switchyard` on PATH (the console script next to the venv's python)."""
+def test_kubectl_switchyard_plugin(kubeconfig: pathlib.Path) -> None:
+    """After the README's install (`make venv` / `pip install`), pip has put the `kubectl-switchyard` console
+    script next to the environment's python: with that bin directory on PATH, the real kubectl finds the plugin."""
     if KUBECTL is None:
         pytest.skip("kubectl is not installed")
     bindir = pathlib.Path(sys.executable).parent
-    if not (bindir / "kubectl-switchyard").exists():
-        # the venv predates the console script: the same entry point pip writes, in a directory of its own
-        bindir = tmp_path / "bin"
-        bindir.mkdir()
-        script = bindir / "kubectl-switchyard"
-        script.write_text(f"#!{sys.executable}\nimport sys\nfrom switchyard.cli.main import main\nsys.exit(main())\n")
-        script.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "KUBECONFIG": str(kubeconfig)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "operator"), env.get("PYTHONPATH")]))
+    assert (bindir / "kubectl-switchyard").is_file(), "pip installs the console script of pyproject's [project.scripts]"
+    path = os.pathsep.join([str(bindir), str(pathlib.Path(KUBECTL).parent)])  # nothing else that could provide it
+    env = {**os.environ, "PATH": path, "KUBECONFIG": str(kubeconfig)}
     plugins = subprocess.run([KUBECTL, "plugin", "list"], env=env, capture_output=True, text=True, timeout=60)
-    assert str(bindir / "kubectl-switchyard") in plugins.stdout
+    assert str(bindir / "kubectl-switchyard") in plugins.stdout, plugins.stdout + plugins.stderr
     version = subprocess.run([KUBECTL, "switchyard", "--version"], env=env, capture_output=True, text=True, timeout=60)
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip().startswith("switchyard ")
-    helped = subprocess.run([KUBECTL, "switchyard", "--help"], env=env, capture_output=True, text=True, timeout=60)
-    assert "kubectl switchyard" in helped.stdout
+    helped = subprocess.run(
+        [KUBECTL, "switchyard", "get", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "Usage: kubectl switchyard get [OPTIONS] WORKFLOW" in helped.stdout, helped.stdout
+    assert "<str>" not in helped.stdout and "<bool>" not in helped.stdout
 
 
 def test_route_uses_the_namespaces_rules_without_rules_dir(
@@ -269,3 +281,119 @@ def test_route_uses_the_namespaces_rules_without_rules_dir(
     assert any(line.startswith("broken 20 ⚠ skipped CEL evaluation error") for line in lines)
     assert "big 10 ✔ matched (chosen) input.size > 3 (size=5)" in lines
     assert "Route: rule big: numeric-processor" in lines
+
+
+def workflow_doc(name: str, nodes: list[dict[str, Any]], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "spec": {"input": {"data": "1 2 3"}, "nodes": nodes},
+    }
+
+
+def test_submit_wait_exits_0_only_for_succeeded_and_generate_name_submits_again(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+    component = {"apiVersion": "switchyard.dev/v1alpha1", "kind": "Component", "metadata": {"name": "x"}, "spec": {}}
+    file = tmp_path / "run.yaml"
+    file.write_text(yaml.safe_dump_all([component, workflow_doc("run", DIAMOND[:2])]))
+
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--wait")
+    assert code == 0, err
+    assert out.splitlines() == ["run", "workflow run: Succeeded: all 2 nodes succeeded"]
+    assert "Component/x is not submitted (kubectl apply it)" in err
+    assert kube.status("Workflow", "run")["phase"] == "Succeeded"
+
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--generate-name")
+    assert code == 0, err
+    first = out.strip()
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(file), "--generate-name")
+    second = out.strip()
+    assert first != second and first.startswith("run-") and second.startswith("run-")
+    assert kube.get("Workflow", first)["metadata"]["generateName"] == "run-"
+    kube.wait_phase(second, "Succeeded", timeout=60)
+
+    code, _, err = cli(kubeconfig, kube, capsys, "submit", str(file))
+    assert code == 1 and "already exists" in err, err  # without --generate-name the name is taken
+
+    sim.rule = lambda job: Outcome(succeed=False, exit_code=2, message="bad input") if job.node == "parse" else None
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(yaml.safe_dump(workflow_doc("doomed", DIAMOND)))
+    code, out, err = cli(kubeconfig, kube, capsys, "submit", str(failing), "--watch")
+    assert code == 1
+    assert out.splitlines()[0] == "doomed"
+    rows = tree_rows(out)  # the last frame of the live tree
+    assert rows["parse"][2] == "Failed" and rows["validate"][2] == "Skipped", out
+    assert "workflow doomed: Failed (NodeFailed)" in err, err
+
+
+def test_submit_refuses_a_file_without_workflows(
+    kube: Kube, kubeconfig: pathlib.Path, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    file = tmp_path / "none.yaml"
+    file.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    code, _, err = cli(kubeconfig, kube, capsys, "submit", str(file))
+    assert code == 1 and "no switchyard.dev/v1alpha1 Workflow in the file" in err
+
+
+def test_list_formats_and_filters(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+    sim.rule = lambda job: Outcome(succeed=False, exit_code=2) if job.workflow == "bad" else None
+    kube.create("Workflow", "good", {"input": {"data": "1"}, "nodes": DIAMOND[:1]}, labels={"team": "a"})
+    kube.create("Workflow", "bad", {"input": {"data": "1"}, "nodes": DIAMOND[:2]}, labels={"team": "b"})
+    kube.wait_phase("good", "Succeeded", timeout=60)
+    kube.wait_phase("bad", "Failed", timeout=60)
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "json")
+    listed = json.loads(out)
+    assert code == 0 and listed["kind"] == "List"
+    assert sorted(item["metadata"]["name"] for item in listed["items"]) == ["bad", "good"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "yaml", "-l", "team=a")
+    assert [item["metadata"]["name"] for item in yaml.safe_load(out)["items"]] == ["good"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "--phase", "failed", "-o", "name")
+    assert out.splitlines() == ["workflow.switchyard.dev/bad"]
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "-o", "wide", "--selector", "team in (a,b)")
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert lines[0] == "NAME PHASE PROGRESS ROUTE STARTED FINISHED DURATION NODES LABELS MESSAGE"
+    bad = next(line for line in lines if line.startswith("bad "))
+    assert "0/2" in bad and "1✖ 1○" in bad and "team=b" in bad
+    code, out, _ = cli(kubeconfig, kube, capsys, "list", "--phase", "Running,Pending")
+    assert code == 0 and f"No Workflows in namespace {kube.namespace} matching phase Pending, Running." in out
+    code, _, err = cli(kubeconfig, kube, capsys, "list", "--phase", "done")
+    assert code == 1 and "unknown phase 'done' (phases: Pending, Running, Succeeded, Failed, Invalid)" in err
+
+
+def test_validate_counts_the_clusters_components_and_suggests_a_near_name(
+    kube: Kube, kubeconfig: pathlib.Path, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    kube.component("enricher")
+    file = tmp_path / "wf.yaml"
+    nodes = [{"name": "a", "component": "enricher"}, {"name": "b", "component": "enricer", "dependsOn": ["a"]}]
+    file.write_text(yaml.safe_dump(workflow_doc("w", nodes)))
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "validate", str(file))
+    assert code == 1
+    assert "spec.nodes[1].component: node 'b' uses unknown component 'enricer' (did you mean 'enricher'?)" in out
+    assert "'enricher'" not in out.replace("did you mean 'enricher'", ""), "the cluster's Component is known"
+    assert "not consulted" not in out
+
+    code, out, _ = cli(kubeconfig, kube, capsys, "validate", "--no-cluster", str(file))
+    assert code == 1 and "uses unknown component 'enricher'" in out
+    assert "the cluster's Components were not consulted (--no-cluster)" in " ".join(out.split())
+
+    missing = tmp_path / "nowhere.kubeconfig"
+    code, out, _ = cli(missing, kube, capsys, "validate", str(file))
+    assert code == 1 and "not consulted (no cluster: no usable kubeconfig" in " ".join(out.split())

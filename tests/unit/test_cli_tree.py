@@ -48,7 +48,8 @@ def diamond() -> dict[str, Any]:
                     "job": "diamond-chunk-2-3f2a9c",
                     "startedAt": "2026-11-30T12:00:00Z",
                     "finishedAt": "2026-11-30T12:00:04Z",
-                    "output": '{"chunks": 3, "chunkSize": 16}',
+                    "output": '{"processor":"chunking-processor","node":"chunk","workflow":"diamond","attempt":2,'
+                    '"chunkSize":16,"chunkCount":3}',
                 },
                 "parse": {
                     "phase": "FellBack",
@@ -65,7 +66,9 @@ def diamond() -> dict[str, Any]:
                     "job": "diamond-numbers-1-77ab01",
                     "startedAt": "2026-11-30T12:00:04Z",
                     "finishedAt": "2026-11-30T12:00:10Z",
-                    "output": '{"count": 4, "sum": 94, "mean": 23.5, "min": 12, "max": 42, "values": [12, 17, 23, 42]}',
+                    # a preview: the status keeps 120 characters, cut mid-document
+                    "output": '{"processor":"numeric-processor","node":"numbers","workflow":"diamond","attempt":1,'
+                    '"count":4,"sum":94,"min":12,"m…',
                 },
                 "validate": {
                     "phase": "Failed",
@@ -74,15 +77,16 @@ def diamond() -> dict[str, Any]:
                     "startedAt": "2026-11-30T12:00:06Z",
                     "finishedAt": "2026-11-30T12:00:25Z",
                     "reason": "Error",
-                    "message": "exit code 2: requireJson: input is not JSON",
+                    "message": '{"error":"validation failed (1 of 1 checks): input: not JSON","processor":'
+                    '"data-validator","node":"validate","workflow":"diamond","attempt":3,"valid":false}',
                 },
-                "report": {"phase": "Skipped", "reason": "DependencyFailed"},
+                "report": {"phase": "Skipped", "reason": "DependencyFailed", "message": "dependency 'validate' failed"},
             },
         },
     }
 
 
-def render(obj: dict[str, Any], breakers: dict[str, str] | None = None, width: int = 140) -> str:
+def render(obj: dict[str, Any], breakers: dict[str, str] | None = None, width: int = 170) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
     console.print(tree.render(view.build(obj, breakers), now=NOW))
@@ -97,10 +101,35 @@ def test_tree_matches_the_golden_file() -> None:
     assert text == golden.read_text(encoding="utf-8")
 
 
-def test_tree_lists_nodes_in_dag_order_with_phase_symbols() -> None:
+def test_tree_draws_each_node_under_what_it_waits_for() -> None:
     lines = render(diamond()).splitlines()
-    steps = [line.split()[0:2] for line in lines if line.startswith(("├─", "└─"))]
-    assert steps == [["├─✔", "chunk"], ["├─⤷", "parse"], ["├─✔", "numbers"], ["├─✖", "validate"], ["└─○", "report"]]
+    start = lines.index("✖ diamond") + 1
+    steps = [line[: lines[start - 2].index("PHASE")].rstrip() for line in lines[start:]]
+    assert steps == [
+        "└─✔ chunk",
+        "  ├─⤷ parse",
+        "  │ └─✖ validate (also after: numbers)",  # under its first dependency; the other one named, not redrawn
+        "  │   └─○ report",
+        "  └─✔ numbers",
+    ]
+
+
+def test_a_tree_too_deep_to_draw_is_listed_flat_naming_what_each_node_waits_for() -> None:
+    chain = [{"name": "n0", "component": "p"}] + [
+        {"name": f"n{i}", "component": "p", "dependsOn": [f"n{i - 1}"]} for i in range(1, tree.MAX_DEPTH + 2)
+    ]
+    obj = {"metadata": {"name": "deep", "namespace": "d"}, "spec": {"nodes": chain}, "status": {"phase": "Pending"}}
+    lines = [line for line in render(obj).splitlines() if line.startswith(("├─", "└─"))]
+    assert len(lines) == len(chain)
+    assert lines[0].startswith("├─◷ n0  ") and lines[1].startswith("├─◷ n1 (after: n0)")
+    assert lines[-1].startswith(f"└─◷ n{len(chain) - 1} (after: n{len(chain) - 2})")
+
+
+def test_a_node_with_many_other_dependencies_names_a_few() -> None:
+    nodes = [{"name": f"p{i}", "component": "p"} for i in range(6)]
+    nodes.append({"name": "join", "component": "p", "dependsOn": [f"p{i}" for i in range(6)]})
+    obj = {"metadata": {"name": "fan", "namespace": "d"}, "spec": {"nodes": nodes}, "status": {"phase": "Pending"}}
+    assert "│ └─◷ join (also after: p1, p2, p3 +2)" in render(obj)
 
 
 def test_tree_of_a_routed_workflow_uses_the_route_path() -> None:
@@ -114,8 +143,8 @@ def test_tree_of_a_routed_workflow_uses_the_route_path() -> None:
         },
     }
     text = render(obj)
-    assert "├─● numeric-processor" in text
-    assert "└─◷ data-validator" in text
+    assert "└─● numeric-processor" in text
+    assert "  └─◷ data-validator" in text
     assert "30s" in text  # running for NOW - startedAt
 
 
@@ -150,10 +179,30 @@ def test_tree_copes_with_a_compact_status() -> None:
 def test_message_prefers_reason_then_fallback_then_output() -> None:
     built = view.build(diamond())
     by_name = {node.name: node for node in built.nodes}
-    assert tree.node_message(by_name["validate"]) == "Error: exit code 2: requireJson: input is not JSON"
+    assert tree.node_message(by_name["validate"]) == "Error: validation failed (1 of 1 checks): input: not JSON"
     assert tree.node_message(by_name["parse"]) == "CircuitOpen; fallback json-lite"
-    assert tree.node_message(by_name["chunk"]) == '{"chunks": 3, "chunkSize": 16}'
-    assert tree.node_message(by_name["numbers"]).endswith("…")  # cut to one short line
+    assert tree.node_message(by_name["chunk"]) == '{"chunkSize": 16, "chunkCount": 3}'
+    assert tree.node_message(by_name["report"]) == "DependencyFailed: dependency 'validate' failed"
+
+
+def test_message_shows_the_result_without_the_keys_every_processor_result_starts_with() -> None:
+    head = '{"processor":"numeric-processor","node":"numbers","workflow":"diamond","attempt":1,'
+    assert view.result_text(head + '"count":4,"sum":94}') == '{"count": 4, "sum": 94}'
+    assert view.result_text(head + '"count":4,"su…') == '{"count":4,"su…', "a cut preview loses its head too"
+    assert view.result_text('{"error":"input is empty","processor":"json-processor"}') == "input is empty"
+    assert view.result_text('{"cached": true}') == '{"cached": true}', "a result of other keys is kept as it is"
+    assert view.result_text("plain words") == "plain words"
+    numbers = {node.name: node for node in view.build(diamond(), results={"numbers": head + '"count":4}'}).nodes}
+    assert tree.node_message(numbers["numbers"]) == '{"count": 4}', "the whole output, when read, beats the preview"
+
+
+def test_progress_says_how_many_nodes_failed_or_were_skipped() -> None:
+    assert "Progress:   3/5 (1 failed, 1 skipped)\n" in render(diamond())
+    done = diamond()
+    done["status"].update(phase="Succeeded", progress="5/5")
+    for node in done["status"]["nodes"].values():
+        node.update(phase="Succeeded", reason=None, message=None)
+    assert "Progress:   5/5\n" in render(done)
 
 
 def test_dot_has_every_node_coloured_by_phase_and_every_edge() -> None:

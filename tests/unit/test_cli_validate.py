@@ -49,7 +49,7 @@ def test_schema_errors_name_file_document_object_and_field(tmp_path: pathlib.Pat
     assert messages(path) == [
         f"{path}: doc 2: Workflow/Bad_Name: metadata.name: 'Bad_Name' is not a valid name "
         "(lowercase letters, digits, '-' and '.', at most 253)",
-        f"{path}: doc 2: Workflow/Bad_Name: spec.nodes[0].dependson: Extra inputs are not permitted",
+        f"{path}: doc 2: Workflow/Bad_Name: spec.nodes[0].dependson: unknown field (did you mean 'dependsOn'?)",
         f"{path}: doc 2: Workflow/Bad_Name: spec.parallelism: Input should be greater than or equal to 1",
     ]
 
@@ -136,7 +136,7 @@ def test_unknown_components_are_checked_against_the_files_and_builtins(tmp_path:
     assert any("uses unknown component 'json-processor'" in str(p) for p in strict.problems)
 
 
-def test_without_components_the_check_is_skipped_with_a_note(tmp_path: pathlib.Path) -> None:
+def test_without_components_in_the_files_the_builtins_and_the_cluster_count(tmp_path: pathlib.Path) -> None:
     workflow = write(
         tmp_path,
         "wf.yaml",
@@ -145,12 +145,53 @@ def test_without_components_the_check_is_skipped_with_a_note(tmp_path: pathlib.P
         kind: Workflow
         metadata: {name: w}
         spec:
-          nodes: [{name: a, component: somewhere-in-the-cluster}]
+          nodes:
+            - {name: a, component: json-procesor}
+            - {name: b, component: somewhere-in-the-cluster}
         """,
     )
-    report = validate([workflow])
-    assert report.ok
-    assert any("unknown-component check was skipped" in note for note in report.notes)
+    offline = validate([workflow])
+    assert [str(p) for p in offline.problems] == [
+        f"{workflow}: doc 1: Workflow/w: spec.nodes[0].component: node 'a' uses unknown component 'json-procesor' "
+        "(did you mean 'json-processor'?)",
+        f"{workflow}: doc 1: Workflow/w: spec.nodes[1].component: node 'b' uses unknown component "
+        "'somewhere-in-the-cluster'",
+    ]
+    assert any("the cluster's Components were not consulted" in note for note in offline.notes)
+    online = validate([workflow], cluster_components={"somewhere-in-the-cluster"})
+    assert [p.field for p in online.problems] == ["spec.nodes[0].component"]
+    assert not any("not consulted" in note for note in online.notes)
+
+
+def test_an_unknown_field_suggests_the_field_meant(tmp_path: pathlib.Path) -> None:
+    path = write(
+        tmp_path,
+        "wf.yaml",
+        """\
+        apiVersion: switchyard.dev/v1alpha1
+        kind: Workflow
+        metadata: {name: w}
+        spec:
+          paralelism: 2
+          nodes:
+            - {name: a, component: json-processor, dependOn: []}
+          input: {dta: x}
+        ---
+        apiVersion: switchyard.dev/v1alpha1
+        kind: Component
+        metadata: {name: c}
+        spec: {image: x, circuitBreaker: {openSecond: 5}, retry: {backof: {}}}
+        sepc: {}
+        """,
+    )
+    assert messages(path) == [
+        f"{path}: doc 1: Workflow/w: spec.input.dta: unknown field (did you mean 'data'?)",
+        f"{path}: doc 1: Workflow/w: spec.nodes[0].dependOn: unknown field (did you mean 'dependsOn'?)",
+        f"{path}: doc 1: Workflow/w: spec.paralelism: unknown field (did you mean 'parallelism'?)",
+        f"{path}: doc 2: Component/c: sepc: unknown field (did you mean 'spec'?)",
+        f"{path}: doc 2: Component/c: spec.retry.backof: unknown field (did you mean 'backoff'?)",
+        f"{path}: doc 2: Component/c: spec.circuitBreaker.openSecond: unknown field (did you mean 'openSeconds'?)",
+    ]
 
 
 def test_cel_errors_point_at_when(tmp_path: pathlib.Path) -> None:

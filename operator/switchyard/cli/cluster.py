@@ -65,9 +65,11 @@ class Cluster:
     namespace: str
 
     @classmethod
-    def connect(cls, kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:
+    def connect(
+        cls, kubeconfig: str | None, context: str | None, namespace: str | None, timeout: float = 10
+    ) -> Cluster:
         config = _kubeconfig(kubeconfig, context)
-        return cls(pykube.HTTPClient(config), namespace or config.namespace)
+        return cls(pykube.HTTPClient(config, timeout=timeout), namespace or config.namespace)
 
     def _error(self, what: str, error: Exception) -> ClusterError:
         """The user's message for a failed API call."""
@@ -98,9 +100,22 @@ class Cluster:
         )
         return dict(found.obj)
 
-    def workflows(self) -> list[dict[str, Any]]:
-        items = self._call("workflows", lambda: list(Workflow.objects(self.api).filter(namespace=self.namespace)))
+    def workflows(self, selector: str | None = None) -> list[dict[str, Any]]:
+        """The namespace's Workflows; `selector` is a label selector as kubectl's `-l` takes it."""
+        query = Workflow.objects(self.api).filter(namespace=self.namespace)
+        if selector:
+            query = query.filter(selector=selector)
+        items = self._call("workflows", lambda: list(query))
         return [dict(item.obj) for item in items]
+
+    def create_workflow(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a Workflow (in its own namespace, else this one); `metadata.generateName` names it server-side."""
+        obj = dict(body)
+        obj["metadata"] = {"namespace": self.namespace, **(body.get("metadata") or {})}
+        meta = obj["metadata"]
+        created = Workflow(self.api, obj)
+        self._call(f"workflow {meta.get('name') or meta.get('generateName', '') + '*'}", created.create)
+        return dict(created.obj)
 
     def workflow_names(self) -> set[str]:
         return {obj["metadata"]["name"] for obj in self.workflows()}
@@ -111,6 +126,10 @@ class Cluster:
         return {
             item.name: ((item.obj.get("status") or {}).get("breaker") or {}).get("state", "Closed") for item in items
         }
+
+    def component_names(self) -> set[str]:
+        items = self._call("components", lambda: list(Component.objects(self.api).filter(namespace=self.namespace)))
+        return {item.name for item in items}
 
     def routing_rules(self) -> list[dict[str, Any]]:
         items = self._call("routingrules", lambda: list(RoutingRule.objects(self.api).filter(namespace=self.namespace)))

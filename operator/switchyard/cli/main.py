@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import metadata
 from typing import Annotated, Any
@@ -24,20 +23,18 @@ import typer
 import yaml
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
-from switchyard.cli import explain as explaining
 from switchyard.cli import graph as graphing
-from switchyard.cli import tree, view
+from switchyard.cli import helpstyle, tree, view
 from switchyard.cli.actions import stop_reason
 from switchyard.cli.cluster import Cluster, ClusterError
-from switchyard.cli.validate import load, validate, yaml_files
-from switchyard.logic.analysis import analyse_input
+from switchyard.cli.validate import load, validate
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import ANNOTATION_STOP
 
 PREVIEW = 120
+RESULT_CONFIGMAPS = 4  # `get` reads whole outputs from at most this many ConfigMaps per draw
 
 app = typer.Typer(
     name="switchyard",
@@ -168,6 +165,7 @@ def dev(
 
 @app.command("validate")
 def validate_command(
+    ctx: typer.Context,
     files: Annotated[list[pathlib.Path], typer.Argument(help="YAML files or directories (multi-document)")],
     components: Annotated[
         list[pathlib.Path] | None,
@@ -181,9 +179,28 @@ def validate_command(
             "data-validator) as known",
         ),
     ] = True,
+    in_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster/--no-cluster",
+            help="count the Components of the cluster's namespace (-n, else the context's) as known, when the "
+            "cluster answers",
+        ),
+    ] = True,
 ) -> None:
-    """Check Switchyard YAML offline: schema, DAG (cycles, dependencies), components and CEL; exit 1 on problems."""
-    report = validate(files, components or [], builtins=builtins)
+    """Check Switchyard YAML: schema, DAG (cycles, dependencies), components (the files', the built-in ones and
+    the cluster's when it answers) and CEL; exit 1 on problems."""
+    cluster_components, why = None, "--no-cluster"
+    if in_cluster:
+        settings = _settings(ctx)
+        try:
+            connected = Cluster.connect(settings.kubeconfig, settings.context, settings.namespace, timeout=5)
+            cluster_components = connected.component_names()
+        except ClusterError as error:
+            why = f"no cluster: {error}"
+    report = validate(
+        files, components or [], builtins=builtins, cluster_components=cluster_components, not_consulted=why
+    )
     for note in report.notes:
         out.print(Text(f"note: {note}", style="dim"))
     for problem in report.problems:
@@ -196,85 +213,6 @@ def validate_command(
         out.print(f"{report.checked} {noun} checked: {count} problem{'s' if count != 1 else ''}")
         raise typer.Exit(1)
     out.print(Text("✔ ", style="green") + Text(f"{report.checked} {noun} valid"))
-
-
-# --- route ------------------------------------------------------------------------------------------------------
-
-OUTCOME_SYMBOLS = {"matched": "✔", "false": "✖", "skipped": "⚠", "not selected": "○", "invalid": "⚠"}
-
-
-def _routing_input(
-    file: pathlib.Path, content_type: str | None
-) -> tuple[explaining.RoutingInput, list[dict[str, Any]]]:
-    """The input to route (a Workflow manifest's, or the file's raw content) and any RoutingRules in the file."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise fail(f"{file}: cannot read: {error.strerror or error}") from error
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
-    except yaml.YAMLError:
-        docs = []
-    rules = [d for d in docs if d.get("kind") == "RoutingRule"]
-    workflows = [d for d in docs if d.get("kind") == "Workflow"]
-    if workflows:
-        try:
-            return explaining.input_from_workflow(workflows[0]), rules
-        except ValueError as error:  # pydantic's ValidationError is a ValueError too
-            raise fail(f"{file}: {error}") from error
-    return explaining.RoutingInput(data=text, content_type=content_type or "text/plain"), rules
-
-
-@app.command("route")
-def route_command(
-    ctx: typer.Context,
-    file: Annotated[pathlib.Path, typer.Argument(help="a Workflow manifest, or a data file to route")],
-    rules: Annotated[
-        pathlib.Path | None,
-        typer.Option("--rules", help="RoutingRule YAML (file or directory); default: the namespace's rules"),
-    ] = None,
-    content_type: Annotated[str | None, typer.Option("--content-type", help="for a data file")] = None,
-) -> None:
-    """Explain routing: each rule's result (matched, false, skipped with the error), then the chosen path."""
-    routing_input, rule_objects = _routing_input(file, content_type)
-    if rules is not None:
-        report = validate([])  # collects load problems only
-        rule_objects += [
-            dict(d.body) for path in yaml_files([rules]) for d in load(path, report) if d.kind == "RoutingRule"
-        ]
-        for problem in report.problems:
-            err.print(Text(f"warning: {problem}", style="yellow"))
-    elif not rule_objects:
-        rule_objects = _cluster_call(lambda: _settings(ctx).cluster().routing_rules())
-    compiled, invalid = explaining.compile_rules(rule_objects)
-    explanation = explaining.explain(routing_input, compiled)
-    facts = analyse_input(routing_input.data, routing_input.content_type, routing_input.labels)
-    out.print(
-        f"Input: {facts.size} bytes, {facts.content_type}, isJson={str(facts.is_json).lower()}, "
-        f"hasDigits={str(facts.has_digits).lower()}"
-    )
-    if explanation.explicit:
-        out.print("The Workflow lists its nodes: it runs them as given and is not routed (rules shown for reference).")
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), title=None)
-    for column in ("RULE", "PRIORITY", "RESULT", "WHY"):
-        table.add_column(column, overflow="fold")
-    for result in [*explanation.results, *invalid]:
-        outcome = Text(f"{OUTCOME_SYMBOLS[result.outcome]} {result.outcome}")
-        if result.chosen:
-            outcome.append(" (chosen)", style="bold green")
-        elif result.outcome == "matched":
-            outcome.append(" (a rule before it won)")
-        table.add_row(result.name, str(result.priority), outcome, result.detail)
-    if explanation.results or invalid:
-        show(table)
-    else:
-        out.print("No RoutingRules.")
-    decision = explanation.decision
-    if decision is None:
-        raise fail(f"no route: {explanation.error}")
-    via = f"rule {decision.rule}" if decision.source == "Rule" else "analysis"
-    out.print(Text("Route: ", style="bold") + Text(f"{via}: {' -> '.join(decision.path)}"))
-    out.print(Text("Reason: ", style="bold") + Text(decision.reason))
 
 
 # --- get --------------------------------------------------------------------------------------------------------
@@ -292,6 +230,18 @@ def with_outputs(obj: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
         if name in outputs:
             nodes[name]["output"] = outputs[name][:PREVIEW]
     return obj
+
+
+def node_results(obj: dict[str, Any], cluster: Cluster) -> dict[str, str]:
+    """Whole node outputs for the MESSAGE column (a status keeps 120 characters, mostly the keys every result
+    starts with), from the outputs ConfigMaps when there are a few; else the previews do."""
+    names = list((obj.get("status") or {}).get("outputs") or [])
+    if not names or len(names) > RESULT_CONFIGMAPS:
+        return {}
+    try:
+        return cluster.outputs(names)
+    except ClusterError:  # e.g. no RBAC on ConfigMaps: the previews do
+        return {}
 
 
 def _breakers(cluster: Cluster) -> dict[str, str]:
@@ -320,12 +270,13 @@ def get_command(
         return
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
-        show(tree.render(view.build(obj, _breakers(cluster))))
+        show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster))))
         return
     try:
         with Live(console=out, auto_refresh=False) as live:
             for obj in cluster.watch_workflow(workflow):
-                current = view.build(with_outputs(obj, cluster), _breakers(cluster))
+                obj = with_outputs(obj, cluster)
+                current = view.build(obj, _breakers(cluster), node_results(obj, cluster))
                 live.update(tree.render(current), refresh=True)
                 if current.phase in view.FINISHED_WORKFLOW_PHASES:
                     break
@@ -335,33 +286,42 @@ def get_command(
         raise typer.Exit(130) from None
 
 
-@app.command("list")
-def list_command(ctx: typer.Context) -> None:
-    """List the namespace's Workflows, newest first: phase, progress, route, start, duration, message."""
-    cluster = _cluster_call(_settings(ctx).cluster)
-    objects = _cluster_call(cluster.workflows)
-    objects.sort(key=lambda obj: obj["metadata"].get("creationTimestamp", ""), reverse=True)
-    if not objects:
-        out.print(f"No Workflows in namespace {cluster.namespace}.")
-        return
-    show(tree.workflow_list([view.build(obj) for obj in objects], datetime.now(UTC)))
-
-
 # --- graph ------------------------------------------------------------------------------------------------------
 
 
-def _file_view(path: pathlib.Path) -> view.WorkflowView:
+def _file_view(path: pathlib.Path, name: str | None) -> view.WorkflowView:
+    """The Workflow or RoutingRule of the file named `name`; without a name the first with nodes, saying which
+    when the file has several."""
     report = validate([])
     docs = [d for d in load(path, report) if d.kind in ("Workflow", "RoutingRule")]
     if report.problems:
         raise fail(str(report.problems[0]))
     if not docs:
         raise fail(f"{path}: no Workflow or RoutingRule in the file")
-    body = dict(docs[0].body)
+    if name is not None:
+        named = [d for d in docs if name in (d.name, d.label)]
+        if not named:
+            raise fail(
+                f"{path}: no Workflow or RoutingRule named {name!r} (in the file: {', '.join(d.name for d in docs)})"
+            )
+        chosen = named[0]
+    else:
+        drawable = [d for d in docs if view.spec_nodes(d.body.get("spec") or {})] or docs
+        chosen = drawable[0]
+        if len(docs) > 1:
+            others = ", ".join(d.name for d in docs if d is not chosen)
+            which = "the only one" if len(drawable) == 1 else "the first"
+            err.print(
+                Text(
+                    f"note: drew {chosen.label}, {which} of {len(docs)} documents with nodes (others: {others}); "
+                    "choose one with --name",
+                    style="dim",
+                )
+            )
     try:
-        return view.build(body)
+        return view.build(dict(chosen.body))
     except ValueError as error:
-        raise fail(f"{path}: {docs[0].label}: {error}") from error
+        raise fail(f"{path}: {chosen.label}: {error}") from error
 
 
 @app.command("graph")
@@ -369,11 +329,12 @@ def graph_command(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="WORKFLOW|FILE", help="a Workflow name, or a YAML file")],
     output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="x.svg, x.png, x.dot or x.mmd (Mermaid)")],
+    name: Annotated[str | None, typer.Option("--name", help="in a FILE of several documents, the one to draw")] = None,
 ) -> None:
     """Draw a Workflow's DAG coloured by node phase (Graphviz; .mmd is Mermaid text)."""
     path = pathlib.Path(source)
     if path.is_file():
-        graph_view = _file_view(path)
+        graph_view = _file_view(path, name)
     else:
         cluster = _cluster_call(_settings(ctx).cluster)
         graph_view = view.build(_cluster_call(lambda: cluster.workflow(source)))
@@ -515,6 +476,10 @@ def retry_command(
     out.print(name)
 
 
+# --- commands in modules of their own (each registers itself on `app`) ----------------------------------------
+
+from switchyard.cli import listing, route, submit  # noqa: E402, F401
+
 # --- entry points -----------------------------------------------------------------------------------------------
 
 
@@ -526,12 +491,15 @@ def _prog_name(argv0: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name=_prog_name(sys.argv[0]), standalone_mode=True)
+        command = helpstyle.kubectl_style(typer.main.get_command(app))
+        command.main(args=args, prog_name=_prog_name(sys.argv[0]), standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m switchyard.cli.main`: run the module the other commands registered on
+    from switchyard.cli.main import main as registered
+
+    sys.exit(registered())

@@ -1,14 +1,21 @@
-"""`switchyard get`: a Workflow as a tree like `argo get` (summary, then one line per node), drawn with rich."""
+"""`switchyard get`: a Workflow as a tree like `argo get` (summary, then one line per node), drawn with rich.
+
+A node is drawn under what it waits for, as `argo get` draws a DAG. A node with several dependencies is drawn
+once, under the first one its `dependsOn` lists, and names the others (`(also after: b, c)`): no subtree is
+drawn twice. A DAG deeper than `MAX_DEPTH` (or one with a cycle) is listed flat, each node naming what it waits for.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from switchyard.cli.view import SYMBOLS, NodeView, WorkflowView, duration
+from switchyard.cli.view import SYMBOLS, NodeView, WorkflowView, duration, result_text
 
 STYLES = {
     "Pending": "dim",
@@ -21,6 +28,8 @@ STYLES = {
     "Invalid": "bold red",
 }
 MESSAGE_WIDTH = 60
+MAX_DEPTH = 16  # deeper trees are listed flat: the STEP column would push the rest off the screen
+MAX_NAMED_PARENTS = 3
 
 
 def _when(value: datetime | None) -> str:
@@ -33,17 +42,20 @@ def _one_line(text: str, width: int = MESSAGE_WIDTH) -> str:
 
 
 def node_message(node: NodeView) -> str:
-    """What the MESSAGE column says: the reason and message, the fallback, else the output preview."""
+    """What the MESSAGE column says: the reason and message, the fallback, else the result (without the keys
+    every processor's result starts with)."""
     status = node.status
     parts: list[str] = []
+    message = result_text(status.message) if status.message else ""
     if status.reason:
-        parts.append(f"{status.reason}: {status.message}" if status.message else status.reason)
-    elif status.message:
-        parts.append(status.message)
+        parts.append(f"{status.reason}: {message}" if message else status.reason)
+    elif message:
+        parts.append(message)
     if status.fallback:
         parts.append(f"fallback {status.fallback}")
-    if not parts and status.output:
-        parts.append(status.output)
+    output = node.result or status.output
+    if not parts and output:
+        parts.append(result_text(output))
     return _one_line("; ".join(parts))
 
 
@@ -58,6 +70,13 @@ def phase_reason(view: WorkflowView) -> str:
     return ""
 
 
+def progress(view: WorkflowView) -> str:
+    """`3/5`, and how many nodes failed or were skipped (`3/5 (1 failed, 1 skipped)`)."""
+    counts = Counter(node.status.phase for node in view.nodes)
+    extra = [f"{counts[phase]} {phase.lower()}" for phase in ("Failed", "Skipped") if counts[phase]]
+    return f"{view.status.progress} ({', '.join(extra)})" if extra else str(view.status.progress)
+
+
 def summary(view: WorkflowView, now: datetime) -> Table:
     status = view.status
     table = Table.grid(padding=(0, 2))
@@ -70,7 +89,7 @@ def summary(view: WorkflowView, now: datetime) -> Table:
         phase.append(f" ({why})")
     rows_after: list[tuple[str, str]] = []
     if status.progress:
-        rows_after.append(("Progress:", status.progress))
+        rows_after.append(("Progress:", progress(view)))
     if status.route is not None:
         route = status.route.summary or status.route.source.lower()
         rows_after.append(("Route:", f"{route} ({status.route.reason})" if status.route.reason else route))
@@ -94,21 +113,66 @@ def _breaker_style(state: str) -> str:
     return {"Open": "bold red", "HalfOpen": "yellow"}.get(state, "")
 
 
+def _mark(prefix: str, parents: Sequence[str]) -> str:
+    if not parents:
+        return ""
+    named = ", ".join(parents[:MAX_NAMED_PARENTS])
+    more = f" +{len(parents) - MAX_NAMED_PARENTS}" if len(parents) > MAX_NAMED_PARENTS else ""
+    return f" ({prefix} {named}{more})"
+
+
+def layout(nodes: Sequence[NodeView]) -> list[tuple[str, NodeView, str]]:
+    """(tree branch, node, mark) per line: each node under its first dependency, in the given (DAG) order."""
+    names = {node.name for node in nodes}
+    children: dict[str, list[NodeView]] = {node.name: [] for node in nodes}
+    roots: list[NodeView] = []
+    marks: dict[str, str] = {}
+    for node in nodes:
+        parents = [parent for parent in node.depends_on if parent in names]
+        if parents:
+            children[parents[0]].append(node)
+            marks[node.name] = _mark("also after:", parents[1:])
+        else:
+            roots.append(node)
+    lines: list[tuple[str, NodeView, str]] = []
+    stack: list[tuple[NodeView, str, bool, int]] = [
+        (root, "", index == len(roots) - 1, 1) for index, root in reversed(list(enumerate(roots)))
+    ]
+    while stack:
+        node, indent, last, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            break
+        lines.append((indent + ("└─" if last else "├─"), node, marks.get(node.name, "")))
+        below = children[node.name]
+        child_indent = indent + ("  " if last else "│ ")
+        stack.extend(
+            (child, child_indent, i == len(below) - 1, depth + 1) for i, child in reversed(list(enumerate(below)))
+        )
+    if len(lines) == len(nodes):
+        return lines
+    # Too deep, or a cycle no root reaches: one line per node, each naming what it waits for.
+    last_index = len(nodes) - 1
+    return [
+        ("└─" if index == last_index else "├─", node, _mark("after:", node.depends_on))
+        for index, node in enumerate(nodes)
+    ]
+
+
 def nodes_table(view: WorkflowView, now: datetime) -> Text:
-    """One line per node under the workflow's line, in aligned columns; lines are cut at the console's width.
+    """One line per node under the workflow's line, each under what it waits for, in aligned columns; lines
+    are cut at the console's width.
 
     Built as plain Text rather than a rich Table: a 5,000-node Workflow renders in well under a second.
     """
     headers = ("STEP", "PHASE", "ATTEMPTS", "DURATION", "JOB", "BREAKER", "MESSAGE")
     rows: list[tuple[str, ...]] = []
-    styles: list[tuple[str, str, str]] = []  # (branch, step style, breaker style)
-    last = len(view.nodes) - 1
-    for index, node in enumerate(view.nodes):
+    styles: list[tuple[str, str, str, str]] = []  # (branch, mark, step style, breaker style)
+    for branch, node, mark in layout(view.nodes):
         status = node.status
         breaker = view.breakers.get(node.component, "")
         rows.append(
             (
-                f"{SYMBOLS.get(status.phase, '?')} {node.name}",
+                f"{branch}{SYMBOLS.get(status.phase, '?')} {node.name}{mark}",
                 status.phase,
                 str(status.attempts) if status.attempts else "",
                 duration(status.started_at, status.finished_at, now) if status.started_at else "",
@@ -117,10 +181,10 @@ def nodes_table(view: WorkflowView, now: datetime) -> Text:
                 node_message(node),
             )
         )
-        styles.append(("└─" if index == last else "├─", STYLES.get(status.phase, ""), _breaker_style(breaker)))
+        styles.append((branch, mark, STYLES.get(status.phase, ""), _breaker_style(breaker)))
     root = f"{SYMBOLS.get(view.phase, '?')} {view.name}"
     widths = [len(header) for header in headers]
-    widths[0] = max(widths[0], len(root) - 2)
+    widths[0] = max(widths[0], len(root))
     for row in rows:
         for column, cell in enumerate(row):
             widths[column] = max(widths[column], len(cell))
@@ -130,11 +194,12 @@ def nodes_table(view: WorkflowView, now: datetime) -> Text:
         return gap.join(cell.ljust(widths[column]) for column, cell in enumerate(row) if column >= start).rstrip()
 
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(headers[0].ljust(widths[0] + 2) + gap + cells(headers, 1) + "\n")
+    text.append(headers[0].ljust(widths[0]) + gap + cells(headers, 1) + "\n")
     text.append(root + "\n", style=STYLES.get(view.phase, ""))
-    for row, (branch, step_style, breaker_style) in zip(rows, styles, strict=True):
+    for row, (branch, mark, step_style, breaker_style) in zip(rows, styles, strict=True):
         text.append(branch)
-        text.append(row[0], style=step_style)
+        text.append(row[0][len(branch) : len(row[0]) - len(mark)], style=step_style)
+        text.append(mark, style="dim")
         text.append(
             " " * (widths[0] - len(row[0])) + gap + gap.join(c.ljust(widths[i]) for i, c in enumerate(row[1:5], 1))
         )

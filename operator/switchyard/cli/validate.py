@@ -1,15 +1,19 @@
-"""`switchyard validate`: offline checks of Switchyard YAML (schema, DAG, components, CEL), no cluster needed.
+"""`switchyard validate`: checks of Switchyard YAML (schema, DAG, components, CEL), with no cluster needed.
 
 Schema checks use the pydantic models the CRDs are generated from; DAG, component and CEL checks are the
 operator's own (`switchyard.logic`), so a file that passes here is not rejected by the operator for these reasons.
+Component names are checked against the files' Components, the built-in ones and (when the caller read them)
+the cluster's; an unknown component or field says which one was probably meant (difflib).
 """
 
 from __future__ import annotations
 
+import difflib
 import pathlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import yaml
@@ -26,6 +30,7 @@ from switchyard.models.crd import API_VERSION, GROUP
 from switchyard.models.routing import RoutingRuleSpec
 from switchyard.models.trigger import TriggerSpec
 from switchyard.models.workflow import NodeSpec, WorkflowSpec
+from switchyard.schema.structural import structural
 
 SPECS: dict[str, type[BaseModel]] = {
     "Workflow": WorkflowSpec,
@@ -37,6 +42,37 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # The chart's default Components (`defaultComponents.enabled`) and `switchyard dev` create these.
 BUILTIN_COMPONENTS = (JSON_PROCESSOR, CHUNKING_PROCESSOR, NUMERIC_PROCESSOR, DATA_VALIDATOR)
 _NAME = re.compile(DNS_SUBDOMAIN)
+TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
+NOT_CONSULTED = (
+    "the cluster's Components were not consulted ({why}): a component that exists only there counts as unknown "
+    "(name its YAML with --components, or check with a reachable cluster)"
+)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the closest candidate, or nothing when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@cache
+def _spec_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return structural(model.model_json_schema(mode="validation", by_alias=True))
+
+
+def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The field names the schema of `model` allows at `loc` (a pydantic error location, without the field)."""
+    node: Any = _spec_schema(model)
+    for part in loc:
+        if isinstance(part, int):
+            node = node.get("items") or {}
+        elif part in (node.get("properties") or {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return []
+    return list(node.get("properties") or {})
 
 
 @dataclass(frozen=True)
@@ -137,6 +173,9 @@ def field_path(loc: Sequence[int | str], root: str = "spec") -> str:
 def _schema(document: Document, report: Report) -> BaseModel | None:
     """Check apiVersion, metadata.name and the spec against the kind's model; the parsed spec when valid."""
     body = document.body
+    for key in body:
+        if key not in TOP_LEVEL:
+            report.problems.append(document.problem("unknown field" + did_you_mean(str(key), TOP_LEVEL), str(key)))
     if body.get("apiVersion") != API_VERSION:
         report.problems.append(document.problem(f"apiVersion must be {API_VERSION!r}", "apiVersion"))
         return None
@@ -157,11 +196,15 @@ def _schema(document: Document, report: Report) -> BaseModel | None:
     if not isinstance(spec, Mapping):
         report.problems.append(document.problem("spec is required and must be a mapping", "spec"))
         return None
+    model = SPECS[document.kind]
     try:
-        return SPECS[document.kind].model_validate(spec)
+        return model.model_validate(spec)
     except ValidationError as error:
         for item in error.errors(include_url=False):
             message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                field_name = str(item["loc"][-1])
+                message = "unknown field" + did_you_mean(field_name, fields_at(model, item["loc"][:-1]))
             report.problems.append(document.problem(message, field_path(item["loc"])))
         return None
 
@@ -177,6 +220,7 @@ def _check_components(
             message = invalid.message
             if suffix == "":  # a path entry: the node name is generated, name the component only
                 message = f"unknown component {node.component!r}"
+            message += did_you_mean(node.component, known)
             problems.append(document.problem(message, f"{at}[{index}]{suffix}"))
     return problems
 
@@ -222,11 +266,18 @@ def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | Non
         report.problems.extend(_check_components(document, chain, known, "spec.path", suffix=""))
 
 
-def validate(paths: Sequence[pathlib.Path], components: Sequence[pathlib.Path] = (), builtins: bool = True) -> Report:
+def validate(
+    paths: Sequence[pathlib.Path],
+    components: Sequence[pathlib.Path] = (),
+    builtins: bool = True,
+    cluster_components: Collection[str] | None = None,
+    not_consulted: str = "none were given",
+) -> Report:
     """Validate every Switchyard object in `paths`.
 
-    Known components: the Components in `paths` and `components`, plus the built-in ones when `builtins`.
-    Without any Component in the files the unknown-component check is skipped (with a note).
+    Known components: the Components in `paths` and `components`, the built-in ones when `builtins`, and
+    `cluster_components` (the cluster's, when the caller could read them; else `not_consulted` says why, in a
+    note shown when a component was unknown).
     """
     report = Report()
     documents = [doc for path in yaml_files(paths) for doc in load(path, report)]
@@ -245,13 +296,8 @@ def validate(paths: Sequence[pathlib.Path], components: Sequence[pathlib.Path] =
         if spec is not None:
             parsed.append((document, spec))
     names = {doc.name for doc in [*documents, *extra] if doc.kind == "Component" and doc.name}
-    known: set[str] | None = names | (set(BUILTIN_COMPONENTS) if builtins else set())
-    if not names:
-        known = None
-        if any(doc.kind in ("Workflow", "RoutingRule", "Trigger") for doc, _ in parsed):
-            report.notes.append(
-                "no Components in these files (or --components DIR): the unknown-component check was skipped"
-            )
+    known = names | (set(BUILTIN_COMPONENTS) if builtins else set()) | set(cluster_components or ())
+    before = len(report.problems)
     for document, spec in parsed:
         if isinstance(spec, WorkflowSpec):
             _check_workflow(document, spec, known, report)
@@ -259,5 +305,8 @@ def validate(paths: Sequence[pathlib.Path], components: Sequence[pathlib.Path] =
             _check_rule(document, spec, known, report)
         elif isinstance(spec, TriggerSpec):
             _check_trigger(document, spec, known, report)
+    unknown = any("unknown component" in problem.message for problem in report.problems[before:])
+    if unknown and cluster_components is None:
+        report.notes.append(NOT_CONSULTED.format(why=not_consulted))
     report.problems.sort(key=lambda problem: (problem.file, problem.doc or 0))  # stable: by file, then document
     return report

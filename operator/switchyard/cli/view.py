@@ -5,6 +5,8 @@ Pure (no cluster access): `get`, `graph` and the tests build views from plain di
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,12 +47,19 @@ COLOURS = {
 }
 
 
+# The keys every built-in processor's result starts with (processors/runner.py): the node's status says them.
+IDENTITY_KEYS = frozenset({"processor", "node", "workflow", "attempt"})
+# The same keys at the head of a preview cut mid-document (so not JSON any more): `{"processor":"x","node":"y",`
+_IDENTITY_HEAD = re.compile(r'^\{(?:"(?:processor|node|workflow|attempt)":(?:"[^"\\]*"|-?\d+|null),?)+')
+
+
 @dataclass(frozen=True)
 class NodeView:
     name: str
     component: str
     depends_on: tuple[str, ...]
     status: NodeStatus
+    result: str | None = None  # the whole output (from the outputs ConfigMap), when the caller read it
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,10 @@ def ordered(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
     return [by_name[name] for name in dag.order]
 
 
-def build(obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None) -> WorkflowView:
-    """The view of a Workflow object (as the API returns it)."""
+def build(
+    obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None, results: Mapping[str, str] | None = None
+) -> WorkflowView:
+    """The view of a Workflow object (as the API returns it); `results` are whole node outputs by node."""
     metadata = obj.get("metadata") or {}
     try:
         status = WorkflowStatus.model_validate(obj.get("status") or {})
@@ -98,12 +109,21 @@ def build(obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None) -> 
             specs = list(status.route.nodes)
         elif status.route.path:
             specs = path_to_nodes(status.route.path)
+    results = results or {}
     views = [
-        NodeView(spec.name, spec.component, tuple(spec.depends_on), status.nodes.get(spec.name) or NodeStatus())
+        NodeView(
+            spec.name,
+            spec.component,
+            tuple(spec.depends_on),
+            status.nodes.get(spec.name) or NodeStatus(),
+            results.get(spec.name),
+        )
         for spec in ordered(specs)
     ]
     known = {view.name for view in views}
-    views += [NodeView(name, "", (), node) for name, node in status.nodes.items() if name not in known]
+    views += [
+        NodeView(name, "", (), node, results.get(name)) for name, node in status.nodes.items() if name not in known
+    ]
     return WorkflowView(
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),
@@ -125,3 +145,19 @@ def duration(start: datetime | None, end: datetime | None, now: datetime) -> str
     if minutes:
         return f"{minutes}m{secs}s"
     return f"{secs}s"
+
+
+def result_text(text: str) -> str:
+    """The meaningful part of a node's output or error: a processor's result without the identity keys
+    (`processor`, `node`, `workflow`, `attempt`), the `error` of a failed one; other text as it is."""
+    try:
+        value = json.loads(text)
+    except ValueError:  # not JSON, or a preview cut mid-document: drop an identity head if it has one
+        head = _IDENTITY_HEAD.match(text)
+        return "{" + text[head.end() :] if head else text
+    if not isinstance(value, dict):
+        return text
+    if isinstance(value.get("error"), str):
+        return str(value["error"])
+    rest = {key: item for key, item in value.items() if key not in IDENTITY_KEYS}
+    return json.dumps(rest, ensure_ascii=False) if len(rest) < len(value) else text

@@ -38,6 +38,12 @@ REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected"]
 
 
+def whole_seconds(now: datetime) -> datetime:
+    """A node's start or finish as status stamps it: whole seconds, the precision of a Job's start and
+    completion times, so a duration compares like with like (a start at .9 s does not shorten a node by 1 s)."""
+    return now.replace(microsecond=0)
+
+
 @dataclass(frozen=True)
 class JobResult:
     """What the cluster says about the Job of one (node, attempt)."""
@@ -196,7 +202,10 @@ class WorkflowRun:
 
     @property
     def progress(self) -> str:
-        return f"{self.done}/{self.total}"
+        """`ok/total`: the nodes that ended well (Succeeded, FellBack), as `argo` counts; a Failed run whose
+        other nodes were Skipped does not read `5/5`."""
+        ok = sum(1 for status in self.nodes.values() if status.phase in DONE_OK)
+        return f"{ok}/{self.total}"
 
     @property
     def finished(self) -> bool:
@@ -315,7 +324,7 @@ class WorkflowRun:
         status.phase = "Running"
         status.attempts = launch.attempt
         status.job = self.job_name(node, launch.attempt)
-        status.started_at = status.started_at or now
+        status.started_at = status.started_at or whole_seconds(now)
         status.finished_at = None
         status.next_retry_at = None
         status.fallback = launch.component if launch.fallback_for else None
@@ -349,8 +358,8 @@ class WorkflowRun:
             status = self.nodes[node]
             status.phase = "FellBack"
             status.attempts = max(status.attempts, attempt - 1)
-            status.finished_at = now
-            status.started_at = status.started_at or now
+            status.finished_at = whole_seconds(now)
+            status.started_at = status.started_at or whole_seconds(now)
             status.output = preview(fallback.output)
             status.reason = "CircuitOpen"
             status.message = f"{opened}; used the fallback output"
@@ -386,7 +395,7 @@ class WorkflowRun:
         self.running.discard(node)
         self.rejections.pop(node, None)
         status.phase = "FellBack" if status.fallback else "Succeeded"
-        status.finished_at = result.finished_at or now
+        status.finished_at = result.finished_at or whole_seconds(now)
         status.output = preview(result.message)
         status.reason = "FallbackSucceeded" if status.fallback else None
         status.message = None
@@ -407,7 +416,7 @@ class WorkflowRun:
         status = self.nodes[node]
         own = self.dag.nodes[node].component
         ran = status.fallback or own
-        failed_at = result.finished_at or now
+        failed_at = result.finished_at or whole_seconds(now)
         reason = result.reason or ("JobLost" if result.state == "Lost" else "JobFailed")
         message = preview(result.message) or f"Job {result.job} failed ({reason})"
         if (spec := components.get(ran)) is not None and result.blame:
@@ -463,7 +472,7 @@ class WorkflowRun:
         self.running.discard(node)
         self.retrying.discard(node)
         status.phase = "Failed"
-        status.finished_at = now
+        status.finished_at = whole_seconds(now)
         status.next_retry_at = None
         status.reason = reason
         status.message = message
@@ -482,27 +491,35 @@ class WorkflowRun:
                 self.ready.append(child)
 
     def _skip_after_failures(self, failed: set[str], now: datetime | None, plan: Plan) -> None:
-        """Every not-yet-started descendant of a failed node is Skipped."""
-        queue = deque(failed)
+        """Every not-yet-started descendant of a failed node is Skipped, naming the dependency it waited for.
+
+        A child of the failed node says `DependencyFailed`; one further down says `DependencySkipped` and names
+        the failed node behind it, so no node claims that a dependency failed when that one was only skipped.
+        """
+        queue = deque((node, node) for node in sorted(failed))
         seen: set[str] = set()
         while queue:
-            current = queue.popleft()
+            current, origin = queue.popleft()
             for child in self.dag.dependents[current]:
                 if child in seen:
                     continue
                 seen.add(child)
                 status = self.nodes[child]
                 if status.phase in ("Pending", "Retrying"):
-                    self._skip(child, f"dependency '{current}' failed", now, plan)
-                queue.append(child)
+                    if current == origin:
+                        self._skip(child, "DependencyFailed", f"dependency '{current}' failed", now, plan)
+                    else:
+                        why = f"dependency '{current}' was skipped (after '{origin}' failed)"
+                        self._skip(child, "DependencySkipped", why, now, plan)
+                queue.append((child, origin))
 
-    def _skip(self, node: str, message: str, now: datetime | None, plan: Plan) -> None:
+    def _skip(self, node: str, reason: str, message: str, now: datetime | None, plan: Plan) -> None:
         status = self.nodes[node]
         status.phase = "Skipped"
-        status.reason = "Skipped"
+        status.reason = reason
         status.message = message
         status.next_retry_at = None
-        status.finished_at = now
+        status.finished_at = whole_seconds(now) if now is not None else None
         self.retrying.discard(node)
         self.done += 1
         plan.changed.add(node)
@@ -511,7 +528,7 @@ class WorkflowRun:
         """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own)."""
         for node, status in self.nodes.items():
             if status.phase in ("Pending", "Retrying"):
-                self._skip(node, "skipped: the workflow is failing (failurePolicy FailFast)", now, plan)
+                self._skip(node, "FailFast", "the workflow is failing (failurePolicy FailFast)", now, plan)
         self.ready.clear()
 
     def stop(self, now: datetime) -> Plan:
@@ -534,14 +551,14 @@ class WorkflowRun:
             status.phase = "Failed"
             status.reason = reason
             status.message = why
-            status.finished_at = now
+            status.finished_at = whole_seconds(now)
             status.next_retry_at = None
             plan.changed.add(node)
             self.done += 1
         self.running.clear()
         for node, status in self.nodes.items():
             if status.phase in ("Pending", "Retrying"):
-                self._skip(node, f"skipped: {why}", now, plan)
+                self._skip(node, reason, why, now, plan)
         self.ready.clear()
 
 

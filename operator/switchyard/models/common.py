@@ -153,12 +153,22 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 class Condition(StatusModel):
     """A Kubernetes-style condition (metav1.Condition)."""
 
-    type: Annotated[str, StringConstraints(max_length=316)]
-    status: ConditionStatus
-    reason: Annotated[str, StringConstraints(max_length=1024)] = ""
-    message: Annotated[str, StringConstraints(max_length=32768)] = ""
-    last_transition_time: Timestamp | None = None
-    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    type: Annotated[str, StringConstraints(max_length=316)] = Field(
+        description="The aspect the condition reports: `Valid`, `Complete` and `Failed` on a Workflow, `Ready` on "
+        "the other kinds."
+    )
+    status: ConditionStatus = Field(description="Whether the condition holds: True, False or Unknown.")
+    reason: Annotated[str, StringConstraints(max_length=1024)] = Field(
+        default="",
+        description="A CamelCase word for why the condition is as it is (`Succeeded`, `NodeFailed`, `Stopped`...).",
+    )
+    message: Annotated[str, StringConstraints(max_length=32768)] = Field(
+        default="", description="What happened, for a person."
+    )
+    last_transition_time: Timestamp | None = Field(default=None, description="When `status` last changed.")
+    observed_generation: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="The `metadata.generation` the condition was set for."
+    )
 
 
 Conditions = Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)]

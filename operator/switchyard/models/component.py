@@ -59,15 +59,25 @@ def is_extended_resource(name: str) -> bool:
 
 
 class EnvVar(ApiModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ENV_NAME)]
-    value: Annotated[str, StringConstraints(max_length=MAX_ARG)] = ""
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ENV_NAME)] = Field(
+        description="The environment variable's name."
+    )
+    value: Annotated[str, StringConstraints(max_length=MAX_ARG)] = Field(
+        default="",
+        description="Its value (plain text: never put a credential here; use a Secret mounted by other means).",
+    )
 
 
 class Resources(ApiModel):
     """Container requests and limits; names as Kubernetes takes them (`cpu`, `hugepages-2Mi`, `nvidia.com/gpu`)."""
 
-    requests: ResourceList | None = None
-    limits: ResourceList | None = None
+    requests: ResourceList | None = Field(
+        default=None, description="Resources the container is guaranteed (`cpu: 100m`, `memory: 64Mi`)."
+    )
+    limits: ResourceList | None = Field(
+        default=None,
+        description="Resources the container may use at most; an extended resource's limit equals its request.",
+    )
 
     @model_validator(mode="after")
     def _kubernetes_rules(self) -> Resources:
@@ -89,9 +99,11 @@ class Resources(ApiModel):
 class Backoff(ApiModel):
     """Exponential backoff: delay = min(initialSeconds * factor^(attempt-1), maxSeconds)."""
 
-    initial_seconds: Annotated[float, Field(ge=0, le=86400)] = 1
-    factor: Annotated[float, Field(ge=1, le=100)] = 2
-    max_seconds: Annotated[float, Field(ge=0, le=86400)] = 300
+    initial_seconds: Annotated[float, Field(ge=0, le=86400, description="The delay before the first retry.")] = 1
+    factor: Annotated[
+        float, Field(ge=1, le=100, description="Each further delay is this many times the previous one.")
+    ] = 2
+    max_seconds: Annotated[float, Field(ge=0, le=86400, description="No delay is longer than this.")] = 300
 
     @model_validator(mode="after")
     def _max_not_below_initial(self) -> Backoff:
@@ -105,20 +117,41 @@ class Backoff(ApiModel):
 
 class RetryPolicy(ApiModel):
     limit: Annotated[int, Field(ge=0, le=100, description="Retries after the first attempt.")] = 2
-    backoff: Backoff = Field(default_factory=Backoff)
+    backoff: Backoff = Field(default_factory=Backoff, description="The delay between attempts.")
 
 
 class CircuitBreakerPolicy(ApiModel):
-    failure_threshold: Annotated[int, Field(ge=1, le=10000)] = 5
-    open_seconds: Annotated[float, Field(ge=0, le=86400)] = 60
-    half_open_max_runs: Annotated[int, Field(ge=1, le=1000)] = 1
+    failure_threshold: Annotated[
+        int,
+        Field(ge=1, le=10000, description="Open the breaker after this many consecutive failed runs of the component."),
+    ] = 5
+    open_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=86400,
+            description="How long the breaker stays Open (nodes fall back or fail with CircuitOpen) before it turns "
+            "HalfOpen.",
+        ),
+    ] = 60
+    half_open_max_runs: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Trial runs allowed at once while HalfOpen; a success closes the breaker, a failure opens "
+            "it again.",
+        ),
+    ] = 1
 
 
 class Fallback(ApiModel):
     """What a node does while its component's breaker is open: run another component, or emit a static output."""
 
-    component: ObjectName | None = None
-    output: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    component: ObjectName | None = Field(default=None, description="Run this Component instead.")
+    output: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        default=None, description="Use this text as the node's output instead of running anything."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Fallback:
@@ -128,13 +161,27 @@ class Fallback(ApiModel):
 
 
 class ComponentSpec(ApiModel):
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    command: Annotated[list[Annotated[str, StringConstraints(max_length=MAX_ARG)]], Field(max_length=MAX_ARGS)] = []
-    args: Annotated[list[Annotated[str, StringConstraints(max_length=MAX_ARG)]], Field(max_length=MAX_ARGS)] = []
-    env: Annotated[list[EnvVar], Field(max_length=MAX_ARGS)] = []
-    config: FreeForm = {}
-    resources: Resources | None = None
-    timeout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = None
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="The container image of the processor."
+    )
+    command: Annotated[
+        list[Annotated[str, StringConstraints(max_length=MAX_ARG)]],
+        Field(max_length=MAX_ARGS, description="The container's command (its entrypoint), as in a Pod spec."),
+    ] = []
+    args: Annotated[
+        list[Annotated[str, StringConstraints(max_length=MAX_ARG)]],
+        Field(max_length=MAX_ARGS, description="The container's arguments, as in a Pod spec."),
+    ] = []
+    env: Annotated[list[EnvVar], Field(max_length=MAX_ARGS, description="Environment variables of the container.")] = []
+    config: FreeForm = Field(
+        default={},
+        description="Default configuration of every run; a node's `config` is merged over it (nested objects key by "
+        "key).",
+    )
+    resources: Resources | None = Field(default=None, description="The container's resource requests and limits.")
+    timeout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | None = Field(
+        default=None, description="An attempt running longer than this fails (the Job's activeDeadlineSeconds)."
+    )
     pending_timeout_seconds: Annotated[
         int,
         Field(
@@ -157,42 +204,61 @@ class ComponentSpec(ApiModel):
         ]
         | None
     ) = None
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    circuit_breaker: CircuitBreakerPolicy = Field(default_factory=CircuitBreakerPolicy)
-    fallback: Fallback | None = None
-    service_account_name: NodeName | None = None
+    retry: RetryPolicy = Field(
+        default_factory=RetryPolicy, description="How often and how soon a failed attempt is retried."
+    )
+    circuit_breaker: CircuitBreakerPolicy = Field(
+        default_factory=CircuitBreakerPolicy,
+        description="When to stop running this component after repeated failures, and for how long.",
+    )
+    fallback: Fallback | None = Field(
+        default=None,
+        description="What a node does while the breaker is open; without one the node fails with CircuitOpen.",
+    )
+    service_account_name: NodeName | None = Field(
+        default=None, description="The Pods' service account; unset runs them without an API token."
+    )
 
 
 BreakerState = Literal["Closed", "Open", "HalfOpen"]
 
 
 class FailureRecord(StatusModel):
-    workflow: str = ""
-    node: str = ""
-    reason: ShortText = ""
-    time: Timestamp | None = None
+    workflow: str = Field(default="", description="The Workflow whose run failed.")
+    node: str = Field(default="", description="The node whose run failed.")
+    reason: ShortText = Field(default="", description="Why it failed.")
+    time: Timestamp | None = Field(default=None, description="When it failed.")
 
 
 class TrialRun(StatusModel):
     """A HalfOpen trial run in flight: its slot is released when it ends, whichever way it ends."""
 
-    workflow: Annotated[str, StringConstraints(max_length=253)] = ""
-    node: Annotated[str, StringConstraints(max_length=63)] = ""
-    started_at: Timestamp | None = None
+    workflow: Annotated[str, StringConstraints(max_length=253)] = Field(
+        default="", description="The Workflow of the trial run."
+    )
+    node: Annotated[str, StringConstraints(max_length=63)] = Field(default="", description="The node of the trial run.")
+    started_at: Timestamp | None = Field(default=None, description="When the trial run started.")
 
 
 class BreakerStatus(StatusModel):
-    state: BreakerState = "Closed"
-    consecutive_failures: Annotated[int, Field(ge=0)] = 0
-    opened_at: Timestamp | None = None
+    state: BreakerState = Field(
+        default="Closed",
+        description="Closed (runs normally), Open (no runs: nodes fall back) or HalfOpen (a few trial runs decide).",
+    )
+    consecutive_failures: Annotated[int, Field(ge=0, description="Failed runs since the last success.")] = 0
+    opened_at: Timestamp | None = Field(default=None, description="When the breaker last opened.")
     half_open_runs: Annotated[int, Field(ge=0, description="Trial runs in flight since HalfOpen.")] = 0
     trials: Annotated[list[TrialRun], Field(max_length=1000, description="The trial runs in flight.")] = []
-    last_failure: FailureRecord | None = None
+    last_failure: FailureRecord | None = Field(default=None, description="The latest failed run.")
 
 
 class ComponentStatus(StatusModel):
-    breaker: BreakerStatus = Field(default_factory=BreakerStatus)
-    runs: Annotated[int, Field(ge=0)] = 0
-    failures: Annotated[int, Field(ge=0)] = 0
-    observed_generation: int | None = None
-    conditions: Conditions = []
+    """The component's health, written by the operator: its circuit breaker and run counts."""
+
+    breaker: BreakerStatus = Field(
+        default_factory=BreakerStatus, description="The circuit breaker of this component (in this namespace)."
+    )
+    runs: Annotated[int, Field(ge=0, description="Finished runs of this component, counted by the breaker.")] = 0
+    failures: Annotated[int, Field(ge=0, description="Failed runs of this component, counted by the breaker.")] = 0
+    observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
+    conditions: Conditions = Field(default=[], description="Ready: the spec is valid and the component can run.")

@@ -30,15 +30,32 @@ MAX_RULE_DEPENDS_ON = 16  # keeps the CRD's "dependsOn names exist" CEL rule wit
 class RuleNodeSpec(NodeSpec):
     """A node of a RoutingRule's DAG: a Workflow node with a smaller fan-in bound."""
 
-    depends_on: Annotated[list[NodeName], Field(max_length=MAX_RULE_DEPENDS_ON)] = []
+    depends_on: Annotated[
+        list[NodeName],
+        Field(
+            max_length=MAX_RULE_DEPENDS_ON,
+            description="Nodes that must have succeeded (or fallen back) before this one starts; a failed one skips "
+            "it.",
+        ),
+    ] = []
 
 
 class RoutingRuleSpec(ApiModel):
     priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
-    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WHEN)]
-    path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = None
-    nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = None
-    description: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WHEN)] = Field(
+        description="A CEL expression over `input` (data, json, contentType, size, labels); the rule matches when "
+        "it is true. An evaluation error (e.g. a missing key: guard it with `has(input.json.kind)`) is "
+        "no match."
+    )
+    path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = Field(
+        default=None, description="The chain of components to run, each after the one before."
+    )
+    nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = Field(
+        default=None, description="A DAG to run instead of a path."
+    )
+    description: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="What the rule is for, for people."
+    )
 
     @model_validator(mode="after")
     def _path_or_nodes(self) -> RoutingRuleSpec:
@@ -48,9 +65,11 @@ class RoutingRuleSpec(ApiModel):
 
 
 class RoutingRuleStatus(StatusModel):
-    valid: bool | None = None
-    message: ShortText | None = None
-    matches: Annotated[int, Field(ge=0)] = 0
-    last_matched_at: Timestamp | None = None
-    observed_generation: int | None = None
-    conditions: Conditions = []
+    """Whether the rule is valid and how often it matched, written by the operator."""
+
+    valid: bool | None = Field(default=None, description="Whether `when` compiles and the path or DAG is valid.")
+    message: ShortText | None = Field(default=None, description="Why the rule is invalid, if it is.")
+    matches: Annotated[int, Field(ge=0, description="How many Workflows this rule routed.")] = 0
+    last_matched_at: Timestamp | None = Field(default=None, description="When it last routed a Workflow.")
+    observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
+    conditions: Conditions = Field(default=[], description="Ready: the rule is valid and is tried.")

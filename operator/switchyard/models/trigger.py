@@ -54,7 +54,9 @@ class TriggerSpec(ApiModel):
         description="The spec of each Workflow created; its `input` is replaced by the event data (a JSON array "
         "of the items' data, in arrival order, for a batch).",
     )
-    batch: BatchSpec | None = None
+    batch: BatchSpec | None = Field(
+        default=None, description="Group events into one Workflow per batch; unset starts one Workflow per event."
+    )
     concurrency_policy: Annotated[
         ConcurrencyPolicy,
         Field(
@@ -79,19 +81,25 @@ class TriggerSpec(ApiModel):
 class WorkflowCounts(StatusModel):
     """The stream statistics: Workflows of this Trigger by outcome (succeeded/failed are cumulative)."""
 
-    running: Annotated[int, Field(ge=0)] = 0
-    succeeded: Annotated[int, Field(ge=0)] = 0
-    failed: Annotated[int, Field(ge=0)] = 0
+    running: Annotated[int, Field(ge=0, description="Workflows of this Trigger running now.")] = 0
+    succeeded: Annotated[int, Field(ge=0, description="Workflows of this Trigger that succeeded.")] = 0
+    failed: Annotated[int, Field(ge=0, description="Workflows of this Trigger that failed.")] = 0
 
 
 class TriggerStatus(StatusModel):
-    received: Annotated[int, Field(ge=0)] = 0
-    accepted: Annotated[int, Field(ge=0)] = 0
-    rejected: Annotated[int, Field(ge=0)] = 0
-    workflows_created: Annotated[int, Field(ge=0)] = 0
-    batches_pending: Annotated[int, Field(ge=0)] = 0
-    last_event_time: Timestamp | None = None
-    last_error: ShortText | None = None
-    workflows: WorkflowCounts = Field(default_factory=WorkflowCounts)
-    observed_generation: int | None = None
-    conditions: Conditions = []
+    """The event stream, written by the operator: events received, accepted and refused, Workflows started."""
+
+    received: Annotated[int, Field(ge=0, description="Events posted for this Trigger.")] = 0
+    accepted: Annotated[
+        int, Field(ge=0, description="Events accepted (a Workflow started, or the event joined a batch).")
+    ] = 0
+    rejected: Annotated[
+        int, Field(ge=0, description="Events refused (filter false, invalid, over maxRunning, Forbid...).")
+    ] = 0
+    workflows_created: Annotated[int, Field(ge=0, description="Workflows this Trigger created.")] = 0
+    batches_pending: Annotated[int, Field(ge=0, description="Open batches waiting to be sealed.")] = 0
+    last_event_time: Timestamp | None = Field(default=None, description="When the latest event arrived.")
+    last_error: ShortText | None = Field(default=None, description="Why the latest refused event was refused.")
+    workflows: WorkflowCounts = Field(default_factory=WorkflowCounts, description="Its Workflows by outcome.")
+    observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
+    conditions: Conditions = Field(default=[], description="Ready: the spec is valid and events are accepted.")

@@ -28,23 +28,45 @@ LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
 class NodeSpec(ApiModel):
     """One DAG node: a named run of a Component after its dependencies succeeded."""
 
-    name: NodeName
-    component: ObjectName
-    depends_on: Annotated[list[NodeName], Field(max_length=MAX_DEPENDS_ON)] = []
-    config: FreeForm = {}
+    name: NodeName = Field(
+        description="The node's name, unique in the DAG (a DNS label); `dependsOn` entries and the status refer to it."
+    )
+    component: ObjectName = Field(description="The Component (in the Workflow's namespace) this node runs.")
+    depends_on: Annotated[
+        list[NodeName],
+        Field(
+            max_length=MAX_DEPENDS_ON,
+            description="Nodes that must have succeeded (or fallen back) before this one starts; a failed one skips "
+            "it.",
+        ),
+    ] = []
+    config: FreeForm = Field(
+        default={},
+        description="Configuration for this run, merged over the Component's `config` (nested objects key by key).",
+    )
 
 
 class ConfigMapKeyRef(ApiModel):
-    name: ObjectName
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    name: ObjectName = Field(description="The ConfigMap, in the Workflow's namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")] = Field(
+        description="The key of the ConfigMap whose value is the input."
+    )
 
 
 class InputSpec(ApiModel):
     """The workflow's input: inline `data` or a key of a ConfigMap in the same namespace."""
 
-    data: Annotated[str, StringConstraints(max_length=MAX_INPUT_BYTES)] | None = None
-    config_map_key_ref: ConfigMapKeyRef | None = None
-    content_type: Annotated[str, StringConstraints(max_length=255)] = "text/plain"
+    data: Annotated[str, StringConstraints(max_length=MAX_INPUT_BYTES)] | None = Field(
+        default=None, description="The input itself, inline (at most 512 KiB in UTF-8)."
+    )
+    config_map_key_ref: ConfigMapKeyRef | None = Field(
+        default=None, description="Read the input from a ConfigMap key instead (up to 1 MiB)."
+    )
+    content_type: Annotated[str, StringConstraints(max_length=255)] = Field(
+        default="text/plain",
+        description="The input's media type (`application/json`, `text/csv`...); RoutingRules see it as "
+        "`input.contentType`.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> InputSpec:
@@ -66,14 +88,24 @@ def utf8_size(text: str) -> int:
 
 
 class LabelSelector(ApiModel):
-    match_labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=64)] = {}
+    match_labels: Annotated[
+        dict[LabelKey, LabelValue],
+        Field(max_length=64, description="Labels a RoutingRule must have (all of them) to be tried."),
+    ] = {}
 
 
 class RoutingSpec(ApiModel):
     """How a workflow without nodes picks its path: RoutingRules (optionally selected), then data analysis."""
 
-    rule_selector: LabelSelector | None = None
-    analysis: bool = True
+    rule_selector: LabelSelector | None = Field(
+        default=None,
+        description="Only the RoutingRules with these labels are tried; unset tries every rule in the namespace.",
+    )
+    analysis: bool = Field(
+        default=True,
+        description="When no rule matches, pick the path by analysing the data (JSON, size, digits); false: no "
+        "match is Invalid.",
+    )
 
 
 FailurePolicy = Literal["FailFast", "Continue"]
@@ -86,17 +118,39 @@ class ReuseSpec(ApiModel):
 
 
 class WorkflowSpec(ApiModel):
-    input: InputSpec = Field(default_factory=InputSpec)
-    nodes: Annotated[list[NodeSpec], Field(max_length=MAX_NODES)] = []
+    input: InputSpec = Field(
+        default_factory=InputSpec, description="The data the nodes process (inline or from a ConfigMap)."
+    )
+    nodes: Annotated[
+        list[NodeSpec],
+        Field(
+            max_length=MAX_NODES,
+            description="An explicit DAG of nodes; without nodes the Workflow is routed (RoutingRules, then analysis).",
+        ),
+    ] = []
     # Left out of the CRD defaults on purpose (no `default` in the schema), so that "routing given" stays
     # visible: a spec with nodes and routing is rejected instead of the routing being silently ignored.
     routing: RoutingSpec = Field(
         default_factory=RoutingSpec, description="How to pick a path when there are no nodes; not allowed with nodes."
     )
-    parallelism: Annotated[int, Field(ge=1, le=1000)] = 10
-    failure_policy: FailurePolicy = "FailFast"
-    active_deadline_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = None
-    ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=365 * 86400)] | None = None
+    parallelism: Annotated[
+        int, Field(ge=1, le=1000, description="At most this many of the Workflow's nodes run at once.")
+    ] = 10
+    failure_policy: FailurePolicy = Field(
+        default="FailFast",
+        description="FailFast: after a node fails nothing new starts and waiting nodes are Skipped; Continue: "
+        "branches that do not depend on the failed node go on.",
+    )
+    active_deadline_seconds: Annotated[int, Field(ge=1, le=30 * 86400)] | None = Field(
+        default=None,
+        description="Fail the Workflow (reason DeadlineExceeded) this long after it started: running Jobs are "
+        "deleted, waiting nodes Skipped.",
+    )
+    ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=365 * 86400)] | None = Field(
+        default=None,
+        description="Delete the finished Workflow (with its Jobs and outputs) this long after it finished; unset "
+        "keeps it.",
+    )
     reuse: ReuseSpec | None = Field(
         default=None,
         description="Take the outputs of this finished Workflow's succeeded nodes instead of running them again "
@@ -117,14 +171,27 @@ NodePhase = Literal["Pending", "Running", "Retrying", "Succeeded", "Failed", "Sk
 
 
 class NodeStatus(StatusModel):
-    phase: NodePhase = "Pending"
-    attempts: Annotated[int, Field(ge=0)] = 0
-    job: Name | None = None
-    started_at: Timestamp | None = None
-    finished_at: Timestamp | None = None
-    next_retry_at: Timestamp | None = None
-    reason: Annotated[str, StringConstraints(max_length=128)] | None = None
-    message: ShortText | None = None
+    phase: NodePhase = Field(
+        default="Pending",
+        description="Pending, Running, Retrying (waiting for its next attempt), Succeeded, Failed, Skipped (not "
+        "run) or FellBack (its fallback ran).",
+    )
+    attempts: Annotated[int, Field(ge=0, description="How many attempts have started.")] = 0
+    job: Name | None = Field(default=None, description="The Job of the latest attempt.")
+    started_at: Timestamp | None = Field(
+        default=None, description="When the first attempt started (whole seconds, as a Job's times)."
+    )
+    finished_at: Timestamp | None = Field(default=None, description="When the node finished (whole seconds).")
+    next_retry_at: Timestamp | None = Field(default=None, description="When a Retrying node's next attempt starts.")
+    reason: Annotated[str, StringConstraints(max_length=128)] | None = Field(
+        default=None,
+        description="Why the node is in its phase: the Job's failure reason, CircuitOpen, DependencyFailed, "
+        "DependencySkipped, Stopped...",
+    )
+    message: ShortText | None = Field(
+        default=None,
+        description="The detail of `reason`: the container's termination message, or which dependency failed.",
+    )
     output: ShortText | None = Field(
         default=None, description="A preview of the output; the whole is in the outputs ConfigMap."
     )
@@ -135,12 +202,17 @@ RouteSource = Literal["Explicit", "Rule", "Analysis"]
 
 
 class RouteStatus(StatusModel):
-    source: RouteSource = "Explicit"
+    source: RouteSource = Field(
+        default="Explicit",
+        description="Where the path came from: Explicit (spec.nodes), Rule (a RoutingRule) or Analysis (of the data).",
+    )
     rule: Name | None = Field(
         default=None, description="The matching RoutingRule; unset for explicit or analysed routes."
     )
-    path: Annotated[list[Name], Field(max_length=MAX_NODES)] = []
-    reason: ShortText = ""
+    path: Annotated[
+        list[Name], Field(max_length=MAX_NODES, description="The chosen chain of components, when the route is a path.")
+    ] = []
+    reason: ShortText = Field(default="", description="Why this route was chosen.")
     summary: Annotated[str, StringConstraints(max_length=300)] = Field(
         default="", description="One short phrase for `kubectl get`: 'rule NAME', 'analysis' or 'explicit'."
     )
@@ -150,13 +222,29 @@ class RouteStatus(StatusModel):
 
 
 class WorkflowStatus(StatusModel):
-    phase: WorkflowPhase = "Pending"
-    progress: Annotated[str, StringConstraints(max_length=32)] | None = None
-    message: ShortText | None = None
-    route: RouteStatus | None = None
-    nodes: Annotated[dict[str, NodeStatus], Field(max_length=MAX_NODES)] = {}
+    """The state of the run, written by the operator: phase, progress, route, each node, conditions."""
+
+    phase: WorkflowPhase = Field(
+        default="Pending",
+        description="Pending, Running, Succeeded, Failed or Invalid (the spec cannot run; see the Valid condition).",
+    )
+    progress: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="`ok/total`: nodes that Succeeded or FellBack, of all nodes."
+    )
+    message: ShortText | None = Field(
+        default=None, description="A one-line summary of the run (which nodes failed, why it is Invalid)."
+    )
+    route: RouteStatus | None = Field(
+        default=None, description="How the nodes were chosen: explicit, a RoutingRule, or data analysis."
+    )
+    nodes: Annotated[
+        dict[str, NodeStatus], Field(max_length=MAX_NODES, description="Each node's state, by node name.")
+    ] = {}
     outputs: Annotated[list[Name], Field(max_length=1000, description="ConfigMaps holding node outputs.")] = []
-    started_at: Timestamp | None = None
-    finished_at: Timestamp | None = None
-    observed_generation: int | None = None
-    conditions: Conditions = []
+    started_at: Timestamp | None = Field(default=None, description="When the run started.")
+    finished_at: Timestamp | None = Field(default=None, description="When the run finished.")
+    observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
+    conditions: Conditions = Field(
+        default=[],
+        description="Valid, Complete and Failed (as a batch/v1 Job's), for `kubectl wait --for=condition=...`.",
+    )
