@@ -69,11 +69,24 @@ def keep_connections_alive(configuration: client.Configuration) -> None:
     configuration.socket_options = tcp_keepalive_socket_options()
 
 
-def bounded(kwargs: dict[str, Any], read_timeout: float) -> dict[str, Any]:
-    """A client call's keyword arguments with a (connect, read) `_request_timeout`, unless it brings its own."""
-    if kwargs.get("_request_timeout") is None:
+def bounded(fn: Callable[..., Any], kwargs: dict[str, Any], read_timeout: float) -> dict[str, Any]:
+    """A client call's keyword arguments with a (connect, read) `_request_timeout`, unless it brings its own.
+    Only generated client methods (or wrappers of one, `_unparsed`) take it: anything else is left alone."""
+    if kwargs.get("_request_timeout") is None and _is_client_method(fn):
         kwargs["_request_timeout"] = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
     return kwargs
+
+
+def _is_client_method(fn: Callable[..., Any]) -> bool:
+    """A generated client method (pydantic's `validate_call` gives each a `raw_function`), or a wrapper of one."""
+    seen: Any = fn
+    for _ in range(4):
+        if getattr(seen, "raw_function", None) is not None:
+            return True
+        seen = getattr(seen, "__wrapped__", None)
+        if seen is None:
+            return False
+    return False
 
 
 class ThrottledRefresh:
@@ -157,7 +170,7 @@ class Api:
 
     async def call(self, fn: Callable[..., T], *args: Any, retry_conflicts: bool = True, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        kwargs = bounded(kwargs, self.read_timeout)
+        kwargs = bounded(fn, kwargs, self.read_timeout)
         delay = 0.1
         for attempt in range(1, MAX_TRIES + 1):
             self.calls += 1
