@@ -51,6 +51,16 @@ def _shard_label(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="switchyard-operator",
@@ -79,6 +89,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ingest-port", type=int, default=0, help="CloudEvents ingest endpoint for Triggers; 0 (default) disables"
     )
     parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
+    parser.add_argument(
+        "--api-timeout",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long an API call (not a watch) waits for its answer before it is retried; default: %(default)s",
+    )
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -133,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.lease_renew = args.lease_renew
     OPTIONS.ingest_port = args.ingest_port
     OPTIONS.ingest_host = args.ingest_host
+    OPTIONS.api_timeout = args.api_timeout
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

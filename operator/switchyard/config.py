@@ -27,6 +27,7 @@ class Options:
     lease_renew: float = 5.0
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
+    api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -312,3 +312,94 @@ def test_a_change_that_fails_to_apply_does_not_drop_the_rest_of_its_batch(caplog
         asyncio.run(scenario())
     assert applied == [0, 1, 2, 4, 5]
     assert [r.getMessage() for r in caplog.records] == ["things: applying a watched change failed"]
+
+
+def listed_pages(cluster: EmulatedCluster, namespace: str) -> list[dict[str, str]]:
+    """The query parameters of the Job lists (not watches) of `namespace`, from the emulator's request log."""
+    path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+    return [
+        dict(r.params)
+        for r in list(cluster.api._requests)
+        if r.method.value.upper() == "GET" and r.url.path == path and r.params.get("watch") != "true"
+    ]
+
+
+def test_a_list_comes_in_pages_and_the_watch_starts_from_its_version(small_cluster: Any) -> None:
+    """At 20,000 Pods one list is a 100+ MB body decoded at once: the informer reads pages (`limit`), following
+    `continue`, and watches from the version all pages share."""
+    cluster, client = small_cluster
+    kubernetes.client.CoreV1Api(client).create_namespace({"metadata": {"name": "paged"}})
+    batch = kubernetes.client.BatchV1Api(client)
+    for i in range(7):
+        batch.create_namespaced_job("paged", job(f"p-{i}"))
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", ["paged"], lambda *_: None, asyncio.get_running_loop())
+        informer.page_size = 3
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        batch.create_namespaced_job("paged", job("p-late"))  # seen by the watch that follows the pages
+        await until(lambda: ("paged", "p-late") in informer.store)
+        informer.stop()
+        return informer
+
+    informer = asyncio.run(scenario())
+    assert {name for _, name in informer.store} == {f"p-{i}" for i in range(7)} | {"p-late"}
+    pages = listed_pages(cluster, "paged")
+    assert [p.get("limit") for p in pages] == ["3", "3", "3"] and informer.lists == 1
+    assert "continue" not in pages[0] and all(p.get("continue") for p in pages[1:])
+
+
+def test_a_page_refused_mid_list_starts_the_list_again(small_cluster: Any) -> None:
+    """410 Expired for a continue token (etcd compacted the first page's revision): list again from the start."""
+    cluster, client = small_cluster
+    kubernetes.client.CoreV1Api(client).create_namespace({"metadata": {"name": "expiring"}})
+    batch = kubernetes.client.BatchV1Api(client)
+    for i in range(5):
+        batch.create_namespaced_job("expiring", job(f"e-{i}"))
+    fault = cluster.faults.inject(
+        method="GET", path_regex=r"/namespaces/expiring/jobs$", status=410, reason="Expired", after=1, times=1
+    )
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", ["expiring"], lambda *_: None, asyncio.get_running_loop())
+        informer.page_size = 2
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        informer.stop()
+        return informer
+
+    informer = asyncio.run(scenario())
+    assert fault.hits == 1 and informer.lists == 2
+    assert {name for _, name in informer.store} == {f"e-{i}" for i in range(5)}
+
+
+def test_bookmarks_keep_a_quiet_watch_resuming_without_a_relist(small_cluster: Any) -> None:
+    """The emulator keeps 20 events. Nothing the informer watches changes while 30 other objects are written:
+    the bookmark it gets carries the new version, and the next watch resumes from it (no 410, no relist)."""
+    cluster, client = small_cluster
+    core = kubernetes.client.CoreV1Api(client)
+    core.create_namespace({"metadata": {"name": "quiet"}})
+    every, cluster.api.bookmark_seconds = cluster.api.bookmark_seconds, 0.3
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", ["quiet"], lambda *_: None, asyncio.get_running_loop())
+        informer.watch_seconds = 8  # the last bookmark comes 2 s before the end: the noise is written well before
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        await until(lambda: informer.watched == 1)
+        for i in range(30):
+            core.create_namespaced_config_map("other", {"metadata": {"name": f"quiet-noise-{i}"}})
+        written = cluster.api.resource_version
+        await until(lambda: int(informer.versions["quiet"]) >= written, timeout=5)
+        await until(lambda: informer.watched >= 2, timeout=15)  # the watch ended and the next one started
+        kubernetes.client.BatchV1Api(client).create_namespaced_job("quiet", job("q-late"))
+        await until(lambda: ("quiet", "q-late") in informer.store)
+        informer.stop()
+        return informer
+
+    try:
+        informer = asyncio.run(scenario())
+    finally:
+        cluster.api.bookmark_seconds = every
+    assert informer.lists == 1

@@ -14,7 +14,7 @@ from switchyard.gctuning import freeze_startup_heap
 from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.k8s import breakers, routing
-from switchyard.k8s.client import Api, load_config
+from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
 from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.runtime import Runtime, Views
@@ -30,8 +30,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    # kopf's own calls (patches, lists, posting Events) are bounded as ours are (k8s/client.py)
+    settings.networking.request_timeout = OPTIONS.api_timeout
+    settings.networking.connect_timeout = CONNECT_TIMEOUT
+    settings.watching.connect_timeout = CONNECT_TIMEOUT
     settings.execution.max_workers = 8
-    memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig)))
+    memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig), read_timeout=OPTIONS.api_timeout))
     # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
     loop = asyncio.get_running_loop()
     memo.informers = [

@@ -3,6 +3,9 @@
 Transient trouble (429 with Retry-After, 5xx, 409 Conflict on writes, connection errors) is retried here
 (409 AlreadyExists never is: it is an answer)
 with capped exponential backoff; what is left is raised as `ApiTrouble` for kopf to retry later.
+Every call is bounded (`bounded`: a connect and a read timeout, TCP keepalive on the pool's sockets), so a
+black-holed connection (a control-plane upgrade, a dropped NAT entry) is a timeout that is retried, never a
+runner waiting forever.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, TypeVar
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils.keepalive import tcp_keepalive_socket_options
 
 from switchyard.models.crd import GROUP, VERSION
 
@@ -30,6 +34,10 @@ log = logging.getLogger("switchyard.api")
 RETRIABLE = {409, 429, 500, 502, 503, 504}
 MAX_TRIES = 8
 CREDENTIALS_REFRESH_SECONDS = 10.0
+CONNECT_TIMEOUT = 10.0  # seconds to connect (TCP + TLS) to the API server
+# seconds without an answer: the API server itself ends a non-watch request after 60 s (--request-timeout,
+# a 504), so waiting longer only waits on a dead connection
+READ_TIMEOUT = 60.0
 
 
 class ApiTrouble(Exception):
@@ -49,9 +57,36 @@ def load_config(kubeconfig: str | None = None) -> client.ApiClient:
         config.load_incluster_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = 64
     configuration.retries = False
+    keep_connections_alive(configuration)
     if configuration.refresh_api_key_hook is not None:
         configuration.refresh_api_key_hook = ThrottledRefresh(configuration.refresh_api_key_hook)
     return client.ApiClient(configuration)
+
+
+def keep_connections_alive(configuration: client.Configuration) -> None:
+    """TCP keepalive on every pooled socket (client-go's: probe after 30 s idle), so the kernel notices a
+    peer that went away without a FIN even while a call waits for its answer."""
+    configuration.socket_options = tcp_keepalive_socket_options()
+
+
+def bounded(fn: Callable[..., Any], kwargs: dict[str, Any], read_timeout: float) -> dict[str, Any]:
+    """A client call's keyword arguments with a (connect, read) `_request_timeout`, unless it brings its own.
+    Only generated client methods (or wrappers of one, `_unparsed`) take it: anything else is left alone."""
+    if kwargs.get("_request_timeout") is None and _is_client_method(fn):
+        kwargs["_request_timeout"] = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
+    return kwargs
+
+
+def _is_client_method(fn: Callable[..., Any]) -> bool:
+    """A generated client method (pydantic's `validate_call` gives each a `raw_function`), or a wrapper of one."""
+    seen: Any = fn
+    for _ in range(4):
+        if getattr(seen, "raw_function", None) is not None:
+            return True
+        seen = getattr(seen, "__wrapped__", None)
+        if seen is None:
+            return False
+    return False
 
 
 class ThrottledRefresh:
@@ -123,8 +158,9 @@ def retry_after(exc: ApiException) -> float | None:
 class Api:
     """Typed API groups plus `call`, which runs a blocking client call off the event loop, retrying."""
 
-    def __init__(self, api_client: client.ApiClient, workers: int = 32) -> None:
+    def __init__(self, api_client: client.ApiClient, workers: int = 32, read_timeout: float = READ_TIMEOUT) -> None:
         self.api_client = api_client
+        self.read_timeout = read_timeout
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
@@ -134,6 +170,7 @@ class Api:
 
     async def call(self, fn: Callable[..., T], *args: Any, retry_conflicts: bool = True, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
+        kwargs = bounded(fn, kwargs, self.read_timeout)
         delay = 0.1
         for attempt in range(1, MAX_TRIES + 1):
             self.calls += 1

@@ -7,10 +7,13 @@ only ever feed read-only summaries (`observe.job_entry`, `observe.pod_entry`), s
 informer instead, as client-go's shared informers do for controllers:
 
 - one thread per resource and watched namespace (cluster-wide: one per resource) lists the labelled
-  objects, then watches from the list's resourceVersion through the kubernetes client's `Watch` (raw
-  events, never client models), resuming after each server timeout from the last version seen;
-- 410 Gone (the version is too old) or any error: list again (after a capped backoff on errors); the
-  store is replaced by the new list, and objects missing from it count as deleted;
+  objects in pages of `PAGE_SIZE` (`limit`/`continue`: at 20,000 Pods one unpaged list is a body of
+  100+ MB decoded at once; a page at a time is digested and dropped), then watches from the list's
+  resourceVersion through the kubernetes client's `Watch` (raw events, never client models), resuming
+  after each server timeout from the last version seen, a bookmark's included (the API server sends one
+  now and then when asked, so the version stays recent while only other objects change);
+- 410 Gone (the version, or a page's continue token, is too old) or any error: list again (after a capped
+  backoff on errors); the store is replaced by the new list, and objects missing from it count as deleted;
 - every change is applied on the event loop, where the stores live and are read, and the owning
   workflow's runner is told which Job has news for it (`on_change`; `Store.put`). The threads queue their
   changes in order and wake the loop once for all that queued while it was busy (`ListWatch.hand`), not
@@ -33,6 +36,8 @@ from kopf._cogs.structs.references import match_namespace, select_specific_names
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.k8s.client import CONNECT_TIMEOUT
+from switchyard.k8s.client import READ_TIMEOUT as CALL_TIMEOUT
 from switchyard.k8s.observe import job_entry, pod_entry
 from switchyard.k8s.render import LABEL_WORKFLOW
 
@@ -40,6 +45,7 @@ log = logging.getLogger("switchyard.informer")
 
 WATCH_SECONDS = 300  # the server ends each watch after this; the informer resumes from the last version
 READ_TIMEOUT = 330  # no byte for this long on a watch: the connection is dead, list again
+PAGE_SIZE = 500  # objects per list page (client-go's reflector pages by 500 too)
 BACKOFFS = (1.0, 2.0, 5.0, 10.0)  # after errors in a row
 OnChange = Callable[[str, str, str], None]  # (namespace, workflow, job)
 
@@ -166,7 +172,10 @@ class ListWatch:
         self.threads: list[threading.Thread] = []
         self.watches: list[watch.Watch] = []
         self.watch_seconds = WATCH_SECONDS
-        self.lists = 0  # list calls so far (the first, then one after each expiry or error)
+        self.page_size = PAGE_SIZE
+        self.lists = 0  # lists so far (the first, then one after each expiry or error), each of one or more pages
+        self.watched = 0  # watch requests so far
+        self.versions: dict[str | None, str] = {}  # scope -> the resourceVersion its watch resumes from
         self._handed: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._handing = threading.Lock()
         self._drain_due = False
@@ -252,21 +261,45 @@ class ListWatch:
         return {"label_selector": self.label_selector} if self.label_selector else {}
 
     def _list(self, scope: str | None) -> str:
-        fn, args = self._scope_args(scope)
+        """List `scope` page by page (all pages at the first one's resourceVersion); that version."""
         self.lists += 1
-        response = fn(*args, **self._selector(), _preload_content=False, _request_timeout=60)
+        digests: list[Any] = []
+        token: str | None = None
+        while True:
+            meta = self._page(scope, token, digests)
+            token = meta.get("continue")
+            if not token:
+                break
+        self.hand(self.listed, scope, digests)
+        self.versions[scope] = str(meta["resourceVersion"])
+        return self.versions[scope]
+
+    def _page(self, scope: str | None, token: str | None, digests: list[Any]) -> dict[str, Any]:
+        """One page: its objects' digests onto `digests`, its metadata returned. The page's body and its
+        decoded objects go when this returns, before the next page is read."""
+        fn, args = self._scope_args(scope)
+        more = {"_continue": token} if token else {}
+        response = fn(
+            *args,
+            **self._selector(),
+            **more,
+            limit=self.page_size,
+            _preload_content=False,
+            _request_timeout=(CONNECT_TIMEOUT, CALL_TIMEOUT),
+        )
         try:
             listing = orjson.loads(response.data)
         finally:
             response.release_conn()
-        digests = [d for item in listing.get("items") or [] if (d := self.digest(item)) is not None]
-        self.hand(self.listed, scope, digests)
-        return str(listing["metadata"]["resourceVersion"])
+        digests.extend(d for item in listing.get("items") or [] if (d := self.digest(item)) is not None)
+        meta: dict[str, Any] = listing.get("metadata") or {}
+        return meta
 
     def _watch(self, scope: str | None, version: str) -> str:
         fn, args = self._scope_args(scope)
         stream = FastWatch()
         self.watches.append(stream)
+        self.watched += 1
         try:
             for event in stream.stream(
                 fn,
@@ -281,6 +314,7 @@ class ListWatch:
                     continue
                 body = event["object"]
                 version = str((body.get("metadata") or {}).get("resourceVersion") or version)
+                self.versions[scope] = version  # a BOOKMARK's too: nothing else to do with one
                 if event["type"] in ("ADDED", "MODIFIED", "DELETED") and (digest := self.digest(body)) is not None:
                     self.hand(self.changed, event["type"] == "DELETED", digest)
                 if self.stopping.is_set():

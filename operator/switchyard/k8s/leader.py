@@ -4,6 +4,8 @@
 releases it on a clean exit. A replica that cannot renew in time, or sees another holder, exits non-zero at
 once, so it never acts without the Lease. Expiry is judged the way client-go does it, by how long the record
 has stayed unchanged on this replica's own monotonic clock, so clock skew between nodes does not matter.
+Every Lease call has a timeout (a third of the renew deadline, at most 5 s): a renewal that gets no answer
+is a failed one, and the holder exits before the renew deadline rather than claim a Lease it cannot renew.
 Each Lease name is one election: several operators with different names (shards) work side by side.
 """
 
@@ -21,12 +23,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger("switchyard.leader")
 
 DEFAULT_LEASE_NAME = "switchyard-operator"
+# What a Lease call that got no answer raises: an error Status, a socket error, or urllib3's own (a read
+# timeout, a dropped connection), which is no OSError and once killed the renewer thread silently
+API_TROUBLE = (ApiException, OSError, urllib3.exceptions.HTTPError)
 
 
 def default_identity() -> str:
@@ -178,7 +184,7 @@ class LeaderLease:
                 if self.try_acquire():
                     log.info("acquired leader lease %s as %s", self.where, self.settings.identity)
                     return
-            except (ApiException, OSError) as exc:
+            except API_TROUBLE as exc:
                 log.warning("cannot reach the leader lease %s yet: %s", self.where, exc)
             holder = self.observed.holder if self.observed else "nobody"
             if holder != logged_holder:
@@ -210,7 +216,7 @@ class LeaderLease:
             except LeaseLost as exc:
                 on_lost(str(exc))
                 return
-            except (ApiException, OSError) as exc:
+            except API_TROUBLE as exc:
                 late = self.monotonic() - self.last_renewed
                 if late >= self.settings.renew_deadline:
                     on_lost(f"could not renew leader lease {self.where} for {late:.1f}s: {exc}")
@@ -243,7 +249,7 @@ class LeaderLease:
                 self.settings.name, self.settings.namespace, lease, _request_timeout=self._timeout
             )
             log.info("released leader lease %s", self.where)
-        except (ApiException, OSError) as exc:  # it expires by itself; nothing else to do on the way out
+        except API_TROUBLE as exc:  # it expires by itself; nothing else to do on the way out
             log.warning("could not release leader lease %s: %s", self.where, exc)
 
 

@@ -17,7 +17,8 @@ What the extension adds, each covered by ``tests/emulator/``:
 - label selectors (=, ==, !=, in, notin, exists, !key) and field selectors (any dotted path);
 - watches as ``application/json`` lines, resumed after ``?resourceVersion=`` without replay (410 Gone in an
   ERROR event when older than the retained window), ``timeoutSeconds``, ``sendInitialEvents`` with the
-  initial-events-end bookmark; objects moving in/out of a selector appear as ADDED/DELETED;
+  initial-events-end bookmark, periodic bookmarks (``bookmarks.py``); objects moving in/out of a selector
+  appear as ADDED/DELETED; lists in pages with ``limit``/``continue`` (``paging.py``);
 - CustomResourceDefinitions: create/update/delete (un)registers the resource in discovery with
   namespaced/kind/verbs/shortNames/categories/subresources; the CRD gets Established/NamesAccepted;
   custom resources are pruned, defaulted and validated against the version's schema, CEL rules included
@@ -71,7 +72,9 @@ from kmock._internal import loading, rendering
 
 from switchyard.sandbox import crdschema, openapi, patching, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
-from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector
+from switchyard.sandbox.bookmarks import BookmarkTimer, bookmark
+from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector, hold_stalled
+from switchyard.sandbox.paging import Pager, PagingError
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 T = TypeVar("T")
@@ -303,8 +306,10 @@ class ApiServer(kmock.KubernetesEmulator):
     """The kmock handler with Kubernetes API semantics (see the module docstring)."""
 
     faults: FaultInjector = attrs.field(factory=FaultInjector)
+    pager: Pager = attrs.field(factory=Pager)  # snapshots of chunked lists (``paging.py``)
     auth: AuthTable = attrs.field(factory=AuthTable)  # TokenReview/SubjectAccessReview answers (``auth.py``)
     history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
+    bookmark_seconds: float = 60.0  # a BOOKMARK this often on watches that allow them (``bookmarks.py``)
     schema_validation: bool = True  # prune/default/validate custom resources against their CRD schema
     versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
     requests_kept: int = 20_000  # requests kept in kmock's request log (``list(api)``), oldest dropped
@@ -469,6 +474,10 @@ class ApiServer(kmock.KubernetesEmulator):
         self._loop = asyncio.get_running_loop()
         path = request.url.path
         fault = self.faults.match(request.method.value, path)
+        if fault is not None and fault.stall is not None:  # held (a black hole), then served as usual
+            if not await hold_stalled(fault, request._raw_request, lambda: self._stopping):
+                return aiohttp.web.Response(status=503, text="stalled")
+            fault = None
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             error = ApiError(
@@ -1213,20 +1222,26 @@ class ApiServer(kmock.KubernetesEmulator):
 
     def _list(self, address: Address, params: Mapping[str, str], accept: str) -> dict[str, Any]:
         matches = self._selectors(params)
-        with self._state_lock:
-            items = [
-                self._present(obj, address.version)
-                for obj in self._iter(address.rtype, address.namespace)
-                if matches(obj)
-            ]
-            rv = str(self._rv)
+
+        def current() -> tuple[list[dict[str, Any]], str]:
+            with self._state_lock:
+                objects = self._iter(address.rtype, address.namespace)
+                return [self._present(obj, address.version) for obj in objects if matches(obj)], str(self._rv)
+
+        scope = repr(
+            (address.rtype.qualified, address.namespace, params.get("labelSelector"), params.get("fieldSelector"))
+        )
+        try:  # limit/continue (paging.py)
+            page = self.pager.page(params, scope, current)
+        except PagingError as e:
+            raise ApiError(e.code, e.message, e.reason) from e
         if "as=Table" in accept:
-            return self._table(address, items, params)
+            return {**self._table(address, page.items, params), "metadata": page.metadata}
         return {
             "kind": f"{address.rtype.kind}List",
             "apiVersion": address.rtype.api_version(address.version),
-            "metadata": {"resourceVersion": rv},
-            "items": items,
+            "metadata": page.metadata,
+            "items": page.items,
         }
 
     def _table(self, address: Address, items: list[dict[str, Any]], params: Mapping[str, str]) -> dict[str, Any]:
@@ -1336,6 +1351,7 @@ class ApiServer(kmock.KubernetesEmulator):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout if timeout else None
             last = start
+            timer = BookmarkTimer(self.bookmark_seconds if bookmarks else None, loop.time(), deadline)
             while not self._stopping:
                 wakeup = self._wakeup
                 with self._state_lock:
@@ -1349,12 +1365,15 @@ class ApiServer(kmock.KubernetesEmulator):
                     translated = translate(event)
                     if translated is not None:
                         yield tabled(translated)
+                if timer.due(loop.time()):  # periodic bookmarks (bookmarks.py)
+                    yield bookmark(rtype.kind, rtype.api_version(version), last)
                 transport = request._raw_request.transport if request._raw_request is not None else None
                 if transport is None or transport.is_closing():
                     return
                 wait = 1.0 if deadline is None else min(1.0, deadline - loop.time())
                 if wait <= 0:
                     return
+                wait = min(wait, timer.wait(loop.time()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), timeout=wait)
 
@@ -1400,12 +1419,15 @@ class EmulatedCluster:
         namespaces: Iterable[str] = (),
         history_window: int = 10_000,
         schema_validation: bool = True,
+        bookmark_seconds: float = 60.0,
     ) -> None:
         self.crd_paths = [pathlib.Path(path) for path in crd_paths]
         self.host = host
         self.port = port
         self.extra_namespaces = list(namespaces)
-        self.api = ApiServer(history_window=history_window, schema_validation=schema_validation)
+        self.api = ApiServer(
+            history_window=history_window, schema_validation=schema_validation, bookmark_seconds=bookmark_seconds
+        )
         self._server: kmock.Server | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
