@@ -94,7 +94,7 @@ def stored_size(body: Any) -> int:
     return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="surrogatepass"))
 
 
-def schema_is_map(schema: Mapping[str, Any] | None) -> managedfields.IsMap:
+def schema_shape(schema: Mapping[str, Any] | None) -> tuple[managedfields.IsMap, managedfields.ListKeys]:
     """For a custom resource: a path is a map when its schema has ``additionalProperties`` (or keeps unknown
     fields) and no ``properties``; ``labels``/``annotations`` are maps as everywhere."""
 
@@ -117,6 +117,14 @@ def schema_is_map(schema: Mapping[str, Any] | None) -> managedfields.IsMap:
                 node = _DEDUCED if node.get("x-kubernetes-preserve-unknown-fields") else None
         return node if isinstance(node, Mapping) else None
 
+    def list_keys(path: Path) -> tuple[str, ...] | None:
+        node = at(path)
+        if node is None:
+            return None
+        if node.get("x-kubernetes-list-type") == "map":
+            return tuple(node.get("x-kubernetes-list-map-keys") or ()) or None
+        return None  # a CRD's list is atomic unless it says otherwise
+
     def is_map(path: Path) -> bool:
         if managedfields.default_is_map(path):
             return True
@@ -127,7 +135,7 @@ def schema_is_map(schema: Mapping[str, Any] | None) -> managedfields.IsMap:
             return False
         return bool(node.get("additionalProperties") or node.get("x-kubernetes-preserve-unknown-fields"))
 
-    return is_map
+    return is_map, list_keys
 
 
 def validate(group: str, plural: str, kind: str, version: str, body: Mapping[str, Any]) -> None:
@@ -172,8 +180,12 @@ def check(
     if track_fields and current is not None and current[0].manager:
         writer, applied = current
         api_version = f"{group}/{version}" if group else version
-        is_map = schema_is_map(schema) if schema else managedfields.default_is_map
-        managedfields.update(old, body, writer, api_version, now_rfc3339(), applied=applied, is_map=is_map)
+        is_map, list_keys = (
+            schema_shape(schema) if schema else (managedfields.default_is_map, managedfields.default_list_keys)
+        )
+        managedfields.update(
+            old, body, writer, api_version, now_rfc3339(), applied=applied, is_map=is_map, list_keys=list_keys
+        )
     size = stored_size(body)
     if size > ETCD_MAX_REQUEST_BYTES and not dry_run:
         raise Refused(500, "InternalError", ETCD_TOO_LARGE)

@@ -8,10 +8,11 @@ manager's set. The manager is the ``fieldManager`` parameter, else the User-Agen
 in Kubernetes (``kubectl/v1.30.0 (linux/amd64)`` -> ``kubectl``). Sending ``managedFields: [{}]`` strips them;
 an empty list leaves them as they are.
 
-Approximations (the emulator knows no Go types): lists of objects that all have a ``name`` are associative
-by name (``k:{"name":"x"}``), other lists are atomic; the map marker ``.`` is set for the children of
-``labels``, ``annotations``, ``data``-like and a custom resource's ``additionalProperties`` maps when a
-``is_map`` callback says so. No conflicts are raised for Apply (every apply is forced).
+A custom resource's lists follow its schema (``x-kubernetes-list-type: map`` keyed ``k:{...}``, else atomic)
+and ``.`` marks its maps (``additionalProperties``, schemaless parts), through the ``is_map``/``list_keys``
+callbacks. Approximations for builtins (the emulator knows no Go types): lists of objects that all have a
+``name`` are keyed by it, other lists are atomic; ``labels``, ``annotations``, ``data``-like fields are maps.
+No conflicts are raised for Apply (every apply is forced).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 Path = tuple[str, ...]
 IsMap = Callable[[Path], bool]  # is the object at this (f:-encoded) path a map (keys are data, not fields)?
+ListKeys = Callable[[Path], "tuple[str, ...] | None"]  # the keys of an associative list there; None: atomic
 
 # what the field manager never records (its strip set, plus what only the server sets)
 _STRIPPED_META = (
@@ -66,7 +68,18 @@ def default_is_map(path: Path) -> bool:
     return bool(path) and path[-1] in _MAP_FIELDS
 
 
-def _flatten(value: Any, path: Path, out: dict[Path, Any], is_map: IsMap) -> None:
+def default_list_keys(path: Path) -> tuple[str, ...] | None:
+    """Without a schema: lists of named objects are keyed by name (containers, env, volumes, ...)."""
+    return ("name",)
+
+
+def _item_key(item: Any, keys: tuple[str, ...] | None) -> str | None:
+    if keys is None or not isinstance(item, dict) or not all(k in item for k in keys):
+        return None
+    return "k:" + json.dumps({k: item[k] for k in keys}, separators=(",", ":"))
+
+
+def _flatten(value: Any, path: Path, out: dict[Path, Any], is_map: IsMap, list_keys: ListKeys) -> None:
     """Leaves (scalars, atomic lists, empty objects) with their values; map members and list items with None."""
     if isinstance(value, dict) and value:
         member = is_map(path)
@@ -76,14 +89,17 @@ def _flatten(value: Any, path: Path, out: dict[Path, Any], is_map: IsMap) -> Non
             child_path = (*path, f"f:{key}")
             if member:
                 out[child_path] = _Member
-            _flatten(child, child_path, out, is_map)
+            _flatten(child, child_path, out, is_map, list_keys)
         return
-    if isinstance(value, list) and value and all(isinstance(v, dict) and "name" in v for v in value):
-        for item in value:
-            item_path = (*path, "k:" + json.dumps({"name": item["name"]}, separators=(",", ":")))
-            out[item_path] = _Member
-            _flatten(item, item_path, out, is_map)
-        return
+    if isinstance(value, list) and value:
+        keys = list_keys(path)
+        item_keys = [_item_key(item, keys) for item in value]
+        if all(item_keys):
+            for item, key in zip(value, item_keys, strict=True):
+                item_path = (*path, str(key))
+                out[item_path] = _Member
+                _flatten(item, item_path, out, is_map, list_keys)
+            return
     if path:
         out[path] = value
 
@@ -95,19 +111,23 @@ class _MemberType:
 _Member = _MemberType()
 
 
-def fields_of(body: Mapping[str, Any], is_map: IsMap = default_is_map) -> dict[Path, Any]:
+def fields_of(
+    body: Mapping[str, Any], is_map: IsMap = default_is_map, list_keys: ListKeys = default_list_keys
+) -> dict[Path, Any]:
     """Every field path the field manager records for `body`, with the value there."""
     trimmed = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
     meta = trimmed.get("metadata")
     if isinstance(meta, dict):
         trimmed["metadata"] = {k: v for k, v in meta.items() if k not in _STRIPPED_META}
+        if not trimmed["metadata"]:
+            del trimmed["metadata"]
     out: dict[Path, Any] = {}
     root_is_map = is_map(())
     for key, value in trimmed.items():
         path = (f"f:{key}",)
         if root_is_map and key != "metadata":  # metadata is ObjectMeta, a struct, whatever the schema says
             out[path] = _Member
-        _flatten(value, path, out, is_map)
+        _flatten(value, path, out, is_map, list_keys)
     return out
 
 
@@ -157,6 +177,7 @@ def update(
     now: str,
     applied: Mapping[str, Any] | None = None,
     is_map: IsMap = default_is_map,
+    list_keys: ListKeys = default_list_keys,
 ) -> None:
     """Set ``new["metadata"]["managedFields"]`` for `writer` writing `new` over `old` (None: a create).
 
@@ -168,8 +189,8 @@ def update(
         old_entries = []  # a client strips them this way
     elif isinstance(sent, list) and sent and sent != old_entries:
         old_entries = [e for e in sent if isinstance(e, dict) and e]  # taken as sent (e.g. a PUT of an edit)
-    before = fields_of(old, is_map) if old is not None else {}
-    after = fields_of(new, is_map)
+    before = fields_of(old, is_map, list_keys) if old is not None else {}
+    after = fields_of(new, is_map, list_keys)
     changed = {p for p, v in after.items() if p not in before or before[p] != v}
     removed = set(before) - set(after)
     sets: dict[tuple[str, str, str], set[Path]] = {}
@@ -183,7 +204,7 @@ def update(
         if key != mine:
             sets[key] -= changed
     if applied is not None:
-        own = set(fields_of(applied, is_map)) & set(after)
+        own = set(fields_of(applied, is_map, list_keys)) & set(after)
     else:
         own = (sets.get(mine, set()) | changed) - removed
     if own or mine in sets:
