@@ -3,10 +3,14 @@ objects near etcd's 1.5 MiB limit with their managedFields, client-side `kubectl
 
 from __future__ import annotations
 
+import pathlib
+from datetime import UTC, datetime
 from typing import Any
 
+import kubernetes
 import pytest
 
+from switchyard.k8s.leader import LeaderLease, LeaseSettings
 from tests.emulated.conftest import Kube, wait_for
 
 pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator")]
@@ -22,3 +26,18 @@ def test_a_multibyte_message_over_1024_bytes_still_reaches_its_event(kube: Kube)
     event = kube.wait_event("wide", "InvalidExpression", timeout=30)
     assert len(event.message.encode()) <= 1024 and event.message.endswith("...")
     assert status["message"].startswith(event.message[:-3])
+
+
+def test_lease_times_at_a_whole_second_are_sent_as_micro_times(kubeconfig: pathlib.Path, namespace: str) -> None:
+    """Python's isoformat drops the fraction at .000000; the API server then refuses the Lease (400)."""
+    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    whole_second = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    settings = LeaseSettings(name="micro", namespace=namespace, identity="me", duration=15, renew_every=5)
+    lease = LeaderLease(kubernetes.client.CoordinationV1Api(api_client), settings, wall_clock=lambda: whole_second)
+    assert lease.try_acquire()
+    lease.renew()  # the stored times come back as whole-second datetimes and are sent again
+    assert lease.try_acquire()  # mine: replaced with the acquire time read back
+    lease.release()
+    stored = kubernetes.client.CoordinationV1Api(api_client).read_namespaced_lease("micro", namespace)
+    assert stored.spec.holder_identity in ("", None) and stored.spec.acquire_time == whole_second
+    api_client.close()
