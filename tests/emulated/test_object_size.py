@@ -11,7 +11,11 @@ import kubernetes
 import pytest
 
 from switchyard.k8s.leader import LeaderLease, LeaseSettings
+from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.jobsim import JobSimulator, Outcome
 from tests.emulated.conftest import Kube, wait_for
+
+TOO_LARGE = "etcdserver: request is too large"  # what kube-apiserver answers for an object over etcd's limit
 
 pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator")]
 
@@ -41,3 +45,23 @@ def test_lease_times_at_a_whole_second_are_sent_as_micro_times(kubeconfig: pathl
     stored = kubernetes.client.CoordinationV1Api(api_client).read_namespaced_lease("micro", namespace)
     assert stored.spec.holder_identity in ("", None) and stored.spec.acquire_time == whole_second
     api_client.close()
+
+
+def test_a_status_write_etcd_refuses_as_too_large_ends_the_workflow_not_retried(
+    kube: Kube, sim: JobSimulator, emulated_cluster: EmulatedCluster
+) -> None:
+    """A real cluster answers a write over etcd's limit with 500 `etcdserver: request is too large`; the same
+    write fails every time, so the runner ends the Workflow Failed (TooLarge) instead of retrying forever."""
+    kube.component("proc")
+    sim.rule = lambda job: Outcome(delay=0.3, message="ok")
+    status_path = rf"/namespaces/{kube.namespace}/workflows/huge/status$"
+    # the start goes through; the next status write (progress or the final phase) is refused
+    emulated_cluster.faults.inject(
+        method="PATCH", path_regex=status_path, status=500, message=TOO_LARGE, times=1, after=1
+    )
+    kube.create("Workflow", "huge", {"input": {"data": "x"}, "nodes": [{"name": "a", "component": "proc"}]})
+    status = kube.wait_phase("huge", "Failed", "Succeeded", timeout=30)
+    assert status["phase"] == "Failed", status
+    assert "etcdserver: request is too large" in status["message"] and "nodes" not in status
+    assert any(c["type"] == "Failed" and c["reason"] == "TooLarge" for c in status["conditions"])
+    assert kube.wait_event("huge", "TooLarge").type == "Warning"
