@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from switchyard.k8s.prepare import check_size
+from switchyard.logic.dag import Dag
+from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.limits import (
     EVENT_MESSAGE_BYTES,
+    MAX_OBJECT_BYTES,
     MAX_PROGRESS_INTERVAL,
     MIN_PROGRESS_INTERVAL,
     WRITE_BUDGET_BYTES_PER_SECOND,
     cut_utf8,
     fields_v1_size,
+    json_size,
     progress_interval,
 )
+from switchyard.models.workflow import NodeSpec
 from switchyard.sandbox import managedfields
 
 
@@ -56,3 +64,24 @@ def test_cut_utf8_fits_for_any_text(text: str) -> None:
     cut = cut_utf8(text, EVENT_MESSAGE_BYTES)
     assert len(cut.encode("utf-8", errors="replace")) <= EVENT_MESSAGE_BYTES
     assert cut == text or cut.endswith("...")
+
+
+def _wide(n: int) -> tuple[dict[str, Any], dict[str, Any], Dag]:
+    nodes = [{"name": f"work-{i}", "component": "c", "dependsOn": ["root"] if i else []} for i in range(n)]
+    nodes[0]["name"] = "root"
+    body: dict[str, Any] = {"metadata": {"name": "wf", "namespace": "ns"}, "spec": {"nodes": nodes}}
+    patch = {"phase": "Running", "progress": f"0/{n}", "outputs": ["wf-outputs-0"]}
+    return body, patch, Dag.build([NodeSpec.model_validate(x) for x in nodes])
+
+
+def test_the_size_budget_counts_metadata_and_managed_fields() -> None:
+    """4,000 nodes fit as values; the managedFields a creator's kubectl adds (every spec field named again)
+    and those of the status push the worst case over etcd's limit: refused before any Job, saying why."""
+    body, patch, dag = _wide(4000)
+    check_size(body, patch, dag, compact=True)  # no managedFields (an in-process create)
+    managedfields.update(None, body, managedfields.Writer("kubectl-create"), "v1", "t", list_keys=lambda p: ("name",))
+    assert json_size(body["metadata"]["managedFields"]) > 250_000
+    with pytest.raises(InvalidSpec) as refused:
+        check_size(body, patch, dag, compact=True)
+    assert refused.value.reason == "TooLarge"
+    assert "managedFields" in refused.value.message and str(MAX_OBJECT_BYTES) in refused.value.message

@@ -36,6 +36,8 @@ def json_size(value: Any) -> int:
 
 ETCD_MAX_OBJECT_BYTES = 1_572_864  # etcd's request limit (1.5 MiB): metadata, managedFields and status included
 MANAGED_ENTRY_BYTES = 200  # one managedFields entry besides its fieldsV1: manager, operation, apiVersion, time...
+OBJECT_RESERVE_BYTES = 32 * 1024  # other writers' metadata: kopf's finalizer and annotations, users' labels...
+MAX_OBJECT_BYTES = ETCD_MAX_OBJECT_BYTES - OBJECT_RESERVE_BYTES  # what a Workflow's budget may reach
 EVENT_MESSAGE_BYTES = 1024  # an Event's message, in bytes (Go's len), as the API server validates it
 WRITE_BUDGET_BYTES_PER_SECOND = 100_000  # what one Workflow's progress writes may cost etcd, per second
 MIN_PROGRESS_INTERVAL = 1.0  # seconds: a small Workflow's progress is written at most once a second
@@ -53,6 +55,11 @@ def fields_v1_size(value: Any) -> int:
         keys = (json_size("k:" + json.dumps({"name": item["name"]}, separators=(",", ":"))) for item in value)
         return 9 + sum(key + 2 + fields_v1_size(item) for key, item in zip(keys, value, strict=True))
     return 2
+
+
+def node_fields_bytes(name: str, fields: tuple[str, ...]) -> int:
+    """The most one node's status takes in its writer's managedFields: `"f:NAME":{".":{},"f:phase":{},...}`."""
+    return json_size(f"f:{name}") + 2 + fields_v1_size(dict.fromkeys(fields, 0))
 
 
 def progress_interval(object_bytes: int) -> float:
