@@ -3,7 +3,10 @@ objects near etcd's 1.5 MiB limit with their managedFields, client-side `kubectl
 
 from __future__ import annotations
 
+import json
 import pathlib
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,3 +68,40 @@ def test_a_status_write_etcd_refuses_as_too_large_ends_the_workflow_not_retried(
     assert "etcdserver: request is too large" in status["message"] and "nodes" not in status
     assert any(c["type"] == "Failed" and c["reason"] == "TooLarge" for c in status["conditions"])
     assert kube.wait_event("huge", "TooLarge").type == "Warning"
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="the kubectl binary is not installed on this machine")
+@pytest.mark.kubectl
+def test_client_side_kubectl_apply_of_a_large_spec_is_refused_server_side_apply_works(
+    kubeconfig: pathlib.Path, kube: Kube, sim: JobSimulator, tmp_path: pathlib.Path
+) -> None:
+    """Client-side `kubectl apply` copies the whole object into the last-applied-configuration annotation,
+    and annotations hold 256 KiB in all: a spec over that (a 300 KiB inline input is allowed) is refused.
+    `kubectl apply --server-side` (or `kubectl create`) keeps no such copy and works."""
+    assert KUBECTL is not None
+    kube.component("proc")
+    workflow = {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "large", "namespace": kube.namespace},
+        "spec": {"input": {"data": "x" * 300_000}, "nodes": [{"name": "a", "component": "proc"}]},
+    }
+    manifest = tmp_path / "large.json"
+    manifest.write_text(json.dumps(workflow))
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(KUBECTL), "--kubeconfig", str(kubeconfig), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    refused = kubectl("apply", "-f", str(manifest))
+    assert refused.returncode != 0
+    assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
+    applied = kubectl("apply", "--server-side", "-f", str(manifest))
+    assert applied.returncode == 0, applied.stderr
+    assert kube.wait_phase("large", "Succeeded", "Failed", "Invalid")["phase"] == "Succeeded"
+    stored = kube.get("Workflow", "large")
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in (stored["metadata"].get("annotations") or {})
+    assert any(e["manager"] == "kubectl" and e["operation"] == "Apply" for e in stored["metadata"]["managedFields"])
