@@ -1,12 +1,15 @@
 """The real operator process against the emulated API server and the job simulator, one Workflow per DAG.
 
-Run: `python bench/e2e.py --all` (12 benchdata DAGs + a synthetic wide 5,000-node Workflow), or pick DAGs with
+Run: `python bench/e2e.py --all` (12 benchdata DAGs + a synthetic wide 3,000-node Workflow: about the
+largest wide one whose object fits etcd with its managedFields), or pick DAGs with
 `--dag SUBSTRING` (repeatable) / `--synthetic N`. Every DAG gets a fresh emulator, operator and simulator; node
 runtimes are divided by `--scale` (default: per DAG, so the critical path is `--critical-path` seconds).
 Measured: time from create to Succeeded, makespan / scaled critical path, the operator's scheduling-latency
 histogram (p50/p95/p99, interpolated in buckets as Prometheus' histogram_quantile does), the dispatch delay
 the simulator sees (dependent's Job started - last dependency's Job finished), API requests, operator
-RSS peak (VmHWM) and CPU, and the Workflow object size against the ~1.5 MiB etcd limit.
+RSS peak (VmHWM) and CPU, the Workflow object size against the ~1.5 MiB etcd limit (managedFields included:
+the Workflow is created as `kubectl create` would, with a field manager) and the bytes its writes made etcd
+store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTES_PER_SECOND`.
 `--workflows N` instead runs N small Workflows at once (`--workflow-nodes M`, default 20: a random layered DAG of
 width 5), the "many workflows" scale case. Per run it also prints the operator's cost ratios: CPU per Job
 created (ms), API requests per node, RSS peak.
@@ -34,6 +37,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 import wfcommons
+from switchyard.logic.limits import WRITE_BUDGET_BYTES_PER_SECOND
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from switchyard.sandbox.process import OperatorProcess, SimulatorProcess
@@ -97,8 +101,16 @@ class Result:
     object_bytes: int = 0
     status_bytes: int = 0
     peak_object_bytes: int = 0
+    written_bytes: int = 0  # what the Workflows' writes made etcd store (every write stores the whole object)
+    writes: int = 0
     workflows: int = 1
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def written_per_second(self) -> float:
+        """Per Workflow, over its run (create -> finished)."""
+        seconds = self.to_succeeded if not math.isnan(self.to_succeeded) else math.nan
+        return self.written_bytes / self.workflows / seconds if seconds and seconds > 0 else math.nan
 
     @property
     def cpu_per_job_ms(self) -> float:
@@ -107,6 +119,25 @@ class Result:
     @property
     def requests_per_node(self) -> float:
         return self.requests.get("operator", 0) / self.nodes if self.nodes else math.nan
+
+
+def create_as_kubectl(cluster: EmulatedCluster, namespace: str, body: dict[str, Any]) -> None:
+    """POST the Workflow as `kubectl create` does (field manager `kubectl-create`), so the API server records
+    its managedFields (an in-process `cluster.create` records none)."""
+    url = f"{cluster.url}/apis/switchyard.dev/v1alpha1/namespaces/{namespace}/workflows?fieldManager=kubectl-create"
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+
+
+def record_writes(result: Result, cluster: EmulatedCluster) -> None:
+    log = cluster.api.written
+    with log._lock:
+        keys = [k for k in log.bytes if k.startswith(f"switchyard.dev/workflows/{NAMESPACE}/")]
+        result.written_bytes = sum(log.bytes[k] for k in keys)
+        result.writes = sum(log.writes[k] for k in keys)
 
 
 def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...]) -> dict[str, float]:
@@ -207,7 +238,7 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
             cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
             bench_cpu0 = time.process_time()
             started = time.monotonic()
-            cluster.create("switchyard.dev/v1alpha1/workflows", workflow, namespace=NAMESPACE)
+            create_as_kubectl(cluster, NAMESPACE, workflow)
             obj: dict[str, Any] = {}
             polls = 0
             while time.monotonic() - started < timeout:
@@ -235,6 +266,7 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
                 )
             result.object_bytes = _size(obj)
             result.status_bytes = _size(obj.get("status") or {})
+            record_writes(result, cluster)
             if operator.alive:
                 assert operator.proc is not None
                 result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
@@ -293,7 +325,7 @@ def run_many(count: int, size: int, timeout: float, workdir: pathlib.Path) -> Re
                     "metadata": {"name": f"wf-{i:05d}"},
                     "spec": {"input": {"data": "bench"}, "nodes": bench.nodes},
                 }
-                cluster.create("switchyard.dev/v1alpha1/workflows", workflow, namespace=NAMESPACE)
+                create_as_kubectl(cluster, NAMESPACE, workflow)
             while time.monotonic() - started < timeout and operator.alive:
                 items = cluster.objects("switchyard.dev/v1alpha1/workflows", NAMESPACE)
                 phases = collections.Counter((o.get("status") or {}).get("phase", "?") for o in items)
@@ -302,6 +334,7 @@ def run_many(count: int, size: int, timeout: float, workdir: pathlib.Path) -> Re
                 time.sleep(1.0)
             done = time.monotonic()
             result.bench_cpu = time.process_time() - bench_cpu0
+            record_writes(result, cluster)
             result.phase = "Succeeded" if phases["Succeeded"] == count else dict(phases).__repr__()
             if result.phase == "Succeeded":
                 result.to_succeeded = done - started
@@ -386,7 +419,7 @@ def select(args: argparse.Namespace) -> list[BenchDag]:
         for bench in wfcommons.load_all():
             if args.all or any(pattern in bench.name for pattern in args.dag):
                 dags.append(bench)
-    sizes = list(args.synthetic) or ([5000] if args.all else [])
+    sizes = list(args.synthetic) or ([3000] if args.all else [])
     dags += [wfcommons.synthetic_wide(n, roots=max(50, math.ceil(n / 250))) for n in sizes]
     if not dags:
         raise SystemExit("nothing selected: use --all, --dag SUBSTRING or --synthetic N")
@@ -415,15 +448,18 @@ def print_tables(results: list[Result]) -> None:
         )
     print(
         "\n| DAG | phase | Jobs created | duplicates | API requests (operator/simulator) | operator RSS peak (MiB) "
-        "| operator CPU (s) | emulator+sim CPU (s) | object (KiB) | status (KiB) | peak object / 1.5 MiB |"
+        "| operator CPU (s) | emulator+sim CPU (s) | object (KiB) | status (KiB) | peak object / 1.5 MiB "
+        "| writes | etcd bytes written (KiB) | per Workflow per s (KiB/s) / budget |"
     )
-    print("|" + "---|" * 11)
+    print("|" + "---|" * 14)
     for r in results:
         print(
             f"| {r.dag} | {r.phase} | {r.jobs_created} | {r.duplicates} | {r.requests.get('total', 0)} "
             f"({r.requests.get('operator', 0)}/{r.requests.get('simulator', 0)}) | {fmt(r.rss_peak_mib, 0)} "
             f"| {fmt(r.operator_cpu, 1)} | {fmt(r.bench_cpu, 1)} | {r.object_bytes / 1024:.0f} "
-            f"| {r.status_bytes / 1024:.0f} | {r.peak_object_bytes / OBJECT_LIMIT:.1%} |"
+            f"| {r.status_bytes / 1024:.0f} | {r.peak_object_bytes / OBJECT_LIMIT:.1%} "
+            f"| {r.writes} | {r.written_bytes / 1024:.0f} | {fmt(r.written_per_second / 1024, 1)} / "
+            f"{WRITE_BUDGET_BYTES_PER_SECOND / 1024:.0f} |"
         )
     print(
         "\n| run | Workflows | nodes | Jobs created | operator CPU per Job (ms) | operator API requests per node "
@@ -448,7 +484,7 @@ def print_tables(results: list[Result]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--all", action="store_true", help="all 12 benchdata DAGs + a synthetic wide 5,000-node one")
+    parser.add_argument("--all", action="store_true", help="all 12 benchdata DAGs + a synthetic wide 3,000-node one")
     parser.add_argument("--dag", action="append", default=[], help="benchdata DAGs whose name contains this")
     parser.add_argument("--synthetic", action="append", type=int, default=[], help="a synthetic wide DAG of N nodes")
     parser.add_argument("--scale", type=float, help="divide runtimes by this (default: per DAG, see --critical-path)")

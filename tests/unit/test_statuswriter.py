@@ -109,3 +109,30 @@ def test_before_write_runs_before_every_status_write() -> None:
 
     asyncio.run(scenario())
     assert order == ["outputs", "status"] * 3
+
+
+def test_a_large_workflow_writes_its_progress_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each progress write rewrites the whole object in etcd: a 1 MB Workflow waits ~10 s between writes."""
+    clock = [100.0]
+    monkeypatch.setattr(statuswriter.time, "monotonic", lambda: clock[0])
+    nodes = [NodeSpec(name=f"node-{i:04d}", component="c") for i in range(4)]
+    small_body = {"metadata": {"name": "wf", "namespace": "ns", "uid": "u"}, "spec": {"nodes": []}}
+    big_body = {**small_body, "spec": {"input": {"data": "x" * 1_000_000}}}
+    intervals = []
+    for body in (small_body, big_body):
+        api = RecordingApi()
+        writer = StatusWriter(api, body, WorkflowStatus(), lambda *a: None)  # type: ignore[arg-type]
+        run = WorkflowRun("wf", Dag.build(nodes), {}, parallelism=1, failure_policy="FailFast", started_at=T0, uid="u")
+        book = BreakerBook()
+
+        async def scenario(writer: StatusWriter = writer, run: WorkflowRun = run, book: BreakerBook = book) -> float:
+            assert await writer.progress(run, run.step({}, COMPONENTS, book, T0)) is None  # written at once
+            first = next(iter(run.nodes))
+            done = {first: JobResult(first, 1, "Succeeded", run.nodes[first].job or "", T0, "", "out")}
+            wake = await writer.progress(run, run.step(done, COMPONENTS, book, T0))
+            assert wake is not None  # gathered for later
+            return (wake - datetime.now(UTC)).total_seconds()
+
+        intervals.append(asyncio.run(scenario()))
+    assert intervals[0] <= PROGRESS_INTERVAL
+    assert 9.0 < intervals[1] <= 10.5  # ~1 MB over 100 kB/s

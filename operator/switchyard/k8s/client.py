@@ -1,7 +1,7 @@
 """The operator's Kubernetes API access: the official client, run in a thread pool, with retries.
 
 Transient trouble (429 with Retry-After, 5xx, 409 Conflict on writes, connection errors) is retried here
-(409 AlreadyExists never is: it is an answer)
+(409 AlreadyExists never is: it is an answer; nor etcd's 500 `request is too large`: the same write fails again)
 with capped exponential backoff; what is left is raised as `ApiTrouble` for kopf to retry later.
 Every call is bounded (`bounded`: a connect and a read timeout, TCP keepalive on the pool's sockets), so a
 black-holed connection (a control-plane upgrade, a dropped NAT entry) is a timeout that is retried, never a
@@ -32,6 +32,7 @@ T = TypeVar("T")
 log = logging.getLogger("switchyard.api")
 
 RETRIABLE = {409, 429, 500, 502, 503, 504}
+ETCD_TOO_LARGE = "etcdserver: request is too large"  # a 500 for an object over etcd's 1.5 MiB: permanent
 MAX_TRIES = 8
 CREDENTIALS_REFRESH_SECONDS = 10.0
 CONNECT_TIMEOUT = 10.0  # seconds to connect (TCP + TLS) to the API server
@@ -147,6 +148,14 @@ def api_message(exc: ApiException) -> str:
     return str(status_body(exc).get("message") or f"HTTP {exc.status} {exc.reason}")
 
 
+def is_too_large(exc: BaseException) -> bool:
+    """The write made the object larger than etcd takes (500 `etcdserver: request is too large`, or the API
+    server's own 413 for a request body over 3 MiB): retrying the same write cannot help."""
+    if not isinstance(exc, ApiException):
+        return False
+    return exc.status == 413 or (exc.status == 500 and ETCD_TOO_LARGE in api_message(exc))
+
+
 def retry_after(exc: ApiException) -> float | None:
     value = (exc.headers or {}).get("Retry-After")
     try:
@@ -179,7 +188,7 @@ class Api:
             except ApiException as exc:
                 # 409 AlreadyExists is an answer, not trouble: only a write Conflict (stale resourceVersion) retries
                 conflict = exc.status == 409 and status_reason(exc) != "AlreadyExists" and retry_conflicts
-                if exc.status not in RETRIABLE or (exc.status == 409 and not conflict):
+                if exc.status not in RETRIABLE or (exc.status == 409 and not conflict) or is_too_large(exc):
                     raise
                 wait = retry_after(exc) if exc.status == 429 else None
                 problem = f"HTTP {exc.status} {exc.reason}"

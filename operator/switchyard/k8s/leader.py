@@ -77,8 +77,34 @@ class Observation:
     seen_at: float
 
 
+class MicroTime(datetime):
+    """A datetime the client sends as a metav1.MicroTime: always six fractional digits.
+
+    The client serializes datetimes with `isoformat()`, which drops the fraction when the microseconds are 0
+    (once in a million renewals); the API server parses Lease times as `2006-01-02T15:04:05.000000Z07:00`
+    and answers such a write with 400 BadRequest."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "microseconds") -> str:
+        return super().isoformat(sep, timespec)
+
+
+def micro_time(value: datetime | None) -> MicroTime | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return MicroTime(*aware.timetuple()[:6], aware.microsecond, tzinfo=aware.tzinfo)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def _with_micro_times(lease: Any) -> Any:
+    """The Lease with its spec's times as MicroTime (a read Lease's times came back as plain datetimes)."""
+    if lease.spec is not None:
+        lease.spec.acquire_time = micro_time(lease.spec.acquire_time)
+        lease.spec.renew_time = micro_time(lease.spec.renew_time)
+    return lease
 
 
 class LeaseLost(Exception):
@@ -94,11 +120,13 @@ class LeaderLease:
         settings: LeaseSettings,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = now_utc,
     ) -> None:
         settings.check()
         self.api = api
         self.settings = settings
         self.monotonic = monotonic
+        self.wall_clock = wall_clock
         self.observed: Observation | None = None
         self.last_renewed = 0.0
         self.stopping = threading.Event()
@@ -141,8 +169,8 @@ class LeaderLease:
         return client.V1LeaseSpec(
             holder_identity=self.settings.identity,
             lease_duration_seconds=self.settings.duration,
-            acquire_time=acquire_time,
-            renew_time=now_utc(),
+            acquire_time=micro_time(acquire_time),
+            renew_time=micro_time(self.wall_clock()),
         )
 
     # --- acquiring -----------------------------------------------------------------------------------------
@@ -154,20 +182,23 @@ class LeaderLease:
             if lease is None:
                 body = client.V1Lease(
                     metadata=client.V1ObjectMeta(name=self.settings.name, namespace=self.settings.namespace),
-                    spec=self._spec(now_utc()),
+                    spec=self._spec(self.wall_clock()),
                 )
                 self.api.create_namespaced_lease(self.settings.namespace, body, _request_timeout=self._timeout)
             else:
                 if not self.free_for_me(lease):
                     return False
                 mine = (lease.spec.holder_identity if lease.spec else None) == self.settings.identity
-                acquired_at = lease.spec.acquire_time if mine and lease.spec else now_utc()
+                acquired_at = lease.spec.acquire_time if mine and lease.spec else self.wall_clock()
                 transitions = (lease.spec.lease_transitions if lease.spec else None) or 0
                 lease.spec = self._spec(acquired_at)
                 lease.spec.lease_transitions = transitions if mine else transitions + 1
                 # resourceVersion in the body: a concurrent taker gets 409 and loses the race.
                 self.api.replace_namespaced_lease(
-                    self.settings.name, self.settings.namespace, lease, _request_timeout=self._timeout
+                    self.settings.name,
+                    self.settings.namespace,
+                    _with_micro_times(lease),
+                    _request_timeout=self._timeout,
                 )
         except ApiException as exc:
             if exc.status in (409, 422):  # somebody else created or updated it first
@@ -200,10 +231,10 @@ class LeaderLease:
         holder = (lease.spec.holder_identity if lease is not None and lease.spec else None) or ""
         if lease is None or holder != self.settings.identity:
             raise LeaseLost(f"leader lease {self.where} is now held by {holder or 'nobody'}")
-        lease.spec.renew_time = now_utc()
+        lease.spec.renew_time = self.wall_clock()
         lease.spec.lease_duration_seconds = self.settings.duration
         self.api.replace_namespaced_lease(
-            self.settings.name, self.settings.namespace, lease, _request_timeout=self._timeout
+            self.settings.name, self.settings.namespace, _with_micro_times(lease), _request_timeout=self._timeout
         )
         self.last_renewed = self.monotonic()
 
@@ -244,9 +275,9 @@ class LeaderLease:
                 return
             lease.spec.holder_identity = ""
             lease.spec.lease_duration_seconds = 1
-            lease.spec.renew_time = now_utc()
+            lease.spec.renew_time = self.wall_clock()
             self.api.replace_namespaced_lease(
-                self.settings.name, self.settings.namespace, lease, _request_timeout=self._timeout
+                self.settings.name, self.settings.namespace, _with_micro_times(lease), _request_timeout=self._timeout
             )
             log.info("released leader lease %s", self.where)
         except API_TROUBLE as exc:  # it expires by itself; nothing else to do on the way out

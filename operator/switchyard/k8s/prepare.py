@@ -22,7 +22,14 @@ from switchyard.logic import naming
 from switchyard.logic.analysis import analyse_input
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
-from switchyard.logic.limits import check_input_size, json_size
+from switchyard.logic.limits import (
+    MANAGED_ENTRY_BYTES,
+    MAX_OBJECT_BYTES,
+    check_input_size,
+    fields_v1_size,
+    json_size,
+    node_fields_bytes,
+)
 from switchyard.logic.routing import RouteDecision, path_to_nodes
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT, preview
 from switchyard.models.common import MAX_NODES
@@ -30,9 +37,9 @@ from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import NodeSpec, NodeStatus, RouteStatus, WorkflowSpec, WorkflowStatus
 
-MAX_STATUS_BYTES = 1_000_000  # spec and the starting status: room left for the run's progress
-MAX_OBJECT_BYTES = 1_400_000  # spec and the largest status the run can reach: under etcd's 1.5 MiB
+MAX_STATUS_BYTES = 1_000_000  # metadata, spec and the starting status: room left for the run's progress
 COMPACT_NODE_BYTES = 160  # the most one node takes in a compact status, besides its name and message (node_wire)
+COMPACT_NODE_FIELDS = ("phase", "attempts", "finishedAt", "nextRetryAt", "reason", "message")  # ... its fields
 
 
 def parse_spec(body: Mapping[str, Any]) -> WorkflowSpec:
@@ -177,18 +184,32 @@ def check_configs(dag: Dag, registry: Registry) -> None:
 
 
 def check_size(body: Mapping[str, Any], patch: Mapping[str, Any], dag: Dag, compact: bool) -> None:
-    """Spec plus the starting status must fit MAX_STATUS_BYTES, and plus the largest status the run can
-    reach (every node finished, compact), MAX_OBJECT_BYTES."""
-    size = json_size(patch) + json_size(body.get("spec") or {})
+    """The object as etcd stores it: metadata (its managedFields included: the creator's name every spec field
+    again), spec and the starting status with the operator's managedFields entry must fit MAX_STATUS_BYTES;
+    plus the largest status the run can reach (every node finished, compact) and its field names,
+    MAX_OBJECT_BYTES (etcd's 1.5 MiB less a reserve for other writers' metadata)."""
+    metadata = body.get("metadata") or {}
+    managed = json_size(metadata["managedFields"]) if metadata.get("managedFields") else 0
+    status_fields = MANAGED_ENTRY_BYTES + fields_v1_size(dict(patch))
+    size = json_size(metadata) + json_size(body.get("spec") or {}) + json_size(patch) + status_fields
     if size > MAX_STATUS_BYTES:
-        raise InvalidSpec("TooLarge", f"spec and status would take {size} bytes; the limit is {MAX_STATUS_BYTES}")
+        raise InvalidSpec(
+            "TooLarge",
+            f"metadata, spec and status would take {size} bytes ({managed} of them managedFields); "
+            f"the limit is {MAX_STATUS_BYTES}",
+        )
     if compact:
         messages = COMPACT_MESSAGES * (COMPACT_TEXT * 3 + 16)  # a preview char may take 3 bytes in JSON
-        worst = size + messages + sum(json_size(name) + COMPACT_NODE_BYTES for name in dag.nodes)
+        per_node = sum(
+            json_size(name) + COMPACT_NODE_BYTES + node_fields_bytes(name, COMPACT_NODE_FIELDS) for name in dag.nodes
+        )
+        worst = size + messages + per_node
         if worst > MAX_OBJECT_BYTES:
             raise InvalidSpec(
                 "TooLarge",
-                f"spec and status could grow to {worst} bytes as nodes finish; the limit is {MAX_OBJECT_BYTES}",
+                f"metadata, spec and status could grow to {worst} bytes as nodes finish ({managed} of them "
+                f"managedFields, the field names of the spec; about as many again for the status); etcd takes "
+                f"{MAX_OBJECT_BYTES} (1.5 MiB less a reserve)",
             )
 
 

@@ -24,7 +24,7 @@ from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Runtime, Views
-from switchyard.k8s.statuswriter import Emit, StatusWriter, iso, utcnow
+from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
 from switchyard.logic import naming
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
@@ -80,21 +80,31 @@ class WorkflowRunner:
                 self.views.forget_finished(self.namespace, self.name, self.uid)  # e.g. listed after a restart
                 await self.expire_when_due(stopped)
                 return
-            if not await self.start(stopped):
+            try:
+                outcome = await self.drive(trigger, stopped)
+            except ObjectTooLarge as exc:  # etcd refused the status: permanent, so end it (never retry forever)
+                await self.writer.too_large(str(exc))
+                outcome = "finished"
+            if outcome == "finished":
+                self.views.forget_finished(self.namespace, self.name, self.uid)
+            if outcome != "stopped":
                 await self.expire_when_due(stopped)
-                return
-            while not stopped:
-                trigger.clear()
-                wake_at = await self.reconcile()
-                if self.run is not None and self.run.finished:
-                    await self.finish()
-                    self.views.forget_finished(self.namespace, self.name, self.uid)
-                    await self.expire_when_due(stopped)
-                    return
-                await self.wait(trigger, stopped, wake_at)
         finally:
             relay.cancel()
             self.rt.forget(self.namespace, self.name, trigger)
+
+    async def drive(self, trigger: asyncio.Event, stopped: Any) -> str:
+        """Start, then reconcile until the run finishes: "finished", "invalid" (or not started), "stopped"."""
+        if not await self.start(stopped):
+            return "invalid"
+        while not stopped:
+            trigger.clear()
+            wake_at = await self.reconcile()
+            if self.run is not None and self.run.finished:
+                await self.finish()
+                return "finished"
+            await self.wait(trigger, stopped, wake_at)
+        return "stopped"
 
     @staticmethod
     async def relay_stop(stopped: Any, trigger: asyncio.Event) -> None:

@@ -3,11 +3,17 @@
 Every string it writes is cut to the schema's bound (`fit_text`, and the status models' own serializer), so a
 long message can never turn a status write into a 422 that repeats forever.
 
-Node progress is written at most once per `PROGRESS_INTERVAL`: the first change after a quiet spell at once,
-later ones gathered into the next write (the runner wakes for it), and whatever is still pending goes with the
-final phase. Each write is one API request and one watch event for every watcher of the Workflow, so this
-bounds both for a workflow whose nodes finish one by one. Losing a gathered change in a crash loses nothing:
+Node progress is written at most once per interval: the first change after a quiet spell at once, later ones
+gathered into the next write (the runner wakes for it), and whatever is still pending goes with the final
+phase. Each write is one API request, one watch event for every watcher of the Workflow, and a rewrite of the
+whole object in etcd, so the interval grows with the object (`logic.limits.progress_interval`: at least
+`PROGRESS_INTERVAL`, and the object's size over `WRITE_BUDGET_BYTES_PER_SECOND`); the size is the spec and
+metadata as read plus twice the node statuses written (their managedFields name each field again).
+Losing a gathered change in a crash loses nothing:
 Jobs, not status, are the record of what ran, and a restarted runner adopts and observes them again.
+
+A write etcd refuses as too large (500 `etcdserver: request is too large`) is not retried: `ObjectTooLarge`
+is raised, and `too_large` ends the Workflow `Failed` (reason `TooLarge`) with a status small enough to store.
 
 `before_write` runs before every status write: the runner persists the outputs it holds then, so a node that
 the status calls done always has its output in the outputs ConfigMap.
@@ -20,15 +26,22 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from switchyard import metrics
-from switchyard.k8s.client import Api
+from switchyard.k8s.client import Api, api_message, is_too_large
 from switchyard.logic.conditions import set_condition
+from switchyard.logic.limits import json_size, progress_interval
 from switchyard.logic.scheduler import Plan, WorkflowRun
 from switchyard.models.common import Condition, fit_text
 from switchyard.models.workflow import RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
-PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of one Workflow
+PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of a small Workflow (larger: longer)
+
+
+class ObjectTooLarge(Exception):
+    """etcd refused a status write: the Workflow's object would be over its request limit."""
 
 
 def utcnow() -> datetime:
@@ -63,12 +76,34 @@ class StatusWriter:
         self.generation: int = meta.get("generation", 1)
         self.pending: set[str] = set()  # nodes whose progress is not written yet
         self.written_at = float("-inf")  # the last write (monotonic)
+        self.base_bytes = json_size({k: v for k, v in body.items() if k != "status"})  # spec + metadata as read
+        self.node_bytes: dict[str, int] = {}  # each node's status as last written (name + value)
+        self.status_bytes = 0  # their sum
+
+    def object_bytes(self) -> int:
+        """The object's size as etcd stores it, estimated: spec and metadata (managedFields included) as read,
+        plus the node statuses written, twice (values, and their field names in the writer's managedFields)."""
+        return self.base_bytes + 2 * self.status_bytes
+
+    def interval(self) -> float:
+        return max(PROGRESS_INTERVAL, progress_interval(self.object_bytes()))
 
     async def patch(self, patch: dict[str, Any]) -> None:
         if self.before_write is not None:
             await self.before_write()
-        await self.api.patch_status("workflows", self.namespace, self.name, patch, missing_ok=False)
+        try:
+            await self.api.patch_status("workflows", self.namespace, self.name, patch, missing_ok=False)
+        except ApiException as exc:
+            if is_too_large(exc):
+                raise ObjectTooLarge(api_message(exc)) from exc
+            raise
         self.written_at = time.monotonic()
+        nodes = patch.get("nodes")
+        if isinstance(nodes, dict):
+            for node, wire in nodes.items():
+                size = json_size(node) + json_size(wire)
+                self.status_bytes += size - self.node_bytes.get(node, 0)
+                self.node_bytes[node] = size
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.emit(self.body, type_, reason, message)
@@ -130,6 +165,31 @@ class StatusWriter:
         self.event("Warning", reason, message)
         metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Invalid")
 
+    async def too_large(self, problem: str) -> None:
+        """End the Workflow Failed because etcd refused its status (`problem`): the per-node map goes, so this
+        last write is small enough to store; the Jobs, not the status, record what ran."""
+        now = utcnow()
+        message = message_field(
+            f"the Workflow's object is over etcd's request limit ({problem}): its status cannot be stored; "
+            "fewer nodes, shorter names or a smaller inline input fit"
+        )
+        conds = set_condition(self.status.conditions, "Failed", "True", "TooLarge", message, now, self.generation)
+        self.status.phase = "Failed"
+        self.status.finished_at = now
+        self.status.conditions = conds
+        self.pending = set()
+        await self.patch(
+            {
+                "phase": "Failed",
+                "message": message,
+                "finishedAt": iso(now),
+                "nodes": None,
+                "conditions": [c.to_wire() for c in conds],
+            }
+        )
+        self.event("Warning", "TooLarge", message)
+        metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Failed")
+
     async def waiting(self, message: str) -> None:
         """Not started yet, for a reason that passes (e.g. a deleted namesake's ConfigMap not yet collected)."""
         await self.patch({"phase": "Pending", "message": message_field(message)})
@@ -139,7 +199,7 @@ class StatusWriter:
         self.pending |= plan.changed
         if not self.pending:
             return None
-        wait = self.written_at + PROGRESS_INTERVAL - time.monotonic()
+        wait = self.written_at + self.interval() - time.monotonic()
         if wait > 0:
             return datetime.now(UTC) + timedelta(seconds=wait)
         await self.patch(self.progress_patch(run))

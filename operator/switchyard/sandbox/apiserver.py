@@ -54,7 +54,6 @@ import importlib.resources
 import json
 import pathlib
 import random
-import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -70,7 +69,7 @@ import kmock
 import yaml
 from kmock._internal import loading, rendering
 
-from switchyard.sandbox import crdschema, openapi, patching, protobuf, tables
+from switchyard.sandbox import admission, crdschema, openapi, patching, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.bookmarks import BookmarkTimer, bookmark
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector, hold_stalled
@@ -94,7 +93,6 @@ BUILTINS: tuple[tuple[str, str, str], ...] = (
 )
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_PLURAL = "customresourcedefinitions"
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _CRD_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
 _SUBRESOURCE_VERBS = ["get", "patch", "update"]
@@ -314,6 +312,8 @@ class ApiServer(kmock.KubernetesEmulator):
     versions_kept: int = 20  # past versions kept per object in ``objects[...].history`` (memory bound)
     requests_kept: int = 20_000  # requests kept in kmock's request log (``list(api)``), oldest dropped
     skipped_rules: list[str] = attrs.field(factory=list, init=False)  # CEL rules the library could not run
+    managed_fields: bool = True  # record metadata.managedFields per field manager (``managedfields.py``)
+    written: admission.WriteLog = attrs.field(factory=admission.WriteLog, init=False)  # bytes stored per object
     # ``kubectl logs`` sources: (namespace, pod) -> the log text, or None (then the termination messages)
     log_sources: list[Callable[[str, str], str | None]] = attrs.field(factory=list, init=False)
     # owners deleted while the collector is paused (``pause_collector``): their dependents wait for ``resume``
@@ -548,6 +548,7 @@ class ApiServer(kmock.KubernetesEmulator):
             _FIELD_VALIDATION.set(None if directive == "Ignore" else directive)
             warnings: list[str] = []
             _WARNINGS.set(warnings)
+            admission.set_writer(params, request.headers, request.body, address.subresource)
             response = self._write(request, method, address, params, dry_run)
             if warnings:
                 headers = dict(response.headers or {})
@@ -906,8 +907,6 @@ class ApiServer(kmock.KubernetesEmulator):
                 if self._get(rtype, namespace if rtype.namespaced else None, name) is None:
                     break
             meta["name"] = name
-        if len(name) > 253 or not _NAME_RE.match(name):
-            raise _invalid(rtype, name, f'metadata.name: Invalid value: "{name}": must be a DNS-1123 subdomain')
         if self._get(rtype, meta.get("namespace"), name) is not None:
             raise ApiError(
                 409,
@@ -941,6 +940,7 @@ class ApiServer(kmock.KubernetesEmulator):
             body["type"] = "Opaque"  # the Secret API's defaulting
         body = self._admit(rtype, version, body, None)
         meta = body["metadata"]
+        self._check_write(rtype, version, body, None, dry_run)
         if dry_run:
             return self._present(body, version)
         meta["resourceVersion"] = str(self._next_rv())
@@ -975,6 +975,26 @@ class ApiServer(kmock.KubernetesEmulator):
             error.details["causes"] = causes
             raise error
         return admission.body
+
+    def _check_write(
+        self, rtype: ResourceType, version: str, body: dict[str, Any], old: dict[str, Any] | None, dry_run: bool
+    ) -> None:
+        """Metadata/kind validation, managedFields, etcd's size limit (``admission.py``); counts bytes stored."""
+        info = rtype.versions.get(version)
+        schema, track = info.schema if info else None, self.managed_fields and not dry_run
+        try:
+            size = admission.check(rtype.group, rtype.plural, rtype.kind, version, body, old, schema, track, dry_run)
+        except admission.Invalid as e:
+            error = _invalid(rtype, body["metadata"].get("name"), str(e))
+            error.details["causes"] = e.causes
+            raise error from e
+        except admission.Refused as e:
+            raise ApiError(e.code, str(e), e.reason) from e
+        if not dry_run:
+            meta = body["metadata"]
+            self.written.record(
+                admission.object_key(rtype.group, rtype.plural, meta.get("namespace"), meta["name"]), size
+            )
 
     @staticmethod
     def _default_status(rtype: ResourceType, body: dict[str, Any]) -> None:
@@ -1056,6 +1076,7 @@ class ApiServer(kmock.KubernetesEmulator):
                 crd_type = self._crd_type(new)
             except (KeyError, TypeError, ValueError) as e:
                 raise _invalid(rtype, name, f"spec: {e}") from e
+        self._check_write(rtype, address.version, new, old, dry_run)
         if dry_run:
             return self._present(new, address.version)
         new["metadata"]["resourceVersion"] = str(self._next_rv())
