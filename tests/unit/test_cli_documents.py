@@ -53,7 +53,9 @@ def test_route_explains_every_workflow_of_the_file(tmp_path: pathlib.Path, capsy
     assert "Route: analysis: data-validator" in sections[1]
 
 
-def test_route_on_an_explicit_workflow_says_only_that(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_on_an_explicit_workflow_says_only_that(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     workflows, rules = files(tmp_path)
     explicit = tmp_path / "given.yaml"
     explicit.write_text(textwrap.dedent(WORKFLOWS).split("---\n")[2])
