@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -241,6 +242,8 @@ class ListWatch:
                 while not self.stopping.is_set():
                     version = self._watch(scope, version)
             except ApiException as exc:
+                if self.stopping.is_set():
+                    return  # stop() closed the watch under us
                 if exc.status == 403 and self.optional:
                     log.warning("%s: not allowed to list (HTTP 403); going on without this watch", self.kind)
                     return
@@ -250,6 +253,8 @@ class ListWatch:
                 errors += 1
                 log.warning("%s watch in %s failed: HTTP %s %s", self.kind, scope or "all", exc.status, exc.reason)
             except Exception as exc:  # a dropped connection, a timeout, a bad line: list again
+                if self.stopping.is_set():
+                    return  # stop() closed the watch under us: not a failure
                 errors += 1
                 log.warning("%s watch in %s failed: %s: %s", self.kind, scope or "all", type(exc).__name__, exc)
             self.stopping.wait(BACKOFFS[min(errors, len(BACKOFFS)) - 1] if errors else 0)
@@ -333,6 +338,15 @@ class FastWatch(watch.Watch):
 
     def get_return_type(self, func: Any) -> None:
         return None
+
+    def stop(self) -> None:
+        """Also cut the open response (the client's `stop` only takes effect at the next event, so a quiet
+        watch kept its thread and connection until the server's timeout, minutes after the informer stopped)."""
+        super().stop()
+        response = getattr(self, "_resp", None)
+        if response is not None:
+            with contextlib.suppress(Exception):  # already closed or finished: nothing left to cut
+                response.shutdown()
 
     def unmarshal_event(self, data: str, return_type: Any) -> dict[str, Any] | None:
         if return_type:
