@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 
     import kopf
-    from kopf._cogs.structs.references import Insights  # kopf.run(insights=...) is public, its type is not
 
     import switchyard.handlers  # noqa: F401  (registers the handlers)
     from switchyard.handlers.workflows import SHARD, shard_filter
+    from switchyard.kopfcompat import Insights  # kopf.run(insights=...) is public, its type is not
 
     if shard_filter() != SHARD:  # the shard's label filter is fixed when the handlers are registered
         raise RuntimeError("switchyard.handlers was imported before the options were set")

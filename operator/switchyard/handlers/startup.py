@@ -21,7 +21,7 @@ from switchyard.k8s.runtime import Runtime, Views
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_components: Any, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.persistence.finalizer = "switchyard.dev/finalizer"
     # same essence, fewer deep copies; none at all while no handler reads one
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(needed=essence_needed(kopf.get_default_registry()))
@@ -48,7 +48,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     for watch in memo.watches:
         watch.start()
     memo.rt.synced = [informer.synced for informer in memo.informers]
-    memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
+    memo.views = Views(
+        components=kwargs["sy_components"],  # kopf passes an index under its name
+        jobs=memo.informers[0].store,
+        pods=memo.informers[1].store,
+    )
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port)
     frozen = freeze_startup_heap()  # the startup heap is never walked by the collector again

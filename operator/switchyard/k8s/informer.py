@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from kopf._cogs.structs.references import match_namespace, select_specific_namespaces
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -41,6 +40,7 @@ from switchyard.k8s.client import CONNECT_TIMEOUT
 from switchyard.k8s.client import READ_TIMEOUT as CALL_TIMEOUT
 from switchyard.k8s.observe import job_entry, pod_entry
 from switchyard.k8s.render import LABEL_WORKFLOW
+from switchyard.kopfcompat import matches_namespace, specific_namespaces
 
 log = logging.getLogger("switchyard.informer")
 
@@ -53,13 +53,13 @@ OnChange = Callable[[str, str, str], None]  # (namespace, workflow, job)
 
 def serves(namespace: str, patterns: Iterable[str]) -> bool:
     """Whether `--namespace` patterns take in this namespace, by kopf's own rule (globs, comma lists, `!`)."""
-    return any(match_namespace(namespace, pattern) for pattern in patterns)
+    return any(matches_namespace(namespace, pattern) for pattern in patterns)
 
 
 def exact_names(patterns: list[str]) -> bool:
     """Plain names only (kopf's rule, and no `[...]` set, which its globs match but no namespace name holds):
     then each gets its own watch."""
-    specific = select_specific_namespaces(patterns)
+    specific = specific_namespaces(patterns)
     return bool(patterns) and len(specific) == len(set(patterns)) and not any("[" in name for name in specific)
 
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kopf._cogs.structs.references import Insights
-from kopf._core.reactor.observation import revise_namespaces
 from kubernetes import client
 
 from switchyard.k8s.informer import ListWatch, serves
+from switchyard.kopfcompat import Insights, RawEvent, revise_namespaces
 
 
 class NamespaceWatch(ListWatch):
@@ -35,7 +34,7 @@ class NamespaceWatch(ListWatch):
         super().__init__("namespaces", api.list_namespace, None, [None], loop)
         self.patterns = list(patterns)
         self.insights = insights
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[RawEvent] = []
         self.drain: asyncio.Task[None] | None = None
 
     def digest(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -52,7 +51,7 @@ class NamespaceWatch(ListWatch):
     def changed(self, deleted: bool, digest: Any) -> None:
         self._revise([{"type": "DELETED" if deleted else "MODIFIED", "object": digest}])
 
-    def _revise(self, events: list[dict[str, Any]]) -> None:
+    def _revise(self, events: list[RawEvent]) -> None:
         self.pending.extend(events)
         if self.drain is None or self.drain.done():
             self.drain = self.loop.create_task(self._apply(), name="namespace-insights")

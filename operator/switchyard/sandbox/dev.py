@@ -121,7 +121,7 @@ class Sandbox:
             for kind in KINDS:
                 cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
             cluster.write_kubeconfig(self.kubeconfig)
-            self.client = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+            self.client = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
