@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -304,6 +305,8 @@ class ListWatch:
         fn, args = self._scope_args(scope)
         stream = FastWatch()
         self.watches.append(stream)
+        if self.stopping.is_set():  # stop() came after the loop's check but before the append: cut it now
+            stream.stop()
         self.watched += 1
         try:
             for event in stream.stream(
@@ -339,14 +342,32 @@ class FastWatch(watch.Watch):
     def get_return_type(self, func: Any) -> None:
         return None
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cut = False
+
+    def stream(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The client's stream, its response cut at once when `stop` came before the response did (the client
+        resets its own stop flag when a stream starts, so a stop between two watches was lost)."""
+
+        @functools.wraps(func)  # the client reads the function's signature and docstring
+        def opened(*call_args: Any, **call_kwargs: Any) -> Any:
+            response = func(*call_args, **call_kwargs)
+            self._resp = response
+            if self.cut:
+                _shutdown(response)
+            return response
+
+        return super().stream(opened, *args, **kwargs)  # type: ignore[no-any-return]
+
     def stop(self) -> None:
         """Also cut the open response (the client's `stop` only takes effect at the next event, so a quiet
         watch kept its thread and connection until the server's timeout, minutes after the informer stopped)."""
+        self.cut = True
         super().stop()
         response = getattr(self, "_resp", None)
         if response is not None:
-            with contextlib.suppress(Exception):  # already closed or finished: nothing left to cut
-                response.shutdown()
+            _shutdown(response)
 
     def unmarshal_event(self, data: str, return_type: Any) -> dict[str, Any] | None:
         if return_type:
@@ -358,6 +379,12 @@ class FastWatch(watch.Watch):
         event: dict[str, Any] = orjson.loads(data)
         event["raw_object"] = event["object"]
         return event
+
+
+def _shutdown(response: Any) -> None:
+    """Interrupt a response another thread is reading (urllib3's `shutdown`, 2.3+)."""
+    with contextlib.suppress(Exception):  # already closed or finished: nothing left to cut
+        response.shutdown()
 
 
 class Informer(ListWatch):
