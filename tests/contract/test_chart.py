@@ -37,7 +37,7 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "pods"): {"get", "list", "watch"},
     # delete: only a Trigger's sealed pending-batch ConfigMaps; a Workflow's go with it (ownerReferences).
     ("", "configmaps"): {"create", "get", "list", "patch", "delete"},
-    ("", "events"): {"create", "patch"},
+    ("", "events"): {"create", "patch", "list", "watch"},
     ("events.k8s.io", "events"): {"create", "patch"},
     ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "create", "delete"},
     ("switchyard.dev", "components"): {"get", "list", "watch", "patch"},

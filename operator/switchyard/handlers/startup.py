@@ -17,6 +17,7 @@ from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
 from switchyard.k8s.namespaces import NamespaceWatch
+from switchyard.k8s.podevents import FailedCreateWatch
 from switchyard.k8s.runtime import Runtime, Views
 
 
@@ -43,12 +44,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
         for kind in ("jobs", "pods")
     ]
     memo.watches = list(memo.informers)
+    # why a Job has no Pod: the job controller's FailedCreate Events (a quota, Pod Security, a ServiceAccount)
+    refusals = FailedCreateWatch(
+        memo.rt.api.api_client, OPTIONS.namespaces, memo.informers[0].store, memo.rt.job_changed, loop
+    )
+    memo.watches.append(refusals)
     if OPTIONS.namespaces and hasattr(memo, "insights"):  # kopf alone can miss one created while it starts
         memo.watches.append(NamespaceWatch(memo.rt.api.api_client, OPTIONS.namespaces, memo.insights, loop))
     for watch in memo.watches:
         watch.start()
     memo.rt.synced = [informer.synced for informer in memo.informers]
-    memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
+    memo.views = Views(
+        components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store, refusals=refusals.refusals
+    )
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port)
     frozen = freeze_startup_heap()  # the startup heap is never walked by the collector again
