@@ -418,3 +418,25 @@ def test_sigkill_with_a_pending_batch_loses_and_doubles_nothing(
     finally:
         proc.stop()
         kube.core.delete_namespace(namespace)
+
+
+def test_a_trigger_named_past_63_characters_labels_its_workflows_with_a_cut_and_hashed_name(
+    kube: Kube, sim: JobSimulator, ingest: Ingest
+) -> None:
+    """A Trigger's name may be 253 characters, a label value only 63: the label is the name cut, plus a hash."""
+    kube.component("proc")
+    name = "orders.eu-west." + "x" * 230 + "-final"  # 251 characters, a valid Trigger (DNS subdomain) name
+    trigger(kube, name)
+    status, body = ingest.send(name, event("long-1", {"total": 1}))
+    assert status == 202, body
+    [workflow] = body["workflows"]
+    label = kube.get("Workflow", workflow)["metadata"]["labels"]["switchyard.dev/trigger"]
+    assert label == logic.trigger_label(name) and len(label) == 63 and label.startswith("orders.eu-west.xxx")
+    assert [w["metadata"]["name"] for w in workflows(kube, label)] == [workflow]
+    kube.wait_phase(workflow, "Succeeded", timeout=60)
+    stats = wait_for(
+        lambda: (s := kube.status("Trigger", name)).get("workflows", {}).get("succeeded") == 1 and s,
+        30,
+        what="the long-named Trigger's stream statistics",
+    )
+    assert stats["workflowsCreated"] == 1 and stats["rejected"] == 0
