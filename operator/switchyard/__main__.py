@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
+    if (problem := refuse_unservable_namespaces(args)) is not None:
+        print(f"switchyard-operator: error: {problem}", file=sys.stderr, flush=True)
+        return 2
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
     lease = acquire_leadership(args) if args.leader_election else None
     # kopf's view of the served namespaces, shared with our own namespace watch (k8s/namespaces.py)
@@ -201,6 +204,21 @@ def event_loop() -> Iterator[asyncio.AbstractEventLoop | None]:
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         yield runner.get_loop()
+
+
+def refuse_unservable_namespaces(args: argparse.Namespace) -> str | None:
+    """Namespace patterns with only namespaced RBAC would 403 forever: the reason to stop, before anything runs."""
+    from switchyard.k8s.client import load_config
+    from switchyard.k8s.informer import exact_names
+    from switchyard.k8s.namespaces import pattern_scope_problem
+
+    if not args.namespace or exact_names(args.namespace):
+        return None
+    api_client = load_config(args.kubeconfig)
+    try:
+        return pattern_scope_problem(api_client, args.namespace)
+    finally:
+        api_client.close()
 
 
 def acquire_leadership(args: argparse.Namespace) -> LeaderLease:
