@@ -90,6 +90,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
     parser.add_argument(
+        "--ingest-audience",
+        action="append",
+        default=[],
+        metavar="AUDIENCE",
+        help="an audience the ingest callers' tokens must be for (repeatable; sent in the TokenReview); "
+        "default: the API server's own",
+    )
+    parser.add_argument(
         "--api-timeout",
         type=_positive_seconds,
         default=60.0,
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_port = args.ingest_port
     OPTIONS.ingest_host = args.ingest_host
     OPTIONS.api_timeout = args.api_timeout
+    OPTIONS.ingest_audiences = args.ingest_audience
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

@@ -273,6 +273,7 @@ def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
     assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
+    assert parsed.ingest_audience == (merged["ingest"]["audiences"] if merged["ingest"]["enabled"] else [])
     assert dict(parsed.shard_label) == merged["shard"]["labels"]
 
 
