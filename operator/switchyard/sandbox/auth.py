@@ -76,7 +76,10 @@ class AuthTable:
         wanted = list(spec.get("audiences") or [API_AUDIENCE])
         shared = [audience for audience in wanted if audience in own]
         if not shared:  # the wording of apiserver's audience check (authenticator/audiences.go)
-            error = f"invalid bearer token, token audiences {_quoted(own)} is invalid for the target audiences {_quoted(wanted)}"
+            error = (
+                f"invalid bearer token, token audiences {_quoted(own)} is invalid for the target audiences "
+                f"{_quoted(wanted)}"
+            )
             return {"authenticated": False, "error": error}
         user, groups = known
         return {
