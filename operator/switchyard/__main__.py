@@ -61,6 +61,12 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="switchyard-operator",
@@ -103,6 +109,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=60.0,
         metavar="SECONDS",
         help="how long an API call (not a watch) waits for its answer before it is retried; default: %(default)s",
+    )
+    parser.add_argument(
+        "--cel-workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="processes that evaluate RoutingRules (each up to --cel-worker-memory); default: %(default)s",
+    )
+    parser.add_argument(
+        "--cel-worker-memory",
+        type=_positive_int,
+        default=128,
+        metavar="MIB",
+        help="address-space cap (RLIMIT_AS) of each CEL worker, in MiB; workers x this + the operator's own "
+        "memory must fit the container's limit; default: %(default)s",
     )
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
@@ -160,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_host = args.ingest_host
     OPTIONS.api_timeout = args.api_timeout
     OPTIONS.ingest_audiences = args.ingest_audience
+    OPTIONS.cel_workers = args.cel_workers
+    OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

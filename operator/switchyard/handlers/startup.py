@@ -36,6 +36,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     settings.networking.connect_timeout = CONNECT_TIMEOUT
     settings.watching.connect_timeout = CONNECT_TIMEOUT
     settings.execution.max_workers = 8
+    routing.configure(OPTIONS.cel_workers, OPTIONS.cel_worker_memory_mib)  # before the first Workflow routes
     memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig), read_timeout=OPTIONS.api_timeout))
     # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
     loop = asyncio.get_running_loop()
