@@ -65,3 +65,35 @@ class NamespaceWatch(ListWatch):
                 revise_namespaces(raw_events=events, insights=self.insights, namespaces=self.patterns)
                 if self.insights.namespaces != before:
                     self.insights.revised.notify_all()
+
+
+# What the Job, Pod and Event informers list and watch cluster-wide when `--namespace` holds a pattern.
+CLUSTER_WIDE_LISTS = ("jobs", "pods")
+
+
+def pattern_scope_problem(api_client: client.ApiClient, patterns: list[str]) -> str | None:
+    """With `--namespace` patterns (globs, `!` negations) the informers list and watch Jobs and Pods across all
+    namespaces and filter here: namespaced RBAC (a Role per namespace) answers that 403 forever and no Workflow
+    ever starts. Ask once at startup (a one-item list, as the informer's first page); the reason to refuse, or
+    None when allowed. Other API errors are the informer's to retry, not a reason to refuse."""
+    from kubernetes.client.exceptions import ApiException
+
+    calls = {
+        "jobs": client.BatchV1Api(api_client).list_job_for_all_namespaces,
+        "pods": client.CoreV1Api(api_client).list_pod_for_all_namespaces,
+    }
+    denied = []
+    for kind in CLUSTER_WIDE_LISTS:
+        try:
+            calls[kind](limit=1, _preload_content=False).release_conn()
+        except ApiException as exc:
+            if exc.status == 403:
+                denied.append(kind)
+    if not denied:
+        return None
+    return (
+        f"--namespace {','.join(patterns)} holds a pattern, so Jobs and Pods are listed and watched in all "
+        f"namespaces, but listing {' and '.join(denied)} cluster-wide is forbidden (HTTP 403: namespaced RBAC?). "
+        "Grant list/watch on jobs and pods cluster-wide (a ClusterRole), or pass each namespace by its exact name "
+        "(the chart's watchNamespaces does: a Role per namespace)"
+    )
