@@ -85,7 +85,7 @@ def pattern_scope_problem(api_client: client.ApiClient, patterns: list[str]) -> 
     denied = []
     for kind in CLUSTER_WIDE_LISTS:
         try:
-            calls[kind](limit=1, _preload_content=False).release_conn()
+            calls[kind](limit=1, _preload_content=False).release_conn()  # type: ignore[attr-defined]
         except ApiException as exc:
             if exc.status == 403:
                 denied.append(kind)

@@ -24,7 +24,7 @@ from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views
 from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
-from switchyard.logic.scheduler import JobResult, WorkflowRun
+from switchyard.logic.scheduler import JobResult, JobState, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API before it counts as lost
@@ -185,7 +185,7 @@ class JobObserver:
         seen.delete_jobs.append(entry.name)
         if refusal is not None:  # still no Pod at the pending timeout: the cluster's doing, never the Component's
             transient = refusal.reason == QUOTA_EXCEEDED  # the same attempt again later (launcher's quota path)
-            state = "Rejected" if transient else "Failed"
+            state: JobState = "Rejected" if transient else "Failed"
             message = f"no Pod within {limit}s (pendingTimeoutSeconds): {refusal.describe()}"
             return JobResult(node, attempt, state, entry.name, now, refusal.reason, message, False, transient)
         reason, detail = _why_not_started(pods)
