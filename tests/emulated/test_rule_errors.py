@@ -33,7 +33,9 @@ def test_a_rule_failing_on_every_input_is_counted_and_posts_one_event_a_minute(
     kube.component("json-processor")
     kube.component("numeric-processor")
     kube.component("data-validator")
-    kube.create("RoutingRule", "kinds", {"priority": 10, "when": 'input.json.kind == "order"', "path": ["json-processor"]})
+    kube.create(
+        "RoutingRule", "kinds", {"priority": 10, "when": 'input.json.kind == "order"', "path": ["json-processor"]}
+    )
     guarded = 'type(input.json) == map && has(input.json.kind) && input.json.kind == "order"'
     kube.create("RoutingRule", "guarded", {"priority": 5, "when": guarded, "path": ["json-processor"]})
     wait_for(
