@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -55,3 +56,28 @@ def test_an_open_breaker_turns_half_open_after_open_seconds_without_a_new_run(
     assert event.message == "Open -> HalfOpen: open period elapsed, allowing trial runs"
     wait_for(lambda: breaker_metric(running_operator, kube.namespace, "flaky") == 1, 10, what="metric says HalfOpen")
     assert len([s for s in sim.started if s.namespace == kube.namespace]) == 2
+
+
+def test_a_persisted_open_breaker_no_workflow_uses_turns_half_open_on_time(
+    running_operator: OperatorProcess, kube: Kube
+) -> None:
+    """An Open breaker in Component status that this operator process never opened (as after a restart) is
+    booked when the Component is seen, so its open period ends on time with no Workflow around."""
+    kube.component("restored", circuitBreaker={"failureThreshold": 2, "openSeconds": 2})
+    wait_for(lambda: kube.status("Component", "restored").get("conditions"), 20, what="the Component reconciled")
+    opened = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev",
+        "v1alpha1",
+        kube.namespace,
+        "components",
+        "restored",
+        {"status": {"breaker": {"state": "Open", "consecutiveFailures": 2, "openedAt": opened}}},
+    )
+    wait_for(
+        lambda: kube.status("Component", "restored")["breaker"]["state"] == "HalfOpen",
+        20,
+        what="the restored breaker HalfOpen after openSeconds",
+    )
+    kube.wait_event("restored", "CircuitBreaker")
+    wait_for(lambda: breaker_metric(running_operator, kube.namespace, "restored") == 1, 10, what="metric HalfOpen")
