@@ -28,6 +28,7 @@ import yaml
 from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, KINDS, VERSION
 from switchyard.models.workflow import WorkflowStatus
+from switchyard.sandbox import isolation
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.auth import ADMIN_TOKEN
 from switchyard.sandbox.process import OperatorProcess, free_port
@@ -407,6 +408,19 @@ def instructions(sandbox: Sandbox) -> str:
     )
 
 
+def isolation_note(runner: LocalJobRunner) -> str:
+    """How containers run here: images are never pulled, a command runs with this machine's programs."""
+    if runner.isolated:
+        return (
+            "Containers: images are NOT pulled; each command runs with this machine's programs, isolated by "
+            f"bubblewrap ({runner.bwrap}): its Pod's files only, the host's userland read-only, its runAsUser"
+        )
+    return (
+        "Containers: images are NOT pulled; bubblewrap (bwrap) is not installed, so only the switchyard image's "
+        f"built-in processors run (unisolated) and any other command is refused: {isolation.HOW_TO_GET_BWRAP}"
+    )
+
+
 def wait_for_interrupt() -> None:
     """Until Ctrl-C or SIGTERM."""
     stop = threading.Event()
@@ -426,6 +440,7 @@ def run(options: Options) -> int:
     try:
         with sandbox.running():
             screen.print(f"API server {sandbox.client.configuration.host}; kubeconfig {sandbox.kubeconfig}")
+            screen.print(isolation_note(sandbox.runner))
             for name in BUILTIN_PROCESSORS:
                 sandbox.create(builtin_component(name))
             screen.print(f"Created the built-in Components: {', '.join(BUILTIN_PROCESSORS)} (image {IMAGE})")
