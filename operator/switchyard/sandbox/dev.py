@@ -126,7 +126,7 @@ class Sandbox:
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
-            cluster.api.log_sources.append(self.runner.log)  # `kubectl logs <pod>` shows the real output
+            cluster.api.log_sources.append(self.runner.pod_log)  # `kubectl logs [-f] <pod>`: the real output
             ingest = ("--ingest-port", str(self.ingest_port), "--ingest-host", "127.0.0.1")
             self.operator = OperatorProcess(self.kubeconfig, self.operator_log, extra_args=ingest)
             with self.runner:

@@ -193,6 +193,7 @@ class PodExecution:
         self.read_data, self.bwrap, self.images = read_data, bwrap, tuple(images)
         self.on_status, self.on_process = on_status, on_process
         self.cancelled = threading.Event()
+        self.done = threading.Event()  # the run has returned
         self._lock = threading.Lock()
         inits = [
             Container(c, "sidecar" if c.get("restartPolicy") == "Always" else "init", *self._paths(c))
@@ -213,12 +214,20 @@ class PodExecution:
         with self._lock:
             return [c.proc for c in (*self.inits, *self.mains) if c.proc is not None]
 
-    def running(self, container: str) -> bool:
-        """Whether the named container is still running (or yet to start): ``kubectl logs -f`` keeps streaming."""
-        for c in (*self.inits, *self.mains):
-            if c.name == container:
-                return "terminated" not in {k for k, v in (c.status.get("state") or {}).items() if v}
-        return False
+    def container(self, name: str) -> Container | None:
+        return next((c for c in (*self.inits, *self.mains) if c.name == name), None)
+
+    def waiting(self, name: str) -> str | None:
+        """Why the named container has not started (its waiting reason), None once it has."""
+        container = self.container(name)
+        if container is None or container.proc is not None or container.exit_code is not None:
+            return None
+        return str(((container.status.get("state") or {}).get("waiting") or {}).get("reason") or "ContainerCreating")
+
+    def finished(self, name: str) -> bool:
+        """Whether the named container has ended, or the Pod's run has (it will not start then)."""
+        container = self.container(name)
+        return self.done.is_set() or container is None or container.exit_code is not None
 
     def pod_status(self, phase: str) -> dict[str, Any]:
         status: dict[str, Any] = {"phase": phase, "containerStatuses": [c.status for c in self.mains]}
@@ -234,6 +243,12 @@ class PodExecution:
     # -- the run --------------------------------------------------------------------------------------------
 
     def run(self, timeout: float | None) -> PodResult:
+        try:
+            return self._run(timeout)
+        finally:
+            self.done.set()
+
+    def _run(self, timeout: float | None) -> PodResult:
         deadline = time.monotonic() + timeout if timeout is not None else None
         try:
             mounts = self._prepare_volumes()
