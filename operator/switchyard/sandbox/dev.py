@@ -28,7 +28,7 @@ import yaml
 from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, KINDS, VERSION
 from switchyard.models.workflow import WorkflowStatus
-from switchyard.sandbox import isolation
+from switchyard.sandbox import devlock, isolation
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.auth import ADMIN_TOKEN
 from switchyard.sandbox.process import OperatorProcess, free_port
@@ -117,8 +117,10 @@ class Sandbox:
     @contextmanager
     def running(self) -> Iterator[Sandbox]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.operator_log.unlink(missing_ok=True)
-        with EmulatedCluster() as cluster:
+        with devlock.acquire(self.dir, self.kubeconfig) as stale, EmulatedCluster() as cluster:
+            if stale is not None:
+                logging.getLogger(__name__).warning("replaced the stale lock of PID %s (gone)", stale.pid)
+            self.operator_log.unlink(missing_ok=True)
             for kind in KINDS:
                 cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
             cluster.write_kubeconfig(self.kubeconfig)
@@ -404,6 +406,7 @@ def instructions(sandbox: Sandbox) -> str:
             "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
             curl_line(sandbox),
             f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<namespace>/<pod>/<container>.log",
+            f"Metrics: http://127.0.0.1:{sandbox.operator.metrics_port}/metrics   (every port listens on 127.0.0.1)",
         ]
     )
 
@@ -480,6 +483,9 @@ def run(options: Options) -> int:
             else:
                 screen.print(STOPPING_NOTE)
             return 0 if ok else 1
+    except devlock.Locked as e:
+        print(f"switchyard dev: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         screen.print("\nStopped.")
         return 130
