@@ -45,8 +45,8 @@ def choose_container(pod: Mapping[str, Any], params: Mapping[str, str]) -> str:
     """The ``container`` parameter, checked; the only container when there is one, else the API's 400."""
     name = pod["metadata"]["name"]
     spec = pod.get("spec") or {}
-    containers = [c.get("name", "") for c in spec.get("containers") or []]
-    inits = [c.get("name", "") for c in spec.get("initContainers") or []]
+    containers = [str(c.get("name", "")) for c in spec.get("containers") or []]
+    inits = [str(c.get("name", "")) for c in spec.get("initContainers") or []]
     wanted = params.get("container")
     if wanted:
         if wanted not in containers and wanted not in inits:
