@@ -285,10 +285,11 @@ class PodExecution:
         """Each volume's directory; mountPaths are checked against the Pod's volumes."""
         volumes: dict[str, pathlib.Path] = {}
         read_configmap: ReadConfigMap = lambda name: self.read_data("configmap", name)  # noqa: E731
+        read_secret: ReadConfigMap = lambda name: self.read_data("secret", name)  # noqa: E731
         for volume in self.spec.get("volumes") or []:
             directory = self.pod_dir / "volumes" / volume["name"]
             directory.mkdir(parents=True, exist_ok=True)
-            write_files(directory, volume_files(volume, self.metadata, read_configmap))
+            write_files(directory, volume_files(volume, self.metadata, read_configmap, read_secret))
             volumes[volume["name"]] = directory
         for container in (*self.inits, *self.mains):
             for mount in container.spec.get("volumeMounts") or []:
@@ -309,13 +310,21 @@ class PodExecution:
         return isolation.Layout(mounts, termination_log, path, container.home / "tmp", container.home)
 
     def _user(self, container: Container) -> tuple[int, int]:
+        """(uid, gid) from the container's securityContext, else the Pod's; the image's user (unknown here) is
+        taken as root, so ``runAsNonRoot`` without a ``runAsUser`` is refused as the kubelet refuses it."""
         pod = self.spec.get("securityContext") or {}
         own = container.spec.get("securityContext") or {}
-        uid = own.get("runAsUser", pod.get("runAsUser", 0))
-        return int(uid), int(own.get("runAsGroup", pod.get("runAsGroup", uid)))
+        uid = int(own.get("runAsUser", pod.get("runAsUser", 0)))
+        if uid == 0 and own.get("runAsNonRoot", pod.get("runAsNonRoot")):
+            name = f"{self.metadata.get('name', '')}_{self.metadata.get('namespace', '')}"
+            raise ContainerConfigError(
+                f'container has runAsNonRoot and image will run as root (pod: "{name}", container: {container.name})'
+            )
+        return uid, int(own.get("runAsGroup", pod.get("runAsGroup", uid)))
 
     def _start(self, container: Container, volumes: Mapping[str, pathlib.Path]) -> None:
         env = resolve_env(container.spec, self.metadata, self.read_data)
+        uid, gid = self._user(container)
         layout = self._layout(container, volumes)
         container.started_at = now()
         try:
@@ -331,7 +340,6 @@ class PodExecution:
                 proc = self._popen(argv, full_env, cwd, log, ())
             else:
                 read_end, write_end = os.pipe()
-                uid, gid = self._user(container)
                 command = isolation.bwrap_argv(
                     self.bwrap,
                     argv,
