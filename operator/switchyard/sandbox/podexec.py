@@ -276,8 +276,8 @@ class PodExecution:
                 return self._expire()
             self._stop_sidecars()
         except ContainerConfigError as e:
-            self.cancel()
             stuck = next(c for c in (*self.inits, *self.mains) if c.proc is None and c.exit_code is None)
+            self._kill_all()  # what started (sidecars, earlier containers) does not outlive the stuck Pod
             return self._stuck(stuck, "CreateContainerConfigError", str(e))
         return self._result(deadline_exceeded=False)
 
@@ -429,12 +429,16 @@ class PodExecution:
                 sidecar.proc.wait()
             self._exited(sidecar)
 
-    def _expire(self) -> PodResult:
+    def _kill_all(self) -> None:
+        """SIGKILL every running container and record how it ended."""
         self.cancel()
         for container in (*self.inits, *self.mains):
             if container.proc is not None and container.exit_code is None:
                 container.proc.wait()
                 self._exited(container)
+
+    def _expire(self) -> PodResult:
+        self._kill_all()
         return self._result(deadline_exceeded=True)
 
     def _stuck(self, container: Container, reason: str, message: str) -> PodResult:
