@@ -18,6 +18,7 @@ import pytest
 from switchyard.k8s import render
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
+from switchyard.sandbox import isolation
 from switchyard.sandbox.runner import LocalJobRunner, image_name
 from tests.emulated.conftest import Kube, wait_for
 
@@ -235,3 +236,14 @@ def test_stopping_the_runner_kills_running_processes(kubeconfig: pathlib.Path, k
             lambda: next(iter(job_runner.processes(uid)), None), timeout=30, what="the Job's process to start"
         )
     assert proc.poll() is not None  # stop() returned promptly and the process is gone
+
+
+def test_a_bwrap_that_cannot_isolate_here_is_not_used(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bubblewrap installed but without user namespaces (a locked-down host): the runner falls back to the
+    built-in processors only, and the reason is kept for `switchyard dev` to print."""
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create a new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert isolation.probe(str(fake)) == "bwrap: No permissions to create a new namespace"
+    assert isolation.find_bwrap() is None

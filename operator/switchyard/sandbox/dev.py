@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import pathlib
+import shutil
 import signal
 import sys
 import threading
@@ -401,7 +402,7 @@ def instructions(sandbox: Sandbox) -> str:
             "  kubectl get components,jobs,pods,configmaps",
             "  kubectl apply -f manifests/examples/workflow-diamond.yaml",
             "  kubectl get sywf -w               # watch the Workflows",
-            "  kubectl logs <pod>               # a node's output",
+            "  kubectl logs -f <pod>            # a node's output, followed while it runs",
             "  kubectl get triggers             # or: kubectl get sytrig",
             "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
             curl_line(sandbox),
@@ -418,8 +419,10 @@ def isolation_note(runner: LocalJobRunner) -> str:
             "Containers: images are NOT pulled; each command runs with this machine's programs, isolated by "
             f"bubblewrap ({runner.bwrap}): its Pod's files only, the host's userland read-only, its runAsUser"
         )
+    installed = shutil.which("bwrap")
+    why = f"cannot isolate here ({isolation.probe(installed)})" if installed else "is not installed"
     return (
-        "Containers: images are NOT pulled; bubblewrap (bwrap) is not installed, so only the switchyard image's "
+        f"Containers: images are NOT pulled; bubblewrap (bwrap) {why}, so only the switchyard image's "
         f"built-in processors run (unisolated) and any other command is refused: {isolation.HOW_TO_GET_BWRAP}"
     )
 

@@ -14,9 +14,11 @@ point the processors there. Any other command is refused with ``HOW_TO_GET_BWRAP
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +34,21 @@ _HOST_ENV = ("LANG", "LC_ALL", "PYTHONPATH")
 
 
 def find_bwrap() -> str | None:
-    """The bubblewrap executable, or None where it is not installed."""
-    return shutil.which("bwrap")
+    """The bubblewrap executable, or None where it is not installed or cannot isolate here (see ``probe``)."""
+    bwrap = shutil.which("bwrap")
+    return bwrap if bwrap is not None and probe(bwrap) is None else None
+
+
+@functools.cache
+def probe(bwrap: str) -> str | None:
+    """Why bwrap cannot make a sandbox on this machine (e.g. user namespaces disabled for this user), or None
+    when it can: a trial run with the namespaces every container gets."""
+    trial = [bwrap, "--unshare-user", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/", "true"]
+    try:
+        done = subprocess.run(trial, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
 
 
 @dataclass(frozen=True)

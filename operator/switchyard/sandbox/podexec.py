@@ -78,7 +78,8 @@ def local_argv(
     if not isolated and image_name(image) not in images:
         raise NotRunnable(
             f"{NOT_RUNNABLE} image {image!r} is not the switchyard image ({', '.join(images)}) and bubblewrap "
-            f"(bwrap) is not installed, so it would run unisolated; {isolation.HOW_TO_GET_BWRAP}"
+            f"(bwrap) is not installed (or cannot isolate here), so it would run unisolated; "
+            f"{isolation.HOW_TO_GET_BWRAP}"
         )
     if not container.get("command"):
         raise NotRunnable(f"{NOT_RUNNABLE} the container has no command (the image's entrypoint is unknown here)")
