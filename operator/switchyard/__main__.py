@@ -95,6 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ingest-port", type=int, default=0, help="CloudEvents ingest endpoint for Triggers; 0 (default) disables"
     )
     parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address the /metrics endpoint binds to")
     parser.add_argument(
         "--ingest-audience",
         action="append",
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_audiences = args.ingest_audience
     OPTIONS.cel_workers = args.cel_workers
     OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
+    OPTIONS.metrics_host = args.metrics_host
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

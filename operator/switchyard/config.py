@@ -31,6 +31,7 @@ class Options:
     ingest_audiences: list[str] = field(default_factory=list)  # TokenReview audiences; empty: the API server's
     cel_workers: int = 2  # RoutingRule evaluator processes
     cel_worker_memory_mib: int = 128  # each one's address-space cap (RLIMIT_AS)
+    metrics_host: str = "0.0.0.0"  # the address /metrics binds to (the sandbox: 127.0.0.1)
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:
