@@ -28,6 +28,8 @@ class Options:
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
     api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
+    store_check_interval: float = 60.0  # seconds between bucket checks of a Ready ArtifactStore
+    store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:
