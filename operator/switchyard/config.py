@@ -30,6 +30,7 @@ class Options:
     api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
     store_check_interval: float = 60.0  # seconds between bucket checks of a Ready ArtifactStore
     store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
+    artifact_gc_interval: float = 60.0  # seconds between sweeps of deleted Workflows' outputs per store; 0: off
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

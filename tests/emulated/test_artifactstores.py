@@ -1,10 +1,12 @@
 """ArtifactStore Ready checks by the real operator against the real S3 server (moto, with IAM auth on):
 Ready, SecretMissing then fixed, NoSuchBucket, AccessDenied (wrong secret), Unreachable then Ready when back;
-`kubectl get systore` columns; `resolve_store` reading the store and its Secret."""
+`kubectl get systore` columns; `resolve_store` reading the store and its Secret; artifact GC of deleted
+Workflows' outputs (a live one's, a retained one's and a user's own keys kept)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import pathlib
 import shutil
 import subprocess
@@ -13,23 +15,24 @@ from typing import Any
 
 import pytest
 
-from switchyard.artifacts.store import StoreError
+from switchyard.artifacts import gc, keys
+from switchyard.artifacts.store import Credentials, StoreError, make_client, parse_spec
 from switchyard.k8s.artifactstores import resolve_store
 from switchyard.k8s.client import Api, load_config
 from switchyard.sandbox.process import OperatorProcess
 from switchyard.sandbox.s3server import S3Server
 from switchyard.sandbox.waiting import wait_for
 from tests.emulated.conftest import Kube, new_namespace
-from tests.emulated.storehelpers import create_secret, create_store, ready
+from tests.emulated.storehelpers import PLURAL, create_secret, create_store, ready
 
 pytestmark = pytest.mark.emulated
 
 
 @pytest.fixture(scope="module")
 def store_operator(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """An operator of its own (namespaces `a-*`) that re-checks stores every second, so recoveries show fast."""
+    """An operator of its own (namespaces `a-*`) that re-checks stores (and sweeps them) every second."""
     log = tmp_path_factory.mktemp("store-operator") / "operator.log"
-    args = ("--store-check-interval", "1", "--store-check-backoff-max", "1")
+    args = ("--store-check-interval", "1", "--store-check-backoff-max", "1", "--artifact-gc-interval", "1")
     proc = OperatorProcess(kubeconfig, log, namespaces=("a-*",), extra_args=args).start()
     proc.wait_ready()
     yield proc
@@ -133,3 +136,35 @@ def test_resolve_store_reads_the_store_and_its_secret(
     with pytest.raises(StoreError) as missing:
         asyncio.run(resolve(None))  # no `default` store in this namespace
     assert missing.value.reason == "StoreNotFound"
+
+
+def test_outputs_of_deleted_workflows_are_collected(store_kube: Kube, s3_server: S3Server) -> None:
+    ns = store_kube.namespace
+    create_store(store_kube, s3_server, prefix=f"gc-{ns}/")
+    body = store_kube.custom.get_namespaced_custom_object("switchyard.dev", "v1alpha1", ns, PLURAL, "default")
+    spec = parse_spec(body)
+    # a Workflow that exists (Invalid: its component is missing, so nothing runs, it just stays)
+    store_kube.create("Workflow", "alive", {"input": {"data": "x"}, "nodes": [{"name": "a", "component": "none"}]})
+    alive_uid = store_kube.get("Workflow", "alive")["metadata"]["uid"]
+    client = make_client(spec, Credentials(s3_server.access_key, s3_server.secret_key))
+
+    def put(name: str) -> str:
+        client.put_object(spec.bucket, name, io.BytesIO(b"x"), 1)
+        return name
+
+    alive = put(keys.output_key(spec, ns, "alive", alive_uid, "a", 1, "out/part-0"))
+    gone = [put(keys.output_key(spec, ns, "gone", "uid-gone", node, 1, "f")) for node in ("a", "b")]
+    stale = put(keys.output_key(spec, ns, "alive", "uid-of-an-older-alive", "a", 1, "f"))  # same name, old uid
+    kept = put(keys.output_key(spec, ns, "kept", "uid-kept", "a", 1, "f"))
+    put(gc.retain_key(spec, ns, "kept", "uid-kept"))
+    user = put(keys.prefixed(spec, "inputs/mine.csv"))
+
+    def exists(name: str) -> bool:
+        return any(o.object_name == name for o in client.list_objects(spec.bucket, prefix=name))
+
+    wait_ready(store_kube, "True", "Ready")
+    wait_for(lambda: not any(exists(n) for n in [*gone, stale]), 20, what="the deleted Workflows' outputs gone")
+    assert exists(alive) and exists(kept) and exists(user)
+    store_kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", ns, "workflows", "alive")
+    wait_for(lambda: not exists(alive), 30, what="the outputs of the Workflow just deleted gone")
+    assert exists(kept) and exists(user)

@@ -19,7 +19,10 @@ def checker(memo: kopf.Memo) -> StoreChecker | None:
     found: StoreChecker | None = memo.rt.extra.get("store_checker")
     if found is None:
         found = memo.rt.extra["store_checker"] = StoreChecker(
-            memo.rt.api, interval=OPTIONS.store_check_interval, backoff_cap=OPTIONS.store_check_backoff_max
+            memo.rt.api,
+            interval=OPTIONS.store_check_interval,
+            backoff_cap=OPTIONS.store_check_backoff_max,
+            gc_interval=OPTIONS.artifact_gc_interval,
         )
     return found
 

@@ -1,4 +1,5 @@
-"""ArtifactStores from the API: `resolve_store` reads one and its Secret; `StoreChecker` keeps `Ready` current.
+"""ArtifactStores from the API: `resolve_store` reads one and its Secret; `StoreChecker` keeps `Ready` current
+and sweeps the outputs of deleted Workflows out of each Ready store (`artifacts.gc`).
 
 The bucket check itself (`switchyard.artifacts.store.check_bucket`) is blocking minio I/O: it runs in a thread.
 """
@@ -8,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
+from minio.error import S3Error
 
+from switchyard.artifacts import gc
 from switchyard.artifacts.store import (
     CONNECT_TIMEOUT,
     CheckResult,
@@ -22,6 +28,7 @@ from switchyard.artifacts.store import (
     StoreSpec,
     check_bucket,
     credentials_from_secret,
+    make_client,
     parse_spec,
 )
 from switchyard.k8s.client import Api, ApiTrouble, is_status
@@ -71,6 +78,20 @@ async def resolve_store(api: Api, namespace: str, name: str | None = None) -> tu
     return spec, credentials_from_secret(spec, secret)
 
 
+@dataclass(frozen=True)
+class Checked:
+    result: CheckResult
+    generation: int | None
+    spec: StoreSpec | None = None
+    credentials: Credentials | None = None
+
+
+async def workflow_uids(api: Api, namespace: str) -> set[str]:
+    """The uids of the namespace's Workflows now (a quorum list, never a cache that could miss a new one)."""
+    listed: Any = await api.call(api.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "workflows")
+    return {str(item["metadata"]["uid"]) for item in listed.get("items") or []}
+
+
 @dataclass
 class StoreChecker:
     """Keeps each ArtifactStore's `Ready` condition current: one `run` loop per store (a kopf daemon), woken
@@ -82,6 +103,7 @@ class StoreChecker:
     interval: float = 60.0
     backoff_cap: float = 60.0
     check_timeout: float = CONNECT_TIMEOUT
+    gc_interval: float = 60.0  # seconds between artifact GC sweeps of a Ready store; 0: none
     _wakes: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     _generations: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
@@ -95,8 +117,8 @@ class StoreChecker:
         self._wakes.pop((namespace, name), None)
         self._generations.pop((namespace, name), None)
 
-    async def check(self, namespace: str, name: str) -> tuple[CheckResult, int | None]:
-        """(the check's result, the generation checked); API trouble is raised for the caller to retry."""
+    async def check(self, namespace: str, name: str) -> Checked:
+        """The check's result and the generation checked; API trouble is raised for the caller to retry."""
         generation: int | None = None
         try:
             body = await read_store(self.api, namespace, name)
@@ -105,10 +127,29 @@ class StoreChecker:
             secret = await read_secret(self.api, namespace, spec.credentials_secret_ref.name)
             credentials = credentials_from_secret(spec, secret)
         except StoreError as error:
-            return CheckResult(False, error.reason, error.message), generation
+            return Checked(CheckResult(False, error.reason, error.message), generation)
         # minio is blocking; the check is bounded by its own timeouts
         result = await asyncio.to_thread(check_bucket, spec, credentials, timeout=self.check_timeout)
-        return result, generation
+        return Checked(result, generation, spec, credentials)
+
+    async def sweep(self, namespace: str, spec: StoreSpec, credentials: Credentials) -> int:
+        """Delete the outputs of this namespace's deleted Workflows from the store (`artifacts.gc`); how many
+        incarnations. Store or API trouble is logged and left for the next sweep."""
+        client = make_client(spec, credentials, read_timeout=60)
+        try:
+            listed = await asyncio.to_thread(gc.incarnations, client, spec, namespace)
+            if not listed:
+                return 0
+            live = await workflow_uids(self.api, namespace)  # read after the listing: see artifacts.gc
+            done = await asyncio.to_thread(gc.collect, client, spec, listed, live)
+        except (S3Error, gc.CollectError, urllib3.exceptions.HTTPError, OSError, ApiTrouble, ApiException) as error:
+            log.warning("artifact GC in %s (bucket %s) failed, retried at the next sweep: %s", namespace,
+                        spec.bucket, error)  # fmt: skip
+            return 0
+        for incarnation, objects in done:
+            log.info("deleted %d artifacts of deleted Workflow %s/%s (uid %s)", objects, namespace,
+                     incarnation.workflow, incarnation.uid)  # fmt: skip
+        return len(done)
 
     async def run(self, body: Any, emit: Emit, stopped: Any) -> None:
         """The loop of one store until `stopped` (kopf's DaemonStopped flag) or cancellation."""
@@ -119,18 +160,24 @@ class StoreChecker:
         # the conditions as last written: kept here, as the body's copy lags our own patches
         conditions = ArtifactStoreStatus.model_validate(body.get("status") or {}).conditions
         failures = 0
+        last_sweep = -math.inf
         try:
             while not stopped:
                 wake.clear()
                 try:
-                    result, generation = await self.check(namespace, name)
+                    checked = await self.check(namespace, name)
                 except (ApiTrouble, ApiException) as error:
                     log.warning("ArtifactStore %s/%s: cannot read it or its Secret now: %s", namespace, name, error)
                     failures += 1
                 else:
+                    result, generation = checked.result, checked.generation
                     self._generations[key] = generation
                     failures = 0 if result.ready else failures + 1
                     conditions = await self._record(body, conditions, result, generation, emit)
+                    due = self.gc_interval > 0 and time.monotonic() - last_sweep >= self.gc_interval
+                    if result.ready and due and checked.spec is not None and checked.credentials is not None:
+                        last_sweep = time.monotonic()
+                        await self.sweep(namespace, checked.spec, checked.credentials)
                 delay = recheck_delay(failures, self.interval, self.backoff_cap)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=delay)
