@@ -133,6 +133,16 @@ def test_workflow_node_name_uses_the_recorded_artifacts(
     row = next(line for line in out.splitlines() if "chunk-00000" in line)
     assert row.split() == ["chunk", "chunk-00000", str(len(body)), good["digest"], key]
 
+    # `switchyard get` lists each node's artifacts after the tree
+    capsys.readouterr()
+    assert main(["--kubeconfig", str(kubeconfig), "-n", quiet_kube.namespace, "get", "wf"]) == 0
+    shown = capsys.readouterr().out
+    rows = [line.split() for line in shown.split("Artifacts", 1)[1].splitlines() if line.startswith("chunk")]
+    assert rows == [
+        ["chunk", "chunk-00000", str(len(body)), good["digest"]],
+        ["chunk", "lied", str(len(body)), bad["digest"]],
+    ]
+
 
 def test_missing_store_and_missing_secret_are_clear_errors(
     kubeconfig: pathlib.Path, quiet_kube: Kube, s3_server: S3Server, capsys: pytest.CaptureFixture[str]

@@ -190,6 +190,18 @@ def check(located: Located, got: str, size: int, ref: str) -> None:
         raise ArtifactsError(f"{ref}: {size} bytes read, {located.size} recorded; nothing kept")
 
 
+def recorded_table(workflow: dict[str, Any]) -> Table | None:
+    """`switchyard get`'s ARTIFACTS table: each node's recorded artifacts (name, size, digest); None without any."""
+    table = Table("NODE", "ARTIFACT", "SIZE", "DIGEST", title="Artifacts", title_justify="left", box=None,
+                  pad_edge=False)  # fmt: skip
+    for node, status in sorted(((workflow.get("status") or {}).get("nodes") or {}).items()):
+        for artifact in status.get("artifacts") or []:
+            table.add_row(node, str(artifact.get("name")), str(artifact.get("size")), str(artifact.get("digest")))
+        if status.get("artifactManifest") and len(status.get("artifacts") or []) >= 100:
+            table.add_row(node, "...", "", f"all in `switchyard artifacts ls {workflow['metadata']['name']}`")
+    return table if table.row_count else None
+
+
 def listing(cluster: Cluster, store: Store, workflow: str | None) -> Table:
     if workflow is None:
         table = Table("KEY", "SIZE", "MODIFIED", box=None, pad_edge=False)

@@ -272,6 +272,8 @@ def get_command(
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
         show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster))))
+        if (recorded := artifacts_cli.recorded_table(obj)) is not None:  # the nodes' output files in the store
+            show(recorded)
         return
     try:
         with Live(console=out, auto_refresh=False) as live:
