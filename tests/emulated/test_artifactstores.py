@@ -168,3 +168,30 @@ def test_outputs_of_deleted_workflows_are_collected(store_kube: Kube, s3_server:
     store_kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", ns, "workflows", "alive")
     wait_for(lambda: not exists(alive), 30, what="the outputs of the Workflow just deleted gone")
     assert exists(kept) and exists(user)
+
+
+@pytest.fixture(scope="module")
+def slow_store_operator(
+    kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """An operator (namespaces `b-*`) whose periodic checks are 5 minutes apart: only a spec change wakes one."""
+    log = tmp_path_factory.mktemp("slow-store-operator") / "operator.log"
+    args = ("--store-check-interval", "300", "--store-check-backoff-max", "300", "--artifact-gc-interval", "0")
+    proc = OperatorProcess(kubeconfig, log, namespaces=("b-*",), extra_args=args).start()
+    proc.wait_ready()
+    yield proc
+    proc.stop()
+
+
+def test_a_spec_change_is_checked_at_once(
+    kubeconfig: pathlib.Path, slow_store_operator: OperatorProcess, s3_server: S3Server
+) -> None:
+    kube = Kube(kubeconfig, new_namespace(kubeconfig, "b"))
+    create_store(kube, s3_server)
+    first = wait_ready(kube, "True", "Ready")
+    patch = {"spec": {"s3": {"bucket": "no-such-bucket"}}}
+    kube.custom.patch_namespaced_custom_object("switchyard.dev", "v1alpha1", kube.namespace, PLURAL, "default", patch)
+    # the next periodic check is 300 s away: seeing it within 15 s means the spec change woke the check
+    changed = wait_ready(kube, "False", "NoSuchBucket", timeout=15)
+    assert changed["observedGeneration"] == first["observedGeneration"] + 1
+    assert slow_store_operator.alive
