@@ -418,3 +418,57 @@ def test_sigkill_with_a_pending_batch_loses_and_doubles_nothing(
     finally:
         proc.stop()
         kube.core.delete_namespace(namespace)
+
+
+def test_a_trigger_named_past_63_characters_labels_its_workflows_with_a_cut_and_hashed_name(
+    kube: Kube, sim: JobSimulator, ingest: Ingest
+) -> None:
+    """A Trigger's name may be 253 characters, a label value only 63: the label is the name cut, plus a hash."""
+    kube.component("proc")
+    name = "orders.eu-west." + "x" * 230 + "-final"  # 251 characters, a valid Trigger (DNS subdomain) name
+    trigger(kube, name)
+    status, body = ingest.send(name, event("long-1", {"total": 1}))
+    assert status == 202, body
+    [workflow] = body["workflows"]
+    label = kube.get("Workflow", workflow)["metadata"]["labels"]["switchyard.dev/trigger"]
+    assert label == logic.trigger_label(name) and len(label) == 63 and label.startswith("orders.eu-west.xxx")
+    assert [w["metadata"]["name"] for w in workflows(kube, label)] == [workflow]
+    kube.wait_phase(workflow, "Succeeded", timeout=60)
+    stats = wait_for(
+        lambda: (s := kube.status("Trigger", name)).get("workflows", {}).get("succeeded") == 1 and s,
+        30,
+        what="the long-named Trigger's stream statistics",
+    )
+    assert stats["workflowsCreated"] == 1 and stats["rejected"] == 0
+
+
+def test_ingest_audiences_are_sent_in_the_token_review(
+    kube: Kube, ingest: Ingest, emulated_cluster: EmulatedCluster, kubeconfig: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A token for a custom audience (a projected service account token) is refused by an operator without
+    `--ingest-audience` (the review asks for the API server's audience) and accepted by one with it, which in
+    turn refuses a token only for the API server."""
+    emulated_cluster.auth.add_token("tok-events", "sender", audiences=["switchyard-ingest"])
+    emulated_cluster.auth.add_token("tok-api", "apiuser")
+    for user in ("sender", "apiuser"):
+        emulated_cluster.auth.allow(user=user, verb="create", api_group="switchyard.dev", resource="workflows")
+    trigger(kube, "aud")
+    status, body = ingest.send("aud", event("aud-1", {}), token="tok-events")
+    assert status == 401 and 'token audiences ["switchyard-ingest"] is invalid' in body["error"], body
+
+    port = free_port()
+    extra = ("--ingest-port", str(port), "--ingest-host", "127.0.0.1", "--ingest-audience", "switchyard-ingest")
+    own = OperatorProcess(kubeconfig, tmp_path / "audience.log", namespaces=("au-*",), extra_args=extra).start()
+    try:
+        own.wait_ready(timeout=60)
+        kube = Kube(kubeconfig, new_namespace(kubeconfig, "au"))
+        audience_ingest = Ingest(port, kube.namespace)
+        wait_for(audience_ingest.ready, 30, what="ingest endpoint up")
+        trigger(kube, "aud")
+        status, body = audience_ingest.send("aud", event("aud-2", {}), token="tok-events")
+        assert status == 202, body
+        status, body = audience_ingest.send("aud", event("aud-3", {}), token="tok-api")
+        assert status == 401 and "is invalid for the target audiences" in body["error"], body
+        kube.core.delete_namespace(kube.namespace)
+    finally:
+        own.stop()

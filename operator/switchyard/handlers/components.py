@@ -16,9 +16,9 @@ from switchyard.k8s.observe import component_entry
 
 @kopf.on.event("switchyard.dev", "v1alpha1", "components")
 async def component_changed(
-    body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
+    body: kopf.Body, type: str | None, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    if not hasattr(memo, "rt"):
+    if not hasattr(memo, "rt") or namespace is None:  # None: never for a namespaced kind
         return
     ensure_flusher(memo)
     now = datetime.now(UTC).replace(microsecond=0)

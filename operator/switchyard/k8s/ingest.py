@@ -46,8 +46,9 @@ class AuthResult:
 class Authenticator:
     """Bearer token -> TokenReview -> SubjectAccessReview (create workflows in the namespace)."""
 
-    def __init__(self, api: Api, ttl: float = AUTH_CACHE_SECONDS) -> None:
+    def __init__(self, api: Api, ttl: float = AUTH_CACHE_SECONDS, audiences: list[str] | None = None) -> None:
         self.api = api
+        self.audiences = list(audiences or [])  # empty: the API server's own (what TokenReview defaults to)
         self.authn = client.AuthenticationV1Api(api.api_client)
         self.authz = client.AuthorizationV1Api(api.api_client)
         self.ttl = ttl
@@ -66,12 +67,17 @@ class Authenticator:
         return result
 
     async def _review(self, token: str, namespace: str) -> AuthResult:
-        review = client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token))
+        review = client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token, audiences=self.audiences or None))
         answer = await self.api.call(self.authn.create_token_review, review)
         status = answer.status
         if status is None or not status.authenticated or status.user is None:
             reason = (status.error if status is not None else None) or "the token was not accepted"
             return AuthResult(401, f"authentication failed: {reason}")
+        # An audience-unaware authenticator (a webhook) may accept any token: the API documents that a client
+        # asking for audiences checks the answer names one of them.
+        if self.audiences and not set(status.audiences or ()) & set(self.audiences):
+            wanted = ", ".join(self.audiences)
+            return AuthResult(401, f"authentication failed: the token is not for the audience(s) {wanted}")
         user = status.user
         access = client.V1SubjectAccessReview(
             spec=client.V1SubjectAccessReviewSpec(

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
+from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.models.crd import ANNOTATION_STOP
 
@@ -45,6 +46,7 @@ class Views:
     components: IndexLike
     jobs: Store
     pods: Store
+    refusals: Refusals = field(default_factory=Refusals)  # FailedCreate Events of Jobs (k8s/podevents.py)
 
     def component(self, namespace: str, name: str) -> ComponentEntry | None:
         entry: ComponentEntry | None = first(self.components, (namespace, name))
@@ -74,8 +76,13 @@ class Views:
             if all(entry.owner_uid == uid for entry in self.jobs[key]):
                 self.jobs.drop_key(key)
                 self.pods.drop_key(key)
+                self.refusals.forget(*key)
                 dropped += 1
         return dropped
+
+    def refusal(self, namespace: str, job: str) -> FailedCreate | None:
+        """The job controller's latest FailedCreate Event of the Job (why it has no Pod), if any."""
+        return self.refusals.get(namespace, job)
 
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
         if (namespace, job) not in self.pods:

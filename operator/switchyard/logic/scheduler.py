@@ -35,7 +35,8 @@ COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.
 # A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
 REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 
-JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected"]
+# Waiting: still Active but held up (no Pod yet: a quota); the node shows why and keeps running
+JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected", "Waiting"]
 
 
 def whole_seconds(now: datetime) -> datetime:
@@ -57,6 +58,7 @@ class JobResult:
     message: str = ""  # the container's termination message: the output on success, the error on failure
     blame: bool = True  # False: not the component's failure (the cluster refused or lost it); the breaker ignores it
     transient: bool = False  # Rejected only: the refusal will pass (e.g. a quota): the attempt is not used up
+    permanent: bool = False  # Failed: a retry cannot help (a policy refuses the Pod): no further attempt
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,8 @@ class WorkflowRun:
                 self._succeed(node, result, components, breakers, now, plan)
             elif result.state == "Rejected" and result.transient:
                 self._refused(node, result, now, plan)
+            elif result.state == "Waiting":
+                self._waiting(node, result, plan)
             elif result.state in ("Failed", "Lost", "Rejected"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
         for node in list(self.retrying):
@@ -418,7 +422,10 @@ class WorkflowRun:
         ran = status.fallback or own
         failed_at = result.finished_at or whole_seconds(now)
         reason = result.reason or ("JobLost" if result.state == "Lost" else "JobFailed")
-        message = preview(result.message) or f"Job {result.job} failed ({reason})"
+        # a policy's refusal is kept whole (within the status bound): what to fix is at its end
+        message = (
+            preview(result.message, 1000 if result.permanent else PREVIEW) or f"Job {result.job} failed ({reason})"
+        )
         if (spec := components.get(ran)) is not None and result.blame:
             record = FailureRecord(workflow=self.name, node=node, reason=reason, time=failed_at)
             breakers.failure(ran, spec.circuit_breaker, now, record)
@@ -426,7 +433,8 @@ class WorkflowRun:
             breakers.release(ran, self.name, node)
         self.running.discard(node)
         policy = components.get(own)
-        if status.fallback is None and policy is not None and can_retry(policy.retry, status.attempts):
+        retry = not result.permanent and status.fallback is None and policy is not None
+        if retry and policy is not None and can_retry(policy.retry, status.attempts):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
@@ -466,6 +474,19 @@ class WorkflowRun:
         plan.changed.add(node)
         plan.events.append(("Warning", "JobRejected", f"node {node}: {status.message}; trying again at {due:%H:%M:%S}"))
         plan.wake(due)
+
+    def _waiting(self, node: str, result: JobResult, plan: Plan) -> None:
+        """The node's Job is held up (no Pod: a quota) or no longer is (reason ""): say so on the running node,
+        with one Event when the reason comes; nothing is charged."""
+        status = self.nodes[node]
+        reason, message = result.reason or None, result.message or None
+        if (status.reason, status.message) == (reason, message):
+            return
+        new_reason = reason != status.reason  # a new message alone (each try names a new Pod) is no new Event
+        status.reason, status.message = reason, message
+        plan.changed.add(node)
+        if reason is not None and new_reason:
+            plan.events.append(("Warning", reason, f"node {node}: {message}"))
 
     def _finish_failed(self, node: str, reason: str, message: str, now: datetime, plan: Plan) -> None:
         status = self.nodes[node]
