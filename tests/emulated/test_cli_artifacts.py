@@ -127,6 +127,8 @@ def test_workflow_node_name_uses_the_recorded_artifacts(
     assert not (tmp_path / "lied").exists()
     code, _, err = cli(kubeconfig, quiet_kube, capsys, "get", "wf/chunk/absent")
     assert code == 1 and "has no artifact 'absent'" in err
+    code, _, err = cli(kubeconfig, quiet_kube, capsys, "get", "wf/no-such-node/x")  # not a node: a plain key
+    assert code == 1 and "wf/no-such-node/x: no such object" in err
 
     code, out, _ = cli(kubeconfig, quiet_kube, capsys, "ls", "wf")
     assert code == 0

@@ -91,17 +91,13 @@ def make_client(
     read_timeout: float = READ_TIMEOUT,
     retries: int = 0,
     pool_size: int = 10,
+    http: urllib3.PoolManager | None = None,
 ) -> Minio:
     """A minio client for the store. Retries are the caller's (with its own backoff), so none by default:
     minio's default pool retries 5 times with waits, which hides an unreachable store for half a minute."""
     host, secure = endpoint_host(spec)
-    http = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-        maxsize=pool_size,
-        retries=urllib3.Retry(total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504])
-        if retries
-        else False,
-    )
+    if http is None:
+        http = pool(connect_timeout=connect_timeout, read_timeout=read_timeout, retries=retries, size=pool_size)
     client = Minio(
         host,
         access_key=credentials.access_key_id,
@@ -115,6 +111,17 @@ def make_client(
     elif spec.path_style is False:
         client.enable_virtual_style_endpoint()
     return client
+
+
+def pool(*, connect_timeout: float, read_timeout: float, retries: int = 0, size: int = 10) -> urllib3.PoolManager:
+    """The HTTP connection pool of a client: bounded connect and read, `retries` with backoff on 5xx."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=size,
+        retries=urllib3.Retry(total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504])
+        if retries
+        else False,
+    )
 
 
 # S3 error codes -> the Ready condition's reason
@@ -135,7 +142,8 @@ def check_bucket(spec: StoreSpec, credentials: Credentials, *, timeout: float = 
 
     Blocking. Reasons: Ready, NoSuchBucket, AccessDenied, Unreachable (connection, timeout, TLS, 5xx).
     """
-    client = make_client(spec, credentials, connect_timeout=timeout, read_timeout=timeout)
+    http = pool(connect_timeout=timeout, read_timeout=timeout)
+    client = make_client(spec, credentials, http=http)
     where = f"bucket {spec.bucket!r} at {spec.endpoint}"
     try:
         exists = client.bucket_exists(spec.bucket)

@@ -125,14 +125,15 @@ def recorded_artifacts(workflow: dict[str, Any], node: str, store: Store | None)
 
 
 def locate(cluster: Cluster, store: Store, ref: str) -> Located:
-    """WORKFLOW/NODE/NAME when the first part names a Workflow of the namespace with that node, else a key."""
+    """WORKFLOW/NODE/NAME when the first part names a Workflow of the namespace that has that node, else a key."""
     parts = ref.split("/", 2)
     if len(parts) == 3:
         try:
             workflow = cluster.workflow(parts[0])
         except ClusterError:
             workflow = None
-        if workflow is not None:
+        nodes = ((workflow or {}).get("status") or {}).get("nodes") or {}
+        if workflow is not None and parts[1] in nodes:
             for artifact in recorded_artifacts(workflow, parts[1], store):
                 if artifact.get("name") == parts[2]:
                     return Located(str(artifact["key"]), artifact.get("digest"), artifact.get("size"))
