@@ -140,9 +140,9 @@ def test_resolve_store_reads_the_store_and_its_secret(
 
 def test_outputs_of_deleted_workflows_are_collected(store_kube: Kube, s3_server: S3Server) -> None:
     ns = store_kube.namespace
-    create_store(store_kube, s3_server, prefix=f"gc-{ns}/")
-    body = store_kube.custom.get_namespaced_custom_object("switchyard.dev", "v1alpha1", ns, PLURAL, "default")
-    spec = parse_spec(body)
+    prefix = f"gc-{ns}/"
+    spec = parse_spec({"spec": {"s3": {"endpoint": s3_server.host, "bucket": s3_server.bucket, "insecure": True,
+                                       "prefix": prefix, "credentialsSecretRef": {"name": "x"}}}})  # fmt: skip
     # a Workflow that exists (Invalid: its component is missing, so nothing runs, it just stays)
     store_kube.create("Workflow", "alive", {"input": {"data": "x"}, "nodes": [{"name": "a", "component": "none"}]})
     alive_uid = store_kube.get("Workflow", "alive")["metadata"]["uid"]
@@ -158,13 +158,23 @@ def test_outputs_of_deleted_workflows_are_collected(store_kube: Kube, s3_server:
     kept = put(keys.output_key(spec, ns, "kept", "uid-kept", "a", 1, "f"))
     put(gc.retain_key(spec, ns, "kept", "uid-kept"))
     user = put(keys.prefixed(spec, "inputs/mine.csv"))
+    # a deleted run whose output a live Workflow's status still names (as a `reuse` re-run takes them)
+    reused = put(keys.output_key(spec, ns, "old-run", "uid-old", "a", 1, "f"))
+    ref = {"name": "f", "key": reused, "size": 1, "digest": "sha256:" + "0" * 64}
+    store_kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev", "v1alpha1", ns, "workflows", "alive", {"status": {"nodes": {"a": {"artifacts": [ref]}}}}
+    )
+    # the status field exists once the data path's Workflow CRD is in: until then, the reference is pruned
+    status_names_it = "artifacts" in (store_kube.status("Workflow", "alive").get("nodes") or {}).get("a", {})
 
     def exists(name: str) -> bool:
         return any(o.object_name == name for o in client.list_objects(spec.bucket, prefix=name))
 
+    create_store(store_kube, s3_server, prefix=prefix)  # every object is in place before the first sweep
     wait_ready(store_kube, "True", "Ready")
     wait_for(lambda: not any(exists(n) for n in [*gone, stale]), 20, what="the deleted Workflows' outputs gone")
     assert exists(alive) and exists(kept) and exists(user)
+    assert exists(reused) == status_names_it  # one sweep decided them all
     store_kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", ns, "workflows", "alive")
     wait_for(lambda: not exists(alive), 30, what="the outputs of the Workflow just deleted gone")
     assert exists(kept) and exists(user)

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from switchyard.artifacts import digest, keys
+from switchyard.artifacts import digest, gc, keys
 from switchyard.artifacts.store import Credentials, StoreError, endpoint_host, from_objects, parse_spec
 
 
@@ -101,3 +101,14 @@ def test_digests_stream_and_match_hashlib(tmp_path: object) -> None:
     assert digest.is_digest(expected) and not digest.is_digest("sha256:xyz")
     with pytest.raises(digest.DigestMismatch):
         digest.verify("x", expected, digest.digest_bytes(b"other"))
+
+
+def test_referenced_prefixes_are_the_incarnations_of_the_keys() -> None:
+    spec = parse_spec(store(prefix="p/"))
+    named = [
+        keys.output_key(spec, "ns", "old", "uid-1", "chunk", 1, "dir/chunk-0"),
+        keys.output_key(spec, "ns", "old", "uid-1", "chunk", 2, "x"),
+        keys.output_key(spec, "other-ns", "w", "uid-2", "n", 1, "x"),  # another namespace's area
+        keys.prefixed(spec, "inputs/x"),  # a user's key
+    ]
+    assert gc.referenced_prefixes(spec, "ns", named) == {"p/workflows/ns/old/uid-1/"}

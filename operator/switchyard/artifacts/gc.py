@@ -4,12 +4,15 @@ A sweep of one store and namespace lists the incarnations under `<prefix>workflo
 (`artifacts.keys`) first and asks which Workflow uids exist only after that, so an incarnation listed is either
 alive in the second answer or gone for good (uids are never reused): a Workflow created during the sweep is
 never collected. Only that area is touched, never a user's own keys; an incarnation holding the marker
-object `.retain` (a Workflow with `artifactGC: Never`) is kept. Blocking minio calls: run in a thread.
+object `.retain` (a Workflow with `artifactGC: Never`) is kept, and so is one whose objects a live Workflow's
+status still names (a Workflow re-run with `reuse` takes the finished one's artifacts as they are).
+Blocking minio calls: run in a thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from minio import Minio
@@ -55,6 +58,18 @@ def incarnations(client: Minio, spec: StoreSpec, namespace: str) -> list[Incarna
     return found
 
 
+def referenced_prefixes(spec: StoreSpec, namespace: str, referenced_keys: Iterable[str]) -> set[str]:
+    """The incarnation prefixes (`.../<workflow>/<uid>/`) that these object keys lie under."""
+    base = keys.prefixed(spec, f"{keys.WORKFLOWS}/{namespace}/")
+    found = set()
+    for key in referenced_keys:
+        if key.startswith(base):
+            parts = key[len(base) :].split("/", 2)
+            if len(parts) == 3:
+                found.add(f"{base}{parts[0]}/{parts[1]}/")
+    return found
+
+
 def retained(client: Minio, spec: StoreSpec, incarnation: Incarnation) -> bool:
     try:
         client.stat_object(spec.bucket, incarnation.prefix + RETAIN_MARKER)
@@ -76,12 +91,17 @@ def delete_prefix(client: Minio, bucket: str, prefix: str) -> int:
 
 
 def collect(
-    client: Minio, spec: StoreSpec, listed: Iterable[Incarnation], live_uids: set[str]
+    client: Minio,
+    spec: StoreSpec,
+    listed: Iterable[Incarnation],
+    live_uids: set[str],
+    referenced: AbstractSet[str] = frozenset(),
 ) -> list[tuple[Incarnation, int]]:
-    """Delete the listed incarnations whose uid is not alive (and not retained): [(incarnation, objects)]."""
+    """Delete the listed incarnations whose uid is not alive, not referenced (`referenced_prefixes`) and not
+    retained: [(incarnation, objects deleted)]."""
     done = []
     for incarnation in listed:
-        if incarnation.uid in live_uids or retained(client, spec, incarnation):
+        if incarnation.uid in live_uids or incarnation.prefix in referenced or retained(client, spec, incarnation):
             continue
         done.append((incarnation, delete_prefix(client, spec.bucket, incarnation.prefix)))
     return done

@@ -86,10 +86,16 @@ class Checked:
     credentials: Credentials | None = None
 
 
-async def workflow_uids(api: Api, namespace: str) -> set[str]:
-    """The uids of the namespace's Workflows now (a quorum list, never a cache that could miss a new one)."""
+async def live_workflows(api: Api, namespace: str) -> tuple[set[str], list[str]]:
+    """The uids of the namespace's Workflows now (a quorum list, never a cache that could miss a new one) and
+    every artifact key their statuses name."""
     listed: Any = await api.call(api.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "workflows")
-    return {str(item["metadata"]["uid"]) for item in listed.get("items") or []}
+    uids, named = set(), []
+    for item in listed.get("items") or []:
+        uids.add(str(item["metadata"]["uid"]))
+        for node in ((item.get("status") or {}).get("nodes") or {}).values():
+            named += [str(a.get("key")) for a in node.get("artifacts") or [] if isinstance(a, dict)]
+    return uids, named
 
 
 @dataclass
@@ -140,8 +146,9 @@ class StoreChecker:
             listed = await asyncio.to_thread(gc.incarnations, client, spec, namespace)
             if not listed:
                 return 0
-            live = await workflow_uids(self.api, namespace)  # read after the listing: see artifacts.gc
-            done = await asyncio.to_thread(gc.collect, client, spec, listed, live)
+            live, named = await live_workflows(self.api, namespace)  # read after the listing: see artifacts.gc
+            referenced = gc.referenced_prefixes(spec, namespace, named)
+            done = await asyncio.to_thread(gc.collect, client, spec, listed, live, referenced)
         except (S3Error, gc.CollectError, urllib3.exceptions.HTTPError, OSError, ApiTrouble, ApiException) as error:
             log.warning("artifact GC in %s (bucket %s) failed, retried at the next sweep: %s", namespace,
                         spec.bucket, error)  # fmt: skip
