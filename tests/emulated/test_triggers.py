@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -472,3 +474,44 @@ def test_ingest_audiences_are_sent_in_the_token_review(
         kube.core.delete_namespace(kube.namespace)
     finally:
         own.stop()
+
+
+def test_broadcast_event_no_trigger_takes_is_404_with_a_message(kube: Kube, ingest: Ingest) -> None:
+    """Issue 19.13: an event nobody will handle is not 202 with nothing done."""
+    path = f"/v1/namespaces/{kube.namespace}/events"
+    message = to_structured_event(event("lost-1", {"total": 1}, type_="com.example.nobody"))
+    status, _, body = ingest.post(path, message.body, dict(message.headers))
+    assert status == 404 and body["reason"] == "NoMatchingTrigger", body
+    assert body["error"] == (
+        f'no Ready Trigger in namespace "{kube.namespace}" accepts events of type "com.example.nobody" '
+        "(the namespace has no Triggers)"
+    )
+    trigger(kube, "refunds", eventTypes=["com.example.refund"])
+    kube.create("Trigger", "broken", {"workflowTemplate": TEMPLATE, "filter": "event.type =="})
+    wait_for(lambda: kube.status("Trigger", "broken").get("conditions"), 30, what="broken trigger has a status")
+    status, _, body = ingest.post(path, message.body, dict(message.headers))
+    assert status == 404 and body["error"].endswith("(refused by eventTypes or filter: refunds; not Ready: broken)")
+    assert workflows(kube, "refunds") == [] and workflows(kube, "broken") == []
+    refund = to_structured_event(event("r-1", {"total": 1}, type_="com.example.refund"))
+    status, _, body = ingest.post(path, refund.body, dict(refund.headers))
+    assert status == 202 and [r["trigger"] for r in body["triggers"]] == ["refunds"], body
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="the kubectl binary is not installed on this machine")
+def test_kubectl_get_triggers_shows_ready_and_its_reason(kube: Kube, ingest: Ingest, kubeconfig: pathlib.Path) -> None:
+    """Issue 19.13: READY and REASON columns from the Ready condition; a Trigger not Ready is not a blank row."""
+    trigger(kube, "good", eventTypes=["com.example.order"])
+    kube.create("Trigger", "broken", {"workflowTemplate": TEMPLATE, "filter": "event.type =="})
+    wait_for(lambda: kube.status("Trigger", "broken").get("conditions"), 30, what="broken trigger has a status")
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None
+    listed = subprocess.run(
+        [kubectl, "--kubeconfig", str(kubeconfig), "get", "sytrig", "-n", kube.namespace],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert listed[0].split()[:4] == ["NAME", "READY", "REASON", "TYPES"], listed
+    rows = {line.split()[0]: line.split()[1:3] for line in listed[1:]}
+    assert rows == {"broken": ["False", "InvalidFilter"], "good": ["True", "Valid"]}, listed

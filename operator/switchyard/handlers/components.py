@@ -27,6 +27,7 @@ async def component_changed(
     else:
         entry = component_entry(body)
         breakers.component_changed(memo.rt, entry, now)
+        breakers.component_seen(memo.rt, entry, now)
         await reconcile_component(memo.rt, memo.views, entry, emit, now)
     for referrer in referrers(memo.views, namespace, name):  # their fallback appeared, changed or went away
         if referrer.ref.name != name:

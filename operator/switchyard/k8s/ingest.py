@@ -138,6 +138,19 @@ def _structured_id(body: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def no_target_message(namespace: str, event: EventFacts, not_ready: list[str], refused: list[str]) -> str:
+    """Why a broadcast event reached no Trigger: none exists, none is Ready, or none accepts its type/filter."""
+    text = f'no Ready Trigger in namespace "{namespace}" accepts events of type "{event.type[:256]}"'
+    if not not_ready and not refused:
+        return text + " (the namespace has no Triggers)"
+    parts = []
+    if refused:
+        parts.append(f"refused by eventTypes or filter: {', '.join(refused[:10])}")
+    if not_ready:
+        parts.append(f"not Ready: {', '.join(not_ready[:10])}")
+    return f"{text} ({'; '.join(parts)})"
+
+
 def _json(outcome: Outcome) -> web.Response:
     return web.json_response(outcome.body, status=outcome.status, headers=dict(outcome.headers))
 
@@ -250,15 +263,19 @@ class IngestServer:
             entries = await self.engine.namespace_entries(namespace)
         except (ApiException, ApiTrouble) as exc:
             return _error(503, "Unavailable", f"cannot list the triggers: {exc}", {"Retry-After": "1"})
-        targets = []
+        targets, not_ready, refused = [], [], []
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.spec is None or not entry.ready:
+                not_ready.append(entry.name)
                 continue
             try:
                 check_event(entry.spec, entry.filter, event)
             except EventRejected:
+                refused.append(entry.name)
                 continue  # not for this Trigger
             targets.append(entry)
+        if not targets:  # a 202 would say the event is being handled; nothing would ever happen to it
+            return _error(404, "NoMatchingTrigger", no_target_message(namespace, event, not_ready, refused))
         outcomes = await asyncio.gather(*(self._deliver(entry, event) for entry in targets))
         results = [{"status": outcome.status, **outcome.body} for outcome in outcomes]
         failed = [o for o in outcomes if o.status >= 500 or o.status == 429]

@@ -274,7 +274,7 @@ async def route_input(
     if usable:
         results = await (pool or _POOL).run(input_variables(facts, usable), usable, budget_seconds)
     outcomes = iter(results)  # in the order of `usable`, up to the first match
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for rule in ordered:
         problem = unusable(rule)
         matched = False
@@ -284,7 +284,7 @@ async def route_input(
                 break  # not reached: an earlier rule matched
             matched, problem = outcome
         if problem is not None:
-            skipped.append(problem)
+            skipped.append((rule.name, problem))
         if matched:
             return decide(facts, rule, skipped, analysis)
     return decide(facts, None, skipped, analysis)

@@ -16,6 +16,7 @@ from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
+from switchyard.logic.ratelimit import EventRateLimiter
 from switchyard.models.crd import ANNOTATION_STOP
 
 T = TypeVar("T")
@@ -113,6 +114,8 @@ class Runtime:
     # Workflows preparing to run (spec, Components, input, route, ConfigMaps, first status) at once: a burst
     # of 1,000 new Workflows would otherwise hold 1,000 listings and routings in memory together.
     starting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_STARTING))
+    # (namespace, rule) -> at most one RuleSkipped Event a minute: a rule failing on every input is one problem
+    rule_skip_events: EventRateLimiter = field(default_factory=EventRateLimiter)
 
     async def wait_synced(self) -> None:
         for event in self.synced:
