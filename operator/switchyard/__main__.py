@@ -147,6 +147,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     election.add_argument("--lease-identity", default=None, help="default: $POD_NAME, else <hostname>-<pid>")
     election.add_argument("--lease-duration", type=int, default=15, help="seconds; default: %(default)s")
     election.add_argument("--lease-renew", type=float, default=5.0, help="renew every N seconds; default: %(default)s")
+    parser.add_argument(
+        "--store-check-interval", type=float, default=60.0,
+        help="seconds between bucket checks of a Ready ArtifactStore; default: %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
+        "--store-check-backoff-max", type=float, default=60.0,
+        help="longest wait (seconds) between checks of an ArtifactStore that is not Ready; default: %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
+        "--artifact-gc-interval", type=float, default=60.0,
+        help="seconds between sweeps deleting deleted Workflows' outputs from each Ready ArtifactStore; 0: off; "
+        "default: %(default)s",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"switchyard-operator {_version()}")
     args = parser.parse_args(argv)
     if args.leader_election and not 0 < args.lease_renew < args.lease_duration * 2 / 3:
@@ -181,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_port = args.ingest_port
     OPTIONS.ingest_host = args.ingest_host
     OPTIONS.api_timeout = args.api_timeout
+    OPTIONS.store_check_interval = args.store_check_interval
+    OPTIONS.store_check_backoff_max = args.store_check_backoff_max
+    OPTIONS.artifact_gc_interval = args.artifact_gc_interval
     OPTIONS.ingest_audiences = args.ingest_audience
     OPTIONS.cel_workers = args.cel_workers
     OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
