@@ -9,6 +9,10 @@ VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= switchyard:$(VERSION)
 CHART := charts/switchyard
 SWITCHYARD := $(VENV)/bin/switchyard
+# The S3-compatible server of the sandbox and the tests (moto's server mode), in a venv of its own: moto
+# brings boto3/botocore, whose urllib3 pins conflict with the kubernetes client's in .venv.
+S3SERVER := .tools/s3server
+MOTO := moto[server]==5.2.5
 
 .PHONY: help
 help: ## List the targets.
@@ -21,7 +25,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 .PHONY: venv
-venv: $(VENV)/.installed ## Create .venv and install the project with its test extras.
+venv: $(VENV)/.installed $(S3SERVER)/.installed ## Create .venv (the project with its test extras) and the S3 server's venv.
+
+$(S3SERVER)/.installed:
+	python3 -m venv $(S3SERVER)
+	$(S3SERVER)/bin/python -m pip install --quiet --upgrade pip
+	$(S3SERVER)/bin/python -m pip install --quiet '$(MOTO)'
+	touch $@
+
+.PHONY: s3server
+s3server: $(S3SERVER)/.installed ## Install the sandbox's S3 server (moto $(MOTO)) into .tools/s3server.
 
 $(HELM): scripts/get-helm.sh
 	bash scripts/get-helm.sh

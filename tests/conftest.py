@@ -1,4 +1,4 @@
-"""Shared fixtures: the emulated Kubernetes API server (with the project's CRDs) and the job simulator."""
+"""Shared fixtures: the emulated Kubernetes API server (with the project's CRDs), the job simulator, the S3 server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.jobsim import JobSimulator
+from switchyard.sandbox.s3server import S3Server
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PROJECT_CRDS = sorted((REPO / "crds").glob("*.yaml"))
@@ -32,3 +33,17 @@ def jobsim(kubeconfig: pathlib.Path) -> Iterator[JobSimulator]:
     """A job simulator over ``emulated_cluster``; set ``jobsim.rule`` to decide outcomes (default: succeed)."""
     with JobSimulator(kubeconfig) as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def s3_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server (`make s3server`) with bucket `switchyard` and one accepted access key, for the session."""
+    with S3Server(log_path=tmp_path_factory.mktemp("s3") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture
+def s3_server(s3_server_session: S3Server) -> Iterator[S3Server]:
+    """The session's S3 server; a test that took it `down()` gets it back `up()` for the next test."""
+    yield s3_server_session
+    s3_server_session.up()
