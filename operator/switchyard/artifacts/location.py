@@ -24,7 +24,7 @@ ENV_SECRET_KEY = "SWITCHYARD_S3_SECRET_ACCESS_KEY"
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """An S3-compatible bucket: `endpoint` is a URL (`https://s3.amazonaws.com`, `http://127.0.0.1:9000`)."""
+    """An S3-compatible bucket. `endpoint` is `host[:port]` (HTTPS, or plain HTTP when `insecure`) or a URL."""
 
     endpoint: str
     bucket: str
@@ -42,17 +42,13 @@ class StoreLocation:
         return cls(**raw)
 
     def client(self, access_key: str, secret_key: str) -> Minio:
-        """A blocking minio client for this bucket's endpoint (plain HTTP when the URL says http)."""
-        url = urlsplit(self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}")
-        secure = url.scheme == "https"
-        return Minio(
-            url.netloc,
-            access_key=access_key,
-            secret_key=secret_key,
-            secure=secure,
-            region=self.region or None,
-            cert_check=not self.insecure,
-        )
+        """A blocking minio client for this bucket's endpoint."""
+        if "://" in self.endpoint:
+            url = urlsplit(self.endpoint)
+            host, secure = url.netloc, url.scheme == "https"
+        else:
+            host, secure = self.endpoint, not self.insecure
+        return Minio(host, access_key=access_key, secret_key=secret_key, secure=secure, region=self.region or None)
 
 
 def client_from_env(location: StoreLocation, environ: Mapping[str, str] | None = None) -> Minio:

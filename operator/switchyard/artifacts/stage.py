@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (SIGTERM is caught before the slow imports: see TERMINATED)
 """The staging steps of a node's Pod, run from the switchyard image (never by the Component's container).
 
 `python -m switchyard.artifacts.stage in ...` (the regular init container `stage-in`) lays out the tree the
@@ -14,17 +15,30 @@ starts with the reason (`ArtifactCorrupt`, `ArtifactMissing`, `ArtifactStoreUnav
 
 from __future__ import annotations
 
+import signal
+import threading
+
+# stage-out's SIGTERM may come soon after the Pod starts (a main container that exits at once): catch it
+# before anything slow is imported, and remember it. `wait_for_sigterm` then returns at once.
+TERMINATED = threading.Event()
+READY_FILE = "/tmp/stage-out.ready"  # the sidecar's startupProbe: the main container starts after it exists
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    TERMINATED.set()
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
+
 import argparse
+import contextlib
 import hashlib
 import io
 import os
 import shutil
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from minio import Minio
 
@@ -163,25 +177,21 @@ def stage_out(client: Minio, location: StoreLocation, args: argparse.Namespace, 
     return manifest
 
 
-def wait_for_sigterm() -> None:
-    """Block until SIGTERM (the kubelet's word that the main container has exited), or SIGINT."""
-    received = threading.Event()
-
-    def handler(signum: int, frame: Any) -> None:
-        received.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    while not received.wait(3600):
+def wait_for_sigterm(ready_file: str | None = READY_FILE) -> None:
+    """Block until SIGTERM (the kubelet's word that the main container has exited) or SIGINT; `ready_file`
+    is touched first (the startupProbe's condition)."""
+    signal.signal(signal.SIGINT, _on_sigterm)
+    if ready_file:
+        with contextlib.suppress(OSError):  # not in a Pod (a test, the sandbox): nothing probes it
+            Path(ready_file).touch()
+    while not TERMINATED.wait(3600):
         pass
 
 
 def _terminate(message: str) -> None:
     path = Path(os.environ.get(ENV_TERMINATION_LOG, "/dev/termination-log"))
-    try:
+    with contextlib.suppress(OSError):
         path.write_text(message[:4096])
-    except OSError:
-        pass
     print(message, file=sys.stderr)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, StoreLocation
 
+READY_FILE = "/tmp/stage-out.ready"  # artifacts.stage.READY_FILE (not imported: that module sets a signal handler)
+
 META_MOUNT = "/switchyard-meta"
 OUTPUTS_MOUNT = "/switchyard/outputs"
 # stage-out uploads after the main container exits: the Pod's grace period bounds how long that may take.
@@ -74,7 +76,7 @@ def _container(name: str, staging: Staging, args: list[str], mounts: list[dict[s
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": dict(RESTRICTED),
-        "volumeMounts": mounts + [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [*mounts, {"name": "staging-tmp", "mountPath": "/tmp"}],  # not the Component's /tmp
     }
 
 
@@ -103,6 +105,7 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
         {"name": "switchyard-meta", **{k: v for k, v in projected.items() if k != "name"}},
         {"name": "switchyard", "emptyDir": {}},
         {"name": "outputs", "emptyDir": {}},
+        {"name": "staging-tmp", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
     stage_in = _container(
         "stage-in",
@@ -120,6 +123,12 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
         [{"name": "outputs", "mountPath": OUTPUTS_MOUNT, "readOnly": True}],
     )
     stage_out["restartPolicy"] = "Always"  # a native sidecar: SIGTERM once the main container has exited
+    # The main container starts once this passes: stage-out is then listening for its SIGTERM.
+    stage_out["startupProbe"] = {
+        "exec": {"command": ["test", "-e", READY_FILE]},
+        "periodSeconds": 1,
+        "failureThreshold": 60,
+    }
     main = dict(pod_spec["containers"][0])
     main["volumeMounts"] = [
         {"name": "switchyard", "mountPath": "/switchyard", "readOnly": True},

@@ -416,7 +416,7 @@ class WorkflowRun:
         status.reason = "FallbackSucceeded" if status.fallback else None
         status.message = None
         status.next_retry_at = None
-        status.artifacts = list(result.artifacts) if result.artifacts is not None else None  # type: ignore[arg-type]
+        status.artifacts = list(result.artifacts) if result.artifacts is not None else None
         status.artifact_manifest = result.artifact_manifest
         plan.outputs[node] = result.message
         plan.changed.add(node)
@@ -461,12 +461,7 @@ class WorkflowRun:
             plan.wake(due)
             return
         used = status.attempts - free  # attempts lost to the store are not the Component's
-        if (
-            status.fallback is None
-            and policy is not None
-            and not result.final
-            and can_retry(policy.retry, used)
-        ):
+        if status.fallback is None and policy is not None and not result.final and can_retry(policy.retry, used):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
