@@ -138,6 +138,18 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# ArtifactStores: watched, their Ready condition written after a bucket check.
+- apiGroups: ["switchyard.dev"]
+  resources: ["artifactstores"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["switchyard.dev"]
+  resources: ["artifactstores/status"]
+  verbs: ["get", "patch"]
+# An ArtifactStore's credentials: read one Secret at a time by name (no list or watch: the operator never
+# sees Secrets it was not pointed at by an ArtifactStore of the same namespace).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- end }}
 
 {{/*

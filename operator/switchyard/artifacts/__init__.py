@@ -1,1 +1,4 @@
-"""Artifacts: node inputs and outputs kept in an S3-compatible object store, passed by reference."""
+"""Artifacts in object storage: store clients, key layout, digests. No Kubernetes I/O here (STYLE.md).
+
+`switchyard.k8s.artifactstores` reads an ArtifactStore and its Secret from the API and hands the pieces in.
+"""

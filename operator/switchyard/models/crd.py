@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from switchyard.models.artifactstore import ArtifactStoreSpec, ArtifactStoreStatus
 from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.component import ComponentSpec, ComponentStatus
 from switchyard.models.routing import MAX_WHEN_NESTING, RoutingRuleSpec, RoutingRuleStatus
@@ -209,4 +210,21 @@ TRIGGER = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE, TRIGGER)
+ARTIFACT_STORE = Kind(
+    kind="ArtifactStore",
+    plural="artifactstores",
+    singular="artifactstore",
+    short_names=("systore",),
+    spec=ArtifactStoreSpec,
+    status=ArtifactStoreStatus,
+    description="An S3-compatible bucket for artifacts; a namespace's Workflows use the one named `default`.",
+    columns=(
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Endpoint", ".spec.s3.endpoint"),
+        PrinterColumn("Bucket", ".spec.s3.bucket"),
+        PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
+        AGE,
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE, TRIGGER, ARTIFACT_STORE)

@@ -1,8 +1,8 @@
 """``meta.k8s.io/v1 Table`` responses for ``kubectl get``, from a CRD's additionalPrinterColumns.
 
 Only the simple JSONPaths that printer columns use in practice are evaluated: ``.a.b``, ``.a[0].b``,
-``.a['x.y']`` and ``.a[*].b`` (first match). ``date`` cells are rendered as an age ("5m", "2d3h"), as the
-real API server does (kubectl prints the cell as it comes).
+``.a['x.y']``, ``.a[*].b`` (first match) and the filter ``.a[?(@.type=="Ready")].b``. ``date`` cells are
+rendered as an age ("5m", "2d3h"), as the real API server does (kubectl prints the cell as it comes).
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_TOKEN = re.compile(r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]")
+_TOKEN = re.compile(
+    r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]"
+    r"|\[\?\(@\.([A-Za-z0-9_\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]"
+)
 
 # Builtin kinds: NAME and AGE are enough, plus a few columns that make test output readable.
 BUILTIN_COLUMNS: dict[str, list[dict[str, Any]]] = {
@@ -50,7 +53,11 @@ def evaluate(body: Any, path: str) -> Any:
         key, index, quoted = match.group(1), match.group(2), match.group(3)
         next_values: list[Any] = []
         for value in values:
-            if key is not None or quoted is not None:
+            if match.group(4) is not None:  # a filter: the list items whose field equals the string
+                if isinstance(value, Sequence) and not isinstance(value, str):
+                    field, wanted = match.group(4), match.group(5)
+                    next_values.extend(v for v in value if isinstance(v, Mapping) and str(v.get(field)) == wanted)
+            elif key is not None or quoted is not None:
                 name = key if key is not None else quoted
                 if isinstance(value, Mapping) and name in value:
                     next_values.append(value[name])
