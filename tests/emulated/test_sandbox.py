@@ -105,12 +105,29 @@ def test_failure_carries_the_termination_message(kube: Kube, runner: LocalJobRun
     assert "upstream" in terminated["message"]  # read from /switchyard/upstream/up
 
 
-def test_refuses_what_does_not_run_here(kube: Kube, runner: LocalJobRunner) -> None:
+def test_refuses_an_executable_that_is_not_here(kube: Kube, runner: LocalJobRunner) -> None:
     configmap(kube, naming.input_configmap("wf3"), {"data": "x"})
-    job = operator_job(kube, "wf3", "other", {"image": "busybox:1.36", "command": ["sh", "-c", "true"]})
+    job = operator_job(kube, "wf3", "other", {"image": "busybox:1.36", "command": ["no-such-tool-here", "-c"]})
     status, terminated = finished(kube, job["metadata"]["name"])
     assert status["failed"] == 1
     assert terminated["message"].startswith("sandbox runs only commands available locally:")
+    assert "images are not pulled" in terminated["message"]
+
+
+def test_without_bubblewrap_only_the_switchyard_image_runs(kubeconfig: pathlib.Path, kube: Kube) -> None:
+    """Never a user's command unisolated: without bwrap another image's command is refused, saying how to get
+    bwrap, and the built-in processors still run."""
+    configmap(kube, naming.input_configmap("wf3b"), {"data": '{"a": 1}'})
+    with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2, bwrap=None) as unisolated:
+        other = operator_job(kube, "wf3b", "other", {"image": "busybox:1.36", "command": ["sh", "-c", "true"]})
+        status, terminated = finished(kube, other["metadata"]["name"])
+        assert status["failed"] == 1
+        assert "bubblewrap" in terminated["message"] and "apt-get install bubblewrap" in terminated["message"]
+        own = operator_job(kube, "wf3b", "parse", builtin("json-processor"))
+        status, terminated = finished(kube, own["metadata"]["name"])
+        assert status["succeeded"] == 1, terminated
+        assert json.loads(terminated["message"])["keys"] == ["a"]
+    assert not unisolated.errors
 
 
 def test_deadline_and_logs_fallback(kube: Kube, runner: LocalJobRunner) -> None:
@@ -199,7 +216,7 @@ def test_deleting_a_job_kills_its_process(kube: Kube, runner: LocalJobRunner) ->
     job = operator_job(kube, "wf5", "slow", slow)
     name = job["metadata"]["name"]
     uid = kube.batch.read_namespaced_job(name, kube.namespace).metadata.uid
-    proc = wait_for(lambda: runner._procs.get(uid), timeout=30, what="the Job's process to start")
+    proc = wait_for(lambda: next(iter(runner.processes(uid)), None), timeout=30, what="the Job's process to start")
     assert proc.poll() is None
     kube.batch.delete_namespaced_job(name, kube.namespace, propagation_policy="Background")
     wait_for(lambda: proc.poll() is not None, timeout=15, what="the deleted Job's process to be killed")
@@ -213,5 +230,7 @@ def test_stopping_the_runner_kills_running_processes(kubeconfig: pathlib.Path, k
         slow = {"image": "switchyard", "command": ["python", "-c", "import time; time.sleep(120)"]}
         job = operator_job(kube, "wf6", "slow", slow)
         uid = kube.batch.read_namespaced_job(job["metadata"]["name"], kube.namespace).metadata.uid
-        proc = wait_for(lambda: job_runner._procs.get(uid), timeout=30, what="the Job's process to start")
+        proc = wait_for(
+            lambda: next(iter(job_runner.processes(uid)), None), timeout=30, what="the Job's process to start"
+        )
     assert proc.poll() is not None  # stop() returned promptly and the process is gone

@@ -202,7 +202,8 @@ class Cluster:
             ):
                 raise ClusterError(
                     f"logs of pod {pod.name}: the API server has no log for it (404): its node is gone, or the "
-                    "server serves no logs (the `switchyard dev` sandbox keeps them in <dir>/jobs/<pod>.log)"
+                    "server serves no logs (the `switchyard dev` sandbox keeps them in "
+                    "<dir>/jobs/<namespace>/<pod>/<container>.log)"
                 ) from error
             raise self._error(f"logs of pod {pod.name}", error) from error
 

@@ -402,7 +402,7 @@ def instructions(sandbox: Sandbox) -> str:
             "  kubectl get triggers             # or: kubectl get sytrig",
             "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
             curl_line(sandbox),
-            f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<pod>.log",
+            f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<namespace>/<pod>/<container>.log",
         ]
     )
 

@@ -420,10 +420,18 @@ class JobSimulator:
                 }
             ],
         }
-        self._patch_pod_status(run, running)
+        self._patch_pod_status(run, self._running_pod_status(run, running))
         self._patch_job_status(run, {"startTime": now, "active": 1, "ready": 1, "uncountedTerminatedPods": {}})
         deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
         self._launch(run, float(deadline) if deadline is not None else None)
+
+    def _running_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
+        """The Pod status written when the run starts (a hook: the local runner shows its init containers)."""
+        return status
+
+    def _final_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
+        """The Pod status written when the run ends (a hook: the local runner records every container)."""
+        return status
 
     def _launch(self, run: _Run, deadline: float | None) -> None:
         """Finish a started run (Pod Running, Job active): after its outcome's delay, or at the deadline.
@@ -488,7 +496,7 @@ class JobSimulator:
         if succeeded and outcome.lose_pod:
             self._delete_pod(run)
         else:
-            self._patch_pod_status(run, pod_status)
+            self._patch_pod_status(run, self._final_pod_status(run, pod_status))
         first, final = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
         job_status: dict[str, Any] = {
             "active": 0,
