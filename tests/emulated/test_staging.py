@@ -19,7 +19,8 @@ import pytest
 from minio import Minio
 
 from switchyard.artifacts import manifest as mf
-from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, StoreLocation
+from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, store_env
+from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.sandbox.s3server import S3Server
 from switchyard.sandbox.waiting import wait_for
 
@@ -28,10 +29,9 @@ UID = "uid-staging"
 
 
 def _env(server: S3Server, root: pathlib.Path, *, secret: str | None = None) -> dict[str, str]:
-    location = StoreLocation(endpoint=server.host, bucket=server.bucket, region=server.region, insecure=True)
     return {
         **os.environ,
-        ENV_STORE: location.to_env(),
+        ENV_STORE: store_env(_spec(server)),
         ENV_ACCESS_KEY: server.access_key,
         ENV_SECRET_KEY: secret if secret is not None else server.secret_key,
         "SWITCHYARD_ROOT": str(root / "switchyard"),
@@ -51,10 +51,20 @@ def _stage(server: S3Server, root: pathlib.Path, *args: str, secret: str | None 
     return proc.returncode, (root / "termination-log").read_text()
 
 
-def _client(server: S3Server) -> Minio:
-    return StoreLocation(endpoint=server.host, bucket=server.bucket, insecure=True).client(
-        server.access_key, server.secret_key
+def _spec(server: S3Server) -> StoreSpec:
+    return StoreSpec.model_validate(
+        {
+            "endpoint": server.host,
+            "bucket": server.bucket,
+            "region": server.region,
+            "insecure": True,
+            "credentialsSecretRef": {"name": "store"},
+        }
     )
+
+
+def _client(server: S3Server) -> Minio:
+    return make_client(_spec(server), Credentials(server.access_key, server.secret_key))
 
 
 def _upload_outputs(server: S3Server, root: pathlib.Path, node: str, files: dict[str, bytes]) -> str:
@@ -62,7 +72,7 @@ def _upload_outputs(server: S3Server, root: pathlib.Path, node: str, files: dict
         path = root / "switchyard" / "outputs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    prefix = mf.attempt_prefix("t", "ns", "wf", node, 1)
+    prefix = mf.attempt_prefix("t/workflows/ns/wf/uid/", node, 1)
     args = ["out", "--no-wait", "--workflow-uid", UID, "--node", node, "--attempt", "1", "--prefix", prefix]
     code, message = _stage(server, root, *args)
     assert code == 0, message
@@ -91,7 +101,6 @@ def test_outputs_go_up_with_a_manifest_last_and_come_down_verified(s3_server: S3
     assert (tree / "upstream" / "a.result.json").read_text() == '{"chunks": 2}'
     assert (tree / "config.json").read_text() == '{"x": 1}'
     assert (tree / "input").read_text() == "inline input"
-    assert (tree / "outputs").is_dir()
 
 
 def test_a_corrupted_object_fails_stage_in_as_artifact_corrupt(s3_server: S3Server, tmp_path: pathlib.Path) -> None:
@@ -127,7 +136,7 @@ def test_stage_out_enforces_the_per_node_cap_and_writes_no_manifest(
     outputs = tmp_path / "switchyard" / "outputs"
     outputs.mkdir(parents=True)
     (outputs / "big").write_bytes(b"x" * 2000)
-    prefix = mf.attempt_prefix("cap", "ns", "wf", "a", 1)
+    prefix = mf.attempt_prefix("cap/", "a", 1)
     args = ["out", "--no-wait", "--workflow-uid", UID, "--node", "a", "--attempt", "1", "--prefix", prefix]
     code, message = _stage(s3_server, tmp_path, *args, "--max-bytes", "1000")
     assert code == 1 and message.startswith("OutputTooLarge: the node wrote 2000 bytes"), message
@@ -145,7 +154,7 @@ def test_stage_out_uploads_only_after_sigterm(s3_server: S3Server, tmp_path: pat
     outputs = tmp_path / "switchyard" / "outputs"
     outputs.mkdir(parents=True)
     (tmp_path / "termination-log").write_text("")
-    prefix = mf.attempt_prefix("sig", "ns", "wf", "a", 1)
+    prefix = mf.attempt_prefix("sig/", "a", 1)
     args = ["out", "--workflow-uid", UID, "--node", "a", "--attempt", "1", "--prefix", prefix]
     proc = subprocess.Popen([sys.executable, "-m", "switchyard.artifacts.stage", *args], env=_env(s3_server, tmp_path))
     try:

@@ -12,12 +12,13 @@ from switchyard.artifacts.trouble import StagingFailure, classify
 DIGEST = "sha256:" + "ab" * 32
 
 
-def test_attempt_prefix_keeps_each_attempt_apart_and_ignores_empty_prefix_parts() -> None:
-    assert mf.attempt_prefix("", "ns", "wf", "a", 1) == "ns/wf/a/1"
-    assert mf.attempt_prefix("/runs/x/", "ns", "wf", "a", 2) == "runs/x/ns/wf/a/2"
-    prefix = mf.attempt_prefix("p", "ns", "wf", "a", 3)
-    assert mf.manifest_key(prefix) == "p/ns/wf/a/3/manifest.json"
-    assert mf.file_key(prefix, "part/x.csv") == "p/ns/wf/a/3/files/part/x.csv"
+def test_each_attempt_has_its_own_keys_and_its_manifest_is_never_one_of_them() -> None:
+    prefix = mf.attempt_prefix("p/workflows/ns/wf/uid/", "a", 3)
+    assert prefix == "p/workflows/ns/wf/uid/a/3"
+    assert mf.file_key(prefix, "part/x.csv") == "p/workflows/ns/wf/uid/a/3/part/x.csv"
+    assert mf.manifest_key(prefix) == "p/workflows/ns/wf/uid/a/3.manifest.json"
+    assert not mf.manifest_key(prefix).startswith(prefix + "/")  # no output file name can overwrite it
+    assert mf.attempt_prefix("p/workflows/ns/wf/uid/", "a", 4) != prefix
 
 
 def test_a_manifest_round_trips_and_is_refused_for_another_workflow() -> None:

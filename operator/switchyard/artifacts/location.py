@@ -1,57 +1,37 @@
-"""Where a node's staging containers find the artifact store: settings passed as plain env, credentials apart.
+"""How a node's staging containers reach the artifact store: the store's spec as plain env, credentials apart.
 
-The settings (`SWITCHYARD_STORE`, JSON: endpoint, bucket, region, prefix, insecure) are not secret and go
-into the Pod spec as a value; the access key pair reaches the staging containers only, through
-`valueFrom.secretKeyRef` of the ArtifactStore's Secret (`ENV_ACCESS_KEY`, `ENV_SECRET_KEY`), so the Pod spec
-names the Secret but never holds its values.
+The spec (`SWITCHYARD_STORE`, the ArtifactStore's `spec.s3` as JSON: endpoint, bucket, region, prefix...) is
+not secret and goes into the Pod spec as a value; the access key pair reaches the staging containers only,
+through `valueFrom.secretKeyRef` of the ArtifactStore's Secret (`ENV_ACCESS_KEY`, `ENV_SECRET_KEY`), so the
+Pod spec names the Secret but never holds its values, and the Component's container has neither.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
 from minio import Minio
+
+from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 
 ENV_STORE = "SWITCHYARD_STORE"
 ENV_ACCESS_KEY = "SWITCHYARD_S3_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "SWITCHYARD_S3_SECRET_ACCESS_KEY"
 
 
-@dataclass(frozen=True)
-class StoreLocation:
-    """An S3-compatible bucket. `endpoint` is `host[:port]` (HTTPS, or plain HTTP when `insecure`) or a URL."""
-
-    endpoint: str
-    bucket: str
-    region: str | None = None
-    prefix: str = ""
-    insecure: bool = False
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> StoreLocation:
-        env = os.environ if environ is None else environ
-        raw: dict[str, Any] = json.loads(env[ENV_STORE])
-        return cls(**raw)
-
-    def client(self, access_key: str, secret_key: str) -> Minio:
-        """A blocking minio client for this bucket's endpoint."""
-        if "://" in self.endpoint:
-            url = urlsplit(self.endpoint)
-            host, secure = url.netloc, url.scheme == "https"
-        else:
-            host, secure = self.endpoint, not self.insecure
-        return Minio(host, access_key=access_key, secret_key=secret_key, secure=secure, region=self.region or None)
+def store_env(spec: StoreSpec) -> str:
+    return spec.model_dump_json(by_alias=True, exclude_none=True)
 
 
-def client_from_env(location: StoreLocation, environ: Mapping[str, str] | None = None) -> Minio:
-    """The client a staging container builds from its env (the Secret's values, put there by the kubelet)."""
+def spec_from_env(environ: Mapping[str, str] | None = None) -> StoreSpec:
     env = os.environ if environ is None else environ
-    return location.client(env.get(ENV_ACCESS_KEY, ""), env.get(ENV_SECRET_KEY, ""))
+    return StoreSpec.model_validate_json(env[ENV_STORE])
+
+
+def client_from_env(spec: StoreSpec, environ: Mapping[str, str] | None = None) -> Minio:
+    """The client a staging container builds from its env (the Secret's values, put there by the kubelet);
+    a few retries with backoff ride out a store's brief trouble before the attempt is given up."""
+    env = os.environ if environ is None else environ
+    credentials = Credentials(env.get(ENV_ACCESS_KEY, ""), env.get(ENV_SECRET_KEY, ""))
+    return make_client(spec, credentials, retries=3)

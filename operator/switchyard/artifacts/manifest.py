@@ -3,8 +3,9 @@
 Pure (no store I/O). Stage-out (`artifacts.stage`) writes the manifest object last, after every file, so its
 presence means the upload is complete; the operator reads it when the node's main container exited 0 and
 records exactly its entries on the node. Keys of an attempt live under its own prefix
-(`<prefix>/<namespace>/<workflow>/<node>/<attempt>/`), so a retried attempt never overwrites what another
-attempt wrote.
+(`artifacts.keys.workflow_prefix`), so a retried attempt never overwrites what another
+attempt wrote: `<workflow prefix><node>/<attempt>/<name>` (`artifacts.keys`, the Workflow's uid included), the
+manifest beside it at `<workflow prefix><node>/<attempt>.manifest.json`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-MANIFEST_NAME = "manifest.json"
-FILES_DIR = "files"
+MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
 DIGEST_PREFIX = "sha256:"
 MAX_NAME_BYTES = 512  # an artifact's relative path (S3 keys are at most 1,024 bytes in all)
@@ -69,18 +69,17 @@ class Manifest:
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def attempt_prefix(store_prefix: str, namespace: str, workflow: str, node: str, attempt: int) -> str:
-    """`<prefix>/<namespace>/<workflow>/<node>/<attempt>` (no leading or trailing slash; prefix may be empty)."""
-    parts = [p for p in store_prefix.strip("/").split("/") if p] + [namespace, workflow, node, str(attempt)]
-    return "/".join(parts)
+def attempt_prefix(workflow_prefix: str, node: str, attempt: int) -> str:
+    """`<workflow prefix><node>/<attempt>` (the workflow prefix ends with '/', `keys.workflow_prefix`)."""
+    return f"{workflow_prefix}{node}/{attempt}"
 
 
 def manifest_key(attempt_key_prefix: str) -> str:
-    return f"{attempt_key_prefix}/{MANIFEST_NAME}"
+    return f"{attempt_key_prefix}{MANIFEST_SUFFIX}"
 
 
 def file_key(attempt_key_prefix: str, name: str) -> str:
-    return f"{attempt_key_prefix}/{FILES_DIR}/{name}"
+    return f"{attempt_key_prefix}/{name}"
 
 
 def check_name(name: str) -> str:

@@ -32,7 +32,6 @@ signal.signal(signal.SIGTERM, _on_sigterm)
 
 import argparse
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -43,7 +42,9 @@ from pathlib import Path
 from minio import Minio
 
 from switchyard.artifacts import manifest as mf
-from switchyard.artifacts.location import StoreLocation, client_from_env
+from switchyard.artifacts.digest import copy_digesting, digest_file
+from switchyard.artifacts.location import client_from_env, spec_from_env
+from switchyard.artifacts.store import StoreSpec
 from switchyard.artifacts.trouble import StagingFailure, classify
 
 CHUNK = 1 << 20
@@ -65,53 +66,46 @@ def download(client: Minio, bucket: str, key: str, target: Path, expect: mf.Entr
     """Stream one object to `target` (via a `.part` file), checking size and digest against `expect`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
-    size = 0
     response = client.get_object(bucket, key)
     try:
         with part.open("wb") as out:
-            for chunk in response.stream(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
+            digest, size = copy_digesting(response.stream(CHUNK), out)
     finally:
         response.close()
         response.release_conn()
-    if expect is not None and (size != expect.size or mf.digest_of(digest.hexdigest()) != expect.digest):
+    if expect is not None and (size != expect.size or digest != expect.digest):
         part.unlink(missing_ok=True)
         raise StagingFailure(
             mf.ARTIFACT_CORRUPT,
-            f"{key}: got {size} bytes sha256:{digest.hexdigest()[:16]}..., the manifest says {expect.size} bytes "
-            f"{expect.digest[:23]}...",
+            f"{key}: got {size} bytes {digest[:23]}..., the manifest says {expect.size} bytes {expect.digest[:23]}...",
         )
     part.replace(target)
     return size
 
 
-def stage_in(client: Minio, location: StoreLocation, args: argparse.Namespace, root: Path) -> None:
+def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> None:
     meta = _meta(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "outputs").mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)  # outputs/ is a volume of its own, mounted over this one
     if (meta / "config.json").is_file():
         shutil.copyfile(meta / "config.json", root / "config.json")
     if args.input_key:
-        download(client, location.bucket, args.input_key, root / "input")
+        download(client, spec.bucket, args.input_key, root / "input")
     elif (meta / "input").is_file():
         shutil.copyfile(meta / "input", root / "input")
     upstream = root / "upstream"
     upstream.mkdir(exist_ok=True)
-    for spec in args.upstream:
-        node, _, key = spec.partition("=")
+    for pair in args.upstream:
+        node, _, key = pair.partition("=")
         preview = meta / "upstream" / node
         if not key:  # the dependency passed no artifacts (or ran without a store): its result only
             if preview.is_file():
                 shutil.copyfile(preview, upstream / node)
             continue
-        manifest = _read_manifest(client, location.bucket, key, args.workflow_uid)
+        manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
         if preview.is_file():
             shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
         for entry in manifest.entries:
-            download(client, location.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
+            download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
         if not manifest.entries and not preview.is_file():
             (upstream / node).mkdir(exist_ok=True)
 
@@ -143,15 +137,7 @@ def output_files(outputs: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def stage_out(client: Minio, location: StoreLocation, args: argparse.Namespace, root: Path) -> mf.Manifest:
+def stage_out(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> mf.Manifest:
     files = output_files(root / "outputs")
     total = sum(path.stat().st_size for _, path in files)
     if args.max_bytes is not None and total > args.max_bytes:
@@ -165,14 +151,13 @@ def stage_out(client: Minio, location: StoreLocation, args: argparse.Namespace, 
     for name, path in files:
         mf.check_name(name)
         key = mf.file_key(prefix, name)
-        hex_digest = _sha256(path)
-        size = path.stat().st_size
-        client.fput_object(location.bucket, key, str(path), metadata={"sha256": hex_digest})
-        entries.append(mf.Entry(name, key, size, mf.digest_of(hex_digest)))
+        digest, size = digest_file(path)
+        client.fput_object(spec.bucket, key, str(path), metadata={"sha256": digest})
+        entries.append(mf.Entry(name, key, size, digest))
     manifest = mf.Manifest(args.workflow_uid, args.node, args.attempt, tuple(entries))
     data = manifest.dumps()
     client.put_object(
-        location.bucket, mf.manifest_key(prefix), io.BytesIO(data), len(data), content_type="application/json"
+        spec.bucket, mf.manifest_key(prefix), io.BytesIO(data), len(data), content_type="application/json"
     )
     return manifest
 
@@ -220,12 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.step == "out" and not args.no_wait:
         wait_for_sigterm()
     try:
-        location = StoreLocation.from_env()
-        client = client_from_env(location)
+        spec = spec_from_env()
+        client = client_from_env(spec)
         if args.step == "in":
-            stage_in(client, location, args, root)
+            stage_in(client, spec, args, root)
         else:
-            manifest = stage_out(client, location, args, root)
+            manifest = stage_out(client, spec, args, root)
             print(f"uploaded {len(manifest.entries)} files, {manifest.total_bytes} bytes", file=sys.stderr)
     except Exception as exc:  # every failure ends as a reason the operator can act on, never a traceback
         failure = classify(exc)

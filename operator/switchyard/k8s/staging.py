@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, StoreLocation
+from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, store_env
+from switchyard.artifacts.store import StoreSpec
 
 READY_FILE = "/tmp/stage-out.ready"  # artifacts.stage.READY_FILE (not imported: that module sets a signal handler)
 
@@ -33,18 +34,10 @@ RESTRICTED = {
 
 
 @dataclass(frozen=True)
-class SecretRef:
-    name: str
-    access_key_id_key: str
-    secret_access_key_key: str
-
-
-@dataclass(frozen=True)
 class Staging:
     """What one (node, attempt) stages: where the store is, what to fetch, where to upload, the cap."""
 
-    location: StoreLocation
-    credentials: SecretRef
+    store: StoreSpec
     image: str
     workflow_uid: str
     prefix: str  # the attempt's key prefix (`artifacts.manifest.attempt_prefix`)
@@ -54,9 +47,9 @@ class Staging:
 
 
 def _env(staging: Staging) -> list[dict[str, Any]]:
-    ref = staging.credentials
+    ref = staging.store.credentials_secret_ref
     return [
-        {"name": ENV_STORE, "value": staging.location.to_env()},
+        {"name": ENV_STORE, "value": store_env(staging.store)},
         {"name": ENV_ACCESS_KEY, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.access_key_id_key}}},
         {
             "name": ENV_SECRET_KEY,
@@ -120,7 +113,10 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
         "stage-out",
         staging,
         stage_out_args(staging, node, attempt),
-        [{"name": "outputs", "mountPath": OUTPUTS_MOUNT, "readOnly": True}],
+        [  # /switchyard too, read-only: the sandbox's unisolated runner finds outputs/ below it
+            {"name": "switchyard", "mountPath": "/switchyard", "readOnly": True},
+            {"name": "outputs", "mountPath": OUTPUTS_MOUNT, "readOnly": True},
+        ],
     )
     stage_out["restartPolicy"] = "Always"  # a native sidecar: SIGTERM once the main container has exited
     # The main container starts once this passes: stage-out is then listening for its SIGTERM.
