@@ -28,6 +28,10 @@ class Options:
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
     api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
+    # artifacts: the image of the staging containers (the operator's own) and the output caps (None: no cap)
+    staging_image: str = "switchyard:0.1.0"
+    max_node_output_bytes: int | None = 10 * 1024**3
+    max_workflow_output_bytes: int | None = 100 * 1024**3
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

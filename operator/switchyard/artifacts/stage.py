@@ -85,7 +85,8 @@ def download(client: Minio, bucket: str, key: str, target: Path, expect: mf.Entr
 
 def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> None:
     meta = _meta(root)
-    root.mkdir(parents=True, exist_ok=True)  # outputs/ is a volume of its own, mounted over this one
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "outputs").mkdir(exist_ok=True)  # its presence tells a processor to write its artifacts there
     if (meta / "config.json").is_file():
         shutil.copyfile(meta / "config.json", root / "config.json")
     if args.input_key:

@@ -1,8 +1,9 @@
 """The staging containers of a node's Pod when its Workflow passes data through an artifact store.
 
 `with_staging(pod_spec, staging)` turns the Pod of `render.job` into one whose `/switchyard` is an emptyDir
-laid out by the init container `stage-in` (config, input, upstream artifacts) and whose `/switchyard/outputs`
-is uploaded by the native sidecar `stage-out` (an initContainer with `restartPolicy: Always`, Kubernetes
+laid out by the init container `stage-in` (config, input, upstream artifacts, an empty `outputs/`), writable
+by the main container (its own copies; no nested mount), whose `outputs/` is uploaded by the native sidecar
+`stage-out` (an initContainer with `restartPolicy: Always`, Kubernetes
 1.29+) once the main container has exited. Both run the switchyard image under the restricted Pod Security
 profile; they alone get the store's credentials (`valueFrom.secretKeyRef`: the Pod spec names the Secret,
 never its values), and the Component's container gets none.
@@ -17,10 +18,11 @@ from typing import Any
 from switchyard.artifacts.location import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_STORE, store_env
 from switchyard.artifacts.store import StoreSpec
 
+STAGE_IN, STAGE_OUT = "stage-in", "stage-out"
+
 READY_FILE = "/tmp/stage-out.ready"  # artifacts.stage.READY_FILE (not imported: that module sets a signal handler)
 
 META_MOUNT = "/switchyard-meta"
-OUTPUTS_MOUNT = "/switchyard/outputs"
 # stage-out uploads after the main container exits: the Pod's grace period bounds how long that may take.
 TERMINATION_GRACE_SECONDS = 3600
 STAGING_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
@@ -97,11 +99,10 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
     volumes += [
         {"name": "switchyard-meta", **{k: v for k, v in projected.items() if k != "name"}},
         {"name": "switchyard", "emptyDir": {}},
-        {"name": "outputs", "emptyDir": {}},
         {"name": "staging-tmp", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
     stage_in = _container(
-        "stage-in",
+        STAGE_IN,
         staging,
         stage_in_args(staging),
         [
@@ -110,13 +111,10 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
         ],
     )
     stage_out = _container(
-        "stage-out",
+        STAGE_OUT,
         staging,
         stage_out_args(staging, node, attempt),
-        [  # /switchyard too, read-only: the sandbox's unisolated runner finds outputs/ below it
-            {"name": "switchyard", "mountPath": "/switchyard", "readOnly": True},
-            {"name": "outputs", "mountPath": OUTPUTS_MOUNT, "readOnly": True},
-        ],
+        [{"name": "switchyard", "mountPath": "/switchyard", "readOnly": True}],
     )
     stage_out["restartPolicy"] = "Always"  # a native sidecar: SIGTERM once the main container has exited
     # The main container starts once this passes: stage-out is then listening for its SIGTERM.
@@ -127,9 +125,8 @@ def with_staging(pod_spec: dict[str, Any], staging: Staging, node: str, attempt:
     }
     main = dict(pod_spec["containers"][0])
     main["volumeMounts"] = [
-        {"name": "switchyard", "mountPath": "/switchyard", "readOnly": True},
-        {"name": "outputs", "mountPath": OUTPUTS_MOUNT},
-        *[m for m in main["volumeMounts"] if m["name"] not in ("switchyard", "outputs")],
+        {"name": "switchyard", "mountPath": "/switchyard"},
+        *[m for m in main["volumeMounts"] if m["name"] != "switchyard"],
     ]
     return {
         **pod_spec,

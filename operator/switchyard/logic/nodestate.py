@@ -38,6 +38,7 @@ class NodeState:
     fallback: str | None = None
     artifacts: list[dict[str, Any]] | None = None  # ArtifactRef in wire form (only a succeeded node has them)
     artifact_manifest: str | None = None
+    artifact_bytes: int | None = None
 
     @classmethod
     def of(cls, status: NodeStatus) -> NodeState:
@@ -64,6 +65,7 @@ class NodeState:
             "fallback": _fit(self.fallback, limits["fallback"]),
             "artifacts": self.artifacts,
             "artifactManifest": self.artifact_manifest,
+            "artifactBytes": self.artifact_bytes,
         }
 
 

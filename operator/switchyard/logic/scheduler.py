@@ -64,6 +64,7 @@ class JobResult:
     # the key of its manifest (all of them), when the run passes data through an artifact store.
     artifacts: tuple[dict[str, object], ...] | None = None
     artifact_manifest: str | None = None
+    artifact_bytes: int | None = None
     # Failed/Lost: the store's trouble, not the Component's (ArtifactStoreUnavailable...): retried with
     # backoff without using up the Component's retry limit (at most STORE_RETRIES times in a row).
     store_trouble: bool = False
@@ -261,8 +262,9 @@ class WorkflowRun:
                 wire.update(job=None, output=None, startedAt=None, fallback=None)
             # A compact node lists no artifacts: its manifest's key leads to all of them (in the store).
             wire.pop("artifacts", None)
-            if wire.get("artifactManifest") is None:
-                wire.pop("artifactManifest", None)
+            for key in ("artifactManifest", "artifactBytes"):
+                if wire.get(key) is None:
+                    wire.pop(key, None)
             if status.reason:
                 wire["reason"] = preview(status.reason, COMPACT_REASON)
             keep = status.message and status.phase not in ("Skipped", "Succeeded")
@@ -418,6 +420,7 @@ class WorkflowRun:
         status.next_retry_at = None
         status.artifacts = list(result.artifacts) if result.artifacts is not None else None
         status.artifact_manifest = result.artifact_manifest
+        status.artifact_bytes = result.artifact_bytes
         plan.outputs[node] = result.message
         plan.changed.add(node)
         self._node_done(node)

@@ -229,6 +229,9 @@ class NodeStatus(StatusModel):
         default=None,
         description="The key of the succeeding attempt's manifest object: every artifact with size and digest.",
     )
+    artifact_bytes: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="The total size of the node's artifacts, in bytes."
+    )
 
 
 class ArtifactRef(StatusModel):
