@@ -137,6 +137,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the node taking a Workflow's artifacts past this fails (OutputTooLarge); 0: no cap; default: "
         "%(default)s (100 GiB)",
     )
+    parser.add_argument(
+        "--store-check-interval", type=float, default=60.0,
+        help="seconds between bucket checks of a Ready ArtifactStore; default: %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
+        "--store-check-backoff-max", type=float, default=60.0,
+        help="longest wait (seconds) between checks of an ArtifactStore that is not Ready; default: %(default)s",
+    )  # fmt: skip
+    parser.add_argument(
+        "--artifact-gc-interval", type=float, default=60.0,
+        help="seconds between sweeps deleting deleted Workflows' outputs from each Ready ArtifactStore; 0: off; "
+        "default: %(default)s",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"switchyard-operator {_version()}")
     args = parser.parse_args(argv)
     if args.leader_election and not 0 < args.lease_renew < args.lease_duration * 2 / 3:
@@ -174,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.staging_image = args.staging_image
     OPTIONS.max_node_output_bytes = args.max_node_output_bytes or None
     OPTIONS.max_workflow_output_bytes = args.max_workflow_output_bytes or None
+    OPTIONS.store_check_interval = args.store_check_interval
+    OPTIONS.store_check_backoff_max = args.store_check_backoff_max
+    OPTIONS.artifact_gc_interval = args.artifact_gc_interval
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

@@ -32,6 +32,9 @@ class Options:
     staging_image: str = "switchyard:0.1.0"
     max_node_output_bytes: int | None = 10 * 1024**3
     max_workflow_output_bytes: int | None = 100 * 1024**3
+    store_check_interval: float = 60.0  # seconds between bucket checks of a Ready ArtifactStore
+    store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
+    artifact_gc_interval: float = 60.0  # seconds between sweeps of deleted Workflows' outputs per store; 0: off
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -10,6 +10,9 @@ Convention for the examples: a Workflow that must finish successfully carries th
 show a failure, a retry or an open breaker simply leave the label off). Objects without a namespace are
 applied to `switchyard-examples`, and the default Components are installed in every namespace the examples use.
 
+`test_artifact_store_ready_against_minio` runs a MinIO Deployment (images pulled by the kind node) and checks
+ArtifactStores against it: Ready, AccessDenied, NoSuchBucket.
+
 Needs docker (with a running engine), kind, kubectl and helm (`.tools/helm` from scripts/get-helm.sh, or
 PATH); skipped with the reason when one is missing. Run with `make e2e`.
 """
@@ -238,3 +241,91 @@ def assert_breaker_states(cluster: Cluster, namespaces: list[str], timeout: floa
         if time.monotonic() > deadline:
             pytest.fail(f"no Component reports .status.breaker.state (ran: {len(ran)}, missing: {missing})")
         time.sleep(2)
+
+
+MINIO_NAMESPACE = "switchyard-store-e2e"
+# pulled by the kind node; override with a pinned RELEASE tag (or a mirror) where needed
+MINIO_IMAGE = os.environ.get("E2E_MINIO_IMAGE", "quay.io/minio/minio:latest")
+MC_IMAGE = os.environ.get("E2E_MC_IMAGE", "quay.io/minio/mc:latest")
+MINIO_USER, MINIO_PASSWORD = "switchyard", "switchyard-e2e-secret"
+
+
+def minio_manifests() -> list[dict[str, Any]]:
+    """A one-replica MinIO (restricted securityContext), its Service, and a Job that creates the bucket."""
+    restricted = {
+        "runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+    }  # fmt: skip
+    env = [{"name": "MINIO_ROOT_USER", "value": MINIO_USER}, {"name": "MINIO_ROOT_PASSWORD", "value": MINIO_PASSWORD}]
+    labels = {"app": "minio"}
+    server = {
+        "name": "minio", "image": MINIO_IMAGE, "args": ["server", "/data"], "env": env,
+        "ports": [{"containerPort": 9000}], "securityContext": restricted,
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "readinessProbe": {"httpGet": {"path": "/minio/health/ready", "port": 9000}},
+    }  # fmt: skip
+    make_bucket = (
+        f"mc alias set m http://minio:9000 {MINIO_USER} {MINIO_PASSWORD} && mc mb --ignore-existing m/switchyard"
+    )
+    mc = {
+        "name": "mc", "image": MC_IMAGE, "command": ["sh", "-c", make_bucket], "securityContext": restricted,
+        "env": [{"name": "HOME", "value": "/tmp"}], "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }  # fmt: skip
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "minio"},
+         "spec": {"selector": {"matchLabels": dict(labels)}, "template": {"metadata": {"labels": dict(labels)},
+                  "spec": {"containers": [server], "volumes": [{"name": "data", "emptyDir": {}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "minio"},
+         "spec": {"selector": dict(labels), "ports": [{"port": 9000}]}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "make-bucket"},
+         "spec": {"backoffLimit": 6, "template": {"spec": {"restartPolicy": "OnFailure", "containers": [mc],
+                                                            "volumes": [{"name": "tmp", "emptyDir": {}}]}}}},
+    ]  # fmt: skip
+
+
+def artifact_store(name: str, secret: str, bucket: str = "switchyard") -> dict[str, Any]:
+    return {
+        "apiVersion": "switchyard.dev/v1alpha1", "kind": "ArtifactStore", "metadata": {"name": name},
+        "spec": {"s3": {"endpoint": f"minio.{MINIO_NAMESPACE}.svc:9000", "bucket": bucket, "insecure": True,
+                        "pathStyle": True, "region": "us-east-1", "credentialsSecretRef": {"name": secret}}},
+    }  # fmt: skip
+
+
+def test_artifact_store_ready_against_minio(cluster: Cluster, tmp_path: pathlib.Path) -> None:
+    """ArtifactStores on a real cluster against MinIO: Ready, AccessDenied for a wrong key, NoSuchBucket; the
+    operator reads the Secret with its least-privilege RBAC (get only)."""
+    repository, tag = cluster.image.split(":")
+    try:
+        cluster.kubectl("create", "namespace", MINIO_NAMESPACE, check=False)
+        cluster.helm(
+            "upgrade", "--install", RELEASE, str(CHART),
+            "--namespace", OPERATOR_NAMESPACE, "--create-namespace",
+            "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
+            "--set", "image.pullPolicy=IfNotPresent", "--wait", "--timeout", "5m",
+        )  # fmt: skip
+        manifests = tmp_path / "minio.yaml"
+        manifests.write_text(yaml.safe_dump_all(minio_manifests()))
+        cluster.kubectl("apply", "-n", MINIO_NAMESPACE, "-f", str(manifests))
+        cluster.kubectl("wait", "-n", MINIO_NAMESPACE, "--for=condition=Complete", "job/make-bucket",
+                        "--timeout=300s", timeout=360)  # fmt: skip
+        for name, password in (("good", MINIO_PASSWORD), ("wrong", "not-the-password")):
+            literals = (f"--from-literal=accessKeyId={MINIO_USER}", f"--from-literal=secretAccessKey={password}")
+            cluster.kubectl("create", "secret", "generic", name, "-n", MINIO_NAMESPACE, *literals)
+        stores = tmp_path / "stores.yaml"
+        stores.write_text(yaml.safe_dump_all([
+            artifact_store("default", "good"), artifact_store("denied", "wrong"),
+            artifact_store("nobucket", "good", bucket="no-such-bucket"),
+        ]))  # fmt: skip
+        cluster.kubectl("apply", "-n", MINIO_NAMESPACE, "-f", str(stores))
+        cluster.kubectl("wait", "-n", MINIO_NAMESPACE, "--for=condition=Ready", "artifactstore/default",
+                        "--timeout=120s", timeout=180)  # fmt: skip
+        for name, reason in (("denied", "AccessDenied"), ("nobucket", "NoSuchBucket")):
+            cluster.kubectl("wait", "-n", MINIO_NAMESPACE, "--for=condition=Ready=False", f"artifactstore/{name}",
+                            "--timeout=120s", timeout=180)  # fmt: skip
+            conditions = cluster.get_json("artifactstore", name, "-n", MINIO_NAMESPACE)["status"]["conditions"]
+            assert [c["reason"] for c in conditions if c["type"] == "Ready"] == [reason]
+        described = cluster.kubectl("describe", "artifactstore", "-n", MINIO_NAMESPACE).stdout
+        assert MINIO_PASSWORD not in described and "not-the-password" not in described
+    except BaseException:
+        cluster.diagnose()
+        raise

@@ -205,6 +205,25 @@ def test_switchyard_dev_keep_running_prints_how_to_connect_while_it_runs(tmp_pat
                 timeout=30,
             )
             assert got.returncode == 0 and "json-processor" in got.stdout, got.stderr
+        # the embedded S3 server is the `default` ArtifactStore, Ready, usable with `switchyard artifacts`
+        assert "Artifact store: S3 API (moto) at http://127.0.0.1:" in output
+        sandbox_kube = Kube(tmp_path / "sandbox" / "kubeconfig", "default")
+        wait_for(
+            lambda: any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in (sandbox_kube.custom.get_namespaced_custom_object(
+                    "switchyard.dev", "v1alpha1", "default", "artifactstores", "default"
+                ).get("status") or {}).get("conditions") or []
+            ),
+            timeout=30,
+            what="the default ArtifactStore Ready",
+        )  # fmt: skip
+        (tmp_path / "hello.txt").write_text("hello store\n")
+        cli = [executable, "--kubeconfig", str(tmp_path / "sandbox" / "kubeconfig"), "artifacts"]
+        put = subprocess.run([*cli, "put", str(tmp_path / "hello.txt"), "hello.txt"], capture_output=True, text=True)
+        assert put.returncode == 0, put.stderr
+        got = subprocess.run([*cli, "get", "hello.txt"], capture_output=True, text=True, timeout=60)
+        assert got.returncode == 0 and got.stdout == "hello store\n", got.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

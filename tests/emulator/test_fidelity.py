@@ -207,3 +207,17 @@ def test_kubectl_logs_of_a_pod(cluster, module_kubeconfig):
         cluster.api.log_sources.clear()
     missing = kubectl(module_kubeconfig, "logs", "nope")
     assert missing.returncode != 0 and 'pods "nope" not found' in missing.stderr
+
+
+def test_secret_string_data_is_stored_as_base64_data(raw):
+    """The Secret API folds write-only `stringData` into `data` (over the same keys) on create and update."""
+    secret = {"metadata": {"name": "sd1"}, "data": {"a": "b2xk", "k": "eA=="}, "stringData": {"a": "new", "s": "é"}}
+    status, _, body = raw("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert status == 201
+    assert "stringData" not in body
+    assert body["data"] == {"a": "bmV3", "k": "eA==", "s": "w6k="}
+    status, _, body = raw("PUT", "/api/v1/namespaces/default/secrets/sd1", {**body, "stringData": {"k": "y"}})
+    assert status == 200
+    assert body["data"] == {"a": "bmV3", "k": "eQ==", "s": "w6k="}
+    status, _, stored = raw("GET", "/api/v1/namespaces/default/secrets/sd1")
+    assert "stringData" not in stored and stored["data"]["k"] == "eQ=="

@@ -37,6 +37,12 @@ class RoutingRule(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
     kind = "RoutingRule"
 
 
+class ArtifactStore(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
+    version = API_VERSION
+    endpoint = "artifactstores"
+    kind = "ArtifactStore"
+
+
 class ClusterError(Exception):
     """A failed cluster operation, with a message for the user."""
 
@@ -99,6 +105,23 @@ class Cluster:
             lambda: Workflow.objects(self.api).filter(namespace=self.namespace).get_by_name(name),
         )
         return dict(found.obj)
+
+    def artifact_store(self, name: str) -> dict[str, Any]:
+        found = self._call(
+            f"ArtifactStore {name}",
+            lambda: ArtifactStore.objects(self.api).filter(namespace=self.namespace).get_by_name(name),
+        )
+        return dict(found.obj)
+
+    def secret(self, name: str) -> dict[str, Any] | None:
+        """A Secret's data (base64), None when it does not exist."""
+        try:
+            found = pykube.Secret.objects(self.api).filter(namespace=self.namespace).get_by_name(name)
+        except pykube.exceptions.ObjectDoesNotExist:
+            return None
+        except (pykube.exceptions.PyKubeError, requests.RequestException) as error:
+            raise self._error(f"secret {name}", error) from error
+        return {"data": dict(found.obj.get("data") or {})}
 
     def workflows(self, selector: str | None = None) -> list[dict[str, Any]]:
         """The namespace's Workflows; `selector` is a label selector as kubectl's `-l` takes it."""

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from switchyard.cli import artifacts as artifacts_cli
 from switchyard.cli import graph as graphing
 from switchyard.cli import helpstyle, tree, view
 from switchyard.cli.actions import stop_reason
@@ -271,6 +272,8 @@ def get_command(
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
         show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster))))
+        if (recorded := artifacts_cli.recorded_table(obj)) is not None:  # the nodes' output files in the store
+            show(recorded)
         return
     try:
         with Live(console=out, auto_refresh=False) as live:
@@ -481,6 +484,9 @@ def retry_command(
 from switchyard.cli import listing, route, submit  # noqa: E402, F401
 
 # --- entry points -----------------------------------------------------------------------------------------------
+
+
+app.add_typer(artifacts_cli.app)  # `switchyard artifacts put|get|ls`
 
 
 def _prog_name(argv0: str) -> str:

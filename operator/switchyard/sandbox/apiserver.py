@@ -43,6 +43,7 @@ API server that remain are listed in ``tests/README.md``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import contextvars
@@ -248,6 +249,18 @@ _FIELD_VALIDATION_VALUES = ("Strict", "Warn", "Ignore")
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _fold_string_data(rtype: ResourceType, body: dict[str, Any]) -> None:
+    """A Secret's write-only `stringData` merged into `data` (base64), over keys of the same name, as the
+    Secret API does on every create and update; `stringData` itself is never stored."""
+    if rtype.group != "" or rtype.plural != "secrets" or "stringData" not in body:
+        return
+    string_data = body.pop("stringData") or {}
+    data = dict(body.get("data") or {})
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
 
 
 def _default_job_selector(job: dict[str, Any]) -> None:
@@ -938,6 +951,7 @@ class ApiServer(kmock.KubernetesEmulator):
             _default_job_selector(body)
         if rtype.group == "" and rtype.plural == "secrets" and not body.get("type"):
             body["type"] = "Opaque"  # the Secret API's defaulting
+        _fold_string_data(rtype, body)
         body = self._admit(rtype, version, body, None)
         meta = body["metadata"]
         self._check_write(rtype, version, body, None, dry_run)
@@ -1066,6 +1080,7 @@ class ApiServer(kmock.KubernetesEmulator):
         new["apiVersion"] = old["apiVersion"]
         new["kind"] = old["kind"]
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        _fold_string_data(rtype, new)
         new = self._admit(rtype, address.version, new, old)
         if _spec_part(new) != _spec_part(old):
             new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1

@@ -32,6 +32,7 @@ from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.auth import ADMIN_TOKEN
 from switchyard.sandbox.process import OperatorProcess, free_port
 from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.s3server import S3Server, S3ServerMissing
 from switchyard.schema.crdgen import crd
 
 try:
@@ -53,6 +54,7 @@ REPO_EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "manifests" / "exa
 PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
 IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")
+STORE_SECRET = "default-artifact-store"  # the Secret with the embedded S3 server's access key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,12 +114,15 @@ class Sandbox:
         self.operator_log = self.dir / "operator.log"
         self.job_logs = self.dir / "jobs"
         self.ingest_port = options.ingest_port or free_port()
+        self.s3_log = self.dir / "s3server.log"
+        self.s3: S3Server | None = None
+        self.s3_missing = ""  # why there is no S3 server (moto not installed)
 
     @contextmanager
     def running(self) -> Iterator[Sandbox]:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.operator_log.unlink(missing_ok=True)
-        with EmulatedCluster() as cluster:
+        with self.s3_server(), EmulatedCluster() as cluster:
             for kind in KINDS:
                 cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
             cluster.write_kubeconfig(self.kubeconfig)
@@ -136,6 +141,41 @@ class Sandbox:
                 finally:
                     self.operator.stop()
             self.client.close()
+
+    @contextmanager
+    def s3_server(self) -> Iterator[None]:
+        """The embedded S3-compatible server (moto, `make s3server`) on loopback, when it is installed."""
+        try:
+            self.s3 = S3Server(log_path=self.s3_log).start()
+        except S3ServerMissing as missing:
+            self.s3_missing = str(missing)
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.s3.stop()
+
+    def create_default_store(self) -> None:
+        """The namespace's `default` ArtifactStore on the embedded server, its access key in a Secret."""
+        assert self.s3 is not None
+        self.core.create_namespaced_secret(
+            NAMESPACE,
+            {
+                "metadata": {"name": STORE_SECRET},
+                "stringData": {"accessKeyId": self.s3.access_key, "secretAccessKey": self.s3.secret_key},
+            },
+        )
+        s3 = {
+            "endpoint": self.s3.endpoint,
+            "bucket": self.s3.bucket,
+            "region": self.s3.region,
+            "insecure": True,
+            "pathStyle": True,
+            "credentialsSecretRef": {"name": STORE_SECRET},
+        }
+        self.create({"apiVersion": f"{GROUP}/{VERSION}", "kind": "ArtifactStore",
+                     "metadata": {"name": "default"}, "spec": {"s3": s3}})  # fmt: skip
 
     def create(self, doc: dict[str, Any]) -> None:
         plural = PLURALS[doc["kind"]]
@@ -387,6 +427,24 @@ STOPPING_NOTE = (
 )
 
 
+def store_line(sandbox: Sandbox) -> str:
+    assert sandbox.s3 is not None
+    return (
+        f"Artifact store: S3 API (moto) at {sandbox.s3.endpoint}, bucket {sandbox.s3.bucket}: ArtifactStore "
+        f"`default` (Secret {STORE_SECRET}); log {sandbox.s3_log}"
+    )
+
+
+def store_instructions(sandbox: Sandbox) -> list[str]:
+    if sandbox.s3 is None:
+        return []
+    return [
+        "The artifact store (`default`, an S3 server on loopback; objects live in its memory until it stops):",
+        "  kubectl get artifactstores       # or: kubectl get systore",
+        "  switchyard artifacts put FILE KEY; switchyard artifacts ls; switchyard artifacts get KEY -o FILE",
+    ]
+
+
 def instructions(sandbox: Sandbox) -> str:
     """How to reach the sandbox: printed only while it keeps running (never after it has stopped)."""
     return "\n".join(
@@ -402,6 +460,7 @@ def instructions(sandbox: Sandbox) -> str:
             "  kubectl get triggers             # or: kubectl get sytrig",
             "Send a CloudEvent to the example Triggers (the token is the sandbox admin's):",
             curl_line(sandbox),
+            *store_instructions(sandbox),
             f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<namespace>/<pod>/<container>.log",
         ]
     )
@@ -429,6 +488,11 @@ def run(options: Options) -> int:
             for name in BUILTIN_PROCESSORS:
                 sandbox.create(builtin_component(name))
             screen.print(f"Created the built-in Components: {', '.join(BUILTIN_PROCESSORS)} (image {IMAGE})")
+            if sandbox.s3 is not None:
+                sandbox.create_default_store()
+                screen.print(store_line(sandbox))
+            else:
+                screen.print(f"No artifact store: {sandbox.s3_missing}")
             names: list[str] = []
             triggered: list[str] = []
             if options.examples is not None:
