@@ -89,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ingest-port", type=int, default=0, help="CloudEvents ingest endpoint for Triggers; 0 (default) disables"
     )
     parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address the /metrics endpoint binds to")
     parser.add_argument(
         "--api-timeout",
         type=_positive_seconds,
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.store_check_interval = args.store_check_interval
     OPTIONS.store_check_backoff_max = args.store_check_backoff_max
     OPTIONS.artifact_gc_interval = args.artifact_gc_interval
+    OPTIONS.metrics_host = args.metrics_host
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

@@ -35,6 +35,7 @@ class Options:
     store_check_interval: float = 60.0  # seconds between bucket checks of a Ready ArtifactStore
     store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
     artifact_gc_interval: float = 60.0  # seconds between sweeps of deleted Workflows' outputs per store; 0: off
+    metrics_host: str = "0.0.0.0"  # the address /metrics binds to (the sandbox: 127.0.0.1)
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -195,3 +195,39 @@ def test_the_pod_fails_when_any_regular_container_fails(kube: Kube, runner: Loca
     assert pod["status"]["phase"] == "Failed"
     statuses = by_name(pod["status"]["containerStatuses"])
     assert (terminated(statuses["main"])["exitCode"], terminated(statuses["helper"])["exitCode"]) == (0, 4)
+
+
+def test_secret_volumes_are_files_and_a_missing_one_keeps_the_pod_creating(kube: Kube, runner: LocalJobRunner) -> None:
+    secret = {"metadata": {"name": "files"}, "data": {"key.pem": base64.b64encode(b"PEM").decode()}}
+    kube.core.create_namespaced_secret(kube.namespace, secret)
+    volumes = [{"name": "work", "emptyDir": {}}, {"name": "creds", "secret": {"secretName": "files"}}]
+    main = python("main", "open(LOG, 'w').write(open('creds/key.pem').read())")
+    main["volumeMounts"] = [{"name": "creds", "mountPath": "/creds", "readOnly": True}]
+    pod = final_pod(kube, pod_job(kube, "secretvol", {"containers": [main], "volumes": volumes}))
+    assert terminated(pod["status"]["containerStatuses"][0])["message"] == "PEM"
+
+    missing = [{"name": "work", "emptyDir": {}}, {"name": "creds", "secret": {"secretName": "absent"}}]
+    pod_job(kube, "nosecret", {"containers": [main], "volumes": missing})
+
+    def creating() -> Any:
+        pods = kube.core.list_namespaced_pod(kube.namespace, label_selector="job-name=nosecret").items
+        statuses = (pods[0].status.container_statuses or []) if pods else []
+        state = statuses[0].state.waiting if statuses else None
+        return state if state is not None and state.message else None
+
+    state = wait_for(creating, timeout=30, what="the Pod to stay ContainerCreating")
+    assert (state.reason, state.message) == ("ContainerCreating", 'secret "absent" not found')
+
+
+def test_run_as_non_root_without_a_user_is_refused(kube: Kube, runner: LocalJobRunner) -> None:
+    main = python("main", "pass", securityContext={"runAsNonRoot": True})
+    pod_job(kube, "nonroot", {"containers": [main]})
+
+    def refused() -> Any:
+        pods = kube.core.list_namespaced_pod(kube.namespace, label_selector="job-name=nonroot").items
+        statuses = (pods[0].status.container_statuses or []) if pods else []
+        state = statuses[0].state.waiting if statuses else None
+        return state if state is not None and state.reason == "CreateContainerConfigError" else None
+
+    state = wait_for(refused, timeout=30, what="CreateContainerConfigError")
+    assert "container has runAsNonRoot and image will run as root" in state.message

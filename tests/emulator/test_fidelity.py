@@ -11,6 +11,7 @@ import threading
 
 import pytest
 import yaml
+from tests.emulator.test_pod_logs import GrowingLog
 
 from switchyard.sandbox.waiting import wait_for
 
@@ -199,7 +200,8 @@ def test_kubectl_logs_of_a_pod(cluster, module_kubeconfig):
     logs = kubectl(module_kubeconfig, "logs", "log1")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == '{"done": true}\n'
-    cluster.api.log_sources.append(lambda ns, pod: "line 1\nline 2\n" if (ns, pod) == ("default", "log1") else None)
+    source = GrowingLog(b"line 1\nline 2\n", finished=True)
+    cluster.api.log_sources.append(lambda ns, pod, container: source if (ns, pod) == ("default", "log1") else None)
     try:
         assert kubectl(module_kubeconfig, "logs", "log1").stdout == "line 1\nline 2\n"
         assert kubectl(module_kubeconfig, "logs", "log1", "--tail=1").stdout == "line 2\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,9 @@ import requests
 from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.crd import API_VERSION
 
+START_WAIT_SECONDS = 120  # how long `logs -f` waits for a container to start
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")  # the second on clusters before 1.27
+ATTEMPT_LABELS = ("switchyard.dev/workflow-uid", "switchyard.dev/node", "switchyard.dev/attempt")  # on node Pods
 
 
 class Workflow(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
@@ -214,6 +217,21 @@ class Cluster:
                 return max(pods, key=lambda pod: pod.obj["metadata"].get("creationTimestamp", ""))
         raise ClusterError(f"job {job} has no Pod (deleted with its Job, or not started yet)")
 
+    def attempt_pod(self, workflow: Mapping[str, Any], node: str, attempt: int) -> pykube.Pod:
+        """The Pod of one attempt of a node (the labels the operator puts on its Jobs' Pods)."""
+        selector = {
+            ATTEMPT_LABELS[0]: str(workflow["metadata"].get("uid", "")),
+            ATTEMPT_LABELS[1]: node,
+            ATTEMPT_LABELS[2]: str(attempt),
+        }
+        pods = self._call(
+            f"pods of node {node} attempt {attempt}",
+            lambda: list(pykube.Pod.objects(self.api).filter(namespace=self.namespace, selector=selector)),
+        )
+        if not pods:
+            raise ClusterError(f"node {node} has no Pod for attempt {attempt} (not run, or deleted with its Job)")
+        return max(pods, key=lambda pod: pod.obj["metadata"].get("creationTimestamp", ""))
+
     def logs(self, pod: pykube.Pod) -> str:
         try:
             return str(pod.logs())
@@ -237,7 +255,15 @@ class Cluster:
         """
         what = f"logs of pod {pod.name}"
         kwargs = pod.api_kwargs(operation="log?follow=true", stream=True, timeout=(10, None))
-        response = self._call(what, lambda: self.api.get(**kwargs))
+        deadline = time.monotonic() + START_WAIT_SECONDS
+        while True:  # a container that has not started yet is a 400 "waiting to start": wait for it, as kubectl
+            response = self._call(what, lambda: self.api.get(**kwargs))
+            if response.status_code != 400 or "waiting to start" not in response.text:
+                break
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{what}: {response.json().get('message', response.text)}")
+            response.close()
+            time.sleep(1.0)
         if response.status_code == 404:
             raise ClusterError(f"{what}: the API server has no log for it (404)")
         self._call(what, response.raise_for_status)

@@ -361,11 +361,36 @@ def logs_command(
     workflow: Annotated[str, typer.Argument(help="Workflow name")],
     node: Annotated[str | None, typer.Argument(help="node name (default: every node that ran)")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="stream the log as it grows")] = False,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", min=1, help="the log of this attempt of NODE (1 is the first)")
+    ] = None,
+    previous: Annotated[
+        bool, typer.Option("--previous", "-p", help="the log of NODE's attempt before the latest")
+    ] = False,
 ) -> None:
     """Print the logs of a node's latest attempt (its Job's Pod), or of every node that ran."""
     cluster = _cluster_call(_settings(ctx).cluster)
-    current = view.build(_cluster_call(lambda: cluster.workflow(workflow)))
+    workflow_obj = _cluster_call(lambda: cluster.workflow(workflow))
+    current = view.build(workflow_obj)
     by_name = {n.name: n for n in current.nodes}
+    if attempt is not None or previous:
+        if node is None or node not in by_name:
+            raise fail(f"--attempt and --previous need one NODE of workflow {workflow} ({', '.join(by_name)})")
+        latest = by_name[node].status.attempts or 0
+        wanted = attempt if attempt is not None else latest - 1
+        if wanted < 1 or wanted > latest:
+            raise fail(f"node {node} has {latest} attempt(s): no attempt {wanted}")
+        pod = _cluster_call(functools.partial(cluster.attempt_pod, workflow_obj, node, wanted))
+        try:
+            if follow:
+                for line in cluster.follow_logs(pod):
+                    print(line, flush=True)
+            else:
+                text = str(cluster.logs(pod))
+                print(text, end="" if text.endswith("\n") or not text else "\n")
+        except ClusterError as error:
+            raise fail(str(error)) from error
+        return
     if node is not None:
         if node not in by_name:
             raise fail(f"workflow {workflow} has no node {node!r} (nodes: {', '.join(by_name) or 'none yet'})")

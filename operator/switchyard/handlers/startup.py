@@ -50,7 +50,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     memo.rt.synced = [informer.synced for informer in memo.informers]
     memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
     if OPTIONS.metrics_port:
-        prometheus_client.start_http_server(OPTIONS.metrics_port)
+        prometheus_client.start_http_server(OPTIONS.metrics_port, addr=OPTIONS.metrics_host)
     frozen = freeze_startup_heap()  # the startup heap is never walked by the collector again
     logging.getLogger("switchyard").debug("froze %d startup objects", frozen)
     logging.getLogger("switchyard").info("event loop: %s.%s", type(loop).__module__, type(loop).__name__)

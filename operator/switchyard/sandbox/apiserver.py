@@ -70,7 +70,7 @@ import kmock
 import yaml
 from kmock._internal import loading, rendering
 
-from switchyard.sandbox import admission, crdschema, openapi, patching, protobuf, tables
+from switchyard.sandbox import admission, crdschema, openapi, patching, podlogs, protobuf, tables
 from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.bookmarks import BookmarkTimer, bookmark
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector, hold_stalled
@@ -328,7 +328,7 @@ class ApiServer(kmock.KubernetesEmulator):
     managed_fields: bool = True  # record metadata.managedFields per field manager (``managedfields.py``)
     written: admission.WriteLog = attrs.field(factory=admission.WriteLog, init=False)  # bytes stored per object
     # ``kubectl logs`` sources: (namespace, pod) -> the log text, or None (then the termination messages)
-    log_sources: list[Callable[[str, str], str | None]] = attrs.field(factory=list, init=False)
+    log_sources: list[podlogs.LogSource] = attrs.field(factory=list, init=False)
     # owners deleted while the collector is paused (``pause_collector``): their dependents wait for ``resume``
     collector_paused: bool = attrs.field(default=False, init=False)
     _uncollected: list[str] = attrs.field(factory=list, init=False)
@@ -546,7 +546,7 @@ class ApiServer(kmock.KubernetesEmulator):
             return review
         is_log = len(parts) == 7 and parts[6] == "log" and parts[2] == "namespaces" and parts[4] == "pods"
         if method == "GET" and parts[:2] == ["api", "v1"] and is_log:
-            return self._pod_log(parts[3], parts[5], dict(request.params))
+            return self._pod_log(request, parts[3], parts[5], dict(request.params))
         address = self._address(parts)
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
@@ -607,28 +607,44 @@ class ApiServer(kmock.KubernetesEmulator):
             return self._patch(request, address, dry_run)
         raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
 
-    def _pod_log(self, namespace: str, name: str, params: Mapping[str, str]) -> rendering.Response:
-        """``kubectl logs``: what a ``log_sources`` callable has for the Pod (the local runner: the real output),
-        else its containers' termination messages (the job simulator's output), else nothing yet."""
+    def _pod_log(
+        self, request: rendering.Request, namespace: str, name: str, params: Mapping[str, str]
+    ) -> rendering.Response:
+        """``kubectl logs [-f]``: what a ``log_sources`` callable has for the container (the local runner: the real
+        output, followed while it runs), else its termination message (the job simulator's output). See
+        ``podlogs``."""
         with self._state_lock:
             pod = self._get(self._types[("", "pods")], namespace, name)
             if pod is None:
                 raise ApiError(404, f'pods "{name}" not found', details={"name": name, "kind": "pods"})
-            statuses = copy.deepcopy((pod.get("status") or {}).get("containerStatuses") or [])
-        text: str | None = None
+            pod = copy.deepcopy(pod)
+        try:
+            container = podlogs.choose_container(pod, params)
+            podlogs.check_previous(pod, container, params)
+        except podlogs.LogError as e:
+            raise ApiError(e.code, e.message) from None
+        log: podlogs.ContainerLog | None = None
         for source in list(self.log_sources):
-            found = source(namespace, name)
-            if found is not None:
-                text = found
+            if (log := source(namespace, name, container)) is not None:
                 break
-        if text is None:
-            messages = [((s.get("state") or {}).get("terminated") or {}).get("message") for s in statuses]
-            text = "\n".join(m for m in messages if m)
-            text = text + "\n" if text and not text.endswith("\n") else text
-        if params.get("tailLines", "").isdigit():
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[len(lines) - min(len(lines), int(params["tailLines"])) :])
-        return rendering.Response(status=200, headers={"Content-Type": "text/plain"}, payload=text.encode())
+        headers = {"Content-Type": "text/plain"}
+        if log is None:
+            text = podlogs.tail(podlogs.termination_message(pod, container), params.get("tailLines"))
+            return rendering.Response(status=200, headers=headers, payload=text)
+        if (waiting := log.waiting()) is not None:
+            raise ApiError(400, f'container "{container}" in pod "{name}" is waiting to start: {waiting}')
+        data = podlogs.read_all(log)
+        first = podlogs.tail(data, params.get("tailLines"))
+        if params.get("follow") not in ("true", "1"):
+            return rendering.Response(status=200, headers=headers, payload=first)
+        raw = request._raw_request
+
+        def closed() -> bool:
+            transport = raw.transport if raw is not None else None
+            return transport is None or transport.is_closing()
+
+        stream = podlogs.follow(log, first, len(data), lambda: self._stopping, closed)
+        return rendering.Response(status=200, headers=headers, payload=stream)
 
     REVIEWS = {
         ("authentication.k8s.io", "tokenreviews"): "TokenReview",

@@ -28,6 +28,7 @@ import yaml
 from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, KINDS, VERSION
 from switchyard.models.workflow import WorkflowStatus
+from switchyard.sandbox import devlock, isolation
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.auth import ADMIN_TOKEN
 from switchyard.sandbox.process import OperatorProcess, free_port
@@ -121,8 +122,10 @@ class Sandbox:
     @contextmanager
     def running(self) -> Iterator[Sandbox]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.operator_log.unlink(missing_ok=True)
-        with self.s3_server(), EmulatedCluster() as cluster:
+        with devlock.acquire(self.dir, self.kubeconfig) as stale, self.s3_server(), EmulatedCluster() as cluster:
+            if stale is not None:
+                logging.getLogger(__name__).warning("replaced the stale lock of PID %s (gone)", stale.pid)
+            self.operator_log.unlink(missing_ok=True)
             for kind in KINDS:
                 cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
             cluster.write_kubeconfig(self.kubeconfig)
@@ -130,7 +133,7 @@ class Sandbox:
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
-            cluster.api.log_sources.append(self.runner.log)  # `kubectl logs <pod>` shows the real output
+            cluster.api.log_sources.append(self.runner.pod_log)  # `kubectl logs [-f] <pod>`: the real output
             ingest = ("--ingest-port", str(self.ingest_port), "--ingest-host", "127.0.0.1")
             self.operator = OperatorProcess(self.kubeconfig, self.operator_log, extra_args=ingest)
             with self.runner:
@@ -462,7 +465,21 @@ def instructions(sandbox: Sandbox) -> str:
             curl_line(sandbox),
             *store_instructions(sandbox),
             f"Operator log: {sandbox.operator_log}   Job output: {sandbox.job_logs}/<namespace>/<pod>/<container>.log",
+            f"Metrics: http://127.0.0.1:{sandbox.operator.metrics_port}/metrics   (every port listens on 127.0.0.1)",
         ]
+    )
+
+
+def isolation_note(runner: LocalJobRunner) -> str:
+    """How containers run here: images are never pulled, a command runs with this machine's programs."""
+    if runner.isolated:
+        return (
+            "Containers: images are NOT pulled; each command runs with this machine's programs, isolated by "
+            f"bubblewrap ({runner.bwrap}): its Pod's files only, the host's userland read-only, its runAsUser"
+        )
+    return (
+        "Containers: images are NOT pulled; bubblewrap (bwrap) is not installed, so only the switchyard image's "
+        f"built-in processors run (unisolated) and any other command is refused: {isolation.HOW_TO_GET_BWRAP}"
     )
 
 
@@ -485,6 +502,7 @@ def run(options: Options) -> int:
     try:
         with sandbox.running():
             screen.print(f"API server {sandbox.client.configuration.host}; kubeconfig {sandbox.kubeconfig}")
+            screen.print(isolation_note(sandbox.runner))
             for name in BUILTIN_PROCESSORS:
                 sandbox.create(builtin_component(name))
             screen.print(f"Created the built-in Components: {', '.join(BUILTIN_PROCESSORS)} (image {IMAGE})")
@@ -529,6 +547,9 @@ def run(options: Options) -> int:
             else:
                 screen.print(STOPPING_NOTE)
             return 0 if ok else 1
+    except devlock.Locked as e:
+        print(f"switchyard dev: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         screen.print("\nStopped.")
         return 130

@@ -193,6 +193,7 @@ class PodExecution:
         self.read_data, self.bwrap, self.images = read_data, bwrap, tuple(images)
         self.on_status, self.on_process = on_status, on_process
         self.cancelled = threading.Event()
+        self.done = threading.Event()  # the run has returned
         self._lock = threading.Lock()
         inits = [
             Container(c, "sidecar" if c.get("restartPolicy") == "Always" else "init", *self._paths(c))
@@ -213,12 +214,20 @@ class PodExecution:
         with self._lock:
             return [c.proc for c in (*self.inits, *self.mains) if c.proc is not None]
 
-    def running(self, container: str) -> bool:
-        """Whether the named container is still running (or yet to start): ``kubectl logs -f`` keeps streaming."""
-        for c in (*self.inits, *self.mains):
-            if c.name == container:
-                return "terminated" not in {k for k, v in (c.status.get("state") or {}).items() if v}
-        return False
+    def container(self, name: str) -> Container | None:
+        return next((c for c in (*self.inits, *self.mains) if c.name == name), None)
+
+    def waiting(self, name: str) -> str | None:
+        """Why the named container has not started (its waiting reason), None once it has."""
+        container = self.container(name)
+        if container is None or container.proc is not None or container.exit_code is not None:
+            return None
+        return str(((container.status.get("state") or {}).get("waiting") or {}).get("reason") or "ContainerCreating")
+
+    def finished(self, name: str) -> bool:
+        """Whether the named container has ended, or the Pod's run has (it will not start then)."""
+        container = self.container(name)
+        return self.done.is_set() or container is None or container.exit_code is not None
 
     def pod_status(self, phase: str) -> dict[str, Any]:
         status: dict[str, Any] = {"phase": phase, "containerStatuses": [c.status for c in self.mains]}
@@ -234,6 +243,12 @@ class PodExecution:
     # -- the run --------------------------------------------------------------------------------------------
 
     def run(self, timeout: float | None) -> PodResult:
+        try:
+            return self._run(timeout)
+        finally:
+            self.done.set()
+
+    def _run(self, timeout: float | None) -> PodResult:
         deadline = time.monotonic() + timeout if timeout is not None else None
         try:
             mounts = self._prepare_volumes()
@@ -261,8 +276,8 @@ class PodExecution:
                 return self._expire()
             self._stop_sidecars()
         except ContainerConfigError as e:
-            self.cancel()
             stuck = next(c for c in (*self.inits, *self.mains) if c.proc is None and c.exit_code is None)
+            self._kill_all()  # what started (sidecars, earlier containers) does not outlive the stuck Pod
             return self._stuck(stuck, "CreateContainerConfigError", str(e))
         return self._result(deadline_exceeded=False)
 
@@ -270,10 +285,11 @@ class PodExecution:
         """Each volume's directory; mountPaths are checked against the Pod's volumes."""
         volumes: dict[str, pathlib.Path] = {}
         read_configmap: ReadConfigMap = lambda name: self.read_data("configmap", name)  # noqa: E731
+        read_secret: ReadConfigMap = lambda name: self.read_data("secret", name)  # noqa: E731
         for volume in self.spec.get("volumes") or []:
             directory = self.pod_dir / "volumes" / volume["name"]
             directory.mkdir(parents=True, exist_ok=True)
-            write_files(directory, volume_files(volume, self.metadata, read_configmap))
+            write_files(directory, volume_files(volume, self.metadata, read_configmap, read_secret))
             volumes[volume["name"]] = directory
         for container in (*self.inits, *self.mains):
             for mount in container.spec.get("volumeMounts") or []:
@@ -294,13 +310,21 @@ class PodExecution:
         return isolation.Layout(mounts, termination_log, path, container.home / "tmp", container.home)
 
     def _user(self, container: Container) -> tuple[int, int]:
+        """(uid, gid) from the container's securityContext, else the Pod's; the image's user (unknown here) is
+        taken as root, so ``runAsNonRoot`` without a ``runAsUser`` is refused as the kubelet refuses it."""
         pod = self.spec.get("securityContext") or {}
         own = container.spec.get("securityContext") or {}
-        uid = own.get("runAsUser", pod.get("runAsUser", 0))
-        return int(uid), int(own.get("runAsGroup", pod.get("runAsGroup", uid)))
+        uid = int(own.get("runAsUser", pod.get("runAsUser", 0)))
+        if uid == 0 and own.get("runAsNonRoot", pod.get("runAsNonRoot")):
+            name = f"{self.metadata.get('name', '')}_{self.metadata.get('namespace', '')}"
+            raise ContainerConfigError(
+                f'container has runAsNonRoot and image will run as root (pod: "{name}", container: {container.name})'
+            )
+        return uid, int(own.get("runAsGroup", pod.get("runAsGroup", uid)))
 
     def _start(self, container: Container, volumes: Mapping[str, pathlib.Path]) -> None:
         env = resolve_env(container.spec, self.metadata, self.read_data)
+        uid, gid = self._user(container)
         layout = self._layout(container, volumes)
         container.started_at = now()
         try:
@@ -316,7 +340,6 @@ class PodExecution:
                 proc = self._popen(argv, full_env, cwd, log, ())
             else:
                 read_end, write_end = os.pipe()
-                uid, gid = self._user(container)
                 command = isolation.bwrap_argv(
                     self.bwrap,
                     argv,
@@ -406,12 +429,16 @@ class PodExecution:
                 sidecar.proc.wait()
             self._exited(sidecar)
 
-    def _expire(self) -> PodResult:
+    def _kill_all(self) -> None:
+        """SIGKILL every running container and record how it ended."""
         self.cancel()
         for container in (*self.inits, *self.mains):
             if container.proc is not None and container.exit_code is None:
                 container.proc.wait()
                 self._exited(container)
+
+    def _expire(self) -> PodResult:
+        self._kill_all()
         return self._result(deadline_exceeded=True)
 
     def _stuck(self, container: Container, reason: str, message: str) -> PodResult:

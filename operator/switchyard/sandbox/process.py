@@ -44,7 +44,8 @@ class OperatorProcess:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "switchyard", "--kubeconfig", self.kubeconfig, "--health-port", "0"]
-        cmd += ["--metrics-port", str(self.metrics_port)]
+        # Local processes listen on loopback only (the liveness endpoint is off: --health-port 0).
+        cmd += ["--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1"]
         for ns in self.namespaces:
             cmd += ["--namespace", ns]
         if self.verbose:

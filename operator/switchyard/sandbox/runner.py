@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.rest import ApiException
@@ -42,6 +43,29 @@ __all__ = ["SANDBOX_IMAGES", "LocalJobRunner", "NotRunnable", "image_name", "kil
 
 MAX_LOG_BYTES = 1 << 20  # the tail of a container's output ``kubectl logs`` gets
 AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class ContainerOutput:
+    """One container's output file as ``podlogs.ContainerLog``: read while it grows, finished when it exits."""
+
+    execution: PodExecution
+    name: str
+
+    def read(self, offset: int, size: int = MAX_LOG_BYTES) -> bytes:
+        path = self.execution.log_dir / f"{self.name}.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                return f.read(size)
+        except FileNotFoundError:
+            return b""
+
+    def waiting(self) -> str | None:
+        return self.execution.waiting(self.name)
+
+    def finished(self) -> bool:
+        return self.execution.finished(self.name)
 
 
 class LocalJobRunner(JobSimulator):
@@ -102,9 +126,18 @@ class LocalJobRunner(JobSimulator):
             execution = self._executions.get(job_uid)
         return execution.processes() if execution is not None else []
 
+    def pod_log(self, namespace: str, pod: str, container: str) -> ContainerOutput | None:
+        """The log source for the emulated API server (``cluster.api.log_sources.append(runner.pod_log)``):
+        ``kubectl logs [-f]`` reads (and follows) the container's output; None for a Pod this runner did not run."""
+        with self._procs_lock:
+            execution = self._pods.get((namespace, pod))
+        if execution is None or execution.container(container) is None:
+            return None
+        return ContainerOutput(execution, container)
+
     def log(self, namespace: str, pod: str, container: str | None = None) -> str | None:
         """A Pod's container output (stdout + stderr, the last ``MAX_LOG_BYTES``), for ``kubectl logs``; None if
-        this runner did not run it. Register it with ``cluster.api.log_sources.append(runner.log)``."""
+        this runner did not run it."""
         with self._procs_lock:
             execution = self._pods.get((namespace, pod))
         if execution is None:

@@ -5,7 +5,8 @@ container's mounts, the path being the mountPath without its leading slash joine
 (``switchyard/input``, ``switchyard/upstream/a``). Supported: ``configMap`` volumes, ``projected`` volumes with
 ``configMap`` and ``downwardAPI`` sources (items key->path, ``optional``), downwardAPI ``fieldRef`` on
 metadata.name/namespace/uid, ``metadata.labels['x']``, ``metadata.annotations['x']`` and the whole
-labels/annotations maps. Secrets, emptyDir and others contribute no files.
+labels/annotations maps; ``secret`` volumes and projected sources when a ``read_secret`` is given (the local
+runner). emptyDir and others contribute no files.
 """
 
 from __future__ import annotations
@@ -64,12 +65,29 @@ def _downward_files(source: Mapping[str, Any], metadata: Mapping[str, Any]) -> d
     return files
 
 
+def _secret_files(source: Mapping[str, Any], read_secret: ReadConfigMap | None) -> dict[str, str]:
+    """A Secret's keys as files, as ConfigMap's (its decoded values): ``secretName`` in a volume, ``name`` in a
+    projected source. Without ``read_secret`` (the job simulator) a Secret contributes no files."""
+    if read_secret is None:
+        return {}
+    name = source.get("secretName", source.get("name", ""))
+    try:
+        return _configmap_files({**source, "name": name}, read_secret)
+    except VolumeError as e:
+        raise VolumeError(str(e).replace("configmap", "secret", 1)) from None
+
+
 def volume_files(
-    volume: Mapping[str, Any], pod_metadata: Mapping[str, Any], read_configmap: ReadConfigMap
+    volume: Mapping[str, Any],
+    pod_metadata: Mapping[str, Any],
+    read_configmap: ReadConfigMap,
+    read_secret: ReadConfigMap | None = None,
 ) -> dict[str, str]:
     """The files of one volume, relative to its mount point."""
     if "configMap" in volume:
         return _configmap_files(volume["configMap"], read_configmap)
+    if "secret" in volume:
+        return _secret_files(volume["secret"], read_secret)
     if "downwardAPI" in volume:
         return _downward_files(volume["downwardAPI"], pod_metadata)
     if "projected" in volume:
@@ -79,6 +97,8 @@ def volume_files(
                 files.update(_configmap_files(source["configMap"], read_configmap))
             elif "downwardAPI" in source:
                 files.update(_downward_files(source["downwardAPI"], pod_metadata))
+            elif "secret" in source:
+                files.update(_secret_files(source["secret"], read_secret))
         return files
     return {}
 
