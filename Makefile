@@ -76,8 +76,8 @@ dev: venv ## The sandbox (`switchyard dev`): examples, then stops; `make dev ARG
 	$(SWITCHYARD) dev $(ARGS)
 
 .PHONY: lint
-lint: venv ## ruff, mypy (models, logic, schema, processors), import-linter layers.
+lint: venv ## ruff, mypy (every package; strict on models, logic, schema), import-linter contracts.
 	$(VENV)/bin/ruff check operator tests bench
 	$(VENV)/bin/ruff format --check operator tests bench
-	$(VENV)/bin/mypy operator/switchyard/models operator/switchyard/logic operator/switchyard/schema operator/switchyard/processors
+	$(VENV)/bin/mypy operator/switchyard
 	$(VENV)/bin/lint-imports

@@ -61,6 +61,12 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="switchyard-operator",
@@ -91,11 +97,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ingest-host", default="0.0.0.0", help="address the ingest endpoint binds to")
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address the /metrics endpoint binds to")
     parser.add_argument(
+        "--ingest-audience",
+        action="append",
+        default=[],
+        metavar="AUDIENCE",
+        help="an audience the ingest callers' tokens must be for (repeatable; sent in the TokenReview); "
+        "default: the API server's own",
+    )
+    parser.add_argument(
         "--api-timeout",
         type=_positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long an API call (not a watch) waits for its answer before it is retried; default: %(default)s",
+    )
+    parser.add_argument(
+        "--cel-workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="processes that evaluate RoutingRules (each up to --cel-worker-memory); default: %(default)s",
+    )
+    parser.add_argument(
+        "--cel-worker-memory",
+        type=_positive_int,
+        default=128,
+        metavar="MIB",
+        help="address-space cap (RLIMIT_AS) of each CEL worker, in MiB; workers x this + the operator's own "
+        "memory must fit the container's limit; default: %(default)s",
     )
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
@@ -192,14 +221,17 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.store_check_backoff_max = args.store_check_backoff_max
     OPTIONS.artifact_gc_interval = args.artifact_gc_interval
     OPTIONS.metrics_host = args.metrics_host
+    OPTIONS.ingest_audiences = args.ingest_audience
+    OPTIONS.cel_workers = args.cel_workers
+    OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 
     import kopf
-    from kopf._cogs.structs.references import Insights  # kopf.run(insights=...) is public, its type is not
 
     import switchyard.handlers  # noqa: F401  (registers the handlers)
     from switchyard.handlers.workflows import SHARD, shard_filter
+    from switchyard.kopfcompat import Insights  # kopf.run(insights=...) is public, its type is not
 
     if shard_filter() != SHARD:  # the shard's label filter is fixed when the handlers are registered
         raise RuntimeError("switchyard.handlers was imported before the options were set")
@@ -209,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
+    if (problem := refuse_unservable_namespaces(args)) is not None:
+        print(f"switchyard-operator: error: {problem}", file=sys.stderr, flush=True)
+        return 2
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
     lease = acquire_leadership(args) if args.leader_election else None
     # kopf's view of the served namespaces, shared with our own namespace watch (k8s/namespaces.py)
@@ -242,6 +277,21 @@ def event_loop() -> Iterator[asyncio.AbstractEventLoop | None]:
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         yield runner.get_loop()
+
+
+def refuse_unservable_namespaces(args: argparse.Namespace) -> str | None:
+    """Namespace patterns with only namespaced RBAC would 403 forever: the reason to stop, before anything runs."""
+    from switchyard.k8s.client import load_config
+    from switchyard.k8s.informer import exact_names
+    from switchyard.k8s.namespaces import pattern_scope_problem
+
+    if not args.namespace or exact_names(args.namespace):
+        return None
+    api_client = load_config(args.kubeconfig)
+    try:
+        return pattern_scope_problem(api_client, args.namespace)
+    finally:
+        api_client.close()
 
 
 def acquire_leadership(args: argparse.Namespace) -> LeaderLease:

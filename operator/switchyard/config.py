@@ -36,6 +36,9 @@ class Options:
     store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
     artifact_gc_interval: float = 60.0  # seconds between sweeps of deleted Workflows' outputs per store; 0: off
     metrics_host: str = "0.0.0.0"  # the address /metrics binds to (the sandbox: 127.0.0.1)
+    ingest_audiences: list[str] = field(default_factory=list)  # TokenReview audiences; empty: the API server's
+    cel_workers: int = 2  # RoutingRule evaluator processes
+    cel_worker_memory_mib: int = 128  # each one's address-space cap (RLIMIT_AS)
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -59,6 +59,12 @@ BREAKER_STATE = Gauge(
     ["namespace", "component"],
 )
 
+ROUTING_RULE_ERRORS = Counter(
+    "switchyard_routing_rule_errors",
+    "Routings in which a RoutingRule failed to evaluate (e.g. a missing key) or to compile: a non-match",
+    ["namespace", "rule"],
+)
+
 
 def forget_breaker(namespace: str, component: str) -> None:
     """The component was deleted: drop its breaker series."""

@@ -37,7 +37,7 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "pods"): {"get", "list", "watch"},
     # delete: only a Trigger's sealed pending-batch ConfigMaps; a Workflow's go with it (ownerReferences).
     ("", "configmaps"): {"create", "get", "list", "patch", "delete"},
-    ("", "events"): {"create", "patch"},
+    ("", "events"): {"create", "patch", "list", "watch"},
     ("events.k8s.io", "events"): {"create", "patch"},
     ("switchyard.dev", "workflows"): {"get", "list", "watch", "patch", "create", "delete"},
     ("switchyard.dev", "components"): {"get", "list", "watch", "patch"},
@@ -277,6 +277,7 @@ def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
     assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
+    assert parsed.ingest_audience == (merged["ingest"]["audiences"] if merged["ingest"]["enabled"] else [])
     assert dict(parsed.shard_label) == merged["shard"]["labels"]
 
 
@@ -759,3 +760,40 @@ def test_install_yaml_content() -> None:
     for doc in docs[1:]:
         if doc["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
             assert doc["metadata"]["namespace"] == NAMESPACE
+
+
+# The operator's own memory beside its CEL workers: measured up to ~235 MiB (docs/benchmarks.md: ~210 MiB RSS
+# running a 5,000-node Workflow, +~25 MiB for a paged relist of 20,000 Jobs and Pods), rounded up.
+OPERATOR_MEMORY_MIB = 256
+
+
+@values_files
+def test_cel_workers_and_the_operator_fit_the_containers_memory_limit(values: pathlib.Path) -> None:
+    """cgroup v2 OOM-kills the whole container: every CEL worker at its RLIMIT_AS cap, plus the operator's own
+    memory, must fit the memory limit the chart renders."""
+    from kubernetes.utils import parse_quantity
+
+    from switchyard.__main__ import parse_args
+
+    container = operator_container(render(values))
+    parsed = parse_args(container["args"])
+    limit = container.get("resources", {}).get("limits", {}).get("memory")
+    assert limit, "the operator container must have a memory limit"
+    limit_mib = parse_quantity(limit) / 2**20
+    merged = effective_values(values)["celWorkers"]
+    assert (parsed.cel_workers, parsed.cel_worker_memory) == (merged["count"], merged["memoryMiB"])
+    needed = parsed.cel_workers * parsed.cel_worker_memory + OPERATOR_MEMORY_MIB
+    assert needed <= limit_mib, (
+        f"{parsed.cel_workers} CEL workers x {parsed.cel_worker_memory} MiB + {OPERATOR_MEMORY_MIB} MiB operator "
+        f"= {needed} MiB > the {limit} memory limit"
+    )
+
+
+def test_more_cel_workers_than_the_memory_limit_holds_is_caught() -> None:
+    """The sum check above is not vacuous: 3 workers x 128 MiB + 256 MiB does not fit the default 512Mi."""
+    from switchyard.__main__ import parse_args
+
+    container = operator_container(render(sets=("celWorkers.count=3",)))
+    parsed = parse_args(container["args"])
+    assert parsed.cel_workers * parsed.cel_worker_memory + OPERATOR_MEMORY_MIB > 512
+    assert container["resources"]["limits"]["memory"] == "512Mi"

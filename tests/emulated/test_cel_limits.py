@@ -76,5 +76,5 @@ def test_a_rule_over_its_budget_is_skipped_and_the_operator_stays_responsive(kub
     kube.wait_phase("bystander", "Succeeded", timeout=30)  # not blocked behind the slow rule
     status = kube.wait_phase("routed", "Succeeded", timeout=60)
     assert status["route"]["rule"] == "fast"
-    skipped = kube.wait_event("routed", "RuleSkipped")
-    assert "rule 'slow'" in skipped.message and "budget" in skipped.message
+    skipped = kube.wait_event("slow", "RuleSkipped")  # on the rule, naming the workflow
+    assert "rule 'slow'" in skipped.message and "budget" in skipped.message and "workflow routed" in skipped.message

@@ -68,3 +68,32 @@ def test_namespace_patterns_follow_kopfs_syntax_for_jobs_too(tmp_path: pathlib.P
             assert proc.alive
         finally:
             proc.stop()
+
+
+def test_namespace_patterns_without_cluster_wide_rbac_are_refused_at_startup(tmp_path: pathlib.Path) -> None:
+    """Patterns make the informers watch all namespaces; with only namespaced RBAC that is 403 forever and no
+    Workflow would ever start. The operator says so and exits at once instead. Exact names are not affected."""
+    with EmulatedCluster(crd_paths=CRDS) as cluster:
+        kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+        forbidden = cluster.faults.inject(
+            method="GET",
+            path_regex=r"^/(apis/batch/v1/jobs|api/v1/pods)$",
+            status=403,
+            times=None,
+            message='jobs.batch is forbidden: User "system:serviceaccount:sy:switchyard" cannot list resource '
+            '"jobs" in API group "batch" at the cluster scope',
+        )
+        proc = OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=("team-*",)).start()
+        assert proc.proc is not None
+        assert proc.proc.wait(timeout=60) == 2
+        log = proc.log()
+        assert "error: --namespace team-* holds a pattern" in log
+        assert "listing jobs and pods cluster-wide is forbidden (HTTP 403" in log and "exact name" in log
+        assert forbidden.hits == 2
+
+        exact = OperatorProcess(kubeconfig, tmp_path / "exact.log", namespaces=("team-a",)).start()
+        try:
+            exact.wait_ready(timeout=60)  # per-namespace lists: nothing cluster-wide asked
+            assert exact.alive and forbidden.hits == 2
+        finally:
+            exact.stop()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -418,3 +420,98 @@ def test_sigkill_with_a_pending_batch_loses_and_doubles_nothing(
     finally:
         proc.stop()
         kube.core.delete_namespace(namespace)
+
+
+def test_a_trigger_named_past_63_characters_labels_its_workflows_with_a_cut_and_hashed_name(
+    kube: Kube, sim: JobSimulator, ingest: Ingest
+) -> None:
+    """A Trigger's name may be 253 characters, a label value only 63: the label is the name cut, plus a hash."""
+    kube.component("proc")
+    name = "orders.eu-west." + "x" * 230 + "-final"  # 251 characters, a valid Trigger (DNS subdomain) name
+    trigger(kube, name)
+    status, body = ingest.send(name, event("long-1", {"total": 1}))
+    assert status == 202, body
+    [workflow] = body["workflows"]
+    label = kube.get("Workflow", workflow)["metadata"]["labels"]["switchyard.dev/trigger"]
+    assert label == logic.trigger_label(name) and len(label) == 63 and label.startswith("orders.eu-west.xxx")
+    assert [w["metadata"]["name"] for w in workflows(kube, label)] == [workflow]
+    kube.wait_phase(workflow, "Succeeded", timeout=60)
+    stats = wait_for(
+        lambda: (s := kube.status("Trigger", name)).get("workflows", {}).get("succeeded") == 1 and s,
+        30,
+        what="the long-named Trigger's stream statistics",
+    )
+    assert stats["workflowsCreated"] == 1 and stats["rejected"] == 0
+
+
+def test_ingest_audiences_are_sent_in_the_token_review(
+    kube: Kube, ingest: Ingest, emulated_cluster: EmulatedCluster, kubeconfig: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A token for a custom audience (a projected service account token) is refused by an operator without
+    `--ingest-audience` (the review asks for the API server's audience) and accepted by one with it, which in
+    turn refuses a token only for the API server."""
+    emulated_cluster.auth.add_token("tok-events", "sender", audiences=["switchyard-ingest"])
+    emulated_cluster.auth.add_token("tok-api", "apiuser")
+    for user in ("sender", "apiuser"):
+        emulated_cluster.auth.allow(user=user, verb="create", api_group="switchyard.dev", resource="workflows")
+    trigger(kube, "aud")
+    status, body = ingest.send("aud", event("aud-1", {}), token="tok-events")
+    assert status == 401 and 'token audiences ["switchyard-ingest"] is invalid' in body["error"], body
+
+    port = free_port()
+    extra = ("--ingest-port", str(port), "--ingest-host", "127.0.0.1", "--ingest-audience", "switchyard-ingest")
+    own = OperatorProcess(kubeconfig, tmp_path / "audience.log", namespaces=("au-*",), extra_args=extra).start()
+    try:
+        own.wait_ready(timeout=60)
+        kube = Kube(kubeconfig, new_namespace(kubeconfig, "au"))
+        audience_ingest = Ingest(port, kube.namespace)
+        wait_for(audience_ingest.ready, 30, what="ingest endpoint up")
+        trigger(kube, "aud")
+        status, body = audience_ingest.send("aud", event("aud-2", {}), token="tok-events")
+        assert status == 202, body
+        status, body = audience_ingest.send("aud", event("aud-3", {}), token="tok-api")
+        assert status == 401 and "is invalid for the target audiences" in body["error"], body
+        kube.core.delete_namespace(kube.namespace)
+    finally:
+        own.stop()
+
+
+def test_broadcast_event_no_trigger_takes_is_404_with_a_message(kube: Kube, ingest: Ingest) -> None:
+    """Issue 19.13: an event nobody will handle is not 202 with nothing done."""
+    path = f"/v1/namespaces/{kube.namespace}/events"
+    message = to_structured_event(event("lost-1", {"total": 1}, type_="com.example.nobody"))
+    status, _, body = ingest.post(path, message.body, dict(message.headers))
+    assert status == 404 and body["reason"] == "NoMatchingTrigger", body
+    assert body["error"] == (
+        f'no Ready Trigger in namespace "{kube.namespace}" accepts events of type "com.example.nobody" '
+        "(the namespace has no Triggers)"
+    )
+    trigger(kube, "refunds", eventTypes=["com.example.refund"])
+    kube.create("Trigger", "broken", {"workflowTemplate": TEMPLATE, "filter": "event.type =="})
+    wait_for(lambda: kube.status("Trigger", "broken").get("conditions"), 30, what="broken trigger has a status")
+    status, _, body = ingest.post(path, message.body, dict(message.headers))
+    assert status == 404 and body["error"].endswith("(refused by eventTypes or filter: refunds; not Ready: broken)")
+    assert workflows(kube, "refunds") == [] and workflows(kube, "broken") == []
+    refund = to_structured_event(event("r-1", {"total": 1}, type_="com.example.refund"))
+    status, _, body = ingest.post(path, refund.body, dict(refund.headers))
+    assert status == 202 and [r["trigger"] for r in body["triggers"]] == ["refunds"], body
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="the kubectl binary is not installed on this machine")
+def test_kubectl_get_triggers_shows_ready_and_its_reason(kube: Kube, ingest: Ingest, kubeconfig: pathlib.Path) -> None:
+    """Issue 19.13: READY and REASON columns from the Ready condition; a Trigger not Ready is not a blank row."""
+    trigger(kube, "good", eventTypes=["com.example.order"])
+    kube.create("Trigger", "broken", {"workflowTemplate": TEMPLATE, "filter": "event.type =="})
+    wait_for(lambda: kube.status("Trigger", "broken").get("conditions"), 30, what="broken trigger has a status")
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None
+    listed = subprocess.run(
+        [kubectl, "--kubeconfig", str(kubeconfig), "get", "sytrig", "-n", kube.namespace],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert listed[0].split()[:4] == ["NAME", "READY", "REASON", "TYPES"], listed
+    rows = {line.split()[0]: line.split()[1:3] for line in listed[1:]}
+    assert rows == {"broken": ["False", "InvalidFilter"], "good": ["True", "Valid"]}, listed

@@ -48,3 +48,22 @@ def test_subject_access_review_follows_the_allow_list(
     assert not may_create(api_client, "bob", ["system:authenticated"], "ns-c")
     cluster.auth.allow(group="writers", verb="create", resource="workflows")
     assert may_create(api_client, "carol", ["writers"], "ns-c")
+
+
+def test_token_review_honours_audiences(cluster: EmulatedCluster, api_client: kubernetes.client.ApiClient) -> None:
+    """As kube-apiserver: a review without audiences asks for the API server's own; a token for a custom
+    audience passes only a review asking for it, and `status.audiences` says which were matched."""
+
+    def review(token: str, audiences: list[str] | None) -> client.V1TokenReviewStatus:
+        spec = client.V1TokenReviewSpec(token=token, audiences=audiences)
+        return client.AuthenticationV1Api(api_client).create_token_review(client.V1TokenReview(spec=spec)).status
+
+    cluster.auth.add_token("tok-ingest", "sender", audiences=["switchyard-ingest"])
+    cluster.auth.add_token("tok-api", "apiuser")
+    assert not (plain := review("tok-ingest", None)).authenticated
+    assert 'token audiences ["switchyard-ingest"] is invalid for the target audiences' in plain.error
+    ok = review("tok-ingest", ["other", "switchyard-ingest"])
+    assert ok.authenticated and ok.user.username == "sender" and ok.audiences == ["switchyard-ingest"]
+    assert review("tok-api", None).authenticated
+    assert not review("tok-api", ["switchyard-ingest"]).authenticated
+    assert review("emulated", None).authenticated

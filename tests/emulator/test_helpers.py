@@ -89,6 +89,15 @@ def test_printer_column_filter_paths():
     assert tables.evaluate({"status": {}}, '.status.conditions[?(@.type=="Ready")].status') is None
 
 
+def test_printer_column_paths_with_a_filter_pick_a_condition():
+    """The usual condition column of a CRD (`kubectl get` READY), as a real API server evaluates it."""
+    body = {"status": {"conditions": [{"type": "Valid", "status": "False"}, {"type": "Ready", "status": "True"}]}}
+    assert tables.evaluate(body, '.status.conditions[?(@.type=="Ready")].status') == "True"
+    assert tables.evaluate(body, '.status.conditions[?(@.type=="Other")].status') is None
+    assert tables.evaluate({}, '.status.conditions[?(@.type=="Ready")].status') is None
+    assert tables.evaluate(body, ".status.conditions[?(@.type==") is None  # unparsable: an empty cell
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [

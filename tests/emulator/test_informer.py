@@ -403,3 +403,24 @@ def test_bookmarks_keep_a_quiet_watch_resuming_without_a_relist(small_cluster: A
     finally:
         cluster.api.bookmark_seconds = every
     assert informer.lists == 1
+
+
+def test_stopping_an_informer_mid_watch_logs_no_failure(small_cluster: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """`stop()` closes the open watch under its thread: the dropped connection that follows is the stop,
+    not a failure to warn about (it used to log `jobs watch in inf failed: ProtocolError`)."""
+    _, client = small_cluster
+
+    async def scenario() -> Informer:
+        informer = Informer(client, "jobs", [NS], lambda *_: None, asyncio.get_running_loop())
+        informer.start()
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        await until(lambda: informer.watched >= 1 and bool(informer.watches))
+        informer.stop()
+        for thread in informer.threads:
+            await asyncio.to_thread(thread.join, 10)
+            assert not thread.is_alive()
+        return informer
+
+    with caplog.at_level(logging.DEBUG, logger="switchyard.informer"):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

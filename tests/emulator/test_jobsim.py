@@ -205,3 +205,35 @@ def test_api_faults_are_retried_like_a_controller_would(k8s, namespace, emulated
     wait_for(lambda: job_status(k8s, namespace, "flaky").get("succeeded") == 1, timeout=10)
     assert len(pods_of(k8s, namespace, "flaky")) == 1
     assert jobsim.errors == []
+
+
+def test_a_refused_pod_is_failed_create_events_with_backoff_until_the_rule_lets_it(k8s, namespace, kubeconfig):
+    """As the job controller: no Pod, `Error creating: ...` Warning Events on the Job (a repeat bumps `count`),
+    tried again with backoff; once admission lets it (the rule), the Pod is created and the Job runs."""
+    from switchyard.sandbox import failedcreate
+
+    refusing = {"on": True}
+    message = failedcreate.QUOTA_PODS.replace("{quota}", "q").replace("{used}", "2")
+    rule = lambda job: Outcome(refuse=message) if refusing["on"] else None  # noqa: E731
+    core = kubernetes.client.CoreV1Api(k8s)
+    with JobSimulator(kubeconfig, namespace=namespace, rule=rule, refuse_backoff=(0.05, 0.2)) as sim:
+        kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, job_body("quota", "a"))
+
+        def failed_creates() -> list:
+            events = core.list_namespaced_event(namespace, field_selector="involvedObject.kind=Job,reason=FailedCreate")
+            return [k8s.sanitize_for_serialization(e) for e in events.items]
+
+        [event] = wait_for(lambda: (found := failed_creates()) and found[0]["count"] >= 3 and found, timeout=10)
+        assert event["type"] == "Warning" and event["source"]["component"] == "job-controller"
+        assert event["involvedObject"]["name"] == "quota" and event["involvedObject"]["kind"] == "Job"
+        assert event["message"].startswith('Error creating: pods "quota-')
+        assert event["message"].endswith(
+            "is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2"
+        )
+        assert pods_of(k8s, namespace, "quota") == []
+        refusing["on"] = False
+        status = wait_for(lambda: (s := job_status(k8s, namespace, "quota")).get("succeeded") and s, timeout=10)
+        assert conditions(status)["Complete"] == ("True", "CompletionsReached")
+        assert len(pods_of(k8s, namespace, "quota")) == 1
+        assert len(failed_creates()) == 1  # repeats of one message stay one Event
+        assert sim.errors == []

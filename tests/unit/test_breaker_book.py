@@ -95,3 +95,28 @@ def test_a_write_that_did_not_land_marks_every_state_for_the_next() -> None:
     assert book.take_dirty() == set()
     book.mark_all_dirty()
     assert book.take_dirty() == {"c", "d"}
+
+
+def test_an_open_breaker_turns_half_open_at_open_seconds_without_a_run() -> None:
+    """Issue 19.4: the open period ending is a transition of its own (Event, status, metric), not a side
+    effect of the next run asking for admission."""
+    book = half_open_book()
+    book.take_dirty(), book.take_transitions()
+    assert book.next_reopen({"c": POLICY}, later(1)) == later(10)
+    book.elapse({"c": POLICY}, later(9.9))
+    assert book.state("c").state == "Open" and book.take_dirty() == set() and book.take_transitions() == []
+    book.elapse({"c": POLICY}, later(10))
+    assert book.state("c").state == "HalfOpen" and book.take_dirty() == {"c"}
+    assert book.take_transitions() == [("c", "Open -> HalfOpen: open period elapsed, allowing trial runs")]
+    assert book.next_reopen({"c": POLICY}, later(10)) is None
+    assert book.admit("c", POLICY, later(11), "w1", "a") == Admission.TRIAL
+
+
+def test_next_reopen_is_the_earliest_open_breaker_and_ignores_unknown_ones() -> None:
+    book = half_open_book()
+    long = CircuitBreakerPolicy(failure_threshold=1, open_seconds=100)
+    book.failure("d", long, later(5), FailureRecord(workflow="w0", node="n", reason="boom", time=later(5)))
+    assert book.next_reopen({"c": POLICY, "d": long, "unknown": POLICY}, later(6)) == later(10)
+    assert book.next_reopen({"d": long}, later(6)) == later(105)
+    book.load("hand-edited", BreakerStatus(state="Open"))  # no openedAt: overdue now
+    assert book.next_reopen({"hand-edited": POLICY}, later(6)) == later(6)

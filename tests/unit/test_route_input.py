@@ -194,3 +194,44 @@ def test_an_idle_worker_that_died_is_replaced_without_skipping(pool: RuleEvaluat
     decision = asyncio.run(route_input(analyse_input("x"), [rule("t", "input.size == 1", "x")], None, True, pool=pool))
     assert (decision.rule, decision.skipped) == ("t", [])
     assert idle not in pool.processes and len(pool.processes) == 1
+
+
+def address_space_limit(pid: int | None) -> int:
+    """The soft RLIMIT_AS of a process, in bytes (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max address space"):
+            return int(line.split()[3])
+    raise AssertionError("no address-space line")
+
+
+def test_workers_are_capped_at_the_configured_memory_and_count() -> None:
+    """`--cel-worker-memory` becomes each worker's RLIMIT_AS; `--cel-workers` bounds how many run at once."""
+    small = RuleEvaluatorPool(size=1, memory_mib=100)
+    try:
+
+        async def two_at_once() -> None:
+            await asyncio.gather(
+                *(route_input(ITEMS, [rule("r", "input.size > 0", "a")], None, False, pool=small) for _ in range(2))
+            )
+
+        asyncio.run(two_at_once())
+        [worker] = small.processes  # two routings, one worker: the second waited for the first
+        assert address_space_limit(worker.pid) == 100 * 1024**2
+    finally:
+        small.close()
+    big_input = analyse_input(json.dumps([{"id": i, "name": "x" * 20} for i in range(9000)]), "application/json")
+    default = RuleEvaluatorPool(size=1)  # the default cap leaves room for a rule over an input near 512 KiB
+    try:
+        decision = asyncio.run(
+            route_input(
+                big_input,
+                [rule("all", 'input.json.exists(x, x.name == "nope") || true', "a")],
+                None,
+                False,
+                pool=default,
+            )
+        )
+        assert decision.path == ["a"] and not decision.skipped
+        assert address_space_limit(default.processes[0].pid) == 128 * 1024**2
+    finally:
+        default.close()

@@ -251,6 +251,17 @@ def test_evaluation_errors_are_skipped_not_raised() -> None:
     assert decision.skipped[1] == "rule 'not-bool': CEL evaluation error: expected a bool, got int 11"
     assert decision.skipped[4] == "rule 'unknown-key': CEL evaluation error: no such key: 'nope'"
     assert decision.skipped[5].startswith("rule 'broken': CEL compile error: ")
+    assert decision.skipped_rules == ["null-json", "not-bool", "overflow", "bad-regex", "unknown-key", "broken"]
+
+
+def test_the_documented_has_pattern_never_errors_on_json_without_the_key() -> None:
+    """Issue 19.12: the README's and examples' pattern is a plain non-match for any input, never a skip."""
+    when = 'type(input.json) == map && has(input.json.kind) && input.json.kind == "order"'
+    rules = [rule("orders", when, "json-processor")]
+    for data in ('{"id": 1}', "[1, 2]", '"text"', "not json", '{"kind": 3}'):
+        decision = route(analyse_input(data), rules, None, True)
+        assert (decision.source, decision.skipped, decision.skipped_rules) == ("Analysis", [], []), data
+    assert route(analyse_input('{"kind": "order"}'), rules, None, True).rule == "orders"
 
 
 def test_json_field_on_object_without_it_or_on_a_list_is_skipped() -> None:

@@ -415,3 +415,33 @@ def test_stop_fails_running_nodes_deletes_their_jobs_and_skips_the_rest() -> Non
     assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "Stopped"
     assert {run.nodes[n].phase for n in "bcd"} == {"Skipped"}
     assert run.finished and run.failed_reason == "Stopped"
+
+
+def test_a_held_up_job_puts_its_reason_on_the_running_node_once_and_charges_nothing() -> None:
+    components = {"c": comp(circuitBreaker={"failureThreshold": 1})}
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    job = run.nodes["a"].job or ""
+    waiting = JobResult("a", 1, "Waiting", job, T0, "QuotaExceeded", "waiting for quota (ResourceQuota q): x", False)
+    plan = run.step({"a": waiting}, components, book, T0)
+    status = run.nodes["a"]
+    assert (status.phase, status.attempts, status.reason) == ("Running", 1, "QuotaExceeded")
+    assert plan.changed == {"a"} and [e[1] for e in plan.events] == ["QuotaExceeded"]
+    again = JobResult("a", 1, "Waiting", job, T0, "QuotaExceeded", "waiting for quota (ResourceQuota q): y", False)
+    plan = run.step({"a": again}, components, book, T0)
+    assert status.message == "waiting for quota (ResourceQuota q): y" and plan.events == []  # no Event per try
+    plan = run.step({"a": JobResult("a", 1, "Waiting", job, T0, blame=False)}, components, book, T0)
+    assert (status.phase, status.reason, status.message) == ("Running", None, None) and plan.changed == {"a"}
+    assert book.state("c").state == "Closed" and book.failures.get("c", 0) == 0
+
+
+def test_a_permanent_failure_is_not_retried_and_keeps_the_whole_policy_message() -> None:
+    components = {"c": comp(retry={"limit": 3}, circuitBreaker={"failureThreshold": 1})}
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    message = "the Pod is refused by Pod Security restricted:latest: " + "x" * 300
+    result = JobResult("a", 1, "Failed", run.nodes["a"].job or "", T0, "PodRefused", message, False, permanent=True)
+    plan = run.step({"a": result}, components, book, T0)
+    status = run.nodes["a"]
+    assert (status.phase, status.attempts, status.reason, status.message) == ("Failed", 1, "PodRefused", message)
+    assert plan.launches == [] and run.finished and book.state("c").state == "Closed"

@@ -67,6 +67,6 @@ def test_output_too_large_fails_at_once() -> None:
     components = {"c": comp(retry={"limit": 3})}
     run, book = make_run(nodes(("a", []))), BreakerBook()
     run.step({}, components, book, T0)
-    result = dataclasses.replace(fail(run, "a"), reason="OutputTooLarge", final=True, blame=False)
+    result = dataclasses.replace(fail(run, "a"), reason="OutputTooLarge", permanent=True, blame=False)
     run.step({"a": result}, components, book, T0)
     assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "OutputTooLarge"

@@ -164,3 +164,16 @@ def test_malformed_events_are_400(headers: dict[str, str], body: bytes) -> None:
     with pytest.raises(EventRejected) as rejected:
         parse_event(headers, body)
     assert rejected.value.status == 400 and rejected.value.message.startswith("malformed CloudEvent")
+
+
+def test_a_trigger_label_is_the_name_when_it_fits_else_a_deterministic_cut_and_hash() -> None:
+    from switchyard.config import LABEL_VALUE
+    from switchyard.logic.triggers import trigger_label
+
+    assert trigger_label("orders") == "orders"
+    assert trigger_label("a" * 63) == "a" * 63
+    long = "orders.eu-west." + "x" * 230 + "-final"
+    label = trigger_label(long)
+    assert len(label) == 63 and LABEL_VALUE.match(label) and label == trigger_label(long)  # deterministic
+    assert label.startswith("orders.eu-west.") and label[-11] == "-" and label != trigger_label(long + "2")
+    assert LABEL_VALUE.match(trigger_label("a" * 51 + "." + "b" * 100))  # a cut never ends in '.' before the hash

@@ -132,9 +132,11 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create", "get", "list", "patch", "delete"]
+# Events: the operator's own (create, patch), and the job controller's FailedCreate Warnings on its Jobs, read
+# (list, watch) to tell why a Job has no Pod (a quota, Pod Security, a missing ServiceAccount).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create", "patch", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

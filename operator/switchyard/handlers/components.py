@@ -16,9 +16,9 @@ from switchyard.k8s.observe import component_entry
 
 @kopf.on.event("switchyard.dev", "v1alpha1", "components")
 async def component_changed(
-    body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
+    body: kopf.Body, type: str | None, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    if not hasattr(memo, "rt"):
+    if not hasattr(memo, "rt") or namespace is None:  # None: never for a namespaced kind
         return
     ensure_flusher(memo)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -27,6 +27,7 @@ async def component_changed(
     else:
         entry = component_entry(body)
         breakers.component_changed(memo.rt, entry, now)
+        breakers.component_seen(memo.rt, entry, now)
         await reconcile_component(memo.rt, memo.views, entry, emit, now)
     for referrer in referrers(memo.views, namespace, name):  # their fallback appeared, changed or went away
         if referrer.ref.name != name:

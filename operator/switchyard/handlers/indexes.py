@@ -15,5 +15,5 @@ from switchyard.models.crd import GROUP, VERSION
 
 
 @kopf.index(GROUP, VERSION, "components")
-async def sy_components(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
+async def sy_components(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): component_entry(body)}

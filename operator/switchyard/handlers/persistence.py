@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from kopf import AnnotationsDiffBaseStorage, DiffBaseStorage, OperatorRegistry, SmartProgressStorage
-from kopf._cogs.structs import bodies, dicts  # the types of kopf's storage API (not re-exported by kopf)
+
+from switchyard.kopfcompat import bodies, dicts  # the types of kopf's storage API
 
 KEPT = ("metadata", "status")  # the stanzas a progress storage may clear
 

@@ -17,11 +17,12 @@ from switchyard.k8s import breakers, routing
 from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
 from switchyard.k8s.namespaces import NamespaceWatch
+from switchyard.k8s.podevents import FailedCreateWatch
 from switchyard.k8s.runtime import Runtime, Views
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_components: Any, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.persistence.finalizer = "switchyard.dev/finalizer"
     # same essence, fewer deep copies; none at all while no handler reads one
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(needed=essence_needed(kopf.get_default_registry()))
@@ -35,6 +36,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
     settings.networking.connect_timeout = CONNECT_TIMEOUT
     settings.watching.connect_timeout = CONNECT_TIMEOUT
     settings.execution.max_workers = 8
+    routing.configure(OPTIONS.cel_workers, OPTIONS.cel_worker_memory_mib)  # before the first Workflow routes
     memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig), read_timeout=OPTIONS.api_timeout))
     # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
     loop = asyncio.get_running_loop()
@@ -43,12 +45,22 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, sy_compone
         for kind in ("jobs", "pods")
     ]
     memo.watches = list(memo.informers)
+    # why a Job has no Pod: the job controller's FailedCreate Events (a quota, Pod Security, a ServiceAccount)
+    refusals = FailedCreateWatch(
+        memo.rt.api.api_client, OPTIONS.namespaces, memo.informers[0].store, memo.rt.job_changed, loop
+    )
+    memo.watches.append(refusals)
     if OPTIONS.namespaces and hasattr(memo, "insights"):  # kopf alone can miss one created while it starts
         memo.watches.append(NamespaceWatch(memo.rt.api.api_client, OPTIONS.namespaces, memo.insights, loop))
     for watch in memo.watches:
         watch.start()
     memo.rt.synced = [informer.synced for informer in memo.informers]
-    memo.views = Views(components=sy_components, jobs=memo.informers[0].store, pods=memo.informers[1].store)
+    memo.views = Views(
+        components=kwargs["sy_components"],  # kopf passes an index under its name
+        jobs=memo.informers[0].store,
+        pods=memo.informers[1].store,
+        refusals=refusals.refusals,
+    )
     if OPTIONS.metrics_port:
         prometheus_client.start_http_server(OPTIONS.metrics_port, addr=OPTIONS.metrics_host)
     frozen = freeze_startup_heap()  # the startup heap is never walked by the collector again

@@ -23,7 +23,12 @@ async def start_triggers(memo: kopf.Memo, **_: Any) -> None:
     memo.trigger_engine = engine
     memo.trigger_task = asyncio.create_task(engine.run(), name="trigger-housekeeping")
     if OPTIONS.ingest_port:
-        server = IngestServer(engine, Authenticator(memo.rt.api), OPTIONS.ingest_host, OPTIONS.ingest_port)
+        server = IngestServer(
+            engine,
+            Authenticator(memo.rt.api, audiences=OPTIONS.ingest_audiences),
+            OPTIONS.ingest_host,
+            OPTIONS.ingest_port,
+        )
         await server.start()
         memo.ingest_server = server
 

@@ -41,10 +41,10 @@ async def run_workflow(
 
 @kopf.on.event(GROUP, VERSION, "workflows", labels=SHARD)
 async def workflow_changed(
-    body: kopf.Body, type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any
+    body: kopf.Body, type: str | None, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     """A change the runner reads (e.g. the stop annotation) wakes it; a deleted Workflow's breaker trials end."""
-    if not hasattr(memo, "rt"):
+    if not hasattr(memo, "rt") or namespace is None:  # None: never for a namespaced kind
         return
     if type == "DELETED":
         memo.rt.workflow_deleted(namespace, name)

@@ -131,7 +131,7 @@ def staging_failed(result: JobResult, reason: str, detail: str) -> JobResult:
     """The JobResult of an attempt whose staging failed: retried unblamed, or failed at once when over a cap."""
     message = f"{reason}: {detail}"
     if reason == mf.OUTPUT_TOO_LARGE:
-        return dataclasses.replace(result, state="Failed", reason=reason, message=message, blame=False, final=True)
+        return dataclasses.replace(result, state="Failed", reason=reason, message=message, blame=False, permanent=True)
     return dataclasses.replace(
         result,
         state="Lost",

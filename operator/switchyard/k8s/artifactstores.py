@@ -51,7 +51,7 @@ async def read_store(api: Api, namespace: str, name: str) -> dict[str, Any]:
         if is_status(error, 404):
             raise StoreError("StoreNotFound", f"ArtifactStore {name!r} not found in namespace {namespace}") from None
         raise
-    return body
+    return dict(body)
 
 
 async def read_secret(api: Api, namespace: str, name: str) -> dict[str, Any] | None:

@@ -3,21 +3,25 @@
 The state machine and the per-namespace book are pure (`switchyard.logic.breaker`); this module is the only
 code that reads or writes breaker state in the API. One flusher task persists what a book marks dirty:
 transitions right away, counters at most once per `FLUSH_SECONDS`, so thousands of node results do not
-become thousands of patches. Every transition is an Event on the Component.
+become thousands of patches. Every transition is an Event on the Component. The flusher is also the
+breakers' timer: it wakes when an Open breaker's `openSeconds` are up and turns it HalfOpen, so status,
+Event and metric change then, not when the next run happens to ask.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from switchyard import metrics
 from switchyard.k8s.observe import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.breaker import BreakerBook
+from switchyard.models.component import CircuitBreakerPolicy
 
 Emit = Any  # (body, type, reason, message) -> None
 FLUSH_SECONDS = 1.0
@@ -33,8 +37,44 @@ def seed(rt: Runtime, namespace: str, entries: Mapping[str, ComponentEntry], now
     """Load persisted breaker state for components this process has not seen yet."""
     found = book(rt, namespace)
     for name, entry in entries.items():
-        found.load(name, entry.status.breaker, entry.status.runs, entry.status.failures, now)
+        if name not in found.states:
+            found.load(name, entry.status.breaker, entry.status.runs, entry.status.failures, now)
+            state = found.state(name).state
+            metrics.BREAKER_STATE.labels(namespace, name).set(metrics.BREAKER_STATES[state])
     return found
+
+
+def component_seen(rt: Runtime, entry: ComponentEntry, now: datetime) -> None:
+    """A Component whose persisted breaker is not Closed is booked at once (e.g. after a restart), so its
+    open period ends on time even when no Workflow uses it."""
+    if entry.status.breaker.state == "Closed" or entry.ref.name in book(rt, entry.ref.namespace).states:
+        return
+    seed(rt, entry.ref.namespace, {entry.ref.name: entry}, now)
+    rt.breaker_flush.set()  # the flusher recomputes when to wake
+
+
+def policies(views: Views, namespace: str, names: Iterable[str]) -> dict[str, CircuitBreakerPolicy]:
+    """The breaker policies of the named components that exist and have a valid spec."""
+    found = {}
+    for name in names:
+        entry = views.component(namespace, name)
+        if entry is not None and entry.spec is not None:
+            found[name] = entry.spec.circuit_breaker
+    return found
+
+
+def elapse(rt: Runtime, views: Views, now: datetime) -> datetime | None:
+    """Open breakers whose open period is over turn HalfOpen; when the next one will (None: none is Open)."""
+    due: list[datetime] = []
+    for namespace, found in list(rt.books.items()):
+        known = policies(views, namespace, found.states)
+        found.elapse(known, now)
+        if found.dirty or found.transitions:
+            rt.breaker_flush.set()
+        nearest = found.next_reopen(known, now)
+        if nearest is not None:
+            due.append(nearest)
+    return min(due, default=None)
 
 
 def component_changed(rt: Runtime, entry: ComponentEntry, now: datetime) -> None:
@@ -74,12 +114,13 @@ async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
 
 
 async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
-    """Flush whenever a book asks, at most once per `FLUSH_SECONDS`. Cancelled (shutdown), it flushes a last
-    time, in its own context, where kopf's event poster is reachable."""
+    """Flush whenever a book asks or an open period ends, at most once per `FLUSH_SECONDS`. Cancelled
+    (shutdown), it flushes a last time, in its own context, where kopf's event poster is reachable."""
     flushing = False
     try:
         while True:
-            await rt.breaker_flush.wait()
+            await _wait(rt, elapse(rt, views, datetime.now(UTC)))
+            elapse(rt, views, datetime.now(UTC))  # what came due while it waited
             rt.breaker_flush.clear()
             flushing = True
             try:
@@ -95,6 +136,16 @@ async def flusher(rt: Runtime, views: Views, emit: Emit) -> None:
             _mark_all_dirty(rt)
         await asyncio.wait_for(flush(rt, views, emit), timeout=SHUTDOWN_FLUSH_SECONDS)
         raise
+
+
+async def _wait(rt: Runtime, due: datetime | None) -> None:
+    """Until a book asks for a flush, or `due` (an open period's end) comes."""
+    if due is None:
+        await rt.breaker_flush.wait()
+        return
+    delay = max(0.0, (due - datetime.now(UTC)).total_seconds())
+    with contextlib.suppress(TimeoutError):  # the open period ended: the caller turns it HalfOpen
+        await asyncio.wait_for(rt.breaker_flush.wait(), timeout=delay)
 
 
 def _mark_all_dirty(rt: Runtime) -> None:

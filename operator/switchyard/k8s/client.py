@@ -219,10 +219,17 @@ class Api:
         )  # fmt: skip
 
     async def read_job(self, namespace: str, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = await self.call(
-            self.custom.get_namespaced_custom_object, "batch", "v1", namespace, "jobs", name
-        )
-        return found
+        return await self.read_object("batch", "v1", namespace, "jobs", name)
+
+    async def read_object(self, group: str, version: str, namespace: str, plural: str, name: str) -> dict[str, Any]:
+        """One object through the custom-objects API (any group, as plain JSON)."""
+        found = await self.call(self.custom.get_namespaced_custom_object, group, version, namespace, plural, name)
+        return json_object(found)
+
+    async def list_objects(self, group: str, version: str, namespace: str, plural: str) -> dict[str, Any]:
+        """A list through the custom-objects API (its `items` plain JSON)."""
+        listed = await self.call(self.custom.list_namespaced_custom_object, group, version, namespace, plural)
+        return json_object(listed)
 
     async def delete_job(self, namespace: str, name: str) -> None:
         await self.write(
@@ -251,6 +258,13 @@ class Api:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.api_client.close()
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """The custom-objects API's answer, typed: the client declares `object`, the server sends a JSON object."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object from the API, got {type(value).__name__}")
+    return value
 
 
 def direct(fn: Callable[..., T]) -> Callable[..., T]:

@@ -69,7 +69,9 @@ class OwnedConfigMaps:
             if exc.status != 409:
                 raise
             existing = await self.api.call(self.api.core.read_namespaced_config_map, name, self.namespace)
-            check_owner("ConfigMap", name, existing.metadata.owner_references or [], self.workflow)
+            check_owner(
+                "ConfigMap", name, (existing.metadata and existing.metadata.owner_references) or [], self.workflow
+            )
             created = False
         self.verified.add(name)
         return created

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from kopf._cogs.structs.references import match_namespace, select_specific_namespaces
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -40,6 +41,7 @@ from switchyard.k8s.client import CONNECT_TIMEOUT
 from switchyard.k8s.client import READ_TIMEOUT as CALL_TIMEOUT
 from switchyard.k8s.observe import job_entry, pod_entry
 from switchyard.k8s.render import LABEL_WORKFLOW
+from switchyard.kopfcompat import matches_namespace, specific_namespaces
 
 log = logging.getLogger("switchyard.informer")
 
@@ -52,13 +54,13 @@ OnChange = Callable[[str, str, str], None]  # (namespace, workflow, job)
 
 def serves(namespace: str, patterns: Iterable[str]) -> bool:
     """Whether `--namespace` patterns take in this namespace, by kopf's own rule (globs, comma lists, `!`)."""
-    return any(match_namespace(namespace, pattern) for pattern in patterns)
+    return any(matches_namespace(namespace, pattern) for pattern in patterns)
 
 
 def exact_names(patterns: list[str]) -> bool:
     """Plain names only (kopf's rule, and no `[...]` set, which its globs match but no namespace name holds):
     then each gets its own watch."""
-    specific = select_specific_namespaces(patterns)
+    specific = specific_namespaces(patterns)
     return bool(patterns) and len(specific) == len(set(patterns)) and not any("[" in name for name in specific)
 
 
@@ -241,6 +243,8 @@ class ListWatch:
                 while not self.stopping.is_set():
                     version = self._watch(scope, version)
             except ApiException as exc:
+                if self.stopping.is_set():
+                    return  # stop() closed the watch under us
                 if exc.status == 403 and self.optional:
                     log.warning("%s: not allowed to list (HTTP 403); going on without this watch", self.kind)
                     return
@@ -250,6 +254,8 @@ class ListWatch:
                 errors += 1
                 log.warning("%s watch in %s failed: HTTP %s %s", self.kind, scope or "all", exc.status, exc.reason)
             except Exception as exc:  # a dropped connection, a timeout, a bad line: list again
+                if self.stopping.is_set():
+                    return  # stop() closed the watch under us: not a failure
                 errors += 1
                 log.warning("%s watch in %s failed: %s: %s", self.kind, scope or "all", type(exc).__name__, exc)
             self.stopping.wait(BACKOFFS[min(errors, len(BACKOFFS)) - 1] if errors else 0)
@@ -299,6 +305,8 @@ class ListWatch:
         fn, args = self._scope_args(scope)
         stream = FastWatch()
         self.watches.append(stream)
+        if self.stopping.is_set():  # stop() came after the loop's check but before the append: cut it now
+            stream.stop()
         self.watched += 1
         try:
             for event in stream.stream(
@@ -334,6 +342,33 @@ class FastWatch(watch.Watch):
     def get_return_type(self, func: Any) -> None:
         return None
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cut = False
+
+    def stream(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The client's stream, its response cut at once when `stop` came before the response did (the client
+        resets its own stop flag when a stream starts, so a stop between two watches was lost)."""
+
+        @functools.wraps(func)  # the client reads the function's signature and docstring
+        def opened(*call_args: Any, **call_kwargs: Any) -> Any:
+            response = func(*call_args, **call_kwargs)
+            self._resp = response
+            if self.cut:
+                _shutdown(response)
+            return response
+
+        return super().stream(opened, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """Also cut the open response (the client's `stop` only takes effect at the next event, so a quiet
+        watch kept its thread and connection until the server's timeout, minutes after the informer stopped)."""
+        self.cut = True
+        super().stop()
+        response = getattr(self, "_resp", None)
+        if response is not None:
+            _shutdown(response)
+
     def unmarshal_event(self, data: str, return_type: Any) -> dict[str, Any] | None:
         if return_type:
             return super().unmarshal_event(data, return_type)  # type: ignore[no-any-return]
@@ -344,6 +379,12 @@ class FastWatch(watch.Watch):
         event: dict[str, Any] = orjson.loads(data)
         event["raw_object"] = event["object"]
         return event
+
+
+def _shutdown(response: Any) -> None:
+    """Interrupt a response another thread is reading (urllib3's `shutdown`, 2.3+)."""
+    with contextlib.suppress(Exception):  # already closed or finished: nothing left to cut
+        response.shutdown()
 
 
 class Informer(ListWatch):

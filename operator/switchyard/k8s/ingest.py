@@ -46,8 +46,9 @@ class AuthResult:
 class Authenticator:
     """Bearer token -> TokenReview -> SubjectAccessReview (create workflows in the namespace)."""
 
-    def __init__(self, api: Api, ttl: float = AUTH_CACHE_SECONDS) -> None:
+    def __init__(self, api: Api, ttl: float = AUTH_CACHE_SECONDS, audiences: list[str] | None = None) -> None:
         self.api = api
+        self.audiences = list(audiences or [])  # empty: the API server's own (what TokenReview defaults to)
         self.authn = client.AuthenticationV1Api(api.api_client)
         self.authz = client.AuthorizationV1Api(api.api_client)
         self.ttl = ttl
@@ -66,12 +67,17 @@ class Authenticator:
         return result
 
     async def _review(self, token: str, namespace: str) -> AuthResult:
-        review = client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token))
+        review = client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token, audiences=self.audiences or None))
         answer = await self.api.call(self.authn.create_token_review, review)
         status = answer.status
         if status is None or not status.authenticated or status.user is None:
             reason = (status.error if status is not None else None) or "the token was not accepted"
             return AuthResult(401, f"authentication failed: {reason}")
+        # An audience-unaware authenticator (a webhook) may accept any token: the API documents that a client
+        # asking for audiences checks the answer names one of them.
+        if self.audiences and not set(status.audiences or ()) & set(self.audiences):
+            wanted = ", ".join(self.audiences)
+            return AuthResult(401, f"authentication failed: the token is not for the audience(s) {wanted}")
         user = status.user
         access = client.V1SubjectAccessReview(
             spec=client.V1SubjectAccessReviewSpec(
@@ -130,6 +136,19 @@ def _structured_id(body: bytes) -> str | None:
         return None
     value = document.get("id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None
+
+
+def no_target_message(namespace: str, event: EventFacts, not_ready: list[str], refused: list[str]) -> str:
+    """Why a broadcast event reached no Trigger: none exists, none is Ready, or none accepts its type/filter."""
+    text = f'no Ready Trigger in namespace "{namespace}" accepts events of type "{event.type[:256]}"'
+    if not not_ready and not refused:
+        return text + " (the namespace has no Triggers)"
+    parts = []
+    if refused:
+        parts.append(f"refused by eventTypes or filter: {', '.join(refused[:10])}")
+    if not_ready:
+        parts.append(f"not Ready: {', '.join(not_ready[:10])}")
+    return f"{text} ({'; '.join(parts)})"
 
 
 def _json(outcome: Outcome) -> web.Response:
@@ -244,15 +263,19 @@ class IngestServer:
             entries = await self.engine.namespace_entries(namespace)
         except (ApiException, ApiTrouble) as exc:
             return _error(503, "Unavailable", f"cannot list the triggers: {exc}", {"Retry-After": "1"})
-        targets = []
+        targets, not_ready, refused = [], [], []
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.spec is None or not entry.ready:
+                not_ready.append(entry.name)
                 continue
             try:
                 check_event(entry.spec, entry.filter, event)
             except EventRejected:
+                refused.append(entry.name)
                 continue  # not for this Trigger
             targets.append(entry)
+        if not targets:  # a 202 would say the event is being handled; nothing would ever happen to it
+            return _error(404, "NoMatchingTrigger", no_target_message(namespace, event, not_ready, refused))
         outcomes = await asyncio.gather(*(self._deliver(entry, event) for entry in targets))
         results = [{"status": outcome.status, **outcome.body} for outcome in outcomes]
         failed = [o for o in outcomes if o.status >= 500 or o.status == 429]

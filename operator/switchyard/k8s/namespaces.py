@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kopf._cogs.structs.references import Insights
-from kopf._core.reactor.observation import revise_namespaces
 from kubernetes import client
 
 from switchyard.k8s.informer import ListWatch, serves
+from switchyard.kopfcompat import Insights, RawEvent, revise_namespaces
 
 
 class NamespaceWatch(ListWatch):
@@ -35,7 +34,7 @@ class NamespaceWatch(ListWatch):
         super().__init__("namespaces", api.list_namespace, None, [None], loop)
         self.patterns = list(patterns)
         self.insights = insights
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[RawEvent] = []
         self.drain: asyncio.Task[None] | None = None
 
     def digest(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -52,7 +51,7 @@ class NamespaceWatch(ListWatch):
     def changed(self, deleted: bool, digest: Any) -> None:
         self._revise([{"type": "DELETED" if deleted else "MODIFIED", "object": digest}])
 
-    def _revise(self, events: list[dict[str, Any]]) -> None:
+    def _revise(self, events: list[RawEvent]) -> None:
         self.pending.extend(events)
         if self.drain is None or self.drain.done():
             self.drain = self.loop.create_task(self._apply(), name="namespace-insights")
@@ -66,3 +65,35 @@ class NamespaceWatch(ListWatch):
                 revise_namespaces(raw_events=events, insights=self.insights, namespaces=self.patterns)
                 if self.insights.namespaces != before:
                     self.insights.revised.notify_all()
+
+
+# What the Job, Pod and Event informers list and watch cluster-wide when `--namespace` holds a pattern.
+CLUSTER_WIDE_LISTS = ("jobs", "pods")
+
+
+def pattern_scope_problem(api_client: client.ApiClient, patterns: list[str]) -> str | None:
+    """With `--namespace` patterns (globs, `!` negations) the informers list and watch Jobs and Pods across all
+    namespaces and filter here: namespaced RBAC (a Role per namespace) answers that 403 forever and no Workflow
+    ever starts. Ask once at startup (a one-item list, as the informer's first page); the reason to refuse, or
+    None when allowed. Other API errors are the informer's to retry, not a reason to refuse."""
+    from kubernetes.client.exceptions import ApiException
+
+    calls = {
+        "jobs": client.BatchV1Api(api_client).list_job_for_all_namespaces,
+        "pods": client.CoreV1Api(api_client).list_pod_for_all_namespaces,
+    }
+    denied = []
+    for kind in CLUSTER_WIDE_LISTS:
+        try:
+            calls[kind](limit=1, _preload_content=False).release_conn()  # type: ignore[attr-defined]
+        except ApiException as exc:
+            if exc.status == 403:
+                denied.append(kind)
+    if not denied:
+        return None
+    return (
+        f"--namespace {','.join(patterns)} holds a pattern, so Jobs and Pods are listed and watched in all "
+        f"namespaces, but listing {' and '.join(denied)} cluster-wide is forbidden (HTTP 403: namespaced RBAC?). "
+        "Grant list/watch on jobs and pods cluster-wide (a ClusterRole), or pass each namespace by its exact name "
+        "(the chart's watchNamespaces does: a Role per namespace)"
+    )

@@ -24,7 +24,8 @@ from switchyard.k8s.artifactrun import RunArtifacts, staging_failure
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views
-from switchyard.logic.scheduler import JobResult, WorkflowRun
+from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
+from switchyard.logic.scheduler import JobResult, JobState, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API before it counts as lost
@@ -63,6 +64,7 @@ class JobObserver:
         self.due: datetime | None = None  # the earliest of this observer's own timers
         self.last_full: float | None = None  # when every running Job was last looked at (monotonic)
         self.artifacts: RunArtifacts | None = None  # the run's store, when it passes artifacts
+        self.held_up: set[str] = set()  # Jobs whose node was told why they have no Pod (cleared once they do)
 
     def created(self, jobs: Mapping[str, str]) -> None:
         """Jobs (-> their nodes) the API just accepted, or that existed already: until their watch event
@@ -99,6 +101,7 @@ class JobObserver:
             for book in (self.missing_since, self.quiet_since, self.created_at):
                 for job in [j for j in book if j not in self.nodes]:
                     del book[job]
+            self.held_up &= set(self.nodes)
         if seen.wake_at is not None and (self.due is None or seen.wake_at < self.due):
             self.due = seen.wake_at
         seen.wake_at = self.due
@@ -163,14 +166,30 @@ class JobObserver:
             seen.delete_jobs.append(entry.name)
             message = f"{stuck.waiting}: {stuck.waiting_message}".rstrip(": ")
             return JobResult(node, attempt, "Failed", entry.name, now, stuck.waiting, message)
+        refusal = None if pods else self._refusal(entry.name)
+        if refusal is not None and not refusal.transient:  # a policy refuses every Pod of it: fail, no retry
+            seen.delete_jobs.append(entry.name)
+            message = refusal.describe()
+            return JobResult(node, attempt, "Failed", entry.name, now, refusal.reason, message, False, permanent=True)
+        if pods and entry.name in self.held_up:  # its Pod came (the quota freed up): clear the node's reason
+            self.held_up.discard(entry.name)
+            return JobResult(node, attempt, "Waiting", entry.name, now, blame=False)
         if any(pod.started for pod in pods) or entry.created_at is None:
             return None
         limit = component.pending_timeout_seconds if component is not None else DEFAULT_PENDING_TIMEOUT
         due = entry.created_at + timedelta(seconds=limit)
         if now < due:
             seen.wake(due)
-            return None
+            if refusal is None:
+                return None
+            self.held_up.add(entry.name)  # the node waits, saying why (the job controller keeps trying)
+            return JobResult(node, attempt, "Waiting", entry.name, now, refusal.reason, refusal.describe(), False)
         seen.delete_jobs.append(entry.name)
+        if refusal is not None:  # still no Pod at the pending timeout: the cluster's doing, never the Component's
+            transient = refusal.reason == QUOTA_EXCEEDED  # the same attempt again later (launcher's quota path)
+            state: JobState = "Rejected" if transient else "Failed"
+            message = f"no Pod within {limit}s (pendingTimeoutSeconds): {refusal.describe()}"
+            return JobResult(node, attempt, state, entry.name, now, refusal.reason, message, False, transient)
         reason, detail = _why_not_started(pods)
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
@@ -206,6 +225,10 @@ class JobObserver:
                 return await self.artifacts.collect(result, pod)
             return staging_failure(result, pod) or result
         return result
+
+    def _refusal(self, job: str) -> PodRefusal | None:
+        event = self.views.refusal(self.namespace, job)
+        return classify(event.message) if event is not None else None
 
     # -- the Job is not (or no longer) what the index says --------------------------------------------
 

@@ -61,13 +61,9 @@ class Registry:
 
     async def load(self) -> None:
         """The API's view now (the watch caches may lag a fresh apply)."""
-        listed = await self.api.call(
-            self.api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "components"
-        )
+        listed = await self.api.list_objects(GROUP, VERSION, self.namespace, "components")
         self.listed = {e.ref.name: e for e in map(component_entry, listed.get("items", []))}
-        listed = await self.api.call(
-            self.api.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "routingrules"
-        )
+        listed = await self.api.list_objects(GROUP, VERSION, self.namespace, "routingrules")
         self.rules = [rule_entry(item) for item in listed.get("items", [])]
 
     def entry(self, name: str) -> ComponentEntry | None:
@@ -234,7 +230,7 @@ async def reused_nodes(
         return {}
     name = spec.reuse.workflow
     try:
-        old = await api.call(api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, "workflows", name)
+        old = await api.read_object(GROUP, VERSION, namespace, "workflows", name)
     except ApiException as exc:
         if exc.status == 404:
             raise InvalidSpec("ReuseNotFound", f"spec.reuse: workflow '{name}' not found") from exc

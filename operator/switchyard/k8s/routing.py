@@ -33,10 +33,14 @@ from switchyard.logic.routing import (
 )
 
 DEFAULT_BUDGET_SECONDS = 1.0
-DEFAULT_WORKERS = 2
+# Each worker is capped at DEFAULT_WORKER_MEMORY_MIB of address space, so the workers together never use more
+# than workers x that: the chart budgets it with the operator's own RSS under the container's memory limit
+# (cgroup v2 OOM-kills the whole container, operator included). Measured: an idle worker maps ~55 MiB; a rule
+# mapping over a 544 KiB JSON input of 9,000 objects peaked at ~80 MiB.
+DEFAULT_WORKERS = 2  # --cel-workers
+DEFAULT_WORKER_MEMORY_MIB = 128  # --cel-worker-memory
 STARTUP_TIMEOUT_SECONDS = 60.0  # a spawned interpreter importing cel + pydantic; slow on a loaded node
 _COMPILED_CACHE = 512
-_WORKER_MEMORY_BYTES = 512 * 1024**2  # address-space cap of a worker (idle: ~70 MiB): a runaway rule dies alone
 
 
 # --- the worker process -------------------------------------------------------------------------------
@@ -47,17 +51,18 @@ def _program(when: str) -> cel.Program:
     return cel.compile(when)
 
 
-def _limit_memory() -> None:
+def _limit_memory(memory_bytes: int) -> None:
+    """Cap the worker's address space (a runaway rule gets MemoryError or dies alone, never the container)."""
     with contextlib.suppress(ImportError, ValueError, OSError):  # not on every platform; best effort
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (_WORKER_MEMORY_BYTES, _WORKER_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, memory_bytes: int) -> None:
     """Worker loop: receive (variables, [(name, when), ...]); send (matched, problem) per rule, in order,
     stopping after the first match. Ends when the operator closes its end of the pipe (or dies)."""
-    _limit_memory()
+    _limit_memory(memory_bytes)
     connection.send("ready")
     while True:
         try:
@@ -83,10 +88,12 @@ class _WorkerGone(Exception):
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded operator
         self.connection, child = context.Pipe()
-        self.process: BaseProcess = context.Process(target=_serve, args=(child,), name="switchyard-cel", daemon=True)
+        self.process: BaseProcess = context.Process(
+            target=_serve, args=(child, memory_bytes), name="switchyard-cel", daemon=True
+        )
         self.process.start()
         child.close()
         self.started = False
@@ -132,8 +139,9 @@ class _Slots:
 class RuleEvaluatorPool:
     """At most `size` worker processes, started on first use and reused."""
 
-    def __init__(self, size: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, size: int = DEFAULT_WORKERS, memory_mib: int = DEFAULT_WORKER_MEMORY_MIB) -> None:
         self.size = size
+        self.memory_bytes = memory_mib * 1024**2
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._slots: _Slots | None = None
@@ -147,7 +155,7 @@ class RuleEvaluatorPool:
     def _take(self) -> _Worker:
         if self._idle:
             return self._idle.pop()
-        worker = _Worker()
+        worker = _Worker(self.memory_bytes)
         self._all.add(worker)
         return worker
 
@@ -266,7 +274,7 @@ async def route_input(
     if usable:
         results = await (pool or _POOL).run(input_variables(facts, usable), usable, budget_seconds)
     outcomes = iter(results)  # in the order of `usable`, up to the first match
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for rule in ordered:
         problem = unusable(rule)
         matched = False
@@ -276,10 +284,17 @@ async def route_input(
                 break  # not reached: an earlier rule matched
             matched, problem = outcome
         if problem is not None:
-            skipped.append(problem)
+            skipped.append((rule.name, problem))
         if matched:
             return decide(facts, rule, skipped, analysis)
     return decide(facts, None, skipped, analysis)
+
+
+def configure(workers: int, memory_mib: int) -> None:
+    """Size the default pool (`--cel-workers`, `--cel-worker-memory`); call before the first routing."""
+    global _POOL
+    _POOL.close()
+    _POOL = RuleEvaluatorPool(workers, memory_mib)
 
 
 async def warm() -> None:

@@ -32,6 +32,7 @@ from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
+from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
@@ -193,8 +194,7 @@ class WorkflowRunner:
         await self.writer.started(patch)  # writes them first
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
-        for skipped in decision.skipped:
-            self.writer.event("Warning", "RuleSkipped", skipped)
+        self.report_skipped_rules(decision, now)
         self.writer.event(
             "Normal", "Started", f"routed ({decision.summary}): {len(dag.nodes)} nodes, {decision.reason}"
         )
@@ -252,6 +252,21 @@ class WorkflowRunner:
             for name, e in entries.items()
             if e.spec is not None and e.spec.runtime_estimate_seconds is not None
         }
+
+    def report_skipped_rules(self, decision: RouteDecision, now: datetime) -> None:
+        """Each rule that failed to evaluate is a non-match, counted in a metric; its `RuleSkipped` Warning
+        goes on the RoutingRule, at most once a minute per rule (one broken rule is one problem, not an
+        Event per Workflow)."""
+        entries = {entry.ref.name: entry for entry in self.registry.rules}
+        for rule, message in zip(decision.skipped_rules, decision.skipped, strict=True):
+            metrics.ROUTING_RULE_ERRORS.labels(self.namespace, rule).inc()
+            held = self.rt.rule_skip_events.allow((self.namespace, rule), now)
+            entry = entries.get(rule)
+            if held is None or entry is None:
+                continue
+            note = f"; {held} more since the last such Event" if held else ""
+            text = f"{message} (workflow {self.name}{note}; at most one Event a minute per rule)"
+            self.writer.emit(entry.ref.body(), "Warning", "RuleSkipped", text)
 
     async def count_rule_match(self, rule: str, now: datetime) -> None:
         key = (self.namespace, rule)

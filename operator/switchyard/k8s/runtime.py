@@ -14,7 +14,9 @@ from typing import Any, Protocol, TypeVar
 from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
+from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
+from switchyard.logic.ratelimit import EventRateLimiter
 from switchyard.models.crd import ANNOTATION_STOP
 
 T = TypeVar("T")
@@ -45,6 +47,7 @@ class Views:
     components: IndexLike
     jobs: Store
     pods: Store
+    refusals: Refusals = field(default_factory=Refusals)  # FailedCreate Events of Jobs (k8s/podevents.py)
 
     def component(self, namespace: str, name: str) -> ComponentEntry | None:
         entry: ComponentEntry | None = first(self.components, (namespace, name))
@@ -74,8 +77,13 @@ class Views:
             if all(entry.owner_uid == uid for entry in self.jobs[key]):
                 self.jobs.drop_key(key)
                 self.pods.drop_key(key)
+                self.refusals.forget(*key)
                 dropped += 1
         return dropped
+
+    def refusal(self, namespace: str, job: str) -> FailedCreate | None:
+        """The job controller's latest FailedCreate Event of the Job (why it has no Pod), if any."""
+        return self.refusals.get(namespace, job)
 
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
         if (namespace, job) not in self.pods:
@@ -106,6 +114,8 @@ class Runtime:
     # Workflows preparing to run (spec, Components, input, route, ConfigMaps, first status) at once: a burst
     # of 1,000 new Workflows would otherwise hold 1,000 listings and routings in memory together.
     starting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_STARTING))
+    # (namespace, rule) -> at most one RuleSkipped Event a minute: a rule failing on every input is one problem
+    rule_skip_events: EventRateLimiter = field(default_factory=EventRateLimiter)
 
     async def wait_synced(self) -> None:
         for event in self.synced:

@@ -76,6 +76,16 @@ class TriggerEntry:
         }
 
 
+def trigger_of(meta: Mapping[str, Any]) -> str | None:
+    """The Trigger of one of its Workflows: its controlling owner's name (the label may be a cut name)."""
+    if not (meta.get("labels") or {}).get(LABEL_TRIGGER):
+        return None
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Trigger" and owner.get("controller"):
+            return str(owner.get("name") or "") or None
+    return None
+
+
 def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
     meta = body.get("metadata") or {}
     spec: TriggerSpec | None = None
@@ -296,7 +306,7 @@ class TriggerEngine:
             VERSION,
             entry.namespace,
             "workflows",
-            label_selector=f"{LABEL_TRIGGER}={entry.name}",
+            label_selector=f"{LABEL_TRIGGER}={logic.trigger_label(entry.name)}",
         )
         return [
             item["metadata"]["name"]
@@ -334,7 +344,7 @@ class TriggerEngine:
             "metadata": {
                 "name": name,
                 "namespace": entry.namespace,
-                "labels": {LABEL_TRIGGER: entry.name},
+                "labels": {LABEL_TRIGGER: logic.trigger_label(entry.name)},
                 "annotations": annotations,
                 "ownerReferences": [entry.owner()],
             },
@@ -416,7 +426,7 @@ class TriggerEngine:
             "kind": "ConfigMap",
             "metadata": {
                 "name": name,
-                "labels": {LABEL_TRIGGER: entry.name, LABEL_BATCH: "pending"},
+                "labels": {LABEL_TRIGGER: logic.trigger_label(entry.name), LABEL_BATCH: "pending"},
                 "annotations": {ANNOTATION_OPENED: opened_at.isoformat()},
                 "ownerReferences": [entry.owner()],
             },
@@ -478,7 +488,7 @@ class TriggerEngine:
         listing = await self.api.call(
             self.api.core.list_namespaced_config_map,
             entry.namespace,
-            label_selector=f"{LABEL_TRIGGER}={entry.name},{LABEL_BATCH}=pending",
+            label_selector=f"{LABEL_TRIGGER}={logic.trigger_label(entry.name)},{LABEL_BATCH}=pending",
         )
         batches = sorted(
             (b for b in (_batch_from(item) for item in listing.items) if b is not None), key=lambda b: b.opened_at
@@ -526,7 +536,7 @@ class TriggerEngine:
     async def observe_workflow(self, body: Mapping[str, Any], deleted: bool) -> None:
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
-        trigger = (meta.get("labels") or {}).get(LABEL_TRIGGER)
+        trigger = trigger_of(meta)
         if not trigger:
             return
         key = (namespace, trigger)

@@ -41,22 +41,33 @@ def reopens_at(state: BreakerStatus, policy: CircuitBreakerPolicy) -> datetime |
     return state.opened_at + timedelta(seconds=policy.open_seconds)
 
 
+def elapse(state: BreakerStatus, policy: CircuitBreakerPolicy, now: datetime) -> BreakerStatus:
+    """An Open breaker whose open period has passed is HalfOpen, whether or not a run asks for it.
+
+    An Open breaker without `openedAt` (only a hand-edited status has one) counts as elapsed rather than
+    stuck forever.
+    """
+    if state.state != "Open":
+        return state
+    until = reopens_at(state, policy)
+    if until is not None and now < until:
+        return state
+    return _with(state, state="HalfOpen", half_open_runs=0, trials=[])
+
+
 def admit(
     state: BreakerStatus, policy: CircuitBreakerPolicy, now: datetime, trial: TrialRun | None = None
 ) -> tuple[Admission, BreakerStatus]:
     """Decide whether one run may start now, and the breaker state after that decision.
 
-    An Open breaker whose open period has elapsed becomes HalfOpen first (an Open breaker without
-    `openedAt`, which only a hand-edited status has, counts as elapsed rather than stuck forever).
+    An Open breaker whose open period has elapsed becomes HalfOpen first (`elapse`).
     A TRIAL takes a slot, recorded as `trial` when given.
     """
     if state.state == "Closed":
         return Admission.RUN, state
+    state = elapse(state, policy, now)
     if state.state == "Open":
-        until = reopens_at(state, policy)
-        if until is not None and now < until:
-            return Admission.REJECT, state
-        state = _with(state, state="HalfOpen", half_open_runs=0, trials=[])
+        return Admission.REJECT, state
     if state.half_open_runs < policy.half_open_max_runs:
         trials = [*state.trials, trial] if trial is not None else state.trials
         return Admission.TRIAL, _with(state, half_open_runs=state.half_open_runs + 1, trials=trials)
@@ -233,6 +244,21 @@ class BreakerBook:
                 self.claimed[(component, trial.workflow, trial.node)] = now  # first sight: start the clock
             elif seen < horizon:
                 self.release(component, trial.workflow, trial.node)
+
+    def elapse(self, policies: Mapping[str, CircuitBreakerPolicy], now: datetime) -> None:
+        """Turn every Open breaker whose open period has passed HalfOpen (a timer's tick: no run needed)."""
+        for component, policy in policies.items():
+            if component in self.states:
+                self._set(component, elapse(self.states[component], policy, now))
+
+    def next_reopen(self, policies: Mapping[str, CircuitBreakerPolicy], now: datetime) -> datetime | None:
+        """The earliest time an Open breaker of `policies` turns HalfOpen (`now` when one is overdue)."""
+        due = [
+            reopens_at(state, policy) or now
+            for component, policy in policies.items()
+            if (state := self.states.get(component)) is not None and state.state == "Open"
+        ]
+        return min(due, default=None)
 
     def reset(self, component: str, why: str) -> None:
         """The component's spec changed: Closed again (counters of runs and failures are kept)."""

@@ -57,6 +57,7 @@ class RouteDecision:
     reason: str
     summary: str
     skipped: list[str]  # one message per rule that failed to compile or evaluate
+    skipped_rules: list[str] = field(default_factory=list)  # the names of those rules, in the same order
 
 
 def _compile(when: str) -> tuple[cel.Program | None, str | None]:
@@ -206,11 +207,11 @@ def route(
     """
     ordered = candidates(rules, selector)
     context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]))
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for rule in ordered:
         matched, problem = _evaluate(rule, context)
         if problem is not None:
-            skipped.append(problem)
+            skipped.append((rule.name, problem))
         if matched:
             return decide(facts, rule, skipped, analysis)
     return decide(facts, None, skipped, analysis)
@@ -221,8 +222,15 @@ def candidates(rules: Sequence[CompiledRule], selector: Mapping[str, str] | None
     return sorted((rule for rule in rules if _selected(rule, selector)), key=lambda r: (-r.priority, r.name))
 
 
-def decide(facts: InputFacts, matched: CompiledRule | None, skipped: list[str], analysis: bool) -> RouteDecision:
-    """The decision once rules were tried: `matched`'s path, else analysis, else InvalidSpec("NoRoute")."""
+def decide(
+    facts: InputFacts, matched: CompiledRule | None, skips: Sequence[tuple[str, str]], analysis: bool
+) -> RouteDecision:
+    """The decision once rules were tried: `matched`'s path, else analysis, else InvalidSpec("NoRoute").
+
+    `skips` are (rule, message) of the rules that failed to compile or evaluate: non-matches.
+    """
+    skipped = [message for _, message in skips]
+    skipped_rules = [rule for rule, _ in skips]
     if matched is not None:
         if matched.nodes:
             dag = Dag.build(matched.nodes)  # validated by compile_rule
@@ -239,6 +247,7 @@ def decide(facts: InputFacts, matched: CompiledRule | None, skipped: list[str], 
             reason=rule_reason(matched.when, cel_input(facts)),
             summary=f"rule {matched.name}",
             skipped=skipped,
+            skipped_rules=skipped_rules,
         )
     if not analysis:
         message = "no RoutingRule matched the input and analysis is disabled"
@@ -254,6 +263,7 @@ def decide(facts: InputFacts, matched: CompiledRule | None, skipped: list[str], 
         reason=truncate(reason, MAX_MESSAGE),
         summary="analysis",
         skipped=skipped,
+        skipped_rules=skipped_rules,
     )
 
 

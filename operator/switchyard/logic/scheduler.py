@@ -38,7 +38,8 @@ REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 STORE_RETRIES = 10
 STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
 
-JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected"]
+# Waiting: still Active but held up (no Pod yet: a quota); the node shows why and keeps running
+JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected", "Waiting"]
 
 
 def whole_seconds(now: datetime) -> datetime:
@@ -68,7 +69,7 @@ class JobResult:
     # Failed/Lost: the store's trouble, not the Component's (ArtifactStoreUnavailable...): retried with
     # backoff without using up the Component's retry limit (at most STORE_RETRIES times in a row).
     store_trouble: bool = False
-    final: bool = False  # Failed: retrying cannot help (OutputTooLarge): the node fails at once
+    permanent: bool = False  # Failed: a retry cannot help (a policy refuses the Pod): no further attempt
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,8 @@ class WorkflowRun:
                 self._succeed(node, result, components, breakers, now, plan)
             elif result.state == "Rejected" and result.transient:
                 self._refused(node, result, now, plan)
+            elif result.state == "Waiting":
+                self._waiting(node, result, plan)
             elif result.state in ("Failed", "Lost", "Rejected"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
         for node in list(self.retrying):
@@ -439,7 +442,10 @@ class WorkflowRun:
         ran = status.fallback or own
         failed_at = result.finished_at or whole_seconds(now)
         reason = result.reason or ("JobLost" if result.state == "Lost" else "JobFailed")
-        message = preview(result.message) or f"Job {result.job} failed ({reason})"
+        # a policy's refusal is kept whole (within the status bound): what to fix is at its end
+        message = (
+            preview(result.message, 1000 if result.permanent else PREVIEW) or f"Job {result.job} failed ({reason})"
+        )
         if (spec := components.get(ran)) is not None and result.blame:
             record = FailureRecord(workflow=self.name, node=node, reason=reason, time=failed_at)
             breakers.failure(ran, spec.circuit_breaker, now, record)
@@ -464,7 +470,8 @@ class WorkflowRun:
             plan.wake(due)
             return
         used = status.attempts - free  # attempts lost to the store are not the Component's
-        if status.fallback is None and policy is not None and not result.final and can_retry(policy.retry, used):
+        retry = not result.permanent and status.fallback is None and policy is not None
+        if retry and policy is not None and can_retry(policy.retry, used):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
@@ -504,6 +511,19 @@ class WorkflowRun:
         plan.changed.add(node)
         plan.events.append(("Warning", "JobRejected", f"node {node}: {status.message}; trying again at {due:%H:%M:%S}"))
         plan.wake(due)
+
+    def _waiting(self, node: str, result: JobResult, plan: Plan) -> None:
+        """The node's Job is held up (no Pod: a quota) or no longer is (reason ""): say so on the running node,
+        with one Event when the reason comes; nothing is charged."""
+        status = self.nodes[node]
+        reason, message = result.reason or None, result.message or None
+        if (status.reason, status.message) == (reason, message):
+            return
+        new_reason = reason != status.reason  # a new message alone (each try names a new Pod) is no new Event
+        status.reason, status.message = reason, message
+        plan.changed.add(node)
+        if reason is not None and new_reason:
+            plan.events.append(("Warning", reason, f"node {node}: {message}"))
 
     def _finish_failed(self, node: str, reason: str, message: str, now: datetime, plan: Plan) -> None:
         status = self.nodes[node]

@@ -156,6 +156,17 @@ def event_key(event: EventFacts) -> str:
     return naming.short_hash(event.source, event.id, length=12)
 
 
+def trigger_label(trigger: str) -> str:
+    """The `switchyard.dev/trigger` label value of a Trigger's Workflows and batches: its name when that fits a
+    label value (63 characters), else its first 52 characters, '-' and 10 hex characters of the name's sha256.
+
+    A Trigger's name is a DNS subdomain (253): used whole, every event's Workflow was refused. Deterministic, so
+    the label selects the same objects after a restart; the owner reference keeps the whole name."""
+    if len(trigger) <= naming.MAX_LABEL:
+        return trigger
+    return naming.fit(trigger, "-" + naming.short_hash(trigger, length=10), naming.MAX_LABEL)
+
+
 def workflow_name(trigger: str, event: EventFacts) -> str:
     """The Workflow of one event: re-sending the same event finds it (409) instead of creating another."""
     return naming.fit(trigger, "-" + event_key(event), naming.MAX_LABEL)

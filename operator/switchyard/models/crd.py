@@ -25,6 +25,10 @@ CATEGORY = "switchyard"
 MACRO_NESTING_PATTERN = r"(\.\s*(all|exists|exists_one|map|filter)\s*\([^)\x22\x27]*)" + f"{{{MAX_WHEN_NESTING + 1}}}"
 
 
+READY_STATUS = '.status.conditions[?(@.type=="Ready")].status'
+READY_REASON = '.status.conditions[?(@.type=="Ready")].reason'
+
+
 @dataclass(frozen=True)
 class PrinterColumn:
     name: str
@@ -190,6 +194,8 @@ TRIGGER = Kind(
     status=TriggerStatus,
     description="CloudEvents posted to the operator's ingest endpoint start Workflows: one per event or per batch.",
     columns=(
+        PrinterColumn("Ready", READY_STATUS, description="The Ready condition: True when events are accepted."),
+        PrinterColumn("Reason", READY_REASON, description="Why the Trigger is (not) Ready."),
         PrinterColumn("Types", ".spec.eventTypes"),
         PrinterColumn("Events", ".status.received", "integer"),
         PrinterColumn("Accepted", ".status.accepted", "integer"),

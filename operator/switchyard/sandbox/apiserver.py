@@ -75,6 +75,8 @@ from switchyard.sandbox.auth import AuthTable
 from switchyard.sandbox.bookmarks import BookmarkTimer, bookmark
 from switchyard.sandbox.faults import STATUS_REASONS, FaultInjector, hold_stalled
 from switchyard.sandbox.paging import Pager, PagingError
+from switchyard.sandbox.rbac import Authorizer
+from switchyard.sandbox.rbac import Request as AuthzRequest
 from switchyard.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 T = TypeVar("T")
@@ -319,6 +321,7 @@ class ApiServer(kmock.KubernetesEmulator):
     faults: FaultInjector = attrs.field(factory=FaultInjector)
     pager: Pager = attrs.field(factory=Pager)  # snapshots of chunked lists (``paging.py``)
     auth: AuthTable = attrs.field(factory=AuthTable)  # TokenReview/SubjectAccessReview answers (``auth.py``)
+    rbac: Authorizer = attrs.field(factory=Authorizer)  # RBAC for the identities it is given (``rbac.py``)
     history_window: int = 10_000  # watch events retained for resuming; older RVs get 410 Gone
     bookmark_seconds: float = 60.0  # a BOOKMARK this often on watches that allow them (``bookmarks.py``)
     schema_validation: bool = True  # prune/default/validate custom resources against their CRD schema
@@ -500,6 +503,8 @@ class ApiServer(kmock.KubernetesEmulator):
                 headers=headers,
             )
             return await self._error_response(request, error)
+        if (forbidden := self._authorize(request)) is not None:
+            return await self._error_response(request, forbidden)
         if path in ("/healthz", "/livez", "/readyz"):
             return aiohttp.web.Response(text="ok")
         if request.method.value.upper() == "GET" and (path == "/openapi/v3" or path.startswith("/openapi/v3/")):
@@ -511,6 +516,51 @@ class ApiServer(kmock.KubernetesEmulator):
                 return await self._error_response(request, e)
             return await response(request)
         return await kmock.RawHandler._handle(self, request)
+
+    def _authorize(self, request: rendering.Request) -> ApiError | None:
+        """403 Forbidden when the request's bearer token is an identity ``rbac`` enforces and no rule allows it."""
+        scheme, _, token = str(request.headers.get("Authorization", "")).partition(" ")
+        who = self.rbac.who(token.strip() if scheme.lower() == "bearer" else None)
+        if who is None:
+            return None
+        method = request.method.value.upper()
+        parts = [part for part in request.url.path.strip("/").split("/") if part]
+        verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+        review = len(parts) == 4 and parts[0] == "apis" and (parts[1], parts[3]) in self.REVIEWS
+        try:
+            address = None if review else self._address(parts)
+        except ApiError:
+            address = None
+        if review:
+            attributes = AuthzRequest(*who, "create", api_group=parts[1], resource=parts[3])
+        elif address is None:
+            attributes = AuthzRequest(*who, verbs.get(method, method.lower()), path=request.url.path)
+        else:
+            if method == "GET":
+                watching = request.params.get("watch") in ("true", "1")
+                verb = "watch" if watching else "list" if address.name is None else "get"
+            elif method == "DELETE":
+                verb = "delete" if address.name is not None else "deletecollection"
+            else:
+                verb = verbs.get(method, method.lower())
+            namespace = address.namespace or ""
+            if address.rtype.group == "" and address.rtype.plural == "namespaces" and address.name:
+                namespace = address.name  # kube-apiserver's RequestInfo: a namespace is its own namespace
+            attributes = AuthzRequest(
+                *who,
+                verb,
+                api_group=address.rtype.group,
+                resource=address.rtype.plural,
+                subresource=address.subresource or "",
+                namespace=namespace,
+                name=address.name or "",
+                path=request.url.path,
+            )
+        message = self.rbac.check(attributes)
+        if message is None:
+            return None
+        details = {"name": attributes.name, "group": attributes.api_group, "kind": attributes.resource}
+        return ApiError(403, message, "Forbidden", details={k: v for k, v in details.items() if v})
 
     async def _openapi(self, request: rendering.Request, path: str) -> aiohttp.web.StreamResponse:
         with self._state_lock:
@@ -1437,14 +1487,16 @@ class ApiServer(kmock.KubernetesEmulator):
             self._loop.call_soon_threadsafe(self._wake)
 
 
-def write_kubeconfig(path: str | pathlib.Path, url: str, namespace: str = "default") -> pathlib.Path:
-    """A kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
+def write_kubeconfig(
+    path: str | pathlib.Path, url: str, namespace: str = "default", token: str = "emulated"
+) -> pathlib.Path:
+    """A kubeconfig for kubectl, the kubernetes client and kopf (plain HTTP; `token` picks the identity)."""
     path = pathlib.Path(path)
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "emulated", "cluster": {"server": url}}],
-        "users": [{"name": "emulated", "user": {"token": "emulated"}}],
+        "users": [{"name": "emulated", "user": {"token": token}}],
         "contexts": [
             {"name": "emulated", "context": {"cluster": "emulated", "user": "emulated", "namespace": namespace}}
         ],
@@ -1491,6 +1543,10 @@ class EmulatedCluster:
     @property
     def auth(self) -> AuthTable:
         return self.api.auth
+
+    @property
+    def rbac(self) -> Authorizer:
+        return self.api.rbac
 
     @contextlib.contextmanager
     def garbage_collector_paused(self) -> Iterator[None]:
@@ -1571,9 +1627,11 @@ class EmulatedCluster:
 
     # -- access for tests ---------------------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
-        """Write a kubeconfig for kubectl, the kubernetes client and kopf (no credentials: plain HTTP)."""
-        return write_kubeconfig(path, self.url, namespace)
+    def write_kubeconfig(
+        self, path: str | pathlib.Path, namespace: str = "default", token: str = "emulated"
+    ) -> pathlib.Path:
+        """Write a kubeconfig for kubectl, the kubernetes client and kopf (`token`: see ``rbac``)."""
+        return write_kubeconfig(path, self.url, namespace, token)
 
     def create(self, resource: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """Create an object directly (as if POSTed), from any thread."""

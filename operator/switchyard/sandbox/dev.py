@@ -129,7 +129,7 @@ class Sandbox:
             for kind in KINDS:
                 cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", crd(kind))
             cluster.write_kubeconfig(self.kubeconfig)
-            self.client = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+            self.client = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
             self.custom = kubernetes.client.CustomObjectsApi(self.client)
             self.core = kubernetes.client.CoreV1Api(self.client)
             self.runner = LocalJobRunner(self.kubeconfig, workers=self.options.workers, log_dir=self.job_logs)
@@ -162,13 +162,11 @@ class Sandbox:
     def create_default_store(self) -> None:
         """The namespace's `default` ArtifactStore on the embedded server, its access key in a Secret."""
         assert self.s3 is not None
-        self.core.create_namespaced_secret(
-            NAMESPACE,
-            {
-                "metadata": {"name": STORE_SECRET},
-                "stringData": {"accessKeyId": self.s3.access_key, "secretAccessKey": self.s3.secret_key},
-            },
-        )
+        secret: Any = {  # the client takes a dict body as it takes a V1Secret
+            "metadata": {"name": STORE_SECRET},
+            "stringData": {"accessKeyId": self.s3.access_key, "secretAccessKey": self.s3.secret_key},
+        }
+        self.core.create_namespaced_secret(NAMESPACE, secret)
         s3 = {
             "endpoint": self.s3.endpoint,
             "bucket": self.s3.bucket,

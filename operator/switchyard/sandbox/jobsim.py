@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import kubernetes
 from kubernetes.client.rest import ApiException
 
+from switchyard.sandbox import failedcreate
 from switchyard.sandbox.volumes import VolumeError, materialize
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class Outcome:
     # The Pod never starts: its container waits with this reason (e.g. ImagePullBackOff), or with "NoPod" the
     # Job controller never creates one (e.g. a misspelled service account). The Job stays active.
     waiting: str | None = None
+    # Admission refuses the Pod with this error ({pod}: the Pod's name; see `failedcreate` for real texts): no
+    # Pod, a FailedCreate Event on the Job, the rule asked again after a backoff (as the job controller retries).
+    refuse: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ class JobSimulator:
         retries: int = 8,
         workers: int = 4,
         read_files: bool = True,
+        refuse_backoff: tuple[float, float] = (0.2, 2.0),  # seconds: first retry of a refused Pod, the cap
     ) -> None:
+        self.refuse_backoff = refuse_backoff
         self.kubeconfig = str(kubeconfig)
         self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
         self.retries = retries
@@ -163,6 +169,11 @@ class JobSimulator:
         self._client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
         self._batch = kubernetes.client.BatchV1Api(self._client)
         self._core = kubernetes.client.CoreV1Api(self._client)
+        self.failed_creates = failedcreate.Recorder(
+            lambda ns, body: self._call(self._core.create_namespaced_event, ns, body, raw=True),
+            lambda name, ns, body: self._call(self._core.patch_namespaced_event, name, ns, body, raw=True),
+        )
+        self._refuser = failedcreate.Refuser(self.failed_creates, self._schedule, self._start, self.refuse_backoff)
         listed = threading.Event()
         self._threads = [
             threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
@@ -293,6 +304,7 @@ class JobSimulator:
     def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
         uid = job["metadata"]["uid"]
         if event_type == "DELETED":
+            self._refuser.forget(uid)
             with self._lock:
                 run = self._runs.get(uid)
                 if run is not None and not run.done:
@@ -372,6 +384,11 @@ class JobSimulator:
         rule = self.rule
         outcome = (rule(sim_job) if rule is not None else None) or Outcome()
         containers = pod_spec.get("containers") or [{}]
+        if outcome.refuse is not None:
+            refused = outcome.refuse.replace("{namespace}", namespace)
+            self._refuser.refuse(job, refused.replace("{pod}", pod_name), refused)
+            return
+        self._refuser.created(uid)
         if outcome.waiting == "NoPod":
             return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
         pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}

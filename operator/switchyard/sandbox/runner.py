@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from switchyard.sandbox import isolation
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, _now, _Run

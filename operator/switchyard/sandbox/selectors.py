@@ -7,6 +7,7 @@ Field selectors: ``path=v``, ``path==v``, ``path!=v`` over any simple dotted pat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -51,21 +52,21 @@ def parse_label_selector(selector: str | None) -> Predicate:
             key, op = match.group(2), match.group(3)
             values = {value.strip() for value in match.group(4).split(",") if value.strip()}
             if op == "in":
-                checks.append(lambda labels, k=key, vs=values: k in labels and labels[k] in vs)
+                checks.append(functools.partial(_label_in, key=key, values=values))
             else:
-                checks.append(lambda labels, k=key, vs=values: k not in labels or labels[k] not in vs)
+                checks.append(functools.partial(_label_not_in, key=key, values=values))
         elif match := _EQ_TERM.match(term):
             key, op, value = match.group(1), match.group(2), match.group(3)
             if op == "!=":
-                checks.append(lambda labels, k=key, v=value: labels.get(k) != v)
+                checks.append(functools.partial(_label_is_not, key=key, value=value))
             else:
-                checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
+                checks.append(functools.partial(_label_is, key=key, value=value))
         elif match := _EXISTS_TERM.match(term):
             key = match.group(2)
             if match.group(1):
-                checks.append(lambda labels, k=key: k not in labels)
+                checks.append(functools.partial(_label_absent, key=key))
             else:
-                checks.append(lambda labels, k=key: k in labels)
+                checks.append(functools.partial(_label_present, key=key))
         else:
             raise SelectorError(f"invalid label selector term: {term!r}")
 
@@ -99,11 +100,43 @@ def parse_field_selector(selector: str | None) -> Predicate:
             raise SelectorError(f"invalid field selector term: {term!r}")
         path, op, value = match.group(1), match.group(2), match.group(3)
         if op == "!=":
-            checks.append(lambda body, p=path, v=value: field_value(body, p) != v)
+            checks.append(functools.partial(_field_is_not, path=path, value=value))
         else:
-            checks.append(lambda body, p=path, v=value: field_value(body, p) == v)
+            checks.append(functools.partial(_field_is, path=path, value=value))
 
     def predicate(body: Mapping[str, Any]) -> bool:
         return all(check(body) for check in checks)
 
     return predicate
+
+
+def _label_in(labels: Mapping[str, str], key: str, values: set[str]) -> bool:
+    return key in labels and labels[key] in values
+
+
+def _label_not_in(labels: Mapping[str, str], key: str, values: set[str]) -> bool:
+    return key not in labels or labels[key] not in values
+
+
+def _label_is(labels: Mapping[str, str], key: str, value: str) -> bool:
+    return labels.get(key) == value
+
+
+def _label_is_not(labels: Mapping[str, str], key: str, value: str) -> bool:
+    return labels.get(key) != value
+
+
+def _label_present(labels: Mapping[str, str], key: str) -> bool:
+    return key in labels
+
+
+def _label_absent(labels: Mapping[str, str], key: str) -> bool:
+    return key not in labels
+
+
+def _field_is(body: Mapping[str, Any], path: str, value: str) -> bool:
+    return field_value(body, path) == value
+
+
+def _field_is_not(body: Mapping[str, Any], path: str, value: str) -> bool:
+    return field_value(body, path) != value

@@ -1,22 +1,24 @@
 """``meta.k8s.io/v1 Table`` responses for ``kubectl get``, from a CRD's additionalPrinterColumns.
 
-Only the simple JSONPaths that printer columns use in practice are evaluated: ``.a.b``, ``.a[0].b``,
-``.a['x.y']``, ``.a[*].b`` (first match) and the filter ``.a[?(@.type=="Ready")].b``. ``date`` cells are
-rendered as an age ("5m", "2d3h"), as the real API server does (kubectl prints the cell as it comes).
+The simple JSONPaths that printer columns use in practice are evaluated here: ``.a.b``, ``.a[0].b``,
+``.a['x.y']`` and ``.a[*].b`` (first match); a path with a filter (the usual condition column,
+``.status.conditions[?(@.type=="Ready")].status``) goes to jsonpath-ng's extended parser. ``date`` cells
+are rendered as an age ("5m", "2d3h"), as the real API server does (kubectl prints the cell as it comes).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_TOKEN = re.compile(
-    r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]"
-    r"|\[\?\(@\.([A-Za-z0-9_\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]"
-)
+from jsonpath_ng import JSONPath
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+_TOKEN = re.compile(r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[['\"]([^'\"]+)['\"]\]")
 
 # Builtin kinds: NAME and AGE are enough, plus a few columns that make test output readable.
 BUILTIN_COLUMNS: dict[str, list[dict[str, Any]]] = {
@@ -43,6 +45,8 @@ def evaluate(body: Any, path: str) -> Any:
         path = path[1:-1].strip()
     if path.startswith("$"):
         path = path[1:]
+    if "[?" in path:
+        return _evaluate_filter(body, path)
     values: list[Any] = [body]
     position = 0
     while position < len(path):
@@ -53,11 +57,7 @@ def evaluate(body: Any, path: str) -> Any:
         key, index, quoted = match.group(1), match.group(2), match.group(3)
         next_values: list[Any] = []
         for value in values:
-            if match.group(4) is not None:  # a filter: the list items whose field equals the string
-                if isinstance(value, Sequence) and not isinstance(value, str):
-                    field, wanted = match.group(4), match.group(5)
-                    next_values.extend(v for v in value if isinstance(v, Mapping) and str(v.get(field)) == wanted)
-            elif key is not None or quoted is not None:
+            if key is not None or quoted is not None:
                 name = key if key is not None else quoted
                 if isinstance(value, Mapping) and name in value:
                     next_values.append(value[name])
@@ -72,6 +72,24 @@ def evaluate(body: Any, path: str) -> Any:
         if not values:
             return None
     return values[0] if values else None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(path: str) -> JSONPath | None:
+    try:
+        return parse_jsonpath("$" + path)
+    except Exception:  # JsonPathParserError, and plain Exceptions for some bad input too
+        return None
+
+
+def _evaluate_filter(body: Any, path: str) -> Any:
+    """A path with a filter expression: the first match's value, None when nothing matches (or it does not
+    parse: an empty cell, like an absent field)."""
+    compiled = _compiled(path)
+    if compiled is None:
+        return None
+    found = compiled.find(body)
+    return found[0].value if found else None
 
 
 def human_duration(seconds: float) -> str:
