@@ -103,6 +103,18 @@ def test_outputs_go_up_with_a_manifest_last_and_come_down_verified(s3_server: S3
     assert (tree / "input").read_text() == "inline input"
 
 
+def test_a_dependency_that_wrote_no_files_passes_its_result_as_a_file(
+    s3_server: S3Server, tmp_path: pathlib.Path
+) -> None:
+    key = _upload_outputs(s3_server, tmp_path / "a", "a", {})
+    down = tmp_path / "b"
+    (down / "switchyard-meta" / "upstream").mkdir(parents=True)
+    (down / "switchyard-meta" / "upstream" / "a").write_text('{"count": 3}')
+    code, message = _stage(s3_server, down, "in", "--workflow-uid", UID, "--upstream", f"a={key}")
+    assert code == 0, message
+    assert (down / "switchyard" / "upstream" / "a").read_text() == '{"count": 3}'  # the processors' result shape
+
+
 def test_a_corrupted_object_fails_stage_in_as_artifact_corrupt(s3_server: S3Server, tmp_path: pathlib.Path) -> None:
     key = _upload_outputs(s3_server, tmp_path / "a", "a", {"data": b"the original bytes"})
     client = _client(s3_server)

@@ -103,12 +103,14 @@ def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Pat
                 shutil.copyfile(preview, upstream / node)
             continue
         manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
+        if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node
+            if preview.is_file():
+                shutil.copyfile(preview, upstream / node)
+            continue
         if preview.is_file():
             shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
         for entry in manifest.entries:
             download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
-        if not manifest.entries and not preview.is_file():
-            (upstream / node).mkdir(exist_ok=True)
 
 
 def _read_manifest(client: Minio, bucket: str, key: str, workflow_uid: str | None) -> mf.Manifest:

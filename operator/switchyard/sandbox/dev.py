@@ -58,6 +58,7 @@ PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold ev
 IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")
 STORE_SECRET = "default-artifact-store"  # the Secret with the embedded S3 server's access key
 BIG_INPUT_KEY = "examples/readings.txt"  # manifests/examples/workflow-big-input.yaml reads it
+MAX_LISTED = 100  # status lists at most this many artifacts of a node
 NEEDS_STORE = ("switchyard.dev/needs", "artifact-store")  # an example applied only when there is a store
 
 
@@ -410,15 +411,14 @@ def artifact_lines(rows: Sequence[WorkflowRow]) -> list[str]:
     """Where each Workflow's output artifacts are (their nodes' manifests in the store)."""
     lines: list[str] = []
     for row in rows:
-        nodes = {n: s for n, s in row.status.nodes.items() if s.artifact_manifest}
+        nodes = {n: s for n, s in row.status.nodes.items() if s.artifact_manifest and s.artifacts}
         if not nodes:
             continue
         lines.append(f"Artifacts of {row.name} (switchyard artifacts ls {row.name}):")
         for node, status in sorted(nodes.items()):
             count = len(status.artifacts or [])
-            lines.append(
-                f"  {node}: {count} files, {status.artifact_bytes or 0} bytes; manifest {status.artifact_manifest}"
-            )
+            listed = f"{count} files" if count < MAX_LISTED else f"{count}+ files (all in the manifest)"
+            lines.append(f"  {node}: {listed}, {status.artifact_bytes or 0} bytes; manifest {status.artifact_manifest}")
     return lines
 
 
