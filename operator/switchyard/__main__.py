@@ -147,6 +147,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     election.add_argument("--lease-identity", default=None, help="default: $POD_NAME, else <hostname>-<pid>")
     election.add_argument("--lease-duration", type=int, default=15, help="seconds; default: %(default)s")
     election.add_argument("--lease-renew", type=float, default=5.0, help="renew every N seconds; default: %(default)s")
+    artifacts = parser.add_argument_group("artifacts", "node inputs and outputs passed through an ArtifactStore")
+    artifacts.add_argument(
+        "--staging-image",
+        default=os.environ.get("SWITCHYARD_STAGING_IMAGE", "switchyard:0.1.0"),
+        help="image of the stage-in/stage-out containers, the operator's own (default: $SWITCHYARD_STAGING_IMAGE "
+        "or %(default)s)",
+    )
+    artifacts.add_argument(
+        "--max-node-output-bytes",
+        type=int,
+        default=10 * 1024**3,
+        help="a node writing more under outputs/ fails (OutputTooLarge); 0: no cap; default: %(default)s (10 GiB)",
+    )
+    artifacts.add_argument(
+        "--max-workflow-output-bytes",
+        type=int,
+        default=100 * 1024**3,
+        help="the node taking a Workflow's artifacts past this fails (OutputTooLarge); 0: no cap; default: "
+        "%(default)s (100 GiB)",
+    )
     parser.add_argument(
         "--store-check-interval", type=float, default=60.0,
         help="seconds between bucket checks of a Ready ArtifactStore; default: %(default)s",
@@ -194,13 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_port = args.ingest_port
     OPTIONS.ingest_host = args.ingest_host
     OPTIONS.api_timeout = args.api_timeout
+    OPTIONS.staging_image = args.staging_image
+    OPTIONS.max_node_output_bytes = args.max_node_output_bytes or None
+    OPTIONS.max_workflow_output_bytes = args.max_workflow_output_bytes or None
     OPTIONS.store_check_interval = args.store_check_interval
     OPTIONS.store_check_backoff_max = args.store_check_backoff_max
     OPTIONS.artifact_gc_interval = args.artifact_gc_interval
+    OPTIONS.metrics_host = args.metrics_host
     OPTIONS.ingest_audiences = args.ingest_audience
     OPTIONS.cel_workers = args.cel_workers
     OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
-    OPTIONS.metrics_host = args.metrics_host
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

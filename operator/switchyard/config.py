@@ -28,13 +28,17 @@ class Options:
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
     api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
+    # artifacts: the image of the staging containers (the operator's own) and the output caps (None: no cap)
+    staging_image: str = "switchyard:0.1.0"
+    max_node_output_bytes: int | None = 10 * 1024**3
+    max_workflow_output_bytes: int | None = 100 * 1024**3
     store_check_interval: float = 60.0  # seconds between bucket checks of a Ready ArtifactStore
     store_check_backoff_max: float = 60.0  # the longest wait between checks of an ArtifactStore that is not Ready
     artifact_gc_interval: float = 60.0  # seconds between sweeps of deleted Workflows' outputs per store; 0: off
+    metrics_host: str = "0.0.0.0"  # the address /metrics binds to (the sandbox: 127.0.0.1)
     ingest_audiences: list[str] = field(default_factory=list)  # TokenReview audiences; empty: the API server's
     cel_workers: int = 2  # RoutingRule evaluator processes
     cel_worker_memory_mib: int = 128  # each one's address-space cap (RLIMIT_AS)
-    metrics_host: str = "0.0.0.0"  # the address /metrics binds to (the sandbox: 127.0.0.1)
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -113,10 +113,12 @@ class Cluster:
 
 
 def example_documents() -> list[dict[str, Any]]:
+    """The examples, less those needing an artifact store with its generated input (what `switchyard dev` puts)."""
     docs = []
     for path in EXAMPLES:
         docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return docs
+    needs = "switchyard.dev/needs"
+    return [doc for doc in docs if ((doc.get("metadata") or {}).get("annotations") or {}).get(needs) is None]
 
 
 def namespace_of(doc: dict[str, Any]) -> str:

@@ -80,6 +80,15 @@ def test_printer_column_paths():
     assert tables.evaluate(body, ".spec.absent.deeper") is None
 
 
+def test_printer_column_filter_paths():
+    """`[?(@.type=="Ready")]`, as the Ready column of ArtifactStores uses (kubectl's JSONPath filters)."""
+    body = {"status": {"conditions": [{"type": "Valid", "status": "True"}, {"type": "Ready", "status": "False"}]}}
+    assert tables.evaluate(body, '.status.conditions[?(@.type=="Ready")].status') == "False"
+    assert tables.evaluate(body, ".status.conditions[?(@.type=='Valid')].status") == "True"
+    assert tables.evaluate(body, '.status.conditions[?(@.type=="Complete")].status') is None
+    assert tables.evaluate({"status": {}}, '.status.conditions[?(@.type=="Ready")].status') is None
+
+
 def test_printer_column_paths_with_a_filter_pick_a_condition():
     """The usual condition column of a CRD (`kubectl get` READY), as a real API server evaluates it."""
     body = {"status": {"conditions": [{"type": "Valid", "status": "False"}, {"type": "Ready", "status": "True"}]}}

@@ -21,6 +21,7 @@ def test_the_startup_heap_is_frozen_and_collections_are_rarer() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True).stdout
     found = json.loads(out)
     assert found["before"] > 50_000  # what every full collection used to walk
-    assert found["frozen"] >= found["before"]
+    # all of it, less the cyclic garbage the collection before the freeze frees (minio's imports leave some)
+    assert found["frozen"] >= found["before"] * 0.95
     assert found["old_after"] < 1_000  # what a full collection walks now
     assert found["threshold"] == found["young"] > 700

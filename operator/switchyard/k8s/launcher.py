@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from switchyard import metrics
 from switchyard.k8s import render
 from switchyard.k8s.client import Api, ApiTrouble, api_message, status_reason
 from switchyard.k8s.observe import job_entry
+from switchyard.k8s.staging import Staging
 from switchyard.logic.scheduler import JobResult, Launch, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
@@ -68,6 +69,7 @@ class Launcher:
         input_source: tuple[str, str],
         shards: int,
         now: datetime,
+        staging: Callable[[Launch], Staging | None] | None = None,
     ) -> LaunchReport:
         report = LaunchReport()
         limiter = asyncio.Semaphore(LAUNCH_CONCURRENCY)
@@ -93,6 +95,7 @@ class Launcher:
                     deps=run.dag.deps[launch.node],
                     input_source=input_source,
                     output_shards=shards,
+                    staging=staging(launch) if staging is not None else None,
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(

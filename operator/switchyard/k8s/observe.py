@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE
+from switchyard.k8s.staging import STAGE_IN, STAGE_OUT
 from switchyard.logic.routing import CompiledRule, compile_rule
 from switchyard.logic.scheduler import JobState
 from switchyard.models.component import ComponentSpec, ComponentStatus
@@ -202,6 +203,8 @@ class PodEntry:
     waiting_message: str = ""
     unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
+    staging_failed: bool = False  # `message`/`exit_code` are stage-in's: it failed, the main container never ran
+    sidecar_message: str | None = None  # stage-out's termination message when it exited non-zero
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -245,10 +248,34 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         if waiting_state := state.get("waiting"):
             waiting = waiting_state.get("reason") or ""
             waiting_message = waiting_state.get("message") or ""
+    staging_failed, sidecar_message = False, None
+    for cs in status.get("initContainerStatuses") or []:
+        terminated = (cs.get("state") or {}).get("terminated")
+        if not terminated or not terminated.get("exitCode"):
+            continue
+        if cs.get("name") == STAGE_IN and message is None:
+            message = terminated.get("message") or ""
+            exit_code = terminated.get("exitCode")
+            reason = terminated.get("reason") or "Error"
+            staging_failed = True
+        elif cs.get("name") == STAGE_OUT:
+            sidecar_message = terminated.get("message") or ""
     unschedulable = ""
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
     workflow = shared((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
     phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
-    return PodEntry(job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow)
+    return PodEntry(
+        job,
+        phase,
+        message,
+        exit_code,
+        reason,
+        waiting,
+        waiting_message,
+        unschedulable,
+        workflow,
+        staging_failed,
+        sidecar_message,
+    )

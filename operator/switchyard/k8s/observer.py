@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
+from switchyard.k8s.artifactrun import RunArtifacts, staging_failure
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views
@@ -62,6 +63,7 @@ class JobObserver:
         self.nodes: dict[str, str] = {}  # Job -> its node, for the Jobs with news
         self.due: datetime | None = None  # the earliest of this observer's own timers
         self.last_full: float | None = None  # when every running Job was last looked at (monotonic)
+        self.artifacts: RunArtifacts | None = None  # the run's store, when it passes artifacts
         self.held_up: set[str] = set()  # Jobs whose node was told why they have no Pod (cleared once they do)
 
     def created(self, jobs: Mapping[str, str]) -> None:
@@ -199,7 +201,8 @@ class JobObserver:
         message: str | None = pod.message if pod is not None else None
         pod_exists = pod is not None
         if message is None:
-            pod_exists, message = await self._read_pod_message(entry.name)
+            pod_exists, pod = await self._read_pod(entry.name)
+            message = pod.message if pod is not None else None
         if message is None and entry.state == "Succeeded":
             finished = entry.finished_at or now
             if pod_exists and now - finished < OUTPUT_GRACE:
@@ -216,7 +219,12 @@ class JobObserver:
                 f"Job {entry.name} succeeded but {why}: the output was lost, so the node runs again",
                 blame=False,
             )
-        return JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
+        result = JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
+        if self.artifacts is not None:
+            if entry.state == "Succeeded":
+                return await self.artifacts.collect(result, pod)
+            return staging_failure(result, pod) or result
+        return result
 
     def _refusal(self, job: str) -> PodRefusal | None:
         event = self.views.refusal(self.namespace, job)
@@ -273,8 +281,8 @@ class JobObserver:
             raise
         return True, job_entry(found)
 
-    async def _read_pod_message(self, job: str) -> tuple[bool, str | None]:
-        """(a Pod of the Job exists, its main container's termination message if it terminated)."""
+    async def _read_pod(self, job: str) -> tuple[bool, PodEntry | None]:
+        """(a Pod of the Job exists, the summary of one whose container (or stage-in) terminated)."""
         pods = await self.api.call(
             self.api.core.list_namespaced_pod,
             self.namespace,
@@ -285,7 +293,7 @@ class JobObserver:
             exists = True
             entry = pod_entry(self.api.api_client.sanitize_for_serialization(item))
             if entry is not None and entry.message is not None:
-                return True, entry.message
+                return True, entry
         return exists, None
 
 

@@ -105,7 +105,12 @@ async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str,
 
 
 async def decide_route(
-    spec: WorkflowSpec, data: str, labels: Mapping[str, str], rules: list[RuleEntry]
+    spec: WorkflowSpec,
+    data: str,
+    labels: Mapping[str, str],
+    rules: list[RuleEntry],
+    size: int | None = None,
+    content_type: str | None = None,
 ) -> RouteDecision:
     """Explicit nodes, else RoutingRules (evaluated off the event loop, each within its budget), else analysis."""
     if spec.nodes:
@@ -118,7 +123,7 @@ async def decide_route(
             summary="explicit",
             skipped=[],
         )
-    facts = analyse_input(data, spec.input.content_type, labels)
+    facts = analyse_input(data, content_type or spec.input.content_type, labels, size=size)
     compiled = [e.rule for e in rules if e.rule is not None]
     selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
     return await route_input(facts, compiled, selector, spec.routing.analysis)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from switchyard.k8s.staging import Staging, with_staging
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION
@@ -86,8 +87,10 @@ def job(
     deps: Iterable[str],
     input_source: tuple[str, str],
     output_shards: int,
+    staging: Staging | None = None,
 ) -> dict[str, Any]:
-    """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input."""
+    """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
+    with `staging` the Pod passes data through the artifact store (`k8s.staging`)."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -165,6 +168,8 @@ def job(
     }
     if component.service_account_name is not None:
         pod_spec["serviceAccountName"] = component.service_account_name
+    if staging is not None:
+        pod_spec = with_staging(pod_spec, staging, node, attempt)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "podReplacementPolicy": "Failed",

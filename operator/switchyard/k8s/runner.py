@@ -20,10 +20,12 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
 from switchyard.k8s import breakers, prepare
+from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Runtime, Views
+from switchyard.k8s.staging import Staging
 from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
 from switchyard.logic import naming
 from switchyard.logic.dag import Dag
@@ -31,7 +33,7 @@ from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
-from switchyard.logic.scheduler import JobResult, Plan, WorkflowRun
+from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
 from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
@@ -70,6 +72,7 @@ class WorkflowRunner:
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
+        self.artifacts: RunArtifacts | None = None  # the run's artifact store, when it has one
 
     # -- the daemon ---------------------------------------------------------------------------------
 
@@ -144,19 +147,34 @@ class WorkflowRunner:
                 self.run = None
                 await self.writer.invalid(exc.reason, exc.message)
                 return False
-            except Leftover as exc:
-                message = f"waiting for the garbage collector: {exc}"
+            except (Leftover, StoreTrouble) as exc:
+                what = "the artifact store" if isinstance(exc, StoreTrouble) else "the garbage collector"
+                message = f"waiting for {what}: {exc}"
                 if message != self.status.message:
                     self.status.message = message
                     await self.writer.waiting(message)
                 await stopped.wait(LEFTOVER_RETRY_SECONDS)
         return False
 
+    async def open_artifacts(self, spec: WorkflowSpec) -> None:
+        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec)
+        self.observer.artifacts = self.artifacts
+
     async def begin(self, spec: WorkflowSpec) -> bool:
-        data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
+        await self.open_artifacts(spec)
+        size: int | None = None
+        content_type: str | None = None
+        if self.artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
+            peek = await self.artifacts.peek_input()
+            data, external = peek.head.decode("utf-8", errors="replace"), None
+            size = peek.size
+            if "content_type" not in spec.input.model_fields_set and peek.content_type:
+                content_type = peek.content_type
+        else:
+            data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
         self.input_source = prepare.input_source(self.name, external)
         labels = dict(self.body["metadata"].get("labels") or {})
-        decision = await prepare.decide_route(spec, data, labels, self.registry.rules)
+        decision = await prepare.decide_route(spec, data, labels, self.registry.rules, size, content_type)
         dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
         self.held.shards = naming.output_shards(len(dag.nodes))
@@ -168,7 +186,8 @@ class WorkflowRunner:
         patch = self.writer.started_patch(run, route, outputs, now, reused=set(reused))
         prepare.check_size(self.body, patch, dag, run.compact())
         if external is None:
-            await self.configmaps.ensure(self.input_source[0], {"input": data}, "input")
+            stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store
+            await self.configmaps.ensure(self.input_source[0], {"input": stored}, "input")
         for name in outputs:
             await self.configmaps.ensure(name, {}, "outputs")
         self.held.hold({node: output for node, (_, output) in reused.items()})
@@ -186,6 +205,9 @@ class WorkflowRunner:
         return True
 
     async def resume(self, spec: WorkflowSpec) -> bool:
+        await self.open_artifacts(spec)
+        if self.artifacts is not None:
+            self.artifacts.recorded_bytes = sum(n.artifact_bytes or 0 for n in self.status.nodes.values())
         nodes = prepare.routed_nodes(spec, self.status.route or RouteStatus())
         dag = prepare.build_dag(nodes, self.registry)  # raises only if the spec changed behind our back
         self.held.shards = naming.output_shards(len(dag.nodes))
@@ -298,7 +320,7 @@ class WorkflowRunner:
         if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
             await self.held.write()
         report = await self.launcher.launch(
-            self.run, plan.launches, components, self.input_source, self.held.shards, now
+            self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )
         self.observer.created(
             {
@@ -319,6 +341,13 @@ class WorkflowRunner:
         self.refused = report.refused
         wakes = [w for w in (plan.wake_at, seen.wake_at, written_by) if w is not None]
         return bool(report.refused or report.adopted), min(wakes, default=None)
+
+    def staging(self, launch: Launch) -> Staging | None:
+        """What the launch's staging containers fetch and where they upload (None: no artifact store)."""
+        if self.artifacts is None or self.run is None:
+            return None
+        upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.dag.deps[launch.node]}
+        return self.artifacts.staging(launch.node, launch.attempt, upstream)
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""

@@ -53,12 +53,15 @@ def _parse_json(data: str, content_type: str) -> tuple[bool, Any]:
     return False, None
 
 
-def analyse_input(data: str, content_type: str = "text/plain", labels: Mapping[str, str] | None = None) -> InputFacts:
-    """Compute the facts of an input once; routing and analysis both read them."""
+def analyse_input(
+    data: str, content_type: str = "text/plain", labels: Mapping[str, str] | None = None, size: int | None = None
+) -> InputFacts:
+    """Compute the facts of an input once; routing and analysis both read them. `size` is the whole input's
+    when `data` is only its beginning (an input artifact: its first 64 KiB)."""
     is_json, value = _parse_json(data, content_type)
     return InputFacts(
         data=data,
-        size=len(data.encode("utf-8")),
+        size=len(data.encode("utf-8")) if size is None else size,
         is_json=is_json,
         json=value,
         has_digits=_DIGIT.search(data) is not None,

@@ -36,10 +36,17 @@ class NodeState:
     message: str | None = None
     output: str | None = None
     fallback: str | None = None
+    artifacts: list[dict[str, Any]] | None = None  # ArtifactRef in wire form (only a succeeded node has them)
+    artifact_manifest: str | None = None
+    artifact_bytes: int | None = None
 
     @classmethod
     def of(cls, status: NodeStatus) -> NodeState:
-        return cls(*(getattr(status, f.name) for f in fields(cls)))  # same names and order (a test checks)
+        values = [getattr(status, f.name) for f in fields(cls)]  # same names and order (a test checks)
+        state = cls(*values)
+        if status.artifacts is not None:
+            state.artifacts = [a.model_dump(mode="json", by_alias=True) for a in status.artifacts]
+        return state
 
     def wire(self) -> dict[str, Any]:
         """The node's status as the API stores it: camelCase keys, nulls kept (a merge patch removes with them),
@@ -56,6 +63,9 @@ class NodeState:
             "message": _fit(self.message, limits["message"]),
             "output": _fit(self.output, limits["output"]),
             "fallback": _fit(self.fallback, limits["fallback"]),
+            "artifacts": self.artifacts,
+            "artifactManifest": self.artifact_manifest,
+            "artifactBytes": self.artifact_bytes,
         }
 
 

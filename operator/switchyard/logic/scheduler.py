@@ -34,6 +34,9 @@ COMPACT_TEXT = 80  # ... of at most this many characters
 COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.py budgets COMPACT_NODE_BYTES)
 # A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
 REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
+# Store trouble (unreachable, 5xx, SlowDown) retries this many times beyond the Component's retry limit.
+STORE_RETRIES = 10
+STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
 
 # Waiting: still Active but held up (no Pod yet: a quota); the node shows why and keeps running
 JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected", "Waiting"]
@@ -58,6 +61,14 @@ class JobResult:
     message: str = ""  # the container's termination message: the output on success, the error on failure
     blame: bool = True  # False: not the component's failure (the cluster refused or lost it); the breaker ignores it
     transient: bool = False  # Rejected only: the refusal will pass (e.g. a quota): the attempt is not used up
+    # Succeeded only: the attempt's output artifacts (ArtifactRef wire form, at most MAX_STATUS_ARTIFACTS) and
+    # the key of its manifest (all of them), when the run passes data through an artifact store.
+    artifacts: tuple[dict[str, object], ...] | None = None
+    artifact_manifest: str | None = None
+    artifact_bytes: int | None = None
+    # Failed/Lost: the store's trouble, not the Component's (ArtifactStoreUnavailable...): retried with
+    # backoff without using up the Component's retry limit (at most STORE_RETRIES times in a row).
+    store_trouble: bool = False
     permanent: bool = False  # Failed: a retry cannot help (a policy refuses the Pod): no further attempt
 
 
@@ -162,6 +173,7 @@ class WorkflowRun:
         self.dag = dag
         self.index = {node: i for i, node in enumerate(dag.nodes)}  # position in the immutable DAG
         self.rejections: dict[str, int] = {}  # node -> transient refusals in a row (backoff)
+        self.store_troubles: dict[str, int] = {}  # node -> attempts lost to store trouble (not charged)
         self.messages_kept = 0  # compact status: failed nodes that kept a message
         self.with_message: set[str] = set()
         self.parallelism = parallelism
@@ -249,6 +261,11 @@ class WorkflowRun:
         if self.compact():
             if status.phase in TERMINAL:
                 wire.update(job=None, output=None, startedAt=None, fallback=None)
+            # A compact node lists no artifacts: its manifest's key leads to all of them (in the store).
+            wire.pop("artifacts", None)
+            for key in ("artifactManifest", "artifactBytes"):
+                if wire.get(key) is None:
+                    wire.pop(key, None)
             if status.reason:
                 wire["reason"] = preview(status.reason, COMPACT_REASON)
             keep = status.message and status.phase not in ("Skipped", "Succeeded")
@@ -404,6 +421,9 @@ class WorkflowRun:
         status.reason = "FallbackSucceeded" if status.fallback else None
         status.message = None
         status.next_retry_at = None
+        status.artifacts = list(result.artifacts) if result.artifacts is not None else None
+        status.artifact_manifest = result.artifact_manifest
+        status.artifact_bytes = result.artifact_bytes
         plan.outputs[node] = result.message
         plan.changed.add(node)
         self._node_done(node)
@@ -433,8 +453,25 @@ class WorkflowRun:
             breakers.release(ran, self.name, node)
         self.running.discard(node)
         policy = components.get(own)
+        free = self.store_troubles.get(node, 0)
+        if result.store_trouble and free < STORE_RETRIES:
+            free = self.store_troubles[node] = free + 1
+            due = next_retry_at(STORE_BACKOFF, free, max(failed_at, now))
+            if due.microsecond:
+                due = due.replace(microsecond=0) + timedelta(seconds=1)
+            status.phase = "Retrying"
+            status.next_retry_at = due
+            status.finished_at = failed_at
+            status.reason = reason
+            status.message = f"attempt {status.attempts} failed: {message}"
+            self.retrying.add(node)
+            plan.changed.add(node)
+            plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
+            plan.wake(due)
+            return
+        used = status.attempts - free  # attempts lost to the store are not the Component's
         retry = not result.permanent and status.fallback is None and policy is not None
-        if retry and policy is not None and can_retry(policy.retry, status.attempts):
+        if retry and policy is not None and can_retry(policy.retry, used):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))

@@ -100,6 +100,11 @@ WORKFLOW = Kind(
             "!(has(self.data) && has(self.configMapKeyRef))",
             "input takes either data or configMapKeyRef, not both",
         ),
+        Rule(
+            "spec.input",
+            "!has(self.artifact) || !(has(self.data) || has(self.configMapKeyRef))",
+            "input takes one of data, configMapKeyRef or artifact, not several",
+        ),
         # maxLength counts characters; the limit is in bytes (UTF-8), as the README says.
         Rule(
             "spec.input.data",

@@ -53,14 +53,29 @@ class ConfigMapKeyRef(ApiModel):
     )
 
 
+ArtifactKey = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^/].*$")]
+
+
+class ArtifactInput(ApiModel):
+    key: ArtifactKey = Field(
+        description="The object's key in the Workflow's ArtifactStore (under the store's prefix, if it has one); "
+        "any size: it is streamed to each node's `/switchyard/input`, never copied into etcd."
+    )
+
+
 class InputSpec(ApiModel):
-    """The workflow's input: inline `data` or a key of a ConfigMap in the same namespace."""
+    """The workflow's input: inline `data`, a key of a ConfigMap in the same namespace, or an artifact."""
 
     data: Annotated[str, StringConstraints(max_length=MAX_INPUT_BYTES)] | None = Field(
         default=None, description="The input itself, inline (at most 512 KiB in UTF-8)."
     )
     config_map_key_ref: ConfigMapKeyRef | None = Field(
         default=None, description="Read the input from a ConfigMap key instead (up to 1 MiB)."
+    )
+    artifact: ArtifactInput | None = Field(
+        default=None,
+        description="Read the input from an object of the Workflow's ArtifactStore instead (any size). Routing "
+        "and analysis see its size, content type and at most its first 64 KiB.",
     )
     content_type: Annotated[str, StringConstraints(max_length=255)] = Field(
         default="text/plain",
@@ -70,7 +85,11 @@ class InputSpec(ApiModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> InputSpec:
-        if self.data is not None and self.config_map_key_ref is not None:
+        given = [n for n, v in (("data", self.data), ("configMapKeyRef", self.config_map_key_ref),
+                                ("artifact", self.artifact)) if v is not None]  # fmt: skip
+        if len(given) > 1:
+            if "artifact" in given:
+                raise ValueError("input takes one of 'data', 'configMapKeyRef' or 'artifact', not several")
             raise ValueError("input takes either 'data' or 'configMapKeyRef', not both")
         if self.data is not None:
             size = utf8_size(self.data)
@@ -151,6 +170,11 @@ class WorkflowSpec(ApiModel):
         description="Delete the finished Workflow (with its Jobs and outputs) this long after it finished; unset "
         "keeps it.",
     )
+    artifact_store: ObjectName | None = Field(
+        default=None,
+        description="The ArtifactStore (in the Workflow's namespace) holding the input artifact and the nodes' "
+        "output artifacts; unset: the store named `default`, when the namespace has one.",
+    )
     reuse: ReuseSpec | None = Field(
         default=None,
         description="Take the outputs of this finished Workflow's succeeded nodes instead of running them again "
@@ -196,6 +220,33 @@ class NodeStatus(StatusModel):
         default=None, description="A preview of the output; the whole is in the outputs ConfigMap."
     )
     fallback: Name | None = Field(default=None, description="The fallback component run instead, if any.")
+    artifacts: Annotated[list[ArtifactRef], Field(max_length=MAX_STATUS_ARTIFACTS)] | None = Field(
+        default=None,
+        description="The output artifacts of the attempt that succeeded (the first 100 by name; all of them are "
+        "in `artifactManifest`).",
+    )
+    artifact_manifest: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None,
+        description="The key of the succeeding attempt's manifest object: every artifact with size and digest.",
+    )
+    artifact_bytes: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="The total size of the node's artifacts, in bytes."
+    )
+
+
+class ArtifactRef(StatusModel):
+    """One output file of a node, uploaded to the store by the attempt that succeeded."""
+
+    name: Annotated[str, StringConstraints(max_length=512)] = Field(
+        description="The file's path under the node's `/switchyard/outputs/` (and downstream under "
+        "`/switchyard/upstream/<node>/`)."
+    )
+    key: Annotated[str, StringConstraints(max_length=1024)] = Field(description="The object's key in the store.")
+    size: Annotated[int, Field(ge=0, description="Its size in bytes.")]
+    digest: Annotated[str, StringConstraints(max_length=71)] = Field(description="`sha256:<hex>` of its bytes.")
+
+
+MAX_STATUS_ARTIFACTS = 100
 
 
 RouteSource = Literal["Explicit", "Rule", "Analysis"]

@@ -26,6 +26,7 @@ from typing import Any, cast
 import kubernetes
 import yaml
 
+from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, KINDS, VERSION
 from switchyard.models.workflow import WorkflowStatus
@@ -57,6 +58,9 @@ PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
 IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")
 STORE_SECRET = "default-artifact-store"  # the Secret with the embedded S3 server's access key
+BIG_INPUT_KEY = "examples/readings.txt"  # manifests/examples/workflow-big-input.yaml reads it
+MAX_LISTED = 100  # status lists at most this many artifacts of a node
+NEEDS_STORE = ("switchyard.dev/needs", "artifact-store")  # an example applied only when there is a store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Options:
     keep_running: bool = False
     workers: int = 4
     ingest_port: int = 0  # the operator's CloudEvents ingest endpoint; 0: a free port
+    big_input_mib: int = 100  # the generated input of the big-input example (`examples/readings.txt`); 0: none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,10 +168,10 @@ class Sandbox:
     def create_default_store(self) -> None:
         """The namespace's `default` ArtifactStore on the embedded server, its access key in a Secret."""
         assert self.s3 is not None
-        secret = kubernetes.client.V1Secret(
-            metadata=kubernetes.client.V1ObjectMeta(name=STORE_SECRET),
-            string_data={"accessKeyId": self.s3.access_key, "secretAccessKey": self.s3.secret_key},
-        )
+        secret: Any = {  # the client takes a dict body as it takes a V1Secret
+            "metadata": {"name": STORE_SECRET},
+            "stringData": {"accessKeyId": self.s3.access_key, "secretAccessKey": self.s3.secret_key},
+        }
         self.core.create_namespaced_secret(NAMESPACE, secret)
         s3 = {
             "endpoint": self.s3.endpoint,
@@ -178,6 +183,26 @@ class Sandbox:
         }
         self.create({"apiVersion": f"{GROUP}/{VERSION}", "kind": "ArtifactStore",
                      "metadata": {"name": "default"}, "spec": {"s3": s3}})  # fmt: skip
+
+    def put_big_input(self, mib: int) -> int:
+        """Generate `mib` MiB of readings (one number a line) on disk and put them as `BIG_INPUT_KEY`; its size."""
+        assert self.s3 is not None
+        path = self.dir / "readings.txt"
+        line, size, n = 0, mib * 1024 * 1024, 0
+        with path.open("w") as out:
+            while n < size:
+                block = "".join(f"{(line + i) % 1000 * 0.25}\n" for i in range(10_000))
+                out.write(block)
+                n += len(block)
+                line += 10_000
+        spec = StoreSpec.model_validate(
+            {"endpoint": self.s3.endpoint, "bucket": self.s3.bucket, "credentialsSecretRef": {"name": STORE_SECRET}}
+        )
+        client = make_client(spec, Credentials(self.s3.access_key, self.s3.secret_key))
+        client.fput_object(self.s3.bucket, BIG_INPUT_KEY, str(path), content_type="text/plain")
+        written = path.stat().st_size
+        path.unlink()
+        return written
 
     def create(self, doc: dict[str, Any]) -> None:
         plural = PLURALS[doc["kind"]]
@@ -383,6 +408,21 @@ def summary(sandbox: Sandbox, screen: Screen, rows: Sequence[WorkflowRow]) -> No
         screen.print(f"job runner error: {error!r}")
 
 
+def artifact_lines(rows: Sequence[WorkflowRow]) -> list[str]:
+    """Where each Workflow's output artifacts are (their nodes' manifests in the store)."""
+    lines: list[str] = []
+    for row in rows:
+        nodes = {n: s for n, s in row.status.nodes.items() if s.artifact_manifest and s.artifacts}
+        if not nodes:
+            continue
+        lines.append(f"Artifacts of {row.name} (switchyard artifacts ls {row.name}):")
+        for node, status in sorted(nodes.items()):
+            count = len(status.artifacts or [])
+            listed = f"{count} files" if count < MAX_LISTED else f"{count}+ files (all in the manifest)"
+            lines.append(f"  {node}: {listed}, {status.artifact_bytes or 0} bytes; manifest {status.artifact_manifest}")
+    return lines
+
+
 def verdict(rows: Sequence[WorkflowRow]) -> tuple[bool, list[str]]:
     """(all expectations met, one line per Workflow)."""
     lines, ok = [], True
@@ -516,6 +556,11 @@ def run(options: Options) -> int:
             triggered: list[str] = []
             if options.examples is not None:
                 docs = example_documents(options.examples)
+                if sandbox.s3 is not None and options.big_input_mib:
+                    size = sandbox.put_big_input(options.big_input_mib)
+                    screen.print(f"Put a generated input of {size / 2**20:.0f} MiB into the store as {BIG_INPUT_KEY}")
+                else:  # an example that needs the store (or its big input) would only end Invalid
+                    docs = [d for d in docs if (d["metadata"].get("annotations") or {}).get(NEEDS_STORE[0]) is None]
                 for doc in docs:
                     sandbox.create(doc)
                 names = [doc["metadata"]["name"] for doc in docs if doc["kind"] == "Workflow"]
@@ -535,6 +580,8 @@ def run(options: Options) -> int:
                 ok, lines = verdict(rows)
                 screen.print("Result:")
                 for line in lines:
+                    screen.print(line)
+                for line in artifact_lines(rows):
                     screen.print(line)
                 if unfinished:
                     screen.print(f"Timed out after {options.timeout:.0f}s waiting for: {', '.join(unfinished)}")

@@ -1,0 +1,258 @@
+"""Data through the DAG: the real operator, the local runner (real processes) and the real S3 server (moto).
+
+Each test runs in its own namespace with a `default` ArtifactStore over the session's S3 server; the
+Components are the built-in processors (the switchyard image, which the local runner runs), so every byte
+goes through stage-in, the processor and stage-out as in a cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from minio import Minio
+
+from switchyard.artifacts.store import Credentials, StoreSpec, make_client
+from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.s3server import S3Server
+from tests.emulated.conftest import GROUP, VERSION, Kube, wait_for
+
+pytestmark = pytest.mark.emulated
+PROCESSORS = ("chunking-processor", "numeric-processor", "data-validator", "json-processor")
+
+
+@pytest.fixture
+def runner(kubeconfig: pathlib.Path, namespace: str, running_operator: Any) -> Iterator[LocalJobRunner]:
+    with LocalJobRunner(kubeconfig, namespace=namespace, workers=3) as job_runner:
+        yield job_runner
+    assert not job_runner.errors
+
+
+def _store_spec(server: S3Server) -> dict[str, Any]:
+    return {
+        "endpoint": server.host,
+        "bucket": server.bucket,
+        "region": server.region,
+        "insecure": True,
+        "credentialsSecretRef": {"name": "store-credentials"},
+    }
+
+
+@pytest.fixture
+def store(kube: Kube, s3_server: S3Server) -> Minio:
+    """The namespace's `default` ArtifactStore (and its Secret); the built-in processors as Components."""
+    data = {"accessKeyId": s3_server.access_key, "secretAccessKey": s3_server.secret_key}
+    kube.core.create_namespaced_secret(
+        kube.namespace,
+        {
+            "metadata": {"name": "store-credentials"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        },
+    )
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ArtifactStore",
+        "metadata": {"name": "default"},
+        "spec": {"s3": _store_spec(s3_server)},
+    }
+    kube.custom.create_namespaced_custom_object(GROUP, VERSION, kube.namespace, "artifactstores", body)
+    for name in PROCESSORS:
+        kube.create(
+            "Component",
+            name,
+            {
+                "image": "switchyard:0.1.0",
+                "command": ["python", "-m", "switchyard.processors", name],
+                "retry": {"limit": 1, "backoff": {"initialSeconds": 1, "factor": 1, "maxSeconds": 1}},
+            },
+        )
+    spec = StoreSpec.model_validate(_store_spec(s3_server))
+    return make_client(spec, Credentials(s3_server.access_key, s3_server.secret_key))
+
+
+def _put(client: Minio, bucket: str, key: str, data: bytes) -> None:
+    client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="text/plain")
+
+
+def _workflow(kube: Kube, name: str, input_: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+    kube.create("Workflow", name, {"input": input_, "nodes": nodes})
+
+
+def _secrets(server: S3Server) -> tuple[str, str]:
+    return server.access_key, server.secret_key
+
+
+def _assert_no_credentials(kube: Kube, workflow: str, server: S3Server) -> None:
+    """Neither key appears in any Pod, Job, the Workflow (status included) or an Event; the main container
+    gets no Secret at all."""
+    api = kube.core.api_client
+    pods = kube.core.list_namespaced_pod(kube.namespace).items
+    objects: list[Any] = [api.sanitize_for_serialization(p) for p in pods]
+    objects += [api.sanitize_for_serialization(j) for j in kube.jobs()]
+    objects += [kube.get("Workflow", workflow)]
+    objects += [api.sanitize_for_serialization(e) for e in kube.core.list_namespaced_event(kube.namespace).items]
+    text = json.dumps(objects)
+    for secret in _secrets(server):
+        assert secret not in text
+    for pod in objects[: len(pods)]:
+        main = pod["spec"]["containers"][0]
+        assert "secretKeyRef" not in json.dumps(main)
+        for init in pod["spec"]["initContainers"]:
+            assert init["securityContext"]["runAsNonRoot"] is True
+            assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert init["securityContext"]["allowPrivilegeEscalation"] is False
+            assert init["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_chunks_flow_through_a_three_node_dag_verified_and_recorded(
+    kube: Kube, store: Minio, s3_server: S3Server, runner: LocalJobRunner
+) -> None:
+    numbers = list(range(1, 5001))
+    data = "".join(f"{n}\n" for n in numbers).encode()
+    _put(store, s3_server.bucket, "inputs/numbers.txt", data)
+    nodes = [
+        {"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 4000, "lines": True}},
+        {"name": "sum", "component": "numeric-processor", "dependsOn": ["chunk"]},
+        {"name": "check", "component": "data-validator", "dependsOn": ["sum"]},
+    ]
+    _workflow(kube, "flow", {"artifact": {"key": "inputs/numbers.txt"}}, nodes)
+    status = kube.wait_phase("flow", "Succeeded", "Failed", timeout=120)
+    assert status["phase"] == "Succeeded", status
+    chunk = status["nodes"]["chunk"]
+    names = [a["name"] for a in chunk["artifacts"]]
+    assert names[0] == "chunk-00000" and len(names) == len(data) // 4000 + 1
+    assert chunk["artifactBytes"] == len(data)
+    whole = b""
+    for artifact in chunk["artifacts"]:  # each recorded digest is the stored object's
+        body = store.get_object(s3_server.bucket, artifact["key"]).read()
+        assert artifact["digest"] == "sha256:" + hashlib.sha256(body).hexdigest()
+        assert artifact["size"] == len(body)
+        whole += body
+    assert whole == data
+    assert chunk["artifactManifest"].endswith("/chunk/1.manifest.json")
+    summary = json.loads(kube.configmap(status["outputs"][0])["sum"])
+    assert summary["count"] == len(numbers) and summary["sum"] == sum(numbers)  # it read the chunks, not the input
+    inputs = [
+        c for c in kube.core.list_namespaced_config_map(kube.namespace).items if c.metadata.name.endswith("input")
+    ]
+    assert all(not (c.data or {}).get("input") for c in inputs)  # nothing of the input artifact is in etcd
+    _assert_no_credentials(kube, "flow", s3_server)
+
+
+def test_a_missing_input_artifact_makes_the_workflow_invalid(kube: Kube, store: Minio, runner: LocalJobRunner) -> None:
+    _workflow(kube, "nothing", {"artifact": {"key": "no/such/key"}}, [{"name": "a", "component": "data-validator"}])
+    status = kube.wait_phase("nothing", "Invalid", timeout=30)
+    valid = next(c for c in status["conditions"] if c["type"] == "Valid")
+    assert valid["reason"] == "ArtifactNotFound"
+    assert "no/such/key" in valid["message"]
+    assert not kube.jobs()
+
+
+def test_an_artifact_workflow_without_a_store_is_invalid(kube: Kube, running_operator: Any) -> None:
+    _workflow(kube, "storeless", {"artifact": {"key": "x"}}, [{"name": "a", "component": "data-validator"}])
+    status = kube.wait_phase("storeless", "Invalid", timeout=30)
+    valid = next(c for c in status["conditions"] if c["type"] == "Valid")
+    assert valid["reason"] == "ArtifactStoreNotFound"
+    assert "ArtifactStore 'default' not found" in valid["message"]
+
+
+class TamperingRunner(LocalJobRunner):
+    """The local runner, calling `before(node)` before it runs a node's Pod (the test's hand between nodes)."""
+
+    before: Any = None
+
+    def _launch(self, run: Any, deadline: float | None) -> None:
+        if self.before is not None and run.job.node:
+            self.before(run.job.node, run.job.body)
+        super()._launch(run, deadline)
+
+
+def test_a_corrupted_upstream_object_is_never_passed_on(
+    kube: Kube, store: Minio, s3_server: S3Server, kubeconfig: pathlib.Path, running_operator: Any
+) -> None:
+    _put(store, s3_server.bucket, "inputs/text.txt", b"alpha\nbeta\ngamma\n" * 100)
+
+    def corrupt(node: str, job: dict[str, Any]) -> None:
+        if node == "check":  # chunk has succeeded: its first chunk is changed behind the manifest's back
+            args = job["spec"]["template"]["spec"]["initContainers"][0]["args"]
+            manifest_key = args[args.index("--upstream") + 1].removeprefix("chunk=")
+            manifest = json.loads(store.get_object(s3_server.bucket, manifest_key).read())
+            _put(store, s3_server.bucket, manifest["artifacts"][0]["key"], b"tampered bytes")
+
+    nodes = [
+        {"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 500, "lines": True}},
+        {"name": "check", "component": "data-validator", "dependsOn": ["chunk"]},
+    ]
+    with TamperingRunner(kubeconfig, namespace=kube.namespace, workers=2) as runner:
+        runner.before = corrupt
+        _workflow(kube, "tamper", {"artifact": {"key": "inputs/text.txt"}}, nodes)
+        status = kube.wait_phase("tamper", "Failed", "Succeeded", timeout=120)
+    assert not runner.errors
+    check = status["nodes"]["check"]
+    assert status["phase"] == "Failed" and check["phase"] == "Failed", check
+    assert check["reason"] == "ArtifactCorrupt", check
+    assert check["attempts"] == 2  # retried like a lost output
+    assert "ArtifactCorrupt" in kube.wait_event("tamper", "NodeRetrying").message
+    component = kube.status("Component", "data-validator")
+    assert (component.get("breaker") or {}).get("consecutiveFailures", 0) == 0  # never charged to the breaker
+    pods = [
+        p
+        for p in kube.core.list_namespaced_pod(kube.namespace).items
+        if p.metadata.labels["switchyard.dev/node"] == "check"
+    ]
+    assert len(pods) == 2
+    for pod in pods:  # the validator itself never ran on the tampered data
+        assert all(cs.state.terminated is None for cs in pod.status.container_statuses or [])
+        stage_in = pod.status.init_container_statuses[0]
+        assert stage_in.name == "stage-in" and stage_in.state.terminated.exit_code == 1
+
+
+def test_a_store_down_mid_run_is_unavailable_then_succeeds_when_back(
+    kube: Kube, store: Minio, s3_server: S3Server, kubeconfig: pathlib.Path, running_operator: Any
+) -> None:
+    _put(store, s3_server.bucket, "inputs/down.txt", b"1\n2\n3\n" * 200)
+    kube.create(
+        "Component",
+        "strict-numeric",
+        {"image": "switchyard:0.1.0", "command": ["python", "-m", "switchyard.processors", "numeric-processor"],
+         "retry": {"limit": 0}},
+    )  # fmt: skip
+    nodes = [
+        {"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 300, "lines": True}},
+        {"name": "sum", "component": "strict-numeric", "dependsOn": ["chunk"]},
+    ]
+
+    def outage(node: str, job: dict[str, Any]) -> None:
+        if node == "sum" and job["metadata"]["labels"]["switchyard.dev/attempt"] == "1":
+            s3_server.down()  # after chunk uploaded its chunks, before sum fetches them
+
+    with TamperingRunner(kubeconfig, namespace=kube.namespace, workers=2) as runner:
+        runner.before = outage
+        try:
+            _workflow(kube, "outage", {"artifact": {"key": "inputs/down.txt"}}, nodes)
+            retrying = wait_for(
+                lambda: (
+                    (n := kube.status("Workflow", "outage").get("nodes", {}).get("sum", {})).get("reason")
+                    == "ArtifactStoreUnavailable"
+                    and n
+                ),
+                120,
+                what="sum to meet the store's outage",
+            )
+            assert retrying["phase"] == "Retrying"  # although its Component allows no retry
+        finally:
+            s3_server.up()
+        status = kube.wait_phase("outage", "Succeeded", "Failed", timeout=180)
+    assert not runner.errors
+    assert status["phase"] == "Succeeded", status["nodes"]["sum"]
+    assert status["nodes"]["sum"]["attempts"] >= 2
+    summary = json.loads(kube.configmap(status["outputs"][0])["sum"])
+    assert summary["sum"] == 6 * 200
+    component = kube.status("Component", "strict-numeric")
+    assert (component.get("breaker") or {}).get("consecutiveFailures", 0) == 0  # never charged to the breaker

@@ -1,0 +1,72 @@
+"""The engine's rules for artifacts: recorded on success, store trouble retried beyond the limit, caps final."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from tests.unit.test_scheduler import T0, comp, fail, make_run, nodes, ok
+
+from switchyard.logic.scheduler import STORE_RETRIES, BreakerBook, JobResult
+from switchyard.models.workflow import WorkflowStatus
+
+ARTIFACT = {"name": "chunk-00000", "key": "k/a/1/chunk-00000", "size": 3, "digest": "sha256:" + "0" * 64}
+NO_RETRY = {"c": comp(retry={"limit": 0})}
+
+
+def _store_trouble(result: JobResult) -> JobResult:
+    return dataclasses.replace(result, state="Lost", reason="ArtifactStoreUnavailable", blame=False, store_trouble=True)
+
+
+def test_a_success_records_exactly_its_artifacts_and_they_survive_a_restart() -> None:
+    run, book = make_run(nodes(("a", []), ("b", ["a"]))), BreakerBook()
+    run.step({}, NO_RETRY, book, T0)
+    result = dataclasses.replace(
+        ok(run, "a"), artifacts=(ARTIFACT,), artifact_manifest="k/a/1.manifest.json", artifact_bytes=3
+    )
+    plan = run.step({"a": result}, NO_RETRY, book, T0)
+    assert [launch.node for launch in plan.launches] == ["b"]
+    wire = run.node_wire("a")
+    assert wire["artifacts"] == [ARTIFACT] and wire["artifactManifest"] == "k/a/1.manifest.json"
+    assert wire["artifactBytes"] == 3
+    read = WorkflowStatus.model_validate({"nodes": {"a": wire}}).nodes["a"]
+    restarted = make_run(nodes(("a", []), ("b", ["a"])))
+    restarted.nodes["a"] = type(run.nodes["a"]).of(read)
+    assert restarted.node_wire("a") == wire
+
+
+def test_store_trouble_retries_beyond_the_retry_limit_and_never_charges_the_breaker() -> None:
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, NO_RETRY, book, T0)
+    now = T0
+    for n in range(1, STORE_RETRIES + 1):
+        run.step({"a": _store_trouble(fail(run, "a", now))}, NO_RETRY, book, now)
+        state = run.nodes["a"]
+        assert state.phase == "Retrying" and state.reason == "ArtifactStoreUnavailable"
+        assert state.next_retry_at is not None and state.next_retry_at > now
+        now = state.next_retry_at
+        plan = run.step({}, NO_RETRY, book, now)
+        assert [(x.node, x.attempt) for x in plan.launches] == [("a", n + 1)]
+    assert book.state("c").consecutive_failures == 0
+    run.step({"a": _store_trouble(fail(run, "a", now))}, NO_RETRY, book, now)  # the bound: then it fails
+    assert run.nodes["a"].phase == "Failed"
+
+
+def test_a_component_failure_after_store_trouble_still_gets_its_own_retries() -> None:
+    components = {"c": comp(retry={"limit": 1, "backoff": {"initialSeconds": 1, "factor": 1, "maxSeconds": 1}})}
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    run.step({"a": _store_trouble(fail(run, "a", T0))}, components, book, T0)
+    later = T0 + timedelta(seconds=10)
+    run.step({}, components, book, later)
+    run.step({"a": fail(run, "a", later)}, components, book, later)  # attempt 2: the Component's first failure
+    assert run.nodes["a"].phase == "Retrying"
+
+
+def test_output_too_large_fails_at_once() -> None:
+    components = {"c": comp(retry={"limit": 3})}
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, components, book, T0)
+    result = dataclasses.replace(fail(run, "a"), reason="OutputTooLarge", permanent=True, blame=False)
+    run.step({"a": result}, components, book, T0)
+    assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "OutputTooLarge"
