@@ -53,3 +53,9 @@ def test_a_rule_failing_on_every_input_is_counted_and_posts_one_event_a_minute(
     assert (event.type, event.involved_object.kind, event.involved_object.name) == ("Warning", "RoutingRule", "kinds")
     assert event.message.startswith("rule 'kinds': CEL evaluation error: no such key: 'kind' (workflow w")
     assert (event.count or 1) == 1
+
+    # no rule matches and analysis is off: Invalid, the skip in its message, and counted as well
+    kube.create("Workflow", "strict", {"input": {"data": '{"id": 0}'}, "routing": {"analysis": False}})
+    status = kube.wait_phase("strict", "Invalid")
+    assert "rule 'kinds': CEL evaluation error: no such key: 'kind'" in status["message"]
+    wait_for(lambda: rule_errors(running_operator, kube.namespace) == {"kinds": 21}, 10, what="21 errors of 'kinds'")

@@ -254,6 +254,14 @@ def test_evaluation_errors_are_skipped_not_raised() -> None:
     assert decision.skipped_rules == ["null-json", "not-bool", "overflow", "bad-regex", "unknown-key", "broken"]
 
 
+def test_no_route_names_the_rules_that_failed_to_evaluate() -> None:
+    rules = [rule("kinds", 'input.json.kind == "order"', "x"), rule("small", "input.size < 0", "x")]
+    with pytest.raises(InvalidSpec) as raised:
+        route(analyse_input('{"id": 1}'), rules, None, False)
+    assert raised.value.reason == "NoRoute" and raised.value.skipped_rules == ("kinds",)
+    assert "skipped 1 rule: rule 'kinds': CEL evaluation error: no such key: 'kind'" in raised.value.message
+
+
 def test_the_documented_has_pattern_never_errors_on_json_without_the_key() -> None:
     """Issue 19.12: the README's and examples' pattern is a plain non-match for any input, never a skip."""
     when = 'type(input.json) == map && has(input.json.kind) && input.json.kind == "order"'

@@ -133,10 +133,16 @@ def test_admission() -> None:
 
 
 def test_history_keeps_the_newest() -> None:
-    finished = [("c", "2026-01-03"), ("a", "2026-01-01"), ("b", "2026-01-02")]
+    finished = [("c", "2026-01-03", 3), ("a", "2026-01-01", 1), ("b", "2026-01-02", 2)]
     assert logic.history_to_delete(finished, 1) == ["a", "b"]
     assert logic.history_to_delete(finished, 3) == []
     assert logic.history_to_delete(finished, 0) == ["a", "b", "c"]
+
+
+def test_history_breaks_ties_within_a_second_by_the_order_seen_not_the_name() -> None:
+    """Two Workflows finishing in one second: the later one is kept whatever its (hashed) name."""
+    finished = [("short-3dd7", "2026-01-01T00:00:05Z", 1), ("short-1c41", "2026-01-01T00:00:05Z", 2)]
+    assert logic.history_to_delete(finished, 1) == ["short-3dd7"]
 
 
 def test_parse_event_structured_and_binary() -> None:

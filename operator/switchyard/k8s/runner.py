@@ -145,6 +145,8 @@ class WorkflowRunner:
                     return await self.begin(spec)
             except InvalidSpec as exc:
                 self.run = None
+                for rule in exc.skipped_rules:  # no route: the message names them; the metric counts them
+                    metrics.ROUTING_RULE_ERRORS.labels(self.namespace, rule).inc()
                 await self.writer.invalid(exc.reason, exc.message)
                 return False
             except (Leftover, StoreTrouble) as exc:

@@ -170,6 +170,7 @@ class WorkflowSeen:
     phase: str
     finished_at: str
     counted: bool = False  # in the stream statistics already (only counted ones are pruned)
+    order: int = 0  # when this process first saw it finished: breaks ties within finishedAt's second
 
 
 class TriggerEngine:
@@ -187,6 +188,7 @@ class TriggerEngine:
         self.warned: dict[tuple[Key, str], float] = {}
         self.sealed: dict[Key, dict[str, str]] = {}  # event key -> the Workflow its batch became (bounded, FIFO)
         self.wake = asyncio.Event()
+        self.finish_order = 0  # counts Workflows seen finishing (WorkflowSeen.order)
 
     # -- Trigger objects ------------------------------------------------------------------------------------
 
@@ -555,6 +557,11 @@ class TriggerEngine:
         seen[name] = WorkflowSeen(phase, finished_at, counted or (previous is not None and previous.counted))
         if phase not in logic.FINISHED_PHASES:
             return
+        if previous is not None and previous.phase in logic.FINISHED_PHASES:
+            seen[name].order = previous.order
+        else:
+            self.finish_order += 1
+            seen[name].order = self.finish_order
         if not seen[name].counted:
             # Mark first, count second: a crash in between under-counts by one rather than counting twice.
             patch = {"metadata": {"annotations": {ANNOTATION_COUNTED: phase}}}
@@ -574,7 +581,9 @@ class TriggerEngine:
         entry = self.entries.get(key)
         if entry is not None and entry.spec is not None:
             # only counted ones are pruned: a Workflow deleted before its count would be lost from the statistics
-            finished = [(n, w.finished_at) for n, w in seen.items() if w.phase in logic.FINISHED_PHASES and w.counted]
+            finished = [
+                (n, w.finished_at, w.order) for n, w in seen.items() if w.phase in logic.FINISHED_PHASES and w.counted
+            ]
             for old in logic.history_to_delete(finished, entry.spec.history_limit):
                 seen.pop(old, None)
                 await self._delete("workflows", namespace, old)

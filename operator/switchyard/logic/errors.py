@@ -6,10 +6,11 @@ from __future__ import annotations
 class InvalidSpec(Exception):
     """A spec the operator cannot act on; `reason` is CamelCase (for conditions), `message` is for users."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, skipped_rules: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.skipped_rules = skipped_rules  # NoRoute: the RoutingRules that failed to evaluate (for the metric)
 
     def __str__(self) -> str:
         return self.message

@@ -253,7 +253,7 @@ def decide(
         message = "no RoutingRule matched the input and analysis is disabled"
         if skipped:
             message += f"; skipped {len(skipped)} rule{'s' if len(skipped) != 1 else ''}: " + "; ".join(skipped)
-        raise InvalidSpec("NoRoute", truncate(message, MAX_MESSAGE))
+        raise InvalidSpec("NoRoute", truncate(message, MAX_MESSAGE), tuple(skipped_rules))
     path, reason = analysis_path(facts)
     return RouteDecision(
         source="Analysis",

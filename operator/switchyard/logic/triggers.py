@@ -218,8 +218,10 @@ def admit(policy: ConcurrencyPolicy, max_running: int | None, running: int) -> A
     return "create"
 
 
-def history_to_delete(finished: Sequence[tuple[str, str]], limit: int) -> list[str]:
-    """Names of finished Workflows beyond `limit`, oldest first; `finished` holds (name, finishedAt ISO text)."""
-    ordered = sorted(finished, key=lambda item: (item[1], item[0]))
+def history_to_delete(finished: Sequence[tuple[str, str, int]], limit: int) -> list[str]:
+    """Names of finished Workflows beyond `limit`, oldest first; `finished` holds (name, finishedAt ISO text,
+    the order the operator saw them finish). finishedAt has whole seconds: two Workflows finishing in one
+    second are told apart by the order seen, never by name (which would delete the newer one half the time)."""
+    ordered = sorted(finished, key=lambda item: (item[1], item[2], item[0]))
     excess = len(ordered) - limit
-    return [name for name, _ in ordered[:excess]] if excess > 0 else []
+    return [name for name, _, _ in ordered[:excess]] if excess > 0 else []
