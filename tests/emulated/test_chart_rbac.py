@@ -139,3 +139,22 @@ def test_a_rule_missing_from_the_roles_is_a_403_the_operator_reports(tmp_path: p
             assert proc.alive
         finally:
             proc.stop()
+
+
+def test_namespace_patterns_under_the_charts_namespaced_rbac_are_refused_at_startup(tmp_path: pathlib.Path) -> None:
+    """The chart's namespaced RBAC (Roles per namespace) with a `--namespace` glob: the informers would list Jobs
+    and Pods cluster-wide and get 403 forever; the operator refuses to start, naming the problem."""
+    docs = render(f"watchNamespaces={{{WORKLOAD}}}")
+    args = tuple(a for a in chart_args(docs) if not a.startswith("--namespace"))
+    with EmulatedCluster(crd_paths=CRDS, namespaces=(RELEASE_NAMESPACE, WORKLOAD)) as cluster:
+        cluster.rbac.load(docs)
+        cluster.rbac.serviceaccount(OPERATOR_TOKEN, RELEASE_NAMESPACE, RELEASE)
+        operator_config = cluster.write_kubeconfig(tmp_path / "operator", token=OPERATOR_TOKEN)
+        extra = (*args, "--namespace", "team-*", "--lease-namespace", RELEASE_NAMESPACE)
+        proc = OperatorProcess(operator_config, tmp_path / "operator.log", extra_args=extra).start()
+        assert proc.proc is not None
+        assert proc.proc.wait(timeout=60) == 2
+        assert "listing jobs and pods cluster-wide is forbidden (HTTP 403" in proc.log()
+        assert any(
+            'cannot list resource "jobs" in API group "batch" at the cluster scope' in d for d in cluster.rbac.denied
+        )

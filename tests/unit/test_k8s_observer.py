@@ -236,3 +236,37 @@ def test_a_gone_runner_does_not_take_its_namesakes_trigger() -> None:
         assert new.is_set() and rt.take_changed("ns", "wf") == {"job-1"}
 
     asyncio.run(scenario())
+
+
+def refused_views(job: str, message: str) -> Views:
+    from switchyard.k8s.podevents import FailedCreate, Refusals
+
+    refusals = Refusals()
+    refusals.items[("ns", job)] = FailedCreate("ns", job, "job-uid", message, "ev-1")
+    return Views(components={}, jobs={("ns", job): [active_entry(job)]}, pods={}, refusals=refusals)  # type: ignore[arg-type]
+
+
+QUOTA = 'Error creating: pods "x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1'
+
+
+def test_a_quota_wait_outlasts_the_pending_timeout_on_the_same_job() -> None:
+    """The job controller creates the Pod once the quota frees: the Job stays, the node keeps waiting."""
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    observer = JobObserver(FakeApi({}, []), refused_views(job, QUOTA), "ns", "uid-1")  # type: ignore[arg-type]
+    late = T0 + timedelta(seconds=observer_module.DEFAULT_PENDING_TIMEOUT + 60)
+    seen = asyncio.run(observer.observe(run, {"c": ComponentSpec(image="x", pendingTimeoutSeconds=30)}, late))
+    result = seen.results["a"]
+    assert (result.state, result.reason, result.blame) == ("Waiting", "QuotaExceeded", False)
+    assert result.message.startswith("waiting for quota (ResourceQuota q): pods ") and seen.delete_jobs == []
+
+
+def test_a_policy_refusal_fails_the_attempt_for_good_and_removes_the_job() -> None:
+    run = running_run()
+    job = run.nodes["a"].job or ""
+    message = 'Error creating: pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
+    observer = JobObserver(FakeApi({}, []), refused_views(job, message), "ns", "uid-1")  # type: ignore[arg-type]
+    seen = asyncio.run(observer.observe(run, COMPONENTS, T0))
+    result = seen.results["a"]
+    assert (result.state, result.reason, result.blame, result.permanent) == ("Failed", "PodRefused", False, True)
+    assert seen.delete_jobs == [job]

@@ -25,7 +25,7 @@ from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views
 from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
-from switchyard.logic.scheduler import JobResult, JobState, WorkflowRun
+from switchyard.logic.scheduler import JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API before it counts as lost
@@ -178,18 +178,20 @@ class JobObserver:
             return None
         limit = component.pending_timeout_seconds if component is not None else DEFAULT_PENDING_TIMEOUT
         due = entry.created_at + timedelta(seconds=limit)
-        if now < due:
-            seen.wake(due)
+        # A quota wait is not bounded by the pending timeout: the job controller creates the Pod once the quota
+        # frees, and deleting the Job to make it again would only queue it behind the same quota (the
+        # Workflow's activeDeadlineSeconds still bounds it)
+        if now < due or (refusal is not None and refusal.reason == QUOTA_EXCEEDED):
+            if now < due:
+                seen.wake(due)
             if refusal is None:
                 return None
             self.held_up.add(entry.name)  # the node waits, saying why (the job controller keeps trying)
             return JobResult(node, attempt, "Waiting", entry.name, now, refusal.reason, refusal.describe(), False)
         seen.delete_jobs.append(entry.name)
         if refusal is not None:  # still no Pod at the pending timeout: the cluster's doing, never the Component's
-            transient = refusal.reason == QUOTA_EXCEEDED  # the same attempt again later (launcher's quota path)
-            state: JobState = "Rejected" if transient else "Failed"
             message = f"no Pod within {limit}s (pendingTimeoutSeconds): {refusal.describe()}"
-            return JobResult(node, attempt, state, entry.name, now, refusal.reason, message, False, transient)
+            return JobResult(node, attempt, "Failed", entry.name, now, refusal.reason, message, blame=False)
         reason, detail = _why_not_started(pods)
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
