@@ -19,9 +19,10 @@ import pytest
 from minio import Minio
 
 from switchyard.artifacts.store import Credentials, StoreSpec, make_client
+from switchyard.sandbox.process import OperatorProcess
 from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
-from tests.emulated.conftest import GROUP, VERSION, Kube, wait_for
+from tests.emulated.conftest import GROUP, VERSION, Kube, new_namespace, wait_for
 
 pytestmark = pytest.mark.emulated
 PROCESSORS = ("chunking-processor", "numeric-processor", "data-validator", "json-processor")
@@ -47,6 +48,10 @@ def _store_spec(server: S3Server) -> dict[str, Any]:
 @pytest.fixture
 def store(kube: Kube, s3_server: S3Server) -> Minio:
     """The namespace's `default` ArtifactStore (and its Secret); the built-in processors as Components."""
+    return make_store(kube, s3_server)
+
+
+def make_store(kube: Kube, s3_server: S3Server) -> Minio:
     data = {"accessKeyId": s3_server.access_key, "secretAccessKey": s3_server.secret_key}
     kube.core.create_namespaced_secret(
         kube.namespace,
@@ -256,3 +261,44 @@ def test_a_store_down_mid_run_is_unavailable_then_succeeds_when_back(
     assert summary["sum"] == 6 * 200
     component = kube.status("Component", "strict-numeric")
     assert (component.get("breaker") or {}).get("consecutiveFailures", 0) == 0  # never charged to the breaker
+
+
+@pytest.fixture(scope="module")
+def capped_operator(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """An operator of its own (namespaces `cap-*`) with small output caps: 4,000 bytes a node, 5,000 a Workflow."""
+    log = tmp_path_factory.mktemp("capped-operator") / "operator.log"
+    args = ("--max-node-output-bytes", "4000", "--max-workflow-output-bytes", "5000")
+    proc = OperatorProcess(kubeconfig, log, namespaces=("cap-*",), extra_args=args).start()
+    proc.wait_ready()
+    yield proc
+    proc.stop()
+
+
+def test_outputs_over_the_caps_fail_the_node_at_once(
+    kubeconfig: pathlib.Path, capped_operator: OperatorProcess, s3_server: S3Server
+) -> None:
+    kube = Kube(kubeconfig, new_namespace(kubeconfig, "cap"))
+    client = make_store(kube, s3_server)
+    _put(client, s3_server.bucket, "inputs/small.txt", b"x" * 3000)
+    _put(client, s3_server.bucket, "inputs/big.txt", b"y" * 5000)
+    with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2) as runner:
+        # per node: 5,000 bytes of chunks from one node; stage-out refuses before uploading anything
+        _workflow(kube, "node-cap", {"artifact": {"key": "inputs/big.txt"}},
+                  [{"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 1000}}])  # fmt: skip
+        # per Workflow: two nodes of 3,000 bytes each; the second one takes it past 5,000
+        _workflow(kube, "wf-cap", {"artifact": {"key": "inputs/small.txt"}},
+                  [{"name": "one", "component": "chunking-processor", "config": {"chunkSize": 1000}},
+                   {"name": "two", "component": "chunking-processor", "config": {"chunkSize": 1000},
+                    "dependsOn": ["one"]}])  # fmt: skip
+        node_cap = kube.wait_phase("node-cap", "Failed", "Succeeded", timeout=120)
+        wf_cap = kube.wait_phase("wf-cap", "Failed", "Succeeded", timeout=120)
+    assert not runner.errors
+    chunk = node_cap["nodes"]["chunk"]
+    assert (chunk["phase"], chunk["reason"], chunk["attempts"]) == ("Failed", "OutputTooLarge", 1), chunk
+    assert "4000" in chunk["message"]
+    prefix = f"workflows/{kube.namespace}/node-cap/"
+    assert not list(client.list_objects(s3_server.bucket, prefix=prefix, recursive=True))  # nothing uploaded
+    one, two = wf_cap["nodes"]["one"], wf_cap["nodes"]["two"]
+    assert one["phase"] == "Succeeded" and one["artifactBytes"] == 3000
+    assert (two["phase"], two["reason"], two["attempts"]) == ("Failed", "OutputTooLarge", 1), two
+    assert "5000" in two["message"]
