@@ -227,6 +227,7 @@ function workflowPage(main, ns, name) {
   });
 
   function update(wf) {
+    for (const node of wf.nodes) { node.dependsOn ||= []; node.artifacts ||= []; node.attempts ||= 0; }
     current = wf;
     header.replaceChildren(el("h1", {}, `${wf.name} `, phaseBadge(wf.phase)));
     summary.textContent = `${wf.namespace} · ${wf.nodes.length} nodes · progress ${wf.progress || "–"}` +
@@ -259,6 +260,7 @@ function workflowPage(main, ns, name) {
       listItems.set(node.name, button);
       return el("li", {}, button);
     }));
+    performance.mark("switchyard:nodes-listed"); // time to interactive, read by the browser test
   }
 
   function paint(node) {
@@ -314,7 +316,8 @@ function workflowPage(main, ns, name) {
     route.replaceChildren(el("h2", { text: "Route" }));
     if (!wf.route) { route.append(el("p", { class: "muted", text: "Not routed yet." })); return; }
     const via = wf.route.source === "Rule" ? `rule ${wf.route.rule}` : wf.route.source.toLowerCase();
-    route.append(el("p", { id: "route-decision", text: `${via}${wf.route.path.length ? ": " + wf.route.path.join(" → ") : ""}` }),
+    const path = wf.route.source !== "Explicit" && wf.route.path.length ? `: ${wf.route.path.join(" → ")}` : "";
+    route.append(el("p", { id: "route-decision", text: `${via}${path || (wf.route.source === "Explicit" ? " (the nodes of its spec)" : "")}` }),
       el("p", { id: "route-reason", text: `Why: ${wf.route.reason || "–"}` }));
   }
 
