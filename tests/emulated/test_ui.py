@@ -7,6 +7,8 @@ Screenshots of the list, the DAG and the node panel are written to docs/img/ (sh
 
 from __future__ import annotations
 
+import contextlib
+import json
 import pathlib
 import shutil
 import subprocess
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
@@ -49,28 +52,36 @@ expect = playwright_api.expect
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="module")
-def ui_url(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`switchyard ui` as a user runs it, with the session kubeconfig, on a free port."""
+@contextlib.contextmanager
+def running_ui(kubeconfig: pathlib.Path, log_path: pathlib.Path, *options: str) -> Iterator[str]:
+    """`switchyard ui` as a user runs it, with the session kubeconfig, on a free port; its URL."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("ui") / "ui.log").open("wb")
+    log = log_path.open("wb")
     command = [sys.executable, "-m", "switchyard.cli.main", "--kubeconfig", str(kubeconfig), "ui", "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([*command, *options], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
         assert proc.poll() is None, "switchyard ui exited"
         try:
-            with urllib.request.urlopen(f"{url}/api/namespaces", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}/static/app.js", timeout=2) as response:
                 return bool(response.status == 200)
         except OSError:
             return False
 
-    wait_for(answers, 30, interval=0.1, what="switchyard ui answering")
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    try:
+        wait_for(answers, 30, interval=0.1, what="switchyard ui answering")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def ui_url(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_ui(kubeconfig, tmp_path_factory.mktemp("ui") / "ui.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -412,3 +423,75 @@ def test_a_5000_node_workflow_page_is_interactive(page: Any, ui_url: str, kubeco
         f"interactive {interactive:.2f}s, DAG drawn {drawn:.2f}s (dagre layout in the worker {layout_ms / 1000:.2f}s)"
     )
     assert layout_ms > 0
+
+
+def first_event(url: str, token: str | None) -> tuple[str, Any]:
+    """The first server-sent event of a stream: (event, data)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with requests.get(url, headers=headers, stream=True, timeout=15) as response:
+        assert response.status_code == 200
+        event = ""
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                return event, json.loads(line[6:])
+    raise AssertionError("the stream ended without an event")
+
+
+def test_in_cluster_mode_reviews_every_request_and_authorizes_each_action(
+    page: Any,
+    kube: Kube,
+    sim: JobSimulator,
+    kubeconfig: pathlib.Path,
+    tmp_path: pathlib.Path,
+    emulated_cluster: EmulatedCluster,
+) -> None:
+    """`--auth token` (the chart's ui.enabled): TokenReview per caller, SubjectAccessReview per action; the
+    server's own credentials (here the kubeconfig's admin, a service account in a cluster) do the work."""
+    ns = kube.namespace
+    gate = Gate("a")
+    sim.rule = gate
+    kube.component("proc")
+    kube.create("Workflow", "shared", {"input": {"data": "x"}, "nodes": chain("a")})
+    auth = emulated_cluster.auth
+    auth.add_token(f"tok-viewer-{ns}", "viewer")
+    auth.add_token(f"tok-runner-{ns}", "runner")
+    for user in ("viewer", "runner"):
+        for verb in ("get", "list", "watch"):
+            auth.allow(user=user, verb=verb, api_group="switchyard.dev", resource="workflows", namespace=ns)
+    auth.allow(user="runner", verb="patch", api_group="switchyard.dev", resource="workflows", namespace=ns)
+    try:
+        with running_ui(kubeconfig, tmp_path / "ui.log", "--auth", "token", "--host", "0.0.0.0") as url:
+            anonymous = requests.get(f"{url}/api/workflows/{ns}/shared", timeout=10)
+            assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"]
+            wrong = requests.get(
+                f"{url}/api/workflows/{ns}/shared", headers={"Authorization": "Bearer nope"}, timeout=10
+            )
+            assert wrong.status_code == 401 and "authentication failed" in wrong.json()["message"]
+            assert first_event(f"{url}/api/stream/workflows?namespace={ns}", None)[1]["status"] == 401
+            event, rows = first_event(f"{url}/api/stream/workflows?namespace={ns}", f"tok-viewer-{ns}")
+            assert event == "snapshot" and [r["name"] for r in rows] == ["shared"]
+            event, refused = first_event(f"{url}/api/stream/components?namespace={ns}", f"tok-viewer-{ns}")
+            assert event == "failure" and refused["status"] == 403
+            assert 'user "viewer" may not list components.switchyard.dev' in refused["message"]
+            headers = {"X-Switchyard": "1", "Content-Type": "application/json"}
+            stop = f"{url}/api/workflows/{ns}/shared/stop"
+            denied = requests.post(stop, json={}, headers={**headers, "Authorization": f"Bearer tok-viewer-{ns}"})
+            assert denied.status_code == 403
+            assert f'"viewer" may not patch workflows.switchyard.dev in namespace "{ns}"' in denied.json()["message"]
+            assert "switchyard.dev/stop" not in (kube.get("Workflow", "shared")["metadata"].get("annotations") or {})
+            # the browser: a sign-in form, the token kept in an HttpOnly cookie, then the runner stops it
+            page.goto(f"{url}/workflows/{ns}/shared")
+            expect(page.locator("#login")).to_be_visible()
+            page.fill("#token", f"tok-runner-{ns}")
+            page.keyboard.press("Enter")
+            expect(page.locator("#graph g.node[data-node=a]")).to_have_attribute("data-phase", "Running")
+            assert page.evaluate("document.cookie") == ""  # HttpOnly: not readable by scripts
+            page.click("#stop")
+            page.click("#confirm-ok")
+            expect(page.locator("h1 .phase")).to_have_text("Failed")
+            reason = kube.get("Workflow", "shared")["metadata"]["annotations"]["switchyard.dev/stop"]
+            assert reason == "stopped by runner via switchyard ui"
+    finally:
+        gate.open.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ class Kube:
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None) -> Kube:
+        if kubeconfig is None and not os.environ.get("KUBECONFIG") and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            # in a Pod (the chart's ui.enabled): its service account; each user is reviewed (`switchyard.ui.auth`)
+            configuration = kubernetes.client.Configuration()
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+            return cls(kubernetes.client.ApiClient(configuration), os.environ.get("POD_NAMESPACE", "default"))
         try:
             api = kubernetes.config.new_client_from_config(config_file=kubeconfig, context=context)
             _contexts, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)

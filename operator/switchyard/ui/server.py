@@ -22,9 +22,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from switchyard.cli.actions import retry_body, stop_patch, stop_reason
+from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.common import MAX_MESSAGE
+from switchyard.models.crd import GROUP
 from switchyard.ui import present
+from switchyard.ui.auth import COOKIE, Access, Reviewer
 from switchyard.ui.kube import PLURALS, Kube, KubeError
 
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 KUBE: web.AppKey[Kube] = web.AppKey("kube", Kube)
 POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("pool", ThreadPoolExecutor)
+REVIEWER: web.AppKey[Reviewer | None] = web.AppKey("reviewer")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
@@ -70,6 +73,25 @@ def _api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any
     return wrapped
 
 
+def _token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE, "")
+
+
+async def _allow(
+    request: web.Request, verb: str, resource: str, namespace: str = "", *, group: str | None = None, sub: str = ""
+) -> None:
+    """With token auth (in a cluster): the caller's token reviewed, and this permission, or KubeError 401/403.
+    Without it (`switchyard ui` on a laptop) the kubeconfig's own credentials meet RBAC at the API server."""
+    reviewer = request.app[REVIEWER]
+    if reviewer is None:
+        return
+    access = Access(verb, resource, namespace, group=GROUP if group is None else group, subresource=sub)
+    await _call(request, reviewer.authorize, _token(request), access)
+
+
 def _plural(request: web.Request) -> str:
     plural = request.match_info["plural"]
     if plural not in PLURALS:
@@ -82,7 +104,7 @@ async def _guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     host = (request.host or "").rsplit(":", 1)[0]
-    if host not in LOCAL_HOSTS:
+    if request.app[REVIEWER] is None and host not in LOCAL_HOSTS:
         return web.Response(status=421, text="switchyard ui answers on 127.0.0.1 or localhost only")
     if request.method not in ("GET", "HEAD") and request.headers.get("X-Switchyard") != "1":
         return web.Response(status=403, text="missing X-Switchyard header")
@@ -107,8 +129,11 @@ async def page(_request: web.Request) -> web.FileResponse:
 async def namespaces(request: web.Request) -> web.Response:
     kube = request.app[KUBE]
     try:
+        await _allow(request, "list", "namespaces", group="")
         names = await _call(request, kube.namespaces)
     except KubeError as error:  # a user who may not list namespaces still types one
+        if error.status == 401:
+            raise
         return _json({"namespaces": [], "default": kube.default_namespace, "error": error.message})
     return _json({"namespaces": names, "default": kube.default_namespace})
 
@@ -116,6 +141,7 @@ async def namespaces(request: web.Request) -> web.Response:
 @_api
 async def detail(request: web.Request) -> web.Response:
     plural = _plural(request)
+    await _allow(request, "get", plural, request.match_info["ns"])
     obj = await _call(request, request.app[KUBE].get, plural, request.match_info["ns"], request.match_info["name"])
     return _json(present.workflow_detail(obj) if plural == "workflows" else present.resource_row(obj))
 
@@ -124,6 +150,7 @@ async def detail(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.Response:
     plural = _plural(request)
     ns, name = request.match_info["ns"], request.match_info["name"]
+    await _allow(request, "list", "events", ns, group="")
     found = await _call(request, request.app[KUBE].events, ns, name, PLURALS[plural])
     return _json({"events": found})
 
@@ -134,8 +161,23 @@ async def try_route(request: web.Request) -> web.Response:
     data, content_type = str(body.get("data", "")), str(body.get("contentType") or "text/plain")
     if len(data.encode()) > MAX_ROUTE_INPUT:
         return _json({"status": 413, "message": f"input over {MAX_ROUTE_INPUT} bytes"}, status=413)
+    await _allow(request, "list", "routingrules", str(body.get("namespace") or ""))
     listed = await _call(request, request.app[KUBE].objects, "routingrules", str(body.get("namespace") or ""))
     return _json(present.try_route(listed.get("items") or [], data, content_type))
+
+
+@_api
+async def login(request: web.Request) -> web.Response:
+    """With token auth: check the pasted token (TokenReview) and keep it in an HttpOnly, SameSite cookie."""
+    reviewer = request.app[REVIEWER]
+    if reviewer is None:
+        return _json({"user": None, "auth": "kubeconfig"})
+    body = await request.json()
+    token = str(body.get("token") or "").strip()
+    user = await _call(request, reviewer.authenticate, token)
+    response = _json({"user": user.name, "auth": "token"})
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    return response
 
 
 # --- writes -----------------------------------------------------------------------------------------------------
@@ -145,9 +187,11 @@ async def try_route(request: web.Request) -> web.Response:
 async def stop(request: web.Request) -> web.Response:
     ns, name = request.match_info["ns"], request.match_info["name"]
     body = await request.json() if request.can_read_body else {}
-    reason = stop_reason(getpass.getuser(), (body.get("reason") or None)).replace(
-        "via switchyard stop", "via switchyard ui"
-    )[:MAX_MESSAGE]
+    who = getpass.getuser()
+    reviewer = request.app[REVIEWER]
+    if reviewer is not None:  # in a cluster: the reviewed user, not the server's own account
+        who = (await _call(request, reviewer.authorize, _token(request), Access("patch", "workflows", ns))).name
+    reason = (body.get("reason") or f"stopped by {who} via switchyard ui")[:MAX_MESSAGE]
     await _call(request, request.app[KUBE].patch_workflow, ns, name, stop_patch(reason))
     return _json({"stopped": name, "reason": reason})
 
@@ -156,6 +200,7 @@ async def stop(request: web.Request) -> web.Response:
 async def retry(request: web.Request) -> web.Response:
     ns, name = request.match_info["ns"], request.match_info["name"]
     kube = request.app[KUBE]
+    await _allow(request, "create", "workflows", ns)
     old = await _call(request, kube.get, "workflows", ns, name)
     phase = (old.get("status") or {}).get("phase", "Pending")
     if phase != "Failed":
@@ -180,6 +225,20 @@ async def _sse(request: web.Request) -> web.StreamResponse:
 async def _send(response: web.StreamResponse, event: str, data: Any) -> None:
     payload = json.dumps(data, default=str, separators=(",", ":"))
     await response.write(f"event: {event}\ndata: {payload}\n\n".encode())
+
+
+async def _allowed_stream(
+    request: web.Request, response: web.StreamResponse, verb: str, resource: str, namespace: str, **kw: Any
+) -> bool:
+    """`_allow` for an event stream: a refusal is its one `failure` event (EventSource shows no HTTP status)."""
+    try:
+        await _allow(request, verb, resource, namespace, **kw)
+        if verb == "list" and request.app[REVIEWER] is not None:
+            await _allow(request, "watch", resource, namespace, **kw)
+    except KubeError as error:
+        await _send(response, "failure", {"status": error.status, "message": error.message})
+        return False
+    return True
 
 
 @contextlib.asynccontextmanager
@@ -209,6 +268,8 @@ async def stream_list(request: web.Request) -> web.StreamResponse:
     plural = _plural(request)
     row = present.workflow_row if plural == "workflows" else present.resource_row
     response = await _sse(request)
+    if not await _allowed_stream(request, response, "list", plural, request.query.get("namespace") or ""):
+        return response
     with contextlib.suppress(ConnectionResetError):
         async with _watching(request, plural, request.query.get("namespace") or None) as queue:
             while True:
@@ -233,6 +294,8 @@ async def stream_detail(request: web.Request) -> web.StreamResponse:
     ns, name = request.match_info["ns"], request.match_info["name"]
     shape = present.workflow_detail if plural == "workflows" else present.resource_row
     response = await _sse(request)
+    if not await _allowed_stream(request, response, "watch", plural, ns):
+        return response
     with contextlib.suppress(ConnectionResetError):
         async with _watching(request, plural, ns, name) as queue:
             while True:
@@ -265,6 +328,8 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
     ns, name, node = request.match_info["ns"], request.match_info["name"], request.match_info["node"]
     kube = request.app[KUBE]
     response = await _sse(request)
+    if not await _allowed_stream(request, response, "get", "pods", ns, group="", sub="log"):
+        return response
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stopping = threading.Event()
@@ -327,9 +392,10 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
 # --- the application --------------------------------------------------------------------------------------------
 
 
-def make_app(kube: Kube) -> web.Application:
+def make_app(kube: Kube, reviewer: Reviewer | None = None) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=MAX_ROUTE_INPUT * 2)
     app[KUBE] = kube
+    app[REVIEWER] = reviewer
     app[POOL] = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ui-api")
     app.router.add_get("/", page)
     for kind in PAGES:
@@ -345,6 +411,7 @@ def make_app(kube: Kube) -> web.Application:
     app.router.add_post("/api/workflows/{ns}/{name}/stop", stop)
     app.router.add_post("/api/workflows/{ns}/{name}/retry", retry)
     app.router.add_post("/api/route", try_route)
+    app.router.add_post("/api/login", login)
 
     async def cleanup(app: web.Application) -> None:
         app[KUBE].close()
@@ -354,16 +421,18 @@ def make_app(kube: Kube) -> web.Application:
     return app
 
 
-def serve(kube: Kube, port: int, on_ready: Callable[[str], None]) -> None:
+def serve(
+    kube: Kube, port: int, on_ready: Callable[[str], None], *, host: str = HOST, reviewer: Reviewer | None = None
+) -> None:
     """Serve until interrupted; `on_ready` gets the URL once the socket listens (port 0: a free one)."""
 
     async def main() -> None:
-        runner = web.AppRunner(make_app(kube), handle_signals=True, shutdown_timeout=1.0)
+        runner = web.AppRunner(make_app(kube, reviewer), handle_signals=True, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, HOST, port)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         bound = runner.addresses[0][1]
-        on_ready(f"http://{HOST}:{bound}/")
+        on_ready(f"http://{host}:{bound}/")
         try:
             while True:
                 await asyncio.sleep(3600)

@@ -33,6 +33,7 @@ function phaseBadge(phase) {
 }
 
 function showAlert(status, message) {
+  if (status === 401) { login(message); return; }
   const box = document.getElementById("alert");
   const label = status === 403 ? "403 Forbidden" : status ? `Error ${status}` : "Error";
   box.textContent = `${label}: ${message}`;
@@ -107,6 +108,24 @@ function table(columns) {
 
 function link(kind, row) {
   return el("a", { href: `/${kind}/${row.namespace}/${row.name}`, "data-link": "", text: row.name });
+}
+
+function login(message) {
+  // in a cluster (`switchyard ui --auth token`): a Kubernetes bearer token, kept by the server in an HttpOnly cookie
+  for (const close of cleanup) close();
+  cleanup = [];
+  const token = el("input", { type: "password", id: "token", autocomplete: "off", "aria-label": "Kubernetes bearer token" });
+  const why = el("p", { id: "login-message", text: message });
+  const form = el("form", { id: "login" }, el("h1", { text: "Sign in" }), why,
+    el("label", {}, "Kubernetes bearer token (kubectl create token NAME) ", token), " ",
+    el("button", { type: "submit", text: "Sign in" }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try { await api("POST", "/api/login", { token: token.value }); render(); }
+    catch (error) { why.textContent = error.message; }
+  });
+  document.getElementById("main").replaceChildren(form);
+  token.focus();
 }
 
 /* ---- routing ------------------------------------------------------------------------------------------ */
