@@ -462,7 +462,7 @@ def test_in_cluster_mode_reviews_every_request_and_authorizes_each_action(
             auth.allow(user=user, verb=verb, api_group="switchyard.dev", resource="workflows", namespace=ns)
     auth.allow(user="runner", verb="patch", api_group="switchyard.dev", resource="workflows", namespace=ns)
     try:
-        with running_ui(kubeconfig, tmp_path / "ui.log", "--auth", "token", "--host", "0.0.0.0") as url:
+        with running_ui(kubeconfig, tmp_path / "ui.log", "--auth", "token") as url:
             anonymous = requests.get(f"{url}/api/workflows/{ns}/shared", timeout=10)
             assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"]
             wrong = requests.get(
