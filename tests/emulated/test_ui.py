@@ -414,13 +414,22 @@ def test_a_5000_node_workflow_page_is_interactive(page: Any, ui_url: str, kubeco
     expect(page.locator("#graph g.node")).to_have_count(5000, timeout=120_000)
     drawn = time.monotonic() - started
     layout_ms = page.eval_on_selector("#graph", "g => Number(g.dataset.layoutMs)")
-    # responsive while the layout ran and after: a click answers
+    # responsive while the layout ran and after: a click answers, and a status change repaints live
     page.locator("#node-list button[data-node=n10]").click()
     expect(page.locator("#panel-title")).to_have_text("Node n10")
+    phases["n2500"] = {"phase": "Succeeded"}
+    changed = time.monotonic()
+    kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev", "v1alpha1", namespace, "workflows", "huge", {"status": {"nodes": {"n2500": phases["n2500"]}}}
+    )
+    patched = time.monotonic() - changed  # the emulator validating and storing a 5,000-node status
+    expect(page.locator("#graph g.node[data-node=n2500]")).to_have_attribute("data-phase", "Succeeded")
+    repainted = time.monotonic() - changed
     print(
         f"\n5000-node Workflow page: in the browser, every node listed {listed_ms / 1000:.2f}s after navigation "
         f"start, a node click opens its panel in {click_ms:.0f} ms; from the test: name and count {named:.2f}s, "
-        f"interactive {interactive:.2f}s, DAG drawn {drawn:.2f}s (dagre layout in the worker {layout_ms / 1000:.2f}s)"
+        f"interactive {interactive:.2f}s, DAG drawn {drawn:.2f}s (dagre layout in the worker {layout_ms / 1000:.2f}s), "
+        f"a node's new phase on the page {repainted:.2f}s after the status patch was sent ({patched:.2f}s to store it)"
     )
     assert layout_ms > 0
 
@@ -495,3 +504,24 @@ def test_in_cluster_mode_reviews_every_request_and_authorizes_each_action(
             assert reason == "stopped by runner via switchyard ui"
     finally:
         gate.open.set()
+
+
+def test_components_rules_and_triggers_pages(page: Any, ui_url: str, kube: Kube) -> None:
+    kube.component("proc")
+    kube.create("RoutingRule", "orders", {"priority": 100, "when": 'input.json.kind == "order"', "path": ["proc"]})
+    wait_for(lambda: kube.status("RoutingRule", "orders").get("valid") is True, 30, what="rule validated")
+    page.goto(f"{ui_url}/routingrules?namespace={kube.namespace}")
+    row = page.locator("#routingrules tbody tr[data-name=orders]")
+    expect(row.locator("td").nth(3)).to_have_text("true")  # Valid
+    page.fill("#try-data", '{"kind": "order", "total": 3}')
+    page.click("#try-run")
+    expect(page.locator("#try-route")).to_contain_text("rule orders: proc")
+    expect(page.locator("#try-result")).to_contain_text("matched (chosen)")
+    page.goto(f"{ui_url}/components?namespace={kube.namespace}")
+    expect(page.locator("#components tbody tr[data-name=proc] td").nth(2)).to_have_text("Closed")
+    page.locator("#components a", has_text="proc").click()
+    page.wait_for_url(f"**/components/{kube.namespace}/proc")
+    expect(page.locator("h1")).to_have_text("Component proc")
+    expect(page.locator("main")).to_contain_text("example.com/proc:1")
+    page.goto(f"{ui_url}/triggers?namespace={kube.namespace}")
+    expect(page.locator("#triggers thead")).to_contain_text("Received")

@@ -226,7 +226,8 @@ function workflowPage(main, ns, name) {
   const conditions = el("section", { id: "conditions" });
   const events = el("section", { id: "events" });
   main.append(header, summary, actions, layout, route, conditions, events);
-  const svgNodes = new Map(), listItems = new Map();
+  const svgNodes = new Map(), listItems = new Map(), painted = new Map();
+  let eventsLoaded = 0, lastPhase = "";
 
   const worker = new Worker("/static/layout-worker.js");
   cleanup.push(() => worker.terminate());
@@ -262,7 +263,7 @@ function workflowPage(main, ns, name) {
         edges: wf.nodes.flatMap((n) => n.dependsOn.filter((d) => names.has(d)).map((d) => [d, n.name])) });
       if (!wf.nodes.length) graph.replaceChildren(el("p", { class: "layout-note", text: "No nodes yet (a routed Workflow has nodes once it is routed)." }));
     }
-    for (const node of wf.nodes) paint(node);
+    for (const node of wf.nodes) if (painted.get(node.name) !== node.phase) paint(node); // only what changed
     drawRoute(wf);
     drawConditions(wf);
     if (selected) showNode(selected, false);
@@ -274,6 +275,7 @@ function workflowPage(main, ns, name) {
 
   function buildList(items) {
     listItems.clear();
+    painted.clear();
     list.replaceChildren(...items.map((node) => {
       const button = el("button", { type: "button", "data-node": node.name, onclick: () => showNode(node.name, true) });
       listItems.set(node.name, button);
@@ -283,6 +285,7 @@ function workflowPage(main, ns, name) {
   }
 
   function paint(node) {
+    painted.set(node.name, node.phase);
     const item = listItems.get(node.name);
     if (item) {
       item.textContent = `${node.name} — ${node.phase}`;
@@ -434,7 +437,16 @@ function workflowPage(main, ns, name) {
   cleanup.push(() => document.removeEventListener("keydown", onKey));
 
   stream(`/api/stream/workflows/${ns}/${name}`, {
-    object: (wf) => { clearAlert(); update(wf); loadEvents(); },
+    object: (wf) => {
+      clearAlert();
+      update(wf);
+      // Events again when the phase changes, else at most every 5 s (a busy run sends several updates a second)
+      if (wf.phase !== lastPhase || performance.now() - eventsLoaded > 5000) {
+        lastPhase = wf.phase;
+        eventsLoaded = performance.now();
+        loadEvents();
+      }
+    },
     failure: (f) => { showAlert(f.status, f.message); if (!current) header.replaceChildren(el("h1", { text: name })); },
   });
 }
