@@ -301,7 +301,7 @@ def test_a_forbidden_action_shows_the_403(
 def test_the_log_follows_a_running_pod(
     page: Any, ui_url: str, kube: Kube, sim: JobSimulator, emulated_cluster: EmulatedCluster
 ) -> None:
-    sim.rule = lambda job: Outcome(delay=8.0)  # the Pod runs 8 s
+    sim.rule = lambda job: Outcome(delay=15.0)  # the Pod runs 15 s: time to add lines while it is followed
     lines: list[str] = []
 
     def source(namespace: str, pod: str) -> str | None:  # as the sandbox's runner serves a Pod's output
@@ -322,7 +322,7 @@ def test_the_log_follows_a_running_pod(
         expect(log).to_contain_text("halfway there")
         lines.append("done")
         expect(log).to_contain_text("done")
-        expect(log).to_contain_text("finished", timeout=30_000)
+        expect(log).to_contain_text("finished", timeout=45_000)
         assert log.inner_text().count("starting") == 1  # a re-opened stream does not repeat what was shown
     finally:
         emulated_cluster.api.log_sources.remove(source)
