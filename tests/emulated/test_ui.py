@@ -525,3 +525,17 @@ def test_components_rules_and_triggers_pages(page: Any, ui_url: str, kube: Kube)
     expect(page.locator("main")).to_contain_text("example.com/proc:1")
     page.goto(f"{ui_url}/triggers?namespace={kube.namespace}")
     expect(page.locator("#triggers thead")).to_contain_text("Received")
+
+
+def test_writes_need_the_header_and_a_loopback_host(ui_url: str, kube: Kube) -> None:
+    """A cross-site form cannot add the header, and a rebinding DNS name is not 127.0.0.1 or localhost."""
+    kube.component("proc")
+    kube.create("Workflow", "safe", {"input": {"data": "x"}, "nodes": chain("a")})
+    stop = f"{ui_url}/api/workflows/{kube.namespace}/safe/stop"
+    forged = requests.post(stop, data="{}", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert forged.status_code == 403 and "X-Switchyard" in forged.text
+    rebound = requests.get(f"{ui_url}/api/namespaces", headers={"Host": "attacker.example:80"}, timeout=10)
+    assert rebound.status_code == 421
+    assert "switchyard.dev/stop" not in (kube.get("Workflow", "safe")["metadata"].get("annotations") or {})
+    page = requests.get(f"{ui_url}/workflows/{kube.namespace}/safe", timeout=10)
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
