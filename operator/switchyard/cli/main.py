@@ -506,7 +506,7 @@ def retry_command(
 
 # --- commands in modules of their own (each registers itself on `app`) ----------------------------------------
 
-from switchyard.cli import listing, route, submit  # noqa: E402, F401
+from switchyard.cli import listing, route, submit, ui  # noqa: E402, F401
 
 # --- entry points -----------------------------------------------------------------------------------------------
 
