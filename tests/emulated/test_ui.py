@@ -304,8 +304,18 @@ def test_the_log_follows_a_running_pod(
     sim.rule = lambda job: Outcome(delay=15.0)  # the Pod runs 15 s: time to add lines while it is followed
     lines: list[str] = []
 
-    def source(namespace: str, pod: str) -> str | None:  # as the sandbox's runner serves a Pod's output
-        return "".join(f"{line}\n" for line in lines) if namespace == kube.namespace else None
+    class Output:  # a growing container log, as the sandbox's runner serves one (`podlogs.ContainerLog`)
+        def read(self, offset: int, size: int = 1 << 16) -> bytes:
+            return "".join(f"{line}\n" for line in lines).encode()[offset : offset + size]
+
+        def waiting(self) -> str | None:
+            return None
+
+        def finished(self) -> bool:
+            return "done" in lines  # the container ends after its last line
+
+    def source(namespace: str, pod: str, container: str) -> Output | None:
+        return Output() if namespace == kube.namespace else None
 
     emulated_cluster.api.log_sources.insert(0, source)
     try:

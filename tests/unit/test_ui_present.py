@@ -33,6 +33,9 @@ def test_a_row_before_any_status_counts_the_spec_nodes() -> None:
     assert row["name"] == "w" and row["namespace"] == "ns" and row["labels"] == {"team": "a"}
 
 
+ARTIFACT = {"name": "x", "key": "wf/uid/b/2/x", "size": 3, "digest": "sha256:" + "0" * 64}
+
+
 def test_the_detail_lists_nodes_in_dag_order_with_their_state_and_leaves_unset_fields_out() -> None:
     detail = present.workflow_detail(
         workflow(
@@ -44,7 +47,7 @@ def test_the_detail_lists_nodes_in_dag_order_with_their_state_and_leaves_unset_f
                     "phase": "Retrying",
                     "attempts": 2,
                     "reason": "BackoffLimitExceeded",
-                    "artifacts": [{"name": "x"}],
+                    "artifacts": [ARTIFACT],
                 },
             },
             route={"source": "Explicit", "reason": "explicit nodes in spec", "summary": "explicit"},
@@ -63,7 +66,7 @@ def test_the_detail_lists_nodes_in_dag_order_with_their_state_and_leaves_unset_f
         "job": "w-a-1",
         "output": '{"v": 1}',
     }
-    assert b["dependsOn"] == ["a"] and b["reason"] == "BackoffLimitExceeded" and b["artifacts"] == [{"name": "x"}]
+    assert b["dependsOn"] == ["a"] and b["reason"] == "BackoffLimitExceeded" and b["artifacts"] == [ARTIFACT]
     assert detail["route"] == {"source": "Explicit", "rule": None, "path": [], "reason": "explicit nodes in spec"}
     assert detail["conditions"][0]["type"] == "Valid"
 
