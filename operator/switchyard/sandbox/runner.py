@@ -6,9 +6,10 @@ temporary directory holding the Pod's volumes (``volumes.materialize``): mountPa
 ``<tmp>/switchyard``, ``/tmp`` becomes ``<tmp>/tmp``. ``SWITCHYARD_ROOT`` and ``SWITCHYARD_TERMINATION_LOG`` point
 the processors there; a leading ``python``/``python3`` is this interpreter, so the installed processors run.
 
-Exit 0 succeeds, anything else fails; ``activeDeadlineSeconds`` is the timeout (``DeadlineExceeded``). The
-termination message is the termination-log file (at most 4096 bytes) or, with ``FallbackToLogsOnError``, a
-failure and an empty file, the last 4096 bytes of the output. Only the switchyard image's commands that exist
+Exit 0 succeeds, anything else fails; what is left of ``activeDeadlineSeconds`` (counted from the Job's start)
+is the timeout (``DeadlineExceeded``). The termination message is what the kubelet keeps
+(``kubelet.termination_message``): the *last* 4096 bytes of the termination-log file or, with
+``FallbackToLogsOnError``, a failure and an empty file, the last 80 lines / 2048 bytes of the output. Only the switchyard image's commands that exist
 on this machine can run; any other Job fails with a message saying so.
 """
 
@@ -28,10 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchyard.sandbox.jobsim import JobSimulator, Outcome, _Run
+from switchyard.sandbox.jobsim import JobSimulator, Outcome
+from switchyard.sandbox.kubelet import termination_message
+from switchyard.sandbox.simbase import _Run
 from switchyard.sandbox.volumes import VolumeError, field_ref
 
-MAX_MESSAGE_BYTES = 4096
 MAX_LOG_BYTES = 1 << 20  # output kept per Pod for ``kubectl logs``
 SANDBOX_IMAGES = ("switchyard",)
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -133,10 +135,9 @@ def execute(
             stdout, _ = proc.communicate()
             return Execution(None, "", stdout or b"")
     returncode = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # SIGKILL -> 137
-    message = termination_log.read_bytes()[:MAX_MESSAGE_BYTES]
-    if not message.strip() and returncode != 0 and fallback_to_logs:
-        message = stdout[-MAX_MESSAGE_BYTES:]
-    return Execution(returncode, message.decode(errors="replace"), stdout)
+    policy = "FallbackToLogsOnError" if fallback_to_logs else "File"
+    message = termination_message(termination_log.read_bytes(), stdout, policy=policy, exit_code=returncode)
+    return Execution(returncode, message, stdout)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -209,6 +210,13 @@ class LocalJobRunner(JobSimulator):
             kill_group(proc)
             with self._lock:
                 self.killed.append(run.job.name)
+
+    def _kill(self, run: _Run) -> None:
+        """The Job's deadline passed (the simulator's timer): kill its process, as the kubelet stops the Pod."""
+        with self._procs_lock:
+            proc = self._procs.get(run.uid)
+        if proc is not None and proc.poll() is None:
+            kill_group(proc)
 
     def _started(self, run: _Run, proc: subprocess.Popen[bytes]) -> None:
         with self._procs_lock:
