@@ -70,9 +70,11 @@ def conditions(status: dict) -> dict[str, tuple[str, str]]:
 def ended(k8s: kubernetes.client.ApiClient, namespace: str, name: str, timeout: float = 10) -> dict:
     """The Job's status once it has its terminal condition (Complete or Failed)."""
     return wait_for(
-        lambda: (s := job_status(k8s, namespace, name))
-        and {"Complete", "Failed"} & {c for c, (st, _) in conditions(s).items() if st == "True"}
-        and s,
+        lambda: (
+            (s := job_status(k8s, namespace, name))
+            and {"Complete", "Failed"} & {c for c, (st, _) in conditions(s).items() if st == "True"}
+            and s
+        ),
         timeout=timeout,
     )
 

@@ -202,6 +202,7 @@ class PodEntry:
     waiting_message: str = ""
     unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
+    disrupted: str = ""  # "reason: message" of a DisruptionTarget condition: evicted, preempted, drained...
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -210,7 +211,15 @@ class PodEntry:
         return self._news() != (old._news() if old is not None else _QUIET_POD)
 
     def _news(self) -> tuple[Any, ...]:
-        return (self.message, self.exit_code, self.reason, self.waiting, self.waiting_message, self.unschedulable)
+        return (
+            self.message,
+            self.exit_code,
+            self.reason,
+            self.waiting,
+            self.waiting_message,
+            self.unschedulable,
+            self.disrupted,
+        )
 
     @property
     def started(self) -> bool:
@@ -223,7 +232,7 @@ class PodEntry:
         return self.waiting in STUCK_REASONS
 
 
-_QUIET_POD: tuple[Any, ...] = (None, None, "", "", "", "")  # `PodEntry._news` of a Pod not seen before
+_QUIET_POD: tuple[Any, ...] = (None, None, "", "", "", "", "")  # `PodEntry._news` of a Pod not seen before
 
 
 def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
@@ -245,10 +254,14 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         if waiting_state := state.get("waiting"):
             waiting = waiting_state.get("reason") or ""
             waiting_message = waiting_state.get("message") or ""
-    unschedulable = ""
+    unschedulable = disrupted = ""
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
+        if cond.get("type") == "DisruptionTarget" and cond.get("status") == "True":
+            disrupted = f"{cond.get('reason') or 'DisruptionTarget'}: {cond.get('message') or ''}".rstrip(": ")
     workflow = shared((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
     phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
-    return PodEntry(job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow)
+    return PodEntry(
+        job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow, disrupted
+    )

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
-from switchyard.k8s.runtime import Views
+from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.scheduler import JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
@@ -161,6 +161,10 @@ class JobObserver:
             seen.delete_jobs.append(entry.name)
             message = f"{stuck.waiting}: {stuck.waiting_message}".rstrip(": ")
             return JobResult(node, attempt, "Failed", entry.name, now, stuck.waiting, message)
+        disrupted = [pod for pod in pods if pod.disrupted]
+        if disrupted:  # the Job's podFailurePolicy ignores it and replaces the Pod: say so on the node
+            message = f"{len(disrupted)} Pod(s) disrupted, replaced by the Job: {disrupted[-1].disrupted}"
+            return JobResult(node, attempt, "Active", entry.name, None, "Disrupted", message, blame=False)
         if any(pod.started for pod in pods) or entry.created_at is None:
             return None
         limit = component.pending_timeout_seconds if component is not None else DEFAULT_PENDING_TIMEOUT
@@ -180,7 +184,8 @@ class JobObserver:
         message: str | None = pod.message if pod is not None else None
         pod_exists = pod is not None
         if message is None:
-            pod_exists, message = await self._read_pod_message(entry.name)
+            pod_exists, pod = await self._read_pod(entry.name)
+            message = pod.message if pod is not None else None
         if message is None and entry.state == "Succeeded":
             finished = entry.finished_at or now
             if pod_exists and now - finished < OUTPUT_GRACE:
@@ -196,6 +201,18 @@ class JobObserver:
                 "OutputLost",
                 f"Job {entry.name} succeeded but {why}: the output was lost, so the node runs again",
                 blame=False,
+            )
+        if entry.state == "Failed" and pod is not None and pod.disrupted:  # evicted, preempted...: not the
+            return JobResult(  # component's failure (a cluster that does not apply the Job's podFailurePolicy)
+                node,
+                attempt,
+                "Failed",
+                entry.name,
+                entry.finished_at,
+                "Disrupted",
+                f"the Pod was disrupted ({pod.disrupted}); the node runs again",
+                blame=False,
+                infrastructure=True,
             )
         return JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
 
@@ -250,20 +267,15 @@ class JobObserver:
             raise
         return True, job_entry(found)
 
-    async def _read_pod_message(self, job: str) -> tuple[bool, str | None]:
-        """(a Pod of the Job exists, its main container's termination message if it terminated)."""
+    async def _read_pod(self, job: str) -> tuple[bool, PodEntry | None]:
+        """(a Pod of the Job exists, the one whose main container's end is the result, if one terminated)."""
         pods = await self.api.call(
             self.api.core.list_namespaced_pod,
             self.namespace,
             label_selector=f"batch.kubernetes.io/job-name={job}",
         )
-        exists = False
-        for item in pods.items:
-            exists = True
-            entry = pod_entry(self.api.api_client.sanitize_for_serialization(item))
-            if entry is not None and entry.message is not None:
-                return True, entry.message
-        return exists, None
+        entries = [pod_entry(self.api.api_client.sanitize_for_serialization(item)) for item in pods.items]
+        return bool(pods.items), best_pod(entry for entry in entries if entry is not None)
 
 
 def _why_not_started(pods: list[PodEntry]) -> tuple[str, str]:

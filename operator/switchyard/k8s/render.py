@@ -167,6 +167,11 @@ def job(
         pod_spec["serviceAccountName"] = component.service_account_name
     spec: dict[str, Any] = {
         "backoffLimit": 0,
+        # A Pod the cluster took away (eviction, preemption, drain, node shutdown) is not the Component's
+        # failure: the Job replaces it, once it is fully gone, without counting it toward backoffLimit.
+        "podFailurePolicy": {
+            "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+        },
         "podReplacementPolicy": "Failed",
         "template": {
             "metadata": {

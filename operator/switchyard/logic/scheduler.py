@@ -32,6 +32,7 @@ COMPACT_THRESHOLD = 1000  # above this many nodes, status keeps only what a rest
 COMPACT_MESSAGES = 100  # in a compact status, only this many failed nodes keep a (short) message
 COMPACT_TEXT = 80  # ... of at most this many characters
 COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.py budgets COMPACT_NODE_BYTES)
+MAX_FREE_RETRIES = 5  # infrastructure failures of one node that do not use up its retry budget
 # A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
 REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 
@@ -57,6 +58,9 @@ class JobResult:
     message: str = ""  # the container's termination message: the output on success, the error on failure
     blame: bool = True  # False: not the component's failure (the cluster refused or lost it); the breaker ignores it
     transient: bool = False  # Rejected only: the refusal will pass (e.g. a quota): the attempt is not used up
+    # Failed only: the cluster ended it (a disruption, a deadline hit before the container ran): retried without
+    # using up the retry budget (at most MAX_FREE_RETRIES times per node and run)
+    infrastructure: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ class WorkflowRun:
         self.dag = dag
         self.index = {node: i for i, node in enumerate(dag.nodes)}  # position in the immutable DAG
         self.rejections: dict[str, int] = {}  # node -> transient refusals in a row (backoff)
+        # node -> retries after infrastructure failures, not charged to the retry budget (not kept across restarts)
+        self.free_retries: dict[str, int] = {}
         self.messages_kept = 0  # compact status: failed nodes that kept a message
         self.with_message: set[str] = set()
         self.parallelism = parallelism
@@ -284,6 +290,8 @@ class WorkflowRun:
                 self._refused(node, result, now, plan)
             elif result.state in ("Failed", "Lost", "Rejected"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
+            elif result.state == "Active" and result.reason:
+                self._note(node, result, plan)
         for node in list(self.retrying):
             due = self.nodes[node].next_retry_at
             if due is None or due <= now:
@@ -426,7 +434,10 @@ class WorkflowRun:
             breakers.release(ran, self.name, node)
         self.running.discard(node)
         policy = components.get(own)
-        if status.fallback is None and policy is not None and can_retry(policy.retry, status.attempts):
+        if result.infrastructure and self.free_retries.get(node, 0) < MAX_FREE_RETRIES:
+            self.free_retries[node] = self.free_retries.get(node, 0) + 1
+        charged = status.attempts - self.free_retries.get(node, 0)
+        if status.fallback is None and policy is not None and can_retry(policy.retry, charged):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
             # to whole seconds as status timestamps have them: a retry is never early, also after a restart.
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
@@ -445,6 +456,17 @@ class WorkflowRun:
             plan.wake(due)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _note(self, node: str, result: JobResult, plan: Plan) -> None:
+        """News about a running attempt that does not end it (its Pod disrupted and replaced): on the node and
+        in an Event, once per change."""
+        status = self.nodes[node]
+        message = preview(result.message)
+        if (status.reason, status.message) == (result.reason, message):
+            return
+        status.reason, status.message = result.reason, message
+        plan.changed.add(node)
+        plan.events.append(("Warning", result.reason, f"node {node} attempt {result.attempt}: {message}"))
 
     def _refused(self, node: str, result: JobResult, now: datetime, plan: Plan) -> None:
         """The API refused the Job for a passing reason (a quota): try the same attempt again later.

@@ -318,7 +318,8 @@ class JobSimulator(SimulatorBase):
     def _pod_failed(self, run: _Run, pod_status: Mapping[str, Any]) -> None:
         """The job controller on a failed Pod: its ``podFailurePolicy``, then ``backoffLimit``."""
         spec = run.job.body.get("spec") or {}
-        action, index = pod_failure_action(spec.get("podFailurePolicy"), pod_status)
+        policy = spec.get("podFailurePolicy") if self.pod_failure_policy else None
+        action, index = pod_failure_action(policy, pod_status)
         if action == "Ignore" and run.pods < MAX_PODS:  # not counted: a replacement Pod (podReplacementPolicy
             self._release_pod(run)  # Failed: only once this one is terminal, which it is)
             self._new_pod(run)

@@ -6,11 +6,12 @@ temporary directory holding the Pod's volumes (``volumes.materialize``): mountPa
 ``<tmp>/switchyard``, ``/tmp`` becomes ``<tmp>/tmp``. ``SWITCHYARD_ROOT`` and ``SWITCHYARD_TERMINATION_LOG`` point
 the processors there; a leading ``python``/``python3`` is this interpreter, so the installed processors run.
 
-Exit 0 succeeds, anything else fails; what is left of ``activeDeadlineSeconds`` (counted from the Job's start)
-is the timeout (``DeadlineExceeded``). The termination message is what the kubelet keeps
+Exit 0 succeeds, anything else fails; what is left of ``activeDeadlineSeconds`` (counted from the Job's
+start) is the timeout (``DeadlineExceeded``). The termination message is what the kubelet keeps
 (``kubelet.termination_message``): the *last* 4096 bytes of the termination-log file or, with
-``FallbackToLogsOnError``, a failure and an empty file, the last 80 lines / 2048 bytes of the output. Only the switchyard image's commands that exist
-on this machine can run; any other Job fails with a message saying so.
+``FallbackToLogsOnError``, a failure and an empty file, the last 80 lines / 2048 bytes of the output. Only
+the switchyard image's commands that exist on this machine can run; any other Job fails with a message
+saying so.
 """
 
 from __future__ import annotations

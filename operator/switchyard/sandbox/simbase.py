@@ -143,6 +143,7 @@ class SimulatorBase:
         pending: float = 0.0,
         sidecars: bool = False,
         mount_retry: float = 0.1,
+        pod_failure_policy: bool = True,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
         self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
@@ -153,6 +154,7 @@ class SimulatorBase:
         self.namespace = namespace
         self.pending = pending  # seconds every Pod is Pending before it runs (Outcome.pending overrides)
         self.sidecars = sidecars  # a mesh injector adds a proxy container to Pods that do not opt out
+        self.pod_failure_policy = pod_failure_policy  # False: a cluster that ignores it (before 1.26, feature off)
         self.mount_retry = mount_retry  # seconds between the kubelet's mount attempts of a missing item
         self.mount_waits: list[str] = []  # Jobs whose Pod waited for a missing ConfigMap or key
         self.disruptions: list[str] = []  # Jobs one of whose Pods was evicted

@@ -1,0 +1,55 @@
+"""What a real cluster does to Pods, met by the operator: disruptions (eviction, preemption, drain) are not the
+Component's failure; timeouts count from when the container runs; sidecars; kubelet termination-message cuts;
+upstream outputs required by the Pod."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchyard.sandbox.jobsim import JobSimulator, Outcome
+from tests.emulated.conftest import Kube
+
+pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator")]
+
+
+def one_node(kube: Kube, wf: str, component: str) -> None:
+    kube.create("Workflow", wf, {"input": {"data": "x"}, "nodes": [{"name": "n", "component": component}]})
+
+
+def fragile(kube: Kube, name: str) -> None:
+    """A component whose breaker opens at its first failure, with no retries of its own."""
+    kube.component(
+        name, retry={"limit": 0}, circuitBreaker={"failureThreshold": 1, "openSeconds": 300, "halfOpenMaxRuns": 1}
+    )
+
+
+def test_evicted_pods_are_replaced_and_never_charged_to_the_breaker(kube: Kube, sim: JobSimulator) -> None:
+    fragile(kube, "evictable")
+    sim.rule = lambda job: Outcome(disruptions=1, message='{"ok": true}')
+    for wf in ("ev-1", "ev-2"):
+        one_node(kube, wf, "evictable")
+        status = kube.wait_phase(wf, "Succeeded", "Failed")
+        assert status["phase"] == "Succeeded", status["nodes"]["n"]
+        assert status["nodes"]["n"]["attempts"] == 1  # the Job replaced the Pod: the same attempt
+        event = kube.wait_event(wf, "Disrupted")
+        assert "TerminationByKubelet" in event.message
+    assert len(sim.disruptions) == 2
+    assert (kube.status("Component", "evictable").get("breaker") or {}).get("state", "Closed") == "Closed"
+    job = kube.jobs()[0]
+    assert job.spec.pod_failure_policy.rules[0].action == "Ignore"
+
+
+def test_a_disrupted_job_on_a_cluster_without_pod_failure_policy_runs_again_uncharged(
+    kube: Kube, sim: JobSimulator
+) -> None:
+    fragile(kube, "oldcluster")
+    sim.pod_failure_policy = False  # before 1.26 (or the feature off): the eviction fails the Job
+    sim.rule = lambda job: Outcome(disruptions=1 if job.attempt == 1 else 0)
+    one_node(kube, "old", "oldcluster")
+    status = kube.wait_phase("old", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded", status["nodes"]["n"]
+    assert status["nodes"]["n"]["attempts"] == 2  # retry limit 0, yet run again: the cluster's doing
+    retrying = kube.wait_event("old", "NodeRetrying")
+    assert "Disrupted" in retrying.message or "disrupted" in retrying.message
+    assert (kube.status("Component", "oldcluster").get("breaker") or {}).get("state", "Closed") == "Closed"
+    assert kube.status("Component", "oldcluster").get("failures", 0) == 0

@@ -1,0 +1,84 @@
+"""What the cluster does to a node's Pods, as the engine and the Job/Pod summaries see it: disruptions (a note on
+the node, a retry that is not charged), and the Pod chosen for a Job's result when the Job replaced one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.unit.test_render import job
+from tests.unit.test_scheduler import comp, make_run, nodes
+
+from switchyard.k8s import render
+from switchyard.k8s.observe import pod_entry
+from switchyard.k8s.runtime import best_pod
+from switchyard.logic.scheduler import MAX_FREE_RETRIES, BreakerBook, JobResult
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FRAGILE = {"c": comp(retry={"limit": 0, "backoff": {"initialSeconds": 1}}, circuitBreaker={"failureThreshold": 1})}
+
+
+def disrupted(run: Any, node: str) -> JobResult:
+    job = run.nodes[node].job or ""
+    return JobResult(
+        node, run.nodes[node].attempts, "Failed", job, T0, "Disrupted", "evicted", False, infrastructure=True
+    )
+
+
+def test_an_infrastructure_failure_is_retried_beyond_the_retry_limit_and_never_charged() -> None:
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, FRAGILE, book, T0)
+    now = T0
+    for attempt in range(1, MAX_FREE_RETRIES + 1):
+        run.step({"a": disrupted(run, "a")}, FRAGILE, book, now)
+        status = run.nodes["a"]
+        assert (status.phase, status.reason, status.attempts) == ("Retrying", "Disrupted", attempt)
+        now = status.next_retry_at or now
+        plan = run.step({}, FRAGILE, book, now)
+        assert [(x.node, x.attempt) for x in plan.launches] == [("a", attempt + 1)]
+    assert book.state("c").state == "Closed" and book.failures.get("c", 0) == 0
+    run.step({"a": disrupted(run, "a")}, FRAGILE, book, now)  # free retries used up: the retry limit applies
+    assert run.nodes["a"].phase == "Failed" and book.state("c").state == "Closed"
+
+
+def test_a_disruption_note_is_on_the_running_node_with_one_event() -> None:
+    run, book = make_run(nodes(("a", []))), BreakerBook()
+    run.step({}, FRAGILE, book, T0)
+    note = JobResult("a", 1, "Active", run.nodes["a"].job or "", None, "Disrupted", "1 Pod(s) disrupted", False)
+    plan = run.step({"a": note}, FRAGILE, book, T0)
+    status = run.nodes["a"]
+    assert (status.phase, status.reason, status.message) == ("Running", "Disrupted", "1 Pod(s) disrupted")
+    assert [e[1] for e in plan.events] == ["Disrupted"] and "a" in plan.changed
+    assert run.step({"a": note}, FRAGILE, book, T0 + timedelta(seconds=1)).events == []  # said once
+    assert book.state("c").state == "Closed"
+
+
+def pod(name: str, phase: str, message: str, disruption: bool = False) -> dict[str, Any]:
+    conditions = [{"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}]
+    terminated = {"exitCode": 0 if phase == "Succeeded" else 143, "message": message, "reason": "Error"}
+    return {
+        "metadata": {"name": name, "labels": {"batch.kubernetes.io/job-name": "j"}},
+        "status": {
+            "phase": phase,
+            "conditions": conditions if disruption else [],
+            "containerStatuses": [{"name": "main", "state": {"terminated": terminated}}],
+        },
+    }
+
+
+def test_the_result_is_the_replacement_pods_not_the_disrupted_ones() -> None:
+    evicted = pod_entry(pod("j-1", "Failed", "", disruption=True))
+    done = pod_entry(pod("j-2", "Succeeded", "out"))
+    assert evicted is not None and evicted.disrupted == "EvictionByEvictionAPI"
+    assert done is not None and not done.disrupted
+    assert best_pod([done, evicted]) is done and best_pod([evicted, done]) is done
+    assert best_pod([evicted]) is evicted
+
+
+def test_jobs_ignore_disrupted_pods_in_their_pod_failure_policy() -> None:
+    spec = job()["spec"]
+    assert spec["podFailurePolicy"] == {
+        "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+    }
+    assert spec["podReplacementPolicy"] == "Failed" and spec["template"]["spec"]["restartPolicy"] == "Never"
+    assert render.MOUNT == "/switchyard"
