@@ -53,3 +53,22 @@ def test_a_disrupted_job_on_a_cluster_without_pod_failure_policy_runs_again_unch
     assert "Disrupted" in retrying.message or "disrupted" in retrying.message
     assert (kube.status("Component", "oldcluster").get("breaker") or {}).get("state", "Closed") == "Closed"
     assert kube.status("Component", "oldcluster").get("failures", 0) == 0
+
+
+def test_an_output_that_fills_the_kubelets_limit_is_not_passed_downstream(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("chatty", retry={"limit": 0})
+    whole = "w" * 4095  # a processor's largest result (processors.output.MAX_RESULT_BYTES)
+    sim.rule = lambda job: Outcome(message="h" * 6000 + "tail") if job.node == "big" else Outcome(message=whole)
+    nodes = [
+        {"name": "big", "component": "chatty"},
+        {"name": "after", "component": "chatty", "dependsOn": ["big"]},
+        {"name": "fits", "component": "chatty"},
+    ]
+    kube.create("Workflow", "cut", {"input": {"data": "x"}, "nodes": nodes, "failurePolicy": "Continue"})
+    status = kube.wait_phase("cut", "Failed")
+    big = status["nodes"]["big"]
+    assert big["reason"] == "OutputTruncated" and "4096" in big["message"]
+    assert status["nodes"]["after"]["phase"] == "Skipped"
+    assert status["nodes"]["fits"]["phase"] == "Succeeded"
+    outputs = kube.configmap(status["outputs"][0])
+    assert "big" not in outputs and outputs["fits"] == whole

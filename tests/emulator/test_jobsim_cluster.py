@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from tests.emulator.test_jobsim import conditions, ended, job_body, job_status, 
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome
 from switchyard.sandbox.kubelet import JOB_TRACKING_FINALIZER, SIDECAR_NAME
+from switchyard.sandbox.runner import execute
 from switchyard.sandbox.waiting import wait_for
 
 __all__ = ["k8s", "namespace"]  # fixtures shared with test_jobsim
@@ -172,3 +174,18 @@ def test_pods_carry_the_job_tracking_finalizer_until_counted_and_conditions_come
     assert {"SuccessCriteriaMet"} in seen  # before Complete, in a write of its own
     assert seen[-1] == {"SuccessCriteriaMet", "Complete"}
     assert not pods_of(k8s, namespace, "tracked")[0]["metadata"].get("finalizers")
+
+
+def test_the_local_runner_keeps_what_the_kubelet_keeps(tmp_path: pathlib.Path) -> None:
+    script = (
+        "import os, sys\n"
+        "if sys.argv[1]: open(os.environ['SWITCHYARD_TERMINATION_LOG'], 'w').write(sys.argv[1] * 5000 + 'END')\n"
+        "print('\\n'.join(f'line {i}' for i in range(200)))\n"
+        "sys.exit(int(sys.argv[2]))\n"
+    )
+    argv = [sys.executable, "-c", script]
+    long = execute([*argv, "x", "0"], root=tmp_path, env={}, timeout=30, fallback_to_logs=True)
+    assert len(long.message) == 4096 and long.message.endswith("END")  # the tail, as the kubelet reads it
+    (tmp_path / "termination-log").unlink()
+    silent = execute([*argv, "", "1"], root=tmp_path, env={}, timeout=30, fallback_to_logs=True)
+    assert silent.message.splitlines() == [f"line {i}" for i in range(120, 200)]  # the log's last 80 lines

@@ -12,7 +12,9 @@ from tests.unit.test_scheduler import comp, make_run, nodes
 from switchyard.k8s import render
 from switchyard.k8s.observe import pod_entry
 from switchyard.k8s.runtime import best_pod
+from switchyard.logic.podresult import message_budget, truncation
 from switchyard.logic.scheduler import MAX_FREE_RETRIES, BreakerBook, JobResult
+from switchyard.processors.output import MAX_RESULT_BYTES
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FRAGILE = {"c": comp(retry={"limit": 0, "backoff": {"initialSeconds": 1}}, circuitBreaker={"failureThreshold": 1})}
@@ -82,3 +84,12 @@ def test_jobs_ignore_disrupted_pods_in_their_pod_failure_policy() -> None:
     }
     assert spec["podReplacementPolicy"] == "Failed" and spec["template"]["spec"]["restartPolicy"] == "Never"
     assert render.MOUNT == "/switchyard"
+
+
+def test_a_message_filling_the_kubelets_budget_may_be_cut() -> None:
+    assert truncation("x" * 4095, 1) is None  # a processor's largest result (MAX_RESULT_BYTES) is whole
+    assert truncation("x" * 4096, 1) is not None
+    assert truncation("é" * 2048, 1) is not None  # bytes, not characters
+    assert message_budget(2) == 4096 and message_budget(4) == 3072  # 12 KiB shared by the containers
+    assert truncation("x" * 3072, 4) is not None and truncation("x" * 3071, 4) is None
+    assert message_budget(3) > MAX_RESULT_BYTES

@@ -203,6 +203,7 @@ class PodEntry:
     unschedulable: str = ""  # the PodScheduled=False message, when the scheduler cannot place it
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
     disrupted: str = ""  # "reason: message" of a DisruptionTarget condition: evicted, preempted, drained...
+    containers: int = 1  # how many share the Pod's termination-message budget (an injected sidecar is one)
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -262,6 +263,7 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
             disrupted = f"{cond.get('reason') or 'DisruptionTarget'}: {cond.get('message') or ''}".rstrip(": ")
     workflow = shared((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
     phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
+    containers = max(1, len(status.get("containerStatuses") or []))
     return PodEntry(
-        job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow, disrupted
+        job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow, disrupted, containers
     )

@@ -23,6 +23,7 @@ from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views, best_pod
+from switchyard.logic.podresult import truncation
 from switchyard.logic.scheduler import JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
@@ -214,6 +215,8 @@ class JobObserver:
                 blame=False,
                 infrastructure=True,
             )
+        if entry.state == "Succeeded" and pod is not None and (cut := truncation(message or "", pod.containers)):
+            return JobResult(node, attempt, "Failed", entry.name, entry.finished_at, "OutputTruncated", cut)
         return JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
 
     # -- the Job is not (or no longer) what the index says --------------------------------------------
