@@ -4,6 +4,9 @@ upstream outputs required by the Pod."""
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import pytest
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome
@@ -72,3 +75,26 @@ def test_an_output_that_fills_the_kubelets_limit_is_not_passed_downstream(kube: 
     assert status["nodes"]["fits"]["phase"] == "Succeeded"
     outputs = kube.configmap(status["outputs"][0])
     assert "big" not in outputs and outputs["fits"] == whole
+
+
+def test_a_lagging_kubelet_cache_holds_the_pod_until_its_upstream_output_is_there(
+    kube: Kube, kubeconfig: pathlib.Path
+) -> None:
+    """y's Pod puts the outputs ConfigMap (x's output only) in the kubelet's cache; b starts while that copy
+    is served: its Pod must wait for a's output, never run without it."""
+    kube.component("proc")
+    delays = {"a": 1.0}
+    nodes = [
+        {"name": "x", "component": "proc"},
+        {"name": "y", "component": "proc", "dependsOn": ["x"]},
+        {"name": "a", "component": "proc"},
+        {"name": "b", "component": "proc", "dependsOn": ["a"]},
+    ]
+    with JobSimulator(kubeconfig, namespace=kube.namespace, configmap_ttl=4.0) as lagging:
+        lagging.rule = lambda job: Outcome(delay=delays.get(job.node or "", 0.05))
+        kube.create("Workflow", "lag", {"input": {"data": "x"}, "nodes": nodes})
+        status = kube.wait_phase("lag", "Succeeded", "Failed", timeout=40)
+    assert status["phase"] == "Succeeded"
+    outputs = kube.configmap(status["outputs"][0])
+    assert json.loads(outputs["b"])["upstream"] == {"a": outputs["a"]}
+    assert "b" in " ".join(lagging.mount_waits)  # it did wait, in ContainerCreating

@@ -189,3 +189,25 @@ def test_the_local_runner_keeps_what_the_kubelet_keeps(tmp_path: pathlib.Path) -
     (tmp_path / "termination-log").unlink()
     silent = execute([*argv, "", "1"], root=tmp_path, env={}, timeout=30, fallback_to_logs=True)
     assert silent.message.splitlines() == [f"line {i}" for i in range(120, 200)]  # the log's last 80 lines
+
+
+@pytest.mark.parametrize("sim", [{"configmap_ttl": 30.0}], indirect=True)
+def test_a_kubelet_configmap_cache_serves_a_stale_copy_until_its_ttl(k8s, namespace, sim: JobSimulator):
+    core = kubernetes.client.CoreV1Api(k8s)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "c"}, "data": {"k": "old"}})
+
+    def reader(name: str) -> dict:
+        body = job_body(name, name)
+        pod_spec = body["spec"]["template"]["spec"]
+        pod_spec["containers"][0]["volumeMounts"] = [{"name": "v", "mountPath": "/switchyard"}]
+        items = [{"key": "k", "path": "upstream/k"}]
+        pod_spec["volumes"] = [{"name": "v", "configMap": {"name": "c", "items": items}}]
+        return body
+
+    create(k8s, namespace, reader("first"))
+    ended(k8s, namespace, "first")
+    core.patch_namespaced_config_map("c", namespace, {"data": {"k": "new"}})
+    create(k8s, namespace, reader("second"))
+    ended(k8s, namespace, "second")
+    [pod] = pods_of(k8s, namespace, "second")
+    assert json.loads(main_state(pod)["terminated"]["message"])["upstream"] == {"k": "old"}

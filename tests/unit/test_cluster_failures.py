@@ -93,3 +93,9 @@ def test_a_message_filling_the_kubelets_budget_may_be_cut() -> None:
     assert message_budget(2) == 4096 and message_budget(4) == 3072  # 12 KiB shared by the containers
     assert truncation("x" * 3072, 4) is not None and truncation("x" * 3071, 4) is None
     assert message_budget(3) > MAX_RESULT_BYTES
+
+
+def test_upstream_outputs_are_required_mounts() -> None:
+    sources = job(deps=["a", "c"])["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
+    upstream = [s["configMap"] for s in sources if "configMap" in s and s["configMap"]["name"] == "wf-outputs"]
+    assert upstream and all("optional" not in source for source in upstream)  # the kubelet waits for the key

@@ -118,8 +118,10 @@ def job(
             }
         },
     ]
+    # Upstream outputs are required: a kubelet whose ConfigMap cache lags keeps the Pod in ContainerCreating
+    # (retrying the mount) rather than starting it without a file, which would compute a wrong result silently.
     for cm_name, items in _items_by_configmap(wf_name, deps, output_shards).items():
-        sources.append({"configMap": {"name": cm_name, "items": items, "optional": True}})
+        sources.append({"configMap": {"name": cm_name, "items": items}})
     env = [{"name": e.name, "value": e.value} for e in component.env] + [
         {"name": "SWITCHYARD_WORKFLOW", "value": wf_name},
         {"name": "SWITCHYARD_NODE", "value": node},

@@ -144,6 +144,7 @@ class SimulatorBase:
         sidecars: bool = False,
         mount_retry: float = 0.1,
         pod_failure_policy: bool = True,
+        configmap_ttl: float = 0.0,
     ) -> None:
         self.kubeconfig = str(kubeconfig)
         self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
@@ -156,6 +157,8 @@ class SimulatorBase:
         self.sidecars = sidecars  # a mesh injector adds a proxy container to Pods that do not opt out
         self.pod_failure_policy = pod_failure_policy  # False: a cluster that ignores it (before 1.26, feature off)
         self.mount_retry = mount_retry  # seconds between the kubelet's mount attempts of a missing item
+        self.configmap_ttl = configmap_ttl  # > 0: the kubelet's ConfigMap cache serves copies this old
+        self._configmaps: dict[tuple[str, str], tuple[dict[str, str], float]] = {}
         self.mount_waits: list[str] = []  # Jobs whose Pod waited for a missing ConfigMap or key
         self.disruptions: list[str] = []  # Jobs one of whose Pods was evicted
         self.started: list[Started] = []
@@ -308,9 +311,21 @@ class SimulatorBase:
         """The Job was deleted: stop what runs for it (nothing here: a timer that finds ``run.done``)."""
 
     def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
+        """A ConfigMap as the kubelet sees it: read now, or with ``configmap_ttl`` from its cache (the kubelet's
+        ``Cache`` strategy serves a copy up to its TTL old, so a key written since may be missing)."""
+
         def read(name: str) -> Mapping[str, str] | None:
+            key = (namespace, name)
+            with self._lock:
+                cached = self._configmaps.get(key)
+            if cached is not None and time.monotonic() - cached[1] < self.configmap_ttl:
+                return cached[0]
             configmap = self._call(self._core.read_namespaced_config_map, name, namespace)
-            return None if configmap is None else configmap.data or {}
+            data = None if configmap is None else dict(configmap.data or {})
+            if self.configmap_ttl > 0 and data is not None:
+                with self._lock:
+                    self._configmaps[key] = (data, time.monotonic())
+            return data
 
         return read
 
