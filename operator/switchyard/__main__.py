@@ -96,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="how long an API call (not a watch) waits for its answer before it is retried; default: %(default)s",
     )
+    parser.add_argument(
+        "--allow-sidecar-injection",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let mesh and secret injectors (Istio, Linkerd, Vault agent) add containers to node Pods; default: "
+        "off (the Pods opt out: a sidecar keeps a Pod running after its processor exits)",
+    )
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -151,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_port = args.ingest_port
     OPTIONS.ingest_host = args.ingest_host
     OPTIONS.api_timeout = args.api_timeout
+    OPTIONS.allow_sidecar_injection = args.allow_sidecar_injection
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

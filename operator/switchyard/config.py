@@ -28,6 +28,7 @@ class Options:
     ingest_port: int = 0  # the CloudEvents ingest endpoint; 0 disables it
     ingest_host: str = "0.0.0.0"
     api_timeout: float = 60.0  # seconds a non-watch API call may wait for its answer before it is retried
+    allow_sidecar_injection: bool = False  # False: node Pods opt out of Istio/Linkerd/Vault agent injection
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome
-from tests.emulated.conftest import Kube
+from tests.emulated.conftest import Kube, wait_for
 
 pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator")]
 
@@ -98,3 +98,37 @@ def test_a_lagging_kubelet_cache_holds_the_pod_until_its_upstream_output_is_ther
     outputs = kube.configmap(status["outputs"][0])
     assert json.loads(outputs["b"])["upstream"] == {"a": outputs["a"]}
     assert "b" in " ".join(lagging.mount_waits)  # it did wait, in ContainerCreating
+
+
+def test_node_pods_opt_out_of_sidecar_injection(kube: Kube, kubeconfig: pathlib.Path) -> None:
+    kube.component("proc")
+    with JobSimulator(kubeconfig, namespace=kube.namespace, sidecars=True) as meshed:
+        kube.create("Workflow", "mesh", {"input": {"data": "x"}, "nodes": [{"name": "n", "component": "proc"}]})
+        assert kube.wait_phase("mesh", "Succeeded", "Failed")["phase"] == "Succeeded"
+        assert meshed.errors == []
+    [pod] = kube.core.list_namespaced_pod(kube.namespace).items
+    assert [c.name for c in pod.spec.containers] == ["main"]
+    assert pod.metadata.annotations["sidecar.istio.io/inject"] == "false"
+    assert pod.metadata.annotations["linkerd.io/inject"] == "disabled"
+    assert pod.metadata.annotations["vault.hashicorp.com/agent-inject"] == "false"
+
+
+def test_a_node_ends_when_its_main_container_does_though_a_sidecar_keeps_running(
+    kube: Kube, kubeconfig: pathlib.Path
+) -> None:
+    """An injector that ignores the opt-outs: the Pod stays Running and its Job active after main exits."""
+    kube.component("proc", retry={"limit": 0})
+    nodes = [
+        {"name": "a", "component": "proc"},
+        {"name": "b", "component": "proc", "dependsOn": ["a"]},
+        {"name": "bad", "component": "proc"},
+    ]
+    with JobSimulator(kubeconfig, namespace=kube.namespace, sidecars="always") as meshed:
+        meshed.rule = lambda job: Outcome(succeed=False, message="no") if job.node == "bad" else None
+        kube.create("Workflow", "held", {"input": {"data": "x"}, "nodes": nodes, "failurePolicy": "Continue"})
+        status = kube.wait_phase("held", "Succeeded", "Failed")
+    phases = {n: (s["phase"], s.get("reason")) for n, s in status["nodes"].items()}
+    assert phases == {"a": ("Succeeded", None), "b": ("Succeeded", None), "bad": ("Failed", "Error")}
+    outputs = kube.configmap(status["outputs"][0])
+    assert json.loads(outputs["b"])["upstream"] == {"a": outputs["a"]}
+    wait_for(lambda: kube.jobs() == [], 20, what="the held Jobs deleted (their sidecars stop)")

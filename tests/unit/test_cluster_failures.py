@@ -99,3 +99,20 @@ def test_upstream_outputs_are_required_mounts() -> None:
     sources = job(deps=["a", "c"])["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
     upstream = [s["configMap"] for s in sources if "configMap" in s and s["configMap"]["name"] == "wf-outputs"]
     assert upstream and all("optional" not in source for source in upstream)  # the kubelet waits for the key
+
+
+def test_node_pods_opt_out_of_sidecar_injection_unless_allowed() -> None:
+    template = job()["spec"]["template"]["metadata"]
+    assert template["labels"]["sidecar.istio.io/inject"] == "false"
+    assert render.NO_INJECTION_ANNOTATIONS.items() <= template["annotations"].items()
+    allowed = job(sidecar_injection=True)["spec"]["template"]["metadata"]
+    assert "sidecar.istio.io/inject" not in allowed["labels"]
+    assert not set(render.NO_INJECTION_ANNOTATIONS) & set(allowed["annotations"])
+    assert "sidecar.istio.io/inject" not in job()["metadata"]["labels"]  # the Job's own labels stay the selector's
+
+
+def test_allow_sidecar_injection_is_an_operator_option() -> None:
+    from switchyard.__main__ import parse_args
+
+    assert parse_args([]).allow_sidecar_injection is False
+    assert parse_args(["--allow-sidecar-injection"]).allow_sidecar_injection is True

@@ -162,6 +162,10 @@ class JobObserver:
             seen.delete_jobs.append(entry.name)
             message = f"{stuck.waiting}: {stuck.waiting_message}".rstrip(": ")
             return JobResult(node, attempt, "Failed", entry.name, now, stuck.waiting, message)
+        held = next((pod for pod in pods if pod.phase == "Running" and pod.exit_code is not None), None)
+        if held is not None:  # the main container ended; another (an injected sidecar) keeps the Pod running
+            seen.delete_jobs.append(entry.name)  # and the Job active: the result is main's, the Job goes
+            return self._main_ended(node, attempt, entry, held, now)
         disrupted = [pod for pod in pods if pod.disrupted]
         if disrupted:  # the Job's podFailurePolicy ignores it and replaces the Pod: say so on the node
             message = f"{len(disrupted)} Pod(s) disrupted, replaced by the Job: {disrupted[-1].disrupted}"
@@ -177,6 +181,15 @@ class JobObserver:
         reason, detail = _why_not_started(pods)
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
+
+    def _main_ended(self, node: str, attempt: int, entry: JobEntry, pod: PodEntry, now: datetime) -> JobResult:
+        message = pod.message or ""
+        if pod.exit_code != 0:
+            reason = pod.reason or "Error"
+            return JobResult(node, attempt, "Failed", entry.name, now, reason, message or f"exit code {pod.exit_code}")
+        if cut := truncation(message, pod.containers):
+            return JobResult(node, attempt, "Failed", entry.name, now, "OutputTruncated", cut)
+        return JobResult(node, attempt, "Succeeded", entry.name, now, "", message)
 
     async def _finished(
         self, node: str, attempt: int, entry: JobEntry, now: datetime, seen: Observation

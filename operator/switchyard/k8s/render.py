@@ -25,6 +25,14 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
 MOUNT = "/switchyard"
 RUN_AS = 65532
 MAX_CONFIG_BYTES = 128 * 1024
+# What node Pods carry so that mesh and secret injectors leave them alone: an injected sidecar keeps the Pod
+# running after the processor exits and shares its termination-message budget (`--allow-sidecar-injection`).
+NO_INJECTION_LABELS = {"sidecar.istio.io/inject": "false"}
+NO_INJECTION_ANNOTATIONS = {
+    "sidecar.istio.io/inject": "false",
+    "linkerd.io/inject": "disabled",
+    "vault.hashicorp.com/agent-inject": "false",
+}
 
 
 class RenderError(ValueError):
@@ -86,8 +94,10 @@ def job(
     deps: Iterable[str],
     input_source: tuple[str, str],
     output_shards: int,
+    sidecar_injection: bool = False,
 ) -> dict[str, Any]:
-    """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input."""
+    """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
+    `sidecar_injection` False: the Pod opts out of injected sidecars."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -177,8 +187,12 @@ def job(
         "podReplacementPolicy": "Failed",
         "template": {
             "metadata": {
-                "labels": labels,
-                "annotations": {ANNOTATION_CONFIG: config_json, ANNOTATION_WORKFLOW: wf_name},
+                "labels": labels if sidecar_injection else {**labels, **NO_INJECTION_LABELS},
+                "annotations": {
+                    ANNOTATION_CONFIG: config_json,
+                    ANNOTATION_WORKFLOW: wf_name,
+                    **({} if sidecar_injection else NO_INJECTION_ANNOTATIONS),
+                },
             },
             "spec": pod_spec,
         },

@@ -135,7 +135,9 @@ class JobSimulator(SimulatorBase):
         template = (job.body.get("spec") or {}).get("template") or {}
         template_meta = template.get("metadata") or {}
         pod_spec = dict(template.get("spec") or {})
-        if self.sidecars and not opted_out_of_injection(template_meta):  # a mutating webhook adds a proxy
+        if self.sidecars == "always" or (
+            self.sidecars and not opted_out_of_injection(template_meta)
+        ):  # a webhook adds a proxy
             pod_spec["containers"] = [*(pod_spec.get("containers") or []), sidecar_container()]
         run.pod_name = f"{job.name}-{''.join(random.choices(_SUFFIX_ALPHABET, k=5))}"
         run.pods += 1

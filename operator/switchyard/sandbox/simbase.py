@@ -141,7 +141,7 @@ class SimulatorBase:
         workers: int = 4,
         read_files: bool = True,
         pending: float = 0.0,
-        sidecars: bool = False,
+        sidecars: bool | str = False,
         mount_retry: float = 0.1,
         pod_failure_policy: bool = True,
         configmap_ttl: float = 0.0,
@@ -154,7 +154,9 @@ class SimulatorBase:
         self.delay = delay
         self.namespace = namespace
         self.pending = pending  # seconds every Pod is Pending before it runs (Outcome.pending overrides)
-        self.sidecars = sidecars  # a mesh injector adds a proxy container to Pods that do not opt out
+        # a mesh injector adds a proxy container to Pods that do not opt out ("always": to every Pod, as one
+        # configured to ignore the opt-outs)
+        self.sidecars = sidecars
         self.pod_failure_policy = pod_failure_policy  # False: a cluster that ignores it (before 1.26, feature off)
         self.mount_retry = mount_retry  # seconds between the kubelet's mount attempts of a missing item
         self.configmap_ttl = configmap_ttl  # > 0: the kubelet's ConfigMap cache serves copies this old
