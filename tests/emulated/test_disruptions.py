@@ -132,3 +132,20 @@ def test_a_node_ends_when_its_main_container_does_though_a_sidecar_keeps_running
     outputs = kube.configmap(status["outputs"][0])
     assert json.loads(outputs["b"])["upstream"] == {"a": outputs["a"]}
     wait_for(lambda: kube.jobs() == [], 20, what="the held Jobs deleted (their sidecars stop)")
+
+
+def test_timeout_seconds_starts_when_the_container_runs(kube: Kube, sim: JobSimulator) -> None:
+    """A slow image pull does not eat the Component's timeout; a container running too long still fails."""
+    kube.component("slowpull", retry={"limit": 0}, timeoutSeconds=2, pendingTimeoutSeconds=30)
+    sim.rule = lambda job: Outcome(pending=3.0, delay=0.5) if job.workflow == "pull" else Outcome(delay=60)
+    one_node(kube, "pull", "slowpull")
+    status = kube.wait_phase("pull", "Succeeded", "Failed", timeout=40)
+    assert status["phase"] == "Succeeded", status["nodes"]["n"]
+    job = next(j for j in kube.jobs() if j.metadata.labels["switchyard.dev/workflow"] == "pull")
+    assert job.spec.active_deadline_seconds == 2 + 30  # the Job's own deadline is only a backstop
+    one_node(kube, "hang", "slowpull")
+    status = kube.wait_phase("hang", "Succeeded", "Failed", timeout=20)
+    node = status["nodes"]["n"]
+    assert (node["phase"], node["reason"]) == ("Failed", "DeadlineExceeded")
+    assert "ran longer than timeoutSeconds (2s)" in node["message"]
+    wait_for(lambda: not [j for j in kube.jobs() if j.metadata.labels["switchyard.dev/workflow"] == "hang"], 20)

@@ -3,6 +3,7 @@ the node, a retry that is not charged), and the Pod chosen for a Job's result wh
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,9 @@ from tests.unit.test_render import job
 from tests.unit.test_scheduler import comp, make_run, nodes
 
 from switchyard.k8s import render
-from switchyard.k8s.observe import pod_entry
-from switchyard.k8s.runtime import best_pod
+from switchyard.k8s.observe import JobEntry, pod_entry
+from switchyard.k8s.observer import JobObserver
+from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.podresult import message_budget, truncation
 from switchyard.logic.scheduler import MAX_FREE_RETRIES, BreakerBook, JobResult
 from switchyard.processors.output import MAX_RESULT_BYTES
@@ -116,3 +118,49 @@ def test_allow_sidecar_injection_is_an_operator_option() -> None:
 
     assert parse_args([]).allow_sidecar_injection is False
     assert parse_args(["--allow-sidecar-injection"]).allow_sidecar_injection is True
+
+
+def observed(job_state: str, reason: str, pods: list[Any], component: dict[str, Any], now: datetime) -> Any:
+    """What the observer makes of node a's Job (`job_state`/`reason`) and its Pods, at `now`."""
+    from tests.unit.test_k8s_observer import FakeApi, running_run
+
+    run = running_run()
+    name = run.nodes["a"].job or ""
+    finished = None if job_state == "Active" else T0
+    entry = JobEntry(name, "wf", "a", 1, job_state, finished, reason, owner_uid="uid-1", created_at=T0)  # type: ignore[arg-type]
+    entries = [
+        pod_entry({**p, "metadata": {"name": "p", "labels": {"batch.kubernetes.io/job-name": name}}}) for p in pods
+    ]
+    store = Views(components={}, jobs={("ns", name): [entry]}, pods={("ns", name): entries})  # type: ignore[arg-type]
+    observer = JobObserver(FakeApi({}, []), store, "ns", "uid-1")  # type: ignore[arg-type]
+    components = {"c": comp(**component)}
+    return asyncio.run(observer.observe(run, components, now))
+
+
+def main_pod(phase: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {"status": {"phase": phase, "containerStatuses": [{"name": "main", "state": state}]}}
+
+
+def test_timeout_seconds_counts_from_the_container_start_not_the_job_start() -> None:
+    started = T0 + timedelta(seconds=50)  # 50 s Pending (scheduling, image pull) first
+    running = main_pod("Running", {"running": {"startedAt": started.isoformat()}})
+    seen = observed("Active", "", [running], {"timeoutSeconds": 30}, T0 + timedelta(seconds=60))
+    assert seen.results == {} and seen.wake_at == started + timedelta(seconds=30)
+    seen = observed("Active", "", [running], {"timeoutSeconds": 30}, started + timedelta(seconds=30))
+    result = seen.results["a"]
+    assert (result.state, result.reason, result.blame) == ("Failed", "DeadlineExceeded", True)
+    assert "ran longer than timeoutSeconds (30s)" in result.message and seen.delete_jobs == [result.job]
+
+
+def test_a_job_deadline_hit_before_the_container_ran_is_the_clusters() -> None:
+    never = main_pod("Failed", {"waiting": {"reason": "ContainerCreating"}})
+    result = observed("Failed", "DeadlineExceeded", [never], {"timeoutSeconds": 30}, T0).results["a"]
+    assert (result.reason, result.blame, result.infrastructure) == ("DeadlineExceeded", False, True)
+    ran = main_pod("Failed", {"terminated": {"exitCode": 143, "startedAt": T0.isoformat(), "message": ""}})
+    result = observed("Failed", "DeadlineExceeded", [ran], {"timeoutSeconds": 30}, T0).results["a"]
+    assert (result.reason, result.blame, result.infrastructure) == ("DeadlineExceeded", True, False)
+
+
+def test_the_jobs_own_deadline_is_a_looser_backstop() -> None:
+    spec = job({"timeoutSeconds": 30, "pendingTimeoutSeconds": 120})["spec"]
+    assert spec["activeDeadlineSeconds"] == 150

@@ -204,6 +204,7 @@ class PodEntry:
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
     disrupted: str = ""  # "reason: message" of a DisruptionTarget condition: evicted, preempted, drained...
     containers: int = 1  # how many share the Pod's termination-message budget (an injected sidecar is one)
+    running_since: datetime | None = None  # when the main container started (its `startedAt`), if it did
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -244,10 +245,12 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         return None
     status = body.get("status") or {}
     message, exit_code, reason, waiting, waiting_message = None, None, "", "", ""
+    running_since = None
     for cs in status.get("containerStatuses") or []:
         if cs.get("name") != "main":
             continue
         state = cs.get("state") or {}
+        running_since = parse_time((state.get("running") or state.get("terminated") or {}).get("startedAt"))
         if terminated := state.get("terminated"):
             message = terminated.get("message") or ""
             exit_code = terminated.get("exitCode")
@@ -265,5 +268,16 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
     phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
     containers = max(1, len(status.get("containerStatuses") or []))
     return PodEntry(
-        job, phase, message, exit_code, reason, waiting, waiting_message, unschedulable, workflow, disrupted, containers
+        job,
+        phase,
+        message,
+        exit_code,
+        reason,
+        waiting,
+        waiting_message,
+        unschedulable,
+        workflow,
+        disrupted,
+        containers,
+        running_since,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from kubernetes.client.exceptions import ApiException
 
@@ -34,6 +34,7 @@ MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API be
 CONFIRM_AFTER = 600.0
 OUTPUT_GRACE = timedelta(seconds=30)  # a succeeded Job's Pod status may trail the Job's by this much
 DEFAULT_PENDING_TIMEOUT = 600
+TIMEOUT_POLL = 5  # seconds between looks at a Pending Job whose timeoutSeconds starts when its container does
 FULL_EVERY = 30.0  # seconds between passes that look at every running Job, news or not
 
 
@@ -63,13 +64,20 @@ class JobObserver:
         self.due: datetime | None = None  # the earliest of this observer's own timers
         self.last_full: float | None = None  # when every running Job was last looked at (monotonic)
 
-    def created(self, jobs: Mapping[str, str]) -> None:
+    def created(self, jobs: Mapping[str, str], timeouts: Mapping[str, int] | None = None) -> None:
         """Jobs (-> their nodes) the API just accepted, or that existed already: until their watch event
-        reaches the index, or `MISSING_GRACE` passes, they are taken as Active without a GET each pass."""
+        reaches the index, or `MISSING_GRACE` passes, they are taken as Active without a GET each pass.
+
+        `timeouts`: Job -> its `timeoutSeconds`; every Job is looked at again when its timeout could first be
+        due (a container starting is no news of its own), then when it is (`_timed_out`)."""
         now = time.monotonic()
         for job, node in jobs.items():
             self.created_at[job] = now
             self.nodes[job] = node
+        for seconds in (timeouts or {}).values():
+            due = datetime.now(UTC) + timedelta(seconds=seconds)
+            if self.due is None or due < self.due:
+                self.due = due
 
     async def observe(
         self,
@@ -166,6 +174,10 @@ class JobObserver:
         if held is not None:  # the main container ended; another (an injected sidecar) keeps the Pod running
             seen.delete_jobs.append(entry.name)  # and the Job active: the result is main's, the Job goes
             return self._main_ended(node, attempt, entry, held, now)
+        if component is not None and component.timeout_seconds is not None:
+            timed_out = self._timed_out(node, attempt, entry, pods, component.timeout_seconds, now, seen)
+            if timed_out is not None:
+                return timed_out
         disrupted = [pod for pod in pods if pod.disrupted]
         if disrupted:  # the Job's podFailurePolicy ignores it and replaces the Pod: say so on the node
             message = f"{len(disrupted)} Pod(s) disrupted, replaced by the Job: {disrupted[-1].disrupted}"
@@ -181,6 +193,30 @@ class JobObserver:
         reason, detail = _why_not_started(pods)
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
+
+    def _timed_out(
+        self,
+        node: str,
+        attempt: int,
+        entry: JobEntry,
+        pods: list[PodEntry],
+        limit: int,
+        now: datetime,
+        seen: Observation,
+    ) -> JobResult | None:
+        """`timeoutSeconds` counted from when the main container started (not the Job's start, which includes
+        scheduling and image pulls): past it, the attempt fails and its Job is removed."""
+        running = [pod.running_since for pod in pods if pod.running_since is not None and pod.exit_code is None]
+        if not running:  # not started yet: look again when it could first be due (a few seconds apart at least)
+            seen.wake(now + timedelta(seconds=max(limit, TIMEOUT_POLL)))
+            return None
+        due = max(running) + timedelta(seconds=limit)
+        if now < due:
+            seen.wake(due)
+            return None
+        seen.delete_jobs.append(entry.name)
+        message = f"the container ran longer than timeoutSeconds ({limit}s)"
+        return JobResult(node, attempt, "Failed", entry.name, now, "DeadlineExceeded", message)
 
     def _main_ended(self, node: str, attempt: int, entry: JobEntry, pod: PodEntry, now: datetime) -> JobResult:
         message = pod.message or ""
@@ -216,6 +252,19 @@ class JobObserver:
                 f"Job {entry.name} succeeded but {why}: the output was lost, so the node runs again",
                 blame=False,
             )
+        if entry.state == "Failed" and entry.reason == "DeadlineExceeded" and not self._ran(entry.name):
+            return JobResult(  # the Job's deadline counts from its start: a Pod that never ran is the cluster's
+                node,
+                attempt,
+                "Failed",
+                entry.name,
+                entry.finished_at,
+                "DeadlineExceeded",
+                "the Job's activeDeadlineSeconds passed before its container started (scheduling, image pull, "
+                "volumes); the node runs again",
+                blame=False,
+                infrastructure=True,
+            )
         if entry.state == "Failed" and pod is not None and pod.disrupted:  # evicted, preempted...: not the
             return JobResult(  # component's failure (a cluster that does not apply the Job's podFailurePolicy)
                 node,
@@ -231,6 +280,10 @@ class JobObserver:
         if entry.state == "Succeeded" and pod is not None and (cut := truncation(message or "", pod.containers)):
             return JobResult(node, attempt, "Failed", entry.name, entry.finished_at, "OutputTruncated", cut)
         return JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
+
+    def _ran(self, job: str) -> bool:
+        """Whether a Pod of the Job had its main container started (as far as the Pod store shows)."""
+        return any(pod.running_since is not None for pod in self.views.pods_of(self.namespace, job))
 
     # -- the Job is not (or no longer) what the index says --------------------------------------------
 

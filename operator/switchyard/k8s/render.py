@@ -198,7 +198,10 @@ def job(
         },
     }
     if component.timeout_seconds is not None:
-        spec["activeDeadlineSeconds"] = component.timeout_seconds
+        # The operator enforces timeoutSeconds from the container's start (`k8s/observer.py`); a Job's deadline
+        # counts from its own start, Pending and image pulls included, so it is only a looser backstop (for
+        # when the operator is away): the run's limit plus the time a Pod may take to start.
+        spec["activeDeadlineSeconds"] = component.timeout_seconds + component.pending_timeout_seconds
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
