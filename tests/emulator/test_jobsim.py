@@ -27,7 +27,8 @@ def k8s(kubeconfig: pathlib.Path) -> Iterator[kubernetes.client.ApiClient]:
 
 @pytest.fixture
 def namespace(k8s: kubernetes.client.ApiClient) -> str:
-    name = f"jobsim-{next(_counter)}"
+    # id(): test_jobsim_cluster imports these fixtures, so this module may be loaded twice (two counters)
+    name = f"jobsim-{next(_counter)}-{id(_counter) % 100000}"
     kubernetes.client.CoreV1Api(k8s).create_namespace({"metadata": {"name": name}})
     return name
 

@@ -16,7 +16,7 @@ from tests.emulator.test_jobsim import conditions, ended, job_body, job_status, 
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome
 from switchyard.sandbox.kubelet import JOB_TRACKING_FINALIZER, SIDECAR_NAME
-from switchyard.sandbox.runner import execute
+from switchyard.sandbox.podexec import PodExecution
 from switchyard.sandbox.waiting import wait_for
 
 __all__ = ["k8s", "namespace"]  # fixtures shared with test_jobsim
@@ -183,12 +183,29 @@ def test_the_local_runner_keeps_what_the_kubelet_keeps(tmp_path: pathlib.Path) -
         "print('\\n'.join(f'line {i}' for i in range(200)))\n"
         "sys.exit(int(sys.argv[2]))\n"
     )
-    argv = [sys.executable, "-c", script]
-    long = execute([*argv, "x", "0"], root=tmp_path, env={}, timeout=30, fallback_to_logs=True)
-    assert len(long.message) == 4096 and long.message.endswith("END")  # the tail, as the kubelet reads it
-    (tmp_path / "termination-log").unlink()
-    silent = execute([*argv, "", "1"], root=tmp_path, env={}, timeout=30, fallback_to_logs=True)
-    assert silent.message.splitlines() == [f"line {i}" for i in range(120, 200)]  # the log's last 80 lines
+
+    def run(name: str, written: str, code: str) -> str:
+        container = {
+            "name": "main",
+            "image": "switchyard",
+            "command": [sys.executable, "-c", script, written, code],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+        execution = PodExecution(
+            {"containers": [container]},
+            {"name": name, "namespace": "default"},
+            pod_dir=tmp_path / name,
+            log_dir=tmp_path / f"{name}-logs",
+            read_data=lambda kind, ref: None,
+            bwrap=None,
+        )
+        (status,) = execution.run(30).statuses
+        return str(status["state"]["terminated"]["message"])
+
+    long = run("long", "x", "0")
+    assert len(long) == 4096 and long.endswith("END")  # the tail, as the kubelet reads it
+    silent = run("silent", "", "1")
+    assert silent.splitlines() == [f"line {i}" for i in range(120, 200)]  # the log's last 80 lines
 
 
 @pytest.mark.parametrize("sim", [{"configmap_ttl": 30.0}], indirect=True)
