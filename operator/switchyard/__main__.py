@@ -126,6 +126,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="address-space cap (RLIMIT_AS) of each CEL worker, in MiB; workers x this + the operator's own "
         "memory must fit the container's limit; default: %(default)s",
     )
+    parser.add_argument(
+        "--allow-sidecar-injection",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let mesh and secret injectors (Istio, Linkerd, Vault agent) add containers to node Pods; default: "
+        "off (the Pods opt out: a sidecar keeps a Pod running after its processor exits)",
+    )
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG or in-cluster")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.ingest_audiences = args.ingest_audience
     OPTIONS.cel_workers = args.cel_workers
     OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
+    OPTIONS.allow_sidecar_injection = args.allow_sidecar_injection
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

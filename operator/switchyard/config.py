@@ -39,6 +39,7 @@ class Options:
     ingest_audiences: list[str] = field(default_factory=list)  # TokenReview audiences; empty: the API server's
     cel_workers: int = 2  # RoutingRule evaluator processes
     cel_worker_memory_mib: int = 128  # each one's address-space cap (RLIMIT_AS)
+    allow_sidecar_injection: bool = False  # False: node Pods opt out of Istio/Linkerd/Vault agent injection
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

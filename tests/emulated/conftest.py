@@ -117,8 +117,10 @@ def kube(kubeconfig: pathlib.Path, namespace: str) -> Kube:
 def sim(kubeconfig: pathlib.Path, namespace: str) -> Iterator[JobSimulator]:
     with JobSimulator(kubeconfig, namespace=namespace, delay=0.05) as simulator:
         yield simulator
-    # e.g. a Pod that mounted an upstream output its ConfigMap did not have yet (a kubelet would not start it)
     assert simulator.errors == [], f"the job simulator saw errors: {simulator.errors[:3]!r}"
+    # a Pod whose upstream output was not in its ConfigMap yet waits in ContainerCreating: the operator writes
+    # outputs before it launches the nodes that read them, so none should
+    assert simulator.mount_waits == [], f"Pods waited for a missing upstream output: {simulator.mount_waits[:3]}"
 
 
 @pytest.fixture

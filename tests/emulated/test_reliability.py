@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -53,8 +54,11 @@ def test_sigkill_at_several_points_loses_and_duplicates_nothing(
     kube.component("proc", retry={"limit": 2, "backoff": {"initialSeconds": 1, "factor": 1, "maxSeconds": 1}})
 
     def rule(job: SimJob) -> Outcome:
-        # l1-0 fails its first attempt: a retry timer is pending across a kill
-        return Outcome(succeed=not (job.node == "l1-0" and job.attempt == 1), delay=0.25)
+        # l1-0 fails its first attempt: a retry timer is pending across a kill. The output names the upstream
+        # files (the default output nests their contents: past 4096 bytes at l3, which fails OutputTruncated)
+        upstream = sorted(path for path in job.files if path.startswith("switchyard/upstream/"))
+        message = json.dumps({"node": job.node, "upstream": upstream})
+        return Outcome(succeed=not (job.node == "l1-0" and job.attempt == 1), delay=0.25, message=message)
 
     sim.rule = rule
     kube.create("Workflow", "survivor", {"input": {"data": "x"}, "nodes": layered_dag(3, 4), "parallelism": 3})
@@ -81,7 +85,9 @@ def test_sigkill_at_several_points_loses_and_duplicates_nothing(
     assert own_operator.starts == 5
     (outputs,) = status["outputs"]  # outputs held back at a kill are read again from the Pods, none lost
     assert set(kube.configmap(outputs)) == {node["name"] for node in layered_dag(3, 4)}
-    assert sim.errors == []  # and no Pod mounted an upstream output that was not there
+    assert sim.errors == [] and sim.mount_waits == []  # and no Pod waited for an upstream output not yet there
+    for node in layered_dag(3, 4)[3:]:  # each read all its upstream outputs
+        assert len(json.loads(kube.configmap(outputs)[node["name"]])["upstream"]) == 3
 
 
 def test_restart_keeps_retry_timing(kube: Kube, sim: JobSimulator, own_operator: OperatorProcess) -> None:

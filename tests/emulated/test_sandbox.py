@@ -35,7 +35,12 @@ def runner(kubeconfig: pathlib.Path, namespace: str) -> Iterator[LocalJobRunner]
 
 
 def operator_job(
-    kube: Kube, workflow: str, node: str, component: dict[str, Any], deps: tuple[str, ...] = ()
+    kube: Kube,
+    workflow: str,
+    node: str,
+    component: dict[str, Any],
+    deps: tuple[str, ...] = (),
+    deadline: int | None = None,
 ) -> dict[str, Any]:
     """A Job exactly as the operator renders it (projected volume: input, config.json, upstream outputs)."""
     meta = {"name": workflow, "namespace": kube.namespace, "uid": f"uid-{workflow}"}
@@ -52,6 +57,8 @@ def operator_job(
         output_shards=1,
     )
     body["metadata"].pop("ownerReferences", None)  # no Workflow object behind this Job
+    if deadline is not None:  # the Job's own backstop, without the operator's timeoutSeconds from the start
+        body["spec"]["activeDeadlineSeconds"] = deadline
     kube.batch.create_namespaced_job(kube.namespace, body)
     return body
 
@@ -134,7 +141,7 @@ def test_without_bubblewrap_only_the_switchyard_image_runs(kubeconfig: pathlib.P
 def test_deadline_and_logs_fallback(kube: Kube, runner: LocalJobRunner) -> None:
     configmap(kube, naming.input_configmap("wf4"), {"data": "x"})
     slow = {"image": "switchyard", "command": ["python", "-c", "import time; time.sleep(30)"], "timeoutSeconds": 1}
-    job = operator_job(kube, "wf4", "slow", slow)
+    job = operator_job(kube, "wf4", "slow", slow, deadline=1)
     status, _ = finished(kube, job["metadata"]["name"])
     assert [c["reason"] for c in status["conditions"]] == ["DeadlineExceeded", "DeadlineExceeded"]
 

@@ -27,7 +27,8 @@ def k8s(kubeconfig: pathlib.Path) -> Iterator[kubernetes.client.ApiClient]:
 
 @pytest.fixture
 def namespace(k8s: kubernetes.client.ApiClient) -> str:
-    name = f"jobsim-{next(_counter)}"
+    # id(): test_jobsim_cluster imports these fixtures, so this module may be loaded twice (two counters)
+    name = f"jobsim-{next(_counter)}-{id(_counter) % 100000}"
     kubernetes.client.CoreV1Api(k8s).create_namespace({"metadata": {"name": name}})
     return name
 
@@ -67,10 +68,22 @@ def conditions(status: dict) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c.get("reason", "")) for c in status.get("conditions") or []}
 
 
+def ended(k8s: kubernetes.client.ApiClient, namespace: str, name: str, timeout: float = 10) -> dict:
+    """The Job's status once it has its terminal condition (Complete or Failed)."""
+    return wait_for(
+        lambda: (
+            (s := job_status(k8s, namespace, name))
+            and {"Complete", "Failed"} & {c for c, (st, _) in conditions(s).items() if st == "True"}
+            and s
+        ),
+        timeout=timeout,
+    )
+
+
 def test_success_creates_pod_then_completes_the_job(k8s, namespace, jobsim: JobSimulator):
     batch = kubernetes.client.BatchV1Api(k8s)
     created = batch.create_namespaced_job(namespace, job_body("ok", "a"))
-    status = wait_for(lambda: (s := job_status(k8s, namespace, "ok")).get("succeeded") and s, timeout=10)
+    status = ended(k8s, namespace, "ok")
     assert status["active"] == 0 and status["completionTime"] and status["startTime"]
     assert conditions(status) == {
         "SuccessCriteriaMet": ("True", "CompletionsReached"),
@@ -94,7 +107,7 @@ def test_success_creates_pod_then_completes_the_job(k8s, namespace, jobsim: JobS
 def test_failure_by_rule(k8s, namespace, jobsim: JobSimulator):
     jobsim.rule = lambda job: Outcome(succeed=False, exit_code=3, message="boom") if job.node == "bad" else None
     kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, job_body("bad", "bad"))
-    status = wait_for(lambda: (s := job_status(k8s, namespace, "bad")).get("failed") and s, timeout=10)
+    status = ended(k8s, namespace, "bad")
     assert conditions(status) == {
         "FailureTarget": ("True", "BackoffLimitExceeded"),
         "Failed": ("True", "BackoffLimitExceeded"),
@@ -110,7 +123,7 @@ def test_failure_by_rule(k8s, namespace, jobsim: JobSimulator):
 def test_active_deadline_exceeded(k8s, namespace, jobsim: JobSimulator):
     jobsim.rule = lambda job: Outcome(delay=30)
     kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, job_body("slow", "s", activeDeadlineSeconds=1))
-    status = wait_for(lambda: (s := job_status(k8s, namespace, "slow")).get("failed") and s, timeout=10)
+    status = ended(k8s, namespace, "slow")
     assert conditions(status)["Failed"] == ("True", "DeadlineExceeded")
 
 

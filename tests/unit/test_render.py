@@ -58,7 +58,7 @@ def test_job_shape_labels_owner_and_retry_semantics() -> None:
         "blockOwnerDeletion": True,
     }
     assert spec["backoffLimit"] == 0 and spec["podReplacementPolicy"] == "Failed"
-    assert spec["activeDeadlineSeconds"] == 30
+    assert spec["activeDeadlineSeconds"] == 30 + 600  # timeoutSeconds + pendingTimeoutSeconds: a backstop
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     container = pod["containers"][0]

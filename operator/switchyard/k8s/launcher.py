@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
+from switchyard.config import OPTIONS
 from switchyard.k8s import render
 from switchyard.k8s.client import Api, ApiTrouble, api_message, status_reason
 from switchyard.k8s.observe import job_entry
@@ -96,6 +97,7 @@ class Launcher:
                     input_source=input_source,
                     output_shards=shards,
                     staging=staging(launch) if staging is not None else None,
+                    sidecar_injection=OPTIONS.allow_sidecar_injection,
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(

@@ -205,6 +205,10 @@ class PodEntry:
     workflow: str = ""  # the owning workflow (the Pod template's annotation)
     staging_failed: bool = False  # `message`/`exit_code` are stage-in's: it failed, the main container never ran
     sidecar_message: str | None = None  # stage-out's termination message when it exited non-zero
+    disrupted: str = ""  # "reason: message" of a DisruptionTarget condition: evicted, preempted, drained...
+    containers: int = 1  # how many share the Pod's termination-message budget (an injected sidecar is one)
+    running_since: datetime | None = None  # when the main container started (its `startedAt`), if it did
+    staging_active: bool = False  # stage-out (a native sidecar) has not ended: it uploads once main has exited
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -213,7 +217,15 @@ class PodEntry:
         return self._news() != (old._news() if old is not None else _QUIET_POD)
 
     def _news(self) -> tuple[Any, ...]:
-        return (self.message, self.exit_code, self.reason, self.waiting, self.waiting_message, self.unschedulable)
+        return (
+            self.message,
+            self.exit_code,
+            self.reason,
+            self.waiting,
+            self.waiting_message,
+            self.unschedulable,
+            self.disrupted,
+        )
 
     @property
     def started(self) -> bool:
@@ -226,7 +238,7 @@ class PodEntry:
         return self.waiting in STUCK_REASONS
 
 
-_QUIET_POD: tuple[Any, ...] = (None, None, "", "", "", "")  # `PodEntry._news` of a Pod not seen before
+_QUIET_POD: tuple[Any, ...] = (None, None, "", "", "", "", "")  # `PodEntry._news` of a Pod not seen before
 
 
 def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
@@ -237,10 +249,12 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         return None
     status = body.get("status") or {}
     message, exit_code, reason, waiting, waiting_message = None, None, "", "", ""
+    running_since = None
     for cs in status.get("containerStatuses") or []:
         if cs.get("name") != "main":
             continue
         state = cs.get("state") or {}
+        running_since = parse_time((state.get("running") or state.get("terminated") or {}).get("startedAt"))
         if terminated := state.get("terminated"):
             message = terminated.get("message") or ""
             exit_code = terminated.get("exitCode")
@@ -248,9 +262,11 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         if waiting_state := state.get("waiting"):
             waiting = waiting_state.get("reason") or ""
             waiting_message = waiting_state.get("message") or ""
-    staging_failed, sidecar_message = False, None
+    staging_failed, sidecar_message, staging_active = False, None, False
     for cs in status.get("initContainerStatuses") or []:
         terminated = (cs.get("state") or {}).get("terminated")
+        if cs.get("name") == STAGE_OUT and not terminated:
+            staging_active = True
         if not terminated or not terminated.get("exitCode"):
             continue
         if cs.get("name") == STAGE_IN and message is None:
@@ -260,12 +276,15 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
             staging_failed = True
         elif cs.get("name") == STAGE_OUT:
             sidecar_message = terminated.get("message") or ""
-    unschedulable = ""
+    unschedulable = disrupted = ""
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             unschedulable = f"{cond.get('reason') or 'Unschedulable'}: {cond.get('message') or ''}".rstrip(": ")
+        if cond.get("type") == "DisruptionTarget" and cond.get("status") == "True":
+            disrupted = f"{cond.get('reason') or 'DisruptionTarget'}: {cond.get('message') or ''}".rstrip(": ")
     workflow = shared((meta.get("annotations") or {}).get(ANNOTATION_WORKFLOW) or "")
     phase, reason, waiting = shared(status.get("phase", "")), shared(reason), shared(waiting)
+    containers = max(1, len(status.get("containerStatuses") or []))
     return PodEntry(
         job,
         phase,
@@ -278,4 +297,8 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         workflow,
         staging_failed,
         sidecar_message,
+        disrupted,
+        containers,
+        running_since,
+        staging_active,
     )

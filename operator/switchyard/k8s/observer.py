@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from kubernetes.client.exceptions import ApiException
 
@@ -23,8 +23,9 @@ from switchyard import metrics
 from switchyard.k8s.artifactrun import RunArtifacts, staging_failure
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
-from switchyard.k8s.runtime import Views
+from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
+from switchyard.logic.podresult import truncation
 from switchyard.logic.scheduler import JobResult, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
@@ -35,6 +36,7 @@ MISSING_GRACE = 5.0  # seconds a Job may be absent from the index and the API be
 CONFIRM_AFTER = 600.0
 OUTPUT_GRACE = timedelta(seconds=30)  # a succeeded Job's Pod status may trail the Job's by this much
 DEFAULT_PENDING_TIMEOUT = 600
+TIMEOUT_POLL = 5  # seconds between looks at a Pending Job whose timeoutSeconds starts when its container does
 FULL_EVERY = 30.0  # seconds between passes that look at every running Job, news or not
 
 
@@ -66,13 +68,20 @@ class JobObserver:
         self.artifacts: RunArtifacts | None = None  # the run's store, when it passes artifacts
         self.held_up: set[str] = set()  # Jobs whose node was told why they have no Pod (cleared once they do)
 
-    def created(self, jobs: Mapping[str, str]) -> None:
+    def created(self, jobs: Mapping[str, str], timeouts: Mapping[str, int] | None = None) -> None:
         """Jobs (-> their nodes) the API just accepted, or that existed already: until their watch event
-        reaches the index, or `MISSING_GRACE` passes, they are taken as Active without a GET each pass."""
+        reaches the index, or `MISSING_GRACE` passes, they are taken as Active without a GET each pass.
+
+        `timeouts`: Job -> its `timeoutSeconds`; every Job is looked at again when its timeout could first be
+        due (a container starting is no news of its own), then when it is (`_timed_out`)."""
         now = time.monotonic()
         for job, node in jobs.items():
             self.created_at[job] = now
             self.nodes[job] = node
+        for seconds in (timeouts or {}).values():
+            due = datetime.now(UTC) + timedelta(seconds=seconds)
+            if self.due is None or due < self.due:
+                self.due = due
 
     async def observe(
         self,
@@ -146,12 +155,12 @@ class JobObserver:
         if entry.owner_uid != self.uid or entry.node != node or entry.attempt != attempt:
             return self._foreign(node, attempt, job, now, f"it belongs to {self._describe(entry)}")
         if entry.state == "Active":
-            return self._active(node, attempt, entry, component, now, seen)
+            return await self._active(node, attempt, entry, component, now, seen)
         return await self._finished(node, attempt, entry, now, seen)
 
     # -- the Job is there and ours ------------------------------------------------------------------
 
-    def _active(
+    async def _active(
         self,
         node: str,
         attempt: int,
@@ -171,8 +180,30 @@ class JobObserver:
             seen.delete_jobs.append(entry.name)
             message = refusal.describe()
             return JobResult(node, attempt, "Failed", entry.name, now, refusal.reason, message, False, permanent=True)
-        if pods and entry.name in self.held_up:  # its Pod came (the quota freed up): clear the node's reason
+        came = bool(pods) and entry.name in self.held_up  # its Pod came (the quota freed up)
+        if came:
             self.held_up.discard(entry.name)
+        # The main container ended; another (an injected sidecar) keeps the Pod running, and the Job active: the
+        # result is main's, the Job goes. Not while stage-out (a native sidecar) still uploads main's outputs.
+        held = next(
+            (pod for pod in pods if pod.phase == "Running" and pod.exit_code is not None and not pod.staging_active),
+            None,
+        )
+        if held is not None:
+            seen.delete_jobs.append(entry.name)
+            result = self._main_ended(node, attempt, entry, held, now)
+            if self.artifacts is not None and result.state == "Succeeded":
+                return await self.artifacts.collect(result, held)
+            return result
+        if component is not None and component.timeout_seconds is not None:
+            timed_out = self._timed_out(node, attempt, entry, pods, component.timeout_seconds, now, seen)
+            if timed_out is not None:
+                return timed_out
+        disrupted = [pod for pod in pods if pod.disrupted]
+        if disrupted:  # the Job's podFailurePolicy ignores it and replaces the Pod: say so on the node
+            message = f"{len(disrupted)} Pod(s) disrupted, replaced by the Job: {disrupted[-1].disrupted}"
+            return JobResult(node, attempt, "Active", entry.name, None, "Disrupted", message, blame=False)
+        if came:  # clear the node's reason
             return JobResult(node, attempt, "Waiting", entry.name, now, blame=False)
         if any(pod.started for pod in pods) or entry.created_at is None:
             return None
@@ -195,6 +226,39 @@ class JobObserver:
         reason, detail = _why_not_started(pods)
         message = f"the Pod did not start within {limit}s (pendingTimeoutSeconds): {detail}"
         return JobResult(node, attempt, "Failed", entry.name, now, reason, message)
+
+    def _timed_out(
+        self,
+        node: str,
+        attempt: int,
+        entry: JobEntry,
+        pods: list[PodEntry],
+        limit: int,
+        now: datetime,
+        seen: Observation,
+    ) -> JobResult | None:
+        """`timeoutSeconds` counted from when the main container started (not the Job's start, which includes
+        scheduling and image pulls): past it, the attempt fails and its Job is removed."""
+        running = [pod.running_since for pod in pods if pod.running_since is not None and pod.exit_code is None]
+        if not running:  # not started yet: look again when it could first be due (a few seconds apart at least)
+            seen.wake(now + timedelta(seconds=max(limit, TIMEOUT_POLL)))
+            return None
+        due = max(running) + timedelta(seconds=limit)
+        if now < due:
+            seen.wake(due)
+            return None
+        seen.delete_jobs.append(entry.name)
+        message = f"the container ran longer than timeoutSeconds ({limit}s)"
+        return JobResult(node, attempt, "Failed", entry.name, now, "DeadlineExceeded", message)
+
+    def _main_ended(self, node: str, attempt: int, entry: JobEntry, pod: PodEntry, now: datetime) -> JobResult:
+        message = pod.message or ""
+        if pod.exit_code != 0:
+            reason = pod.reason or "Error"
+            return JobResult(node, attempt, "Failed", entry.name, now, reason, message or f"exit code {pod.exit_code}")
+        if cut := truncation(message, pod.containers):
+            return JobResult(node, attempt, "Failed", entry.name, now, "OutputTruncated", cut)
+        return JobResult(node, attempt, "Succeeded", entry.name, now, "", message)
 
     async def _finished(
         self, node: str, attempt: int, entry: JobEntry, now: datetime, seen: Observation
@@ -221,6 +285,33 @@ class JobObserver:
                 f"Job {entry.name} succeeded but {why}: the output was lost, so the node runs again",
                 blame=False,
             )
+        if entry.state == "Failed" and entry.reason == "DeadlineExceeded" and not self._ran(entry.name):
+            return JobResult(  # the Job's deadline counts from its start: a Pod that never ran is the cluster's
+                node,
+                attempt,
+                "Failed",
+                entry.name,
+                entry.finished_at,
+                "DeadlineExceeded",
+                "the Job's activeDeadlineSeconds passed before its container started (scheduling, image pull, "
+                "volumes); the node runs again",
+                blame=False,
+                infrastructure=True,
+            )
+        if entry.state == "Failed" and pod is not None and pod.disrupted:  # evicted, preempted...: not the
+            return JobResult(  # component's failure (a cluster that does not apply the Job's podFailurePolicy)
+                node,
+                attempt,
+                "Failed",
+                entry.name,
+                entry.finished_at,
+                "Disrupted",
+                f"the Pod was disrupted ({pod.disrupted}); the node runs again",
+                blame=False,
+                infrastructure=True,
+            )
+        if entry.state == "Succeeded" and pod is not None and (cut := truncation(message or "", pod.containers)):
+            return JobResult(node, attempt, "Failed", entry.name, entry.finished_at, "OutputTruncated", cut)
         result = JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
         if self.artifacts is not None:
             if entry.state == "Succeeded":
@@ -231,6 +322,10 @@ class JobObserver:
     def _refusal(self, job: str) -> PodRefusal | None:
         event = self.views.refusal(self.namespace, job)
         return classify(event.message) if event is not None else None
+
+    def _ran(self, job: str) -> bool:
+        """Whether a Pod of the Job had its main container started (as far as the Pod store shows)."""
+        return any(pod.running_since is not None for pod in self.views.pods_of(self.namespace, job))
 
     # -- the Job is not (or no longer) what the index says --------------------------------------------
 
@@ -284,19 +379,15 @@ class JobObserver:
         return True, job_entry(found)
 
     async def _read_pod(self, job: str) -> tuple[bool, PodEntry | None]:
-        """(a Pod of the Job exists, the summary of one whose container (or stage-in) terminated)."""
+        """(a Pod of the Job exists, the one whose main container's (or stage-in's) end is the result, if one
+        terminated)."""
         pods = await self.api.call(
             self.api.core.list_namespaced_pod,
             self.namespace,
             label_selector=f"batch.kubernetes.io/job-name={job}",
         )
-        exists = False
-        for item in pods.items:
-            exists = True
-            entry = pod_entry(self.api.api_client.sanitize_for_serialization(item))
-            if entry is not None and entry.message is not None:
-                return True, entry
-        return exists, None
+        entries = [pod_entry(self.api.api_client.sanitize_for_serialization(item)) for item in pods.items]
+        return bool(pods.items), best_pod(entry for entry in entries if entry is not None)
 
 
 def _why_not_started(pods: list[PodEntry]) -> tuple[str, str]:

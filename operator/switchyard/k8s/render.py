@@ -26,6 +26,14 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
 MOUNT = "/switchyard"
 RUN_AS = 65532
 MAX_CONFIG_BYTES = 128 * 1024
+# What node Pods carry so that mesh and secret injectors leave them alone: an injected sidecar keeps the Pod
+# running after the processor exits and shares its termination-message budget (`--allow-sidecar-injection`).
+NO_INJECTION_LABELS = {"sidecar.istio.io/inject": "false"}
+NO_INJECTION_ANNOTATIONS = {
+    "sidecar.istio.io/inject": "false",
+    "linkerd.io/inject": "disabled",
+    "vault.hashicorp.com/agent-inject": "false",
+}
 
 
 class RenderError(ValueError):
@@ -88,9 +96,11 @@ def job(
     input_source: tuple[str, str],
     output_shards: int,
     staging: Staging | None = None,
+    sidecar_injection: bool = False,
 ) -> dict[str, Any]:
     """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
-    with `staging` the Pod passes data through the artifact store (`k8s.staging`)."""
+    with `staging` the Pod passes data through the artifact store (`k8s.staging`); `sidecar_injection` False:
+    the Pod opts out of injected sidecars."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -121,8 +131,10 @@ def job(
             }
         },
     ]
+    # Upstream outputs are required: a kubelet whose ConfigMap cache lags keeps the Pod in ContainerCreating
+    # (retrying the mount) rather than starting it without a file, which would compute a wrong result silently.
     for cm_name, items in _items_by_configmap(wf_name, deps, output_shards).items():
-        sources.append({"configMap": {"name": cm_name, "items": items, "optional": True}})
+        sources.append({"configMap": {"name": cm_name, "items": items}})
     env = [{"name": e.name, "value": e.value} for e in component.env] + [
         {"name": "SWITCHYARD_WORKFLOW", "value": wf_name},
         {"name": "SWITCHYARD_NODE", "value": node},
@@ -172,17 +184,29 @@ def job(
         pod_spec = with_staging(pod_spec, staging, node, attempt)
     spec: dict[str, Any] = {
         "backoffLimit": 0,
+        # A Pod the cluster took away (eviction, preemption, drain, node shutdown) is not the Component's
+        # failure: the Job replaces it, once it is fully gone, without counting it toward backoffLimit.
+        "podFailurePolicy": {
+            "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+        },
         "podReplacementPolicy": "Failed",
         "template": {
             "metadata": {
-                "labels": labels,
-                "annotations": {ANNOTATION_CONFIG: config_json, ANNOTATION_WORKFLOW: wf_name},
+                "labels": labels if sidecar_injection else {**labels, **NO_INJECTION_LABELS},
+                "annotations": {
+                    ANNOTATION_CONFIG: config_json,
+                    ANNOTATION_WORKFLOW: wf_name,
+                    **({} if sidecar_injection else NO_INJECTION_ANNOTATIONS),
+                },
             },
             "spec": pod_spec,
         },
     }
     if component.timeout_seconds is not None:
-        spec["activeDeadlineSeconds"] = component.timeout_seconds
+        # The operator enforces timeoutSeconds from the container's start (`k8s/observer.py`); a Job's deadline
+        # counts from its own start, Pending and image pulls included, so it is only a looser backstop (for
+        # when the operator is away): the run's limit plus the time a Pod may take to start.
+        spec["activeDeadlineSeconds"] = component.timeout_seconds + component.pending_timeout_seconds
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

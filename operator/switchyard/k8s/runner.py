@@ -324,12 +324,15 @@ class WorkflowRunner:
         report = await self.launcher.launch(
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )
+        launched = [launch for launch in plan.launches if launch.node not in report.refused]
         self.observer.created(
+            {self.run.job_name(launch.node, launch.attempt): launch.node for launch in launched},
             {
-                self.run.job_name(launch.node, launch.attempt): launch.node
-                for launch in plan.launches
-                if launch.node not in report.refused
-            }
+                self.run.job_name(launch.node, launch.attempt): seconds
+                for launch in launched
+                if (spec := components.get(launch.component)) is not None
+                and (seconds := spec.timeout_seconds) is not None
+            },
         )
         await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)

@@ -86,13 +86,28 @@ class Views:
         return self.refusals.get(namespace, job)
 
     def pod_message(self, namespace: str, job: str) -> PodEntry | None:
+        """The Pod whose main container's end is the Job's result: one that succeeded, else one that failed
+        on its own, else a disrupted one (a Job replaces a Pod its podFailurePolicy ignores: both are listed)."""
         if (namespace, job) not in self.pods:
             return None
-        best: PodEntry | None = None
-        for pod in self.pods[(namespace, job)]:
-            if pod.message is not None and (best is None or pod.phase in ("Succeeded", "Failed")):
-                best = pod
-        return best
+        return best_pod(self.pods[(namespace, job)])
+
+
+def best_pod(pods: Iterable[PodEntry]) -> PodEntry | None:
+    """See `Views.pod_message`."""
+    best: PodEntry | None = None
+    for pod in pods:
+        if pod.message is not None and (best is None or _rank(pod) > _rank(best)):
+            best = pod
+    return best
+
+
+def _rank(pod: PodEntry) -> int:
+    if pod.phase == "Succeeded":
+        return 3
+    if not pod.disrupted:
+        return 2 if pod.phase == "Failed" else 1
+    return 0
 
 
 @dataclass

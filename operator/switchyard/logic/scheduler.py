@@ -32,6 +32,7 @@ COMPACT_THRESHOLD = 1000  # above this many nodes, status keeps only what a rest
 COMPACT_MESSAGES = 100  # in a compact status, only this many failed nodes keep a (short) message
 COMPACT_TEXT = 80  # ... of at most this many characters
 COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.py budgets COMPACT_NODE_BYTES)
+MAX_FREE_RETRIES = 5  # infrastructure failures of one node that do not use up its retry budget
 # A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
 REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 # Store trouble (unreachable, 5xx, SlowDown) retries this many times beyond the Component's retry limit.
@@ -70,6 +71,9 @@ class JobResult:
     # backoff without using up the Component's retry limit (at most STORE_RETRIES times in a row).
     store_trouble: bool = False
     permanent: bool = False  # Failed: a retry cannot help (a policy refuses the Pod): no further attempt
+    # Failed only: the cluster ended it (a disruption, a deadline hit before the container ran): retried without
+    # using up the retry budget (at most MAX_FREE_RETRIES times per node and run)
+    infrastructure: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class WorkflowRun:
         self.index = {node: i for i, node in enumerate(dag.nodes)}  # position in the immutable DAG
         self.rejections: dict[str, int] = {}  # node -> transient refusals in a row (backoff)
         self.store_troubles: dict[str, int] = {}  # node -> attempts lost to store trouble (not charged)
+        # node -> retries after infrastructure failures, not charged to the retry budget (not kept across restarts)
+        self.free_retries: dict[str, int] = {}
         self.messages_kept = 0  # compact status: failed nodes that kept a message
         self.with_message: set[str] = set()
         self.parallelism = parallelism
@@ -305,6 +311,8 @@ class WorkflowRun:
                 self._waiting(node, result, plan)
             elif result.state in ("Failed", "Lost", "Rejected"):
                 self._fail_attempt(node, result, components, breakers, now, plan)
+            elif result.state == "Active" and result.reason:
+                self._note(node, result, plan)
         for node in list(self.retrying):
             due = self.nodes[node].next_retry_at
             if due is None or due <= now:
@@ -469,7 +477,10 @@ class WorkflowRun:
             plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
             plan.wake(due)
             return
-        used = status.attempts - free  # attempts lost to the store are not the Component's
+        if result.infrastructure and self.free_retries.get(node, 0) < MAX_FREE_RETRIES:
+            self.free_retries[node] = self.free_retries.get(node, 0) + 1
+        # attempts lost to the store, or ended by the cluster, are not the Component's
+        used = status.attempts - free - self.free_retries.get(node, 0)
         retry = not result.permanent and status.fallback is None and policy is not None
         if retry and policy is not None and can_retry(policy.retry, used):
             # Count the delay from when the failure was seen (never earlier than the real failure), rounded up
@@ -490,6 +501,17 @@ class WorkflowRun:
             plan.wake(due)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _note(self, node: str, result: JobResult, plan: Plan) -> None:
+        """News about a running attempt that does not end it (its Pod disrupted and replaced): on the node and
+        in an Event, once per change."""
+        status = self.nodes[node]
+        message = preview(result.message)
+        if (status.reason, status.message) == (result.reason, message):
+            return
+        status.reason, status.message = result.reason, message
+        plan.changed.add(node)
+        plan.events.append(("Warning", result.reason, f"node {node} attempt {result.attempt}: {message}"))
 
     def _refused(self, node: str, result: JobResult, now: datetime, plan: Plan) -> None:
         """The API refused the Job for a passing reason (a quota): try the same attempt again later.

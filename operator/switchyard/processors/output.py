@@ -11,7 +11,9 @@ from pathlib import Path
 
 from switchyard.processors.contract import JSONValue, Result
 
-MAX_RESULT_BYTES = 4096
+# One byte under the kubelet's 4096: a termination message that fills the kubelet's limit may have been cut,
+# and the operator treats it so (OutputTruncated); a whole result never does.
+MAX_RESULT_BYTES = 4095
 ELLIPSIS = "…"
 # Returned only if shrinking cannot get under the cap, which the bounded top-level keys make unreachable.
 _FALLBACK: Result = {"error": "result too large to report"}

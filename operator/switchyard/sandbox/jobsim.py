@@ -1,12 +1,21 @@
 """A kubelet + job-controller stand-in for the emulated cluster: runs batch/v1 Jobs by rule, over real HTTP.
 
-``JobSimulator`` watches Jobs with the kubernetes client. For each new Job it creates the Pod
-(``<job>-<5 chars>``, job-name/controller-uid labels, controller ownerReference, the template's spec), marks
-the Pod Running and the Job active, then after a delay finishes both as the test's ``rule`` says: the Pod's
-``containerStatuses[0].state.terminated`` first, then the Job status with the conditions a real job
-controller sets (``SuccessCriteriaMet`` + ``Complete``; ``FailureTarget`` + ``Failed`` with
-``BackoffLimitExceeded``, or ``DeadlineExceeded`` when ``spec.activeDeadlineSeconds`` runs out first).
-Deleting a Job cancels it and deletes its Pod. ``backoffLimit`` is treated as 0 (one Pod per Job).
+``JobSimulator`` watches Jobs with the kubernetes client. For each new Job it sets ``startTime`` (the start of
+``activeDeadlineSeconds``) and creates a Pod (``<job>-<5 chars>``, job-name/controller-uid labels, controller
+ownerReference, the ``batch.kubernetes.io/job-tracking`` finalizer, the template's spec with the API server's
+defaults). The Pod is Pending (``ContainerCreating``) for ``pending`` seconds and while a required ConfigMap
+or key of its volumes is missing (the kubelet retries the mount), then Running, then after a delay ends as the
+test's ``rule`` says: the Pod's ``state.terminated`` first (the message cut as the kubelet cuts it,
+``kubelet.termination_message``), then the Job status in two writes as a 1.31+ controller does
+(``SuccessCriteriaMet``/``FailureTarget`` with the counts, the Pod's finalizer removed, then
+``Complete``/``Failed``: ``BackoffLimitExceeded``, ``PodFailurePolicy`` or ``DeadlineExceeded``). A failed
+Pod goes through the Job's ``podFailurePolicy`` (``Ignore``: a replacement Pod, not counted) and
+``backoffLimit`` (absent: 0, where a real API server defaults 6). ``Outcome(disruptions=N)`` evicts the first N
+Pods of a Job (Failed, ``DisruptionTarget``, exit 143); ``sidecars=True`` injects a proxy container into Pods
+whose template does not opt out (``kubelet.SIDECAR_OPT_OUTS``), which keeps the Pod Running after the main
+container exits. ``Outcome(refuse=ERROR)``: admission refuses the Pod (``failedcreate``): no Pod, a
+``FailedCreate`` Event on the Job, the rule asked again after a backoff. Deleting a Job cancels it, releases
+and deletes its Pod.
 
 With no rule (or an Outcome without a message), a successful Pod's termination message is
 ``{"node": NODE, "attempt": N, "upstream": {UPSTREAM: <content of /switchyard/upstream/UPSTREAM>}}``, the files
@@ -18,288 +27,48 @@ Threaded: ``with JobSimulator(kubeconfig) as sim:`` or ``start()``/``stop()``. A
 
 from __future__ import annotations
 
-import asyncio
-import datetime
-import heapq
-import itertools
 import json
-import logging
 import pathlib
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
-import kubernetes
-from kubernetes.client.rest import ApiException
-
-from switchyard.sandbox import failedcreate
+from switchyard.sandbox.kubelet import (
+    JOB_TRACKING_FINALIZER,
+    opted_out_of_injection,
+    pod_conditions,
+    pod_failure_action,
+    pod_spec_defaults,
+    sidecar_container,
+    termination_message,
+)
+from switchyard.sandbox.simbase import (
+    _SUFFIX_ALPHABET,
+    LABEL_ATTEMPT,
+    LABEL_COMPONENT,
+    LABEL_NODE,
+    LABEL_WORKFLOW,
+    MAX_PODS,
+    Finished,
+    Outcome,
+    Rule,
+    SimJob,
+    SimulatorBase,
+    Started,
+    _now,
+    _Run,
+    default_output,
+)
 from switchyard.sandbox.volumes import VolumeError, materialize
 
-logger = logging.getLogger(__name__)
-
-LABEL_WORKFLOW = "switchyard.dev/workflow"
-LABEL_NODE = "switchyard.dev/node"
-LABEL_ATTEMPT = "switchyard.dev/attempt"
-LABEL_COMPONENT = "switchyard.dev/component"
-UPSTREAM_DIR = "switchyard/upstream/"
-_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+__all__ = ["Finished", "JobSimulator", "Outcome", "Rule", "SimJob", "Started", "default_output", "main"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How a simulated Job ends. ``None`` fields take the defaults (exit 0/1, default output, sim delay)."""
-
-    succeed: bool = True
-    exit_code: int | None = None
-    message: str | None = None
-    reason: str | None = None
-    delay: float | None = None
-    # The Pod is gone (garbage-collected, evicted) before the Job is marked complete: no termination message.
-    lose_pod: bool = False
-    # The Pod never starts: its container waits with this reason (e.g. ImagePullBackOff), or with "NoPod" the
-    # Job controller never creates one (e.g. a misspelled service account). The Job stays active.
-    waiting: str | None = None
-    # Admission refuses the Pod with this error ({pod}: the Pod's name; see `failedcreate` for real texts): no
-    # Pod, a FailedCreate Event on the Job, the rule asked again after a backoff (as the job controller retries).
-    refuse: str | None = None
-
-
-@dataclass(frozen=True)
-class SimJob:
-    """What a rule sees: the Job, its switchyard labels and the files its Pod would read."""
-
-    name: str
-    namespace: str
-    workflow: str | None
-    node: str | None
-    attempt: int | None
-    component: str | None
-    body: Mapping[str, Any]
-    files: Mapping[str, str]
-
-
-Rule = Callable[[SimJob], Outcome | None]
-
-
-class Started(NamedTuple):
-    job: str
-    node: str | None
-    attempt: int | None
-    at: float  # time.monotonic()
-    namespace: str = "default"
-
-
-class Finished(NamedTuple):
-    job: str
-    node: str | None
-    attempt: int | None
-    at: float
-    succeeded: bool
-    reason: str
-    exit_code: int
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def default_output(job: SimJob) -> str:
-    """The default termination message: node, attempt and every upstream file's content."""
-    upstream = {
-        path[len(UPSTREAM_DIR) :]: content for path, content in job.files.items() if path.startswith(UPSTREAM_DIR)
-    }
-    return json.dumps({"node": job.node, "attempt": job.attempt, "upstream": upstream}, sort_keys=True)
-
-
-@dataclass
-class _Run:
-    job: SimJob
-    uid: str
-    pod_name: str
-    outcome: Outcome
-    started_at: float
-    done: bool = False
-    image: str = ""
-    container: str = "main"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class JobSimulator:
+class JobSimulator(SimulatorBase):
     """See the module docstring. ``rule`` may be replaced at any time (``sim.rule = ...``)."""
-
-    def __init__(
-        self,
-        kubeconfig: str | pathlib.Path,
-        *,
-        rule: Rule | None = None,
-        delay: float = 0.05,
-        namespace: str | None = None,
-        retries: int = 8,
-        workers: int = 4,
-        read_files: bool = True,
-        refuse_backoff: tuple[float, float] = (0.2, 2.0),  # seconds: first retry of a refused Pod, the cap
-    ) -> None:
-        self.refuse_backoff = refuse_backoff
-        self.kubeconfig = str(kubeconfig)
-        self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
-        self.retries = retries
-        self.workers = max(1, workers)
-        self.rule = rule
-        self.delay = delay
-        self.namespace = namespace
-        self.started: list[Started] = []
-        self.finished: list[Finished] = []
-        self.deleted: list[str] = []
-        self.errors: list[BaseException] = []
-        self._runs: dict[str, _Run] = {}
-        self._lock = threading.RLock()
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
-        self._queue_cv = threading.Condition(self._lock)
-        self._seq = itertools.count()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    # -- lifecycle --------------------------------------------------------------------------------------
-
-    def start(self) -> JobSimulator:
-        self._stopping.clear()
-        self._client = kubernetes.config.new_client_from_config(config_file=self.kubeconfig)
-        self._batch = kubernetes.client.BatchV1Api(self._client)
-        self._core = kubernetes.client.CoreV1Api(self._client)
-        self.failed_creates = failedcreate.Recorder(
-            lambda ns, body: self._call(self._core.create_namespaced_event, ns, body, raw=True),
-            lambda name, ns, body: self._call(self._core.patch_namespaced_event, name, ns, body, raw=True),
-        )
-        self._refuser = failedcreate.Refuser(self.failed_creates, self._schedule, self._start, self.refuse_backoff)
-        listed = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
-            *(threading.Thread(target=self._work, name=f"jobsim-worker-{i}", daemon=True) for i in range(self.workers)),
-        ]
-        for thread in self._threads:
-            thread.start()
-        listed.wait(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with self._queue_cv:
-            self._queue_cv.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        self._threads = []
-        if (client := getattr(self, "_client", None)) is not None:  # None when stop() comes before start()
-            client.close()
-
-    def __enter__(self) -> JobSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def astart(self) -> JobSimulator:
-        return await asyncio.to_thread(self.start)
-
-    async def astop(self) -> None:
-        await asyncio.to_thread(self.stop)
-
-    async def __aenter__(self) -> JobSimulator:
-        return await self.astart()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.astop()
-
-    # -- what tests read ----------------------------------------------------------------------------------
-
-    def started_keys(self) -> list[tuple[str, str | None, int | None]]:
-        """(job, node, attempt) in start order."""
-        with self._lock:
-            return [(s.job, s.node, s.attempt) for s in self.started]
-
-    def is_finished(self, job: str) -> bool:
-        with self._lock:
-            return any(f.job == job for f in self.finished)
-
-    # -- threads ------------------------------------------------------------------------------------------
-
-    def _list_jobs(self) -> Any:
-        if self.namespace:
-            return self._batch.list_namespaced_job(self.namespace)
-        return self._batch.list_job_for_all_namespaces()
-
-    def _watch_jobs(self, listed: threading.Event) -> None:
-        resource_version: str | None = None
-        while not self._stopping.is_set():
-            try:
-                if resource_version is None:
-                    jobs = self._list_jobs()
-                    resource_version = jobs.metadata.resource_version
-                    for job in jobs.items:
-                        self._on_job("ADDED", self._client.sanitize_for_serialization(job))
-                    listed.set()
-                list_fn = self._batch.list_namespaced_job if self.namespace else self._batch.list_job_for_all_namespaces
-                args = (self.namespace,) if self.namespace else ()
-                # Raw events (json.loads only): turning each into client models would cost most of our CPU.
-                response = list_fn(
-                    *args, watch=True, resource_version=resource_version, timeout_seconds=2, _preload_content=False
-                )
-                try:
-                    for line in kubernetes.watch.watch.iter_resp_lines(response):
-                        if self._stopping.is_set():
-                            break
-                        event = json.loads(line)
-                        raw = event["object"]
-                        if event["type"] == "ERROR":
-                            resource_version = None
-                            break
-                        resource_version = raw["metadata"]["resourceVersion"]
-                        if event["type"] != "BOOKMARK":
-                            self._on_job(event["type"], raw)
-                finally:
-                    response.release_conn()
-            except ApiException as e:
-                if e.status == 410:
-                    resource_version = None
-                    continue
-                if not self._stopping.is_set():
-                    self._record_error(e)
-                    time.sleep(0.2)
-            except Exception as e:  # keep simulating; tests assert on sim.errors being empty
-                if not self._stopping.is_set():
-                    self._record_error(e)
-                    time.sleep(0.2)
-
-    def _work(self) -> None:
-        while not self._stopping.is_set():
-            with self._queue_cv:
-                while not self._stopping.is_set():
-                    now = time.monotonic()
-                    if self._queue and self._queue[0][0] <= now:
-                        _, _, action = heapq.heappop(self._queue)
-                        break
-                    timeout = self._queue[0][0] - now if self._queue else 1.0
-                    self._queue_cv.wait(timeout=min(timeout, 1.0))
-                else:
-                    return
-            try:
-                action()
-            except Exception as e:  # keep simulating; tests assert on sim.errors being empty
-                self._record_error(e)
-
-    def _schedule(self, due: float, action: Callable[[], None]) -> None:
-        with self._queue_cv:
-            heapq.heappush(self._queue, (due, next(self._seq), action))
-            self._queue_cv.notify_all()
-
-    def _record_error(self, error: BaseException) -> None:
-        logger.warning("job simulator error: %r", error)
-        with self._lock:
-            self.errors.append(error)
-
-    # -- the job controller ---------------------------------------------------------------------------------
 
     def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
         uid = job["metadata"]["uid"]
@@ -310,7 +79,7 @@ class JobSimulator:
                 if run is not None and not run.done:
                     run.done = True
                     self.deleted.append(job["metadata"]["name"])
-                    self._schedule(time.monotonic(), lambda: self._delete_pod(run))
+                    self._schedule(time.monotonic(), lambda: self._orphaned(run))
             if run is not None:
                 self._cancel(run)
             return
@@ -323,53 +92,13 @@ class JobSimulator:
             self._runs[uid] = None  # type: ignore[assignment]  # reserved until the start action runs
         self._schedule(time.monotonic(), lambda: self._start(job))
 
-    def _cancel(self, run: _Run) -> None:
-        """The Job was deleted: stop what runs for it (nothing here: a timer that finds ``run.done``)."""
-
-    def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
-        def read(name: str) -> Mapping[str, str] | None:
-            configmap = self._call(self._core.read_namespaced_config_map, name, namespace)
-            return None if configmap is None else configmap.data or {}
-
-        return read
-
     def _start(self, job: dict[str, Any]) -> None:
+        """The job controller's first sync of a new Job: startTime, the deadline timer, then the first Pod."""
         meta = job["metadata"]
         name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
         labels = meta.get("labels") or {}
-        template = (job.get("spec") or {}).get("template") or {}
-        template_meta = template.get("metadata") or {}
-        pod_spec = template.get("spec") or {}
-        pod_name = f"{name}-{''.join(random.choices(_SUFFIX_ALPHABET, k=5))}"
-        pod_labels = {
-            **(template_meta.get("labels") or {}),
-            "batch.kubernetes.io/job-name": name,
-            "job-name": name,
-            "controller-uid": uid,
-            "batch.kubernetes.io/controller-uid": uid,
-        }
-        pod_meta = {
-            "name": pod_name,
-            "namespace": namespace,
-            "labels": pod_labels,
-            "annotations": dict(template_meta.get("annotations") or {}),
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "Job",
-                    "name": name,
-                    "uid": uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        }
-        files: Mapping[str, str] = {}
-        try:
-            if self.read_files:
-                files = materialize(pod_spec, pod_meta, self._read_configmap(namespace))
-        except VolumeError as e:
-            self._record_error(e)
+        spec = job.get("spec") or {}
+        template = spec.get("template") or {}
         attempt = labels.get(LABEL_ATTEMPT)
         sim_job = SimJob(
             name=name,
@@ -379,68 +108,187 @@ class JobSimulator:
             attempt=int(attempt) if attempt is not None and str(attempt).isdigit() else None,
             component=labels.get(LABEL_COMPONENT),
             body=job,
-            files=files,
+            files=self._files(template, {**(template.get("metadata") or {}), "namespace": namespace}) or {},
         )
         rule = self.rule
         outcome = (rule(sim_job) if rule is not None else None) or Outcome()
-        containers = pod_spec.get("containers") or [{}]
         if outcome.refuse is not None:
             refused = outcome.refuse.replace("{namespace}", namespace)
+            pod_name = f"{name}-{''.join(random.choices(_SUFFIX_ALPHABET, k=5))}"  # each try names a new Pod
             self._refuser.refuse(job, refused.replace("{pod}", pod_name), refused)
             return
         self._refuser.created(uid)
         if outcome.waiting == "NoPod":
             return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
-        pod = {"metadata": pod_meta, "spec": {**pod_spec, "nodeName": "sim"}}
-        if self._call(self._core.create_namespaced_pod, namespace, pod, raw=True) is None:
-            return  # the Job's namespace is going away
-        if outcome.waiting is not None:
-            waiting = {"reason": outcome.waiting, "message": f"simulated: {outcome.waiting}"}
-            status = {
-                "name": containers[0].get("name", "main"),
-                "ready": False,
-                "restartCount": 0,
-                "image": containers[0].get("image", ""),
-                "imageID": "",
-                "state": {"waiting": waiting},
-            }
-            pending = {"phase": "Pending", "containerStatuses": [status]}
-            self._call(self._core.patch_namespaced_pod_status, pod_name, namespace, {"status": pending}, raw=True)
-            return
-        now = _now()
-        started_at = time.monotonic()
-        run = _Run(
-            job=sim_job,
-            uid=uid,
-            pod_name=pod_name,
-            outcome=outcome,
-            started_at=started_at,
-            image=containers[0].get("image", ""),
-            container=containers[0].get("name", "main"),
-        )
+        run = _Run(job=sim_job, uid=uid, pod_name="", outcome=outcome, started_at=0.0, job_started=time.monotonic())
+        run.start_time = _now()
         with self._lock:
             self._runs[uid] = run
-            self.started.append(Started(name, sim_job.node, sim_job.attempt, started_at, namespace))
-        running = {
-            "phase": "Running",
-            "startTime": now,
-            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
-            "containerStatuses": [
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline is not None:  # counted from the Job's startTime, Pending and image pulls included
+            self._schedule(run.job_started + float(deadline), lambda: self._deadline(run))
+        self._new_pod(run)
+
+    def _files(self, template: Mapping[str, Any], pod_meta: Mapping[str, Any]) -> Mapping[str, str] | None:
+        """The files the Pod's container would see; None while a required ConfigMap or key is missing."""
+        if not self.read_files:
+            return {}
+        try:
+            return materialize(template.get("spec") or {}, pod_meta, self._read_configmap(pod_meta["namespace"]))
+        except VolumeError:
+            return None
+
+    def _new_pod(self, run: _Run) -> None:
+        """Create the Job's next Pod (the first, or a replacement) and bring it up as the kubelet would."""
+        job = run.job
+        template = (job.body.get("spec") or {}).get("template") or {}
+        template_meta = template.get("metadata") or {}
+        pod_spec = dict(template.get("spec") or {})
+        if self.sidecars == "always" or (
+            self.sidecars and not opted_out_of_injection(template_meta)
+        ):  # a webhook adds a proxy
+            pod_spec["containers"] = [*(pod_spec.get("containers") or []), sidecar_container()]
+        run.pod_name = f"{job.name}-{''.join(random.choices(_SUFFIX_ALPHABET, k=5))}"
+        run.pods += 1
+        run.running = run.main_done = run.mount_waiting = False
+        pod_labels = {
+            **(template_meta.get("labels") or {}),
+            "batch.kubernetes.io/job-name": job.name,
+            "job-name": job.name,
+            "controller-uid": run.uid,
+            "batch.kubernetes.io/controller-uid": run.uid,
+        }
+        pod_meta = {
+            "name": run.pod_name,
+            "namespace": job.namespace,
+            "labels": pod_labels,
+            "annotations": dict(template_meta.get("annotations") or {}),
+            "finalizers": [JOB_TRACKING_FINALIZER],  # the controller counts the Pod, then lets it go
+            "ownerReferences": [
                 {
-                    "name": run.container,
-                    "image": run.image,
-                    "imageID": "",
-                    "ready": True,
-                    "restartCount": 0,
-                    "started": True,
-                    "state": {"running": {"startedAt": now}},
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": job.name,
+                    "uid": run.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
                 }
             ],
         }
+        containers = pod_spec.get("containers") or [{}]
+        run.image = containers[0].get("image", "")
+        run.container = containers[0].get("name", "main")
+        run.containers = [c.get("name", "main") for c in containers]
+        run.images = [c.get("image", "") for c in containers]
+        run.policy = containers[0].get("terminationMessagePolicy")
+        pod = {"metadata": pod_meta, "spec": pod_spec_defaults(pod_spec)}
+        if self._call(self._core.create_namespaced_pod, job.namespace, pod, raw=True) is None:
+            return  # the Job's namespace is going away
+        outcome = run.outcome
+        if outcome.waiting is not None:
+            self._patch_pod_status(run, self._pending_status(run, outcome.waiting, f"simulated: {outcome.waiting}"))
+            return
+        pending = outcome.pending if outcome.pending is not None else self.pending
+        if pending > 0:
+            self._patch_pod_status(run, self._pending_status(run, "ContainerCreating", ""))
+            self._patch_job_status(run, {"startTime": run.start_time, "active": 1, "ready": 0})
+        pod_name = run.pod_name
+        self._schedule(time.monotonic() + pending, lambda: self._run_pod(run, pod_name))
+
+    def _pending_status(self, run: _Run, reason: str, message: str) -> dict[str, Any]:
+        now = _now()
+        statuses = [
+            {
+                "name": name,
+                "ready": False,
+                "restartCount": 0,
+                "image": image,
+                "imageID": "",
+                "started": False,
+                "state": {"waiting": {"reason": reason, **({"message": message} if message else {})}},
+            }
+            for name, image in zip(run.containers, run.images, strict=True)
+        ]
+        return {
+            "phase": "Pending",
+            "qosClass": "BestEffort",
+            "hostIP": "10.0.0.2",
+            "conditions": pod_conditions(now, scheduled=True, initialized=False, ready=False),
+            "containerStatuses": statuses,
+        }
+
+    def _run_pod(self, run: _Run, pod_name: str) -> None:
+        """The kubelet: mount the volumes (retried while a required item is missing), then run the containers."""
+        if run.done or run.pod_name != pod_name:
+            return
+        meta = {**(run.job.body["spec"]["template"].get("metadata") or {}), "namespace": run.job.namespace}
+        files = self._files(run.job.body["spec"]["template"], {**meta, "name": pod_name})
+        if files is None:  # the kubelet retries the mount; the container waits in ContainerCreating
+            if not run.mount_waiting:
+                run.mount_waiting = True
+                with self._lock:
+                    self.mount_waits.append(run.job.name)
+                reason = "MountVolume.SetUp failed: a required ConfigMap or key is missing"
+                self._patch_pod_status(run, self._pending_status(run, "ContainerCreating", reason))
+            self._schedule(time.monotonic() + self.mount_retry, lambda: self._run_pod(run, pod_name))
+            return
+        run.job = replace(run.job, files=files)
+        now = _now()
+        run.started_at = time.monotonic()
+        run.running_since = now
+        run.running = True
+        if run.pods == 1:
+            with self._lock:
+                self.started.append(
+                    Started(run.job.name, run.job.node, run.job.attempt, run.started_at, run.job.namespace)
+                )
+        running = {
+            "phase": "Running",
+            "startTime": now,
+            "podIP": "10.244.0.10",
+            "podIPs": [{"ip": "10.244.0.10"}],
+            "conditions": pod_conditions(now, scheduled=True, initialized=True, ready=True),
+            "containerStatuses": [
+                self._container_status(run, name, image, {"running": {"startedAt": now}}, ready=True)
+                for name, image in zip(run.containers, run.images, strict=True)
+            ],
+        }
         self._patch_pod_status(run, self._running_pod_status(run, running))
-        self._patch_job_status(run, {"startTime": now, "active": 1, "ready": 1, "uncountedTerminatedPods": {}})
-        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
-        self._launch(run, float(deadline) if deadline is not None else None)
+        self._patch_job_status(
+            run, {"startTime": run.start_time, "active": 1, "ready": 1, "uncountedTerminatedPods": {}}
+        )
+        deadline = (run.job.body.get("spec") or {}).get("activeDeadlineSeconds")
+        left = float(deadline) - (run.started_at - run.job_started) if deadline is not None else None
+        if run.disrupted < run.outcome.disruptions:
+            delay = run.outcome.delay if run.outcome.delay is not None else self.delay
+            self._schedule(run.started_at + delay, lambda: self._disrupt(run, pod_name))
+            return
+        self._launch(run, left)
+
+    def _container_status(
+        self, run: _Run, name: str, image: str, state: dict[str, Any], *, ready: bool
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "image": image,
+            "imageID": f"{image}@sha256:{'0' * 64}",
+            "containerID": f"containerd://{run.pod_name}-{name}",
+            "lastState": {},
+            "ready": ready,
+            "restartCount": 0,
+            "started": "running" in state,
+            "state": {"waiting": None, "running": None, "terminated": None, **state},  # a merge patch replaces
+        }
+
+    def _launch(self, run: _Run, deadline: float | None) -> None:
+        """Finish a started run (Pod Running, Job active) after its outcome's delay; the deadline timer set at
+        Job creation may end it first.
+
+        The hook for runners that decide the outcome by really running the container (``runner.py``): they
+        set ``run.outcome`` when it ends and call ``_finish``. ``deadline``: seconds left of the Job's.
+        """
+        delay = run.outcome.delay if run.outcome.delay is not None else self.delay
+        self._schedule(run.started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
 
     def _running_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
         """The Pod status written when the run starts (a hook: the local runner shows its init containers)."""
@@ -450,128 +298,194 @@ class JobSimulator:
         """The Pod status written when the run ends (a hook: the local runner records every container)."""
         return status
 
-    def _launch(self, run: _Run, deadline: float | None) -> None:
-        """Finish a started run (Pod Running, Job active): after its outcome's delay, or at the deadline.
+    def _kill(self, run: _Run) -> None:
+        """The Job's deadline passed: stop what runs for it (nothing here; the local runner kills its process)."""
 
-        The hook for runners that decide the outcome by really running the container (``runner.py``): they
-        set ``run.outcome`` when it ends and call ``_finish``.
-        """
-        delay = run.outcome.delay if run.outcome.delay is not None else self.delay
-        if deadline is not None and deadline < delay:
-            self._schedule(run.started_at + deadline, lambda: self._finish(run, deadline_exceeded=True))
-        else:
-            self._schedule(run.started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
+    def _disrupt(self, run: _Run, pod_name: str) -> None:
+        """Evict the running Pod (node pressure, drain, preemption): Failed with DisruptionTarget, exit 143."""
+        with self._lock:
+            if run.done or run.main_done or run.pod_name != pod_name:
+                return
+            run.disrupted += 1
+            run.main_done = True
+        now = _now()
+        terminated = {"exitCode": 143, "reason": "Error", "startedAt": run.running_since, "finishedAt": now}
+        status = {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory.",
+            "conditions": [
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "TerminationByKubelet",
+                    "message": "The node was low on resource: memory.",
+                    "lastTransitionTime": now,
+                },
+                *pod_conditions(now, scheduled=True, initialized=True, ready=False, reason="PodFailed"),
+            ],
+            "containerStatuses": [
+                self._container_status(run, name, image, {"terminated": terminated}, ready=False)
+                for name, image in zip(run.containers, run.images, strict=True)
+            ],
+        }
+        self._patch_pod_status(run, status)
+        with self._lock:
+            self.disruptions.append(run.job.name)
+        self._pod_failed(run, status)
 
-    def _finish(self, run: _Run, deadline_exceeded: bool) -> None:
+    def _pod_failed(self, run: _Run, pod_status: Mapping[str, Any]) -> None:
+        """The job controller on a failed Pod: its ``podFailurePolicy``, then ``backoffLimit``."""
+        spec = run.job.body.get("spec") or {}
+        policy = spec.get("podFailurePolicy") if self.pod_failure_policy else None
+        action, index = pod_failure_action(policy, pod_status)
+        if action == "Ignore" and run.pods < MAX_PODS:  # not counted: a replacement Pod (podReplacementPolicy
+            self._release_pod(run)  # Failed: only once this one is terminal, which it is)
+            self._new_pod(run)
+            return
+        if action == "FailJob":
+            message = f"Pod {run.job.namespace}/{run.pod_name} failed, matching FailJob rule at index {index}"
+            self._end_job(run, succeeded=False, reason="PodFailurePolicy", message=message)
+            return
+        run.failed += 1
+        if run.failed <= int(spec.get("backoffLimit") or 0) and run.pods < MAX_PODS:
+            self._release_pod(run)
+            self._new_pod(run)
+            return
+        self._end_job(run, False, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+
+    def _deadline(self, run: _Run) -> None:
+        """``activeDeadlineSeconds`` since the Job's start ran out: the controller fails it and stops its Pod."""
         with self._lock:
             if run.done:
                 return
             run.done = True
+        self._kill(run)
+        now = _now()
+        if run.running:
+            state = {
+                "terminated": {"exitCode": 143, "reason": "Error", "startedAt": run.running_since, "finishedAt": now}
+            }
+        else:  # never ran (pending, image pull, a mount): the container never started
+            state = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": now}}
+        self._patch_pod_status(
+            run,
+            {
+                "phase": "Failed",
+                "reason": "DeadlineExceeded",
+                "message": "Pod was active on the node longer than the specified deadline",
+                "conditions": pod_conditions(
+                    now, scheduled=True, initialized=run.running, ready=False, reason="PodFailed"
+                ),
+                "containerStatuses": [
+                    self._container_status(run, name, image, state, ready=False)
+                    for name, image in zip(run.containers, run.images, strict=True)
+                ],
+            },
+        )
+        self._end_job(run, False, "DeadlineExceeded", "Job was active longer than specified deadline", locked=True)
+
+    def _finish(self, run: _Run, deadline_exceeded: bool) -> None:
+        """The main container exits as ``run.outcome`` says (``deadline_exceeded``: the local runner's timeout)."""
+        if deadline_exceeded:
+            self._deadline(run)
+            return
+        with self._lock:
+            if run.done or run.main_done:
+                return
+            run.main_done = True
         outcome = run.outcome
         now = _now()
-        if deadline_exceeded:
-            succeeded, exit_code, reason, message = False, 143, "Error", ""
-            job_reason, job_message = "DeadlineExceeded", "Job was active longer than specified deadline"
-        elif outcome.succeed:
-            succeeded = True
+        if outcome.succeed:
             exit_code = outcome.exit_code if outcome.exit_code is not None else 0
             reason = outcome.reason or "Completed"
-            message = outcome.message if outcome.message is not None else default_output(run.job)
-            job_reason, job_message = "CompletionsReached", "Reached expected number of succeeded pods"
+            written = outcome.message if outcome.message is not None else default_output(run.job)
         else:
-            succeeded = False
             exit_code = outcome.exit_code if outcome.exit_code is not None else 1
             reason = outcome.reason or "Error"
-            message = outcome.message or ""
-            job_reason, job_message = "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+            written = outcome.message or ""
+        message = termination_message(
+            written.encode(),
+            (outcome.log or "").encode(),
+            policy=run.policy,
+            exit_code=exit_code,
+            containers=len(run.containers),
+        )
         terminated = {
             "exitCode": exit_code,
             "reason": reason,
             "message": message,
-            "startedAt": now,
+            "startedAt": run.running_since,
             "finishedAt": now,
-            "containerID": f"sim://{run.pod_name}",
+            "containerID": f"containerd://{run.pod_name}-{run.container}",
         }
-        pod_status: dict[str, Any] = {
-            "phase": "Succeeded" if succeeded else "Failed",
-            "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}],
-            "containerStatuses": [
-                {
-                    "name": run.container,
-                    "image": run.image,
-                    "imageID": "",
-                    "ready": False,
-                    "restartCount": 0,
-                    "started": False,
-                    "state": {"running": None, "terminated": terminated},
-                }
-            ],
-        }
-        if deadline_exceeded:
-            pod_status["reason"] = "DeadlineExceeded"
-            pod_status["message"] = "Pod was active on the node longer than the specified deadline"
-        if succeeded and outcome.lose_pod:
-            self._delete_pod(run)
-        else:
-            self._patch_pod_status(run, self._final_pod_status(run, pod_status))
-        first, final = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
-        job_status: dict[str, Any] = {
-            "active": 0,
-            "ready": 0,
-            "terminating": 0,
-            "succeeded" if succeeded else "failed": 1,
-            "conditions": [
-                {
-                    "type": condition,
-                    "status": "True",
-                    "reason": job_reason,
-                    "message": job_message,
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                }
-                for condition in (first, final)
-            ],
-        }
-        if succeeded:
-            job_status["completionTime"] = now
-        self._patch_job_status(run, job_status)
+        succeeded = exit_code == 0
+        main = self._container_status(run, run.container, run.image, {"terminated": terminated}, ready=False)
         with self._lock:
             self.finished.append(
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
+        if len(run.containers) > 1:  # an injected sidecar keeps running: the Pod stays Running, the Job active
+            sidecars = [
+                self._container_status(run, name, image, {"running": {"startedAt": run.running_since}}, ready=True)
+                for name, image in zip(run.containers[1:], run.images[1:], strict=True)
+            ]
+            self._patch_pod_status(run, {"containerStatuses": [main, *sidecars]})
+            return
+        pod_status: dict[str, Any] = {
+            "phase": "Succeeded" if succeeded else "Failed",
+            "conditions": pod_conditions(now, scheduled=True, initialized=True, ready=False, reason="PodCompleted"),
+            "containerStatuses": [main],
+        }
+        if succeeded and outcome.lose_pod:
+            self._delete_pod(run)
+        else:
+            self._patch_pod_status(run, self._final_pod_status(run, pod_status))
+        if succeeded:
+            self._end_job(run, True, "CompletionsReached", "Reached expected number of succeeded pods")
+        else:  # the controller decides: a replacement Pod, or the Job fails
+            self._pod_failed(run, pod_status)
 
-    def _call(self, fn: Callable[..., Any], *args: Any, missing_ok: bool = True, raw: bool = False) -> Any:
-        """One API call, retried on 429/5xx like client-go's controllers do; 404 is None when missing_ok.
+    def _end_job(self, run: _Run, succeeded: bool, reason: str, message: str, *, locked: bool = False) -> None:
+        """The controller's two writes (1.31+): ``SuccessCriteriaMet``/``FailureTarget`` with the counts, the Pod's
+        job-tracking finalizer removed, then the terminal ``Complete``/``Failed`` once no Pod is left running."""
+        if not locked:
+            with self._lock:
+                if run.done:
+                    return
+                run.done = True
+        now = _now()
+        first, final = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
 
-        ``raw``: the response is not turned into client models (most of the client's CPU); True is returned.
-        """
-        for attempt in itertools.count():
-            try:
-                if raw:
-                    fn(*args, _preload_content=False).release_conn()
-                    return True
-                return fn(*args)
-            except ApiException as e:
-                if e.status == 404 and missing_ok:
-                    return None  # deleted meanwhile (usually the ownerReference cascade)
-                retriable = e.status == 429 or (e.status is not None and e.status >= 500)
-                if not retriable or attempt >= self.retries or self._stopping.is_set():
-                    raise
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise AssertionError("unreachable")
+        def condition(type_: str) -> dict[str, Any]:
+            return {
+                "type": type_,
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastProbeTime": now,
+                "lastTransitionTime": now,
+            }
 
-    def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(
-            self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status}, raw=True
+        counts = {"succeeded": 1} if succeeded else {"failed": run.failed or 1}
+        self._patch_job_status(
+            run, {"active": 0, "ready": 0, "terminating": 0, **counts, "conditions": [condition(first)]}
         )
+        self._release_pod(run)
+        final_status: dict[str, Any] = {"conditions": [condition(first), condition(final)]}
+        if succeeded:
+            final_status["completionTime"] = now
+        self._patch_job_status(run, final_status)
 
-    def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
-        self._call(
-            self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status}, raw=True
-        )
+    def _release_pod(self, run: _Run) -> None:
+        """Remove the job-tracking finalizer of the current Pod: the controller has counted it."""
+        patch = {"metadata": {"finalizers": None}}
+        self._call(self._core.patch_namespaced_pod, run.pod_name, run.job.namespace, patch, raw=True)
 
-    def _delete_pod(self, run: _Run) -> None:
-        self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace, raw=True)
+    def _orphaned(self, run: _Run) -> None:
+        """The Job is gone: delete its Pod and drop the job-tracking finalizer that would keep it."""
+        self._delete_pod(run)
+        self._release_pod(run)
 
 
 def main(argv: list[str] | None = None) -> int:

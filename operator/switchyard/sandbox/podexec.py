@@ -16,7 +16,8 @@ says), then:
 values, downwardAPI ``fieldRef``s, ``secretKeyRef`` and ``configMapKeyRef`` read through ``read_data``; a
 missing non-optional one leaves the container waiting with ``CreateContainerConfigError`` and the Pod
 Pending, as on a kubelet), its own volumeMounts, termination log and output file (``<log_dir>/<container>.log``,
-stdout and stderr). How a process is started, isolated or not, is ``isolation.py``'s business.
+stdout and stderr); its termination message is cut by the kubelet's rules (``kubelet.termination_message``).
+How a process is started, isolated or not, is ``isolation.py``'s business.
 Not modelled: container restarts (a sidecar that exits stays terminated), probes, ``envFrom``, subPath.
 """
 
@@ -38,9 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchyard.sandbox import isolation
+from switchyard.sandbox.kubelet import termination_message
 from switchyard.sandbox.volumes import VolumeError, field_ref, volume_files
 
-MAX_MESSAGE_BYTES = 4096
+LOG_TAIL_BYTES = 4096  # of a container's output read for FallbackToLogsOnError (the kubelet keeps <= 2048)
 GRACE_SECONDS = 30.0
 SANDBOX_IMAGES = ("switchyard",)
 NOT_RUNNABLE = "sandbox runs only commands available locally:"
@@ -395,11 +397,15 @@ class PodExecution:
         assert container.proc is not None
         code = container.proc.returncode
         code = code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as a runtime reports
-        message = container.home.joinpath("termination-log").read_bytes()[:MAX_MESSAGE_BYTES]
-        fallback = container.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
-        if not message.strip() and code != 0 and fallback:
-            message = _tail(container.log_path, MAX_MESSAGE_BYTES)
-        self._terminated(container, code, "Completed" if code == 0 else "Error", message.decode(errors="replace"))
+        log = _tail(container.log_path, LOG_TAIL_BYTES) if container.log_path.exists() else b""
+        message = termination_message(
+            container.home.joinpath("termination-log").read_bytes(),
+            log,
+            policy=container.spec.get("terminationMessagePolicy"),
+            exit_code=code,
+            containers=len(self.mains),
+        )
+        self._terminated(container, code, "Completed" if code == 0 else "Error", message)
 
     def _terminated(self, container: Container, code: int, reason: str, message: str) -> None:
         terminated = {

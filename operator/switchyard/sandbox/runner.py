@@ -4,7 +4,10 @@
 run by ``podexec.PodExecution`` (init containers, native sidecars, main containers, in the kubelet's order, in
 a temporary directory holding the Pod's volumes), isolated by bubblewrap where it is installed
 (``isolation.py``). The Pod status carries every container's status as the kubelet writes it; the Job succeeds
-when the Pod's regular containers all exit 0. ``activeDeadlineSeconds`` is the timeout (``DeadlineExceeded``).
+when the Pod's regular containers all exit 0. What is left of ``activeDeadlineSeconds`` (counted from the
+Job's start) is the timeout (``DeadlineExceeded``). Termination messages are what the kubelet keeps
+(``kubelet.termination_message``): the *last* 4096 bytes of the termination-log file or, with
+``FallbackToLogsOnError``, a failure and an empty file, the last 80 lines / 2048 bytes of the output.
 Images are not pulled: a container's command runs with this machine's programs, and without bubblewrap only
 the switchyard image's commands run (any other Job fails with a message saying how to get bubblewrap).
 
@@ -27,7 +30,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.sandbox import isolation
-from switchyard.sandbox.jobsim import JobSimulator, Outcome, _now, _Run
+from switchyard.sandbox.jobsim import JobSimulator, Outcome
 from switchyard.sandbox.podexec import (
     SANDBOX_IMAGES,
     NotRunnable,
@@ -38,6 +41,7 @@ from switchyard.sandbox.podexec import (
     kill_group,
     local_argv,
 )
+from switchyard.sandbox.simbase import _now, _Run
 
 __all__ = ["SANDBOX_IMAGES", "LocalJobRunner", "NotRunnable", "image_name", "kill_group", "local_argv"]
 
@@ -160,6 +164,14 @@ class LocalJobRunner(JobSimulator):
         if execution is not None and any(p.poll() is None for p in execution.processes()):
             with self._lock:
                 self.killed.append(run.job.name)
+        if execution is not None:
+            execution.cancel()
+
+    def _kill(self, run: _Run) -> None:
+        """The Job's deadline passed (the simulator's timer, from the Job's start): stop its Pod's containers, as
+        the kubelet does; the Job is failed by the simulator, whatever the execution reports after."""
+        with self._procs_lock:
+            execution = self._executions.get(run.uid)
         if execution is not None:
             execution.cancel()
 
