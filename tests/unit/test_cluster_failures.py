@@ -164,3 +164,21 @@ def test_a_job_deadline_hit_before_the_container_ran_is_the_clusters() -> None:
 def test_the_jobs_own_deadline_is_a_looser_backstop() -> None:
     spec = job({"timeoutSeconds": 30, "pendingTimeoutSeconds": 120})["spec"]
     assert spec["activeDeadlineSeconds"] == 150
+
+
+def test_a_job_is_finished_only_by_its_terminal_condition_not_the_1_31_precursors() -> None:
+    from switchyard.k8s.observe import job_entry
+
+    def entry(*conditions: str) -> Any:
+        meta = {
+            "name": "j",
+            "labels": {"switchyard.dev/node": "a", "switchyard.dev/attempt": "1"},
+            "annotations": {"switchyard.dev/workflow": "wf"},
+        }
+        status = {"conditions": [{"type": c, "status": "True", "reason": "R"} for c in conditions], "succeeded": 1}
+        return job_entry({"metadata": meta, "status": status})
+
+    assert entry("SuccessCriteriaMet").state == "Active"  # its Pod may still be terminating
+    assert entry("FailureTarget").state == "Active"
+    assert entry("SuccessCriteriaMet", "Complete").state == "Succeeded"
+    assert entry("FailureTarget", "Failed").state == "Failed"
