@@ -294,6 +294,10 @@ class JobSimulator(SimulatorBase):
         """The Pod status written when the run starts (a hook: the local runner shows its init containers)."""
         return status
 
+    def _sidecars_keep_running(self, run: _Run) -> bool:
+        """Whether the Pod's other containers (a simulated injected sidecar) outlive the main one."""
+        return len(run.containers) > 1
+
     def _final_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
         """The Pod status written when the run ends (a hook: the local runner records every container)."""
         return status
@@ -425,7 +429,7 @@ class JobSimulator(SimulatorBase):
             self.finished.append(
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
-        if len(run.containers) > 1:  # an injected sidecar keeps running: the Pod stays Running, the Job active
+        if self._sidecars_keep_running(run):  # an injected sidecar keeps running: the Pod stays Running, Job active
             sidecars = [
                 self._container_status(run, name, image, {"running": {"startedAt": run.running_since}}, ready=True)
                 for name, image in zip(run.containers[1:], run.images[1:], strict=True)

@@ -193,6 +193,10 @@ class LocalJobRunner(JobSimulator):
             pending["initContainerStatuses"] = statuses(spec["initContainers"])
         return pending
 
+    def _sidecars_keep_running(self, run: _Run) -> bool:
+        """Never here: every container really ran, and the execution has ended them all (a real sidecar too)."""
+        return False
+
     def _final_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
         result: PodResult | None = run.extra.get("result")
         if result is None:
