@@ -186,7 +186,14 @@ class JobObserver:
         # The main container ended; another (an injected sidecar) keeps the Pod running, and the Job active: the
         # result is main's, the Job goes. Not while stage-out (a native sidecar) still uploads main's outputs.
         held = next(
-            (pod for pod in pods if pod.phase == "Running" and pod.exit_code is not None and not pod.staging_active),
+            (
+                pod
+                for pod in pods
+                if pod.containers > 1
+                and pod.phase == "Running"
+                and pod.exit_code is not None
+                and not pod.staging_active
+            ),
             None,
         )
         if held is not None:
