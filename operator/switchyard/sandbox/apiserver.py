@@ -52,6 +52,7 @@ import datetime
 import functools
 import gzip
 import importlib.resources
+import itertools
 import json
 import pathlib
 import random
@@ -338,6 +339,7 @@ class ApiServer(kmock.KubernetesEmulator):
 
     _types: dict[tuple[str, str], ResourceType] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
+    _request_ids: Iterator[int] = attrs.field(factory=itertools.count, init=False)
     _log: collections.deque[WatchEvent] = attrs.field(init=False)
     _state_lock: threading.RLock = attrs.field(factory=threading.RLock, init=False)
     _wakeup: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
@@ -469,7 +471,7 @@ class ApiServer(kmock.KubernetesEmulator):
             elif method == kmock.method.DELETE:
                 action = kmock.action.DELETE
         return rendering.Request(
-            id=len(self._requests),
+            id=next(self._request_ids),  # not len(): the log is bounded, ids keep counting
             raw_request=raw_request,
             url=raw_request.url,
             method=raw_request.method,
