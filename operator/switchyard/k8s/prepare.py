@@ -1,12 +1,15 @@
 """Before a Workflow runs: read its spec and input, route it, and check everything a spec can get wrong.
 
-Every problem of the spec (or of what it names) becomes `InvalidSpec`, which the runner reports as phase
-`Invalid` with a condition and an Event; nothing here writes status.
+`plan_start` (a new run) and `plan_resume` (after a restart) each give the runner one `StartPlan`: the DAG,
+where Jobs read the input, the route, the reused nodes and the outputs ConfigMaps. The runner acts on it
+(ConfigMaps, the started status, Events). Every problem of the spec (or of what it names) becomes
+`InvalidSpec`, which the runner reports as phase `Invalid` with a condition and an Event; nothing here writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from switchyard.k8s import render
+from switchyard.k8s.artifactrun import RunArtifacts
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.routing import route_input
@@ -278,3 +282,76 @@ async def reused_nodes(
             outputs[node],
         )
     return reused
+
+
+@dataclass
+class StartPlan:
+    """What a run starts from, new or resumed; the runner creates what it names and writes the status."""
+
+    spec: WorkflowSpec
+    dag: Dag
+    input_source: tuple[str, str]  # (ConfigMap, key) Jobs read the input from
+    shards: int  # outputs ConfigMaps of the run
+    outputs: list[str]  # their names
+    stored_input: str | None = None  # new runs: the input ConfigMap's content (None: not ours to store)
+    decision: RouteDecision | None = None  # new runs: how the DAG was chosen
+    reused: dict[str, tuple[NodeStatus, str]] = field(default_factory=dict)  # `spec.reuse`: status, output
+
+    @property
+    def route(self) -> RouteStatus:
+        assert self.decision is not None
+        return route_status(self.decision)
+
+
+async def plan_start(
+    api: Api,
+    registry: Registry,
+    body: Mapping[str, Any],
+    spec: WorkflowSpec,
+    artifacts: RunArtifacts | None,
+    now: datetime,
+) -> StartPlan:
+    """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes."""
+    meta = body["metadata"]
+    size: int | None = None
+    content_type: str | None = None
+    if artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
+        peek = await artifacts.peek_input()
+        data, external = peek.head.decode("utf-8", errors="replace"), None
+        size = peek.size
+        if "content_type" not in spec.input.model_fields_set and peek.content_type:
+            content_type = peek.content_type
+    else:
+        data, external = await read_input(api, meta["namespace"], spec)
+    labels = dict(meta.get("labels") or {})
+    decision = await decide_route(spec, data, labels, registry.rules, size, content_type)
+    dag = build_dag(list(decision.nodes), registry)
+    shards = naming.output_shards(len(dag.nodes))
+    reused = await reused_nodes(api, meta["namespace"], spec, dag, now)
+    stored = None
+    if external is None:
+        stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store
+    return StartPlan(
+        spec=spec,
+        dag=dag,
+        input_source=input_source(meta["name"], external),
+        shards=shards,
+        outputs=sorted({naming.output_configmap(meta["name"], n, shards) for n in dag.order}),
+        stored_input=stored,
+        decision=decision,
+        reused=reused,
+    )
+
+
+def plan_resume(name: str, spec: WorkflowSpec, status: WorkflowStatus, registry: Registry) -> StartPlan:
+    """The started run again, from its immutable spec and its recorded route and outputs."""
+    nodes = routed_nodes(spec, status.route or RouteStatus())
+    dag = build_dag(nodes, registry)  # raises only if the spec changed behind our back
+    ref = spec.input.config_map_key_ref
+    return StartPlan(
+        spec=spec,
+        dag=dag,
+        input_source=input_source(name, (ref.name, ref.key) if ref else None),
+        shards=naming.output_shards(len(dag.nodes)),
+        outputs=list(status.outputs),
+    )
