@@ -8,7 +8,7 @@ where Jobs read the input, the route, the reused nodes and the outputs ConfigMap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,9 +23,10 @@ from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, p
 from switchyard.k8s.routing import route_input
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
-from switchyard.logic.analysis import analyse_input
+from switchyard.logic.analysis import InputFacts, analyse_input
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.exits import SUMMARY_KEY, check_exit_nodes
 from switchyard.logic.limits import (
     MANAGED_ENTRY_BYTES,
     MAX_OBJECT_BYTES,
@@ -36,6 +37,7 @@ from switchyard.logic.limits import (
 )
 from switchyard.logic.routing import RouteDecision, path_to_nodes
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT, preview
+from switchyard.logic.when import check_whens
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
@@ -155,10 +157,13 @@ def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:
     return path_to_nodes(route_.path)
 
 
-def build_dag(nodes: list[NodeSpec], registry: Registry) -> Dag:
-    """Validate the DAG and what it names: size, structure, components, and each node's merged config."""
+def build_dag(nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpec] = ()) -> Dag:
+    """Validate the DAG (with its exit nodes, `spec.onExit`) and what it names: size, structure, components,
+    each node's merged config and `when`."""
     if len(nodes) > MAX_NODES:
         raise InvalidSpec("TooLarge", f"the workflow has {len(nodes)} nodes; the limit is {MAX_NODES}")
+    check_exit_nodes(nodes, exits)
+    nodes = [*nodes, *exits]
     dag = Dag.build(nodes)
     check_components(nodes, registry.names() | _watched(registry, nodes))
     for name in {n.component for n in nodes}:
@@ -166,6 +171,7 @@ def build_dag(nodes: list[NodeSpec], registry: Registry) -> Dag:
         if entry is not None and entry.spec is None:
             raise InvalidSpec("InvalidComponent", f"component '{name}' is invalid: {entry.error}")
     check_configs(dag, registry)
+    check_whens(dag)
     return dag
 
 
@@ -313,19 +319,10 @@ async def plan_start(
 ) -> StartPlan:
     """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes."""
     meta = body["metadata"]
-    size: int | None = None
-    content_type: str | None = None
-    if artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
-        peek = await artifacts.peek_input()
-        data, external = peek.head.decode("utf-8", errors="replace"), None
-        size = peek.size
-        if "content_type" not in spec.input.model_fields_set and peek.content_type:
-            content_type = peek.content_type
-    else:
-        data, external = await read_input(api, meta["namespace"], spec)
+    data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
     labels = dict(meta.get("labels") or {})
     decision = await decide_route(spec, data, labels, registry.rules, size, content_type)
-    dag = build_dag(list(decision.nodes), registry)
+    dag = build_dag(list(decision.nodes), registry, spec.on_exit)
     shards = naming.output_shards(len(dag.nodes))
     reused = await reused_nodes(api, meta["namespace"], spec, dag, now)
     stored = None
@@ -336,17 +333,47 @@ async def plan_start(
         dag=dag,
         input_source=input_source(meta["name"], external),
         shards=shards,
-        outputs=sorted({naming.output_configmap(meta["name"], n, shards) for n in dag.order}),
+        outputs=sorted(
+            {
+                naming.output_configmap(meta["name"], n, shards)
+                for n in (*dag.order, *([SUMMARY_KEY] * bool(spec.on_exit)))
+            }
+        ),
         stored_input=stored,
         decision=decision,
         reused=reused,
     )
 
 
+async def peek_input(
+    api: Api, namespace: str, spec: WorkflowSpec, artifacts: RunArtifacts | None
+) -> tuple[str, tuple[str, str] | None, int | None, str | None]:
+    """(the input, or an artifact input's beginning; its configMapKeyRef; an artifact's whole size; an
+    artifact's content type when the spec does not set one)."""
+    if artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
+        peek = await artifacts.peek_input()
+        content_type = None
+        if "content_type" not in spec.input.model_fields_set and peek.content_type:
+            content_type = peek.content_type
+        return peek.head.decode("utf-8", errors="replace"), None, peek.size, content_type
+    data, external = await read_input(api, namespace, spec)
+    return data, external, None, None
+
+
+async def input_facts(
+    api: Api, body: Mapping[str, Any], spec: WorkflowSpec, artifacts: RunArtifacts | None
+) -> InputFacts:
+    """The input as RoutingRules and nodes' `when` see it (`input`)."""
+    meta = body["metadata"]
+    data, _, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
+    labels = dict(meta.get("labels") or {})
+    return analyse_input(data, content_type or spec.input.content_type, labels, size=size)
+
+
 def plan_resume(name: str, spec: WorkflowSpec, status: WorkflowStatus, registry: Registry) -> StartPlan:
     """The started run again, from its immutable spec and its recorded route and outputs."""
     nodes = routed_nodes(spec, status.route or RouteStatus())
-    dag = build_dag(nodes, registry)  # raises only if the spec changed behind our back
+    dag = build_dag(nodes, registry, spec.on_exit)  # raises only if the spec changed behind our back
     ref = spec.input.config_map_key_ref
     return StartPlan(
         spec=spec,

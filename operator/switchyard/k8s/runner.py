@@ -31,15 +31,17 @@ from switchyard.k8s.observer import JobObserver, Observation
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.k8s.staging import Staging
 from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
+from switchyard.logic.analysis import InputFacts
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.exits import SUMMARY_KEY
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
+from switchyard.models.crd import ANNOTATION_STOP, ANNOTATION_STOP_EXIT, GROUP, VERSION
 from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0
@@ -247,10 +249,17 @@ class WorkflowRunner:
             deadline_seconds=spec.active_deadline_seconds,
             uid=self.uid,
             keys=keys,
-            features=nodefeatures.features(spec, self.facts),
+            features=nodefeatures.features(spec, dag, self.facts, self.feature_context(spec)),
+            exit_nodes=[node.name for node in spec.on_exit],
         )
         self.status.nodes = {}
         return run
+
+    def feature_context(self, spec: WorkflowSpec) -> nodefeatures.RunContext:
+        async def read_input() -> InputFacts:
+            return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
+
+        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
         """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
@@ -330,9 +339,10 @@ class WorkflowRunner:
 
     def decide(self, seen: Seen, now: datetime) -> Plan:
         assert self.run is not None
-        if self.stop_request() is not None:
-            return self.run.stop(now)
-        return self.run.step(seen.results, seen.components, seen.book, now, seen.facts)
+        stop, skip_exits = self.stop_request() is not None, self.annotation(ANNOTATION_STOP_EXIT) is not None
+        return self.run.step(
+            seen.results, seen.components, seen.book, now, seen.facts, stop=stop, skip_exits=skip_exits
+        )
 
     async def act(self, plan: Plan, seen: Seen, now: datetime) -> tuple[bool, datetime | None]:
         """In a crash-safe order: outputs a launch reads, Jobs, deletions, status, Events."""
@@ -343,7 +353,8 @@ class WorkflowRunner:
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
         self.held.hold(plan.outputs)
-        if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
+        reads = (self.run.dag.nodes[launch.node].depends_on for launch in plan.launches)
+        if self.held.read_by(reads) or (plan.launches and SUMMARY_KEY in self.held.outputs):
             await self.held.write()
         report = await self.launcher.launch(
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
@@ -376,13 +387,15 @@ class WorkflowRunner:
         """What the launch's staging containers fetch and where they upload (None: no artifact store)."""
         if self.artifacts is None or self.run is None:
             return None
-        upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.dag.deps[launch.node]}
+        upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.inputs_of(launch.node)}
         return self.artifacts.staging(launch.node, launch.attempt, upstream)
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""
-        annotations = self.body["metadata"].get("annotations") or {}
-        value = annotations.get(ANNOTATION_STOP)
+        return self.annotation(ANNOTATION_STOP)
+
+    def annotation(self, key: str) -> str | None:
+        value = (self.body["metadata"].get("annotations") or {}).get(key)
         return None if value is None else str(value)
 
     def warn_on_spec_change(self) -> None:

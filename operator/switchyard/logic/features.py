@@ -22,7 +22,8 @@ from switchyard.logic.nodestate import NodeState
 
 # A Skipped node with one of these reasons counts as done for its dependents (as Argo's `dependencies`):
 # the feature chose not to run it, nothing failed. Other Skipped reasons (DependencyFailed...) skip them too.
-RELEASING_SKIPS: frozenset[str] = frozenset()
+WHEN_FALSE = "WhenFalse"  # `when` was false (logic.when)
+RELEASING_SKIPS: frozenset[str] = frozenset({WHEN_FALSE})
 
 
 def satisfies_dependents(status: NodeState) -> bool:
@@ -58,6 +59,8 @@ class RunView(Protocol):
 
     def deps_of(self, node: str) -> tuple[str, ...]: ...
 
+    def spec_of(self, node: str) -> DagNode: ...
+
 
 class NodeFeature(Protocol):
     """The decide half of a node feature (see the module's doc)."""
@@ -73,4 +76,4 @@ class NodeFeature(Protocol):
         ...
 
 
-__all__ = ["RELEASING_SKIPS", "Defer", "NodeFeature", "RunView", "Settle", "satisfies_dependents"]
+__all__ = ["RELEASING_SKIPS", "WHEN_FALSE", "Defer", "NodeFeature", "RunView", "Settle", "satisfies_dependents"]

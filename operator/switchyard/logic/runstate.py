@@ -6,11 +6,11 @@ from status and what the runner, the status writer and the features read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from switchyard.logic.compact import COMPACT_THRESHOLD, compact_wire
-from switchyard.logic.dag import Dag
+from switchyard.logic.dag import Dag, DagNode
 from switchyard.logic.features import NodeFeature, satisfies_dependents
 from switchyard.logic.naming import job_name
 from switchyard.logic.nodestate import NodeState
@@ -21,6 +21,7 @@ from switchyard.models.workflow import FailurePolicy, NodeStatus
 
 DONE_OK = frozenset({"Succeeded", "FellBack"})
 TERMINAL = frozenset({"Succeeded", "FellBack", "Failed", "Skipped"})
+HALT_REASONS = frozenset({"Stopped", "DeadlineExceeded"})  # the run was halted (`WorkflowRun._halt`)
 
 
 def _state(status: NodeStatus | None) -> NodeState:
@@ -63,11 +64,13 @@ class RunState:
         runtime_estimates: Mapping[str, float] | None = None,
         keys: Mapping[str, tuple[float, int]] | None = None,
         features: Sequence[NodeFeature] = (),
+        exit_nodes: Collection[str] = (),
     ) -> None:
         """`runtime_estimates` (component -> seconds, default 1 each) set the order in which ready nodes
         start when more are ready than `parallelism` allows: a list schedule planned on them (`logic.plan`),
         never longer than longest-remaining-path-first. `keys` is that plan made beforehand (`plan_keys`).
-        `features` are offered each ready node, in order, before its Job is planned (`logic.features`)."""
+        `features` are offered each ready node, in order, before its Job is planned (`logic.features`).
+        `exit_nodes` (`spec.onExit`, part of `dag`) are held back until every other node is finished."""
         self.name = name
         self.uid = uid
         self.dag = dag
@@ -95,19 +98,24 @@ class RunState:
         self.running: set[str] = set()
         self.retrying: set[str] = set()
         self.done = 0
+        self.exit_nodes = frozenset(exit_nodes)
+        self.exits_released = False  # the DAG ended and the exit nodes may start (`logic.exits`)
+        held: list[str] = []
         for name_ in dag.order:
             status = self.nodes[name_]
             self.remaining[name_] = sum(1 for d in dag.deps[name_] if not satisfies_dependents(self.nodes[d]))
             if status.phase in TERMINAL:
                 self.done += 1
-                if status.phase == "Failed":
-                    self.failed_reason = self.failed_reason or "NodeFailed"
+                if status.phase == "Failed" and name_ not in self.exit_nodes:
+                    halted = status.reason if status.reason in HALT_REASONS else None
+                    self.failed_reason = halted or self.failed_reason or "NodeFailed"
             elif status.phase == "Running":
                 self.running.add(name_)
             elif status.phase == "Retrying":
                 self.retrying.add(name_)
             elif self.remaining[name_] == 0:
-                self.ready.append(name_)
+                (held if name_ in self.exit_nodes else self.ready).append(name_)
+        self.held_exits = held  # exit nodes ready once released
 
     # -- what the caller asks ---------------------------------------------------------------------
 
@@ -117,14 +125,23 @@ class RunState:
 
     @property
     def progress(self) -> str:
-        """`ok/total`: the nodes that ended well (Succeeded, FellBack), as `argo` counts; a Failed run whose
-        other nodes were Skipped does not read `5/5`."""
-        ok = sum(1 for status in self.nodes.values() if status.phase in DONE_OK)
+        """`ok/total`: the nodes that ended well (Succeeded, FellBack, or Skipped by their `when`), as `argo`
+        counts; a Failed run whose other nodes were Skipped after a failure does not read `5/5`."""
+        ok = sum(1 for status in self.nodes.values() if satisfies_dependents(status))
         return f"{ok}/{self.total}"
 
     @property
     def finished(self) -> bool:
         return self.done == self.total
+
+    def main_finished(self) -> bool:
+        """Whether every node but the exit nodes is finished (the DAG has ended)."""
+        if not self.exit_nodes:
+            return self.finished
+        if self.done < self.total - len(self.exit_nodes):
+            return False
+        exits_done = sum(1 for node in self.exit_nodes if self.nodes[node].phase in TERMINAL)
+        return self.done - exits_done == self.total - len(self.exit_nodes)
 
     @property
     def succeeded(self) -> bool:
@@ -132,6 +149,16 @@ class RunState:
 
     def deps_of(self, node: str) -> tuple[str, ...]:
         return self.dag.deps[node]
+
+    def inputs_of(self, node: str) -> tuple[str, ...]:
+        """The dependencies whose outputs the node reads: all but those skipped by their `when` (no output)."""
+        deps = self.dag.deps[node]
+        if not any(self.nodes[dep].phase == "Skipped" for dep in deps):
+            return deps
+        return tuple(dep for dep in deps if self.nodes[dep].phase != "Skipped")
+
+    def spec_of(self, node: str) -> DagNode:
+        return self.dag.nodes[node]
 
     def job_name(self, node: str, attempt: int) -> str:
         return job_name(self.name, self.uid, node, self.index[node], attempt)

@@ -16,6 +16,7 @@ from typing import Any
 from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.compact import COMPACT_MESSAGES, COMPACT_TEXT
+from switchyard.logic.exits import SUMMARY_KEY, summary
 from switchyard.logic.features import Defer, Settle, satisfies_dependents
 from switchyard.logic.runstate import DONE_OK, TERMINAL, RunState
 from switchyard.logic.steps import PREVIEW, JobResult, JobState, Launch, Plan, preview, whole_seconds
@@ -39,6 +40,9 @@ class WorkflowRun(RunState):
         self._carry = Plan()
         blocked = {node for node, status in self.nodes.items() if status.phase == "Failed"}
         self._skip_after_failures(blocked, None, self._carry)
+        if self.exit_nodes and self.main_finished():  # ended before a restart: the exit nodes go on
+            started = any(self.nodes[node].attempts or self.nodes[node].phase != "Pending" for node in self.exit_nodes)
+            self._release_exits(self._carry, summary_written=started)
 
     # -- the engine -------------------------------------------------------------------------------
 
@@ -49,16 +53,28 @@ class WorkflowRun(RunState):
         breakers: BreakerBook,
         now: datetime,
         facts: Mapping[str, Mapping[str, object]] | None = None,
+        *,
+        stop: bool = False,
+        skip_exits: bool = False,
     ) -> Plan:
         """Apply Job results (keyed by node, for Running nodes) and the facts features asked for (feature ->
-        node -> fact), then offer ready nodes to the features and launch the rest."""
+        node -> fact), then offer ready nodes to the features and launch the rest.
+
+        `stop`: a stop was requested: the DAG is halted (as `stop`), its exit nodes still run; `skip_exits`:
+        a second stop: the exit nodes are halted too."""
         plan, self._carry = self._carry, Plan()
         self._take_facts(facts or {})
-        if self.deadline is not None and not self.finished:
+        if stop and not self.main_finished():
+            self._halt("Stopped", "the workflow was stopped", plan, now)
+        if skip_exits and not self.finished:
+            self._halt("Stopped", "the workflow was stopped twice: its exit nodes are skipped", plan, now, exits=True)
+        if self.deadline is not None and not self.main_finished():
             if now >= self.deadline:
                 self._expire(plan, now)
-                return plan
-            plan.wake(self.deadline)
+                if not self.exit_nodes:
+                    return plan
+            else:
+                plan.wake(self.deadline)
         for node in sorted(results):  # O(results), not O(running): a step costs what changed
             result = results[node]
             status = self.nodes[node]
@@ -87,8 +103,11 @@ class WorkflowRun(RunState):
     def _launch_ready(
         self, components: Mapping[str, ComponentSpec], breakers: BreakerBook, now: datetime, plan: Plan
     ) -> None:
-        if self.failed_reason and self.failure_policy == "FailFast":
+        if self.failed_reason and self.failure_policy == "FailFast" and not self.exits_released:
             self._stop_everything_pending(plan, now)
+        if self.exit_nodes and not self.exits_released and self.main_finished():
+            self._release_exits(plan)
+        if self.failed_reason and self.failure_policy == "FailFast" and not self.exits_released:
             return
         while self.ready and len(self.running) < self.parallelism:
             node = self.ready.pop()
@@ -418,11 +437,24 @@ class WorkflowRun(RunState):
         plan.changed.add(node)
 
     def _stop_everything_pending(self, plan: Plan, now: datetime) -> None:
-        """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own)."""
+        """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own). Exit nodes
+        wait for the DAG to end, then run."""
         for node, status in self.nodes.items():
-            if status.phase in ("Pending", "Retrying"):
+            if status.phase in ("Pending", "Retrying") and node not in self.exit_nodes:
                 self._skip(node, "FailFast", "the workflow is failing (failurePolicy FailFast)", now, plan)
         self.ready.clear()
+
+    def _release_exits(self, plan: Plan, summary_written: bool = False) -> None:
+        """The DAG has ended: `workflow.json` goes to the outputs, and the exit nodes may start."""
+        self.exits_released = True
+        if not summary_written:
+            main = {node: status for node, status in self.nodes.items() if node not in self.exit_nodes}
+            satisfied = sum(1 for status in main.values() if satisfies_dependents(status))
+            plan.outputs[SUMMARY_KEY] = summary(main, self.failed_reason, satisfied)
+        for node in self.held_exits:
+            if self.nodes[node].phase == "Pending":
+                self.ready.append(node)
+        self.held_exits = []
 
     def stop(self, now: datetime) -> Plan:
         """Stopped on request: running Jobs are deleted and their nodes Failed (Stopped), the rest Skipped."""
@@ -434,10 +466,15 @@ class WorkflowRun(RunState):
     def _expire(self, plan: Plan, now: datetime) -> None:
         self._halt("DeadlineExceeded", "the workflow's activeDeadlineSeconds passed", plan, now)
 
-    def _halt(self, reason: str, why: str, plan: Plan, now: datetime) -> None:
-        """End the run now: running nodes fail with `reason` (their Jobs deleted), waiting ones are Skipped."""
-        self.failed_reason = reason
-        for node in sorted(self.running):
+    def _halt(self, reason: str, why: str, plan: Plan, now: datetime, exits: bool = False) -> None:
+        """End the DAG now (`exits`: the exit nodes too): running nodes fail with `reason` (their Jobs deleted),
+        waiting ones are Skipped."""
+        self.failed_reason = self.failed_reason if exits and self.exits_released else reason
+        halted = self.exit_nodes if exits else frozenset(self.nodes) - self.exit_nodes
+        if exits:
+            self.exits_released = True
+            self.held_exits = []
+        for node in sorted(self.running & halted):
             status = self.nodes[node]
             if status.job:
                 plan.delete_jobs.append(status.job)
@@ -448,11 +485,12 @@ class WorkflowRun(RunState):
             status.next_retry_at = None
             plan.changed.add(node)
             self.done += 1
-        self.running.clear()
+        self.running -= halted
         for node, status in self.nodes.items():
-            if status.phase in ("Pending", "Retrying"):
+            if status.phase in ("Pending", "Retrying") and node in halted:
                 self._skip(node, reason, why, now, plan)
-        self.ready.clear()
+        if not self.exit_nodes or exits:
+            self.ready.clear()
 
 
 __all__ = [

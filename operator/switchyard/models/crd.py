@@ -19,6 +19,8 @@ from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 GROUP = "switchyard.dev"
 VERSION = "v1alpha1"
 ANNOTATION_STOP = f"{GROUP}/stop"  # on a Workflow: stop it (the value is the reason); set by `switchyard stop`
+# on a stopped Workflow: skip its exit nodes too (`spec.onExit`); set by a second `switchyard stop`
+ANNOTATION_STOP_EXIT = f"{GROUP}/stop-exit"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "switchyard"
 # RE2 (Kubernetes CEL `matches`): comprehension calls nested too deep, see the RoutingRule `spec.when` rule.
@@ -83,7 +85,7 @@ WORKFLOW = Kind(
         PrinterColumn("Message", ".status.message", priority=1),
         AGE,
     ),
-    list_map_keys={"spec.nodes": ("name",), "status.route.nodes": ("name",)},
+    list_map_keys={"spec.nodes": ("name",), "spec.onExit": ("name",), "status.route.nodes": ("name",)},
     rules=(
         Rule(
             "spec",
