@@ -43,6 +43,9 @@ def dag_outcome(nodes: Mapping[str, NodeState], failed_reason: str | None, satis
     """(phase, message) of the ended DAG, as the Workflow's status would say without exit nodes."""
     failed = sorted(name for name, status in nodes.items() if status.phase == "Failed")
     if failed_reason is None and not failed and satisfied == len(nodes):
+        skipped = sum(1 for status in nodes.values() if status.phase == "Skipped")  # by their `when`
+        if skipped:
+            return "Succeeded", f"all {len(nodes)} nodes done: {len(nodes) - skipped} succeeded, {skipped} skipped"
         return "Succeeded", f"all {len(nodes)} nodes succeeded"
     if failed_reason == "DeadlineExceeded":
         return "Failed", "the workflow's activeDeadlineSeconds passed"
