@@ -1,0 +1,71 @@
+"""`switchyard.k8s.triggers.state`: one in-memory state per Trigger, dropped or replaced as a whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from switchyard.k8s.client import Api
+from switchyard.k8s.triggers import TriggerEngine
+from switchyard.k8s.triggers.state import SEALED_REMEMBERED, Batch, TriggerState, WorkflowSeen
+from switchyard.logic import triggers as logic
+from switchyard.logic.triggers import EventFacts
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def trigger(uid: str = "u1", status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": "orders", "uid": uid, "generation": 1},
+        "spec": {"workflowTemplate": {}},
+        "status": status or {},
+    }
+
+
+def event(number: int) -> EventFacts:
+    return EventFacts(id=str(number), source="/s", type="t", data=None)
+
+
+def engine() -> TriggerEngine:
+    return TriggerEngine(cast(Api, None), clock=lambda: NOW)  # in-memory only: no call reaches the API
+
+
+def test_a_recreated_trigger_starts_a_new_state_and_forget_drops_all_of_it() -> None:
+    front = engine()
+    front.observe(trigger(status={"received": 7}))
+    state = front.states[("ns", "orders")]
+    state.batch = Batch("b", NOW, {logic.item_key(0, event(1)): "1"})
+    state.workflows["w"] = WorkflowSeen("Running", "")
+    state.sealed["k"] = "w"
+    state.batches_loaded = True
+    assert front.status_patch(("ns", "orders"))["batchesPending"] == 1
+    front.observe(trigger())  # the same uid: the same stream
+    assert front.states[("ns", "orders")] is state
+    front.observe(trigger(uid="u2"))  # deleted and re-created: nothing of the old stream is kept
+    fresh = front.states[("ns", "orders")]
+    assert fresh is not state and fresh.batch is None and not fresh.workflows and not fresh.sealed
+    assert not fresh.batches_loaded and fresh.stats.received == 0
+    front.forget("ns", "orders")
+    assert front.states == {}
+
+
+def test_sealed_event_keys_are_remembered_newest_first_out_last() -> None:
+    state = TriggerState()
+    first = Batch("b1", NOW, {logic.item_key(0, event(0)): "0"})
+    state.remember_sealed(first, "wf-first")
+    many = Batch("b2", NOW, {logic.item_key(i, event(i + 1)): "x" for i in range(SEALED_REMEMBERED)})
+    state.remember_sealed(many, "wf-many")
+    assert len(state.sealed) == SEALED_REMEMBERED
+    assert logic.event_key(event(0)) not in state.sealed  # the oldest went first
+    assert state.sealed[logic.event_key(event(SEALED_REMEMBERED))] == "wf-many"
+
+
+def test_a_batch_knows_its_events_and_their_places() -> None:
+    batch = Batch("b", NOW, {logic.item_key(i, event(i)): str(i) for i in range(3)})
+    assert batch.has_event(event(2)) and batch.position(event(2)) == 3
+    assert not batch.has_event(event(9)) and batch.position(event(9)) == 0
+
+
+def test_running_counts_the_workflows_not_finished() -> None:
+    state = TriggerState(workflows={"a": WorkflowSeen("Running", ""), "b": WorkflowSeen("Succeeded", "t")})
+    assert state.running() == 1
