@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -69,3 +70,24 @@ def test_a_batch_knows_its_events_and_their_places() -> None:
 def test_running_counts_the_workflows_not_finished() -> None:
     state = TriggerState(workflows={"a": WorkflowSeen("Running", ""), "b": WorkflowSeen("Succeeded", "t")})
     assert state.running() == 1
+
+
+def test_workflows_seen_before_their_trigger_keep_the_counts_of_its_status() -> None:
+    """After a restart the Workflow watch may deliver before the Trigger watch: the statistics the status
+    holds are still the base the counting adds to (they were reset to zero)."""
+    front = engine()
+    counted = {
+        "metadata": {
+            "namespace": "ns",
+            "name": "orders-1",
+            "labels": {"switchyard.dev/trigger": "orders"},
+            "annotations": {"switchyard.dev/counted": "Succeeded"},  # counted before the restart: no API call
+            "ownerReferences": [{"kind": "Trigger", "name": "orders", "controller": True}],
+        },
+        "status": {"phase": "Succeeded", "finishedAt": "2026-01-01T00:00:00Z"},
+    }
+    asyncio.run(front.observe_workflow(counted, deleted=False))
+    front.observe(trigger(status={"received": 5, "accepted": 4, "workflows": {"succeeded": 3, "failed": 1}}))
+    patch = front.status_patch(("ns", "orders"))
+    assert (patch["received"], patch["accepted"]) == (5, 4)
+    assert patch["workflows"] == {"running": 0, "succeeded": 3, "failed": 1}

@@ -79,6 +79,8 @@ class TriggerEngine:
             state = None  # deleted and re-created: a new stream
         if state is None:
             state = self.states[entry.key] = TriggerState(stats=Stats.seeded(entry.status))
+        elif state.entry is None:  # its Workflows came first (the two watches start together): add the status
+            state.stats.seed(entry.status)
         state.entry = entry
         return entry
 

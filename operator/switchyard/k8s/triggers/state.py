@@ -111,16 +111,19 @@ class Stats:
 
     @classmethod
     def seeded(cls, status: TriggerStatus) -> Stats:
-        return cls(
-            received=status.received,
-            accepted=status.accepted,
-            rejected=status.rejected,
-            workflows_created=status.workflows_created,
-            succeeded=status.workflows.succeeded,
-            failed=status.workflows.failed,
-            last_event_time=status.last_event_time,
-            last_error=status.last_error,
-        )
+        return cls().seed(status)
+
+    def seed(self, status: TriggerStatus) -> Stats:
+        """Add what the status recorded before this process (counts made before it was read are kept)."""
+        self.received += status.received
+        self.accepted += status.accepted
+        self.rejected += status.rejected
+        self.workflows_created += status.workflows_created
+        self.succeeded += status.workflows.succeeded
+        self.failed += status.workflows.failed
+        self.last_event_time = self.last_event_time or status.last_event_time
+        self.last_error = self.last_error or status.last_error
+        return self
 
 
 @dataclass
