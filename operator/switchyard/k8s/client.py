@@ -49,6 +49,10 @@ class ApiTrouble(Exception):
         self.delay = delay
 
 
+# What code outside k8s/ catches when an API call it asked for failed (it never imports the client itself).
+API_ERRORS: tuple[type[Exception], ...] = (ApiException, ApiTrouble)
+
+
 def load_config(kubeconfig: str | None = None) -> client.ApiClient:
     """kubeconfig from `KUBECONFIG`/`~/.kube/config`, else the in-cluster service account."""
     configuration = client.Configuration()
