@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from switchyard.k8s.client import Api, ApiTrouble
 from switchyard.k8s.triggers import batches
 from switchyard.k8s.triggers.batches import Batches
-from switchyard.k8s.triggers.runs import TriggerRuns, constrained, workflow_spec
+from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
@@ -160,15 +160,11 @@ class TriggerEngine:
                 raise EventRejected(409, "TriggerNotReady", f"trigger {entry.name} is not Ready: {entry.error}")
             logic.check_event(entry.spec, entry.filter, event)
             spec = entry.spec
-            if spec.batch is None and not constrained(spec):
-                # nothing to decide against other events: the create is idempotent by name, no lock needed
-                body = await self._start_single(state, entry, spec, event)
+            if spec.batch is None:
+                body = await self._start_single(state, entry, spec, event)  # locked when a policy applies
             else:
                 async with state.lock:
-                    if spec.batch is None:
-                        body = await self._start_single(state, entry, spec, event)
-                    else:
-                        body = await self.batches.append(state, entry, spec, spec.batch, event)
+                    body = await self.batches.append(state, entry, spec, spec.batch, event)
         except EventRejected as rejection:
             return self.record_rejection(entry, rejection)
         stats = state.stats

@@ -1,6 +1,7 @@
 """The Workflows of a Trigger, whatever started them: admission (concurrencyPolicy, maxRunning), creation
 (owned, labelled, idempotent by name), counting the finished ones into the stream statistics, and pruning
-the history beyond `historyLimit`.
+the history beyond `historyLimit`. A source of Workflows (an event, a batch, a schedule tick) names its
+Workflow deterministically and calls `start` (or, holding the lock already, `admit` + `create`).
 
 Counting marks a Workflow first (annotation `switchyard.dev/counted`) and counts it second, so a crash in
 between under-counts by one rather than counting twice; only counted Workflows are pruned.
@@ -81,13 +82,17 @@ class TriggerRuns:
         self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, name: str, wf_spec: dict[str, Any],
         annotations: dict[str, str],
     ) -> bool:  # fmt: skip
-        """Admit, then create the Workflow `name`; False when it exists already (a duplicate, never refused)."""
-        if constrained(spec):
+        """Start one Workflow of the Trigger, whatever asked (an event, a schedule tick): admitted, then created;
+        False when `name` exists already (a duplicate, never refused). Idempotent by name, so without a policy
+        to apply no lock is needed; with one, admission and create run under the Trigger's lock."""
+        if not constrained(spec):
+            return await self.create(state, entry, name, wf_spec, annotations)
+        async with state.lock:
             # a re-sent start is a duplicate, not a new start that Forbid or the cap would refuse
             if await self.api.exists("workflows", entry.namespace, name):
                 return False
             await self.admit(entry, spec)
-        return await self.create(state, entry, name, wf_spec, annotations)
+            return await self.create(state, entry, name, wf_spec, annotations)
 
     async def create(
         self, state: TriggerState, entry: TriggerEntry, name: str, wf_spec: dict[str, Any], annotations: dict[str, str]
