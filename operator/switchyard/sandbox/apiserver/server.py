@@ -21,6 +21,10 @@ import aiohttp.web_runner
 import aiohttp.web_server
 import attrs
 import kmock
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 from kmock._internal import rendering
 
 from switchyard.sandbox import admission, podlogs
@@ -54,8 +58,16 @@ class ApiServerBodies(aiohttp.test_utils.RawTestServer):
     async def _make_runner(self, debug: bool = True, **kwargs: Any) -> aiohttp.web_runner.ServerRunner:
         server = aiohttp.web_server.Server(self._handler, loop=self._loop, debug=debug, **kwargs)
 
-        def request(*args: Any) -> aiohttp.web.BaseRequest:
-            return aiohttp.web.BaseRequest(*args, server._loop, client_max_size=MAX_REQUEST_BYTES)
+        def request(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> aiohttp.web.BaseRequest:
+            return aiohttp.web.BaseRequest(
+                message, payload, protocol, writer, task, server._loop, client_max_size=MAX_REQUEST_BYTES
+            )
 
         server.request_factory = request
         return aiohttp.web_runner.ServerRunner(server, debug=debug, **kwargs)

@@ -148,7 +148,7 @@ class Store:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        name = meta.get("name")
+        name: str = meta.get("name") or ""
         if not name:
             prefix = meta.get("generateName")
             if not prefix:
@@ -255,7 +255,8 @@ class Store:
         candidate = change(clone(old))
         if not isinstance(candidate, dict):
             raise ApiError(400, "the body of the request must be an object")
-        new_meta = candidate.get("metadata") if isinstance(candidate.get("metadata"), dict) else {}
+        given_meta = candidate.get("metadata")
+        new_meta: dict[str, Any] = given_meta if isinstance(given_meta, dict) else {}
         old_meta = old["metadata"]
         expected_rv = new_meta.get("resourceVersion")
         if expected_rv and str(expected_rv) != old_meta["resourceVersion"]:

@@ -156,8 +156,8 @@ def stream(
             error = ApiError(410, f"too old resource version: {start} ({store.resource_version})", reason="Expired")
             yield {"type": "ERROR", "object": error.status()}
             return
-        for event in initial:
-            yield tabled(event)
+        for added in initial:
+            yield tabled(added)
         if send_initial and bookmarks:
             yield {
                 "type": "BOOKMARK",
