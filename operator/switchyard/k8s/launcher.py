@@ -19,7 +19,6 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.config import OPTIONS
 from switchyard.k8s import render
 from switchyard.k8s.client import Api, ApiTrouble, api_message, status_reason
 from switchyard.k8s.observe import job_entry
@@ -54,8 +53,16 @@ def _refusal(launch: Launch, job: str, exc: BaseException, now: datetime) -> Job
 class Launcher:
     """Creates the Jobs of one Workflow."""
 
-    def __init__(self, api: Api, workflow: Mapping[str, Any], log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    def __init__(
+        self,
+        api: Api,
+        workflow: Mapping[str, Any],
+        log: logging.Logger | logging.LoggerAdapter[Any],
+        *,
+        sidecar_injection: bool,  # `--allow-sidecar-injection`
+    ) -> None:
         self.api = api
+        self.sidecar_injection = sidecar_injection
         self.workflow = workflow
         self.namespace: str = workflow["metadata"]["namespace"]
         self.uid: str = workflow["metadata"]["uid"]
@@ -97,7 +104,7 @@ class Launcher:
                     input_source=input_source,
                     output_shards=shards,
                     staging=staging(launch) if staging is not None else None,
-                    sidecar_injection=OPTIONS.allow_sidecar_injection,
+                    sidecar_injection=self.sidecar_injection,
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(

@@ -27,9 +27,10 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.config import DEFAULT_LEASE_NAME
+
 log = logging.getLogger("switchyard.leader")
 
-DEFAULT_LEASE_NAME = "switchyard-operator"
 # What a Lease call that got no answer raises: an error Status, a socket error, or urllib3's own (a read
 # timeout, a dropped connection), which is no OSError and once killed the renewer thread silently
 API_TROUBLE = (ApiException, OSError, urllib3.exceptions.HTTPError)

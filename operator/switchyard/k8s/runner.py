@@ -67,7 +67,7 @@ class WorkflowRunner:
         self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.held.write)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
-        self.launcher = Launcher(rt.api, body, logger)
+        self.launcher = Launcher(rt.api, body, logger, sidecar_injection=rt.options.allow_sidecar_injection)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
@@ -159,7 +159,7 @@ class WorkflowRunner:
         return False
 
     async def open_artifacts(self, spec: WorkflowSpec) -> None:
-        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec)
+        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec, self.rt.options)
         self.observer.artifacts = self.artifacts
 
     async def begin(self, spec: WorkflowSpec) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from switchyard.config import Options
 from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
@@ -113,14 +114,11 @@ def _rank(pod: PodEntry) -> int:
 @dataclass
 class Runtime:
     api: Api
+    options: Options = field(default_factory=Options)  # the operator's command line
     triggers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
-    # the one breaker flusher of this process: on the Runtime, as kopf hands each object a shallow copy of the
-    # memo, and an attribute set on a copy is that object's alone
-    flusher: asyncio.Task[None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
     # workflow -> what its runner reads from its metadata (see `workflow_event`), as of the last watch event
