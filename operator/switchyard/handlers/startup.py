@@ -26,6 +26,7 @@ from switchyard.k8s.podevents import FailedCreateWatch
 from switchyard.k8s.runtime import IndexLike, Runtime, Views
 from switchyard.k8s.triggers import TriggerEngine
 from switchyard.kopfcompat import Insights
+from switchyard.models.labels import FINALIZER
 
 
 def register(registry: kopf.OperatorRegistry, options: Options, insights: Insights) -> None:
@@ -40,7 +41,7 @@ def register(registry: kopf.OperatorRegistry, options: Options, insights: Insigh
 
 
 def configure_kopf(settings: kopf.OperatorSettings, options: Options, registry: kopf.OperatorRegistry) -> None:
-    settings.persistence.finalizer = "switchyard.dev/finalizer"
+    settings.persistence.finalizer = FINALIZER
     # same essence, fewer deep copies; none at all while no handler reads one
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(needed=essence_needed(registry))
     settings.persistence.progress_storage = LeanProgressStorage()

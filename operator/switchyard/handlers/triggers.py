@@ -8,8 +8,8 @@ import kopf
 
 from switchyard.handlers.events import emit
 from switchyard.handlers.services import services
-from switchyard.k8s.triggers import LABEL_TRIGGER
 from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import LABEL_TRIGGER
 
 
 def register(registry: kopf.OperatorRegistry) -> None:

@@ -35,7 +35,8 @@ from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_STOP
 from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0

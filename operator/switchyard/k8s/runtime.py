@@ -18,7 +18,7 @@ from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
-from switchyard.models.crd import ANNOTATION_STOP
+from switchyard.models.labels import ANNOTATION_STOP
 
 T = TypeVar("T")
 MAX_STARTING = 16

@@ -30,14 +30,16 @@ from switchyard.logic.conditions import set_condition, truncate
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_INPUT_BYTES, MAX_MESSAGE
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
+from switchyard.models.labels import (
+    ANNOTATION_BATCH,
+    ANNOTATION_COUNTED,
+    ANNOTATION_EVENT,
+    ANNOTATION_OPENED,
+    LABEL_BATCH,
+    LABEL_TRIGGER,
+)
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
 
-LABEL_TRIGGER = "switchyard.dev/trigger"
-LABEL_BATCH = "switchyard.dev/batch"
-ANNOTATION_OPENED = "switchyard.dev/opened-at"
-ANNOTATION_COUNTED = "switchyard.dev/counted"
-ANNOTATION_EVENT = "switchyard.dev/event"  # "<source> <id>" of a single-event Workflow
-ANNOTATION_BATCH = "switchyard.dev/batch"  # the pending batch a Workflow was sealed from
 FLUSH_SECONDS = 0.5
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 WARNING_INTERVAL_SECONDS = 30.0
