@@ -20,14 +20,14 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
 from switchyard.k8s import render
-from switchyard.k8s.client import Api, ApiTrouble, api_message, status_reason
+from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import api_message, conflict, forbidden, not_found, rejected, status_reason
 from switchyard.k8s.observe import job_entry
 from switchyard.k8s.staging import Staging
 from switchyard.logic.scheduler import JobResult, Launch, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 LAUNCH_CONCURRENCY = 16
-REFUSALS = {400, 403, 404, 422}  # the API said no to this object: not worth a blind retry
 
 
 @dataclass
@@ -37,11 +37,17 @@ class LaunchReport:
     created: int = 0
 
 
+def refused(exc: BaseException) -> bool:
+    """The API said no to this object (malformed, invalid, forbidden, its namespace missing): not worth a blind
+    retry."""
+    return rejected(exc) or forbidden(exc) or not_found(exc)
+
+
 def _refusal(launch: Launch, job: str, exc: BaseException, now: datetime) -> JobResult:
     if isinstance(exc, ApiException):
         message = api_message(exc)
         reason = status_reason(exc) or f"HTTP{exc.status}"
-        transient = exc.status == 403 and "exceeded quota" in message
+        transient = forbidden(exc) and "exceeded quota" in message
         return JobResult(
             launch.node, launch.attempt, "Rejected", job, now, reason, message, blame=False, transient=transient
         )
@@ -115,14 +121,14 @@ class Launcher:
                 try:
                     await self.api.create_job(self.namespace, manifest)
                 except ApiException as exc:
-                    if exc.status == 409:
+                    if conflict(exc):
                         foreign = await self._adopt(launch, job, now)
                         if foreign is not None:
                             report.refused[launch.node] = foreign
                         else:
                             report.adopted += 1
                         return
-                    if exc.status not in REFUSALS:
+                    if not refused(exc):
                         raise
                     report.refused[launch.node] = _refusal(launch, job, exc, now)
                     self.log.warning("the API refused Job %s for node %s: %s", job, launch.node, api_message(exc))
@@ -144,7 +150,7 @@ class Launcher:
         try:
             existing = await self.api.read_job(self.namespace, job)
         except ApiException as exc:
-            if exc.status == 404:  # deleted between the 409 and the read: the next pass creates it again
+            if not_found(exc):  # deleted between the 409 and the read: the next pass creates it again
                 return JobResult(
                     launch.node, launch.attempt, "Rejected", job, now, "JobGone", "the Job vanished", blame=False,
                     transient=True,
@@ -166,5 +172,5 @@ class Launcher:
             try:
                 await self.api.delete_job(self.namespace, name)
             except ApiException as exc:
-                if exc.status != 404:
+                if not not_found(exc):
                     raise

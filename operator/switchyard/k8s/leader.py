@@ -28,6 +28,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.config import DEFAULT_LEASE_NAME
+from switchyard.k8s.errors import conflict, invalid, not_found
 
 log = logging.getLogger("switchyard.leader")
 
@@ -146,7 +147,7 @@ class LeaderLease:
                 self.settings.name, self.settings.namespace, _request_timeout=self._timeout
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return None
             raise
 
@@ -202,7 +203,7 @@ class LeaderLease:
                     _request_timeout=self._timeout,
                 )
         except ApiException as exc:
-            if exc.status in (409, 422):  # somebody else created or updated it first
+            if conflict(exc) or invalid(exc):  # somebody else created or updated it first
                 return False
             raise
         self.last_renewed = self.monotonic()

@@ -22,6 +22,7 @@ from switchyard import metrics
 from switchyard.k8s import breakers, prepare
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Runtime, Views
@@ -414,6 +415,6 @@ class WorkflowRunner:
             )
             self.log.info("deleted after ttlSecondsAfterFinished=%s", ttl)
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
         metrics.WORKFLOW_PHASE.forget(self.namespace, self.name)
