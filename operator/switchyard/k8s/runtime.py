@@ -58,11 +58,6 @@ class Views:
         entry: JobEntry | None = first(self.jobs, (namespace, name))
         return entry
 
-    def stuck_pod(self, namespace: str, job: str) -> PodEntry | None:
-        if (namespace, job) not in self.pods:
-            return None
-        return next((pod for pod in self.pods[(namespace, job)] if pod.stuck), None)
-
     def pods_of(self, namespace: str, job: str) -> list[PodEntry]:
         if (namespace, job) not in self.pods:
             return []
