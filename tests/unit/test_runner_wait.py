@@ -90,7 +90,7 @@ def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> Non
         memo = kopf.Memo()
         rt = Runtime(api=None)  # type: ignore[arg-type]
         memo.services = Services(Options(), rt, None, None, None)  # type: ignore[arg-type]  # only `rt` is read
-        trigger = rt.trigger("ns", "wf")
+        trigger = rt.wakeup("ns", "wf")
         woken: list[bool] = []
 
         async def event(meta: dict[str, Any], status: dict[str, Any], type_: str | None = "MODIFIED") -> None:

@@ -79,7 +79,7 @@ class WorkflowRunner:
     # -- the daemon ---------------------------------------------------------------------------------
 
     async def serve(self, stopped: Any) -> None:
-        trigger = self.rt.trigger(self.namespace, self.name)
+        trigger = self.rt.wakeup(self.namespace, self.name)
         relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):

@@ -110,7 +110,8 @@ def _rank(pod: PodEntry) -> int:
 class Runtime:
     api: Api
     options: Options = field(default_factory=Options)  # the operator's command line
-    triggers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    # workflow -> the event its runner waits on (set: it has news); not the Trigger kind (`k8s.triggers`)
+    wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
@@ -129,11 +130,12 @@ class Runtime:
         for event in self.synced:
             await event.wait()
 
-    def trigger(self, namespace: str, name: str) -> asyncio.Event:
-        return self.triggers.setdefault((namespace, name), asyncio.Event())
+    def wakeup(self, namespace: str, name: str) -> asyncio.Event:
+        """The event the workflow's runner waits on: set by `wake` and `job_changed`."""
+        return self.wakeups.setdefault((namespace, name), asyncio.Event())
 
     def wake(self, namespace: str, name: str) -> None:
-        if (event := self.triggers.get((namespace, name))) is not None:
+        if (event := self.wakeups.get((namespace, name))) is not None:
             event.set()
 
     def workflow_event(self, namespace: str, name: str, meta: Mapping[str, Any]) -> None:
@@ -157,7 +159,7 @@ class Runtime:
         """A watch event about one of a workflow's Jobs (or their Pods): note the Job and wake the runner,
         which then looks at the Jobs with news instead of all of its running ones."""
         key = (namespace, workflow)
-        if (event := self.triggers.get(key)) is not None:
+        if (event := self.wakeups.get(key)) is not None:
             self.changed.setdefault(key, set()).add(job)
             event.set()
 
@@ -165,10 +167,10 @@ class Runtime:
         """The Jobs noted since the last call (then forgotten)."""
         return self.changed.pop((namespace, workflow), set())
 
-    def forget(self, namespace: str, workflow: str, trigger: asyncio.Event) -> None:
-        """The workflow's runner (the one waiting on `trigger`) is gone. A runner of a namesake created since
-        may already have its own trigger: that one stays."""
+    def forget(self, namespace: str, workflow: str, wakeup: asyncio.Event) -> None:
+        """The workflow's runner (the one waiting on `wakeup`) is gone. A runner of a namesake created since
+        may already have its own wake-up: that one stays."""
         key = (namespace, workflow)
-        if self.triggers.get(key) is trigger:
-            del self.triggers[key]
+        if self.wakeups.get(key) is wakeup:
+            del self.wakeups[key]
             self.changed.pop(key, None)
