@@ -11,18 +11,20 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from switchyard import celpool
 from switchyard.config import Options
 from switchyard.gctuning import freeze_startup_heap
 from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.handlers.services import Services, services
-from switchyard.k8s import breakers, routing
+from switchyard.ingest.server import IngestServer
+from switchyard.k8s import breakers
 from switchyard.k8s.artifactstores import StoreChecker
 from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
-from switchyard.k8s.ingest import Authenticator, IngestServer
 from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.podevents import FailedCreateWatch
+from switchyard.k8s.reviews import Authenticator
 from switchyard.k8s.runtime import IndexLike, Runtime, Views
 from switchyard.k8s.triggers import TriggerEngine
 from switchyard.kopfcompat import Insights
@@ -76,8 +78,8 @@ async def start(options: Options, insights: Insights, components: IndexLike) -> 
 async def start_parts(
     options: Options, insights: Insights, components: IndexLike, rt: Runtime, closing: contextlib.AsyncExitStack
 ) -> Services:
-    routing.configure(options.cel_workers, options.cel_worker_memory_mib)  # before the first Workflow routes
-    closing.callback(routing.close)  # the CEL worker processes
+    celpool.configure(options.cel_workers, options.cel_worker_memory_mib)  # before the first Workflow routes
+    closing.callback(celpool.close)  # the CEL worker processes
     # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
     loop = asyncio.get_running_loop()
     namespaces = list(options.namespaces)
