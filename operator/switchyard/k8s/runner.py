@@ -22,6 +22,7 @@ from switchyard import metrics
 from switchyard.k8s import breakers, prepare
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Runtime, Views
@@ -35,7 +36,8 @@ from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_STOP
 from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0
@@ -67,7 +69,7 @@ class WorkflowRunner:
         self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.held.write)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
-        self.launcher = Launcher(rt.api, body, logger)
+        self.launcher = Launcher(rt.api, body, logger, sidecar_injection=rt.options.allow_sidecar_injection)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
@@ -77,7 +79,7 @@ class WorkflowRunner:
     # -- the daemon ---------------------------------------------------------------------------------
 
     async def serve(self, stopped: Any) -> None:
-        trigger = self.rt.trigger(self.namespace, self.name)
+        trigger = self.rt.wakeup(self.namespace, self.name)
         relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):
@@ -159,7 +161,7 @@ class WorkflowRunner:
         return False
 
     async def open_artifacts(self, spec: WorkflowSpec) -> None:
-        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec)
+        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec, self.rt.options)
         self.observer.artifacts = self.artifacts
 
     async def begin(self, spec: WorkflowSpec) -> bool:
@@ -413,6 +415,6 @@ class WorkflowRunner:
             )
             self.log.info("deleted after ttlSecondsAfterFinished=%s", ttl)
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
         metrics.WORKFLOW_PHASE.forget(self.namespace, self.name)

@@ -29,7 +29,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s.client import Api, api_message, is_too_large
+from switchyard.k8s.client import Api
+from switchyard.k8s.errors import api_message, is_too_large
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.limits import json_size, progress_interval
 from switchyard.logic.scheduler import Plan, WorkflowRun

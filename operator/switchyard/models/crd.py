@@ -18,7 +18,6 @@ from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 GROUP = "switchyard.dev"
 VERSION = "v1alpha1"
-ANNOTATION_STOP = f"{GROUP}/stop"  # on a Workflow: stop it (the value is the reason); set by `switchyard stop`
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "switchyard"
 # RE2 (Kubernetes CEL `matches`): comprehension calls nested too deep, see the RoutingRule `spec.when` rule.

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from switchyard.models.labels import LABEL_ATTEMPT, LABEL_COMPONENT, LABEL_NODE, LABEL_WORKFLOW
 from switchyard.sandbox.kubelet import (
     JOB_TRACKING_FINALIZER,
     opted_out_of_injection,
@@ -50,10 +51,6 @@ from switchyard.sandbox.kubelet import (
 )
 from switchyard.sandbox.simbase import (
     _SUFFIX_ALPHABET,
-    LABEL_ATTEMPT,
-    LABEL_COMPONENT,
-    LABEL_NODE,
-    LABEL_WORKFLOW,
     MAX_PODS,
     Finished,
     Outcome,

@@ -28,10 +28,6 @@ from switchyard.sandbox.executor import PodExecutor, SimulatedExecutor
 
 logger = logging.getLogger(__name__)
 
-LABEL_WORKFLOW = "switchyard.dev/workflow"
-LABEL_NODE = "switchyard.dev/node"
-LABEL_ATTEMPT = "switchyard.dev/attempt"
-LABEL_COMPONENT = "switchyard.dev/component"
 UPSTREAM_DIR = "switchyard/upstream/"
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 MAX_PODS = 20  # Pods per Job: a policy that ignores every failure must not replace Pods forever

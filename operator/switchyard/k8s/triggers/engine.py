@@ -22,6 +22,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.triggers import batches
 from switchyard.k8s.triggers.batches import Batches
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
@@ -31,9 +32,9 @@ from switchyard.logic.conditions import set_condition, truncate
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_EVENT
 from switchyard.models.trigger import TriggerSpec
 
-ANNOTATION_EVENT = "switchyard.dev/event"  # "<source> <id>" of a single-event Workflow
 FLUSH_SECONDS = 0.5
 WARNING_INTERVAL_SECONDS = 30.0
 log = logging.getLogger("switchyard.triggers")
@@ -97,7 +98,7 @@ class TriggerEngine:
                 self.api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, "triggers", name
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return None
             raise
         return self.observe(body)

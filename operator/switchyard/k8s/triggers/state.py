@@ -19,9 +19,9 @@ from switchyard.k8s.observe import pydantic_message
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
 
-LABEL_TRIGGER = "switchyard.dev/trigger"
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 
 Key = tuple[str, str]  # (namespace, trigger)
