@@ -155,8 +155,9 @@ def test_deadline_and_logs_fallback(kube: Kube, runner: LocalJobRunner) -> None:
 def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
     executable = shutil.which("switchyard", path=os.path.dirname(sys.executable)) or shutil.which("switchyard")
     assert executable, "the switchyard console script is not installed"
+    # 100 MiB through 3 real processes: ~40 s on an idle machine, 90 s and more on a loaded 2-core CI
     proc = subprocess.run(
-        [executable, "dev", "--dir", str(tmp_path / "sandbox"), "--timeout", "240"],  # 100 MiB through 3 real processes: ~40 s idle, 90+ on a loaded 2-core CI
+        [executable, "dev", "--dir", str(tmp_path / "sandbox"), "--timeout", "240"],
         cwd=REPO,
         capture_output=True,
         text=True,
