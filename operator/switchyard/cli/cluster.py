@@ -16,7 +16,7 @@ import requests
 
 from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.crd import API_VERSION
-from switchyard.models.labels import LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
+from switchyard.models.labels import ANNOTATION_STOP, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
 
 START_WAIT_SECONDS = 120  # how long `logs -f` waits for a container to start
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")  # the second on clusters before 1.27
@@ -194,8 +194,11 @@ class Cluster:
                 yield current
 
     def stop(self, name: str, reason: str) -> dict[str, Any]:
+        """Ask the operator to stop the Workflow; a second stop (it carries the stop annotation) skips its exit
+        nodes too."""
         obj = Workflow(self.api, self.workflow(name))
-        self._call(f"workflow {name}", lambda: obj.patch(stop_patch(reason)))
+        again = ANNOTATION_STOP in ((obj.obj.get("metadata") or {}).get("annotations") or {})
+        self._call(f"workflow {name}", lambda: obj.patch(stop_patch(reason, again)))
         return dict(obj.obj)
 
     def retry(self, old: Mapping[str, Any]) -> dict[str, Any]:

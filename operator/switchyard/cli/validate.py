@@ -24,6 +24,7 @@ from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import compile_rule, path_to_nodes
 from switchyard.logic.triggers import compile_filter
+from switchyard.logic.when import check_when
 from switchyard.models.common import DNS_SUBDOMAIN
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION, GROUP
@@ -235,10 +236,13 @@ def _check_dag(document: Document, nodes: Sequence[NodeSpec], known: set[str] | 
     if not nodes:
         return
     try:
-        Dag.build(nodes)
+        dag = Dag.build(nodes)
     except InvalidSpec as invalid:
         report.problems.append(document.problem(invalid.message, at))
         return
+    for index, node in enumerate(nodes):  # `when`: the operator's own check (logic.when)
+        if node.when is not None and (problem := check_when(node.when, dag.deps[node.name])) is not None:
+            report.problems.append(document.problem(f"node {node.name!r}: when: {problem}", f"{at}[{index}].when"))
     if known is not None:
         report.problems.extend(_check_components(document, nodes, known, at))
 

@@ -24,6 +24,8 @@ from switchyard.k8s.client import Api, ApiTrouble
 from switchyard.k8s.errors import api_message, conflict, forbidden, not_found, rejected, status_reason
 from switchyard.k8s.observe import job_entry
 from switchyard.k8s.staging import Staging
+from switchyard.logic import naming
+from switchyard.logic.exits import SUMMARY_KEY
 from switchyard.logic.scheduler import JobResult, Launch, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
@@ -106,11 +108,16 @@ class Launcher:
                     component_name=launch.component,
                     component=component,
                     node_config=run.dag.nodes[launch.node].config,
-                    deps=run.dag.deps[launch.node],
+                    deps=run.inputs_of(launch.node),
                     input_source=input_source,
                     output_shards=shards,
                     staging=staging(launch) if staging is not None else None,
                     sidecar_injection=self.sidecar_injection,
+                    summary=(
+                        (naming.output_configmap(run.name, SUMMARY_KEY, shards), SUMMARY_KEY)
+                        if launch.node in run.exit_nodes
+                        else None
+                    ),
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(

@@ -94,10 +94,11 @@ def job(
     output_shards: int,
     staging: Staging | None = None,
     sidecar_injection: bool = False,
+    summary: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
     with `staging` the Pod passes data through the artifact store (`k8s.staging`); `sidecar_injection` False:
-    the Pod opts out of injected sidecars."""
+    the Pod opts out of injected sidecars; `summary` (ConfigMap, key): an exit node's `workflow.json`."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -130,7 +131,10 @@ def job(
     ]
     # Upstream outputs are required: a kubelet whose ConfigMap cache lags keeps the Pod in ContainerCreating
     # (retrying the mount) rather than starting it without a file, which would compute a wrong result silently.
-    for cm_name, items in _items_by_configmap(wf_name, deps, output_shards).items():
+    grouped = _items_by_configmap(wf_name, deps, output_shards)
+    if summary is not None:  # required as upstream outputs are: written before any exit node's Job
+        grouped.setdefault(summary[0], []).append({"key": summary[1], "path": "workflow.json"})
+    for cm_name, items in grouped.items():
         sources.append({"configMap": {"name": cm_name, "items": items}})
     env = [{"name": e.name, "value": e.value} for e in component.env] + [
         {"name": "SWITCHYARD_WORKFLOW", "value": wf_name},

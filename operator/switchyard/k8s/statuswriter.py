@@ -219,7 +219,11 @@ class StatusWriter:
         if run.succeeded:
             phase, type_, reason = "Succeeded", "Complete", "Succeeded"
             fell = sum(1 for s in run.nodes.values() if s.phase == "FellBack")
+            skipped = sum(1 for s in run.nodes.values() if s.phase == "Skipped")  # only by their `when` here
             message = f"all {run.total} nodes succeeded" + (f" ({fell} fell back)" if fell else "")
+            if skipped:
+                message = f"all {run.total} nodes done: {run.total - skipped} succeeded, {skipped} skipped (when false)"
+                message += f", {fell} fell back" if fell else ""
         else:
             phase, type_ = "Failed", "Failed"
             reason = run.failed_reason or "NodeFailed"
@@ -228,6 +232,8 @@ class StatusWriter:
                 message = "the workflow's activeDeadlineSeconds passed"
             elif reason == "Stopped":
                 message = f"stopped: {stop_message or 'on request'}"
+            elif failed and all(node in run.exit_nodes for node in failed):
+                message = f"the DAG succeeded but {len(failed)} exit node(s) failed: {shown}"
             else:
                 message = f"{len(failed)} node(s) failed: {shown}"
         message = message_field(message)

@@ -82,7 +82,7 @@ WORKFLOW = Kind(
         PrinterColumn("Message", ".status.message", priority=1),
         AGE,
     ),
-    list_map_keys={"spec.nodes": ("name",), "status.route.nodes": ("name",)},
+    list_map_keys={"spec.nodes": ("name",), "spec.onExit": ("name",), "status.route.nodes": ("name",)},
     rules=(
         Rule(
             "spec",

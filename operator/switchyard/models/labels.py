@@ -23,6 +23,8 @@ ANNOTATION_CONFIG = f"{GROUP}/config"  # the node's merged config (JSON)
 
 # -- on Workflows ------------------------------------------------------------------------------------------------
 ANNOTATION_STOP = f"{GROUP}/stop"  # stop it (the value is the reason); set by `switchyard stop`
+# on a stopped Workflow: skip its exit nodes too (`spec.onExit`); set by a second `switchyard stop`
+ANNOTATION_STOP_EXIT = f"{GROUP}/stop-exit"
 FINALIZER = f"{GROUP}/finalizer"  # kopf's, on the objects it handles
 
 # -- Triggers' Workflows and pending batches (ConfigMaps) ----------------------------------------------------------

@@ -23,6 +23,8 @@ from switchyard.models.common import (
 Name = Annotated[str, StringConstraints(max_length=253)]
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
+MAX_NODE_WHEN = 1024  # a node's `when`, as long as a RoutingRule's
+MAX_EXIT_NODES = 20
 
 
 class NodeSpec(ApiModel):
@@ -43,6 +45,15 @@ class NodeSpec(ApiModel):
     config: FreeForm = Field(
         default={},
         description="Configuration for this run, merged over the Component's `config` (nested objects key by key).",
+    )
+    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NODE_WHEN)] | None = Field(
+        default=None,
+        description="A CEL condition checked once the dependencies are done: the node runs only when it is true. "
+        "It sees `input` (as RoutingRules do), `upstream.NODE.result` (a dependency's output, parsed as JSON when "
+        'it is JSON) and `upstream.NODE.phase` (use `upstream["my-node"]` for names with dashes), and '
+        "`params`. False, or an evaluation error, makes the node Skipped with reason WhenFalse, which counts as "
+        "done for its dependents. Checked before the run: an unknown variable, field or dependency, or a result "
+        "that is not a bool, makes the Workflow Invalid.",
     )
 
 
@@ -175,6 +186,16 @@ class WorkflowSpec(ApiModel):
         description="The ArtifactStore (in the Workflow's namespace) holding the input artifact and the nodes' "
         "output artifacts; unset: the store named `default`, when the namespace has one.",
     )
+    on_exit: Annotated[
+        list[NodeSpec],
+        Field(
+            max_length=MAX_EXIT_NODES,
+            description="Exit handlers: nodes run once the DAG has ended, whatever its outcome (also after a "
+            "`switchyard stop`; a second stop skips them). They take the node schema; their `dependsOn` names "
+            "other exit nodes only. Each sees `/switchyard/workflow.json`: the DAG's phase, message and failed "
+            "nodes with their reasons. The Workflow's phase is the DAG's outcome, and Failed if an exit node fails.",
+        ),
+    ] = []
     reuse: ReuseSpec | None = Field(
         default=None,
         description="Take the outputs of this finished Workflow's succeeded nodes instead of running them again "
@@ -210,7 +231,7 @@ class NodeStatus(StatusModel):
     reason: Annotated[str, StringConstraints(max_length=128)] | None = Field(
         default=None,
         description="Why the node is in its phase: the Job's failure reason, CircuitOpen, DependencyFailed, "
-        "DependencySkipped, Stopped...",
+        "DependencySkipped, WhenFalse (its `when` was false: done, its dependents run), Stopped...",
     )
     message: ShortText | None = Field(
         default=None,
