@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import cel
 
-from switchyard.logic.routing import CompiledRule, cel_context, evaluate
+from switchyard.logic.routing import cel_context, evaluate
 
 DEFAULT_BUDGET_SECONDS = 1.0
 # Each worker is capped at DEFAULT_WORKER_MEMORY_MIB of address space, so the workers together never use more

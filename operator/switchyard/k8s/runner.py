@@ -44,7 +44,7 @@ from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
-from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
+from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0
 LEFTOVER_RETRY_SECONDS = 2.0

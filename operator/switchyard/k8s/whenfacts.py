@@ -12,9 +12,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.celpool.pool import evaluate_when
 from switchyard.k8s.client import Api
 from switchyard.k8s.configmaps import HeldOutputs
-from switchyard.celpool.pool import evaluate_when
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts
 from switchyard.logic.routing import cel_input, input_keys
