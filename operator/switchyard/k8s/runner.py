@@ -19,7 +19,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, prepare, templates
+from switchyard.k8s import breakers, notifications, prepare, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
@@ -393,6 +393,7 @@ class WorkflowRunner:
 
     async def expire_when_due(self, stopped: Any) -> None:
         """ttlSecondsAfterFinished: delete the Workflow (its Jobs and ConfigMaps go with it)."""
+        notifications.start(self.rt.api, self.body, self.status, self.writer.event)  # spec.notify, never awaited
         ttl = templates.ttl_seconds(self.body, self.status)
         finished = self.status.finished_at
         if ttl is None or finished is None:

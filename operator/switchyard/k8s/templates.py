@@ -17,7 +17,7 @@ from switchyard.logic.conditions import set_condition
 from switchyard.logic.errors import InvalidSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.template import WorkflowTemplateSpec, WorkflowTemplateStatus
-from switchyard.models.workflow import TemplateSnapshot, WorkflowObjectSpec, WorkflowSpec, WorkflowStatus
+from switchyard.models.workflow import NotifySpec, TemplateSnapshot, WorkflowObjectSpec, WorkflowSpec, WorkflowStatus
 
 PLURAL = "workflowtemplates"
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
@@ -73,6 +73,16 @@ async def workflow_spec(api: Api, body: Mapping[str, Any], status: WorkflowStatu
         name=ref.name, generation=(found.get("metadata") or {}).get("generation"), parameters=values, spec=resolved
     )
     return resolved
+
+
+def notify_spec(body: Mapping[str, Any], status: WorkflowStatus) -> NotifySpec | None:
+    """`notify` of the spec that ran (a template run's comes from its snapshot); None when unset or unreadable."""
+    if status.template is not None:
+        return status.template.spec.notify
+    try:
+        return own_spec(body).notify
+    except InvalidSpec:
+        return None
 
 
 def ttl_seconds(body: Mapping[str, Any], status: WorkflowStatus) -> int | None:

@@ -52,7 +52,8 @@ BUILTIN_PROCESSORS = ("json-processor", "chunking-processor", "numeric-processor
 FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
 LABEL_EXPECT = "switchyard.dev/expect"
 PLURALS = {kind.kind: kind.plural for kind in KINDS}
-KIND_ORDER = ("Component", "RoutingRule", "WorkflowTemplate", "Trigger", "Workflow")  # what a Workflow refers to exists before it
+# what a Workflow refers to exists before it
+KIND_ORDER = ("Component", "RoutingRule", "WorkflowTemplate", "Trigger", "Workflow")
 REPO_EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "manifests" / "examples"
 PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
