@@ -12,7 +12,7 @@ import json
 import statistics
 import time
 
-from switchyard.k8s.routing import RuleEvaluatorPool, route_input
+from switchyard.celpool import RuleEvaluatorPool, route_input
 from switchyard.logic.analysis import InputFacts, analyse_input
 from switchyard.logic.routing import CompiledRule, compile_rule, route
 from switchyard.models.routing import RoutingRuleSpec

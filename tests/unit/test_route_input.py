@@ -1,4 +1,4 @@
-"""`switchyard.k8s.routing.route_input`: the decisions of `logic.routing.route`, with rules evaluated in worker
+"""`switchyard.celpool.route_input`: the decisions of `logic.routing.route`, with rules evaluated in worker
 processes under a time budget while the event loop keeps running."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from switchyard.k8s.routing import RuleEvaluatorPool, route_input
+from switchyard.celpool import RuleEvaluatorPool, route_input
 from switchyard.logic.analysis import InputFacts, analyse_input
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import CompiledRule, compile_rule, route

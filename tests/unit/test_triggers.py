@@ -1,4 +1,4 @@
-"""The pure Trigger decisions (switchyard.logic.triggers) and the CloudEvent decoding of the ingest server."""
+"""The pure Trigger decisions (switchyard.logic.triggers)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cloudevents.core.bindings.http import to_binary_event, to_structured_event
-from cloudevents.core.v1.event import CloudEvent
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from switchyard.k8s.ingest import parse_event
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_INPUT_BYTES
@@ -143,33 +140,6 @@ def test_history_breaks_ties_within_a_second_by_the_order_seen_not_the_name() ->
     """Two Workflows finishing in one second: the later one is kept whatever its (hashed) name."""
     finished = [("short-3dd7", "2026-01-01T00:00:05Z", 1), ("short-1c41", "2026-01-01T00:00:05Z", 2)]
     assert logic.history_to_delete(finished, 1) == ["short-3dd7"]
-
-
-def test_parse_event_structured_and_binary() -> None:
-    event = CloudEvent(
-        attributes={"id": "e1", "source": "/s", "type": "t", "datacontenttype": "application/json", "tenant": "acme"},
-        data={"k": 1},
-    )
-    for message in (to_structured_event(event), to_binary_event(event)):
-        parsed = parse_event(dict(message.headers), message.body)
-        assert (parsed.id, parsed.source, parsed.type, parsed.data) == ("e1", "/s", "t", {"k": 1})
-        assert parsed.extensions == {"tenant": "acme"}
-
-
-@pytest.mark.parametrize(
-    ("headers", "body"),
-    [
-        ({"Content-Type": "application/cloudevents+json"}, b'{"specversion": "1.0", "type": "t", "source": "/s"}'),
-        ({"Content-Type": "application/cloudevents+json"}, b"not json"),
-        ({"ce-specversion": "1.0", "ce-type": "t", "ce-source": "/s"}, b"{}"),
-        ({"ce-specversion": "1.0", "ce-type": "t", "ce-id": "1"}, b"{}"),
-        ({"Content-Type": "application/cloudevents+json"}, b'{"specversion": "9.9", "id": "1"}'),
-    ],
-)
-def test_malformed_events_are_400(headers: dict[str, str], body: bytes) -> None:
-    with pytest.raises(EventRejected) as rejected:
-        parse_event(headers, body)
-    assert rejected.value.status == 400 and rejected.value.message.startswith("malformed CloudEvent")
 
 
 def test_a_trigger_label_is_the_name_when_it_fits_else_a_deterministic_cut_and_hash() -> None:

@@ -9,11 +9,12 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from switchyard import celpool
 from switchyard.config import OPTIONS
 from switchyard.gctuning import freeze_startup_heap
 from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
-from switchyard.k8s import breakers, routing
+from switchyard.k8s import breakers
 from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
 from switchyard.k8s.namespaces import NamespaceWatch
@@ -36,7 +37,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     settings.networking.connect_timeout = CONNECT_TIMEOUT
     settings.watching.connect_timeout = CONNECT_TIMEOUT
     settings.execution.max_workers = 8
-    routing.configure(OPTIONS.cel_workers, OPTIONS.cel_worker_memory_mib)  # before the first Workflow routes
+    celpool.configure(OPTIONS.cel_workers, OPTIONS.cel_worker_memory_mib)  # before the first Workflow routes
     memo.rt = Runtime(api=Api(load_config(OPTIONS.kubeconfig), read_timeout=OPTIONS.api_timeout))
     # Jobs and Pods: a plain informer each (k8s/informer.py), not kopf handlers; runners wait for their lists
     loop = asyncio.get_running_loop()
@@ -90,6 +91,6 @@ async def shutdown(memo: kopf.Memo, logger: Any, **_: Any) -> None:
             logger.warning("could not persist breaker state on shutdown: %s", exc)
     for watch in getattr(memo, "watches", []):
         watch.stop()
-    routing.close()  # the CEL worker processes
+    celpool.close()  # the CEL worker processes
     if hasattr(memo, "rt"):
         memo.rt.api.close()

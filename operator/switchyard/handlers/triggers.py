@@ -10,7 +10,8 @@ import kopf
 
 from switchyard.config import OPTIONS
 from switchyard.handlers.events import emit
-from switchyard.k8s.ingest import Authenticator, IngestServer
+from switchyard.ingest.server import IngestServer
+from switchyard.k8s.reviews import Authenticator
 from switchyard.k8s.triggers import LABEL_TRIGGER, TriggerEngine
 from switchyard.models.crd import GROUP, VERSION
 

@@ -49,6 +49,10 @@ class ApiTrouble(Exception):
         self.delay = delay
 
 
+# What code outside k8s/ catches when an API call it asked for failed (it never imports the client itself).
+API_ERRORS: tuple[type[Exception], ...] = (ApiException, ApiTrouble)
+
+
 def load_config(kubeconfig: str | None = None) -> client.ApiClient:
     """kubeconfig from `KUBECONFIG`/`~/.kube/config`, else the in-cluster service account."""
     configuration = client.Configuration()
@@ -236,6 +240,33 @@ class Api:
             self.custom.delete_namespaced_custom_object, "batch", "v1", namespace, "jobs", name,
             propagation_policy="Background",
         )  # fmt: skip
+
+    async def exists(self, plural: str, namespace: str, name: str) -> bool:
+        """Whether a ConfigMap (`configmaps`) or one of our custom resources (any other plural) exists."""
+        try:
+            if plural == "configmaps":
+                await self.call(self.core.read_namespaced_config_map, name, namespace)
+            else:
+                await self.call(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        """Delete a ConfigMap (`configmaps`) or one of our custom resources (in the background); gone is fine."""
+        try:
+            if plural == "configmaps":
+                await self.call(self.core.delete_namespaced_config_map, name, namespace)
+            else:
+                await self.call(
+                    self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, plural, name,
+                    propagation_policy="Background",
+                )  # fmt: skip
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any], *, missing_ok: bool = True

@@ -13,10 +13,10 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from switchyard.celpool.route import route_input
 from switchyard.k8s import render
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
-from switchyard.k8s.routing import route_input
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import analyse_input

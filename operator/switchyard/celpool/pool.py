@@ -1,9 +1,9 @@
-"""Route a workflow's input without blocking the event loop: RoutingRules run in worker processes, each rule
-within a time budget; a rule over budget is skipped (its message becomes a `RuleSkipped` Warning).
+"""The CEL worker processes: RoutingRules evaluated off the event loop, each rule within a time budget.
 
 The `cel` library holds the GIL while it evaluates (a 1.6 s rule in a thread stopped a 10 ms asyncio ticker for
 1.6 s), so threads cannot bound it: a small pool of spawned processes does, killing a worker whose rule runs out
-of budget and starting a fresh one. Same decisions as `logic.routing.route`; call `close()` on shutdown.
+of budget and starting a fresh one. The operator's default pool is sized by `configure()`, started ahead by
+`warm()`, stopped by `close()` on shutdown.
 """
 
 from __future__ import annotations
@@ -20,17 +20,7 @@ from typing import Any
 
 import cel
 
-from switchyard.logic.analysis import InputFacts
-from switchyard.logic.routing import (
-    CompiledRule,
-    RouteDecision,
-    candidates,
-    cel_context,
-    decide,
-    evaluate,
-    input_variables,
-    unusable,
-)
+from switchyard.logic.routing import CompiledRule, cel_context, evaluate
 
 DEFAULT_BUDGET_SECONDS = 1.0
 # Each worker is capped at DEFAULT_WORKER_MEMORY_MIB of address space, so the workers together never use more
@@ -255,39 +245,9 @@ class RuleEvaluatorPool:
 _POOL = RuleEvaluatorPool()
 
 
-async def route_input(
-    facts: InputFacts,
-    rules: Sequence[CompiledRule],
-    selector: Mapping[str, str] | None,
-    analysis: bool,
-    *,
-    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
-    pool: RuleEvaluatorPool | None = None,
-) -> RouteDecision:
-    """`logic.routing.route`, with each rule's evaluation off the event loop and bounded by `budget_seconds`.
-
-    Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
-    """
-    ordered = candidates(rules, selector)
-    usable = [rule for rule in ordered if unusable(rule) is None]
-    results: list[tuple[bool, str | None]] = []
-    if usable:
-        results = await (pool or _POOL).run(input_variables(facts, usable), usable, budget_seconds)
-    outcomes = iter(results)  # in the order of `usable`, up to the first match
-    skipped: list[tuple[str, str]] = []
-    for rule in ordered:
-        problem = unusable(rule)
-        matched = False
-        if problem is None:
-            outcome = next(outcomes, None)
-            if outcome is None:
-                break  # not reached: an earlier rule matched
-            matched, problem = outcome
-        if problem is not None:
-            skipped.append((rule.name, problem))
-        if matched:
-            return decide(facts, rule, skipped, analysis)
-    return decide(facts, None, skipped, analysis)
+def default_pool() -> RuleEvaluatorPool:
+    """The operator's pool (the one `configure()` sized)."""
+    return _POOL
 
 
 def configure(workers: int, memory_mib: int) -> None:

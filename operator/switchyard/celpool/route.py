@@ -1,0 +1,47 @@
+"""Route a workflow's input without blocking the event loop: `logic.routing.route`'s decisions, with each rule
+evaluated in the CEL worker pool (`pool.py`) within its time budget; a rule over budget is skipped (its message
+becomes a `RuleSkipped` Warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from switchyard.celpool.pool import DEFAULT_BUDGET_SECONDS, RuleEvaluatorPool, default_pool
+from switchyard.logic.analysis import InputFacts
+from switchyard.logic.routing import CompiledRule, RouteDecision, candidates, decide, input_variables, unusable
+
+
+async def route_input(
+    facts: InputFacts,
+    rules: Sequence[CompiledRule],
+    selector: Mapping[str, str] | None,
+    analysis: bool,
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    pool: RuleEvaluatorPool | None = None,
+) -> RouteDecision:
+    """`logic.routing.route`, with each rule's evaluation off the event loop and bounded by `budget_seconds`.
+
+    Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
+    """
+    ordered = candidates(rules, selector)
+    usable = [rule for rule in ordered if unusable(rule) is None]
+    results: list[tuple[bool, str | None]] = []
+    if usable:
+        results = await (pool or default_pool()).run(input_variables(facts, usable), usable, budget_seconds)
+    outcomes = iter(results)  # in the order of `usable`, up to the first match
+    skipped: list[tuple[str, str]] = []
+    for rule in ordered:
+        problem = unusable(rule)
+        matched = False
+        if problem is None:
+            outcome = next(outcomes, None)
+            if outcome is None:
+                break  # not reached: an earlier rule matched
+            matched, problem = outcome
+        if problem is not None:
+            skipped.append((rule.name, problem))
+        if matched:
+            return decide(facts, rule, skipped, analysis)
+    return decide(facts, None, skipped, analysis)

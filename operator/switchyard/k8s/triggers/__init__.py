@@ -1,0 +1,7 @@
+"""Triggers at run time: `engine` (the front the handlers and the ingest server use), `state` (one object
+per Trigger), `batches` (the crash-safe batch protocol), `runs` (admission, counting, history pruning)."""
+
+from switchyard.k8s.triggers.engine import Outcome, TriggerEngine
+from switchyard.k8s.triggers.state import LABEL_TRIGGER, TriggerEntry
+
+__all__ = ["LABEL_TRIGGER", "Outcome", "TriggerEngine", "TriggerEntry"]

@@ -1,0 +1,190 @@
+"""The crash-safe batch protocol of a Trigger with `batch`: open a pending batch (a ConfigMap named by its
+first event), append events to it, seal it into one Workflow, load the pending ones after a restart, sweep
+the due ones.
+
+Persistence before acknowledgement: an appended event is a key of the pending ConfigMap before `append`
+returns. A batch is sealed by creating its Workflow (a deterministic name) FIRST and deleting the ConfigMap
+after, so a crash in between neither loses nor doubles: a pending batch whose Workflow exists is only
+deleted. The caller holds the Trigger's lock around every call here (one active operator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.observe import parse_time
+from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
+from switchyard.k8s.triggers.state import LABEL_TRIGGER, Batch, TriggerEntry, TriggerState
+from switchyard.logic import triggers as logic
+from switchyard.logic.triggers import EventFacts, EventRejected
+from switchyard.models.common import MAX_INPUT_BYTES
+from switchyard.models.trigger import BatchSpec, TriggerSpec
+
+LABEL_BATCH = "switchyard.dev/batch"
+ANNOTATION_OPENED = "switchyard.dev/opened-at"
+ANNOTATION_BATCH = "switchyard.dev/batch"  # the pending batch a Workflow was sealed from
+
+
+class Batches:
+    """Open, append, seal, load and sweep the pending batches of Triggers."""
+
+    def __init__(self, api: Api, runs: TriggerRuns, clock: Callable[[], datetime], wake: asyncio.Event) -> None:
+        self.api = api
+        self.runs = runs
+        self.clock = clock
+        self.wake = wake  # set when a seal changed what the status shows
+
+    async def append(
+        self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec, event: EventFacts
+    ) -> dict[str, Any]:
+        """Persist one event into the open batch (opening one, or sealing a full one first); the 202 body."""
+        await self.load(state, entry, spec)
+        item = logic.batch_item(event)
+        logic.check_size(logic.batch_input_size([len(item.encode())]))
+        batch = state.batch
+        if batch is not None and batch.has_event(event):
+            return {"batch": batch.name, "position": batch.position(event), "duplicate": True}
+        sealed_into = state.sealed.get(logic.event_key(event))
+        if sealed_into is not None:
+            return {"workflows": [sealed_into], "duplicate": True}
+        sealed: list[str] = []
+        if batch is not None and (len(batch.items) >= batch_spec.max_items or batch.size_with(item) > MAX_INPUT_BYTES):
+            sealed.append(await self.seal(state, entry, spec, batch))
+            batch = None
+        if batch is None:
+            # A batch is named by its first event: if that name was sealed already, this event is a re-sent
+            # first event of a finished batch (opening it again would collide with its Workflow's name).
+            first_of = logic.batch_workflow_name(entry.name, logic.batch_name(entry.name, event))
+            if await self.api.exists("workflows", entry.namespace, first_of):
+                return {"workflows": [first_of], "duplicate": True}
+            await self.runs.admit(entry, spec)
+            batch = await self.open(state, entry, event, item)
+        else:
+            item_key = logic.item_key(len(batch.items), event)
+            await self.api.call(
+                self.api.core.patch_namespaced_config_map, batch.name, entry.namespace, {"data": {item_key: item}}
+            )
+            batch.items[item_key] = item
+        position = len(batch.items)
+        if position >= batch_spec.max_items:
+            with contextlib.suppress(ApiTrouble):  # persisted already; the sweeper seals it later
+                sealed.append(await self.seal(state, entry, spec, batch))
+        return {"batch": batch.name, "position": position, "workflows": sealed}
+
+    async def open(self, state: TriggerState, entry: TriggerEntry, first: EventFacts, item: str) -> Batch:
+        name = logic.batch_name(entry.name, first)
+        opened_at = self.clock()
+        item_key = logic.item_key(0, first)
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "labels": {LABEL_TRIGGER: logic.trigger_label(entry.name), LABEL_BATCH: "pending"},
+                "annotations": {ANNOTATION_OPENED: opened_at.isoformat()},
+                "ownerReferences": [entry.owner()],
+            },
+            "data": {item_key: item},
+        }
+        try:
+            await self.api.call(
+                self.api.core.create_namespaced_config_map, entry.namespace, body, retry_conflicts=False
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            # The first event was sent again after a crash that left its batch behind: adopt that batch.
+            existing = await self.api.call(self.api.core.read_namespaced_config_map, name, entry.namespace)
+            batch = batch_from(existing)
+            if batch is None:
+                raise ApiTrouble(f"pending batch {name} cannot be read") from exc
+            if await self.api.exists("workflows", entry.namespace, logic.batch_workflow_name(entry.name, name)):
+                await self.api.delete("configmaps", entry.namespace, name)  # sealed before the crash
+                raise ApiTrouble(f"batch {name} was sealed; retry") from exc
+            state.batch = batch
+            return batch
+        batch = Batch(name=name, opened_at=opened_at, items={item_key: item})
+        state.batch = batch
+        return batch
+
+    async def seal(self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch: Batch) -> str:
+        """Workflow first, then delete the pending ConfigMap (see the module docstring)."""
+        name = logic.batch_workflow_name(entry.name, batch.name)
+        if spec.concurrency_policy == "Replace":
+            await self.runs.replace(entry)
+        data = logic.batch_input([batch.items[k] for k in sorted(batch.items)])
+        annotations = {ANNOTATION_BATCH: batch.name}
+        try:
+            await self.runs.create(state, entry, name, workflow_spec(spec, data, logic.JSON), annotations)
+        except EventRejected as rejection:  # the template itself is refused: keep the items, report it
+            state.stats.last_error, state.stats.dirty = f"{rejection.reason}: {rejection.message}", True
+            raise ApiTrouble(rejection.message) from rejection
+        await self.api.delete("configmaps", entry.namespace, batch.name)
+        if state.batch is batch:
+            state.batch = None
+        state.remember_sealed(batch, name)
+        state.stats.dirty = True
+        self.wake.set()
+        return name
+
+    async def load(self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec) -> None:
+        """After a (re)start: adopt the pending batch from the cluster; drop those already sealed."""
+        if state.batches_loaded:
+            return
+        listing = await self.api.call(
+            self.api.core.list_namespaced_config_map,
+            entry.namespace,
+            label_selector=f"{LABEL_TRIGGER}={logic.trigger_label(entry.name)},{LABEL_BATCH}=pending",
+        )
+        batches = sorted(
+            (b for b in (batch_from(item) for item in listing.items) if b is not None), key=lambda b: b.opened_at
+        )
+        open_batches: list[Batch] = []
+        for batch in batches:
+            if await self.api.exists("workflows", entry.namespace, logic.batch_workflow_name(entry.name, batch.name)):
+                await self.api.delete("configmaps", entry.namespace, batch.name)
+            else:
+                open_batches.append(batch)
+        for batch in open_batches[:-1]:  # more than one open batch only after a crash mid-seal: seal the older
+            await self.seal(state, entry, spec, batch)
+        if open_batches:
+            state.batch = open_batches[-1]
+        state.batches_loaded = True
+
+    async def sweep(
+        self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec, now: datetime
+    ) -> None:
+        """Seal the Trigger's batch when it is full or its maxWaitSeconds passed (also right after a restart)."""
+        await self.load(state, entry, spec)
+        batch = state.batch
+        if batch is None:
+            return
+        if len(batch.items) >= batch_spec.max_items or logic.batch_due(batch.opened_at, batch_spec, now):
+            await self.seal(state, entry, spec, batch)
+
+
+def deadline(state: TriggerState) -> datetime | None:
+    """When the Trigger's open batch is due (None: no open batch, or the Trigger does not batch)."""
+    entry = state.entry
+    if state.batch is None or entry is None or entry.spec is None or entry.spec.batch is None:
+        return None
+    return logic.batch_deadline(state.batch.opened_at, entry.spec.batch)
+
+
+def batch_from(configmap: Any) -> Batch | None:
+    """The Batch a pending ConfigMap holds (a client model or plain JSON); None without its opened-at."""
+    meta = configmap.metadata if not isinstance(configmap, Mapping) else None
+    name = meta.name if meta is not None else configmap["metadata"]["name"]
+    annotations = (meta.annotations if meta is not None else configmap["metadata"].get("annotations")) or {}
+    data = (configmap.data if meta is not None else configmap.get("data")) or {}
+    opened_at = parse_time(annotations.get(ANNOTATION_OPENED))
+    if opened_at is None:
+        return None
+    return Batch(name=name, opened_at=opened_at, items={key: data[key] for key in sorted(data)})

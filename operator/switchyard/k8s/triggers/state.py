@@ -1,0 +1,185 @@
+"""What the operator keeps in memory for each Trigger: one `TriggerState` (its spec, counters, open batch,
+Workflows seen, lock), created on first sight and dropped as a whole when the Trigger goes.
+
+A new source of Workflows for a Trigger (events today, schedule ticks next) adds its fields here, so that
+`forget` still has one thing to drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchyard.k8s.observe import pydantic_message
+from switchyard.logic import triggers as logic
+from switchyard.logic.triggers import EventFacts
+from switchyard.models.crd import API_VERSION
+from switchyard.models.trigger import TriggerSpec, TriggerStatus
+
+LABEL_TRIGGER = "switchyard.dev/trigger"
+SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
+
+Key = tuple[str, str]  # (namespace, trigger)
+
+
+@dataclass
+class TriggerEntry:
+    """One observed version of a Trigger object: its spec (None when invalid) and compiled filter."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: TriggerSpec | None
+    error: str | None
+    filter: logic.CompiledFilter
+    status: TriggerStatus
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.name)
+
+    @property
+    def ready(self) -> bool:
+        return self.spec is not None and self.error is None
+
+    def owner(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "Trigger",
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def trigger_of(meta: Mapping[str, Any]) -> str | None:
+    """The Trigger of one of its Workflows: its controlling owner's name (the label may be a cut name)."""
+    if not (meta.get("labels") or {}).get(LABEL_TRIGGER):
+        return None
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "Trigger" and owner.get("controller"):
+            return str(owner.get("name") or "") or None
+    return None
+
+
+def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
+    meta = body.get("metadata") or {}
+    spec: TriggerSpec | None = None
+    error: str | None = None
+    compiled = logic.compile_filter(None)
+    try:
+        spec = TriggerSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        error = f"invalid spec: {pydantic_message(exc)}"
+    if spec is not None:
+        compiled = logic.compile_filter(spec.filter)
+        error = compiled.error
+    try:
+        status = TriggerStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        status = TriggerStatus()
+    return TriggerEntry(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        uid=meta.get("uid", ""),
+        generation=int(meta.get("generation") or 0),
+        spec=spec,
+        error=error,
+        filter=compiled,
+        status=status,
+    )
+
+
+@dataclass
+class Stats:
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    workflows_created: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    last_event_time: datetime | None = None
+    last_error: str | None = None
+    dirty: bool = False
+
+    @classmethod
+    def seeded(cls, status: TriggerStatus) -> Stats:
+        return cls().seed(status)
+
+    def seed(self, status: TriggerStatus) -> Stats:
+        """Add what the status recorded before this process (counts made before it was read are kept)."""
+        self.received += status.received
+        self.accepted += status.accepted
+        self.rejected += status.rejected
+        self.workflows_created += status.workflows_created
+        self.succeeded += status.workflows.succeeded
+        self.failed += status.workflows.failed
+        self.last_event_time = self.last_event_time or status.last_event_time
+        self.last_error = self.last_error or status.last_error
+        return self
+
+
+@dataclass
+class Batch:
+    """The open batch of a Trigger: its ConfigMap and items (key -> JSON value) in arrival order."""
+
+    name: str
+    opened_at: datetime
+    items: dict[str, str] = field(default_factory=dict)
+
+    def has_event(self, event: EventFacts) -> bool:
+        wanted = logic.event_key(event)
+        return any(logic.key_event(key) == wanted for key in self.items)
+
+    def position(self, event: EventFacts) -> int:
+        """The event's 1-based place in the batch (0: not in it)."""
+        wanted = logic.event_key(event)
+        return next((i + 1 for i, key in enumerate(self.items) if logic.key_event(key) == wanted), 0)
+
+    def size_with(self, item: str) -> int:
+        return logic.batch_input_size([len(v.encode()) for v in self.items.values()] + [len(item.encode())])
+
+
+@dataclass
+class WorkflowSeen:
+    phase: str
+    finished_at: str
+    counted: bool = False  # in the stream statistics already (only counted ones are pruned)
+    order: int = 0  # when this process first saw it finished: breaks ties within finishedAt's second
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in logic.FINISHED_PHASES
+
+
+@dataclass
+class TriggerState:
+    """Everything in memory about one Trigger (rebuilt from the cluster after a restart).
+
+    `entry` is None while only its Workflows have been seen (the Workflow watch may deliver first).
+    """
+
+    entry: TriggerEntry | None = None
+    stats: Stats = field(default_factory=Stats)
+    batch: Batch | None = None  # the open (pending) batch
+    batches_loaded: bool = False  # the pending batches in the cluster were adopted (once per process)
+    sealed: dict[str, str] = field(default_factory=dict)  # event key -> its batch's Workflow (bounded, FIFO)
+    workflows: dict[str, WorkflowSeen] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # serializes the writers of this Trigger
+    warned: dict[str, float] = field(default_factory=dict)  # Warning reason -> loop time it was last posted
+
+    def remember_sealed(self, batch: Batch, workflow: str) -> None:
+        for item_key in batch.items:
+            self.sealed[logic.key_event(item_key)] = workflow
+        while len(self.sealed) > SEALED_REMEMBERED:
+            del self.sealed[next(iter(self.sealed))]
+
+    def running(self) -> int:
+        return sum(1 for seen in self.workflows.values() if not seen.finished)
