@@ -170,3 +170,34 @@ def test_editing_the_template_mid_run_and_a_restart_change_nothing(
         status = kube.wait_phase("after-edit", "Succeeded", timeout=30)
         assert set(status["nodes"]) == {"a"}
         assert sim.errors == []
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_switchyard_submit_from_a_template_with_parameters(
+    kube: Kube, sim: JobSimulator, kubeconfig: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from switchyard.cli.main import main
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["--kubeconfig", str(kubeconfig), "-n", kube.namespace, *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    kube.component("proc")
+    make_template(kube, "pipeline")
+    code, out, err = cli("submit", "--from", "workflowtemplate/pipeline", "-p", "mode=fast", "-p", "size=8", "--wait")
+    assert code == 0, err
+    name, line = out.splitlines()
+    assert name.startswith("pipeline-") and line == f"workflow {name}: Succeeded: all 2 nodes succeeded"
+    assert kube.get("Workflow", name)["spec"]["arguments"] == {"mode": "fast", "size": "8"}
+    assert job_config(kube, "a", name) == {"label": "fast-8"}
+    code, out, err = cli("submit", "--from", "sywft/pipeline", "-p", "mode=medium", "--name", "wrong", "--wait")
+    assert code == 1 and out.splitlines()[0] == "wrong"
+    assert "workflow wrong: Invalid" in err and "not one of the values" in err, err
+    code, _, err = cli("submit", "--from", "configmap/pipeline")
+    assert code == 1 and "give workflowtemplate/NAME" in err
+    code, _, err = cli("submit", "--from", "workflowtemplate/pipeline", "-p", "mode")
+    assert code == 1 and "give NAME=VALUE" in err
+    code, _, err = cli("submit")
+    assert code == 1 and "give a FILE or --from" in err

@@ -24,6 +24,7 @@ from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import compile_rule, path_to_nodes
 from switchyard.logic.templates import check_template
+from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import compile_filter
 from switchyard.models.common import DNS_SUBDOMAIN
 from switchyard.models.component import ComponentSpec
@@ -259,7 +260,11 @@ def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None
     problem = compile_filter(spec.filter).error
     if problem is not None:
         report.problems.append(document.problem(problem, "spec.filter"))
-    _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
+    if spec.workflow_template is not None:
+        _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
+    problem = compile_arguments(spec.arguments).error
+    if problem is not None:
+        report.problems.append(document.problem(problem, "spec.arguments"))
 
 
 def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | None, report: Report) -> None:

@@ -233,6 +233,11 @@ TRIGGER = Kind(
             "!has(self.data) && !has(self.configMapKeyRef)",
             "the workflowTemplate's input comes from the events; leave data and configMapKeyRef out",
         ),
+        Rule(
+            "spec",
+            "has(self.workflowTemplate) != has(self.workflowTemplateRef)",
+            "a Trigger takes exactly one of workflowTemplate or workflowTemplateRef",
+        ),
     ),
 )
 
