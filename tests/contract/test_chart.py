@@ -29,7 +29,7 @@ RELEASE = "switchyard"
 NAMESPACE = "switchyard-system"
 
 BUILTIN_PROCESSORS = ["json-processor", "chunking-processor", "numeric-processor", "data-validator"]
-SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers", "artifactstores"]
+SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers", "artifactstores", "workflowtemplates"]
 
 # The exact grants the operator needs where it works (per namespace, or cluster-wide).
 WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
@@ -49,6 +49,8 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("switchyard.dev", "triggers/status"): {"get", "patch"},
     ("switchyard.dev", "artifactstores"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "artifactstores/status"): {"get", "patch"},
+    ("switchyard.dev", "workflowtemplates"): {"get", "list", "watch"},
+    ("switchyard.dev", "workflowtemplates/status"): {"get", "patch"},
     # an ArtifactStore's credentials, read by name: never listed or watched
     ("", "secrets"): {"get"},
     # blockOwnerDeletion on the children of Workflows and Triggers, where owner reference permissions are enforced.

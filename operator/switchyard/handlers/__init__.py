@@ -5,7 +5,16 @@ from __future__ import annotations
 import kopf
 
 from switchyard.config import Options
-from switchyard.handlers import artifactstores, components, indexes, routingrules, startup, triggers, workflows
+from switchyard.handlers import (
+    artifactstores,
+    components,
+    indexes,
+    routingrules,
+    startup,
+    templates,
+    triggers,
+    workflows,
+)
 from switchyard.kopfcompat import Insights
 
 
@@ -18,6 +27,7 @@ def register(registry: kopf.OperatorRegistry, options: Options, insights: Insigh
     components.register(registry)
     routingrules.register(registry)
     artifactstores.register(registry)
+    templates.register(registry)
     triggers.register(registry)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, nodefeatures, prepare
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.errors import not_found
@@ -158,7 +158,8 @@ class WorkflowRunner:
         while not stopped:
             try:
                 async with self.rt.starting:  # a burst of new Workflows prepares a few at a time
-                    spec = prepare.parse_spec(self.body)  # not kept: the run keeps what it needs of it
+                    # not kept: the run keeps what it needs of it (a template run's is in status.template)
+                    spec = await templates.workflow_spec(self.rt.api, self.body, self.status)
                     await self.registry.load()
                     if self.status.phase == "Running" and self.status.started_at is not None:
                         return await self.resume(spec)
@@ -432,7 +433,8 @@ class WorkflowRunner:
 
     async def expire_when_due(self, stopped: Any) -> None:
         """ttlSecondsAfterFinished: delete the Workflow (its Jobs and ConfigMaps go with it)."""
-        ttl = (self.body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        notifications.start(self.rt.api, self.body, self.status, self.writer.event)  # spec.notify, never awaited
+        ttl = templates.ttl_seconds(self.body, self.status)
         finished = self.status.finished_at
         if ttl is None or finished is None:
             return

@@ -129,6 +129,8 @@ class StatusWriter:
             "conditions": [c.to_wire() for c in conds],
             "message": None,
         }
+        if self.status.template is not None:  # the WorkflowTemplate's spec as resolved: the run's from now on
+            patch["template"] = self.status.template.to_wire()
         if not run.compact():
             patch["nodes"] = {n: run.node_wire(n) for n in run.dag.order}
         elif reused:

@@ -50,7 +50,8 @@ except ImportError:  # rich is optional: plain text then
 BANNER = "SANDBOX: an in-memory Kubernetes API emulator and a local job runner, not a cluster"
 IMAGE = "switchyard:sandbox"
 BUILTIN_PROCESSORS = ("json-processor", "chunking-processor", "numeric-processor", "data-validator")
-KIND_ORDER = ("Component", "RoutingRule", "Trigger", "Workflow")  # what a Workflow refers to exists before it
+# what a Workflow refers to exists before it
+KIND_ORDER = ("Component", "RoutingRule", "WorkflowTemplate", "Trigger", "Workflow")
 PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
 IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")

@@ -29,6 +29,7 @@ from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
+from switchyard.logic.triggerargs import event_arguments
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
@@ -182,7 +183,9 @@ class TriggerEngine:
         data, content_type = logic.event_input(event)
         name = logic.workflow_name(entry.name, event)
         annotations = {ANNOTATION_EVENT: truncate(f"{event.source} {event.id}", MAX_MESSAGE)}
-        created = await self.runs.start(state, entry, spec, name, workflow_spec(spec, data, content_type), annotations)
+        arguments = event_arguments(spec.arguments, event)  # a WorkflowTemplate's, over the event
+        wf_spec = workflow_spec(spec, data, content_type, arguments)
+        created = await self.runs.start(state, entry, spec, name, wf_spec, annotations)
         return {"workflows": [name], "duplicate": not created}
 
     # -- batches --------------------------------------------------------------------------------------------

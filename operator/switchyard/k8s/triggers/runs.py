@@ -24,12 +24,21 @@ from switchyard.models.labels import ANNOTATION_COUNTED, LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec
 
 
-def workflow_spec(spec: TriggerSpec, data: str, content_type: str) -> dict[str, Any]:
-    """The spec of a Workflow the Trigger starts: its template with this input."""
+def workflow_spec(
+    spec: TriggerSpec, data: str, content_type: str, arguments: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The spec of a Workflow the Trigger starts: its template (or a WorkflowTemplate with `arguments`) with
+    this input, and the Trigger's `notify`."""
     # What the Trigger's author set, no more: defaults are the API server's to apply (and `routing`, which
     # has none, must not appear beside `nodes`).
-    wf_spec = spec.workflow_template.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    if spec.workflow_template is not None:
+        wf_spec = spec.workflow_template.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    else:
+        assert spec.workflow_template_ref is not None  # the model takes exactly one
+        wf_spec = {"workflowTemplateRef": spec.workflow_template_ref.to_wire(), "arguments": dict(arguments or {})}
     wf_spec["input"] = {"data": data, "contentType": content_type}
+    if spec.notify is not None:
+        wf_spec["notify"] = spec.notify.to_wire()
     return wf_spec
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from switchyard.k8s.observe import pydantic_message
 from switchyard.logic import triggers as logic
+from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import LABEL_TRIGGER
@@ -80,7 +81,7 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         error = f"invalid spec: {pydantic_message(exc)}"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        error = compiled.error
+        error = compiled.error or compile_arguments(spec.arguments).error
     try:
         status = TriggerStatus.model_validate(body.get("status") or {})
     except ValidationError:
