@@ -3,8 +3,8 @@
 The `cel` library holds the GIL while it evaluates (a 1.6 s rule in a thread stopped a 10 ms asyncio ticker for
 1.6 s), so threads cannot bound it: a small pool of spawned processes does, killing a worker whose rule runs out
 of budget and starting a fresh one. The operator's default pool is sized by `configure()`, started ahead by
-`warm()`, stopped by `close()` on shutdown. The same pool evaluates nodes' `when` conditions (`evaluate_when`),
-with all their variables bound.
+`warm()`, stopped by `close()` on shutdown.
+The same pool evaluates nodes' `when` conditions (`evaluate_when`), with all their variables bound.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ import copy
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from switchyard.models.crd import ANNOTATION_STOP, ANNOTATION_STOP_EXIT, API_VERSION
+from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 
 MAX_NAME = 253
 

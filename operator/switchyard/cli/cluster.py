@@ -15,11 +15,12 @@ import pykube
 import requests
 
 from switchyard.cli.actions import retry_body, stop_patch
-from switchyard.models.crd import ANNOTATION_STOP, API_VERSION
+from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import ANNOTATION_STOP, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
 
 START_WAIT_SECONDS = 120  # how long `logs -f` waits for a container to start
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")  # the second on clusters before 1.27
-ATTEMPT_LABELS = ("switchyard.dev/workflow-uid", "switchyard.dev/node", "switchyard.dev/attempt")  # on node Pods
+ATTEMPT_LABELS = (LABEL_WORKFLOW_UID, LABEL_NODE, LABEL_ATTEMPT)  # on node Pods
 
 
 class Workflow(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]

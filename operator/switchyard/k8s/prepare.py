@@ -20,6 +20,7 @@ from switchyard.celpool.route import route_input
 from switchyard.k8s import render
 from switchyard.k8s.artifactrun import RunArtifacts
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
@@ -100,7 +101,7 @@ async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str,
     try:
         cm = await api.call(api.core.read_namespaced_config_map, ref.name, namespace)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             raise InvalidSpec("InputNotFound", f"input ConfigMap '{ref.name}' not found") from exc
         raise
     data = (cm.data or {}).get(ref.key)
@@ -242,7 +243,7 @@ async def reused_nodes(
     try:
         old = await api.read_object(GROUP, VERSION, namespace, "workflows", name)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             raise InvalidSpec("ReuseNotFound", f"spec.reuse: workflow '{name}' not found") from exc
         raise
     status = WorkflowStatus.model_validate(old.get("status") or {})
@@ -267,7 +268,7 @@ async def reused_nodes(
         try:
             found = await api.call(api.core.read_namespaced_config_map, cm, namespace)
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 continue
             raise
         outputs.update(found.data or {})

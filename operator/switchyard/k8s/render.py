@@ -14,26 +14,23 @@ from switchyard.k8s.staging import Staging, with_staging
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import (
+    ANNOTATION_CONFIG,
+    ANNOTATION_WORKFLOW,
+    LABEL_ATTEMPT,
+    LABEL_COMPONENT,
+    LABEL_NODE,
+    LABEL_PURPOSE,
+    LABEL_WORKFLOW,
+    LABEL_WORKFLOW_UID,
+    MANAGED_BY,
+    NO_INJECTION_ANNOTATIONS,
+    NO_INJECTION_LABELS,
+)
 
-LABEL_WORKFLOW = "switchyard.dev/workflow"
-LABEL_NODE = "switchyard.dev/node"
-LABEL_ATTEMPT = "switchyard.dev/attempt"
-LABEL_COMPONENT = "switchyard.dev/component"
-LABEL_WORKFLOW_UID = "switchyard.dev/workflow-uid"
-ANNOTATION_WORKFLOW = "switchyard.dev/workflow"
-ANNOTATION_CONFIG = "switchyard.dev/config"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
 MOUNT = "/switchyard"
 RUN_AS = 65532
 MAX_CONFIG_BYTES = 128 * 1024
-# What node Pods carry so that mesh and secret injectors leave them alone: an injected sidecar keeps the Pod
-# running after the processor exits and shares its termination-message budget (`--allow-sidecar-injection`).
-NO_INJECTION_LABELS = {"sidecar.istio.io/inject": "false"}
-NO_INJECTION_ANNOTATIONS = {
-    "sidecar.istio.io/inject": "false",
-    "linkerd.io/inject": "disabled",
-    "vault.hashicorp.com/agent-inject": "false",
-}
 
 
 class RenderError(ValueError):
@@ -236,7 +233,7 @@ def configmap(workflow: Mapping[str, Any], name: str, data: Mapping[str, str], p
             "labels": {
                 **MANAGED_BY,
                 LABEL_WORKFLOW: workflow_label(meta["name"]),
-                "switchyard.dev/purpose": purpose,
+                LABEL_PURPOSE: purpose,
             },
             "ownerReferences": [owner_reference(workflow)],
         },

@@ -22,9 +22,10 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, nodefeatures, prepare
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.nodefacts import NodeFacts
 from switchyard.k8s.observer import JobObserver, Observation
@@ -41,7 +42,8 @@ from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import ANNOTATION_STOP, ANNOTATION_STOP_EXIT, GROUP, VERSION
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0
@@ -84,7 +86,7 @@ class WorkflowRunner:
         self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.held.write)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
-        self.launcher = Launcher(rt.api, body, logger)
+        self.launcher = Launcher(rt.api, body, logger, sidecar_injection=rt.options.allow_sidecar_injection)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
@@ -95,7 +97,7 @@ class WorkflowRunner:
     # -- the daemon ---------------------------------------------------------------------------------
 
     async def serve(self, stopped: Any) -> None:
-        trigger = self.rt.trigger(self.namespace, self.name)
+        trigger = self.rt.wakeup(self.namespace, self.name)
         relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):
@@ -156,7 +158,8 @@ class WorkflowRunner:
         while not stopped:
             try:
                 async with self.rt.starting:  # a burst of new Workflows prepares a few at a time
-                    spec = prepare.parse_spec(self.body)  # not kept: the run keeps what it needs of it
+                    # not kept: the run keeps what it needs of it (a template run's is in status.template)
+                    spec = await templates.workflow_spec(self.rt.api, self.body, self.status)
                     await self.registry.load()
                     if self.status.phase == "Running" and self.status.started_at is not None:
                         return await self.resume(spec)
@@ -177,7 +180,7 @@ class WorkflowRunner:
         return False
 
     async def open_artifacts(self, spec: WorkflowSpec) -> None:
-        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec)
+        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec, self.rt.options)
         self.observer.artifacts = self.artifacts
 
     async def begin(self, spec: WorkflowSpec) -> bool:
@@ -430,7 +433,8 @@ class WorkflowRunner:
 
     async def expire_when_due(self, stopped: Any) -> None:
         """ttlSecondsAfterFinished: delete the Workflow (its Jobs and ConfigMaps go with it)."""
-        ttl = (self.body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        notifications.start(self.rt.api, self.body, self.status, self.writer.event)  # spec.notify, never awaited
+        ttl = templates.ttl_seconds(self.body, self.status)
         finished = self.status.finished_at
         if ttl is None or finished is None:
             return
@@ -451,6 +455,6 @@ class WorkflowRunner:
             )
             self.log.info("deleted after ttlSecondsAfterFinished=%s", ttl)
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
         metrics.WORKFLOW_PHASE.forget(self.namespace, self.name)

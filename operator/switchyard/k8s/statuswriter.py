@@ -29,7 +29,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s.client import Api, api_message, is_too_large
+from switchyard.k8s.client import Api
+from switchyard.k8s.errors import api_message, is_too_large
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.limits import json_size, progress_interval
 from switchyard.logic.scheduler import Plan, WorkflowRun
@@ -128,6 +129,8 @@ class StatusWriter:
             "conditions": [c.to_wire() for c in conds],
             "message": None,
         }
+        if self.status.template is not None:  # the WorkflowTemplate's spec as resolved: the run's from now on
+            patch["template"] = self.status.template.to_wire()
         if not run.compact():
             patch["nodes"] = {n: run.node_wire(n) for n in run.dag.order}
         elif reused:
