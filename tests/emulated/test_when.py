@@ -6,6 +6,7 @@ import pytest
 
 from switchyard.sandbox.jobsim import JobSimulator
 from tests.emulated.conftest import Kube
+from tests.emulated.test_templates import make_template, run
 
 pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator")]
 
@@ -57,3 +58,23 @@ def test_a_when_that_can_never_work_makes_the_workflow_invalid(kube: Kube, sim: 
     valid = next(c for c in status["conditions"] if c["type"] == "Valid")
     assert (valid["status"], valid["reason"]) == ("False", "InvalidWhen")
     assert not [s for s in sim.started if s.namespace == kube.namespace]
+
+
+def test_when_sees_the_parameters_of_a_template_run(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    make_template(
+        kube,
+        "gated-template",
+        {
+            "input": {"data": "x"},
+            "nodes": [
+                {"name": "a", "component": "proc"},
+                {"name": "slow-only", "component": "proc", "dependsOn": ["a"], "when": 'params.mode == "slow"'},
+                {"name": "fast-only", "component": "proc", "dependsOn": ["a"], "when": 'params.mode == "fast"'},
+            ],
+        },
+    )
+    run(kube, "gated-run", "gated-template", mode="fast")
+    status = kube.wait_phase("gated-run", "Succeeded", "Failed")
+    phases = {n: (s["phase"], s.get("reason")) for n, s in status["nodes"].items()}
+    assert phases == {"a": ("Succeeded", None), "slow-only": ("Skipped", "WhenFalse"), "fast-only": ("Succeeded", None)}

@@ -52,9 +52,9 @@ class NodeSpec(ApiModel):
         description="A CEL condition checked once the dependencies are done: the node runs only when it is true. "
         "It sees `input` (as RoutingRules do), `upstream.NODE.result` (a dependency's output, parsed as JSON when "
         'it is JSON) and `upstream.NODE.phase` (use `upstream["my-node"]` for names with dashes), and '
-        "`params`. False, or an evaluation error, makes the node Skipped with reason WhenFalse, which counts as "
-        "done for its dependents. Checked before the run: an unknown variable, field or dependency, or a result "
-        "that is not a bool, makes the Workflow Invalid.",
+        "`params` (a template run's parameter values; empty otherwise). False, or an evaluation error, makes "
+        "the node Skipped with reason WhenFalse, which counts as done for its dependents. Checked before the run: "
+        "an unknown variable, field or dependency, or a result that is not a bool, makes the Workflow Invalid.",
     )
 
 
