@@ -26,6 +26,8 @@ ANNOTATION_STOP = f"{GROUP}/stop"  # stop it (the value is the reason); set by `
 # on a stopped Workflow: skip its exit nodes too (`spec.onExit`); set by a second `switchyard stop`
 ANNOTATION_STOP_EXIT = f"{GROUP}/stop-exit"
 FINALIZER = f"{GROUP}/finalizer"  # kopf's, on the objects it handles
+# on an example manifest: the phase `switchyard dev` expects it to end in (its summary's EXPECT column)
+LABEL_EXPECT = f"{GROUP}/expect"
 
 # -- Triggers' Workflows and pending batches (ConfigMaps) ----------------------------------------------------------
 LABEL_TRIGGER = f"{GROUP}/trigger"  # the Trigger's name, cut to a label value (`logic.triggers`)
