@@ -18,6 +18,7 @@ import kubernetes
 
 from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.models.crd import GROUP, KINDS, VERSION
+from switchyard.models.labels import LABEL_EXPECT
 from switchyard.models.workflow import WorkflowStatus
 from switchyard.sandbox import devlock
 from switchyard.sandbox.apiserver import EmulatedCluster
@@ -29,7 +30,6 @@ from switchyard.schema.crdgen import crd
 
 NAMESPACE = "default"
 FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
-LABEL_EXPECT = "switchyard.dev/expect"
 PLURALS = {kind.kind: kind.plural for kind in KINDS}
 REPO_EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "manifests" / "examples"
 STORE_SECRET = "default-artifact-store"  # the Secret with the embedded S3 server's access key
