@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.templates import notify_spec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import NotificationStatus, NotifySpec, WorkflowStatus
@@ -55,7 +56,7 @@ async def deliver(api: Api, namespace: str, name: str, uid: str, notify: NotifyS
     try:
         found = await api.read_object(GROUP, VERSION, namespace, "workflows", name)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             return
         raise
     meta = found.get("metadata") or {}

@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.observe import pydantic_message
 from switchyard.logic import templates
 from switchyard.logic.conditions import set_condition
@@ -64,7 +65,7 @@ async def workflow_spec(api: Api, body: Mapping[str, Any], status: WorkflowStatu
     try:
         found = await api.read_object(GROUP, VERSION, namespace, PLURAL, ref.name)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             raise InvalidSpec("TemplateNotFound", f"workflowtemplate {ref.name} not found") from exc
         raise
     spec = template_spec(ref.name, found)

@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from switchyard.celpool.pool import evaluate_when
 from switchyard.k8s.client import Api
 from switchyard.k8s.configmaps import HeldOutputs
+from switchyard.k8s.errors import not_found
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts
 from switchyard.logic.routing import cel_input, input_keys
@@ -75,7 +76,7 @@ class WhenFacts:
             try:
                 cm = await self.api.call(self.api.core.read_namespaced_config_map, name, self.namespace)
             except ApiException as exc:
-                if exc.status == 404:
+                if not_found(exc):
                     continue
                 raise
             data = cm.data or {}

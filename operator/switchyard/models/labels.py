@@ -45,3 +45,8 @@ NO_INJECTION_ANNOTATIONS = {
     "linkerd.io/inject": "disabled",
     "vault.hashicorp.com/agent-inject": "false",
 }
+
+# -- the examples of `switchyard dev` ------------------------------------------------------------------------------
+LABEL_EXPECT = f"{GROUP}/expect"  # the phase an example Workflow should end in
+ANNOTATION_NEEDS = f"{GROUP}/needs"  # what an example needs to be applied (`artifact-store`)
+LABEL_BUILTIN = f"{GROUP}/builtin"  # a Component the sandbox provides

@@ -24,6 +24,7 @@ import yaml
 
 from switchyard.models.component import ComponentStatus
 from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_NEEDS, LABEL_BUILTIN
 from switchyard.sandbox import devlock, isolation
 from switchyard.sandbox.auth import ADMIN_TOKEN
 from switchyard.sandbox.devsandbox import (
@@ -56,7 +57,7 @@ PREVIEW_CHARS = 100
 PIPE_WIDTH = 160  # rich's width when stdout is not a terminal (80 would fold every table)
 IDENTITY_KEYS = ("processor", "node", "workflow", "attempt")
 MAX_LISTED = 100  # status lists at most this many artifacts of a node
-NEEDS_STORE = ("switchyard.dev/needs", "artifact-store")  # an example applied only when there is a store
+NEEDS_STORE = (ANNOTATION_NEEDS, "artifact-store")  # an example applied only when there is a store
 
 
 def builtin_component(name: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def builtin_component(name: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Component",
-        "metadata": {"name": name, "labels": {"switchyard.dev/builtin": "true"}},
+        "metadata": {"name": name, "labels": {LABEL_BUILTIN: "true"}},
         "spec": {
             "image": IMAGE,
             "command": ["python", "-m", "switchyard.processors", name],
