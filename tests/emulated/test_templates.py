@@ -201,3 +201,19 @@ def test_switchyard_submit_from_a_template_with_parameters(
     assert code == 1 and "give NAME=VALUE" in err
     code, _, err = cli("submit")
     assert code == 1 and "give a FILE or --from" in err
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_params_is_the_cel_variable_of_a_nodes_when(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    nodes = [
+        {"name": "a", "component": "proc"},
+        {"name": "b", "component": "proc", "dependsOn": ["a"], "when": 'params.mode == "fast"'},
+    ]
+    make_template(kube, "gated", {"nodes": nodes})
+    run(kube, "gated-slow", "gated", mode="slow")
+    run(kube, "gated-fast", "gated", mode="fast")
+    slow = kube.wait_phase("gated-slow", "Succeeded")
+    fast = kube.wait_phase("gated-fast", "Succeeded")
+    assert (slow["nodes"]["b"]["phase"], slow["nodes"]["b"]["reason"]) == ("Skipped", "WhenFalse")
+    assert fast["nodes"]["b"]["phase"] == "Succeeded"

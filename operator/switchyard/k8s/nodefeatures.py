@@ -3,7 +3,8 @@ of their facts (`nodefacts`). Adding a feature means one entry here (see `docs/a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from switchyard.k8s.client import Api
 from switchyard.k8s.configmaps import HeldOutputs
@@ -24,6 +25,7 @@ class RunContext:
     workflow: str
     held: HeldOutputs  # outputs not yet in their ConfigMaps
     read_input: ReadInput  # the input's facts (read on demand)
+    params: Mapping[str, str] = field(default_factory=dict)  # a WorkflowTemplate run's parameters (`params` in CEL)
 
 
 def features(spec: WorkflowSpec, dag: Dag, facts: NodeFacts, ctx: RunContext) -> list[NodeFeature]:
@@ -31,8 +33,7 @@ def features(spec: WorkflowSpec, dag: Dag, facts: NodeFacts, ctx: RunContext) ->
     found: list[NodeFeature] = []
     if any(node.when is not None for node in dag.nodes.values()):
         found.append(when.When())
-        # `params`: a Workflow has no parameters of its own yet; expressions see an empty map
-        facts.register(when.NAME, WhenFacts(ctx.api, ctx.namespace, ctx.workflow, ctx.held, ctx.read_input, {}))
+        facts.register(when.NAME, WhenFacts(ctx.api, ctx.namespace, ctx.workflow, ctx.held, ctx.read_input, ctx.params))
     return found
 
 

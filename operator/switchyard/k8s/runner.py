@@ -262,7 +262,8 @@ class WorkflowRunner:
         async def read_input() -> InputFacts:
             return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
 
-        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input)
+        params = templates.params(self.status)  # a WorkflowTemplate run's parameter values, else none
+        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
         """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
