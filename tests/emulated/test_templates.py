@@ -217,3 +217,20 @@ def test_params_is_the_cel_variable_of_a_nodes_when(kube: Kube, sim: JobSimulato
     fast = kube.wait_phase("gated-fast", "Succeeded")
     assert (slow["nodes"]["b"]["phase"], slow["nodes"]["b"]["reason"]) == ("Skipped", "WhenFalse")
     assert fast["nodes"]["b"]["phase"] == "Succeeded"
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_a_failed_template_run_is_re_run_reusing_its_succeeded_nodes(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    kube.component("flaky", retry={"limit": 0})
+    nodes = [{"name": "a", "component": "proc"}, {"name": "b", "component": "flaky", "dependsOn": ["a"]}]
+    make_template(kube, "once", {"nodes": nodes})
+    sim.rule = lambda job: Outcome(succeed=job.component != "flaky")
+    run(kube, "first", "once", mode="fast")
+    kube.wait_phase("first", "Failed")
+    sim.rule = lambda job: Outcome()
+    spec = {"workflowTemplateRef": {"name": "once"}, "arguments": {"mode": "fast"}, "reuse": {"workflow": "first"}}
+    kube.create("Workflow", "again", spec)
+    status = kube.wait_phase("again", "Succeeded", "Failed", "Invalid")
+    assert status["phase"] == "Succeeded", status
+    assert status["nodes"]["a"]["reason"] == "Reused" and status["nodes"]["b"]["attempts"] == 1
