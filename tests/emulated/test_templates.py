@@ -201,3 +201,36 @@ def test_switchyard_submit_from_a_template_with_parameters(
     assert code == 1 and "give NAME=VALUE" in err
     code, _, err = cli("submit")
     assert code == 1 and "give a FILE or --from" in err
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_params_is_the_cel_variable_of_a_nodes_when(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    nodes = [
+        {"name": "a", "component": "proc"},
+        {"name": "b", "component": "proc", "dependsOn": ["a"], "when": 'params.mode == "fast"'},
+    ]
+    make_template(kube, "gated", {"nodes": nodes})
+    run(kube, "gated-slow", "gated", mode="slow")
+    run(kube, "gated-fast", "gated", mode="fast")
+    slow = kube.wait_phase("gated-slow", "Succeeded")
+    fast = kube.wait_phase("gated-fast", "Succeeded")
+    assert (slow["nodes"]["b"]["phase"], slow["nodes"]["b"]["reason"]) == ("Skipped", "WhenFalse")
+    assert fast["nodes"]["b"]["phase"] == "Succeeded"
+
+
+@pytest.mark.usefixtures("running_operator")
+def test_a_failed_template_run_is_re_run_reusing_its_succeeded_nodes(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    kube.component("flaky", retry={"limit": 0})
+    nodes = [{"name": "a", "component": "proc"}, {"name": "b", "component": "flaky", "dependsOn": ["a"]}]
+    make_template(kube, "once", {"nodes": nodes})
+    sim.rule = lambda job: Outcome(succeed=job.component != "flaky")
+    run(kube, "first", "once", mode="fast")
+    kube.wait_phase("first", "Failed")
+    sim.rule = lambda job: Outcome()
+    spec = {"workflowTemplateRef": {"name": "once"}, "arguments": {"mode": "fast"}, "reuse": {"workflow": "first"}}
+    kube.create("Workflow", "again", spec)
+    status = kube.wait_phase("again", "Succeeded", "Failed", "Invalid")
+    assert status["phase"] == "Succeeded", status
+    assert status["nodes"]["a"]["reason"] == "Reused" and status["nodes"]["b"]["attempts"] == 1

@@ -250,7 +250,8 @@ async def reused_nodes(
     if status.phase not in ("Succeeded", "Failed"):
         raise InvalidSpec("ReuseNotFinished", f"spec.reuse: workflow '{name}' is {status.phase}, not finished")
     try:
-        old_spec = WorkflowSpec.model_validate(old.get("spec") or {})
+        # a WorkflowTemplate run's spec is its snapshot
+        old_spec = status.template.spec if status.template else WorkflowSpec.model_validate(old.get("spec") or {})
         old_nodes = {n.name: n for n in routed_nodes(old_spec, status.route or RouteStatus())}
     except (ValidationError, InvalidSpec) as exc:
         raise InvalidSpec("ReuseInvalid", f"spec.reuse: workflow '{name}' cannot be read: {exc}") from exc

@@ -262,7 +262,7 @@ class WorkflowRunner:
         async def read_input() -> InputFacts:
             return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
 
-        params = dict(self.status.template.parameters) if self.status.template is not None else {}
+        params = templates.params(self.status)  # a WorkflowTemplate run's parameter values, else none
         return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:

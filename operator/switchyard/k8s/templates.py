@@ -86,6 +86,11 @@ def notify_spec(body: Mapping[str, Any], status: WorkflowStatus) -> NotifySpec |
         return None
 
 
+def params(status: WorkflowStatus) -> dict[str, str]:
+    """The `params` CEL variable of a run: a template run's parameter values, else an empty map."""
+    return dict(status.template.parameters) if status.template is not None else {}
+
+
 def ttl_seconds(body: Mapping[str, Any], status: WorkflowStatus) -> int | None:
     """`ttlSecondsAfterFinished` of the spec that ran (a template run's comes from its snapshot)."""
     if status.template is not None:
