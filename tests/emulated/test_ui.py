@@ -444,6 +444,24 @@ def test_a_5000_node_workflow_page_is_interactive(page: Any, ui_url: str, kubeco
     assert layout_ms > 0
 
 
+def watches(ui_url: str) -> int:
+    return int(requests.get(f"{ui_url}/api/health", timeout=5).json()["watches"])
+
+
+def test_a_closed_page_stops_its_watches_at_once(browser: Any, ui_url: str, kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    kube.create("Workflow", "watched", {"input": {"data": "x"}, "nodes": chain("a")})
+    wait_for(lambda: watches(ui_url) == 0, 10, interval=0.1, what="no watch open before the page")
+    context = browser.new_context()
+    opened = context.new_page()
+    opened.goto(f"{ui_url}/workflows/{kube.namespace}/watched")
+    expect(opened.locator("#summary")).to_contain_text("1 nodes")
+    wait_for(lambda: watches(ui_url) >= 1, 10, interval=0.1, what="the page's watch open")
+    context.close()
+    # a watch's own timeout is 50 s: the client going ends it (handler cancelled, its socket shut) well before
+    wait_for(lambda: watches(ui_url) == 0, 5, interval=0.1, what="the closed page's watches stopped")
+
+
 def first_event(url: str, token: str | None) -> tuple[str, Any]:
     """The first server-sent event of a stream: (event, data)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -27,7 +27,7 @@ from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import GROUP
 from switchyard.ui import present
 from switchyard.ui.auth import COOKIE, Access, Reviewer
-from switchyard.ui.kube import PLURALS, Kube, KubeError
+from switchyard.ui.kube import PLURALS, Kube, KubeError, Stopper
 
 STATIC = pathlib.Path(__file__).parent / "static"
 HOST = "127.0.0.1"
@@ -139,6 +139,16 @@ async def namespaces(request: web.Request) -> web.Response:
 
 
 @_api
+async def health(request: web.Request) -> web.Response:
+    """The server's own state: how many watches it holds open (one per open page stream); no anonymous access
+    with token auth either."""
+    reviewer = request.app[REVIEWER]
+    if reviewer is not None:
+        await _call(request, reviewer.authenticate, _token(request))
+    return _json({"watches": request.app[KUBE].watches})
+
+
+@_api
 async def detail(request: web.Request) -> web.Response:
     plural = _plural(request)
     await _allow(request, "get", plural, request.match_info["ns"])
@@ -246,12 +256,12 @@ async def _watching(
     request: web.Request, plural: str, namespace: str | None, name: str | None = None
 ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    stopping = threading.Event()
+    stopping = Stopper()
     request.app[KUBE].watch(plural, namespace, asyncio.get_running_loop(), queue, stopping, name)
     try:
         yield queue
     finally:
-        stopping.set()  # the thread ends at its watch's next event or timeout
+        stopping.set()  # the client went (its handler cancelled) or the stream ended: the watch is shut now
 
 
 async def _next(queue: asyncio.Queue[dict[str, Any]], response: web.StreamResponse) -> dict[str, Any] | None:
@@ -332,10 +342,12 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
         return response
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stopping = threading.Event()
+    stopping = Stopper()
 
     def put(kind: str, data: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+        if not stopping.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
 
     def follow() -> None:
         try:
@@ -350,7 +362,7 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
             while not stopping.is_set():
                 phase = kube.pod_phase(ns, pod)
                 seen = 0
-                for chunk in kube.log_chunks(ns, pod):
+                for chunk in kube.log_chunks(ns, pod, stopping):
                     if stopping.is_set():
                         return
                     # a re-opened stream starts from the top again: skip what was sent
@@ -402,6 +414,7 @@ def make_app(kube: Kube, reviewer: Reviewer | None = None) -> web.Application:
         app.router.add_get(f"/{kind}", page)
         app.router.add_get(f"/{kind}/{{ns}}/{{name}}", page)
     app.router.add_static("/static", STATIC, append_version=False)
+    app.router.add_get("/api/health", health)
     app.router.add_get("/api/namespaces", namespaces)
     app.router.add_get("/api/stream/{plural}", stream_list)
     app.router.add_get("/api/stream/{plural}/{ns}/{name}", stream_detail)
@@ -427,7 +440,10 @@ def serve(
     """Serve until interrupted; `on_ready` gets the URL once the socket listens (port 0: a free one)."""
 
     async def main() -> None:
-        runner = web.AppRunner(make_app(kube, reviewer), handle_signals=True, shutdown_timeout=1.0)
+        # handler_cancellation: a client that goes cancels its stream's handler at once, which shuts its watch
+        runner = web.AppRunner(
+            make_app(kube, reviewer), handle_signals=True, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
