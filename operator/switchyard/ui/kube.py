@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import threading
@@ -120,6 +121,16 @@ class Kube:
     def close(self) -> None:
         self._stopping.set()
 
+    def as_user(self, token: str) -> Kube:
+        """The same cluster with a user's bearer token instead of this server's own credentials (in a cluster:
+        what must be read as the user, e.g. an ArtifactStore's Secret, so their RBAC decides)."""
+        configuration = copy.copy(self.api.configuration)
+        configuration.api_key = {"authorization": f"Bearer {token}"}
+        configuration.api_key_prefix = {}
+        configuration.refresh_api_key_hook = None  # the service account's token file is not the user's
+        configuration.cert_file = configuration.key_file = None
+        return Kube(kubernetes.client.ApiClient(configuration), self.default_namespace)
+
     @property
     def watches(self) -> int:
         """How many watch threads run now (each open page stream holds one until its client goes)."""
@@ -144,6 +155,20 @@ class Kube:
             return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
         except Exception as error:
             raise _error(f"get {PLURALS[plural]} {namespace}/{name}", error) from error
+
+    def artifact_store(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "artifactstores", name))
+        except Exception as error:
+            raise _error(f"get ArtifactStore {namespace}/{name}", error) from error
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """A Secret's `data` (base64 values, as the API gives them), read with these credentials only."""
+        try:
+            found = self.core.read_namespaced_secret(name, namespace)
+        except Exception as error:
+            raise _error(f"get Secret {namespace}/{name}", error) from error
+        return {"data": dict(found.data or {})}
 
     def namespaces(self) -> list[str]:
         try:

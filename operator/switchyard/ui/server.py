@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import getpass
+import hashlib
 import json
 import logging
 import pathlib
@@ -21,11 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
 
+from switchyard.artifacts.digest import format_digest
 from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import GROUP
-from switchyard.ui import present
+from switchyard.ui import artifacts, present
 from switchyard.ui.auth import COOKIE, Access, Reviewer
 from switchyard.ui.kube import PLURALS, Kube, KubeError, Stopper
 
@@ -163,6 +166,71 @@ async def events(request: web.Request) -> web.Response:
     await _allow(request, "list", "events", ns, group="")
     found = await _call(request, request.app[KUBE].events, ns, name, PLURALS[plural])
     return _json({"events": found})
+
+
+def _user_kube(request: web.Request) -> Kube:
+    """The caller's own credentials: the kubeconfig's, or in a cluster their bearer token (the API server
+    authenticates it and RBAC decides), never this server's service account."""
+    kube = request.app[KUBE]
+    if request.app[REVIEWER] is None:
+        return kube
+    token = _token(request)
+    if not token:
+        raise KubeError(401, "a Kubernetes bearer token is needed (Authorization header or the login form)")
+    return kube.as_user(token)
+
+
+@_api
+async def node_artifacts(request: web.Request) -> web.Response:
+    """A node's artifacts (from its status, or from the store's manifest when the status is compact)."""
+    ns, name, node = request.match_info["ns"], request.match_info["name"], request.match_info["node"]
+    kube = _user_kube(request)
+    obj = await _call(request, kube.get, "workflows", ns, name)
+    return _json({"artifacts": await _call(request, artifacts.recorded, kube, obj, node)})
+
+
+@_api
+async def artifact_download(request: web.Request) -> web.StreamResponse:
+    """One artifact's bytes, streamed in chunks; the last chunk goes out only once the digest and size match
+    what was recorded (a mismatch cuts the download short, so the browser reports it failed)."""
+    ns, name, node = request.match_info["ns"], request.match_info["name"], request.match_info["node"]
+    wanted = request.match_info["artifact"]
+    kube = _user_kube(request)
+    obj = await _call(request, kube.get, "workflows", ns, name)
+    opened = await _call(request, artifacts.open_artifact, kube, obj, node, wanted)
+    try:
+        if request.query.get("check"):  # the page asks first, so a refusal shows in the panel, not as a page
+            return _json({"name": opened.name, "size": opened.size})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": content_disposition_header("attachment", filename=wanted.rsplit("/", 1)[-1]),
+                "Cache-Control": "no-store",
+            }
+        )
+        if opened.size is not None:
+            response.content_length = opened.size
+        await response.prepare(request)
+        hasher, size, held = hashlib.sha256(), 0, b""
+        while chunk := await _call(request, next, opened.chunks, b""):
+            hasher.update(chunk)
+            size += len(chunk)
+            if held:
+                await response.write(held)
+            held = chunk
+        got = format_digest(hasher.hexdigest())
+        if (opened.digest and got != opened.digest) or (opened.size is not None and size != opened.size):
+            logger.warning("artifact %s of %s/%s node %s: %s, %d bytes, not as recorded", wanted, ns, name, node,
+                           got, size)  # fmt: skip
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        if held:
+            await response.write(held)
+        await response.write_eof()
+        return response
+    finally:
+        await _call(request, opened.close)
 
 
 @_api
@@ -421,6 +489,8 @@ def make_app(kube: Kube, reviewer: Reviewer | None = None) -> web.Application:
     app.router.add_get("/api/{plural}/{ns}/{name}", detail)
     app.router.add_get("/api/{plural}/{ns}/{name}/events", events)
     app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/log", stream_log)
+    app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/artifacts", node_artifacts)
+    app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/artifacts/{artifact:.+}", artifact_download)
     app.router.add_post("/api/workflows/{ns}/{name}/stop", stop)
     app.router.add_post("/api/workflows/{ns}/{name}/retry", retry)
     app.router.add_post("/api/route", try_route)
