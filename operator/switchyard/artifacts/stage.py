@@ -97,20 +97,32 @@ def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Pat
     upstream.mkdir(exist_ok=True)
     for pair in args.upstream:
         node, _, key = pair.partition("=")
-        preview = meta / "upstream" / node
-        if not key:  # the dependency passed no artifacts (or ran without a store): its result only
-            if preview.is_file():
-                shutil.copyfile(preview, upstream / node)
-            continue
-        manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
-        if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node
-            if preview.is_file():
-                shutil.copyfile(preview, upstream / node)
-            continue
+        try:
+            _stage_upstream(client, spec, args, meta, upstream, node, key)
+        except Exception as exc:  # a bad dependency is named: the operator runs it again (`mf.upstream_of`)
+            failure = classify(exc)
+            if failure.reason in (mf.ARTIFACT_CORRUPT, mf.ARTIFACT_MISSING):
+                raise StagingFailure(failure.reason, f"{mf.UPSTREAM} {node}: {failure.detail}") from exc
+            raise
+
+
+def _stage_upstream(
+    client: Minio, spec: StoreSpec, args: argparse.Namespace, meta: Path, upstream: Path, node: str, key: str
+) -> None:
+    preview = meta / "upstream" / node
+    if not key:  # the dependency passed no artifacts (or ran without a store): its result only
         if preview.is_file():
-            shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
-        for entry in manifest.entries:
-            download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
+            shutil.copyfile(preview, upstream / node)
+        return
+    manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
+    if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node
+        if preview.is_file():
+            shutil.copyfile(preview, upstream / node)
+        return
+    if preview.is_file():
+        shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
+    for entry in manifest.entries:
+        download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
 
 
 def _read_manifest(client: Minio, bucket: str, key: str, workflow_uid: str | None) -> mf.Manifest:

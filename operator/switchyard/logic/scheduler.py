@@ -38,6 +38,8 @@ REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 # Store trouble (unreachable, 5xx, SlowDown) retries this many times beyond the Component's retry limit.
 STORE_RETRIES = 10
 STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
+# A dependency whose artifacts were found corrupt or missing runs again at most this many times per run.
+MAX_UPSTREAM_RERUNS = 2
 
 # Waiting: still Active but held up (no Pod yet: a quota); the node shows why and keeps running
 JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected", "Waiting"]
@@ -74,6 +76,9 @@ class JobResult:
     # Failed only: the cluster ended it (a disruption, a deadline hit before the container ran): retried without
     # using up the retry budget (at most MAX_FREE_RETRIES times per node and run)
     infrastructure: bool = False
+    # Failed/Lost: the stage-in found this dependency's artifacts corrupt or missing: it runs again (a new
+    # attempt, its own keys) and this node waits for it, as if the dependency had lost its output
+    upstream_lost: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,7 @@ class WorkflowRun:
         self.store_troubles: dict[str, int] = {}  # node -> attempts lost to store trouble (not charged)
         # node -> retries after infrastructure failures, not charged to the retry budget (not kept across restarts)
         self.free_retries: dict[str, int] = {}
+        self.reruns: dict[str, int] = {}  # node -> runs again because a dependent found its artifacts bad
         self.messages_kept = 0  # compact status: failed nodes that kept a message
         self.with_message: set[str] = set()
         self.parallelism = parallelism
@@ -460,6 +466,8 @@ class WorkflowRun:
         else:
             breakers.release(ran, self.name, node)
         self.running.discard(node)
+        if self._rerun_upstream(node, result, reason, message, failed_at, plan):
+            return
         policy = components.get(own)
         free = self.store_troubles.get(node, 0)
         if result.store_trouble and free < STORE_RETRIES:
@@ -501,6 +509,39 @@ class WorkflowRun:
             plan.wake(due)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _rerun_upstream(
+        self, node: str, result: JobResult, reason: str, message: str, failed_at: datetime, plan: Plan
+    ) -> bool:
+        """The attempt found a dependency's artifacts corrupt or missing: that dependency runs again (its next
+        attempt, under its own keys) and `node` waits for it, Pending, its attempt not charged. False when it
+        cannot (not a dependency that succeeded with artifacts, or it ran again MAX_UPSTREAM_RERUNS times)."""
+        producer = result.upstream_lost
+        if producer is None or producer not in self.dag.deps[node]:
+            return False
+        upstream = self.nodes[producer]
+        if upstream.phase != "Succeeded" or self.reruns.get(producer, 0) >= MAX_UPSTREAM_RERUNS:
+            return False
+        self.reruns[producer] = self.reruns.get(producer, 0) + 1
+        self.free_retries[node] = self.free_retries.get(node, 0) + 1
+        status = self.nodes[node]
+        status.phase = "Pending"
+        status.finished_at = failed_at
+        status.reason = reason
+        status.message = f"attempt {status.attempts} failed: {message}; waiting for {producer} to run again"
+        plan.changed.add(node)
+        upstream.phase = "Pending"
+        upstream.finished_at = None
+        upstream.reason = reason
+        upstream.message = f"runs again: node {node} found its artifacts bad ({reason})"
+        upstream.artifacts = upstream.artifact_manifest = upstream.artifact_bytes = None
+        self.done -= 1
+        for child in self.dag.dependents[producer]:
+            self.remaining[child] += 1
+        self.ready.append(producer)
+        plan.changed.add(producer)
+        plan.events.append(("Warning", "UpstreamRerun", f"node {producer} runs again: {status.message}"))
+        return True
 
     def _note(self, node: str, result: JobResult, plan: Plan) -> None:
         """News about a running attempt that does not end it (its Pod disrupted and replaced): on the node and
