@@ -24,10 +24,12 @@ from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.observer import JobObserver
+from switchyard.k8s.resultcache import ResultCache
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.k8s.staging import Staging
 from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
 from switchyard.logic import naming
+from switchyard.logic.cachekey import digest_text
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.plan import plan_keys
@@ -73,6 +75,7 @@ class WorkflowRunner:
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
         self.artifacts: RunArtifacts | None = None  # the run's artifact store, when it has one
+        self.cache: ResultCache | None = None  # the result cache (a run begun by this process, with a store)
 
     # -- the daemon ---------------------------------------------------------------------------------
 
@@ -168,13 +171,17 @@ class WorkflowRunner:
         content_type: str | None = None
         if self.artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
             peek = await self.artifacts.peek_input()
+            identity = f"artifact:{self.artifacts.input_key}:{peek.size}:{peek.etag}"
             data, external = peek.head.decode("utf-8", errors="replace"), None
             size = peek.size
             if "content_type" not in spec.input.model_fields_set and peek.content_type:
                 content_type = peek.content_type
         else:
             data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
+            identity = digest_text(data)
         self.input_source = prepare.input_source(self.name, external)
+        if self.artifacts is not None:  # the result cache's entries live in the store
+            self.cache = ResultCache(self.artifacts, self.namespace, self.name, identity)
         labels = dict(self.body["metadata"].get("labels") or {})
         decision = await prepare.decide_route(spec, data, labels, self.registry.rules, size, content_type)
         dag = prepare.build_dag(list(decision.nodes), self.registry)
@@ -319,6 +326,12 @@ class WorkflowRunner:
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
         self.held.hold(plan.outputs)
+        if self.cache is not None:
+            self.cache.note_outputs(plan.outputs)
+            await self.cache.record(self.run, plan.changed, results, now)
+            hits = await self.cache.answer(self.run, plan.launches, components, now)
+            plan.launches = [launch for launch in plan.launches if launch.node not in hits]
+            self.refused.update(hits)  # the next pass takes them as the attempts' results
         if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
             await self.held.write()
         report = await self.launcher.launch(
@@ -343,9 +356,9 @@ class WorkflowRunner:
         self.record_metrics(plan, results)
         if book.dirty or book.transitions:
             self.rt.breaker_flush.set()
-        self.refused = report.refused
+        self.refused.update(report.refused)
         wakes = [w for w in (plan.wake_at, seen.wake_at, written_by) if w is not None]
-        return bool(report.refused or report.adopted), min(wakes, default=None)
+        return bool(self.refused or report.adopted), min(wakes, default=None)
 
     def staging(self, launch: Launch) -> Staging | None:
         """What the launch's staging containers fetch and where they upload (None: no artifact store)."""

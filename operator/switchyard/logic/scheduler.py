@@ -79,6 +79,7 @@ class JobResult:
     # Failed/Lost: the stage-in found this dependency's artifacts corrupt or missing: it runs again (a new
     # attempt, its own keys) and this node waits for it, as if the dependency had lost its output
     upstream_lost: str | None = None
+    cached: bool = False  # Succeeded only: taken from the result cache, no Job ran (reason Cached)
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,7 @@ class WorkflowRun:
         status.phase = "FellBack" if status.fallback else "Succeeded"
         status.finished_at = result.finished_at or whole_seconds(now)
         status.output = preview(result.message)
-        status.reason = "FallbackSucceeded" if status.fallback else None
+        status.reason = "FallbackSucceeded" if status.fallback else ("Cached" if result.cached else None)
         status.message = None
         status.next_retry_at = None
         status.artifacts = list(result.artifacts) if result.artifacts is not None else None
