@@ -42,9 +42,9 @@ from pathlib import Path
 from minio import Minio
 
 from switchyard.artifacts import manifest as mf
+from switchyard.artifacts.client import StoreLocation
 from switchyard.artifacts.digest import copy_digesting, digest_file
 from switchyard.artifacts.location import client_from_env, spec_from_env
-from switchyard.artifacts.store import StoreSpec
 from switchyard.artifacts.trouble import StagingFailure, classify
 
 CHUNK = 1 << 20
@@ -83,7 +83,7 @@ def download(client: Minio, bucket: str, key: str, target: Path, expect: mf.Entr
     return size
 
 
-def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> None:
+def stage_in(client: Minio, spec: StoreLocation, args: argparse.Namespace, root: Path) -> None:
     meta = _meta(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "outputs").mkdir(exist_ok=True)  # its presence tells a processor to write its artifacts there
@@ -107,7 +107,7 @@ def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Pat
 
 
 def _stage_upstream(
-    client: Minio, spec: StoreSpec, args: argparse.Namespace, meta: Path, upstream: Path, node: str, key: str
+    client: Minio, spec: StoreLocation, args: argparse.Namespace, meta: Path, upstream: Path, node: str, key: str
 ) -> None:
     preview = meta / "upstream" / node
     if not key:  # the dependency passed no artifacts (or ran without a store): its result only
@@ -152,7 +152,7 @@ def output_files(outputs: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def stage_out(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> mf.Manifest:
+def stage_out(client: Minio, spec: StoreLocation, args: argparse.Namespace, root: Path) -> mf.Manifest:
     files = output_files(root / "outputs")
     total = sum(path.stat().st_size for _, path in files)
     if args.max_bytes is not None and total > args.max_bytes:
