@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import pathlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from minio import Minio
 
+from switchyard.artifacts import cache
+from switchyard.artifacts import manifest as mf
+from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.cli import tree, view
 from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
@@ -100,3 +103,23 @@ def test_a_hit_runs_no_job_a_changed_config_or_gone_objects_miss(
     assert _jobs_of(kube, "gone") == ["check", "chunk", "sum"]
     assert gone["nodes"]["chunk"].get("reason") is None
     assert _sum(kube, gone)["sum"] == sum(NUMBERS)
+
+
+def test_an_entry_is_a_miss_once_older_than_max_age_or_without_its_objects(s3_server: S3Server) -> None:
+    spec = StoreSpec.model_validate({"endpoint": s3_server.host, "bucket": s3_server.bucket, "insecure": True,
+                                     "region": s3_server.region, "prefix": "cache-unit/",
+                                     "credentialsSecretRef": {"name": "x"}})  # fmt: skip
+    mc = make_client(spec, Credentials(s3_server.access_key, s3_server.secret_key))
+    put(mc, spec.bucket, "cache-unit/w/a/1/out", b"abc")
+    entries = (mf.Entry("out", "cache-unit/w/a/1/out", 3, "sha256:" + "0" * 64),)
+    put(mc, spec.bucket, "cache-unit/w/a/1.manifest.json", mf.Manifest("uid", "a", 1, entries).dumps())
+    made = datetime(2026, 1, 1, tzinfo=UTC)
+    cache.store(mc, spec, "ns", "k1", result='{"ok":1}', manifest_key="cache-unit/w/a/1.manifest.json",
+                workflow="w", node="a", now=made)  # fmt: skip
+    found = cache.lookup(mc, spec, "ns", "k1", made + timedelta(seconds=50), 60)
+    assert found is not None and found.result == '{"ok":1}' and found.manifest.entries == entries
+    assert cache.lookup(mc, spec, "ns", "k1", made + timedelta(seconds=61), 60) is None  # too old
+    assert cache.lookup(mc, spec, "ns", "k1", made + timedelta(days=400), None) is not None  # no maxAge
+    assert cache.lookup(mc, spec, "other-ns", "k1", made, None) is None  # namespace-scoped
+    mc.remove_object(spec.bucket, "cache-unit/w/a/1/out")
+    assert cache.lookup(mc, spec, "ns", "k1", made, None) is None  # its object gone: a miss
