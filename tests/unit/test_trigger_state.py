@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from switchyard.k8s.client import Api
@@ -91,3 +91,21 @@ def test_workflows_seen_before_their_trigger_keep_the_counts_of_its_status() -> 
     patch = front.status_patch(("ns", "orders"))
     assert (patch["received"], patch["accepted"]) == (5, 4)
     assert patch["workflows"] == {"running": 0, "succeeded": 3, "failed": 1}
+
+
+def test_a_pending_batch_is_read_back_from_its_configmap_and_is_due_after_max_wait() -> None:
+    from switchyard.k8s.triggers import batches
+
+    configmap = {
+        "metadata": {"name": "orders-b1", "annotations": {batches.ANNOTATION_OPENED: NOW.isoformat()}},
+        "data": {logic.item_key(1, event(2)): "2", logic.item_key(0, event(1)): "1"},
+    }
+    batch = batches.batch_from(configmap)
+    assert batch is not None and batch.opened_at == NOW
+    assert [batch.position(event(1)), batch.position(event(2))] == [1, 2]  # in arrival (key) order
+    assert batches.batch_from({"metadata": {"name": "x"}, "data": {}}) is None  # no opened-at: not ours
+    front = engine()
+    front.observe({**trigger(), "spec": {"workflowTemplate": {}, "batch": {"maxItems": 5, "maxWaitSeconds": 30}}})
+    assert front.next_deadline() is None  # no open batch
+    front.states[("ns", "orders")].batch = batch
+    assert front.next_deadline() == NOW + timedelta(seconds=30)

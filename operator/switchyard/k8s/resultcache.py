@@ -45,7 +45,7 @@ class ResultCache:
             return None
         store, client = self.artifacts.store, self.artifacts.client
         upstream: dict[str, list[list[object]]] = {}
-        for dep in run.dag.deps[node]:
+        for dep in run.inputs_of(node):
             output, manifest_key = self.output_digests.get(dep), run.nodes[dep].artifact_manifest
             if output is None or manifest_key is None:
                 return None

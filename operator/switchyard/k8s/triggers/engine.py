@@ -22,18 +22,20 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.triggers import batches
 from switchyard.k8s.triggers.batches import Batches
-from switchyard.k8s.triggers.runs import TriggerRuns, constrained, workflow_spec
+from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
+from switchyard.logic.triggerargs import event_arguments
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_EVENT
 from switchyard.models.trigger import TriggerSpec
 
-ANNOTATION_EVENT = "switchyard.dev/event"  # "<source> <id>" of a single-event Workflow
 FLUSH_SECONDS = 0.5
 WARNING_INTERVAL_SECONDS = 30.0
 log = logging.getLogger("switchyard.triggers")
@@ -97,7 +99,7 @@ class TriggerEngine:
                 self.api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, "triggers", name
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return None
             raise
         return self.observe(body)
@@ -160,15 +162,11 @@ class TriggerEngine:
                 raise EventRejected(409, "TriggerNotReady", f"trigger {entry.name} is not Ready: {entry.error}")
             logic.check_event(entry.spec, entry.filter, event)
             spec = entry.spec
-            if spec.batch is None and not constrained(spec):
-                # nothing to decide against other events: the create is idempotent by name, no lock needed
-                body = await self._start_single(state, entry, spec, event)
+            if spec.batch is None:
+                body = await self._start_single(state, entry, spec, event)  # locked when a policy applies
             else:
                 async with state.lock:
-                    if spec.batch is None:
-                        body = await self._start_single(state, entry, spec, event)
-                    else:
-                        body = await self.batches.append(state, entry, spec, spec.batch, event)
+                    body = await self.batches.append(state, entry, spec, spec.batch, event)
         except EventRejected as rejection:
             return self.record_rejection(entry, rejection)
         stats = state.stats
@@ -185,7 +183,9 @@ class TriggerEngine:
         data, content_type = logic.event_input(event)
         name = logic.workflow_name(entry.name, event)
         annotations = {ANNOTATION_EVENT: truncate(f"{event.source} {event.id}", MAX_MESSAGE)}
-        created = await self.runs.start(state, entry, spec, name, workflow_spec(spec, data, content_type), annotations)
+        arguments = event_arguments(spec.arguments, event)  # a WorkflowTemplate's, over the event
+        wf_spec = workflow_spec(spec, data, content_type, arguments)
+        created = await self.runs.start(state, entry, spec, name, wf_spec, annotations)
         return {"workflows": [name], "duplicate": not created}
 
     # -- batches --------------------------------------------------------------------------------------------

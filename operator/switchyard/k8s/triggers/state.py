@@ -17,11 +17,12 @@ from pydantic import ValidationError
 
 from switchyard.k8s.observe import pydantic_message
 from switchyard.logic import triggers as logic
+from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
 
-LABEL_TRIGGER = "switchyard.dev/trigger"
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 
 Key = tuple[str, str]  # (namespace, trigger)
@@ -80,7 +81,7 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         error = f"invalid spec: {pydantic_message(exc)}"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        error = compiled.error
+        error = compiled.error or compile_arguments(spec.arguments).error
     try:
         status = TriggerStatus.model_validate(body.get("status") or {})
     except ValidationError:
