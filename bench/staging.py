@@ -46,6 +46,22 @@ print(time.perf_counter() - start)
 """
 
 
+# The staging entrypoint timed as RAW is: from after the imports to the end (client built inside, as in a Pod).
+IN_PROCESS = """
+import sys, time
+from switchyard.artifacts import stage
+start = time.perf_counter()
+code = stage.main(sys.argv[1:])
+print(time.perf_counter() - start)
+sys.exit(code)
+"""
+
+
+def timed_inside(argv: list[str], env: dict[str, str]) -> float:
+    return float(subprocess.run([sys.executable, "-c", IN_PROCESS, *argv], env=env, check=True,
+                                capture_output=True, text=True).stdout)  # fmt: skip
+
+
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, capture_output=True)
@@ -78,7 +94,10 @@ def main() -> int:
             ENV_SECRET_KEY: server.secret_key,
         }
         host = server.host
-        rows: dict[str, list[float]] = {"raw upload": [], "stage-out": [], "raw download": [], "stage-in": [], "cp": []}
+        rows: dict[str, list[float]] = {
+            "raw upload": [], "stage-out": [], "stage-out (after imports)": [],
+            "raw download": [], "stage-in": [], "stage-in (after imports)": [], "cp": [],
+        }  # fmt: skip
         for run in range(args.runs):
             raw_prefix = f"raw/{run}"
             rows["raw upload"].append(
@@ -116,12 +135,17 @@ def main() -> int:
                     env,
                 )
             )
-            root = work / f"in-{run}" / "switchyard"
-            env_in = {**base, "SWITCHYARD_ROOT": str(root), "SWITCHYARD_TERMINATION_LOG": str(work / "tl")}
-            rows["stage-in"].append(
-                timed([*stage, "in", "--workflow-uid", "u", "--upstream", f"a={mf.manifest_key(prefix)}"], env_in)
-            )
-            shutil.rmtree(root.parent)
+            out_args = ["out", "--no-wait", "--workflow-uid", "u", "--node", "a", "--attempt", "1"]
+            rows["stage-out (after imports)"].append(timed_inside([*out_args, "--prefix", f"{prefix}-inside"], env))
+            in_args = ["in", "--workflow-uid", "u", "--upstream", f"a={mf.manifest_key(prefix)}"]
+            for row, timer in (
+                ("stage-in", lambda a, e, stage=stage: timed([*stage, *a], e)),
+                ("stage-in (after imports)", timed_inside),
+            ):
+                root = work / f"in-{run}" / "switchyard"
+                env_in = {**base, "SWITCHYARD_ROOT": str(root), "SWITCHYARD_TERMINATION_LOG": str(work / "tl")}
+                rows[row].append(timer(in_args, env_in))
+                shutil.rmtree(root.parent)
             target = work / f"cp-{run}"
             rows["cp"].append(timed(["cp", "-r", str(outputs), str(target)], dict(os.environ)))
             shutil.rmtree(target)
@@ -133,12 +157,12 @@ def main() -> int:
         )
     mb = total / 1e6
     print(f"{total / 2**20:.0f} MiB in {args.files} files, {args.runs} runs (median), moto via its relay, loopback")
-    print(f"{'step':<14}{'seconds':>10}{'MB/s':>10}{'vs raw':>10}")
+    print(f"{'step':<28}{'seconds':>10}{'MB/s':>10}{'vs raw':>10}")
     for name, values in rows.items():
         med = statistics.median(values)
-        raw = statistics.median(rows["raw upload" if name in ("stage-out", "raw upload") else "raw download"])
+        raw = statistics.median(rows["raw upload" if "upload" in name or "out" in name else "raw download"])
         ratio = f"{med / raw:.2f}x" if name.startswith("stage") else ""
-        print(f"{name:<14}{med:>10.2f}{mb / med:>10.0f}{ratio:>10}")
+        print(f"{name:<28}{med:>10.2f}{mb / med:>10.0f}{ratio:>10}")
     p99 = overhead[min(len(overhead) - 1, int(len(overhead) * 0.99))]
     print(f"per-node staging overhead (empty stage-in): p50 {statistics.median(overhead) * 1000:.0f} ms, "
           f"p99 {p99 * 1000:.0f} ms")  # fmt: skip

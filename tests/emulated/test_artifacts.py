@@ -7,9 +7,7 @@ goes through stage-in, the processor and stage-out as in a cluster.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
 import pathlib
 from collections.abc import Iterator
@@ -18,14 +16,14 @@ from typing import Any
 import pytest
 from minio import Minio
 
-from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.sandbox.process import OperatorProcess
 from switchyard.sandbox.runner import LocalExecutor, LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
-from tests.emulated.conftest import GROUP, VERSION, Kube, new_namespace, wait_for
+from tests.emulated.conftest import Kube, new_namespace, wait_for
+from tests.emulated.storehelpers import make_store
+from tests.emulated.storehelpers import put as _put
 
 pytestmark = pytest.mark.emulated
-PROCESSORS = ("chunking-processor", "numeric-processor", "data-validator", "json-processor")
 
 
 @pytest.fixture
@@ -35,54 +33,10 @@ def runner(kubeconfig: pathlib.Path, namespace: str, running_operator: Any) -> I
     assert not job_runner.errors
 
 
-def _store_spec(server: S3Server) -> dict[str, Any]:
-    return {
-        "endpoint": server.host,
-        "bucket": server.bucket,
-        "region": server.region,
-        "insecure": True,
-        "credentialsSecretRef": {"name": "store-credentials"},
-    }
-
-
 @pytest.fixture
 def store(kube: Kube, s3_server: S3Server) -> Minio:
     """The namespace's `default` ArtifactStore (and its Secret); the built-in processors as Components."""
     return make_store(kube, s3_server)
-
-
-def make_store(kube: Kube, s3_server: S3Server) -> Minio:
-    data = {"accessKeyId": s3_server.access_key, "secretAccessKey": s3_server.secret_key}
-    kube.core.create_namespaced_secret(
-        kube.namespace,
-        {
-            "metadata": {"name": "store-credentials"},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        },
-    )
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ArtifactStore",
-        "metadata": {"name": "default"},
-        "spec": {"s3": _store_spec(s3_server)},
-    }
-    kube.custom.create_namespaced_custom_object(GROUP, VERSION, kube.namespace, "artifactstores", body)
-    for name in PROCESSORS:
-        kube.create(
-            "Component",
-            name,
-            {
-                "image": "switchyard:0.1.0",
-                "command": ["python", "-m", "switchyard.processors", name],
-                "retry": {"limit": 1, "backoff": {"initialSeconds": 1, "factor": 1, "maxSeconds": 1}},
-            },
-        )
-    spec = StoreSpec.model_validate(_store_spec(s3_server))
-    return make_client(spec, Credentials(s3_server.access_key, s3_server.secret_key))
-
-
-def _put(client: Minio, bucket: str, key: str, data: bytes) -> None:
-    client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="text/plain")
 
 
 def _workflow(kube: Kube, name: str, input_: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
@@ -179,45 +133,63 @@ class TamperingExecutor(LocalExecutor):
         super().launch(run, deadline)
 
 
-def test_a_corrupted_upstream_object_is_never_passed_on(
-    kube: Kube, store: Minio, s3_server: S3Server, kubeconfig: pathlib.Path, running_operator: Any
-) -> None:
-    _put(store, s3_server.bucket, "inputs/text.txt", b"alpha\nbeta\ngamma\n" * 100)
+def _stage_in_upstream_manifest(job: dict[str, Any], dep: str) -> str:
+    args = job["spec"]["template"]["spec"]["initContainers"][0]["args"]
+    return next(v for v in args if v.startswith(f"{dep}=")).removeprefix(f"{dep}=")
 
-    def corrupt(node: str, job: dict[str, Any]) -> None:
-        if node == "check":  # chunk has succeeded: its first chunk is changed behind the manifest's back
-            args = job["spec"]["template"]["spec"]["initContainers"][0]["args"]
-            manifest_key = args[args.index("--upstream") + 1].removeprefix("chunk=")
-            manifest = json.loads(store.get_object(s3_server.bucket, manifest_key).read())
-            _put(store, s3_server.bucket, manifest["artifacts"][0]["key"], b"tampered bytes")
+
+@pytest.mark.parametrize("damage", ["ArtifactCorrupt", "ArtifactMissing"])
+def test_a_bad_upstream_object_is_never_passed_on_and_its_producer_runs_again(
+    kube: Kube, store: Minio, s3_server: S3Server, kubeconfig: pathlib.Path, running_operator: Any, damage: str
+) -> None:
+    data = b"alpha\nbeta\ngamma\n" * 100
+    _put(store, s3_server.bucket, "inputs/text.txt", data)
+    manifests: list[str] = []
+
+    def spoil(node: str, job: dict[str, Any]) -> None:
+        if node == "check" and job["metadata"]["labels"]["switchyard.dev/attempt"] == "1":
+            # chunk has succeeded: its first chunk is changed (or deleted) behind its manifest's back
+            manifests.append(_stage_in_upstream_manifest(job, "chunk"))
+            manifest = json.loads(store.get_object(s3_server.bucket, manifests[0]).read())
+            if damage == "ArtifactCorrupt":
+                _put(store, s3_server.bucket, manifest["artifacts"][0]["key"], b"tampered bytes")
+            else:
+                store.remove_object(s3_server.bucket, manifest["artifacts"][0]["key"])
+        elif node == "check":
+            manifests.append(_stage_in_upstream_manifest(job, "chunk"))
 
     nodes = [
         {"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 500, "lines": True}},
         {"name": "check", "component": "data-validator", "dependsOn": ["chunk"]},
     ]
     tampering = TamperingExecutor(workers=2)
-    tampering.before = corrupt
+    tampering.before = spoil
     with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2, executor=tampering) as runner:
         _workflow(kube, "tamper", {"artifact": {"key": "inputs/text.txt"}}, nodes)
         status = kube.wait_phase("tamper", "Failed", "Succeeded", timeout=120)
     assert not runner.errors
-    check = status["nodes"]["check"]
-    assert status["phase"] == "Failed" and check["phase"] == "Failed", check
-    assert check["reason"] == "ArtifactCorrupt", check
-    assert check["attempts"] == 2  # retried like a lost output
-    assert "ArtifactCorrupt" in kube.wait_event("tamper", "NodeRetrying").message
-    component = kube.status("Component", "data-validator")
-    assert (component.get("breaker") or {}).get("consecutiveFailures", 0) == 0  # never charged to the breaker
-    pods = [
+    chunk, check = status["nodes"]["chunk"], status["nodes"]["check"]
+    assert status["phase"] == "Succeeded", status["nodes"]
+    assert chunk["attempts"] == 2 and check["attempts"] == 2  # the producer ran again, then the consumer
+    assert all(a["key"].split("/")[-2] == "2" for a in chunk["artifacts"])  # the second run's own keys
+    assert manifests == [manifests[0], chunk["artifactManifest"]] and manifests[0] != manifests[1]
+    whole = b"".join(store.get_object(s3_server.bucket, a["key"]).read() for a in chunk["artifacts"])
+    assert whole == data
+    rerun = kube.wait_event("tamper", "UpstreamRerun").message
+    assert damage in rerun and "node chunk runs again" in rerun
+    for name in ("data-validator", "chunking-processor"):  # never charged to a breaker
+        component = kube.status("Component", name)
+        assert (component.get("breaker") or {}).get("consecutiveFailures", 0) == 0
+    first = next(
         p
         for p in kube.core.list_namespaced_pod(kube.namespace).items
-        if p.metadata.labels["switchyard.dev/node"] == "check"
-    ]
-    assert len(pods) == 2
-    for pod in pods:  # the validator itself never ran on the tampered data
-        assert all(cs.state.terminated is None for cs in pod.status.container_statuses or [])
-        stage_in = pod.status.init_container_statuses[0]
-        assert stage_in.name == "stage-in" and stage_in.state.terminated.exit_code == 1
+        if p.metadata.labels["switchyard.dev/node"] == "check" and p.metadata.labels["switchyard.dev/attempt"] == "1"
+    )
+    # the validator itself never ran on the bad data: stage-in stopped the Pod, naming the dependency
+    assert all(cs.state.terminated is None for cs in first.status.container_statuses or [])
+    stage_in = first.status.init_container_statuses[0]
+    assert stage_in.name == "stage-in" and stage_in.state.terminated.exit_code == 1
+    assert stage_in.state.terminated.message.startswith(f"{damage}: upstream chunk: ")
 
 
 def test_a_store_down_mid_run_is_unavailable_then_succeeds_when_back(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from tests.unit.test_scheduler import T0, comp, fail, make_run, nodes, ok
 
-from switchyard.logic.scheduler import STORE_RETRIES, BreakerBook, JobResult
+from switchyard.logic.scheduler import STORE_RETRIES, BreakerBook, JobResult, WorkflowRun
 from switchyard.models.workflow import WorkflowStatus
 
 ARTIFACT = {"name": "chunk-00000", "key": "k/a/1/chunk-00000", "size": 3, "digest": "sha256:" + "0" * 64}
@@ -70,3 +70,54 @@ def test_output_too_large_fails_at_once() -> None:
     result = dataclasses.replace(fail(run, "a"), reason="OutputTooLarge", permanent=True, blame=False)
     run.step({"a": result}, components, book, T0)
     assert run.nodes["a"].phase == "Failed" and run.nodes["a"].reason == "OutputTooLarge"
+
+
+def _bad_upstream(result: JobResult, producer: str) -> JobResult:
+    return dataclasses.replace(
+        result, state="Lost", reason="ArtifactCorrupt", message="ArtifactCorrupt: upstream a: x", blame=False,
+        upstream_lost=producer,
+    )  # fmt: skip
+
+
+def test_a_bad_upstream_artifact_runs_the_producer_again_then_the_consumer_uncharged() -> None:
+    run, book = make_run(nodes(("a", []), ("b", ["a"]), ("c2", ["a"]))), BreakerBook()
+    run.step({}, NO_RETRY, book, T0)
+    done = dataclasses.replace(ok(run, "a"), artifacts=(ARTIFACT,), artifact_manifest="k/a/1.manifest.json")
+    plan = run.step({"a": done}, NO_RETRY, book, T0)
+    assert sorted(x.node for x in plan.launches) == ["b", "c2"]
+    plan = run.step({"b": _bad_upstream(fail(run, "b", T0), "a")}, NO_RETRY, book, T0)
+    assert [(x.node, x.attempt) for x in plan.launches] == [("a", 2)]  # its next attempt: its own keys
+    assert run.nodes["a"].artifacts is None and run.nodes["a"].artifact_manifest is None
+    assert run.nodes["b"].phase == "Pending" and run.nodes["b"].reason == "ArtifactCorrupt"
+    assert any(reason == "UpstreamRerun" for _, reason, _ in plan.events)
+    # a restart here rebuilds the same: a running its second attempt, b waiting for it
+    wire = {name: run.node_wire(name) for name in ("a", "b", "c2")}
+    read = WorkflowStatus.model_validate({"nodes": wire}).nodes
+    restarted = WorkflowRun("wf", run.dag, read, parallelism=10, failure_policy="FailFast", started_at=T0)
+    assert restarted.remaining["b"] == 1 and restarted.running == {"a", "c2"}
+    assert not restarted.step({}, NO_RETRY, BreakerBook(), T0).launches
+    plan = run.step({"a": ok(run, "a")}, NO_RETRY, book, T0)
+    assert [(x.node, x.attempt) for x in plan.launches] == [("b", 2)]  # although its Component allows no retry
+    run.step({"b": ok(run, "b"), "c2": ok(run, "c2")}, NO_RETRY, book, T0)
+    assert run.finished and run.succeeded
+    assert book.state("c").consecutive_failures == 0
+
+
+def test_a_producer_runs_again_at_most_twice_then_the_consumer_fails_as_usual() -> None:
+    run, book = make_run(nodes(("a", []), ("b", ["a"]))), BreakerBook()
+    run.step({}, NO_RETRY, book, T0)
+    for attempt in (1, 2, 3):
+        run.step({"a": ok(run, "a")}, NO_RETRY, book, T0)
+        assert run.nodes["a"].attempts == attempt
+        run.step({"b": _bad_upstream(fail(run, "b", T0), "a")}, NO_RETRY, book, T0)
+    assert run.nodes["b"].phase == "Failed" and run.nodes["a"].phase == "Succeeded"
+
+
+def test_upstream_of_reads_the_dependency_a_stage_in_failure_names() -> None:
+    from switchyard.artifacts.manifest import upstream_of
+
+    assert upstream_of("ArtifactCorrupt: upstream chunk: k: got 3 bytes") == "chunk"
+    assert upstream_of("ArtifactMissing: upstream a-b: NoSuchKey: gone (bucket/k)") == "a-b"
+    assert upstream_of("ArtifactMissing: NoSuchKey: the input (bucket/in)") is None
+    assert upstream_of("ArtifactStoreUnavailable: upstream chunk: down") is None
+    assert upstream_of(None) is None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterable
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 CHUNK = 1024 * 1024
+HASH_QUEUE = 8  # chunks read but not hashed yet, at most (8 MiB of 1 MiB chunks)
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -45,14 +48,29 @@ def digest_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 
 def copy_digesting(chunks: Iterable[bytes], out: IO[bytes]) -> tuple[str, int]:
-    """Write `chunks` to `out`, hashing as they pass: (digest, size)."""
+    """Write `chunks` to `out`, hashing as they pass: (digest, size).
+
+    The hashing runs in a thread beside the reading and writing (hashlib and socket reads release the GIL),
+    a few chunks behind at most (`HASH_QUEUE`): a download's sha256 costs next to no time of its own."""
     hasher = hashlib.sha256()
+    pending: queue.Queue[bytes | None] = queue.Queue(HASH_QUEUE)
+    worker = threading.Thread(target=_hash_all, args=(hasher, pending), daemon=True)
+    worker.start()
     size = 0
-    for chunk in chunks:
-        hasher.update(chunk)
-        out.write(chunk)
-        size += len(chunk)
+    try:
+        for chunk in chunks:
+            pending.put(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    finally:
+        pending.put(None)
+        worker.join()
     return format_digest(hasher.hexdigest()), size
+
+
+def _hash_all(hasher: Any, pending: queue.Queue[bytes | None]) -> None:
+    while (chunk := pending.get()) is not None:
+        hasher.update(chunk)
 
 
 class DigestingReader:

@@ -127,3 +127,15 @@ def staging_reason(message: str | None) -> str | None:
         return None
     head = message.split(":", 1)[0].strip()
     return head if head in STAGING_REASONS else None
+
+
+UPSTREAM = "upstream"  # stage-in names the dependency whose artifacts were bad: `ArtifactCorrupt: upstream NODE: ...`
+
+
+def upstream_of(message: str | None) -> str | None:
+    """The dependency a stage-in failure names (`<reason>: upstream <node>: ...`), else None (the input)."""
+    if staging_reason(message) not in (ARTIFACT_CORRUPT, ARTIFACT_MISSING):
+        return None
+    parts = (message or "").split(":", 2)
+    words = parts[1].split() if len(parts) == 3 else []
+    return words[1] if len(words) == 2 and words[0] == UPSTREAM else None

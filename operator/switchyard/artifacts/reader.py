@@ -22,6 +22,7 @@ class Peek:
     size: int
     content_type: str | None
     head: bytes
+    etag: str | None = None
 
 
 def read_manifest(client: Minio, bucket: str, key: str, workflow_uid: str) -> mf.Manifest:
@@ -58,4 +59,4 @@ def peek(client: Minio, bucket: str, key: str, limit: int = PEEK_BYTES) -> Peek:
         finally:
             response.close()
             response.release_conn()
-    return Peek(size, stat.content_type, head)
+    return Peek(size, stat.content_type, head, stat.etag)

@@ -42,9 +42,9 @@ from pathlib import Path
 from minio import Minio
 
 from switchyard.artifacts import manifest as mf
+from switchyard.artifacts.client import StoreLocation
 from switchyard.artifacts.digest import copy_digesting, digest_file
 from switchyard.artifacts.location import client_from_env, spec_from_env
-from switchyard.artifacts.store import StoreSpec
 from switchyard.artifacts.trouble import StagingFailure, classify
 
 CHUNK = 1 << 20
@@ -83,7 +83,7 @@ def download(client: Minio, bucket: str, key: str, target: Path, expect: mf.Entr
     return size
 
 
-def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> None:
+def stage_in(client: Minio, spec: StoreLocation, args: argparse.Namespace, root: Path) -> None:
     meta = _meta(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "outputs").mkdir(exist_ok=True)  # its presence tells a processor to write its artifacts there
@@ -97,20 +97,32 @@ def stage_in(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Pat
     upstream.mkdir(exist_ok=True)
     for pair in args.upstream:
         node, _, key = pair.partition("=")
-        preview = meta / "upstream" / node
-        if not key:  # the dependency passed no artifacts (or ran without a store): its result only
-            if preview.is_file():
-                shutil.copyfile(preview, upstream / node)
-            continue
-        manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
-        if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node
-            if preview.is_file():
-                shutil.copyfile(preview, upstream / node)
-            continue
+        try:
+            _stage_upstream(client, spec, args, meta, upstream, node, key)
+        except Exception as exc:  # a bad dependency is named: the operator runs it again (`mf.upstream_of`)
+            failure = classify(exc)
+            if failure.reason in (mf.ARTIFACT_CORRUPT, mf.ARTIFACT_MISSING):
+                raise StagingFailure(failure.reason, f"{mf.UPSTREAM} {node}: {failure.detail}") from exc
+            raise
+
+
+def _stage_upstream(
+    client: Minio, spec: StoreLocation, args: argparse.Namespace, meta: Path, upstream: Path, node: str, key: str
+) -> None:
+    preview = meta / "upstream" / node
+    if not key:  # the dependency passed no artifacts (or ran without a store): its result only
         if preview.is_file():
-            shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
-        for entry in manifest.entries:
-            download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
+            shutil.copyfile(preview, upstream / node)
+        return
+    manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
+    if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node
+        if preview.is_file():
+            shutil.copyfile(preview, upstream / node)
+        return
+    if preview.is_file():
+        shutil.copyfile(preview, upstream / f"{node}{RESULT_SUFFIX}")
+    for entry in manifest.entries:
+        download(client, spec.bucket, entry.key, upstream / node / mf.check_name(entry.name), entry)
 
 
 def _read_manifest(client: Minio, bucket: str, key: str, workflow_uid: str | None) -> mf.Manifest:
@@ -140,7 +152,7 @@ def output_files(outputs: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def stage_out(client: Minio, spec: StoreSpec, args: argparse.Namespace, root: Path) -> mf.Manifest:
+def stage_out(client: Minio, spec: StoreLocation, args: argparse.Namespace, root: Path) -> mf.Manifest:
     files = output_files(root / "outputs")
     total = sum(path.stat().st_size for _, path in files)
     if args.max_bytes is not None and total > args.max_bytes:

@@ -172,13 +172,14 @@ def nodes_table(view: WorkflowView, now: datetime) -> Text:
     for branch, node, mark in layout(view.nodes):
         status = node.status
         breaker = view.breakers.get(node.component, "")
+        cached = status.phase == "Succeeded" and status.reason == "Cached"
         rows.append(
             (
                 f"{branch}{SYMBOLS.get(status.phase, '?')} {node.name}{mark}",
-                status.phase,
+                f"{status.phase} (cached)" if cached else status.phase,
                 str(status.attempts) if status.attempts else "",
                 duration(status.started_at, status.finished_at, now) if status.started_at else "",
-                status.job or "",
+                "" if cached else status.job or "",  # a cache hit runs no Job
                 breaker,
                 node_message(node),
             )

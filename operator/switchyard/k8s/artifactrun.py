@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 from collections.abc import Mapping
 
 from minio import Minio
 
-from switchyard.artifacts import keys, reader
+from switchyard.artifacts import gc, keys, reader
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.store import Credentials, StoreError, StoreSpec, make_client
 from switchyard.artifacts.trouble import StagingFailure, classify, is_missing
@@ -52,7 +53,10 @@ async def open_store(
             raise InvalidSpec("ArtifactStoreNotFound", f"{what} not found in namespace {namespace} ({why})") from exc
         raise InvalidSpec("ArtifactStoreInvalid", f"{what} cannot be used: {exc.reason}: {exc.message}") from exc
     input_key = keys.prefixed(store, spec.input.artifact.key) if spec.input.artifact is not None else None
-    return RunArtifacts(store, credentials, namespace, workflow, uid, input_key, options)
+    run = RunArtifacts(store, credentials, namespace, workflow, uid, input_key, options)
+    if spec.artifact_gc == "Never":
+        await run.retain()
+    return run
 
 
 class RunArtifacts:
@@ -67,6 +71,7 @@ class RunArtifacts:
         options: Options,
     ) -> None:
         self.options = options
+        self.input_etag: str | None = None  # the input artifact's ETag, once peeked at (the cache's input identity)
         self.store = store
         self.credentials = credentials
         self.uid = uid
@@ -96,11 +101,23 @@ class RunArtifacts:
             max_node_bytes=options.max_node_output_bytes,
         )
 
+    async def retain(self) -> None:
+        """Write the marker that keeps this incarnation's outputs from the GC sweep (`artifactGC: Never`), before
+        any node runs (idempotent: written again on every start and resume). StoreTrouble when it cannot be."""
+        key = self.prefix + gc.RETAIN_MARKER
+        try:
+            await asyncio.to_thread(self.client.put_object, self.store.bucket, key, io.BytesIO(b""), 0)
+        except Exception as exc:
+            failure = classify(exc)
+            raise StoreTrouble(f"{failure.reason}: {failure.detail}") from exc
+
     async def peek_input(self) -> reader.Peek:
         """The input artifact's size, content type and first 64 KiB; InvalidSpec ArtifactNotFound if absent."""
         assert self.input_key is not None
         try:
-            return await asyncio.to_thread(reader.peek, self.client, self.store.bucket, self.input_key)
+            peek = await asyncio.to_thread(reader.peek, self.client, self.store.bucket, self.input_key)
+            self.input_etag = peek.etag  # part of the result cache's input identity
+            return peek
         except Exception as exc:
             if is_missing(exc):
                 raise InvalidSpec(
@@ -138,8 +155,9 @@ class StoreTrouble(Exception):
     """The store could not be read at the start of a run: the runner tries again later."""
 
 
-def staging_failed(result: JobResult, reason: str, detail: str) -> JobResult:
-    """The JobResult of an attempt whose staging failed: retried unblamed, or failed at once when over a cap."""
+def staging_failed(result: JobResult, reason: str, detail: str, upstream: str | None = None) -> JobResult:
+    """The JobResult of an attempt whose staging failed: retried unblamed (a dependency with bad artifacts
+    running again first), or failed at once when over a cap."""
     message = f"{reason}: {detail}"
     if reason == mf.OUTPUT_TOO_LARGE:
         return dataclasses.replace(result, state="Failed", reason=reason, message=message, blame=False, permanent=True)
@@ -150,6 +168,7 @@ def staging_failed(result: JobResult, reason: str, detail: str) -> JobResult:
         message=message,
         blame=False,
         store_trouble=reason == mf.STORE_UNAVAILABLE,
+        upstream_lost=upstream,
     )
 
 
@@ -159,4 +178,5 @@ def staging_failure(result: JobResult, pod: PodEntry | None) -> JobResult | None
         return None
     reason = mf.staging_reason(pod.message) or mf.STORE_UNAVAILABLE
     detail = (pod.message or "").split(":", 1)[-1].strip() if mf.staging_reason(pod.message) else (pod.message or "")
-    return staging_failed(result, reason, f"stage-in: {detail or 'exited ' + str(pod.exit_code)}")
+    detail = detail or f"exited {pod.exit_code}"
+    return staging_failed(result, reason, f"stage-in: {detail}", mf.upstream_of(pod.message))

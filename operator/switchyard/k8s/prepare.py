@@ -25,6 +25,7 @@ from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, p
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analyse_input
+from switchyard.logic.cachekey import digest_text
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.exits import SUMMARY_KEY, check_exit_nodes
@@ -304,6 +305,8 @@ class StartPlan:
     stored_input: str | None = None  # new runs: the input ConfigMap's content (None: not ours to store)
     decision: RouteDecision | None = None  # new runs: how the DAG was chosen
     reused: dict[str, tuple[NodeStatus, str]] = field(default_factory=dict)  # `spec.reuse`: status, output
+    # new runs: what the result cache keys the input by (inline data's digest; an artifact's key, size, ETag)
+    input_identity: str | None = None
 
     @property
     def route(self) -> RouteStatus:
@@ -330,6 +333,10 @@ async def plan_start(
     stored = None
     if external is None:
         stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store
+    if artifacts is not None and spec.input.artifact is not None:
+        identity = f"artifact:{artifacts.input_key}:{size}:{artifacts.input_etag}"
+    else:
+        identity = digest_text(data)
     return StartPlan(
         spec=spec,
         dag=dag,
@@ -344,6 +351,7 @@ async def plan_start(
         stored_input=stored,
         decision=decision,
         reused=reused,
+        input_identity=identity,
     )
 
 

@@ -29,6 +29,7 @@ from switchyard.k8s.errors import not_found
 from switchyard.k8s.launcher import Launcher
 from switchyard.k8s.nodefacts import NodeFacts
 from switchyard.k8s.observer import JobObserver, Observation
+from switchyard.k8s.resultcache import ResultCache
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.k8s.staging import Staging
 from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
@@ -93,6 +94,7 @@ class WorkflowRunner:
         self.warned_generation: int | None = None
         self.artifacts: RunArtifacts | None = None  # the run's artifact store, when it has one
         self.facts = NodeFacts()  # the observe half of node features (`k8s.nodefeatures`)
+        self.cache: ResultCache | None = None  # the result cache (a run begun by this process, with a store)
 
     # -- the daemon ---------------------------------------------------------------------------------
 
@@ -190,6 +192,8 @@ class WorkflowRunner:
         decision = start.decision
         assert decision is not None
         self.use(start)
+        if self.artifacts is not None:  # the result cache's entries live in the store
+            self.cache = ResultCache(self.artifacts, self.namespace, self.name, start.input_identity)
         reused = start.reused
         self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
         run = await self.make_run(start, now)
@@ -357,6 +361,12 @@ class WorkflowRunner:
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
         self.held.hold(plan.outputs)
+        if self.cache is not None:
+            self.cache.note_outputs(plan.outputs)
+            await self.cache.record(self.run, plan.changed, seen.results, now)
+            hits = await self.cache.answer(self.run, plan.launches, components, now)
+            plan.launches = [launch for launch in plan.launches if launch.node not in hits]
+            self.refused.update(hits)  # the next pass takes them as the attempts' results
         reads = (self.run.dag.nodes[launch.node].depends_on for launch in plan.launches)
         if self.held.read_by(reads) or (plan.launches and SUMMARY_KEY in self.held.outputs):
             await self.held.write()
@@ -382,10 +392,10 @@ class WorkflowRunner:
         self.record_metrics(plan, seen.results)
         if book.dirty or book.transitions:
             self.rt.breaker_flush.set()
-        self.refused = report.refused
+        self.refused.update(report.refused)
         self.facts.want(plan.wanted)
         wakes = [w for w in (plan.wake_at, seen.jobs.wake_at, written_by) if w is not None]
-        return bool(report.refused or report.adopted or plan.wanted), min(wakes, default=None)
+        return bool(self.refused or report.adopted or plan.wanted), min(wakes, default=None)
 
     def staging(self, launch: Launch) -> Staging | None:
         """What the launch's staging containers fetch and where they upload (None: no artifact store)."""

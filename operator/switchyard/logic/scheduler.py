@@ -28,6 +28,8 @@ REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 # Store trouble (unreachable, 5xx, SlowDown) retries this many times beyond the Component's retry limit.
 STORE_RETRIES = 10
 STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
+# A dependency whose artifacts were found corrupt or missing runs again at most this many times per run.
+MAX_UPSTREAM_RERUNS = 2
 
 
 class WorkflowRun(RunState):
@@ -36,6 +38,7 @@ class WorkflowRun(RunState):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """As `RunState` (the DAG, the node statuses read, parallelism, policy, timing, features)."""
         super().__init__(*args, **kwargs)
+        self.reruns: dict[str, int] = {}  # node -> runs again because a dependent found its artifacts bad
         # A restart may find a failure whose dependents were not marked yet: the first step reports them.
         self._carry = Plan()
         blocked = {node for node, status in self.nodes.items() if status.phase == "Failed"}
@@ -264,7 +267,7 @@ class WorkflowRun(RunState):
         status.phase = "FellBack" if status.fallback else "Succeeded"
         status.finished_at = result.finished_at or whole_seconds(now)
         status.output = preview(result.message)
-        status.reason = "FallbackSucceeded" if status.fallback else None
+        status.reason = "FallbackSucceeded" if status.fallback else ("Cached" if result.cached else None)
         status.message = None
         status.next_retry_at = None
         status.artifacts = list(result.artifacts) if result.artifacts is not None else None
@@ -298,6 +301,8 @@ class WorkflowRun(RunState):
         else:
             breakers.release(ran, self.name, node)
         self.running.discard(node)
+        if self._rerun_upstream(node, result, reason, message, failed_at, plan):
+            return
         policy = components.get(own)
         free = self.store_troubles.get(node, 0)
         if result.store_trouble and free < STORE_RETRIES:
@@ -318,6 +323,39 @@ class WorkflowRun(RunState):
             self._retry(node, due, failed_at, reason, message, plan)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _rerun_upstream(
+        self, node: str, result: JobResult, reason: str, message: str, failed_at: datetime, plan: Plan
+    ) -> bool:
+        """The attempt found a dependency's artifacts corrupt or missing: that dependency runs again (its next
+        attempt, under its own keys) and `node` waits for it, Pending, its attempt not charged. False when it
+        cannot (not a dependency that succeeded with artifacts, or it ran again MAX_UPSTREAM_RERUNS times)."""
+        producer = result.upstream_lost
+        if producer is None or producer not in self.dag.deps[node]:
+            return False
+        upstream = self.nodes[producer]
+        if upstream.phase != "Succeeded" or self.reruns.get(producer, 0) >= MAX_UPSTREAM_RERUNS:
+            return False
+        self.reruns[producer] = self.reruns.get(producer, 0) + 1
+        self.free_retries[node] = self.free_retries.get(node, 0) + 1
+        status = self.nodes[node]
+        status.phase = "Pending"
+        status.finished_at = failed_at
+        status.reason = reason
+        status.message = f"attempt {status.attempts} failed: {message}; waiting for {producer} to run again"
+        plan.changed.add(node)
+        upstream.phase = "Pending"
+        upstream.finished_at = None
+        upstream.reason = reason
+        upstream.message = f"runs again: node {node} found its artifacts bad ({reason})"
+        upstream.artifacts = upstream.artifact_manifest = upstream.artifact_bytes = None
+        self.done -= 1
+        for child in self.dag.dependents[producer]:
+            self.remaining[child] += 1
+        self.ready.append(producer)
+        plan.changed.add(producer)
+        plan.events.append(("Warning", "UpstreamRerun", f"node {producer} runs again: {status.message}"))
+        return True
 
     def _retry(self, node: str, due: datetime, failed_at: datetime, reason: str, message: str, plan: Plan) -> None:
         """The attempt failed; the next one starts at `due`, rounded up to the whole seconds of status stamps."""

@@ -51,6 +51,10 @@ class JobResult:
     # Failed only: the cluster ended it (a disruption, a deadline hit before the container ran): retried without
     # using up the retry budget (at most MAX_FREE_RETRIES times per node and run)
     infrastructure: bool = False
+    # Failed/Lost: the stage-in found this dependency's artifacts corrupt or missing: it runs again (a new
+    # attempt, its own keys) and this node waits for it, as if the dependency had lost its output
+    upstream_lost: str | None = None
+    cached: bool = False  # Succeeded only: taken from the result cache, no Job ran (reason Cached)
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,21 @@ class Fallback(ApiModel):
         return self
 
 
+class CacheSpec(ApiModel):
+    enabled: bool = Field(
+        default=False,
+        description="Reuse the result and artifacts of an earlier run of the same work (same image, command, args, "
+        "env, merged config, input and upstream artifacts, and `version`) in this namespace instead of running "
+        "a Job: the node is Succeeded with reason Cached. Needs the Workflow's artifact store (entries live in it).",
+    )
+    version: Annotated[str, StringConstraints(max_length=63)] | None = Field(
+        default=None, description="Part of the cache key: change it to make every earlier entry a miss."
+    )
+    max_age_seconds: Annotated[int, Field(ge=1, le=365 * 86400)] | None = Field(
+        default=None, description="An entry older than this is a miss (unset: entries do not expire)."
+    )
+
+
 class ComponentSpec(ApiModel):
     image: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
         description="The container image of the processor."
@@ -206,6 +221,9 @@ class ComponentSpec(ApiModel):
     ) = None
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy, description="How often and how soon a failed attempt is retried."
+    )
+    cache: CacheSpec = Field(
+        default_factory=CacheSpec, description="The content-addressed result cache of this component's runs."
     )
     circuit_breaker: CircuitBreakerPolicy = Field(
         default_factory=CircuitBreakerPolicy,

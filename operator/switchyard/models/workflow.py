@@ -212,6 +212,13 @@ class WorkflowSpec(ApiModel):
         description="The ArtifactStore (in the Workflow's namespace) holding the input artifact and the nodes' "
         "output artifacts; unset: the store named `default`, when the namespace has one.",
     )
+    artifact_gc: Literal["OnWorkflowDeletion", "Never"] = Field(
+        default="OnWorkflowDeletion",
+        alias="artifactGC",
+        description="OnWorkflowDeletion: the nodes' output artifacts are deleted from the store once the Workflow "
+        "is deleted (by the operator's periodic sweep; the deletion never waits for the store); Never: they are "
+        "kept (the marker object `.retain` is written beside them). Input objects are never deleted.",
+    )
     on_exit: Annotated[
         list[NodeSpec],
         Field(
