@@ -472,3 +472,41 @@ def test_writes_need_the_header_and_a_loopback_host(ui_url: str, kube: Kube) -> 
     assert "switchyard.dev/stop" not in (kube.get("Workflow", "safe")["metadata"].get("annotations") or {})
     page = requests.get(f"{ui_url}/workflows/{kube.namespace}/safe", timeout=10)
     assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_forbidden_retry_shows_the_403(
+    page: Any, ui_url: str, kubeconfig: pathlib.Path, emulated_cluster: EmulatedCluster
+) -> None:
+    # A Failed Workflow in a namespace no operator watches (its status written here); the user's `create` of the
+    # retry Workflow is answered 403 as a real API server answers a user without that verb (injected).
+    namespace = new_namespace(kubeconfig, "u")
+    kube = Kube(kubeconfig, namespace)
+    kube.create("Workflow", "broke", {"input": {"data": "x"}, "nodes": chain("a")})
+    failed = {"phase": "Failed", "nodes": {"a": {"phase": "Failed", "attempts": 1, "reason": "Error"}}}
+    kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev", "v1alpha1", namespace, "workflows", "broke", {"status": failed}
+    )
+    emulated_cluster.faults.inject(
+        method="POST",
+        path_regex=f"/namespaces/{namespace}/workflows$",
+        status=403,
+        reason="Forbidden",
+        message='workflows.switchyard.dev is forbidden: User "viewer" cannot create resource "workflows"',
+        times=None,
+    )
+    try:
+        page.goto(f"{ui_url}/workflows/{namespace}/broke")
+        expect(page.locator("#retry")).to_be_enabled()
+        page.click("#retry")
+        page.click("#confirm-ok")
+        expect(page.locator("#alert")).to_contain_text("403 Forbidden")
+        expect(page.locator("#alert")).to_contain_text('cannot create resource "workflows"')
+    finally:
+        emulated_cluster.faults.clear()
+    names = [
+        w["metadata"]["name"]
+        for w in kube.custom.list_namespaced_custom_object("switchyard.dev", "v1alpha1", namespace, "workflows")[
+            "items"
+        ]
+    ]
+    assert names == ["broke"]
