@@ -510,3 +510,21 @@ def test_a_forbidden_retry_shows_the_403(
         ]
     ]
     assert names == ["broke"]
+
+
+def test_the_triggers_page_shows_stream_statistics(page: Any, ui_url: str, kubeconfig: pathlib.Path) -> None:
+    # a namespace no operator watches: the Trigger's statistics written here, as the ingest side records them
+    namespace = new_namespace(kubeconfig, "u")
+    kube = Kube(kubeconfig, namespace)
+    kube.create("Trigger", "orders", {"workflowTemplate": {"nodes": [{"name": "run", "component": "proc"}]}})
+    stats = {"received": 7, "accepted": 5, "rejected": 2, "workflowsCreated": 5, "lastError": "filter said no",
+             "workflows": {"running": 1, "succeeded": 3, "failed": 1}}  # fmt: skip
+    kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev", "v1alpha1", namespace, "triggers", "orders", {"status": stats}
+    )
+    page.goto(f"{ui_url}/triggers?namespace={namespace}")
+    cells = page.locator("#triggers tbody tr[data-name=orders] td")
+    expect(cells.nth(2)).to_have_text("7")  # Received
+    expect(cells.nth(4)).to_have_text("2")  # Rejected
+    expect(cells.nth(6)).to_have_text("1/3/1")  # Running/Succeeded/Failed
+    expect(page.locator("#triggers tbody tr[data-name=orders]")).to_contain_text("filter said no")
