@@ -6,6 +6,7 @@
 const PHASES = ["Pending", "Running", "Retrying", "Succeeded", "Failed", "Skipped", "FellBack", "Invalid"];
 const KINDS = { workflows: "Workflow", components: "Component", routingrules: "RoutingRule", triggers: "Trigger" };
 const SVGNS = "http://www.w3.org/2000/svg";
+const DRAW_SLICE = 400; // DAG nodes drawn per frame
 let cleanup = []; // closers of the current view's streams and workers
 
 /* ---- small helpers ------------------------------------------------------------------------------------ */
@@ -227,11 +228,11 @@ function workflowPage(main, ns, name) {
   const events = el("section", { id: "events" });
   main.append(header, summary, actions, layout, route, conditions, events);
   const svgNodes = new Map(), listItems = new Map(), painted = new Map();
-  let eventsLoaded = 0, lastPhase = "";
+  let eventsLoaded = 0, lastPhase = "", drawn = 0, nodesNow = new Map();
 
   const worker = new Worker("/static/layout-worker.js");
   cleanup.push(() => worker.terminate());
-  worker.onmessage = (message) => drawGraph(message.data);
+  worker.onmessage = (message) => drawGraph({ ...message.data, received: performance.now() });
 
   stopButton.addEventListener("click", async () => {
     if (!(await confirmAction(`Stop workflow ${name}? Its running Jobs are deleted and it fails as Stopped.`))) return;
@@ -249,6 +250,7 @@ function workflowPage(main, ns, name) {
   function update(wf) {
     for (const node of wf.nodes) { node.dependsOn ||= []; node.artifacts ||= []; node.attempts ||= 0; }
     current = wf;
+    nodesNow = new Map(wf.nodes.map((node) => [node.name, node]));
     header.replaceChildren(el("h1", {}, `${wf.name} `, phaseBadge(wf.phase)));
     summary.textContent = `${wf.namespace} · ${wf.nodes.length} nodes · progress ${wf.progress || "–"}` +
       (wf.startedAt ? ` · ran ${duration(wf.startedAt, wf.finishedAt)}` : "") + (wf.message ? ` · ${wf.message}` : "");
@@ -301,37 +303,48 @@ function workflowPage(main, ns, name) {
     }
   }
 
+  // Drawn in slices of DRAW_SLICE nodes, one per frame, leftmost (the visible part of an LR layout) first, so
+  // a huge DAG never blocks the page; the edges are one path (one element, not one per edge).
   function drawGraph(placed) {
     if (!current) return;
+    const drawing = ++drawn;
     svgNodes.clear();
     const root = svg("svg", { width: placed.width + 20, height: placed.height + 20, role: "img",
       "aria-label": `DAG of ${current.name}: ${current.nodes.length} nodes` });
-    const edges = svg("g");
-    for (const [, , points] of placed.edges) {
-      edges.append(svg("path", { class: "edge", d: "M" + points.map((p) => p.join(",")).join("L") }));
-    }
+    root.append(svg("path", { class: "edge",
+      d: placed.edges.map(([, , points]) => "M" + points.map((p) => p.join(",")).join("L")).join("") }));
     const layer = svg("g");
-    for (const node of current.nodes) {
-      const at = placed.nodes[node.name];
-      if (!at) continue;
-      const [x, y, w, h] = at;
-      const g = svg("g", { class: "node", tabindex: "0", role: "button", "data-node": node.name,
-        transform: `translate(${x - w / 2},${y - h / 2})` });
-      g.append(svg("title"), svg("rect", { width: w, height: h }));
-      const text = svg("text", { x: 8, y: 18 });
-      text.textContent = node.name;
-      g.append(text);
-      g.addEventListener("click", () => showNode(node.name, true));
-      g.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); showNode(node.name, true); }
-      });
-      svgNodes.set(node.name, g);
-      layer.append(g);
-    }
-    root.append(edges, layer);
+    root.append(layer);
     graph.replaceChildren(root);
-    graph.dataset.layoutMs = Math.round(placed.ms);
-    for (const node of current.nodes) paint(node);
+    const byName = new Map(current.nodes.map((node) => [node.name, node]));
+    const order = Object.keys(placed.nodes).filter((n) => byName.has(n))
+      .sort((a, b) => placed.nodes[a][0] - placed.nodes[b][0] || placed.nodes[a][1] - placed.nodes[b][1]);
+    const slice = (from) => {
+      if (drawing !== drawn) return; // a newer layout replaced this one
+      const part = document.createDocumentFragment();
+      for (const nodeName of order.slice(from, from + DRAW_SLICE)) part.append(nodeShape(byName.get(nodeName), placed.nodes[nodeName]));
+      layer.append(part);
+      for (const nodeName of order.slice(from, from + DRAW_SLICE)) paint(nodesNow.get(nodeName) || byName.get(nodeName));
+      if (from + DRAW_SLICE < order.length) { requestAnimationFrame(() => slice(from + DRAW_SLICE)); return; }
+      graph.dataset.layoutMs = Math.round(placed.ms);
+      graph.dataset.drawMs = Math.round(performance.now() - placed.received);
+    };
+    slice(0);
+  }
+
+  function nodeShape(node, [x, y, w, h]) {
+    const g = svg("g", { class: "node", tabindex: "0", role: "button", "data-node": node.name,
+      transform: `translate(${x - w / 2},${y - h / 2})` });
+    g.append(svg("title"), svg("rect", { width: w, height: h }));
+    const text = svg("text", { x: 8, y: 18 });
+    text.textContent = node.name;
+    g.append(text);
+    g.addEventListener("click", () => showNode(node.name, true));
+    g.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); showNode(node.name, true); }
+    });
+    svgNodes.set(node.name, g);
+    return g;
   }
 
   function drawRoute(wf) {
