@@ -187,6 +187,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds between sweeps deleting deleted Workflows' outputs from each Ready ArtifactStore; 0: off; "
         "default: %(default)s",
     )  # fmt: skip
+    parser.add_argument(
+        "--test-clock-file", default=None,
+        help="TESTS ONLY: Trigger schedules and batches read the time (ISO 8601) from this file, the real clock "
+        "while it is absent or empty",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"switchyard-operator {_version()}")
     args = parser.parse_args(argv)
     if args.leader_election and not 0 < args.lease_renew < args.lease_duration * 2 / 3:
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS.cel_workers = args.cel_workers
     OPTIONS.cel_worker_memory_mib = args.cel_worker_memory
     OPTIONS.allow_sidecar_injection = args.allow_sidecar_injection
+    OPTIONS.test_clock_file = args.test_clock_file
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it
 

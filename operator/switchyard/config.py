@@ -40,6 +40,7 @@ class Options:
     cel_workers: int = 2  # RoutingRule evaluator processes
     cel_worker_memory_mib: int = 128  # each one's address-space cap (RLIMIT_AS)
     allow_sidecar_injection: bool = False  # False: node Pods opt out of Istio/Linkerd/Vault agent injection
+    test_clock_file: str | None = None  # tests only: the Trigger engine's time is read from this file (ISO 8601)
 
 
 def parse_shard_label(text: str) -> tuple[str, str]:

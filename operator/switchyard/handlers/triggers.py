@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pathlib
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -16,11 +19,28 @@ from switchyard.k8s.triggers import LABEL_TRIGGER, TriggerEngine
 from switchyard.models.crd import GROUP, VERSION
 
 
+def file_clock(path: str) -> Callable[[], datetime]:
+    """The test-only clock of `--test-clock-file`: the time written in the file, the real time without one."""
+
+    def now() -> datetime:
+        try:
+            text = pathlib.Path(path).read_text().strip()
+        except OSError:
+            text = ""
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else datetime.now(UTC)
+
+    return now
+
+
 @kopf.on.startup()
 async def start_triggers(memo: kopf.Memo, **_: Any) -> None:
     if not hasattr(memo, "rt"):  # the `configure` startup handler builds the API client first
         raise kopf.TemporaryError("waiting for the API client", delay=0.2)
-    engine = TriggerEngine(memo.rt.api)
+    engine = (
+        TriggerEngine(memo.rt.api)
+        if not OPTIONS.test_clock_file
+        else TriggerEngine(memo.rt.api, clock=file_clock(OPTIONS.test_clock_file))
+    )
     memo.trigger_engine = engine
     memo.trigger_task = asyncio.create_task(engine.run(), name="trigger-housekeeping")
     if OPTIONS.ingest_port:
@@ -57,7 +77,7 @@ async def trigger_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **
     entry = engine.observe(body)
     problem = await engine.reconcile(entry)
     if problem is not None:
-        emit(body, "Warning", "InvalidSpec" if entry.spec is None else "InvalidFilter", problem)
+        emit(body, "Warning", entry.error_reason, problem)
     engine.wake.set()
 
 

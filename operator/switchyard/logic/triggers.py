@@ -83,6 +83,8 @@ def compile_filter(expression: str | None) -> CompiledFilter:
 
 def check_event(spec: TriggerSpec, compiled: CompiledFilter, event: EventFacts) -> None:
     """Raise EventRejected (422) when the event's type is not listed or the filter is not true."""
+    if spec.schedule is not None and not spec.event_types:
+        raise EventRejected(422, "TypeNotAccepted", "the trigger runs on a schedule and lists no eventTypes")
     if spec.event_types and event.type not in spec.event_types:
         listed = ", ".join(spec.event_types)
         raise EventRejected(422, "TypeNotAccepted", f"event type {event.type!r} is not one of eventTypes [{listed}]")

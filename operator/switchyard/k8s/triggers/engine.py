@@ -22,9 +22,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
-from switchyard.k8s.triggers import batches
+from switchyard.k8s.triggers import batches, schedules
 from switchyard.k8s.triggers.batches import Batches
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
+from switchyard.k8s.triggers.schedules import Schedules
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
@@ -62,6 +63,7 @@ class TriggerEngine:
         self.wake = asyncio.Event()
         self.runs = TriggerRuns(api)
         self.batches = Batches(api, self.runs, clock, self.wake)
+        self.schedules = Schedules(api, self.runs, clock, self.warn)
 
     def state(self, key: Key) -> TriggerState:
         """The Trigger's state, created empty on first sight (its Workflows may be seen before it)."""
@@ -122,8 +124,11 @@ class TriggerEngine:
     async def reconcile(self, entry: TriggerEntry) -> str | None:
         """Ready condition and observedGeneration; the problem (for a Warning Event) when not Ready."""
         ready = entry.ready
-        message = "the trigger accepts events" if ready else (entry.error or "invalid")
-        reason = "Valid" if ready else ("InvalidFilter" if entry.spec is not None else "InvalidSpec")
+        accepts = "the trigger accepts events"
+        if entry.spec is not None and entry.spec.schedule is not None:
+            accepts = "the trigger runs on its schedule" + (" and accepts events" if entry.spec.event_types else "")
+        message = accepts if ready else (entry.error or "invalid")
+        reason = "Valid" if ready else entry.error_reason
         now = self.clock().replace(microsecond=0)
         status = entry.status
         conditions = set_condition(
@@ -201,6 +206,7 @@ class TriggerEngine:
 
     def next_deadline(self) -> datetime | None:
         deadlines = [due for state in self.states.values() if (due := batches.deadline(state)) is not None]
+        deadlines += [due for state in self.states.values() if (due := schedules.deadline(state)) is not None]
         return min(deadlines) if deadlines else None
 
     # -- Workflows of Triggers ------------------------------------------------------------------------------
@@ -230,6 +236,8 @@ class TriggerEngine:
             else None,
             "lastError": stats.last_error,
             "workflows": {"running": state.running(), "succeeded": stats.succeeded, "failed": stats.failed},
+            "lastScheduleTime": schedules.wire(stats.last_schedule_time),
+            "nextScheduleTime": schedules.wire(state.schedule_next),
         }
 
     async def flush(self) -> None:
@@ -245,7 +253,7 @@ class TriggerEngine:
                 log.warning("trigger %s/%s: status not written (will retry): %s", *key, exc)
 
     async def run(self) -> None:
-        """Seal due batches and write statistics, waking early when something changed."""
+        """Seal due batches, start due schedule ticks and write statistics, waking early when something changed."""
         while True:
             deadline = self.next_deadline()
             timeout = FLUSH_SECONDS
@@ -256,6 +264,7 @@ class TriggerEngine:
             self.wake.clear()
             try:
                 await self.sweep()
+                await self.schedules.run_due(self.states)
                 await self.flush()
             except Exception:  # one bad round never stops the loop; the next one retries
                 log.exception("trigger housekeeping failed; retrying")

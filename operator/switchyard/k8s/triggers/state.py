@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from switchyard.k8s.observe import pydantic_message
+from switchyard.k8s.observe import parse_time, pydantic_message
 from switchyard.logic import triggers as logic
+from switchyard.logic.schedule import Schedule, ScheduleInvalid, compile_schedule
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
@@ -25,6 +26,7 @@ LABEL_TRIGGER = "switchyard.dev/trigger"
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 
 Key = tuple[str, str]  # (namespace, trigger)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -39,6 +41,9 @@ class TriggerEntry:
     error: str | None
     filter: logic.CompiledFilter
     status: TriggerStatus
+    created: datetime = EPOCH  # metadata.creationTimestamp (schedules count from it)
+    schedule: Schedule | None = None  # the checked spec.schedule
+    error_reason: str = "InvalidSpec"  # the Ready reason when `error` is set
 
     @property
     def key(self) -> Key:
@@ -78,9 +83,16 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         spec = TriggerSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         error = f"invalid spec: {pydantic_message(exc)}"
+    schedule: Schedule | None = None
+    error_reason = "InvalidSpec"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        error = compiled.error
+        error, error_reason = compiled.error, "InvalidFilter"
+        if error is None and spec.schedule is not None:
+            try:
+                schedule = compile_schedule(spec.schedule)
+            except ScheduleInvalid as exc:
+                error, error_reason = f"invalid schedule: {exc}", "InvalidSchedule"
     try:
         status = TriggerStatus.model_validate(body.get("status") or {})
     except ValidationError:
@@ -94,6 +106,9 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         error=error,
         filter=compiled,
         status=status,
+        created=parse_time(meta.get("creationTimestamp")) or datetime.now(UTC),
+        schedule=schedule,
+        error_reason=error_reason,
     )
 
 
@@ -107,6 +122,7 @@ class Stats:
     failed: int = 0
     last_event_time: datetime | None = None
     last_error: str | None = None
+    last_schedule_time: datetime | None = None  # the latest schedule tick started
     dirty: bool = False
 
     @classmethod
@@ -123,6 +139,10 @@ class Stats:
         self.failed += status.workflows.failed
         self.last_event_time = self.last_event_time or status.last_event_time
         self.last_error = self.last_error or status.last_error
+        if status.last_schedule_time is not None and (
+            self.last_schedule_time is None or status.last_schedule_time > self.last_schedule_time
+        ):
+            self.last_schedule_time = status.last_schedule_time
         return self
 
 
@@ -174,6 +194,10 @@ class TriggerState:
     workflows: dict[str, WorkflowSeen] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # serializes the writers of this Trigger
     warned: dict[str, float] = field(default_factory=dict)  # Warning reason -> loop time it was last posted
+    schedule_next: datetime | None = None  # the next schedule tick (status.nextScheduleTime)
+    schedule_missed: datetime | None = None  # the latest tick given up as too late (warned once)
+    schedule_waiting: datetime | None = None  # a due tick refused by Forbid/maxRunning, tried again at:
+    schedule_retry_at: float = 0.0  # (loop time)
 
     def remember_sealed(self, batch: Batch, workflow: str) -> None:
         for item_key in batch.items:
