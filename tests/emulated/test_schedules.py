@@ -230,3 +230,38 @@ def test_a_bad_cron_or_time_zone_is_invalid_with_a_message_and_an_event(
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSchedule")
     assert message in ready["message"]
     assert message in kube.wait_event("bad", "InvalidSchedule", timeout=30).message
+
+
+def test_forbid_holds_a_tick_while_the_previous_run_runs_then_starts_it_within_the_deadline(
+    kube: Kube, clock: Clock, start: Callable[..., OperatorProcess]
+) -> None:
+    clock.set(clock.start)
+    start()
+    kube.component("proc")  # no job simulator in this namespace: its Jobs never finish, so neither do the Workflows
+    kube.create(
+        "Trigger",
+        "serial",
+        {
+            "workflowTemplate": TEMPLATE,
+            "concurrencyPolicy": "Forbid",
+            "schedule": {"cron": "*/5 * * * *", "startingDeadlineSeconds": 600},
+        },
+    )
+    wait_status(kube, "serial", nextScheduleTime=wire(clock.at(0)))
+    clock.set(clock.at(0) + timedelta(seconds=1))
+    (first,) = wait_ticks(kube, "serial", [clock.at(0)])
+    assert kube.status("Workflow", first).get("phase") not in ("Succeeded", "Failed", "Invalid")
+
+    clock.set(clock.at(5) + timedelta(seconds=1))
+    waiting = wait_for(
+        lambda: "schedule tick" in ((s := kube.status("Trigger", "serial")).get("lastError") or "") and s,
+        30,
+        what="the tick refused by Forbid",
+    )
+    assert wire(clock.at(5)) in waiting["lastError"]
+    assert waiting["lastScheduleTime"] == wire(clock.at(0))
+    assert list(tick_workflows(kube, "serial")) == [first]
+
+    kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", kube.namespace, "workflows", first)
+    wait_ticks(kube, "serial", [clock.at(5)])  # the held tick starts once nothing runs, still within its deadline
+    wait_status(kube, "serial", lastScheduleTime=wire(clock.at(5)))
