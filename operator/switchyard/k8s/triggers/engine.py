@@ -168,8 +168,7 @@ class TriggerEngine:
             if spec.batch is None:
                 body = await self._start_single(state, entry, spec, event)  # locked when a policy applies
             else:
-                async with state.lock:
-                    body = await self.batches.append(state, entry, spec, spec.batch, event)
+                body = await self.batches.submit(state, entry, spec, spec.batch, event)  # group commit
         except EventRejected as rejection:
             return self.record_rejection(entry, rejection)
         stats = state.stats

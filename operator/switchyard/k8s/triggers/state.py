@@ -194,6 +194,9 @@ class TriggerState:
     workflows: dict[str, WorkflowSeen] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # serializes the writers of this Trigger
     warned: dict[str, float] = field(default_factory=dict)  # Warning reason -> loop time it was last posted
+    # the batched events waiting for the next group commit (batches.submit), and the task writing them
+    append_queue: list[tuple[EventFacts, asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
+    committer: asyncio.Task[None] | None = None
     schedule_next: datetime | None = None  # the next schedule tick (status.nextScheduleTime)
     schedule_missed: datetime | None = None  # the latest tick given up as too late (warned once)
     schedule_waiting: datetime | None = None  # a due tick refused by Forbid/maxRunning, tried again at:
