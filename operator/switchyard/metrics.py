@@ -65,6 +65,17 @@ ROUTING_RULE_ERRORS = Counter(
     ["namespace", "rule"],
 )
 
+NOTIFY_FAILURES = Counter(
+    "switchyard_notify_failures",
+    "Deliveries of a Workflow's finished CloudEvent to its spec.notify sink that failed (each attempt)",
+    ["namespace"],
+)
+NOTIFICATIONS = Counter(
+    "switchyard_notifications",
+    "Finished CloudEvents by outcome: delivered (a 2xx) or abandoned (retries used up, or a final answer)",
+    ["namespace", "result"],
+)
+
 
 def forget_breaker(namespace: str, component: str) -> None:
     """The component was deleted: drop its breaker series."""

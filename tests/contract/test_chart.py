@@ -29,7 +29,7 @@ RELEASE = "switchyard"
 NAMESPACE = "switchyard-system"
 
 BUILTIN_PROCESSORS = ["json-processor", "chunking-processor", "numeric-processor", "data-validator"]
-SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers", "artifactstores"]
+SWITCHYARD_KINDS = ["workflows", "components", "routingrules", "triggers", "artifactstores", "workflowtemplates"]
 
 # The exact grants the operator needs where it works (per namespace, or cluster-wide).
 WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
@@ -49,6 +49,8 @@ WORKING_GRANTS: dict[tuple[str, str], set[str]] = {
     ("switchyard.dev", "triggers/status"): {"get", "patch"},
     ("switchyard.dev", "artifactstores"): {"get", "list", "watch", "patch"},
     ("switchyard.dev", "artifactstores/status"): {"get", "patch"},
+    ("switchyard.dev", "workflowtemplates"): {"get", "list", "watch"},
+    ("switchyard.dev", "workflowtemplates/status"): {"get", "patch"},
     # an ArtifactStore's credentials, read by name: never listed or watched
     ("", "secrets"): {"get"},
     # blockOwnerDeletion on the children of Workflows and Triggers, where owner reference permissions are enforced.
@@ -266,23 +268,23 @@ def test_deployment_ports_probe_and_args(values: pathlib.Path) -> None:
 
 @values_files
 def test_deployment_args_parse_as_the_operator_cli(values: pathlib.Path) -> None:
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
     container = operator_container(render(values))
     assert "command" not in container, "the image's ENTRYPOINT (python -m switchyard) runs the operator"
     merged = effective_values(values)
-    parsed = parse_args(container["args"])
-    assert parsed.namespace == merged["watchNamespaces"]
+    parsed = Options.from_args(container["args"])
+    assert list(parsed.namespaces) == merged["watchNamespaces"]
     assert parsed.metrics_port == merged["metrics"]["port"]
     assert parsed.health_port == merged["health"]["port"]
     assert parsed.log_format == merged["logFormat"]
     assert parsed.ingest_port == (merged["ingest"]["port"] if merged["ingest"]["enabled"] else 0)
-    assert parsed.ingest_audience == (merged["ingest"]["audiences"] if merged["ingest"]["enabled"] else [])
-    assert dict(parsed.shard_label) == merged["shard"]["labels"]
+    assert list(parsed.ingest_audiences) == (merged["ingest"]["audiences"] if merged["ingest"]["enabled"] else [])
+    assert dict(parsed.shard_labels) == merged["shard"]["labels"]
 
 
 def test_shard_labels_become_shard_flags_and_bad_ones_fail() -> None:
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
     docs = render(sets=("shard.labels.example\\.com/shard=b", "shard.labels.tier=batch"))
     args = operator_container(docs)["args"]
@@ -290,7 +292,7 @@ def test_shard_labels_become_shard_flags_and_bad_ones_fail() -> None:
         "--shard-label=example.com/shard=b",
         "--shard-label=tier=batch",
     ]
-    assert dict(parse_args(args).shard_label) == {"example.com/shard": "b", "tier": "batch"}
+    assert dict(Options.from_args(args).shard_labels) == {"example.com/shard": "b", "tier": "batch"}
     assert not any(a.startswith("--shard-label") for a in operator_container(render())["args"])
     bad = run_helm("template", RELEASE, str(CHART), "--set", "shard.labels.tier=not ok", check=False)
     assert bad.returncode != 0 and "shard.labels" in bad.stderr
@@ -472,13 +474,14 @@ def test_leader_election_role_is_one_lease_in_the_release_namespace(values: path
 
 @values_files
 def test_deployment_runs_leader_election_with_pod_identity(values: pathlib.Path) -> None:
-    from switchyard.__main__ import lease_settings, parse_args
+    from switchyard.__main__ import lease_settings
+    from switchyard.config import Options
 
     merged = effective_values(values)["leaderElection"]
     container = operator_container(render(values))
     env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
     assert env["POD_NAME"] == "metadata.name" and env["POD_NAMESPACE"] == "metadata.namespace"
-    parsed = parse_args(container["args"])
+    parsed = Options.from_args(container["args"])
     assert parsed.leader_election is True
     settings = lease_settings(parsed)
     assert settings.name == (merged["leaseName"] or RELEASE)
@@ -773,27 +776,27 @@ def test_cel_workers_and_the_operator_fit_the_containers_memory_limit(values: pa
     memory, must fit the memory limit the chart renders."""
     from kubernetes.utils import parse_quantity
 
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
     container = operator_container(render(values))
-    parsed = parse_args(container["args"])
+    parsed = Options.from_args(container["args"])
     limit = container.get("resources", {}).get("limits", {}).get("memory")
     assert limit, "the operator container must have a memory limit"
     limit_mib = parse_quantity(limit) / 2**20
     merged = effective_values(values)["celWorkers"]
-    assert (parsed.cel_workers, parsed.cel_worker_memory) == (merged["count"], merged["memoryMiB"])
-    needed = parsed.cel_workers * parsed.cel_worker_memory + OPERATOR_MEMORY_MIB
+    assert (parsed.cel_workers, parsed.cel_worker_memory_mib) == (merged["count"], merged["memoryMiB"])
+    needed = parsed.cel_workers * parsed.cel_worker_memory_mib + OPERATOR_MEMORY_MIB
     assert needed <= limit_mib, (
-        f"{parsed.cel_workers} CEL workers x {parsed.cel_worker_memory} MiB + {OPERATOR_MEMORY_MIB} MiB operator "
+        f"{parsed.cel_workers} CEL workers x {parsed.cel_worker_memory_mib} MiB + {OPERATOR_MEMORY_MIB} MiB operator "
         f"= {needed} MiB > the {limit} memory limit"
     )
 
 
 def test_more_cel_workers_than_the_memory_limit_holds_is_caught() -> None:
     """The sum check above is not vacuous: 3 workers x 128 MiB + 256 MiB does not fit the default 512Mi."""
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
     container = operator_container(render(sets=("celWorkers.count=3",)))
-    parsed = parse_args(container["args"])
-    assert parsed.cel_workers * parsed.cel_worker_memory + OPERATOR_MEMORY_MIB > 512
+    parsed = Options.from_args(container["args"])
+    assert parsed.cel_workers * parsed.cel_worker_memory_mib + OPERATOR_MEMORY_MIB > 512
     assert container["resources"]["limits"]["memory"] == "512Mi"

@@ -20,7 +20,7 @@ from minio import Minio
 
 from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.sandbox.process import OperatorProcess
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.runner import LocalExecutor, LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
 from tests.emulated.conftest import GROUP, VERSION, Kube, new_namespace, wait_for
 
@@ -167,15 +167,16 @@ def test_an_artifact_workflow_without_a_store_is_invalid(kube: Kube, running_ope
     assert "ArtifactStore 'default' not found" in valid["message"]
 
 
-class TamperingRunner(LocalJobRunner):
-    """The local runner, calling `before(node)` before it runs a node's Pod (the test's hand between nodes)."""
+class TamperingExecutor(LocalExecutor):
+    """The local runner's executor, calling `before(node)` before it runs a node's Pod (the test's hand between
+    nodes)."""
 
     before: Any = None
 
-    def _launch(self, run: Any, deadline: float | None) -> None:
+    def launch(self, run: Any, deadline: float | None) -> None:
         if self.before is not None and run.job.node:
             self.before(run.job.node, run.job.body)
-        super()._launch(run, deadline)
+        super().launch(run, deadline)
 
 
 def test_a_corrupted_upstream_object_is_never_passed_on(
@@ -194,8 +195,9 @@ def test_a_corrupted_upstream_object_is_never_passed_on(
         {"name": "chunk", "component": "chunking-processor", "config": {"chunkSize": 500, "lines": True}},
         {"name": "check", "component": "data-validator", "dependsOn": ["chunk"]},
     ]
-    with TamperingRunner(kubeconfig, namespace=kube.namespace, workers=2) as runner:
-        runner.before = corrupt
+    tampering = TamperingExecutor(workers=2)
+    tampering.before = corrupt
+    with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2, executor=tampering) as runner:
         _workflow(kube, "tamper", {"artifact": {"key": "inputs/text.txt"}}, nodes)
         status = kube.wait_phase("tamper", "Failed", "Succeeded", timeout=120)
     assert not runner.errors
@@ -237,8 +239,9 @@ def test_a_store_down_mid_run_is_unavailable_then_succeeds_when_back(
         if node == "sum" and job["metadata"]["labels"]["switchyard.dev/attempt"] == "1":
             s3_server.down()  # after chunk uploaded its chunks, before sum fetches them
 
-    with TamperingRunner(kubeconfig, namespace=kube.namespace, workers=2) as runner:
-        runner.before = outage
+    tampering = TamperingExecutor(workers=2)
+    tampering.before = outage
+    with LocalJobRunner(kubeconfig, namespace=kube.namespace, workers=2, executor=tampering) as runner:
         try:
             _workflow(kube, "outage", {"artifact": {"key": "inputs/down.txt"}}, nodes)
             retrying = wait_for(

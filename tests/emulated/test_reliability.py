@@ -176,3 +176,59 @@ def test_operator_refuses_a_spec_change_the_api_let_through(tmp_path: pathlib.Pa
                 assert sorted(s.node or "" for s in simulator.started) == ["a", "b"]
         finally:
             proc.stop()
+
+
+def test_sigkill_around_when_and_exit_nodes_runs_each_once_with_the_right_outcome(
+    kube: Kube, sim: JobSimulator, own_operator: OperatorProcess
+) -> None:
+    """Kills while a node whose dependent has a `when` runs, and while an exit node runs: after each restart
+    the condition is decided again from the stored outputs, the exit nodes go on, nothing runs twice."""
+    kube.component("proc", retry={"limit": 0})
+    summaries: dict[str, str] = {}
+
+    def rule(job: SimJob) -> Outcome:
+        if job.node in ("notify", "report"):
+            summaries[job.node] = job.files.get("switchyard/workflow.json", "")
+        return Outcome(delay=1.5, message=json.dumps({"node": job.node, "go": job.node == "a"}))
+
+    sim.rule = rule
+    spec = {
+        "input": {"data": "x"},
+        "nodes": [
+            {"name": "a", "component": "proc"},
+            {"name": "b", "component": "proc", "dependsOn": ["a"], "when": "upstream.a.result.go"},
+            {"name": "c", "component": "proc", "dependsOn": ["a"], "when": "!upstream.a.result.go"},
+            {"name": "d", "component": "proc", "dependsOn": ["b", "c"]},
+        ],
+        "onExit": [
+            {"name": "notify", "component": "proc"},
+            {"name": "report", "component": "proc", "dependsOn": ["notify"]},
+        ],
+    }
+    kube.create("Workflow", "gated", spec)
+    for node in ("a", "notify"):  # kill while each runs
+        wait_for(lambda n=node: any(s.node == n for s in sim.started if s.namespace == kube.namespace), 30, what=node)
+        own_operator.kill()
+        own_operator.start()
+        own_operator.wait_ready()
+    status = kube.wait_phase("gated", "Succeeded", "Failed", timeout=60)
+    assert status["phase"] == "Succeeded", status.get("message")
+    phases = {n: (s["phase"], s.get("reason")) for n, s in status["nodes"].items()}
+    assert phases == {
+        "a": ("Succeeded", None),
+        "b": ("Succeeded", None),
+        "c": ("Skipped", "WhenFalse"),
+        "d": ("Succeeded", None),
+        "notify": ("Succeeded", None),
+        "report": ("Succeeded", None),
+    }
+    started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
+    assert sorted(started) == sorted({(n, 1) for n in ("a", "b", "d", "notify", "report")}), started
+    assert all(n == 1 for n in jobs_per_key(kube).values())
+    assert json.loads(summaries["report"]) == {
+        "phase": "Succeeded",
+        "message": "all 4 nodes done: 3 succeeded, 1 skipped",
+        "failedCount": 0,
+        "failedNodes": [],
+    }
+    assert sim.errors == [] and sim.mount_waits == []

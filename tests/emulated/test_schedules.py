@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from switchyard.models.labels import ANNOTATION_SCHEDULED
 from switchyard.sandbox.process import OperatorProcess
 from tests.emulated.conftest import Kube, new_namespace, wait_for
 
@@ -79,8 +80,7 @@ def tick_workflows(kube: Kube, trigger: str) -> dict[str, str]:
         "switchyard.dev", "v1alpha1", kube.namespace, "workflows", label_selector=f"switchyard.dev/trigger={trigger}"
     )
     return {
-        item["metadata"]["name"]: item["metadata"]["annotations"]["switchyard.dev/scheduled-time"]
-        for item in listing["items"]
+        item["metadata"]["name"]: item["metadata"]["annotations"][ANNOTATION_SCHEDULED] for item in listing["items"]
     }
 
 
@@ -265,3 +265,52 @@ def test_forbid_holds_a_tick_while_the_previous_run_runs_then_starts_it_within_t
     kube.custom.delete_namespaced_custom_object("switchyard.dev", "v1alpha1", kube.namespace, "workflows", first)
     wait_ticks(kube, "serial", [clock.at(5)])  # the held tick starts once nothing runs, still within its deadline
     wait_status(kube, "serial", lastScheduleTime=wire(clock.at(5)))
+
+
+def test_a_tick_runs_a_workflow_template_with_literal_arguments_and_refuses_one_that_reads_the_event(
+    kube: Kube, clock: Clock, start: Callable[..., OperatorProcess]
+) -> None:
+    clock.set(clock.start)
+    start()
+    template = {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "report"},
+        "spec": {
+            "parameters": [{"name": "kind"}, {"name": "level", "default": "low"}],
+            "workflow": {"nodes": [{"name": "run", "component": "proc", "config": {"kind": "{{params.kind}}"}}]},
+        },
+    }
+    kube.custom.create_namespaced_custom_object(
+        "switchyard.dev", "v1alpha1", kube.namespace, "workflowtemplates", template
+    )
+    every5 = {"cron": "*/5 * * * *", "startingDeadlineSeconds": 120}
+    kube.create(
+        "Trigger",
+        "literal",
+        {"workflowTemplateRef": {"name": "report"}, "arguments": {"kind": '"nightly"'}, "schedule": every5},
+    )
+    kube.create(
+        "Trigger",
+        "eventy",
+        {"workflowTemplateRef": {"name": "report"}, "arguments": {"kind": "event.data.kind"}, "schedule": every5},
+    )
+    wait_status(kube, "literal", nextScheduleTime=wire(clock.at(0)))
+    wait_status(kube, "eventy", nextScheduleTime=wire(clock.at(0)))
+    clock.set(clock.at(0) + timedelta(seconds=5))
+
+    (name,) = wait_ticks(kube, "literal", [clock.at(0)])
+    spec = kube.get("Workflow", name)["spec"]
+    assert spec["workflowTemplateRef"] == {"name": "report"}
+    assert spec["arguments"] == {"kind": "nightly"}  # `level` left out: the template's default applies
+    assert wire(clock.at(0)) in spec["input"]["data"]
+
+    refused = wait_for(
+        lambda: "ArgumentError" in ((s := kube.status("Trigger", "eventy")).get("lastError") or "") and s,
+        30,
+        what="the tick refused for its argument",
+    )
+    assert refused["lastScheduleTime"] == wire(clock.at(0))  # given up, not retried
+    assert "arguments.kind could not be evaluated for a schedule tick (a tick has no event)" in refused["lastError"]
+    assert "arguments.kind" in kube.wait_event("eventy", "ArgumentError", timeout=30).message
+    assert tick_workflows(kube, "eventy") == {}

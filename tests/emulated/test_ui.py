@@ -7,126 +7,26 @@ Screenshots of the list, the DAG and the node panel are written to docs/img/ (sh
 
 from __future__ import annotations
 
-import contextlib
 import json
 import pathlib
-import shutil
 import subprocess
-import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from switchyard.sandbox.apiserver import EmulatedCluster
-from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
-from switchyard.sandbox.process import free_port
+from switchyard.sandbox.jobsim import JobSimulator, Outcome
+from tests.emulated import uikit
 from tests.emulated.conftest import Kube, new_namespace, wait_for
 
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-KUBECTL = shutil.which("kubectl")
-DOCS_IMG = pathlib.Path(__file__).resolve().parents[2] / "docs" / "img"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 20_000
-
-pytestmark = [
-    pytest.mark.emulated,
-    pytest.mark.usefixtures("running_operator"),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-expect = playwright_api.expect
-expect.set_options(timeout=WAIT_MS)
-
-
-@contextlib.contextmanager
-def running_ui(kubeconfig: pathlib.Path, log_path: pathlib.Path, *options: str) -> Iterator[str]:
-    """`switchyard ui` as a user runs it, with the session kubeconfig, on a free port; its URL."""
-    port = free_port()
-    log = log_path.open("wb")
-    command = [sys.executable, "-m", "switchyard.cli.main", "--kubeconfig", str(kubeconfig), "ui", "--port", str(port)]
-    proc = subprocess.Popen([*command, *options], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert proc.poll() is None, "switchyard ui exited"
-        try:
-            with urllib.request.urlopen(f"{url}/static/app.js", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(answers, 30, interval=0.1, what="switchyard ui answering")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def ui_url(kubeconfig: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_ui(kubeconfig, tmp_path_factory.mktemp("ui") / "ui.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1300, "height": 850})
-    opened = context.new_page()
-    opened.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"the page threw: {errors}"
-
-
-class Gate:
-    """A simulator rule holding the Jobs of chosen nodes (no Pod yet, node Running) until released."""
-
-    def __init__(self, *held: str, delay: float | None = None) -> None:
-        self.held = set(held)
-        self.delay = delay
-        self.open = threading.Event()
-
-    def __call__(self, job: SimJob) -> Outcome | None:
-        if job.node in self.held:
-            self.open.wait(60)
-        return Outcome(delay=self.delay) if self.delay is not None else None
-
-
-def chain(*names: str) -> list[dict[str, Any]]:
-    return [
-        {"name": n, "component": "proc", **({"dependsOn": [names[i - 1]]} if i else {})} for i, n in enumerate(names)
-    ]
-
-
-def shot(page: Any, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / name))
+browser = uikit.browser
+page = uikit.page
+ui_url = uikit.ui_url
+expect = uikit.expect
+running_ui, shot, chain, Gate, KUBECTL = uikit.running_ui, uikit.shot, uikit.chain, uikit.Gate, uikit.KUBECTL
+pytestmark = [pytest.mark.emulated, pytest.mark.usefixtures("running_operator"), uikit.skip_without_chromium]
 
 
 @pytest.mark.kubectl
@@ -442,6 +342,24 @@ def test_a_5000_node_workflow_page_is_interactive(page: Any, ui_url: str, kubeco
         f"a node's new phase on the page {repainted:.2f}s after the status patch was sent ({patched:.2f}s to store it)"
     )
     assert layout_ms > 0
+
+
+def watches(ui_url: str) -> int:
+    return int(requests.get(f"{ui_url}/api/health", timeout=5).json()["watches"])
+
+
+def test_a_closed_page_stops_its_watches_at_once(browser: Any, ui_url: str, kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+    kube.create("Workflow", "watched", {"input": {"data": "x"}, "nodes": chain("a")})
+    wait_for(lambda: watches(ui_url) == 0, 10, interval=0.1, what="no watch open before the page")
+    context = browser.new_context()
+    opened = context.new_page()
+    opened.goto(f"{ui_url}/workflows/{kube.namespace}/watched")
+    expect(opened.locator("#summary")).to_contain_text("1 nodes")
+    wait_for(lambda: watches(ui_url) >= 1, 10, interval=0.1, what="the page's watch open")
+    context.close()
+    # a watch's own timeout is 50 s: the client going ends it (handler cancelled, its socket shut) well before
+    wait_for(lambda: watches(ui_url) == 0, 5, interval=0.1, what="the closed page's watches stopped")
 
 
 def first_event(url: str, token: str | None) -> tuple[str, Any]:

@@ -25,7 +25,7 @@ WORKFLOWS = "/apis/switchyard.dev/v1alpha1/namespaces/default/workflows"
 @pytest.fixture(scope="module")
 def sywf(cluster):
     """The real Workflow CRD (a structural schema: unknown fields are pruned) in the module's cluster."""
-    if "workflows" not in {t.plural for t in cluster.api._types.values()}:
+    if "workflows" not in {t.plural for t in cluster.api.registry.types()}:
         cluster.create("apiextensions.k8s.io/v1/customresourcedefinitions", yaml.safe_load(WORKFLOW_CRD.read_text()))
     return cluster
 
@@ -195,8 +195,10 @@ def test_get_watch_keeps_the_printer_columns(cluster, module_kubeconfig):
 def test_kubectl_logs_of_a_pod(cluster, module_kubeconfig):
     cluster.create("pods", {"metadata": {"name": "log1"}, "spec": {"containers": [{"name": "main", "image": "x"}]}})
     terminated = {"state": {"terminated": {"exitCode": 0, "message": '{"done": true}'}}, "name": "main"}
-    with cluster.api._state_lock:  # as the job simulator's status patch leaves it
-        cluster.api._get(cluster.api.find_type("pods"), "default", "log1")["status"]["containerStatuses"] = [terminated]
+    with cluster.api.store.lock:  # as the job simulator's status patch leaves it
+        cluster.api.store.get(cluster.api.find_type("pods"), "default", "log1")["status"]["containerStatuses"] = [
+            terminated
+        ]
     logs = kubectl(module_kubeconfig, "logs", "log1")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == '{"done": true}\n'

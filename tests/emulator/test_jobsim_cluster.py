@@ -27,8 +27,9 @@ IGNORE_DISRUPTIONS = {"rules": [{"action": "Ignore", "onPodConditions": [{"type"
 
 
 @pytest.fixture
-def sim(kubeconfig: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[JobSimulator]:
-    options = getattr(request, "param", {})
+def sim(kubeconfig: pathlib.Path, namespace: str, request: pytest.FixtureRequest) -> Iterator[JobSimulator]:
+    # this test's namespace only: the shared emulator holds Jobs of earlier tests that no simulator ran
+    options = {"namespace": namespace, **getattr(request, "param", {})}
     with JobSimulator(kubeconfig, **options) as simulator:
         yield simulator
 

@@ -231,12 +231,12 @@ def test_exit_code_is_1_on_problems_and_when_nothing_was_checked(
 
 
 def test_version_of_both_programs(capsys: pytest.CaptureFixture[str]) -> None:
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("switchyard ")
     with pytest.raises(SystemExit) as exited:
-        parse_args(["--version"])
+        Options.from_args(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith("switchyard-operator ")
 

@@ -114,10 +114,10 @@ def test_node_pods_opt_out_of_sidecar_injection_unless_allowed() -> None:
 
 
 def test_allow_sidecar_injection_is_an_operator_option() -> None:
-    from switchyard.__main__ import parse_args
+    from switchyard.config import Options
 
-    assert parse_args([]).allow_sidecar_injection is False
-    assert parse_args(["--allow-sidecar-injection"]).allow_sidecar_injection is True
+    assert Options.from_args([]).allow_sidecar_injection is False
+    assert Options.from_args(["--allow-sidecar-injection"]).allow_sidecar_injection is True
 
 
 def observed(job_state: str, reason: str, pods: list[Any], component: dict[str, Any], now: datetime) -> Any:

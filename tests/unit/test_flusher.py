@@ -13,9 +13,13 @@ from typing import Any
 
 import kopf
 
+from switchyard.config import Options
+from switchyard.handlers.services import Services, services
 from switchyard.handlers.startup import ensure_flusher, shutdown
 from switchyard.k8s import breakers
+from switchyard.k8s.artifactstores import StoreChecker
 from switchyard.k8s.runtime import Runtime, Views
+from switchyard.k8s.triggers import TriggerEngine
 from switchyard.models.component import CircuitBreakerPolicy
 
 
@@ -34,9 +38,10 @@ class RecordingApi:
 
 
 def startup_memo() -> kopf.Memo:
+    api: Any = RecordingApi()
     memo = kopf.Memo()
-    memo.rt = Runtime(api=RecordingApi())  # type: ignore[arg-type]
-    memo.views = Views(components={}, jobs={}, pods={})  # type: ignore[arg-type]
+    views = Views(components={}, jobs={}, pods={})  # type: ignore[arg-type]
+    memo.services = Services(Options(), Runtime(api=api), views, TriggerEngine(api), StoreChecker(api))
     return memo
 
 
@@ -62,8 +67,8 @@ def test_shutdown_persists_counters_the_flusher_had_not_written_yet() -> None:
         ensure_flusher(copy.copy(base))  # started by some Workflow's daemon
         await asyncio.sleep(0)
         # a node result lands while the flusher is not asked to write (as in its 1 s pause after a write)
-        breakers.book(base.rt, "ns").success("parse", CircuitBreakerPolicy(), datetime.now(UTC), "wf", "a")
-        api: RecordingApi = base.rt.api
+        breakers.book(services(base).rt, "ns").success("parse", CircuitBreakerPolicy(), datetime.now(UTC), "wf", "a")
+        api: RecordingApi = services(base).rt.api
         before = len(api.patches)
         await shutdown(memo=base, logger=logging.getLogger("test"))  # kopf's cleanup gets the startup memo
         assert not flushers()
@@ -93,12 +98,12 @@ def test_a_flush_cut_short_by_shutdown_is_written_in_full() -> None:
 
     async def scenario() -> SlowApi:
         base = startup_memo()
-        api = base.rt.api = SlowApi()
+        api = services(base).rt.api = SlowApi()  # type: ignore[assignment]
         now = datetime.now(UTC)
         for component in ("a", "b"):
-            breakers.book(base.rt, "ns").success(component, CircuitBreakerPolicy(), now, "wf", "n")
+            breakers.book(services(base).rt, "ns").success(component, CircuitBreakerPolicy(), now, "wf", "n")
         ensure_flusher(copy.copy(base))
-        base.rt.breaker_flush.set()
+        services(base).rt.breaker_flush.set()
         await asyncio.wait_for(api.writing.wait(), timeout=5)  # the flusher took both and is writing "a"
         await shutdown(memo=base, logger=logging.getLogger("test"))
         return api

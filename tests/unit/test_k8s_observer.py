@@ -228,9 +228,9 @@ def test_a_gone_runner_does_not_take_its_namesakes_trigger() -> None:
 
     async def scenario() -> None:
         rt = Runtime(api=None)  # type: ignore[arg-type]
-        old = rt.trigger("ns", "wf")
+        old = rt.wakeup("ns", "wf")
         rt.forget("ns", "wf", old)
-        new = rt.trigger("ns", "wf")
+        new = rt.wakeup("ns", "wf")
         rt.forget("ns", "wf", old)  # the old runner's finally, running late
         rt.job_changed("ns", "wf", "job-1")
         assert new.is_set() and rt.take_changed("ns", "wf") == {"job-1"}

@@ -86,9 +86,12 @@ def test_clear_does_not_copy_the_spec_and_does_not_change_its_input() -> None:
 
 def test_no_essence_is_built_while_no_handler_reads_one() -> None:
     """Issue 10.3: only change handlers and idle daemons read essences; this operator registers none."""
-    import switchyard.handlers  # noqa: F401  (registers every handler with kopf's default registry)
+    from switchyard.config import Options
+    from switchyard.handlers import register
+    from switchyard.kopfcompat import Insights
 
-    registry = kopf.get_default_registry()
+    registry = kopf.OperatorRegistry()
+    register(registry, Options(), Insights())  # every handler of the operator
     assert registry._spawning.get_all_handlers(), "the registry is the operator's (its daemon is there)"
     assert not essence_needed(registry)
     storage = LeanDiffBaseStorage(needed=False)

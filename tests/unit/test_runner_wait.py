@@ -14,6 +14,8 @@ from typing import Any
 import kopf
 from kubernetes import client
 
+from switchyard.config import Options
+from switchyard.handlers.services import Services
 from switchyard.handlers.workflows import workflow_changed
 from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
@@ -86,8 +88,9 @@ def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> Non
 
     async def scenario() -> list[bool]:
         memo = kopf.Memo()
-        memo.rt = Runtime(api=None)  # type: ignore[arg-type]
-        trigger = memo.rt.trigger("ns", "wf")
+        rt = Runtime(api=None)  # type: ignore[arg-type]
+        memo.services = Services(Options(), rt, None, None, None)  # type: ignore[arg-type]  # only `rt` is read
+        trigger = rt.wakeup("ns", "wf")
         woken: list[bool] = []
 
         async def event(meta: dict[str, Any], status: dict[str, Any], type_: str | None = "MODIFIED") -> None:
@@ -104,7 +107,7 @@ def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> Non
         await event({"generation": 2, "annotations": {"switchyard.dev/stop": "enough"}}, {"progress": "3/20"})
         await event({"generation": 2, "deletionTimestamp": "2026-12-01T00:00:00Z"}, {})
         await event({"generation": 2}, {}, "DELETED")
-        assert ("ns", "wf") not in memo.rt.workflow_meta
+        assert ("ns", "wf") not in rt.workflow_meta
         return woken
 
     assert asyncio.run(scenario()) == [True, False, False, True, True, False, True, False]

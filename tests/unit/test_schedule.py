@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import pathlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from switchyard.config import Options
+from switchyard.k8s.triggers.clock import file_clock
 from switchyard.logic import naming
 from switchyard.logic.schedule import ScheduleInvalid, compile_schedule, plan, tick_name
+from switchyard.logic.triggerargs import tick_arguments
+from switchyard.logic.triggers import EventRejected
 from switchyard.models.trigger import ScheduleSpec
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -103,4 +108,28 @@ def test_tick_names_are_deterministic_labels() -> None:
     tick = datetime(2026, 12, 2, 20, 5, tzinfo=UTC)
     assert tick_name("nightly", tick) == "nightly-s202612022005"
     long = tick_name("x" * 80, tick)
-    assert naming.is_label(long) and long.endswith("-s202612022005")
+    assert len(long) <= naming.MAX_LABEL and naming.is_subdomain(long) and "." not in long
+    assert long.endswith("-s202612022005")
+
+
+def test_a_tick_evaluates_literal_arguments_and_refuses_one_that_reads_the_event() -> None:
+    assert tick_arguments({"kind": '"nightly"', "n": "1 + 2", "on": "true"}) == {
+        "kind": "nightly",
+        "n": "3",
+        "on": "true",
+    }
+    assert tick_arguments({}) == {}
+    with pytest.raises(EventRejected) as refused:
+        tick_arguments({"kind": '"nightly"', "who": "event.data.customer"})
+    assert (refused.value.status, refused.value.reason) == (422, "ArgumentError")
+    assert "arguments.who could not be evaluated for a schedule tick (a tick has no event)" in refused.value.message
+
+
+def test_the_test_clock_file_is_an_option_and_its_clock_reads_the_file(tmp_path: pathlib.Path) -> None:
+    assert Options.from_args([]).test_clock_file is None
+    path = tmp_path / "clock"
+    assert Options.from_args(["--test-clock-file", str(path)]).test_clock_file == str(path)
+    clock = file_clock(str(path))
+    assert abs((clock() - datetime.now(UTC)).total_seconds()) < 5  # no file: the real time
+    path.write_text("2030-01-02T03:04:05Z")
+    assert clock() == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -109,8 +109,12 @@ Least privilege: no secrets, no wildcards; see docs in values.yaml for what each
 - apiGroups: ["switchyard.dev"]
   resources: ["workflows"]
   verbs: ["create", "delete"]
+# WorkflowTemplates: watched for their Ready condition and read when a Workflow names one; never changed.
 - apiGroups: ["switchyard.dev"]
-  resources: ["workflows/status", "components/status", "routingrules/status", "triggers/status"]
+  resources: ["workflowtemplates"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["switchyard.dev"]
+  resources: ["workflows/status", "components/status", "routingrules/status", "triggers/status", "workflowtemplates/status"]
   verbs: ["get", "patch"]
 # Jobs and ConfigMaps are owned by their Workflow, Workflows and pending batches by their Trigger, with
 # blockOwnerDeletion; clusters that enforce owner reference permissions (OwnerReferencesPermissionEnforcement,

@@ -4,6 +4,7 @@ The `cel` library holds the GIL while it evaluates (a 1.6 s rule in a thread sto
 1.6 s), so threads cannot bound it: a small pool of spawned processes does, killing a worker whose rule runs out
 of budget and starting a fresh one. The operator's default pool is sized by `configure()`, started ahead by
 `warm()`, stopped by `close()` on shutdown.
+The same pool evaluates nodes' `when` conditions (`evaluate_when`), with all their variables bound.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
 import cel
 
-from switchyard.logic.routing import CompiledRule, cel_context, evaluate
+from switchyard.logic.routing import cel_context, evaluate
 
 DEFAULT_BUDGET_SECONDS = 1.0
 # Each worker is capped at DEFAULT_WORKER_MEMORY_MIB of address space, so the workers together never use more
@@ -49,17 +50,26 @@ def _limit_memory(memory_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
+def _context(variables: Mapping[str, Any]) -> cel.Context | str:
+    """A context binding each of `variables` (a node's `when`: input, upstream, params)."""
+    try:
+        return cel.Context(variables=dict(variables))
+    except Exception as error:  # a value the library cannot convert
+        return f"CEL evaluation error: cannot convert the variables: {error}"
+
+
 def _serve(connection: Connection, memory_bytes: int) -> None:
-    """Worker loop: receive (variables, [(name, when), ...]); send (matched, problem) per rule, in order,
-    stopping after the first match. Ends when the operator closes its end of the pipe (or dies)."""
+    """Worker loop: receive (variables, [(name, when), ...], whole); send (matched, problem) per rule, in
+    order, stopping after the first match. `whole`: `variables` are every variable (else the `input` alone).
+    Ends when the operator closes its end of the pipe (or dies)."""
     _limit_memory(memory_bytes)
     connection.send("ready")
     while True:
         try:
-            variables, rules = connection.recv()
+            variables, rules, whole = connection.recv()
         except (EOFError, OSError):
             return
-        context = cel_context(variables)
+        context = _context(variables) if whole else cel_context(variables)
         for name, when in rules:
             try:
                 outcome = evaluate(name, _program(when), context)
@@ -71,6 +81,22 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
 
 
 # --- the operator side --------------------------------------------------------------------------------
+
+
+class Expression(Protocol):
+    """A named CEL expression to evaluate (a `CompiledRule`, or a node's `when`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def when(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class NodeWhen:
+    name: str
+    when: str
 
 
 class _WorkerGone(Exception):
@@ -159,7 +185,12 @@ class RuleEvaluatorPool:
         return [worker.process for worker in self._all if worker.process.is_alive()]
 
     async def run(
-        self, variables: Mapping[str, Any], rules: Sequence[CompiledRule], budget_seconds: float
+        self,
+        variables: Mapping[str, Any],
+        rules: Sequence[Expression],
+        budget_seconds: float,
+        *,
+        whole: bool = False,
     ) -> list[tuple[bool, str | None]]:
         """(matched, problem) per rule in order, up to and including the first match; a rule over budget
         is (False, "... exceeded the budget") and the rules after it still run, on a fresh worker."""
@@ -170,7 +201,7 @@ class RuleEvaluatorPool:
                 fresh_tries = 0
                 while len(outcomes) < len(rules):
                     pending = rules[len(outcomes) :]
-                    problem = await self._send(worker, variables, pending)
+                    problem = await self._send(worker, variables, pending, whole)
                     if problem is not None:  # dead before it got the rules: none of them ran
                         await asyncio.to_thread(self._discard, worker)
                         fresh_tries += 1
@@ -191,11 +222,13 @@ class RuleEvaluatorPool:
         return outcomes
 
     @staticmethod
-    async def _send(worker: _Worker, variables: Mapping[str, Any], pending: Sequence[CompiledRule]) -> str | None:
+    async def _send(
+        worker: _Worker, variables: Mapping[str, Any], pending: Sequence[Expression], whole: bool
+    ) -> str | None:
         """Hand `pending` to the worker (started first if new); the reason it could not take them, else None."""
         try:
             await worker.start()
-            worker.connection.send((dict(variables), [(rule.name, rule.when) for rule in pending]))
+            worker.connection.send((dict(variables), [(rule.name, rule.when) for rule in pending], whole))
         except TimeoutError:
             return f"the CEL evaluator process did not start within {STARTUP_TIMEOUT_SECONDS:g} s"
         except (_WorkerGone, OSError) as gone:
@@ -205,7 +238,7 @@ class RuleEvaluatorPool:
     @staticmethod
     async def _collect(
         worker: _Worker,
-        pending: Sequence[CompiledRule],
+        pending: Sequence[Expression],
         budget_seconds: float,
         outcomes: list[tuple[bool, str | None]],
     ) -> bool:
@@ -248,6 +281,23 @@ _POOL = RuleEvaluatorPool()
 def default_pool() -> RuleEvaluatorPool:
     """The operator's pool (the one `configure()` sized)."""
     return _POOL
+
+
+async def evaluate_when(
+    node: str,
+    when: str,
+    variables: Mapping[str, Any],
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    pool: RuleEvaluatorPool | None = None,
+) -> tuple[bool, str | None]:
+    """(value, problem) of a node's `when` over its variables, in the worker pool within `budget_seconds`.
+    A problem (an evaluation error, not a bool, over budget) comes with value False."""
+    [(value, problem)] = await (pool or _POOL).run(variables, [NodeWhen(node, when)], budget_seconds, whole=True)
+    prefix = f"rule {node!r}: "
+    if problem is not None and problem.startswith(prefix):
+        problem = problem[len(prefix) :]
+    return value, problem
 
 
 def configure(workers: int, memory_mib: int) -> None:

@@ -1,7 +1,8 @@
 """What `stop` and `retry` send to the API server (pure): the stop annotation and the retry Workflow.
 
 The operator honours both: `switchyard.dev/stop` stops a running Workflow (Jobs deleted, phase Failed, reason
-`Stopped`); `spec.reuse.workflow` makes a new Workflow reuse the old one's succeeded outputs.
+`Stopped`; its exit nodes still run, unless a second stop set `switchyard.dev/stop-exit`);
+`spec.reuse.workflow` makes a new Workflow reuse the old one's succeeded outputs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import copy
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from switchyard.models.crd import ANNOTATION_STOP, API_VERSION
+from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 
 MAX_NAME = 253
 
@@ -19,9 +21,10 @@ def stop_reason(user: str, reason: str | None = None) -> str:
     return reason or f"stopped by {user} via switchyard stop"
 
 
-def stop_patch(reason: str) -> dict[str, Any]:
-    """A JSON merge patch setting the stop annotation."""
-    return {"metadata": {"annotations": {ANNOTATION_STOP: reason}}}
+def stop_patch(reason: str, again: bool = False) -> dict[str, Any]:
+    """A JSON merge patch setting the stop annotation; `again` (the Workflow was stopped already): the one
+    that skips its exit nodes too."""
+    return {"metadata": {"annotations": {ANNOTATION_STOP_EXIT if again else ANNOTATION_STOP: reason}}}
 
 
 def retry_name(old: str, taken: Collection[str]) -> str:

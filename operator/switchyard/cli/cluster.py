@@ -16,10 +16,11 @@ import requests
 
 from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import ANNOTATION_STOP, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
 
 START_WAIT_SECONDS = 120  # how long `logs -f` waits for a container to start
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")  # the second on clusters before 1.27
-ATTEMPT_LABELS = ("switchyard.dev/workflow-uid", "switchyard.dev/node", "switchyard.dev/attempt")  # on node Pods
+ATTEMPT_LABELS = (LABEL_WORKFLOW_UID, LABEL_NODE, LABEL_ATTEMPT)  # on node Pods
 
 
 class Workflow(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
@@ -193,8 +194,11 @@ class Cluster:
                 yield current
 
     def stop(self, name: str, reason: str) -> dict[str, Any]:
+        """Ask the operator to stop the Workflow; a second stop (it carries the stop annotation) skips its exit
+        nodes too."""
         obj = Workflow(self.api, self.workflow(name))
-        self._call(f"workflow {name}", lambda: obj.patch(stop_patch(reason)))
+        again = ANNOTATION_STOP in ((obj.obj.get("metadata") or {}).get("annotations") or {})
+        self._call(f"workflow {name}", lambda: obj.patch(stop_patch(reason, again)))
         return dict(obj.obj)
 
     def retry(self, old: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,23 +34,57 @@ def to_dot(view: WorkflowView) -> graphviz.Digraph:
     )
     graph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica")
     for node in view.nodes:
+        if node.exit:
+            continue
         phase = node.status.phase
         graph.node(node.name, _label(node.name, node.component, phase), fillcolor=COLOURS.get(phase, "white"))
+    exits = [node for node in view.nodes if node.exit]
+    if exits:  # exit handlers in a dashed box of their own
+        with graph.subgraph(name="cluster_onexit") as box:
+            box.attr(label="onExit", style="dashed")
+            for node in exits:
+                phase = node.status.phase
+                box.node(node.name, _label(node.name, node.component, phase), fillcolor=COLOURS.get(phase, "white"))
     for node in view.nodes:
         for dep in node.depends_on:
-            graph.edge(dep, node.name)
+            if node.when:  # a conditional edge: dashed, labelled
+                graph.edge(dep, node.name, style="dashed", label="when")
+            else:
+                graph.edge(dep, node.name)
+    for source, root in _exit_edges(view):  # after the DAG ended, whatever its outcome
+        graph.edge(source, root, style="dotted", label="onExit", arrowhead="empty")
     return graph
+
+
+def _exit_edges(view: WorkflowView) -> list[tuple[str, str]]:
+    """(DAG sink, exit root) pairs: exit nodes start once every DAG node is finished."""
+    main = [node for node in view.nodes if not node.exit]
+    depended = {dep for node in main for dep in node.depends_on}
+    sinks = [node.name for node in main if node.name not in depended]
+    roots = [node.name for node in view.nodes if node.exit and not node.depends_on]
+    return [(sink, root) for sink in sinks for root in roots]
 
 
 def to_mermaid(view: WorkflowView) -> str:
     """Mermaid flowchart text; node ids are n0, n1... (node names may contain dashes)."""
     ids = {node.name: f"n{index}" for index, node in enumerate(view.nodes)}
     lines = ["flowchart LR"]
+    exits = [node for node in view.nodes if node.exit]
     for node in view.nodes:
+        if node.exit:
+            continue
         label = "<br/>".join(_label(node.name, node.component, node.status.phase).split("\n"))
         lines.append(f'    {ids[node.name]}["{label}"]:::{node.status.phase.lower()}')
+    if exits:
+        lines.append("    subgraph onExit")
+        for node in exits:
+            label = "<br/>".join(_label(node.name, node.component, node.status.phase).split("\n"))
+            lines.append(f'        {ids[node.name]}["{label}"]:::{node.status.phase.lower()}')
+        lines.append("    end")
     for node in view.nodes:
-        lines.extend(f"    {ids[dep]} --> {ids[node.name]}" for dep in node.depends_on if dep in ids)
+        arrow = " -.->|when| " if node.when else " --> "
+        lines.extend(f"    {ids[dep]}{arrow}{ids[node.name]}" for dep in node.depends_on if dep in ids)
+    lines.extend(f"    {ids[sink]} -.->|onExit| {ids[root]}" for sink, root in _exit_edges(view))
     for phase, colour in COLOURS.items():
         lines.append(f"    classDef {phase.lower()} fill:{colour},stroke:#555")
     return "\n".join(lines) + "\n"

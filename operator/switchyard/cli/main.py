@@ -32,7 +32,7 @@ from switchyard.cli.actions import stop_reason
 from switchyard.cli.cluster import Cluster, ClusterError
 from switchyard.cli.validate import load, validate
 from switchyard.models.common import MAX_MESSAGE
-from switchyard.models.crd import ANNOTATION_STOP
+from switchyard.models.labels import ANNOTATION_STOP, LABEL_NODE, LABEL_WORKFLOW
 
 PREVIEW = 120
 RESULT_CONFIGMAPS = 4  # `get` reads whole outputs from at most this many ConfigMaps per draw
@@ -399,8 +399,8 @@ def logs_command(
                 ""
                 if by_name[node].status.phase in ("Pending", "Skipped")
                 else (
-                    f"; its Job is no longer recorded: try kubectl logs -l switchyard.dev/workflow={workflow},"
-                    f"switchyard.dev/node={node}"
+                    f"; its Job is no longer recorded: try kubectl logs -l {LABEL_WORKFLOW}={workflow},"
+                    f"{LABEL_NODE}={node}"
                 )
             )
             raise fail(f"node {node} has no Job (phase {by_name[node].status.phase}){hint}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import pathlib
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from switchyard.cli.main import (
 )
 from switchyard.cli.validate import Report, load
 from switchyard.models.crd import API_VERSION
+from switchyard.models.workflow import PARAM_NAME
 
 EXIT_NOT_SUCCEEDED = 1
 
@@ -98,13 +100,44 @@ def _finished(cluster: Cluster, name: str, draw: bool) -> dict[str, Any]:
     raise ClusterError(f"workflow {name}: the watch ended")  # pragma: no cover - watch_workflow never ends
 
 
+TEMPLATE_KINDS = ("workflowtemplate", "workflowtemplates", "sywft")
+
+
+def template_workflow(source: str, parameters: list[str], name: str | None) -> dict[str, Any]:
+    """The Workflow that runs `workflowtemplate/NAME` with `-p NAME=VALUE` arguments (as `argo submit --from`);
+    named `<template>-<random>` by the API server unless `name` is given."""
+    kind, _, template = source.partition("/")
+    if kind.lower() not in TEMPLATE_KINDS or not template:
+        raise fail(f"--from {source!r}: give workflowtemplate/NAME")
+    arguments: dict[str, str] = {}
+    for item in parameters:
+        key, equals, value = item.partition("=")
+        if not equals or not re.match(PARAM_NAME, key):
+            raise fail(f"-p {item!r}: give NAME=VALUE (NAME: letters, digits and _, not starting with a digit)")
+        arguments[key] = value
+    metadata: dict[str, Any] = {"name": name} if name else {"generateName": f"{template}-"}
+    spec = {"workflowTemplateRef": {"name": template}, "arguments": arguments}
+    return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata, "spec": spec}
+
+
 @app.command("submit")
 def submit_command(
     ctx: typer.Context,
     file: Annotated[
-        pathlib.Path,
-        typer.Argument(metavar="FILE", help="YAML with one or more Workflows", exists=True, dir_okay=False),
-    ],
+        pathlib.Path | None,
+        typer.Argument(metavar="[FILE]", help="YAML with one or more Workflows", exists=True, dir_okay=False),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", metavar="workflowtemplate/NAME", help="run this WorkflowTemplate instead of a FILE"),
+    ] = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option("--parameter", "-p", metavar="NAME=VALUE", help="an argument of the template (repeatable)"),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="with --from: the Workflow's name (default <template>-<random>)")
+    ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="draw the live tree until each Workflow finishes")
     ] = False,
@@ -116,9 +149,18 @@ def submit_command(
         ),
     ] = False,
 ) -> None:
-    """Create the Workflows in FILE and print their names; with --watch or --wait, exit 0 only when every
-    one Succeeded (else 1, with its phase and message)."""
-    bodies = [workflow_body(doc, generate_name) for doc in _documents(file)]
+    """Create the Workflows in FILE (or one running a WorkflowTemplate: --from workflowtemplate/NAME -p
+    NAME=VALUE) and print their names; with --watch or --wait, exit 0 only when every one Succeeded (else 1,
+    with its phase and message)."""
+    if (file is None) == (from_ is None):
+        raise fail("give a FILE or --from workflowtemplate/NAME (one of them)")
+    if from_ is None and (parameter or name):
+        raise fail("-p and --name go with --from")
+    if from_ is not None:
+        bodies = [template_workflow(from_, parameter or [], name)]
+    else:
+        assert file is not None
+        bodies = [workflow_body(doc, generate_name) for doc in _documents(file)]
     cluster = _cluster_call(_settings(ctx).cluster)
     names = []
     for body in bodies:

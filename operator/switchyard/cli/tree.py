@@ -134,6 +134,8 @@ def layout(nodes: Sequence[NodeView]) -> list[tuple[str, NodeView, str]]:
             marks[node.name] = _mark("also after:", parents[1:])
         else:
             roots.append(node)
+            if node.exit:  # an exit handler: runs once the DAG ended
+                marks[node.name] = " (onExit)"
     lines: list[tuple[str, NodeView, str]] = []
     stack: list[tuple[NodeView, str, bool, int]] = [
         (root, "", index == len(roots) - 1, 1) for index, root in reversed(list(enumerate(roots)))

@@ -23,17 +23,22 @@ from switchyard.logic.analysis import CHUNKING_PROCESSOR, DATA_VALIDATOR, JSON_P
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import compile_rule, path_to_nodes
+from switchyard.logic.templates import check_template
+from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import compile_filter
+from switchyard.logic.when import check_when
 from switchyard.models.common import DNS_SUBDOMAIN
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION, GROUP
 from switchyard.models.routing import RoutingRuleSpec
+from switchyard.models.template import WorkflowTemplateSpec
 from switchyard.models.trigger import TriggerSpec
-from switchyard.models.workflow import NodeSpec, WorkflowSpec
+from switchyard.models.workflow import NodeSpec, WorkflowObjectSpec, WorkflowSpec
 from switchyard.schema.structural import structural
 
 SPECS: dict[str, type[BaseModel]] = {
-    "Workflow": WorkflowSpec,
+    "Workflow": WorkflowObjectSpec,
+    "WorkflowTemplate": WorkflowTemplateSpec,
     "Component": ComponentSpec,
     "RoutingRule": RoutingRuleSpec,
     "Trigger": TriggerSpec,
@@ -235,12 +240,23 @@ def _check_dag(document: Document, nodes: Sequence[NodeSpec], known: set[str] | 
     if not nodes:
         return
     try:
-        Dag.build(nodes)
+        dag = Dag.build(nodes)
     except InvalidSpec as invalid:
         report.problems.append(document.problem(invalid.message, at))
         return
+    for index, node in enumerate(nodes):  # `when`: the operator's own check (logic.when)
+        if node.when is not None and (problem := check_when(node.when, dag.deps[node.name])) is not None:
+            report.problems.append(document.problem(f"node {node.name!r}: when: {problem}", f"{at}[{index}].when"))
     if known is not None:
         report.problems.extend(_check_components(document, nodes, known, at))
+
+
+def _check_template(document: Document, spec: WorkflowTemplateSpec, known: set[str] | None, report: Report) -> None:
+    """Its placeholders name declared parameters; its DAG is valid and names known components."""
+    problem = check_template(spec)
+    if problem is not None and problem.reason == "UndeclaredParameter":
+        report.problems.append(document.problem(problem.message, "spec.workflow"))
+    _check_dag(document, spec.workflow.nodes, known, "spec.workflow.nodes", report)
 
 
 def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None, report: Report) -> None:
@@ -248,7 +264,11 @@ def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None
     problem = compile_filter(spec.filter).error
     if problem is not None:
         report.problems.append(document.problem(problem, "spec.filter"))
-    _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
+    if spec.workflow_template is not None:
+        _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
+    problem = compile_arguments(spec.arguments).error
+    if problem is not None:
+        report.problems.append(document.problem(problem, "spec.arguments"))
 
 
 def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | None, report: Report) -> None:
@@ -305,6 +325,8 @@ def validate(
             _check_rule(document, spec, known, report)
         elif isinstance(spec, TriggerSpec):
             _check_trigger(document, spec, known, report)
+        elif isinstance(spec, WorkflowTemplateSpec):
+            _check_template(document, spec, known, report)
     unknown = any("unknown component" in problem.message for problem in report.problems[before:])
     if unknown and cluster_components is None:
         report.notes.append(NOT_CONSULTED.format(why=not_consulted))

@@ -60,6 +60,8 @@ class NodeView:
     depends_on: tuple[str, ...]
     status: NodeStatus
     result: str | None = None  # the whole output (from the outputs ConfigMap), when the caller read it
+    when: str | None = None  # its `when` condition
+    exit: bool = False  # an exit node (`spec.onExit`)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def build(
     except ValidationError:  # a status from an unknown operator version: show what we can
         status = WorkflowStatus()
     specs = spec_nodes(obj.get("spec") or {})
+    exits = [NodeSpec.model_validate(node) for node in (obj.get("spec") or {}).get("onExit") or []]
+    exit_names = {node.name for node in exits}
     if not specs and status.route is not None:
         if status.route.nodes:
             specs = list(status.route.nodes)
@@ -117,8 +121,10 @@ def build(
             tuple(spec.depends_on),
             status.nodes.get(spec.name) or NodeStatus(),
             results.get(spec.name),
+            spec.when,
+            spec.name in exit_names,
         )
-        for spec in ordered(specs)
+        for spec in [*ordered(specs), *ordered(exits)]
     ]
     known = {view.name for view in views}
     views += [

@@ -1,5 +1,34 @@
-"""Thin kopf wiring: importing this package registers every handler with kopf's default registry."""
+"""Thin kopf wiring: `register` puts every handler of the operator into a kopf registry, for given options."""
 
-from switchyard.handlers import artifactstores, components, indexes, routingrules, startup, triggers, workflows
+from __future__ import annotations
 
-__all__ = ["artifactstores", "components", "indexes", "routingrules", "startup", "triggers", "workflows"]
+import kopf
+
+from switchyard.config import Options
+from switchyard.handlers import (
+    artifactstores,
+    components,
+    indexes,
+    routingrules,
+    startup,
+    templates,
+    triggers,
+    workflows,
+)
+from switchyard.kopfcompat import Insights
+
+
+def register(registry: kopf.OperatorRegistry, options: Options, insights: Insights) -> None:
+    """The handlers of an operator run with `options`; `insights` is the object `kopf.run(insights=...)` gets
+    (the namespace watch feeds it)."""
+    indexes.register(registry)
+    startup.register(registry, options, insights)
+    workflows.register(registry, options)
+    components.register(registry)
+    routingrules.register(registry)
+    artifactstores.register(registry)
+    templates.register(registry)
+    triggers.register(registry)
+
+
+__all__ = ["register"]

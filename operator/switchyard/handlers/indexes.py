@@ -14,6 +14,9 @@ from switchyard.k8s.observe import component_entry
 from switchyard.models.crd import GROUP, VERSION
 
 
-@kopf.index(GROUP, VERSION, "components")
+def register(registry: kopf.OperatorRegistry) -> None:
+    kopf.index(GROUP, VERSION, "components", registry=registry)(sy_components)  # its name: the startup kwarg
+
+
 async def sy_components(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): component_entry(body)}

@@ -8,13 +8,17 @@ from typing import Any
 import kopf
 
 from switchyard.handlers.events import emit
+from switchyard.handlers.services import services
 from switchyard.k8s.components import reconcile_rule
 from switchyard.k8s.observe import rule_entry
 from switchyard.models.crd import GROUP, VERSION
 
 
-@kopf.on.event(GROUP, VERSION, "routingrules")
+def register(registry: kopf.OperatorRegistry) -> None:
+    kopf.on.event(GROUP, VERSION, "routingrules", registry=registry)(rule_changed)
+
+
 async def rule_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    if type == "DELETED" or not hasattr(memo, "rt"):
+    if type == "DELETED":
         return
-    await reconcile_rule(memo.rt, rule_entry(body), emit, datetime.now(UTC).replace(microsecond=0))
+    await reconcile_rule(services(memo).rt, rule_entry(body), emit, datetime.now(UTC).replace(microsecond=0))

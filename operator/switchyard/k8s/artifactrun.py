@@ -16,11 +16,11 @@ from collections.abc import Mapping
 
 from minio import Minio
 
-from switchyard import config
 from switchyard.artifacts import keys, reader
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.store import Credentials, StoreError, StoreSpec, make_client
 from switchyard.artifacts.trouble import StagingFailure, classify, is_missing
+from switchyard.config import Options
 from switchyard.k8s.artifactstores import resolve_store
 from switchyard.k8s.client import Api
 from switchyard.k8s.observe import PodEntry
@@ -31,8 +31,11 @@ from switchyard.models.artifactstore import DEFAULT_STORE
 from switchyard.models.workflow import MAX_STATUS_ARTIFACTS, WorkflowSpec
 
 
-async def open_store(api: Api, namespace: str, workflow: str, uid: str, spec: WorkflowSpec) -> RunArtifacts | None:
-    """The run's store, or None when it passes no artifacts (no store named and no `default` store).
+async def open_store(
+    api: Api, namespace: str, workflow: str, uid: str, spec: WorkflowSpec, options: Options
+) -> RunArtifacts | None:
+    """The run's store (its staging with the image and caps of `options`), or None when it passes no artifacts
+    (no store named and no `default` store).
 
     InvalidSpec when the Workflow needs a store (it names one, or its input is an artifact) that is missing
     or unusable, or when the namespace's `default` store is unusable."""
@@ -49,13 +52,21 @@ async def open_store(api: Api, namespace: str, workflow: str, uid: str, spec: Wo
             raise InvalidSpec("ArtifactStoreNotFound", f"{what} not found in namespace {namespace} ({why})") from exc
         raise InvalidSpec("ArtifactStoreInvalid", f"{what} cannot be used: {exc.reason}: {exc.message}") from exc
     input_key = keys.prefixed(store, spec.input.artifact.key) if spec.input.artifact is not None else None
-    return RunArtifacts(store, credentials, namespace, workflow, uid, input_key)
+    return RunArtifacts(store, credentials, namespace, workflow, uid, input_key, options)
 
 
 class RunArtifacts:
     def __init__(
-        self, store: StoreSpec, credentials: Credentials, namespace: str, workflow: str, uid: str, input_key: str | None
+        self,
+        store: StoreSpec,
+        credentials: Credentials,
+        namespace: str,
+        workflow: str,
+        uid: str,
+        input_key: str | None,
+        options: Options,
     ) -> None:
+        self.options = options
         self.store = store
         self.credentials = credentials
         self.uid = uid
@@ -74,7 +85,7 @@ class RunArtifacts:
         return mf.manifest_key(mf.attempt_prefix(self.prefix, node, attempt))
 
     def staging(self, node: str, attempt: int, upstream: Mapping[str, str | None]) -> Staging:
-        options = config.OPTIONS
+        options = self.options
         return Staging(
             store=self.store,
             image=options.staging_image,
@@ -109,7 +120,7 @@ class RunArtifacts:
             if reason == mf.ARTIFACT_MISSING and sidecar is not None and pod is not None:
                 reason, detail = sidecar, (pod.sidecar_message or "").split(":", 1)[-1].strip()
             return staging_failed(result, reason, f"stage-out: {detail}")
-        options = config.OPTIONS
+        options = self.options
         total = manifest.total_bytes
         if options.max_node_output_bytes is not None and total > options.max_node_output_bytes:
             cap = f"the per-node cap is {options.max_node_output_bytes} bytes"

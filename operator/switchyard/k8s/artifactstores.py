@@ -31,7 +31,8 @@ from switchyard.artifacts.store import (
     make_client,
     parse_spec,
 )
-from switchyard.k8s.client import Api, ApiTrouble, is_status
+from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import not_found
 from switchyard.logic.conditions import get_condition, set_condition
 from switchyard.logic.storecheck import recheck_delay
 from switchyard.models.artifactstore import DEFAULT_STORE, ArtifactStoreStatus
@@ -48,7 +49,7 @@ async def read_store(api: Api, namespace: str, name: str) -> dict[str, Any]:
     try:
         body: Any = await api.call(api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
     except ApiException as error:
-        if is_status(error, 404):
+        if not_found(error):
             raise StoreError("StoreNotFound", f"ArtifactStore {name!r} not found in namespace {namespace}") from None
         raise
     return dict(body)
@@ -59,7 +60,7 @@ async def read_secret(api: Api, namespace: str, name: str) -> dict[str, Any] | N
     try:
         secret = await api.call(api.core.read_namespaced_secret, name, namespace)
     except ApiException as error:
-        if is_status(error, 404):
+        if not_found(error):
             return None
         raise
     # only the data, still base64: the Secret's values are decoded where they are used, and logged nowhere

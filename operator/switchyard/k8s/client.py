@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import random
 import threading
@@ -26,13 +25,13 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils.keepalive import tcp_keepalive_socket_options
 
+from switchyard.k8s.errors import already_exists, conflict, is_too_large, not_found, retry_after, too_many_requests
 from switchyard.models.crd import GROUP, VERSION
 
 T = TypeVar("T")
 log = logging.getLogger("switchyard.api")
 
 RETRIABLE = {409, 429, 500, 502, 503, 504}
-ETCD_TOO_LARGE = "etcdserver: request is too large"  # a 500 for an object over etcd's 1.5 MiB: permanent
 MAX_TRIES = 8
 CREDENTIALS_REFRESH_SECONDS = 10.0
 CONNECT_TIMEOUT = 10.0  # seconds to connect (TCP + TLS) to the API server
@@ -42,11 +41,9 @@ READ_TIMEOUT = 60.0
 
 
 class ApiTrouble(Exception):
-    """The API kept failing after retries; the caller should try again later."""
-
-    def __init__(self, message: str, delay: float = 5.0) -> None:
-        super().__init__(message)
-        self.delay = delay
+    """Trouble a later try may not have: a call that kept failing through `Api.call`'s retries, or an object
+    found in a passing state (a Trigger's batch sealed meanwhile). The caller gives up for now and tries again
+    on its next pass or kopf's retry."""
 
 
 # What code outside k8s/ catches when an API call it asked for failed (it never imports the client itself).
@@ -129,45 +126,6 @@ class ThrottledRefresh:
                 configuration.refresh_api_key_hook = self
 
 
-def is_status(exc: BaseException, *codes: int) -> bool:
-    return isinstance(exc, ApiException) and exc.status in codes
-
-
-def status_body(exc: ApiException) -> dict[str, Any]:
-    """The metav1.Status the API server sent with an error ({} when the body is not one)."""
-    try:
-        body = json.loads(exc.body or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def status_reason(exc: ApiException) -> str:
-    """`AlreadyExists`, `Conflict`, `Forbidden`, `Invalid`...: the Status reason ('' when absent)."""
-    return str(status_body(exc).get("reason") or "")
-
-
-def api_message(exc: ApiException) -> str:
-    """What the API server said, for users: the Status message, else the HTTP reason."""
-    return str(status_body(exc).get("message") or f"HTTP {exc.status} {exc.reason}")
-
-
-def is_too_large(exc: BaseException) -> bool:
-    """The write made the object larger than etcd takes (500 `etcdserver: request is too large`, or the API
-    server's own 413 for a request body over 3 MiB): retrying the same write cannot help."""
-    if not isinstance(exc, ApiException):
-        return False
-    return exc.status == 413 or (exc.status == 500 and ETCD_TOO_LARGE in api_message(exc))
-
-
-def retry_after(exc: ApiException) -> float | None:
-    value = (exc.headers or {}).get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 class Api:
     """Typed API groups plus `call`, which runs a blocking client call off the event loop, retrying."""
 
@@ -191,10 +149,10 @@ class Api:
                 return await loop.run_in_executor(self._pool, lambda: direct(fn)(*args, **kwargs))
             except ApiException as exc:
                 # 409 AlreadyExists is an answer, not trouble: only a write Conflict (stale resourceVersion) retries
-                conflict = exc.status == 409 and status_reason(exc) != "AlreadyExists" and retry_conflicts
-                if exc.status not in RETRIABLE or (exc.status == 409 and not conflict) or is_too_large(exc):
+                stale = conflict(exc) and not already_exists(exc) and retry_conflicts
+                if exc.status not in RETRIABLE or (conflict(exc) and not stale) or is_too_large(exc):
                     raise
-                wait = retry_after(exc) if exc.status == 429 else None
+                wait = retry_after(exc) if too_many_requests(exc) else None
                 problem = f"HTTP {exc.status} {exc.reason}"
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 wait, problem = None, f"{type(exc).__name__}: {exc}"
@@ -249,7 +207,7 @@ class Api:
             else:
                 await self.call(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name)
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return False
             raise
         return True
@@ -265,7 +223,7 @@ class Api:
                     propagation_policy="Background",
                 )  # fmt: skip
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
 
     async def patch_status(
@@ -283,7 +241,7 @@ class Api:
                 {"status": dict(status)},
             )
         except ApiException as exc:
-            if exc.status != 404 or not missing_ok:
+            if not (not_found(exc) and missing_ok):
                 raise
 
     def close(self) -> None:

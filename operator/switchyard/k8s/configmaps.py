@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s import render
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import conflict, not_found
 from switchyard.logic import naming
 from switchyard.logic.errors import InvalidSpec
 
@@ -66,7 +67,7 @@ class OwnedConfigMaps:
             )
             created = True
         except ApiException as exc:
-            if exc.status != 409:
+            if not conflict(exc):
                 raise
             existing = await self.api.call(self.api.core.read_namespaced_config_map, name, self.namespace)
             check_owner(
@@ -83,7 +84,7 @@ class OwnedConfigMaps:
         try:
             await self.api.write(self.api.core.patch_namespaced_config_map, name, self.namespace, {"data": dict(data)})
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
             self.verified.discard(name)  # deleted behind our back: create it again
             if not await self.ensure(name, data, "outputs"):

@@ -39,9 +39,10 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import CONNECT_TIMEOUT
 from switchyard.k8s.client import READ_TIMEOUT as CALL_TIMEOUT
+from switchyard.k8s.errors import forbidden, gone
 from switchyard.k8s.observe import job_entry, pod_entry
-from switchyard.k8s.render import LABEL_WORKFLOW
 from switchyard.kopfcompat import matches_namespace, specific_namespaces
+from switchyard.models.labels import LABEL_WORKFLOW
 
 log = logging.getLogger("switchyard.informer")
 
@@ -245,10 +246,10 @@ class ListWatch:
             except ApiException as exc:
                 if self.stopping.is_set():
                     return  # stop() closed the watch under us
-                if exc.status == 403 and self.optional:
+                if forbidden(exc) and self.optional:
                     log.warning("%s: not allowed to list (HTTP 403); going on without this watch", self.kind)
                     return
-                if exc.status == 410:
+                if gone(exc):
                     log.debug("%s watch in %s expired; listing again", self.kind, scope or "all namespaces")
                     continue
                 errors += 1

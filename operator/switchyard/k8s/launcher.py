@@ -19,16 +19,17 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.config import OPTIONS
 from switchyard.k8s import render
-from switchyard.k8s.client import Api, ApiTrouble, api_message, status_reason
+from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import api_message, conflict, forbidden, not_found, rejected, status_reason
 from switchyard.k8s.observe import job_entry
 from switchyard.k8s.staging import Staging
+from switchyard.logic import naming
+from switchyard.logic.exits import SUMMARY_KEY
 from switchyard.logic.scheduler import JobResult, Launch, WorkflowRun
 from switchyard.models.component import ComponentSpec
 
 LAUNCH_CONCURRENCY = 16
-REFUSALS = {400, 403, 404, 422}  # the API said no to this object: not worth a blind retry
 
 
 @dataclass
@@ -38,11 +39,17 @@ class LaunchReport:
     created: int = 0
 
 
+def refused(exc: BaseException) -> bool:
+    """The API said no to this object (malformed, invalid, forbidden, its namespace missing): not worth a blind
+    retry."""
+    return rejected(exc) or forbidden(exc) or not_found(exc)
+
+
 def _refusal(launch: Launch, job: str, exc: BaseException, now: datetime) -> JobResult:
     if isinstance(exc, ApiException):
         message = api_message(exc)
         reason = status_reason(exc) or f"HTTP{exc.status}"
-        transient = exc.status == 403 and "exceeded quota" in message
+        transient = forbidden(exc) and "exceeded quota" in message
         return JobResult(
             launch.node, launch.attempt, "Rejected", job, now, reason, message, blame=False, transient=transient
         )
@@ -54,8 +61,16 @@ def _refusal(launch: Launch, job: str, exc: BaseException, now: datetime) -> Job
 class Launcher:
     """Creates the Jobs of one Workflow."""
 
-    def __init__(self, api: Api, workflow: Mapping[str, Any], log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    def __init__(
+        self,
+        api: Api,
+        workflow: Mapping[str, Any],
+        log: logging.Logger | logging.LoggerAdapter[Any],
+        *,
+        sidecar_injection: bool,  # `--allow-sidecar-injection`
+    ) -> None:
         self.api = api
+        self.sidecar_injection = sidecar_injection
         self.workflow = workflow
         self.namespace: str = workflow["metadata"]["namespace"]
         self.uid: str = workflow["metadata"]["uid"]
@@ -93,11 +108,16 @@ class Launcher:
                     component_name=launch.component,
                     component=component,
                     node_config=run.dag.nodes[launch.node].config,
-                    deps=run.dag.deps[launch.node],
+                    deps=run.inputs_of(launch.node),
                     input_source=input_source,
                     output_shards=shards,
                     staging=staging(launch) if staging is not None else None,
-                    sidecar_injection=OPTIONS.allow_sidecar_injection,
+                    sidecar_injection=self.sidecar_injection,
+                    summary=(
+                        (naming.output_configmap(run.name, SUMMARY_KEY, shards), SUMMARY_KEY)
+                        if launch.node in run.exit_nodes
+                        else None
+                    ),
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(
@@ -108,14 +128,14 @@ class Launcher:
                 try:
                     await self.api.create_job(self.namespace, manifest)
                 except ApiException as exc:
-                    if exc.status == 409:
+                    if conflict(exc):
                         foreign = await self._adopt(launch, job, now)
                         if foreign is not None:
                             report.refused[launch.node] = foreign
                         else:
                             report.adopted += 1
                         return
-                    if exc.status not in REFUSALS:
+                    if not refused(exc):
                         raise
                     report.refused[launch.node] = _refusal(launch, job, exc, now)
                     self.log.warning("the API refused Job %s for node %s: %s", job, launch.node, api_message(exc))
@@ -137,7 +157,7 @@ class Launcher:
         try:
             existing = await self.api.read_job(self.namespace, job)
         except ApiException as exc:
-            if exc.status == 404:  # deleted between the 409 and the read: the next pass creates it again
+            if not_found(exc):  # deleted between the 409 and the read: the next pass creates it again
                 return JobResult(
                     launch.node, launch.attempt, "Rejected", job, now, "JobGone", "the Job vanished", blame=False,
                     transient=True,
@@ -159,5 +179,5 @@ class Launcher:
             try:
                 await self.api.delete_job(self.namespace, name)
             except ApiException as exc:
-                if exc.status != 404:
+                if not not_found(exc):
                     raise

@@ -27,9 +27,11 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.config import DEFAULT_LEASE_NAME
+from switchyard.k8s.errors import conflict, invalid, not_found
+
 log = logging.getLogger("switchyard.leader")
 
-DEFAULT_LEASE_NAME = "switchyard-operator"
 # What a Lease call that got no answer raises: an error Status, a socket error, or urllib3's own (a read
 # timeout, a dropped connection), which is no OSError and once killed the renewer thread silently
 API_TROUBLE = (ApiException, OSError, urllib3.exceptions.HTTPError)
@@ -145,7 +147,7 @@ class LeaderLease:
                 self.settings.name, self.settings.namespace, _request_timeout=self._timeout
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return None
             raise
 
@@ -201,7 +203,7 @@ class LeaderLease:
                     _request_timeout=self._timeout,
                 )
         except ApiException as exc:
-            if exc.status in (409, 422):  # somebody else created or updated it first
+            if conflict(exc) or invalid(exc):  # somebody else created or updated it first
                 return False
             raise
         self.last_renewed = self.monotonic()

@@ -19,6 +19,7 @@ from typing import Any
 
 from kubernetes import client
 
+from switchyard.k8s.errors import forbidden
 from switchyard.k8s.informer import ListWatch, serves
 from switchyard.kopfcompat import Insights, RawEvent, revise_namespaces
 
@@ -87,7 +88,7 @@ def pattern_scope_problem(api_client: client.ApiClient, patterns: list[str]) -> 
         try:
             calls[kind](limit=1, _preload_content=False).release_conn()  # type: ignore[attr-defined]
         except ApiException as exc:
-            if exc.status == 403:
+            if forbidden(exc):
                 denied.append(kind)
     if not denied:
         return None

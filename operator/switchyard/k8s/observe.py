@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from switchyard.k8s.render import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE
 from switchyard.k8s.staging import STAGE_IN, STAGE_OUT
 from switchyard.logic.routing import CompiledRule, compile_rule
 from switchyard.logic.scheduler import JobState
 from switchyard.models.component import ComponentSpec, ComponentStatus
+from switchyard.models.labels import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE
 from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from switchyard import metrics
 from switchyard.k8s.artifactrun import RunArtifacts, staging_failure
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
@@ -380,7 +381,7 @@ class JobObserver:
         try:
             found = await self.api.read_job(self.namespace, job)
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return False, None
             raise
         return True, job_entry(found)

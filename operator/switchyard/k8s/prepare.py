@@ -1,12 +1,15 @@
 """Before a Workflow runs: read its spec and input, route it, and check everything a spec can get wrong.
 
-Every problem of the spec (or of what it names) becomes `InvalidSpec`, which the runner reports as phase
-`Invalid` with a condition and an Event; nothing here writes status.
+`plan_start` (a new run) and `plan_resume` (after a restart) each give the runner one `StartPlan`: the DAG,
+where Jobs read the input, the route, the reused nodes and the outputs ConfigMaps. The runner acts on it
+(ConfigMaps, the started status, Events). Every problem of the spec (or of what it names) becomes
+`InvalidSpec`, which the runner reports as phase `Invalid` with a condition and an Event; nothing here writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,13 +18,16 @@ from pydantic import ValidationError
 
 from switchyard.celpool.route import route_input
 from switchyard.k8s import render
+from switchyard.k8s.artifactrun import RunArtifacts
 from switchyard.k8s.client import Api
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
-from switchyard.logic.analysis import analyse_input
+from switchyard.logic.analysis import InputFacts, analyse_input
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.exits import SUMMARY_KEY, check_exit_nodes
 from switchyard.logic.limits import (
     MANAGED_ENTRY_BYTES,
     MAX_OBJECT_BYTES,
@@ -32,6 +38,7 @@ from switchyard.logic.limits import (
 )
 from switchyard.logic.routing import RouteDecision, path_to_nodes
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT, preview
+from switchyard.logic.when import check_whens
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
@@ -94,7 +101,7 @@ async def read_input(api: Api, namespace: str, spec: WorkflowSpec) -> tuple[str,
     try:
         cm = await api.call(api.core.read_namespaced_config_map, ref.name, namespace)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             raise InvalidSpec("InputNotFound", f"input ConfigMap '{ref.name}' not found") from exc
         raise
     data = (cm.data or {}).get(ref.key)
@@ -151,10 +158,13 @@ def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:
     return path_to_nodes(route_.path)
 
 
-def build_dag(nodes: list[NodeSpec], registry: Registry) -> Dag:
-    """Validate the DAG and what it names: size, structure, components, and each node's merged config."""
+def build_dag(nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpec] = ()) -> Dag:
+    """Validate the DAG (with its exit nodes, `spec.onExit`) and what it names: size, structure, components,
+    each node's merged config and `when`."""
     if len(nodes) > MAX_NODES:
         raise InvalidSpec("TooLarge", f"the workflow has {len(nodes)} nodes; the limit is {MAX_NODES}")
+    check_exit_nodes(nodes, exits)
+    nodes = [*nodes, *exits]
     dag = Dag.build(nodes)
     check_components(nodes, registry.names() | _watched(registry, nodes))
     for name in {n.component for n in nodes}:
@@ -162,6 +172,7 @@ def build_dag(nodes: list[NodeSpec], registry: Registry) -> Dag:
         if entry is not None and entry.spec is None:
             raise InvalidSpec("InvalidComponent", f"component '{name}' is invalid: {entry.error}")
     check_configs(dag, registry)
+    check_whens(dag)
     return dag
 
 
@@ -232,14 +243,15 @@ async def reused_nodes(
     try:
         old = await api.read_object(GROUP, VERSION, namespace, "workflows", name)
     except ApiException as exc:
-        if exc.status == 404:
+        if not_found(exc):
             raise InvalidSpec("ReuseNotFound", f"spec.reuse: workflow '{name}' not found") from exc
         raise
     status = WorkflowStatus.model_validate(old.get("status") or {})
     if status.phase not in ("Succeeded", "Failed"):
         raise InvalidSpec("ReuseNotFinished", f"spec.reuse: workflow '{name}' is {status.phase}, not finished")
     try:
-        old_spec = WorkflowSpec.model_validate(old.get("spec") or {})
+        # a WorkflowTemplate run's spec is its snapshot
+        old_spec = status.template.spec if status.template else WorkflowSpec.model_validate(old.get("spec") or {})
         old_nodes = {n.name: n for n in routed_nodes(old_spec, status.route or RouteStatus())}
     except (ValidationError, InvalidSpec) as exc:
         raise InvalidSpec("ReuseInvalid", f"spec.reuse: workflow '{name}' cannot be read: {exc}") from exc
@@ -257,7 +269,7 @@ async def reused_nodes(
         try:
             found = await api.call(api.core.read_namespaced_config_map, cm, namespace)
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 continue
             raise
         outputs.update(found.data or {})
@@ -278,3 +290,97 @@ async def reused_nodes(
             outputs[node],
         )
     return reused
+
+
+@dataclass
+class StartPlan:
+    """What a run starts from, new or resumed; the runner creates what it names and writes the status."""
+
+    spec: WorkflowSpec
+    dag: Dag
+    input_source: tuple[str, str]  # (ConfigMap, key) Jobs read the input from
+    shards: int  # outputs ConfigMaps of the run
+    outputs: list[str]  # their names
+    stored_input: str | None = None  # new runs: the input ConfigMap's content (None: not ours to store)
+    decision: RouteDecision | None = None  # new runs: how the DAG was chosen
+    reused: dict[str, tuple[NodeStatus, str]] = field(default_factory=dict)  # `spec.reuse`: status, output
+
+    @property
+    def route(self) -> RouteStatus:
+        assert self.decision is not None
+        return route_status(self.decision)
+
+
+async def plan_start(
+    api: Api,
+    registry: Registry,
+    body: Mapping[str, Any],
+    spec: WorkflowSpec,
+    artifacts: RunArtifacts | None,
+    now: datetime,
+) -> StartPlan:
+    """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes."""
+    meta = body["metadata"]
+    data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
+    labels = dict(meta.get("labels") or {})
+    decision = await decide_route(spec, data, labels, registry.rules, size, content_type)
+    dag = build_dag(list(decision.nodes), registry, spec.on_exit)
+    shards = naming.output_shards(len(dag.nodes))
+    reused = await reused_nodes(api, meta["namespace"], spec, dag, now)
+    stored = None
+    if external is None:
+        stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store
+    return StartPlan(
+        spec=spec,
+        dag=dag,
+        input_source=input_source(meta["name"], external),
+        shards=shards,
+        outputs=sorted(
+            {
+                naming.output_configmap(meta["name"], n, shards)
+                for n in (*dag.order, *([SUMMARY_KEY] * bool(spec.on_exit)))
+            }
+        ),
+        stored_input=stored,
+        decision=decision,
+        reused=reused,
+    )
+
+
+async def peek_input(
+    api: Api, namespace: str, spec: WorkflowSpec, artifacts: RunArtifacts | None
+) -> tuple[str, tuple[str, str] | None, int | None, str | None]:
+    """(the input, or an artifact input's beginning; its configMapKeyRef; an artifact's whole size; an
+    artifact's content type when the spec does not set one)."""
+    if artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
+        peek = await artifacts.peek_input()
+        content_type = None
+        if "content_type" not in spec.input.model_fields_set and peek.content_type:
+            content_type = peek.content_type
+        return peek.head.decode("utf-8", errors="replace"), None, peek.size, content_type
+    data, external = await read_input(api, namespace, spec)
+    return data, external, None, None
+
+
+async def input_facts(
+    api: Api, body: Mapping[str, Any], spec: WorkflowSpec, artifacts: RunArtifacts | None
+) -> InputFacts:
+    """The input as RoutingRules and nodes' `when` see it (`input`)."""
+    meta = body["metadata"]
+    data, _, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
+    labels = dict(meta.get("labels") or {})
+    return analyse_input(data, content_type or spec.input.content_type, labels, size=size)
+
+
+def plan_resume(name: str, spec: WorkflowSpec, status: WorkflowStatus, registry: Registry) -> StartPlan:
+    """The started run again, from its immutable spec and its recorded route and outputs."""
+    nodes = routed_nodes(spec, status.route or RouteStatus())
+    dag = build_dag(nodes, registry, spec.on_exit)  # raises only if the spec changed behind our back
+    ref = spec.input.config_map_key_ref
+    return StartPlan(
+        spec=spec,
+        dag=dag,
+        input_source=input_source(name, (ref.name, ref.key) if ref else None),
+        shards=naming.output_shards(len(dag.nodes)),
+        outputs=list(status.outputs),
+    )

@@ -14,26 +14,23 @@ from switchyard.k8s.staging import Staging, with_staging
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import (
+    ANNOTATION_CONFIG,
+    ANNOTATION_WORKFLOW,
+    LABEL_ATTEMPT,
+    LABEL_COMPONENT,
+    LABEL_NODE,
+    LABEL_PURPOSE,
+    LABEL_WORKFLOW,
+    LABEL_WORKFLOW_UID,
+    MANAGED_BY,
+    NO_INJECTION_ANNOTATIONS,
+    NO_INJECTION_LABELS,
+)
 
-LABEL_WORKFLOW = "switchyard.dev/workflow"
-LABEL_NODE = "switchyard.dev/node"
-LABEL_ATTEMPT = "switchyard.dev/attempt"
-LABEL_COMPONENT = "switchyard.dev/component"
-LABEL_WORKFLOW_UID = "switchyard.dev/workflow-uid"
-ANNOTATION_WORKFLOW = "switchyard.dev/workflow"
-ANNOTATION_CONFIG = "switchyard.dev/config"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "switchyard"}
 MOUNT = "/switchyard"
 RUN_AS = 65532
 MAX_CONFIG_BYTES = 128 * 1024
-# What node Pods carry so that mesh and secret injectors leave them alone: an injected sidecar keeps the Pod
-# running after the processor exits and shares its termination-message budget (`--allow-sidecar-injection`).
-NO_INJECTION_LABELS = {"sidecar.istio.io/inject": "false"}
-NO_INJECTION_ANNOTATIONS = {
-    "sidecar.istio.io/inject": "false",
-    "linkerd.io/inject": "disabled",
-    "vault.hashicorp.com/agent-inject": "false",
-}
 
 
 class RenderError(ValueError):
@@ -97,10 +94,11 @@ def job(
     output_shards: int,
     staging: Staging | None = None,
     sidecar_injection: bool = False,
+    summary: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
     with `staging` the Pod passes data through the artifact store (`k8s.staging`); `sidecar_injection` False:
-    the Pod opts out of injected sidecars."""
+    the Pod opts out of injected sidecars; `summary` (ConfigMap, key): an exit node's `workflow.json`."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -133,7 +131,10 @@ def job(
     ]
     # Upstream outputs are required: a kubelet whose ConfigMap cache lags keeps the Pod in ContainerCreating
     # (retrying the mount) rather than starting it without a file, which would compute a wrong result silently.
-    for cm_name, items in _items_by_configmap(wf_name, deps, output_shards).items():
+    grouped = _items_by_configmap(wf_name, deps, output_shards)
+    if summary is not None:  # required as upstream outputs are: written before any exit node's Job
+        grouped.setdefault(summary[0], []).append({"key": summary[1], "path": "workflow.json"})
+    for cm_name, items in grouped.items():
         sources.append({"configMap": {"name": cm_name, "items": items}})
     env = [{"name": e.name, "value": e.value} for e in component.env] + [
         {"name": "SWITCHYARD_WORKFLOW", "value": wf_name},
@@ -232,7 +233,7 @@ def configmap(workflow: Mapping[str, Any], name: str, data: Mapping[str, str], p
             "labels": {
                 **MANAGED_BY,
                 LABEL_WORKFLOW: workflow_label(meta["name"]),
-                "switchyard.dev/purpose": purpose,
+                LABEL_PURPOSE: purpose,
             },
             "ownerReferences": [owner_reference(workflow)],
         },

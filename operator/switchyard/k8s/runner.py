@@ -2,9 +2,11 @@
 
 One `WorkflowRunner` per Workflow (a kopf daemon) is the only writer of that Workflow's status. It wakes on
 Job/Pod/Workflow watch events, on the nearest retry/deadline/pending timer, and on a slow resync. Each pass:
-observe (`observer`) -> decide (the pure engine, `logic.scheduler`) -> act in a crash-safe order: outputs
-(`configmaps`), then Jobs (`launcher`), then status (`statuswriter`). Preparing a run (spec, input, route,
-checks) is in `prepare`; breaker persistence in `breakers`.
+observe (Jobs: `observer`; the facts node features asked for: `nodefacts`) -> decide (the pure engine,
+`logic.scheduler`, which offers ready nodes to the node features of `logic.features`) -> act in a
+crash-safe order: outputs (`configmaps`), then Jobs (`launcher`), then status (`statuswriter`). A run starts
+from one `prepare.StartPlan`; the run's features come from `nodefeatures`; breaker persistence is in
+`breakers`. `docs/architecture.md` walks through a pass.
 """
 
 from __future__ import annotations
@@ -13,34 +15,51 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, prepare
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.launcher import Launcher
-from switchyard.k8s.observer import JobObserver
+from switchyard.k8s.nodefacts import NodeFacts
+from switchyard.k8s.observer import JobObserver, Observation
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.k8s.staging import Staging
 from switchyard.k8s.statuswriter import Emit, ObjectTooLarge, StatusWriter, iso, utcnow
-from switchyard.logic import naming
+from switchyard.logic.analysis import InputFacts
+from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.exits import SUMMARY_KEY
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
 from switchyard.models.component import ComponentSpec
-from switchyard.models.crd import ANNOTATION_STOP, GROUP, VERSION
-from switchyard.models.workflow import RouteStatus, WorkflowSpec, WorkflowStatus
+from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
+from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
 
 RESYNC_SECONDS = 30.0
 LEFTOVER_RETRY_SECONDS = 2.0
 MAX_PASSES = 8  # passes in one wake-up while launches come back adopted or refused
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a pass observed: the usable Components, the breaker book, the Jobs' results, the features' facts."""
+
+    components: dict[str, ComponentSpec]
+    book: BreakerBook
+    jobs: Observation
+    results: dict[str, JobResult]
+    facts: dict[str, dict[str, object]]
 
 
 class WorkflowRunner:
@@ -67,17 +86,18 @@ class WorkflowRunner:
         self.writer = StatusWriter(rt.api, body, self.status, emit, before_write=self.held.write)
         self.registry = prepare.Registry(rt.api, views, self.namespace)
         self.observer = JobObserver(rt.api, views, self.namespace, self.uid)
-        self.launcher = Launcher(rt.api, body, logger)
+        self.launcher = Launcher(rt.api, body, logger, sidecar_injection=rt.options.allow_sidecar_injection)
         self.run: WorkflowRun | None = None
         self.input_source: tuple[str, str] = prepare.input_source(self.name, None)
         self.refused: dict[str, JobResult] = {}  # launches the API refused: fed to the next pass
         self.warned_generation: int | None = None
         self.artifacts: RunArtifacts | None = None  # the run's artifact store, when it has one
+        self.facts = NodeFacts()  # the observe half of node features (`k8s.nodefeatures`)
 
     # -- the daemon ---------------------------------------------------------------------------------
 
     async def serve(self, stopped: Any) -> None:
-        trigger = self.rt.trigger(self.namespace, self.name)
+        trigger = self.rt.wakeup(self.namespace, self.name)
         relay = asyncio.ensure_future(self.relay_stop(stopped, trigger))
         try:
             if self.status.phase in ("Succeeded", "Failed", "Invalid"):
@@ -138,7 +158,8 @@ class WorkflowRunner:
         while not stopped:
             try:
                 async with self.rt.starting:  # a burst of new Workflows prepares a few at a time
-                    spec = prepare.parse_spec(self.body)  # not kept: the run keeps what it needs of it
+                    # not kept: the run keeps what it needs of it (a template run's is in status.template)
+                    spec = await templates.workflow_spec(self.rt.api, self.body, self.status)
                     await self.registry.load()
                     if self.status.phase == "Running" and self.status.started_at is not None:
                         return await self.resume(spec)
@@ -159,38 +180,24 @@ class WorkflowRunner:
         return False
 
     async def open_artifacts(self, spec: WorkflowSpec) -> None:
-        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec)
+        self.artifacts = await open_store(self.rt.api, self.namespace, self.name, self.uid, spec, self.rt.options)
         self.observer.artifacts = self.artifacts
 
     async def begin(self, spec: WorkflowSpec) -> bool:
         await self.open_artifacts(spec)
-        size: int | None = None
-        content_type: str | None = None
-        if self.artifacts is not None and spec.input.artifact is not None:  # nothing of it goes into etcd
-            peek = await self.artifacts.peek_input()
-            data, external = peek.head.decode("utf-8", errors="replace"), None
-            size = peek.size
-            if "content_type" not in spec.input.model_fields_set and peek.content_type:
-                content_type = peek.content_type
-        else:
-            data, external = await prepare.read_input(self.rt.api, self.namespace, spec)
-        self.input_source = prepare.input_source(self.name, external)
-        labels = dict(self.body["metadata"].get("labels") or {})
-        decision = await prepare.decide_route(spec, data, labels, self.registry.rules, size, content_type)
-        dag = prepare.build_dag(list(decision.nodes), self.registry)
         now = utcnow()
-        self.held.shards = naming.output_shards(len(dag.nodes))
-        reused = await prepare.reused_nodes(self.rt.api, self.namespace, spec, dag, now)
+        start = await prepare.plan_start(self.rt.api, self.registry, self.body, spec, self.artifacts, now)
+        decision = start.decision
+        assert decision is not None
+        self.use(start)
+        reused = start.reused
         self.status.nodes = {**self.status.nodes, **{node: status for node, (status, _) in reused.items()}}
-        run = await self.make_run(spec, dag, now)
-        outputs = sorted({naming.output_configmap(self.name, n, self.held.shards) for n in dag.order})
-        route = prepare.route_status(decision)
-        patch = self.writer.started_patch(run, route, outputs, now, reused=set(reused))
-        prepare.check_size(self.body, patch, dag, run.compact())
-        if external is None:
-            stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store
-            await self.configmaps.ensure(self.input_source[0], {"input": stored}, "input")
-        for name in outputs:
+        run = await self.make_run(start, now)
+        patch = self.writer.started_patch(run, start.route, start.outputs, now, reused=set(reused))
+        prepare.check_size(self.body, patch, start.dag, run.compact())
+        if start.stored_input is not None:
+            await self.configmaps.ensure(self.input_source[0], {"input": start.stored_input}, "input")
+        for name in start.outputs:
             await self.configmaps.ensure(name, {}, "outputs")
         self.held.hold({node: output for node, (_, output) in reused.items()})
         await self.writer.started(patch)  # writes them first
@@ -198,7 +205,7 @@ class WorkflowRunner:
             await self.count_rule_match(decision.rule, now)
         self.report_skipped_rules(decision, now)
         self.writer.event(
-            "Normal", "Started", f"routed ({decision.summary}): {len(dag.nodes)} nodes, {decision.reason}"
+            "Normal", "Started", f"routed ({decision.summary}): {len(start.dag.nodes)} nodes, {decision.reason}"
         )
         if reused and spec.reuse is not None:
             self.writer.event("Normal", "Reused", f"{len(reused)} node(s) reused from workflow {spec.reuse.workflow}")
@@ -210,23 +217,26 @@ class WorkflowRunner:
         await self.open_artifacts(spec)
         if self.artifacts is not None:
             self.artifacts.recorded_bytes = sum(n.artifact_bytes or 0 for n in self.status.nodes.values())
-        nodes = prepare.routed_nodes(spec, self.status.route or RouteStatus())
-        dag = prepare.build_dag(nodes, self.registry)  # raises only if the spec changed behind our back
-        self.held.shards = naming.output_shards(len(dag.nodes))
-        ref = spec.input.config_map_key_ref
-        self.input_source = prepare.input_source(self.name, (ref.name, ref.key) if ref else None)
-        for name in self.status.outputs:  # ours, or never touched
+        start = prepare.plan_resume(self.name, spec, self.status, self.registry)
+        self.use(start)
+        for name in start.outputs:  # ours, or never touched
             await self.configmaps.ensure(name, {}, "outputs")
-        self.run = await self.make_run(spec, dag, self.status.started_at or utcnow())
+        self.run = await self.make_run(start, self.status.started_at or utcnow())
         self.log.info("resumed workflow at %s", self.run.progress)
         return True
 
-    async def make_run(self, spec: WorkflowSpec, dag: Dag, started: datetime) -> WorkflowRun:
+    def use(self, start: prepare.StartPlan) -> None:
+        """Where this run's Jobs read their input and how its outputs are sharded."""
+        self.input_source = start.input_source
+        self.held.shards = start.shards
+
+    async def make_run(self, start: prepare.StartPlan, started: datetime) -> WorkflowRun:
         """The engine, started from the node statuses read (after a restart) or reused; from now on the run
         holds the nodes' state, so the parsed copies are dropped (at 20 nodes x 1,000 Workflows they add up).
 
         Its ready order is planned in a worker thread when the cap can bind: up to ~0.5 s of CPU for a DAG of
         thousands of nodes (`logic.plan`), which the event loop must not wait out."""
+        spec, dag = start.spec, start.dag
         runtimes = node_runtimes(dag, self.runtime_estimates(dag))
         if len(dag.nodes) > spec.parallelism:
             keys = await asyncio.to_thread(plan_keys, dag, runtimes, spec.parallelism)
@@ -242,9 +252,18 @@ class WorkflowRunner:
             deadline_seconds=spec.active_deadline_seconds,
             uid=self.uid,
             keys=keys,
+            features=nodefeatures.features(spec, dag, self.facts, self.feature_context(spec)),
+            exit_nodes=[node.name for node in spec.on_exit],
         )
         self.status.nodes = {}
         return run
+
+    def feature_context(self, spec: WorkflowSpec) -> nodefeatures.RunContext:
+        async def read_input() -> InputFacts:
+            return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
+
+        params = templates.params(self.status)  # a WorkflowTemplate run's parameter values, else none
+        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
         """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
@@ -303,23 +322,43 @@ class WorkflowRunner:
         return wake_at
 
     async def one_pass(self, full: bool = False) -> tuple[bool, datetime | None]:
-        """Observe (the Jobs with news; all of them when `full`), step the engine, act on its plan."""
+        """Observe (the Jobs with news, all of them when `full`; the facts features asked for), decide (the
+        pure engine), act on its plan. True: pass again at once (launches adopted or refused, facts wanted)."""
         assert self.run is not None
         self.warn_on_spec_change()
         now = datetime.now(UTC)
+        seen = await self.observe(now, full)
+        plan = self.decide(seen, now)
+        return await self.act(plan, seen, now)
+
+    async def observe(self, now: datetime, full: bool) -> Seen:
+        assert self.run is not None
         components = self.components(now)
-        book = breakers.book(self.rt, self.namespace)
         changed = self.rt.take_changed(self.namespace, self.name)
-        seen = await self.observer.observe(self.run, components, now, None if full else changed)
-        results = {**seen.results, **self.refused}
+        jobs = await self.observer.observe(self.run, components, now, None if full else changed)
+        results = {**jobs.results, **self.refused}
         self.refused = {}
-        plan = self.run.stop(now) if self.stop_request() is not None else self.run.step(results, components, book, now)
+        facts = await self.facts.gather(self.run) if self.facts.wanted else {}
+        return Seen(components, breakers.book(self.rt, self.namespace), jobs, results, facts)
+
+    def decide(self, seen: Seen, now: datetime) -> Plan:
+        assert self.run is not None
+        stop, skip_exits = self.stop_request() is not None, self.annotation(ANNOTATION_STOP_EXIT) is not None
+        return self.run.step(
+            seen.results, seen.components, seen.book, now, seen.facts, stop=stop, skip_exits=skip_exits
+        )
+
+    async def act(self, plan: Plan, seen: Seen, now: datetime) -> tuple[bool, datetime | None]:
+        """In a crash-safe order: outputs a launch reads, Jobs, deletions, status, Events."""
+        assert self.run is not None
+        components, book = seen.components, seen.book
         done = time.monotonic()
         self.launcher.done_at.update(
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
         )
         self.held.hold(plan.outputs)
-        if self.held.read_by(self.run.dag.nodes[launch.node].depends_on for launch in plan.launches):
+        reads = (self.run.dag.nodes[launch.node].depends_on for launch in plan.launches)
+        if self.held.read_by(reads) or (plan.launches and SUMMARY_KEY in self.held.outputs):
             await self.held.write()
         report = await self.launcher.launch(
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
@@ -334,30 +373,33 @@ class WorkflowRunner:
                 and (seconds := spec.timeout_seconds) is not None
             },
         )
-        await self.launcher.delete(plan.delete_jobs + seen.delete_jobs)
+        await self.launcher.delete(plan.delete_jobs + seen.jobs.delete_jobs)
         book.claim(self.name, self.run.running_components(), now)
         written_by = await self.writer.progress(self.run, plan)
         for type_, reason, message in plan.events:
             self.writer.event(type_, reason, message)
             self.log.info(message, extra={"reason": reason})
-        self.record_metrics(plan, results)
+        self.record_metrics(plan, seen.results)
         if book.dirty or book.transitions:
             self.rt.breaker_flush.set()
         self.refused = report.refused
-        wakes = [w for w in (plan.wake_at, seen.wake_at, written_by) if w is not None]
-        return bool(report.refused or report.adopted), min(wakes, default=None)
+        self.facts.want(plan.wanted)
+        wakes = [w for w in (plan.wake_at, seen.jobs.wake_at, written_by) if w is not None]
+        return bool(report.refused or report.adopted or plan.wanted), min(wakes, default=None)
 
     def staging(self, launch: Launch) -> Staging | None:
         """What the launch's staging containers fetch and where they upload (None: no artifact store)."""
         if self.artifacts is None or self.run is None:
             return None
-        upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.dag.deps[launch.node]}
+        upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.inputs_of(launch.node)}
         return self.artifacts.staging(launch.node, launch.attempt, upstream)
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""
-        annotations = self.body["metadata"].get("annotations") or {}
-        value = annotations.get(ANNOTATION_STOP)
+        return self.annotation(ANNOTATION_STOP)
+
+    def annotation(self, key: str) -> str | None:
+        value = (self.body["metadata"].get("annotations") or {}).get(key)
         return None if value is None else str(value)
 
     def warn_on_spec_change(self) -> None:
@@ -392,7 +434,8 @@ class WorkflowRunner:
 
     async def expire_when_due(self, stopped: Any) -> None:
         """ttlSecondsAfterFinished: delete the Workflow (its Jobs and ConfigMaps go with it)."""
-        ttl = (self.body.get("spec") or {}).get("ttlSecondsAfterFinished")
+        notifications.start(self.rt.api, self.body, self.status, self.writer.event)  # spec.notify, never awaited
+        ttl = templates.ttl_seconds(self.body, self.status)
         finished = self.status.finished_at
         if ttl is None or finished is None:
             return
@@ -413,6 +456,6 @@ class WorkflowRunner:
             )
             self.log.info("deleted after ttlSecondsAfterFinished=%s", ttl)
         except ApiException as exc:
-            if exc.status != 404:
+            if not not_found(exc):
                 raise
         metrics.WORKFLOW_PHASE.forget(self.namespace, self.name)

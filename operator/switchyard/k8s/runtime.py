@@ -11,13 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from switchyard.config import Options
 from switchyard.k8s.client import Api
 from switchyard.k8s.informer import Store
 from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
-from switchyard.models.crd import ANNOTATION_STOP
+from switchyard.models.labels import ANNOTATION_STOP
 
 T = TypeVar("T")
 MAX_STARTING = 16
@@ -56,11 +57,6 @@ class Views:
     def job(self, namespace: str, name: str) -> JobEntry | None:
         entry: JobEntry | None = first(self.jobs, (namespace, name))
         return entry
-
-    def stuck_pod(self, namespace: str, job: str) -> PodEntry | None:
-        if (namespace, job) not in self.pods:
-            return None
-        return next((pod for pod in self.pods[(namespace, job)] if pod.stuck), None)
 
     def pods_of(self, namespace: str, job: str) -> list[PodEntry]:
         if (namespace, job) not in self.pods:
@@ -113,14 +109,12 @@ def _rank(pod: PodEntry) -> int:
 @dataclass
 class Runtime:
     api: Api
-    triggers: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    options: Options = field(default_factory=Options)  # the operator's command line
+    # workflow -> the event its runner waits on (set: it has news); not the Trigger kind (`k8s.triggers`)
+    wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
-    # the one breaker flusher of this process: on the Runtime, as kopf hands each object a shallow copy of the
-    # memo, and an attribute set on a copy is that object's alone
-    flusher: asyncio.Task[None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     changed: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # workflow -> Jobs with news
     # workflow -> what its runner reads from its metadata (see `workflow_event`), as of the last watch event
@@ -136,11 +130,12 @@ class Runtime:
         for event in self.synced:
             await event.wait()
 
-    def trigger(self, namespace: str, name: str) -> asyncio.Event:
-        return self.triggers.setdefault((namespace, name), asyncio.Event())
+    def wakeup(self, namespace: str, name: str) -> asyncio.Event:
+        """The event the workflow's runner waits on: set by `wake` and `job_changed`."""
+        return self.wakeups.setdefault((namespace, name), asyncio.Event())
 
     def wake(self, namespace: str, name: str) -> None:
-        if (event := self.triggers.get((namespace, name))) is not None:
+        if (event := self.wakeups.get((namespace, name))) is not None:
             event.set()
 
     def workflow_event(self, namespace: str, name: str, meta: Mapping[str, Any]) -> None:
@@ -164,7 +159,7 @@ class Runtime:
         """A watch event about one of a workflow's Jobs (or their Pods): note the Job and wake the runner,
         which then looks at the Jobs with news instead of all of its running ones."""
         key = (namespace, workflow)
-        if (event := self.triggers.get(key)) is not None:
+        if (event := self.wakeups.get(key)) is not None:
             self.changed.setdefault(key, set()).add(job)
             event.set()
 
@@ -172,10 +167,10 @@ class Runtime:
         """The Jobs noted since the last call (then forgotten)."""
         return self.changed.pop((namespace, workflow), set())
 
-    def forget(self, namespace: str, workflow: str, trigger: asyncio.Event) -> None:
-        """The workflow's runner (the one waiting on `trigger`) is gone. A runner of a namesake created since
-        may already have its own trigger: that one stays."""
+    def forget(self, namespace: str, workflow: str, wakeup: asyncio.Event) -> None:
+        """The workflow's runner (the one waiting on `wakeup`) is gone. A runner of a namesake created since
+        may already have its own wake-up: that one stays."""
         key = (namespace, workflow)
-        if self.triggers.get(key) is trigger:
-            del self.triggers[key]
+        if self.wakeups.get(key) is wakeup:
+            del self.wakeups[key]
             self.changed.pop(key, None)

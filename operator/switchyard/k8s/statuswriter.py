@@ -29,7 +29,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s.client import Api, api_message, is_too_large
+from switchyard.k8s.client import Api
+from switchyard.k8s.errors import api_message, is_too_large
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.limits import json_size, progress_interval
 from switchyard.logic.scheduler import Plan, WorkflowRun
@@ -128,6 +129,8 @@ class StatusWriter:
             "conditions": [c.to_wire() for c in conds],
             "message": None,
         }
+        if self.status.template is not None:  # the WorkflowTemplate's spec as resolved: the run's from now on
+            patch["template"] = self.status.template.to_wire()
         if not run.compact():
             patch["nodes"] = {n: run.node_wire(n) for n in run.dag.order}
         elif reused:
@@ -218,7 +221,11 @@ class StatusWriter:
         if run.succeeded:
             phase, type_, reason = "Succeeded", "Complete", "Succeeded"
             fell = sum(1 for s in run.nodes.values() if s.phase == "FellBack")
+            skipped = sum(1 for s in run.nodes.values() if s.phase == "Skipped")  # only by their `when` here
             message = f"all {run.total} nodes succeeded" + (f" ({fell} fell back)" if fell else "")
+            if skipped:
+                message = f"all {run.total} nodes done: {run.total - skipped} succeeded, {skipped} skipped (when false)"
+                message += f", {fell} fell back" if fell else ""
         else:
             phase, type_ = "Failed", "Failed"
             reason = run.failed_reason or "NodeFailed"
@@ -227,6 +234,8 @@ class StatusWriter:
                 message = "the workflow's activeDeadlineSeconds passed"
             elif reason == "Stopped":
                 message = f"stopped: {stop_message or 'on request'}"
+            elif failed and all(node in run.exit_nodes for node in failed):
+                message = f"the DAG succeeded but {len(failed)} exit node(s) failed: {shown}"
             else:
                 message = f"{len(failed)} node(s) failed: {shown}"
         message = message_field(message)

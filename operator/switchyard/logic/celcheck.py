@@ -1,4 +1,5 @@
-"""Static checks of a RoutingRule's CEL `when` against the declared `input` variable (pure; used by logic.routing).
+"""Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input` (used by
+logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params` (logic.when).
 
 The `cel` runtime compiles without declarations, so a rule reading `payload` or `input.sizee`, or yielding a
 number, compiles and then never matches. This module parses the expression with cel-python's CEL grammar (lark)
@@ -35,6 +36,12 @@ INPUT_FIELDS: Mapping[str, str] = {
 VARIABLE = "input"
 _INPUT = "input"  # the type of the `input` variable itself: a map with the fields above
 _DYN = "dyn"
+# A node's `when` also sees `upstream.NODE` (its dependencies only) with these fields, and `params` (a map).
+UPSTREAM = "upstream"
+PARAMS = "params"
+UPSTREAM_FIELDS: Mapping[str, str] = {"result": "dyn", "phase": "string"}
+_UPSTREAM = "upstream"  # the type of `upstream`: a map keyed by dependency names
+_UPSTREAM_NODE = "upstream node"  # the type of `upstream.NODE`: a map with UPSTREAM_FIELDS
 # Identifiers that CEL resolves without a declaration: type names (`type(x) == int`).
 _BUILTIN_IDENTS: Mapping[str, str] = {
     name: "type" for name in ("int", "uint", "double", "bool", "string", "bytes", "list", "map", "type", "null_type")
@@ -90,22 +97,26 @@ def _parser() -> CELParser:
 
 
 @functools.lru_cache(maxsize=1024)  # the operator recompiles every rule each time it routes a Workflow
-def check_static(when: str) -> str | None:
+def check_static(when: str, upstream: frozenset[str] | None = None) -> str | None:
     """None when nothing is certainly wrong with `when`, else the first problem, e.g.
     "unknown field input.sizee (did you mean input.size?)".
 
     Call it after the `cel` library compiled `when`: an expression this grammar cannot parse is left to the
     runtime (never reported), so a rule the runtime accepts is only refused for a certain fault.
+
+    `upstream`: check a node's `when` instead, whose dependencies are these nodes (see the module's doc).
     """
     try:
         tree = _parser().parse(when)
     except (CELParseError, RecursionError):
         return None
-    return _Checker().run(tree)
+    return _Checker(upstream).run(tree)
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, upstream: frozenset[str] | None = None) -> None:
+        self.upstream = upstream
+        self.variables = [VARIABLE] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
         self.types: dict[int, str] = {}
         self.problems: list[str] = []
         self.nesting = 0
@@ -207,10 +218,17 @@ class _Checker:
             return _DYN
         if name == VARIABLE:
             return _INPUT
+        if self.upstream is not None and name == UPSTREAM:
+            return _UPSTREAM
+        if self.upstream is not None and name == PARAMS:
+            return "map"
         if name in _BUILTIN_IDENTS:
             return _BUILTIN_IDENTS[name]
-        suggestion = _suggest(name, [VARIABLE, *sorted(scope)])
-        self.problems.append(f"unknown variable {name}{suggestion}: the only variable is {VARIABLE}")
+        suggestion = _suggest(name, [*self.variables, *sorted(scope)])
+        if len(self.variables) == 1:
+            self.problems.append(f"unknown variable {name}{suggestion}: the only variable is {VARIABLE}")
+        else:
+            self.problems.append(f"unknown variable {name}{suggestion}: the variables are {', '.join(self.variables)}")
         return _DYN
 
     def _field(self, receiver: str, name: str) -> str:
@@ -220,12 +238,26 @@ class _Checker:
             suggestion = _suggest(name, list(INPUT_FIELDS), prefix=f"{VARIABLE}.")
             self.problems.append(f"unknown field {VARIABLE}.{name}{suggestion}")
             return _DYN
+        if receiver == _UPSTREAM:
+            known = sorted(self.upstream or ())
+            if name in known:
+                return _UPSTREAM_NODE
+            suggestion = _suggest(name, known, prefix=f"{UPSTREAM}.")
+            deps = ", ".join(known) if known else "none"
+            self.problems.append(f"{UPSTREAM}.{name} is not a dependency of this node{suggestion} (dependsOn: {deps})")
+            return _DYN
+        if receiver == _UPSTREAM_NODE:
+            if name in UPSTREAM_FIELDS:
+                return UPSTREAM_FIELDS[name]
+            suggestion = _suggest(name, list(UPSTREAM_FIELDS))
+            self.problems.append(f"unknown field {name} of an upstream node{suggestion}: it has result and phase")
+            return _DYN
         if receiver not in (_DYN, "map"):
             self.problems.append(f"cannot select field {name!r} of {_describe(receiver)}")
         return _DYN
 
     def _index(self, receiver: str, key: Tree[Token] | Token) -> str:
-        if receiver == _INPUT:
+        if receiver in (_INPUT, _UPSTREAM, _UPSTREAM_NODE):
             literal = _string_literal(key)
             if literal is not None:
                 return self._field(receiver, literal)
@@ -237,8 +269,8 @@ class _Checker:
 
 
 def _describe(kind: str) -> str:
-    if kind in (_INPUT, "null"):
-        return "the input map" if kind == _INPUT else "null"
+    if kind in (_INPUT, "null", _UPSTREAM, _UPSTREAM_NODE):
+        return {_INPUT: "the input map", "null": "null", _UPSTREAM: "the upstream map"}.get(kind, "an upstream node")
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 

@@ -30,6 +30,7 @@ class DagNode:
     component: str
     depends_on: tuple[str, ...]
     config: Mapping[str, Any]
+    when: str | None = None  # the node's CEL condition (`logic.when`)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class Dag:
             buckets[levels[name]].append(name)
         order = tuple(name for bucket in buckets for name in bucket)
         kept = {
-            name: DagNode(name, node.component, deps[name], node.config or NO_CONFIG) for name, node in by_name.items()
+            name: DagNode(name, node.component, deps[name], node.config or NO_CONFIG, getattr(node, "when", None))
+            for name, node in by_name.items()
         }
         return cls(nodes=kept, deps=deps, dependents=dependents, order=order, depth=depth)
 

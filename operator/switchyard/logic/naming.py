@@ -17,7 +17,6 @@ MAX_SUBDOMAIN = 253
 NODES_PER_OUTPUT_SHARD = 150  # 150 outputs x 4 KiB stays well under a ConfigMap's 1 MiB
 UID_FRAGMENT = 8  # hex characters of sha256(workflow uid): 32 bits between two workflows with one cut prefix
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -37,10 +36,6 @@ def fit(base: str, suffix: str, limit: int) -> str:
     """
     room = limit - len(suffix)
     return base[:room].rstrip("-.") + suffix
-
-
-def is_label(name: str) -> bool:
-    return len(name) <= MAX_LABEL and _LABEL.match(name) is not None
 
 
 def is_subdomain(name: str) -> bool:

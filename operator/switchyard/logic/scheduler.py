@@ -8,30 +8,20 @@ executes the returned `Plan` (create Jobs, write outputs, patch status) and call
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any
 
 from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
-from switchyard.logic.dag import Dag
-from switchyard.logic.naming import job_name
-from switchyard.logic.nodestate import NodeState
-from switchyard.logic.plan import plan_keys
-from switchyard.logic.priority import node_runtimes
+from switchyard.logic.compact import COMPACT_MESSAGES, COMPACT_TEXT
+from switchyard.logic.exits import SUMMARY_KEY, summary
+from switchyard.logic.features import Defer, Settle, satisfies_dependents
+from switchyard.logic.runstate import DONE_OK, TERMINAL, RunState
+from switchyard.logic.steps import PREVIEW, JobResult, JobState, Launch, Plan, preview, whole_seconds
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
-from switchyard.models.workflow import FailurePolicy, NodeStatus
 
-DONE_OK = frozenset({"Succeeded", "FellBack"})
-TERMINAL = frozenset({"Succeeded", "FellBack", "Failed", "Skipped"})
-PREVIEW = 120
-COMPACT_THRESHOLD = 1000  # above this many nodes, status keeps only what a restart needs
-COMPACT_MESSAGES = 100  # in a compact status, only this many failed nodes keep a (short) message
-COMPACT_TEXT = 80  # ... of at most this many characters
-COMPACT_REASON = 40  # reasons in a compact status are cut to this (k8s/prepare.py budgets COMPACT_NODE_BYTES)
 MAX_FREE_RETRIES = 5  # infrastructure failures of one node that do not use up its retry budget
 # A Job the API refused (quota, admission webhook, invalid): retried after this backoff, never sooner.
 REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
@@ -39,248 +29,20 @@ REJECTED_BACKOFF = Backoff(initial_seconds=5, factor=2, max_seconds=300)
 STORE_RETRIES = 10
 STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
 
-# Waiting: still Active but held up (no Pod yet: a quota); the node shows why and keeps running
-JobState = Literal["Active", "Succeeded", "Failed", "Lost", "Rejected", "Waiting"]
 
+class WorkflowRun(RunState):
+    """A workflow run and its engine: `step` applies results and plans; `stop` halts it on request."""
 
-def whole_seconds(now: datetime) -> datetime:
-    """A node's start or finish as status stamps it: whole seconds, the precision of a Job's start and
-    completion times, so a duration compares like with like (a start at .9 s does not shorten a node by 1 s)."""
-    return now.replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What the cluster says about the Job of one (node, attempt)."""
-
-    node: str
-    attempt: int
-    state: JobState
-    job: str = ""
-    finished_at: datetime | None = None
-    reason: str = ""
-    message: str = ""  # the container's termination message: the output on success, the error on failure
-    blame: bool = True  # False: not the component's failure (the cluster refused or lost it); the breaker ignores it
-    transient: bool = False  # Rejected only: the refusal will pass (e.g. a quota): the attempt is not used up
-    # Succeeded only: the attempt's output artifacts (ArtifactRef wire form, at most MAX_STATUS_ARTIFACTS) and
-    # the key of its manifest (all of them), when the run passes data through an artifact store.
-    artifacts: tuple[dict[str, object], ...] | None = None
-    artifact_manifest: str | None = None
-    artifact_bytes: int | None = None
-    # Failed/Lost: the store's trouble, not the Component's (ArtifactStoreUnavailable...): retried with
-    # backoff without using up the Component's retry limit (at most STORE_RETRIES times in a row).
-    store_trouble: bool = False
-    permanent: bool = False  # Failed: a retry cannot help (a policy refuses the Pod): no further attempt
-    # Failed only: the cluster ended it (a disruption, a deadline hit before the container ran): retried without
-    # using up the retry budget (at most MAX_FREE_RETRIES times per node and run)
-    infrastructure: bool = False
-
-
-@dataclass(frozen=True)
-class Launch:
-    node: str
-    attempt: int
-    component: str  # the component to run: the node's own, or its fallback
-    fallback_for: str | None = None
-
-
-@dataclass
-class Plan:
-    launches: list[Launch] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)  # node -> full output to persist before status
-    changed: set[str] = field(default_factory=set)  # nodes whose status changed
-    delete_jobs: list[str] = field(default_factory=list)
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    wake_at: datetime | None = None
-
-    def wake(self, when: datetime) -> None:
-        if self.wake_at is None or when < self.wake_at:
-            self.wake_at = when
-
-
-class ReadyQueue:
-    """Ready nodes, popped smallest key first (`logic.plan`: the planned start; ties by spec order). A node
-    may be pushed twice; the engine skips a popped node that is no longer waiting."""
-
-    def __init__(self, priority: Mapping[str, tuple[float, int]]) -> None:
-        self._priority = priority
-        self._heap: list[tuple[float, int, str]] = []
-
-    def append(self, node: str) -> None:
-        heapq.heappush(self._heap, (*self._priority[node], node))
-
-    def pop(self) -> str:
-        return heapq.heappop(self._heap)[2]
-
-    def clear(self) -> None:
-        self._heap.clear()
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-    def __bool__(self) -> bool:
-        return bool(self._heap)
-
-    def __iter__(self) -> Iterator[str]:
-        return (entry[2] for entry in sorted(self._heap))
-
-
-def _state(status: NodeStatus | None) -> NodeState:
-    return NodeState() if status is None else NodeState.of(status)
-
-
-def preview(text: str, limit: int = PREVIEW) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-class RunningComponents(Mapping[str, str]):
-    """`WorkflowRun.running_components()`: running node -> component, read through to the run."""
-
-    def __init__(self, run: WorkflowRun) -> None:
-        self.run = run
-
-    def __getitem__(self, node: str) -> str:
-        if node not in self.run.running:
-            raise KeyError(node)
-        return self.run.component_of(node)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.run.running))
-
-    def __len__(self) -> int:
-        return len(self.run.running)
-
-
-class WorkflowRun:
-    """The live state of one workflow run, rebuilt from its status after a restart."""
-
-    def __init__(
-        self,
-        name: str,
-        dag: Dag,
-        nodes: Mapping[str, NodeStatus],
-        *,
-        parallelism: int,
-        failure_policy: FailurePolicy,
-        started_at: datetime,
-        deadline_seconds: int | None = None,
-        uid: str = "",
-        runtime_estimates: Mapping[str, float] | None = None,
-        keys: Mapping[str, tuple[float, int]] | None = None,
-    ) -> None:
-        """`runtime_estimates` (component -> seconds, default 1 each) set the order in which ready nodes
-        start when more are ready than `parallelism` allows: a list schedule planned on them (`logic.plan`),
-        never longer than longest-remaining-path-first. `keys` is that plan made beforehand (`plan_keys`)."""
-        self.name = name
-        self.uid = uid
-        self.dag = dag
-        self.index = {node: i for i, node in enumerate(dag.nodes)}  # position in the immutable DAG
-        self.rejections: dict[str, int] = {}  # node -> transient refusals in a row (backoff)
-        self.store_troubles: dict[str, int] = {}  # node -> attempts lost to store trouble (not charged)
-        # node -> retries after infrastructure failures, not charged to the retry budget (not kept across restarts)
-        self.free_retries: dict[str, int] = {}
-        self.messages_kept = 0  # compact status: failed nodes that kept a message
-        self.with_message: set[str] = set()
-        self.parallelism = parallelism
-        self.failure_policy = failure_policy
-        self.started_at = started_at
-        self.deadline = started_at + timedelta(seconds=deadline_seconds) if deadline_seconds else None
-        self.nodes: dict[str, NodeState] = {n: _state(nodes.get(n)) for n in dag.order}
-        self.failed_reason: str | None = None
-        self.remaining: dict[str, int] = {}
-        # The ready queue: a heap of (planned start, spec position, node).
-        self.priority = keys if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
-        self.ready = ReadyQueue(self.priority)
-        self.running: set[str] = set()
-        self.retrying: set[str] = set()
-        self.done = 0
-        blocked: set[str] = set()
-        for name_ in dag.order:
-            status = self.nodes[name_]
-            self.remaining[name_] = sum(1 for d in dag.deps[name_] if self.nodes[d].phase not in DONE_OK)
-            if status.phase in TERMINAL:
-                self.done += 1
-                if status.phase == "Failed":
-                    blocked.add(name_)
-                    self.failed_reason = self.failed_reason or "NodeFailed"
-            elif status.phase == "Running":
-                self.running.add(name_)
-            elif status.phase == "Retrying":
-                self.retrying.add(name_)
-            elif self.remaining[name_] == 0:
-                self.ready.append(name_)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As `RunState` (the DAG, the node statuses read, parallelism, policy, timing, features)."""
+        super().__init__(*args, **kwargs)
         # A restart may find a failure whose dependents were not marked yet: the first step reports them.
         self._carry = Plan()
+        blocked = {node for node, status in self.nodes.items() if status.phase == "Failed"}
         self._skip_after_failures(blocked, None, self._carry)
-
-    # -- what the caller asks ---------------------------------------------------------------------
-
-    @property
-    def total(self) -> int:
-        return len(self.nodes)
-
-    @property
-    def progress(self) -> str:
-        """`ok/total`: the nodes that ended well (Succeeded, FellBack), as `argo` counts; a Failed run whose
-        other nodes were Skipped does not read `5/5`."""
-        ok = sum(1 for status in self.nodes.values() if status.phase in DONE_OK)
-        return f"{ok}/{self.total}"
-
-    @property
-    def finished(self) -> bool:
-        return self.done == self.total
-
-    @property
-    def succeeded(self) -> bool:
-        return self.finished and all(s.phase in DONE_OK for s in self.nodes.values())
-
-    def job_name(self, node: str, attempt: int) -> str:
-        return job_name(self.name, self.uid, node, self.index[node], attempt)
-
-    def running_jobs(self) -> dict[str, tuple[int, str]]:
-        """Node -> (attempt, Job name) of every running node: the Jobs the caller should observe."""
-        return {
-            n: (self.nodes[n].attempts, self.nodes[n].job or self.job_name(n, self.nodes[n].attempts))
-            for n in self.running
-        }
-
-    def running_components(self) -> Mapping[str, str]:
-        """Node -> the component its running Job runs (the node's own, or its fallback): a live view,
-        O(1) to take and to look up, so a pass that touches a few nodes does not pay for all running ones."""
-        return RunningComponents(self)
-
-    def component_of(self, node: str) -> str:
-        """The component a node runs now: its own, or the fallback it fell back to."""
-        return self.nodes[node].fallback or self.dag.nodes[node].component
-
-    def compact(self) -> bool:
-        return self.total > COMPACT_THRESHOLD
-
-    def node_wire(self, node: str) -> dict[str, object]:
-        """A node's status as written. A compact status (large workflows) stays bounded for any outcome:
-        finished nodes lose Job name, output preview and start time; reasons are cut to `COMPACT_REASON`;
-        only the first `COMPACT_MESSAGES` nodes with a message keep one, cut to `COMPACT_TEXT`.
-        Nulls remove what an earlier write stored (merge patch)."""
-        status = self.nodes[node]
-        wire = status.wire()
-        if self.compact():
-            if status.phase in TERMINAL:
-                wire.update(job=None, output=None, startedAt=None, fallback=None)
-            # A compact node lists no artifacts: its manifest's key leads to all of them (in the store).
-            wire.pop("artifacts", None)
-            for key in ("artifactManifest", "artifactBytes"):
-                if wire.get(key) is None:
-                    wire.pop(key, None)
-            if status.reason:
-                wire["reason"] = preview(status.reason, COMPACT_REASON)
-            keep = status.message and status.phase not in ("Skipped", "Succeeded")
-            if keep and (node in self.with_message or len(self.with_message) < COMPACT_MESSAGES):
-                self.with_message.add(node)
-                wire["message"] = preview(status.message or "", COMPACT_TEXT)
-            else:
-                wire["message"] = None
-        return wire
+        if self.exit_nodes and self.main_finished():  # ended before a restart: the exit nodes go on
+            started = any(self.nodes[node].attempts or self.nodes[node].phase != "Pending" for node in self.exit_nodes)
+            self._release_exits(self._carry, summary_written=started)
 
     # -- the engine -------------------------------------------------------------------------------
 
@@ -290,14 +52,29 @@ class WorkflowRun:
         components: Mapping[str, ComponentSpec],
         breakers: BreakerBook,
         now: datetime,
+        facts: Mapping[str, Mapping[str, object]] | None = None,
+        *,
+        stop: bool = False,
+        skip_exits: bool = False,
     ) -> Plan:
-        """Apply Job results (keyed by node, for Running nodes), then launch what is ready."""
+        """Apply Job results (keyed by node, for Running nodes) and the facts features asked for (feature ->
+        node -> fact), then offer ready nodes to the features and launch the rest.
+
+        `stop`: a stop was requested: the DAG is halted (as `stop`), its exit nodes still run; `skip_exits`:
+        a second stop: the exit nodes are halted too."""
         plan, self._carry = self._carry, Plan()
-        if self.deadline is not None and not self.finished:
+        self._take_facts(facts or {})
+        if stop and not self.main_finished():
+            self._halt("Stopped", "the workflow was stopped", plan, now)
+        if skip_exits and not self.finished:
+            self._halt("Stopped", "the workflow was stopped twice: its exit nodes are skipped", plan, now, exits=True)
+        if self.deadline is not None and not self.main_finished():
             if now >= self.deadline:
                 self._expire(plan, now)
-                return plan
-            plan.wake(self.deadline)
+                if not self.exit_nodes:
+                    return plan
+            else:
+                plan.wake(self.deadline)
         for node in sorted(results):  # O(results), not O(running): a step costs what changed
             result = results[node]
             status = self.nodes[node]
@@ -326,13 +103,18 @@ class WorkflowRun:
     def _launch_ready(
         self, components: Mapping[str, ComponentSpec], breakers: BreakerBook, now: datetime, plan: Plan
     ) -> None:
-        if self.failed_reason and self.failure_policy == "FailFast":
+        if self.failed_reason and self.failure_policy == "FailFast" and not self.exits_released:
             self._stop_everything_pending(plan, now)
+        if self.exit_nodes and not self.exits_released and self.main_finished():
+            self._release_exits(plan)
+        if self.failed_reason and self.failure_policy == "FailFast" and not self.exits_released:
             return
         while self.ready and len(self.running) < self.parallelism:
             node = self.ready.pop()
             status = self.nodes[node]
-            if status.phase in TERMINAL or node in self.running:
+            if status.phase in TERMINAL or node in self.running or node in self.deferred:
+                continue
+            if node not in self.offered and self._offer(node, now, plan):
                 continue
             spec = self.dag.nodes[node]
             component = components.get(spec.component)
@@ -347,6 +129,62 @@ class WorkflowRun:
                 self._fall_back(node, attempt, component, spec.component, components, now, plan)
             else:
                 self._start(node, Launch(node, attempt, spec.component), now, plan)
+
+    # -- node features (logic.features) -----------------------------------------------------------
+
+    def _take_facts(self, facts: Mapping[str, Mapping[str, object]]) -> None:
+        """Keep what the observe half found; a node deferred for it is ready again."""
+        for feature, found in facts.items():
+            self.facts.setdefault(feature, {}).update(found)
+            for node in found:
+                if self.deferred.get(node) == feature:
+                    del self.deferred[node]
+                    self.ready.append(node)
+
+    def _offer(self, node: str, now: datetime, plan: Plan) -> bool:
+        """Offer a ready node to each feature; True when one settled or deferred it (no Job now)."""
+        spec = self.dag.nodes[node]
+        for feature in self.features:
+            if not feature.applies(spec):
+                continue
+            verdict = feature.decide(node, self, self.facts.get(feature.name, {}), now)
+            if isinstance(verdict, Defer):
+                self.deferred[node] = feature.name
+                plan.wanted.setdefault(feature.name, set()).add(node)
+                return True
+            if verdict is not None:
+                for facts in self.facts.values():
+                    facts.pop(node, None)
+                self._settle(node, verdict, now, plan)
+                return True
+        self.offered.add(node)
+        for facts in self.facts.values():
+            facts.pop(node, None)
+        return False
+
+    def _settle(self, node: str, verdict: Settle, now: datetime, plan: Plan) -> None:
+        """A feature ended the node without a Job: Succeeded (its output persisted as a Job's) or Skipped."""
+        status = self.nodes[node]
+        status.phase = verdict.phase
+        status.started_at = status.started_at or whole_seconds(now)
+        status.finished_at = whole_seconds(now)
+        status.next_retry_at = None
+        status.reason = verdict.reason
+        status.message = verdict.message
+        if verdict.phase == "Succeeded":
+            status.output = preview(verdict.output or "")
+            status.artifacts = list(verdict.artifacts) if verdict.artifacts is not None else None
+            status.artifact_manifest = verdict.artifact_manifest
+            status.artifact_bytes = verdict.artifact_bytes
+            plan.outputs[node] = verdict.output or ""
+        plan.changed.add(node)
+        if verdict.event is not None:
+            plan.events.append((verdict.event, verdict.reason, f"node {node}: {verdict.message}"))
+        if satisfies_dependents(status):
+            self._node_done(node)
+        else:
+            self.done += 1
+            self._skip_after_failures({node}, now, plan)
 
     def _start(self, node: str, launch: Launch, now: datetime, plan: Plan) -> None:
         status = self.nodes[node]
@@ -464,18 +302,7 @@ class WorkflowRun:
         free = self.store_troubles.get(node, 0)
         if result.store_trouble and free < STORE_RETRIES:
             free = self.store_troubles[node] = free + 1
-            due = next_retry_at(STORE_BACKOFF, free, max(failed_at, now))
-            if due.microsecond:
-                due = due.replace(microsecond=0) + timedelta(seconds=1)
-            status.phase = "Retrying"
-            status.next_retry_at = due
-            status.finished_at = failed_at
-            status.reason = reason
-            status.message = f"attempt {status.attempts} failed: {message}"
-            self.retrying.add(node)
-            plan.changed.add(node)
-            plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
-            plan.wake(due)
+            self._retry(node, next_retry_at(STORE_BACKOFF, free, max(failed_at, now)), failed_at, reason, message, plan)
             return
         if result.infrastructure and self.free_retries.get(node, 0) < MAX_FREE_RETRIES:
             self.free_retries[node] = self.free_retries.get(node, 0) + 1
@@ -488,19 +315,24 @@ class WorkflowRun:
             due = next_retry_at(policy.retry.backoff, status.attempts, max(failed_at, now))
             if result.state == "Rejected":  # the API refused the Job: never hammer it
                 due = max(due, next_retry_at(REJECTED_BACKOFF, status.attempts, max(failed_at, now)))
-            if due.microsecond:
-                due = due.replace(microsecond=0) + timedelta(seconds=1)
-            status.phase = "Retrying"
-            status.next_retry_at = due
-            status.finished_at = failed_at
-            status.reason = reason
-            status.message = f"attempt {status.attempts} failed: {message}"
-            self.retrying.add(node)
-            plan.changed.add(node)
-            plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
-            plan.wake(due)
+            self._retry(node, due, failed_at, reason, message, plan)
             return
         self._finish_failed(node, reason, message, failed_at, plan)
+
+    def _retry(self, node: str, due: datetime, failed_at: datetime, reason: str, message: str, plan: Plan) -> None:
+        """The attempt failed; the next one starts at `due`, rounded up to the whole seconds of status stamps."""
+        if due.microsecond:
+            due = due.replace(microsecond=0) + timedelta(seconds=1)
+        status = self.nodes[node]
+        status.phase = "Retrying"
+        status.next_retry_at = due
+        status.finished_at = failed_at
+        status.reason = reason
+        status.message = f"attempt {status.attempts} failed: {message}"
+        self.retrying.add(node)
+        plan.changed.add(node)
+        plan.events.append(("Warning", "NodeRetrying", f"node {node}: {status.message}; retry at {due:%H:%M:%S}"))
+        plan.wake(due)
 
     def _note(self, node: str, result: JobResult, plan: Plan) -> None:
         """News about a running attempt that does not end it (its Pod disrupted and replaced): on the node and
@@ -605,11 +437,24 @@ class WorkflowRun:
         plan.changed.add(node)
 
     def _stop_everything_pending(self, plan: Plan, now: datetime) -> None:
-        """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own)."""
+        """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own). Exit nodes
+        wait for the DAG to end, then run."""
         for node, status in self.nodes.items():
-            if status.phase in ("Pending", "Retrying"):
+            if status.phase in ("Pending", "Retrying") and node not in self.exit_nodes:
                 self._skip(node, "FailFast", "the workflow is failing (failurePolicy FailFast)", now, plan)
         self.ready.clear()
+
+    def _release_exits(self, plan: Plan, summary_written: bool = False) -> None:
+        """The DAG has ended: `workflow.json` goes to the outputs, and the exit nodes may start."""
+        self.exits_released = True
+        if not summary_written:
+            main = {node: status for node, status in self.nodes.items() if node not in self.exit_nodes}
+            satisfied = sum(1 for status in main.values() if satisfies_dependents(status))
+            plan.outputs[SUMMARY_KEY] = summary(main, self.failed_reason, satisfied)
+        for node in self.held_exits:
+            if self.nodes[node].phase == "Pending":
+                self.ready.append(node)
+        self.held_exits = []
 
     def stop(self, now: datetime) -> Plan:
         """Stopped on request: running Jobs are deleted and their nodes Failed (Stopped), the rest Skipped."""
@@ -621,10 +466,15 @@ class WorkflowRun:
     def _expire(self, plan: Plan, now: datetime) -> None:
         self._halt("DeadlineExceeded", "the workflow's activeDeadlineSeconds passed", plan, now)
 
-    def _halt(self, reason: str, why: str, plan: Plan, now: datetime) -> None:
-        """End the run now: running nodes fail with `reason` (their Jobs deleted), waiting ones are Skipped."""
-        self.failed_reason = reason
-        for node in sorted(self.running):
+    def _halt(self, reason: str, why: str, plan: Plan, now: datetime, exits: bool = False) -> None:
+        """End the DAG now (`exits`: the exit nodes too): running nodes fail with `reason` (their Jobs deleted),
+        waiting ones are Skipped."""
+        self.failed_reason = self.failed_reason if exits and self.exits_released else reason
+        halted = self.exit_nodes if exits else frozenset(self.nodes) - self.exit_nodes
+        if exits:
+            self.exits_released = True
+            self.held_exits = []
+        for node in sorted(self.running & halted):
             status = self.nodes[node]
             if status.job:
                 plan.delete_jobs.append(status.job)
@@ -635,11 +485,24 @@ class WorkflowRun:
             status.next_retry_at = None
             plan.changed.add(node)
             self.done += 1
-        self.running.clear()
+        self.running -= halted
         for node, status in self.nodes.items():
-            if status.phase in ("Pending", "Retrying"):
+            if status.phase in ("Pending", "Retrying") and node in halted:
                 self._skip(node, reason, why, now, plan)
-        self.ready.clear()
+        if not self.exit_nodes or exits:
+            self.ready.clear()
 
 
-__all__ = ["BreakerBook", "JobResult", "Launch", "Plan", "WorkflowRun", "preview"]
+__all__ = [
+    "COMPACT_MESSAGES",
+    "COMPACT_TEXT",
+    "DONE_OK",
+    "TERMINAL",
+    "BreakerBook",
+    "JobResult",
+    "JobState",
+    "Launch",
+    "Plan",
+    "WorkflowRun",
+    "preview",
+]

@@ -13,12 +13,12 @@ from switchyard.models.artifactstore import ArtifactStoreSpec, ArtifactStoreStat
 from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.component import ComponentSpec, ComponentStatus
 from switchyard.models.routing import MAX_WHEN_NESTING, RoutingRuleSpec, RoutingRuleStatus
+from switchyard.models.template import WorkflowTemplateSpec, WorkflowTemplateStatus
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
-from switchyard.models.workflow import WorkflowSpec, WorkflowStatus
+from switchyard.models.workflow import PARAM_NAME, WorkflowObjectSpec, WorkflowStatus
 
 GROUP = "switchyard.dev"
 VERSION = "v1alpha1"
-ANNOTATION_STOP = f"{GROUP}/stop"  # on a Workflow: stop it (the value is the reason); set by `switchyard stop`
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "switchyard"
 # RE2 (Kubernetes CEL `matches`): comprehension calls nested too deep, see the RoutingRule `spec.when` rule.
@@ -73,7 +73,7 @@ WORKFLOW = Kind(
     plural="workflows",
     singular="workflow",
     short_names=("sywf",),
-    spec=WorkflowSpec,
+    spec=WorkflowObjectSpec,
     status=WorkflowStatus,
     description="Input data plus an explicit DAG of nodes, or a request to be routed; run as one Job per node.",
     columns=(
@@ -83,7 +83,13 @@ WORKFLOW = Kind(
         PrinterColumn("Message", ".status.message", priority=1),
         AGE,
     ),
-    list_map_keys={"spec.nodes": ("name",), "status.route.nodes": ("name",)},
+    list_map_keys={
+        "spec.nodes": ("name",),
+        "spec.onExit": ("name",),
+        "status.route.nodes": ("name",),
+        "status.template.spec.nodes": ("name",),
+        "status.template.spec.onExit": ("name",),
+    },
     rules=(
         Rule(
             "spec",
@@ -94,6 +100,21 @@ WORKFLOW = Kind(
             "spec",
             "!has(self.routing) || !has(self.nodes) || size(self.nodes) == 0",
             "a Workflow takes either explicit nodes or routing (how to pick a path without nodes), not both",
+        ),
+        Rule(
+            "spec",
+            "!has(self.workflowTemplateRef) || ((!has(self.nodes) || size(self.nodes) == 0) && !has(self.routing))",
+            "a Workflow with a workflowTemplateRef runs the template's DAG: leave nodes and routing out",
+        ),
+        Rule(
+            "spec",
+            "has(self.workflowTemplateRef) || !has(self.arguments) || size(self.arguments) == 0",
+            "arguments are for a workflowTemplateRef; this Workflow names no template",
+        ),
+        Rule(
+            "spec.arguments",
+            f"self.all(k, k.matches('{PARAM_NAME}'))",
+            "argument names are letters, digits and _, not starting with a digit",
         ),
         Rule(
             "spec.input",
@@ -219,6 +240,11 @@ TRIGGER = Kind(
             "!has(self.data) && !has(self.configMapKeyRef)",
             "the workflowTemplate's input comes from the events; leave data and configMapKeyRef out",
         ),
+        Rule(
+            "spec",
+            "has(self.workflowTemplate) != has(self.workflowTemplateRef)",
+            "a Trigger takes exactly one of workflowTemplate or workflowTemplateRef",
+        ),
     ),
 )
 
@@ -239,4 +265,35 @@ ARTIFACT_STORE = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE, TRIGGER, ARTIFACT_STORE)
+WORKFLOW_TEMPLATE = Kind(
+    kind="WorkflowTemplate",
+    plural="workflowtemplates",
+    singular="workflowtemplate",
+    short_names=("sywft",),
+    spec=WorkflowTemplateSpec,
+    status=WorkflowTemplateStatus,
+    description="A Workflow spec with parameters, written once and run by Workflows that name it "
+    "(`spec.workflowTemplateRef`).",
+    columns=(
+        PrinterColumn("Ready", READY_STATUS, description="The Ready condition: True when the spec can run."),
+        PrinterColumn("Parameters", ".spec.parameters[*].name", description="The parameters' names."),
+        PrinterColumn("Reason", READY_REASON, priority=1),
+        AGE,
+    ),
+    list_map_keys={"spec.workflow.nodes": ("name",), "spec.parameters": ("name",)},
+    rules=(
+        Rule(
+            "spec.workflow",
+            "!has(self.routing) || !has(self.nodes) || size(self.nodes) == 0",
+            "a Workflow takes either explicit nodes or routing (how to pick a path without nodes), not both",
+        ),
+        Rule(
+            "spec.workflow.input",
+            "!(has(self.data) && has(self.configMapKeyRef)) && "
+            "(!has(self.artifact) || !(has(self.data) || has(self.configMapKeyRef)))",
+            "input takes one of data, configMapKeyRef or artifact, not several",
+        ),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (WORKFLOW, COMPONENT, ROUTING_RULE, TRIGGER, ARTIFACT_STORE, WORKFLOW_TEMPLATE)

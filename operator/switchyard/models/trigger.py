@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from switchyard.models.common import (
     MAX_EXPRESSION,
@@ -14,7 +14,7 @@ from switchyard.models.common import (
     StatusModel,
     Timestamp,
 )
-from switchyard.models.workflow import WorkflowSpec
+from switchyard.models.workflow import MAX_PARAMETERS, NotifySpec, WorkflowSpec, WorkflowTemplateRef
 
 MAX_EVENT_TYPES = 64
 MAX_BATCH_ITEMS = 1000
@@ -82,9 +82,30 @@ class TriggerSpec(ApiModel):
         ]
         | None
     ) = None
-    workflow_template: WorkflowSpec = Field(
+    workflow_template: WorkflowSpec | None = Field(
+        default=None,
         description="The spec of each Workflow created; its `input` is replaced by the event data (a JSON array "
-        "of the items' data, in arrival order, for a batch).",
+        "of the items' data, in arrival order, for a batch). Or use `workflowTemplateRef`.",
+    )
+    workflow_template_ref: WorkflowTemplateRef | None = Field(
+        default=None,
+        description="Instead of an inline `workflowTemplate`: each Workflow runs this WorkflowTemplate with "
+        "`arguments`, its input the event data.",
+    )
+    arguments: Annotated[
+        dict[
+            Annotated[str, StringConstraints(max_length=63)],
+            Annotated[str, StringConstraints(max_length=MAX_EXPRESSION)],
+        ],
+        Field(
+            max_length=MAX_PARAMETERS,
+            description="NAME: a CEL expression over `event` (as in `filter`) whose value, as a string, is the "
+            "argument of each Workflow's template parameter NAME. Not with `batch`.",
+        ),
+    ] = {}
+    notify: NotifySpec | None = Field(
+        default=None,
+        description="`notify` of every Workflow the Trigger creates: a CloudEvent to this sink when it finishes.",
     )
     batch: BatchSpec | None = Field(
         default=None, description="Group events into one Workflow per batch; unset starts one Workflow per event."
@@ -113,6 +134,16 @@ class TriggerSpec(ApiModel):
         description="Also start a Workflow at each tick of this cron schedule (its input: the tick's "
         "scheduledTime). A Trigger with a schedule and no eventTypes takes no events.",
     )
+
+    @model_validator(mode="after")
+    def _one_template(self) -> TriggerSpec:
+        if (self.workflow_template is None) == (self.workflow_template_ref is None):
+            raise ValueError("a Trigger takes exactly one of workflowTemplate or workflowTemplateRef")
+        if self.arguments and self.workflow_template_ref is None:
+            raise ValueError("'arguments' are for a workflowTemplateRef")
+        if self.arguments and self.batch is not None:
+            raise ValueError("'arguments' are evaluated over one event: a batched Trigger cannot take them")
+        return self
 
 
 class WorkflowCounts(StatusModel):

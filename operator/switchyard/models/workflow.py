@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -23,6 +24,8 @@ from switchyard.models.common import (
 Name = Annotated[str, StringConstraints(max_length=253)]
 LabelValue = Annotated[str, StringConstraints(max_length=63)]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
+MAX_NODE_WHEN = 1024  # a node's `when`, as long as a RoutingRule's
+MAX_EXIT_NODES = 20
 
 
 class NodeSpec(ApiModel):
@@ -43,6 +46,15 @@ class NodeSpec(ApiModel):
     config: FreeForm = Field(
         default={},
         description="Configuration for this run, merged over the Component's `config` (nested objects key by key).",
+    )
+    when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NODE_WHEN)] | None = Field(
+        default=None,
+        description="A CEL condition checked once the dependencies are done: the node runs only when it is true. "
+        "It sees `input` (as RoutingRules do), `upstream.NODE.result` (a dependency's output, parsed as JSON when "
+        'it is JSON) and `upstream.NODE.phase` (use `upstream["my-node"]` for names with dashes), and '
+        "`params` (a template run's parameter values; empty otherwise). False, or an evaluation error, makes "
+        "the node Skipped with reason WhenFalse, which counts as done for its dependents. Checked before the run: "
+        "an unknown variable, field or dependency, or a result that is not a bool, makes the Workflow Invalid.",
     )
 
 
@@ -136,6 +148,31 @@ class ReuseSpec(ApiModel):
     workflow: Annotated[ObjectName, Field(description="A finished Workflow in the same namespace.")]
 
 
+MAX_NOTIFY_URI = 2048
+
+
+class NotifySink(ApiModel):
+    """Where the operator POSTs the Workflow's CloudEvents."""
+
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTIFY_URI, pattern=r"^https?://[^\s]+$")] = (
+        Field(
+            description="An http:// or https:// URL; each event is one POST, a CloudEvent in structured mode "
+            "(`application/cloudevents+json`)."
+        )
+    )
+
+
+class NotifySpec(ApiModel):
+    """Outbound events: a CloudEvent `dev.switchyard.workflow.finished` when the Workflow ends."""
+
+    sink: NotifySink = Field(description="The HTTP endpoint that receives the events.")
+    retry_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        default=600,
+        description="How long a delivery is retried (with backoff, from when the Workflow finished) before it is "
+        "given up: a Warning Event `NotifyAbandoned`.",
+    )
+
+
 class WorkflowSpec(ApiModel):
     input: InputSpec = Field(
         default_factory=InputSpec, description="The data the nodes process (inline or from a ConfigMap)."
@@ -175,10 +212,25 @@ class WorkflowSpec(ApiModel):
         description="The ArtifactStore (in the Workflow's namespace) holding the input artifact and the nodes' "
         "output artifacts; unset: the store named `default`, when the namespace has one.",
     )
+    on_exit: Annotated[
+        list[NodeSpec],
+        Field(
+            max_length=MAX_EXIT_NODES,
+            description="Exit handlers: nodes run once the DAG has ended, whatever its outcome (also after a "
+            "`switchyard stop`; a second stop skips them). They take the node schema; their `dependsOn` names "
+            "other exit nodes only. Each sees `/switchyard/workflow.json`: the DAG's phase, message and failed "
+            "nodes with their reasons. The Workflow's phase is the DAG's outcome, and Failed if an exit node fails.",
+        ),
+    ] = []
     reuse: ReuseSpec | None = Field(
         default=None,
         description="Take the outputs of this finished Workflow's succeeded nodes instead of running them again "
         "(`switchyard retry` sets it).",
+    )
+    notify: NotifySpec | None = Field(
+        default=None,
+        description="Send a CloudEvent `dev.switchyard.workflow.finished` to this sink when the Workflow ends "
+        "(at least once, retried with backoff; it never holds the Workflow up).",
     )
 
     @model_validator(mode="after")
@@ -186,6 +238,50 @@ class WorkflowSpec(ApiModel):
         if self.nodes and "routing" in self.model_fields_set:
             raise ValueError(
                 "a Workflow takes either explicit 'nodes' or 'routing' (how to pick a path without nodes), not both"
+            )
+        return self
+
+
+PARAM_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_PARAMETERS = 64
+MAX_PARAMETER_VALUE = 4096
+ParamName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=PARAM_NAME)]
+ParamValue = Annotated[str, StringConstraints(max_length=MAX_PARAMETER_VALUE)]
+
+
+class WorkflowTemplateRef(ApiModel):
+    name: ObjectName = Field(description="The WorkflowTemplate, in the Workflow's namespace.")
+
+
+class WorkflowObjectSpec(WorkflowSpec):
+    """A Workflow's spec: a run of its own (nodes or routing), or of a WorkflowTemplate with arguments."""
+
+    workflow_template_ref: WorkflowTemplateRef | None = Field(
+        default=None,
+        description="Run this WorkflowTemplate's workflow with `arguments`. The Workflow's own `input` (when it has "
+        "data, a configMapKeyRef or an artifact), `notify`, `activeDeadlineSeconds`, `ttlSecondsAfterFinished`, "
+        "`artifactStore` and `reuse` replace the template's; leave `nodes` and `routing` out.",
+    )
+    arguments: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=63)], ParamValue],
+        Field(
+            max_length=MAX_PARAMETERS,
+            description="NAME: VALUE for the template's parameters (strings); a parameter with no default must be "
+            "given, and a name the template does not declare is Invalid.",
+        ),
+    ] = {}
+
+    @model_validator(mode="after")
+    def _template_or_dag(self) -> WorkflowObjectSpec:
+        for name in self.arguments:
+            if not re.match(PARAM_NAME, name):
+                raise ValueError(f"argument name {name!r} must be letters, digits and '_', not starting with a digit")
+        if self.workflow_template_ref is None:
+            if self.arguments:
+                raise ValueError("'arguments' are for a workflowTemplateRef; this Workflow names no template")
+        elif self.nodes or "routing" in self.model_fields_set:
+            raise ValueError(
+                "a Workflow with a workflowTemplateRef runs the template's DAG: leave nodes and routing out"
             )
         return self
 
@@ -210,7 +306,7 @@ class NodeStatus(StatusModel):
     reason: Annotated[str, StringConstraints(max_length=128)] | None = Field(
         default=None,
         description="Why the node is in its phase: the Job's failure reason, CircuitOpen, DependencyFailed, "
-        "DependencySkipped, Stopped...",
+        "DependencySkipped, WhenFalse (its `when` was false: done, its dependents run), Stopped...",
     )
     message: ShortText | None = Field(
         default=None,
@@ -272,6 +368,40 @@ class RouteStatus(StatusModel):
     )
 
 
+class TemplateSnapshot(StatusModel):
+    """The WorkflowTemplate run, resolved when the Workflow started: later edits of the template change nothing."""
+
+    name: Name = Field(description="The WorkflowTemplate.")
+    generation: int | None = Field(default=None, description="Its `metadata.generation` when it was read.")
+    parameters: Annotated[
+        dict[str, Annotated[str, StringConstraints(max_length=MAX_PARAMETER_VALUE)]],
+        Field(max_length=MAX_PARAMETERS, description="Every parameter's value: the argument given, else the default."),
+    ] = {}
+    spec: WorkflowSpec = Field(description="The spec that runs: the template's workflow with the parameters in it.")
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = super().to_wire()
+        wire["spec"] = self.spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+        return wire
+
+
+NotificationState = Literal["Pending", "Delivered", "Abandoned"]
+
+
+class NotificationStatus(StatusModel):
+    """The delivery of the `dev.switchyard.workflow.finished` CloudEvent (`spec.notify`)."""
+
+    id: Annotated[str, StringConstraints(max_length=128)] = Field(
+        description="The CloudEvent's id: the same for every attempt of this run (receivers deduplicate by it)."
+    )
+    state: NotificationState = Field(
+        default="Pending", description="Pending (being retried), Delivered (a 2xx answer) or Abandoned."
+    )
+    attempts: Annotated[int, Field(ge=0, description="POSTs tried so far.")] = 0
+    last_error: ShortText | None = Field(default=None, description="Why the latest attempt failed.")
+    delivered_at: Timestamp | None = Field(default=None, description="When the sink accepted it.")
+
+
 class WorkflowStatus(StatusModel):
     """The state of the run, written by the operator: phase, progress, route, each node, conditions."""
 
@@ -298,4 +428,10 @@ class WorkflowStatus(StatusModel):
     conditions: Conditions = Field(
         default=[],
         description="Valid, Complete and Failed (as a batch/v1 Job's), for `kubectl wait --for=condition=...`.",
+    )
+    template: TemplateSnapshot | None = Field(
+        default=None, description="The WorkflowTemplate run (`spec.workflowTemplateRef`), as resolved at the start."
+    )
+    notification: NotificationStatus | None = Field(
+        default=None, description="The delivery of the finished event to `spec.notify.sink`."
     )

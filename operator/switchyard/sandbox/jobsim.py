@@ -21,6 +21,9 @@ With no rule (or an Outcome without a message), a successful Pod's termination m
 ``{"node": NODE, "attempt": N, "upstream": {UPSTREAM: <content of /switchyard/upstream/UPSTREAM>}}``, the files
 read as the Pod would see them (``volumes.materialize``).
 
+The containers of a started Pod are run by ``executor`` (``executor.PodExecutor``): by default
+``SimulatedExecutor``, which ends each after its Outcome's delay; the local runner's really runs them.
+
 Threaded: ``with JobSimulator(kubeconfig) as sim:`` or ``start()``/``stop()``. Async: ``async with`` (or
 ``await astart()``/``astop()``), which runs the same threads without blocking the loop.
 """
@@ -36,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from switchyard.models.labels import LABEL_ATTEMPT, LABEL_COMPONENT, LABEL_NODE, LABEL_WORKFLOW
 from switchyard.sandbox.kubelet import (
     JOB_TRACKING_FINALIZER,
     opted_out_of_injection,
@@ -47,19 +51,15 @@ from switchyard.sandbox.kubelet import (
 )
 from switchyard.sandbox.simbase import (
     _SUFFIX_ALPHABET,
-    LABEL_ATTEMPT,
-    LABEL_COMPONENT,
-    LABEL_NODE,
-    LABEL_WORKFLOW,
     MAX_PODS,
     Finished,
     Outcome,
     Rule,
+    Run,
     SimJob,
     SimulatorBase,
     Started,
     _now,
-    _Run,
     default_output,
 )
 from switchyard.sandbox.volumes import VolumeError, materialize
@@ -79,9 +79,9 @@ class JobSimulator(SimulatorBase):
                 if run is not None and not run.done:
                     run.done = True
                     self.deleted.append(job["metadata"]["name"])
-                    self._schedule(time.monotonic(), lambda: self._orphaned(run))
+                    self.schedule(time.monotonic(), lambda: self._orphaned(run))
             if run is not None:
-                self._cancel(run)
+                self.executor.cancel(run)
             return
         with self._lock:
             if uid in self._runs:
@@ -90,7 +90,7 @@ class JobSimulator(SimulatorBase):
             if status.get("succeeded") or status.get("failed") or status.get("active"):
                 return  # finished or run by an earlier simulator
             self._runs[uid] = None  # type: ignore[assignment]  # reserved until the start action runs
-        self._schedule(time.monotonic(), lambda: self._start(job))
+        self.schedule(time.monotonic(), lambda: self._start(job))
 
     def _start(self, job: dict[str, Any]) -> None:
         """The job controller's first sync of a new Job: startTime, the deadline timer, then the first Pod."""
@@ -120,13 +120,13 @@ class JobSimulator(SimulatorBase):
         self._refuser.created(uid)
         if outcome.waiting == "NoPod":
             return  # the Job controller cannot create the Pod; the Job stays active until someone deletes it
-        run = _Run(job=sim_job, uid=uid, pod_name="", outcome=outcome, started_at=0.0, job_started=time.monotonic())
+        run = Run(job=sim_job, uid=uid, pod_name="", outcome=outcome, started_at=0.0, job_started=time.monotonic())
         run.start_time = _now()
         with self._lock:
             self._runs[uid] = run
         deadline = spec.get("activeDeadlineSeconds")
         if deadline is not None:  # counted from the Job's startTime, Pending and image pulls included
-            self._schedule(run.job_started + float(deadline), lambda: self._deadline(run))
+            self.schedule(run.job_started + float(deadline), lambda: self._deadline(run))
         self._new_pod(run)
 
     def _files(self, template: Mapping[str, Any], pod_meta: Mapping[str, Any]) -> Mapping[str, str] | None:
@@ -138,7 +138,7 @@ class JobSimulator(SimulatorBase):
         except VolumeError:
             return None
 
-    def _new_pod(self, run: _Run) -> None:
+    def _new_pod(self, run: Run) -> None:
         """Create the Job's next Pod (the first, or a replacement) and bring it up as the kubelet would."""
         job = run.job
         template = (job.body.get("spec") or {}).get("template") or {}
@@ -186,16 +186,16 @@ class JobSimulator(SimulatorBase):
             return  # the Job's namespace is going away
         outcome = run.outcome
         if outcome.waiting is not None:
-            self._patch_pod_status(run, self._pending_status(run, outcome.waiting, f"simulated: {outcome.waiting}"))
+            self.patch_pod_status(run, self._pending_status(run, outcome.waiting, f"simulated: {outcome.waiting}"))
             return
         pending = outcome.pending if outcome.pending is not None else self.pending
         if pending > 0:
-            self._patch_pod_status(run, self._pending_status(run, "ContainerCreating", ""))
+            self.patch_pod_status(run, self._pending_status(run, "ContainerCreating", ""))
             self._patch_job_status(run, {"startTime": run.start_time, "active": 1, "ready": 0})
         pod_name = run.pod_name
-        self._schedule(time.monotonic() + pending, lambda: self._run_pod(run, pod_name))
+        self.schedule(time.monotonic() + pending, lambda: self._run_pod(run, pod_name))
 
-    def _pending_status(self, run: _Run, reason: str, message: str) -> dict[str, Any]:
+    def _pending_status(self, run: Run, reason: str, message: str) -> dict[str, Any]:
         now = _now()
         statuses = [
             {
@@ -217,7 +217,7 @@ class JobSimulator(SimulatorBase):
             "containerStatuses": statuses,
         }
 
-    def _run_pod(self, run: _Run, pod_name: str) -> None:
+    def _run_pod(self, run: Run, pod_name: str) -> None:
         """The kubelet: mount the volumes (retried while a required item is missing), then run the containers."""
         if run.done or run.pod_name != pod_name:
             return
@@ -229,8 +229,8 @@ class JobSimulator(SimulatorBase):
                 with self._lock:
                     self.mount_waits.append(run.job.name)
                 reason = "MountVolume.SetUp failed: a required ConfigMap or key is missing"
-                self._patch_pod_status(run, self._pending_status(run, "ContainerCreating", reason))
-            self._schedule(time.monotonic() + self.mount_retry, lambda: self._run_pod(run, pod_name))
+                self.patch_pod_status(run, self._pending_status(run, "ContainerCreating", reason))
+            self.schedule(time.monotonic() + self.mount_retry, lambda: self._run_pod(run, pod_name))
             return
         run.job = replace(run.job, files=files)
         now = _now()
@@ -253,7 +253,7 @@ class JobSimulator(SimulatorBase):
                 for name, image in zip(run.containers, run.images, strict=True)
             ],
         }
-        self._patch_pod_status(run, self._running_pod_status(run, running))
+        self.patch_pod_status(run, self.executor.running_status(run, running))
         self._patch_job_status(
             run, {"startTime": run.start_time, "active": 1, "ready": 1, "uncountedTerminatedPods": {}}
         )
@@ -261,12 +261,12 @@ class JobSimulator(SimulatorBase):
         left = float(deadline) - (run.started_at - run.job_started) if deadline is not None else None
         if run.disrupted < run.outcome.disruptions:
             delay = run.outcome.delay if run.outcome.delay is not None else self.delay
-            self._schedule(run.started_at + delay, lambda: self._disrupt(run, pod_name))
+            self.schedule(run.started_at + delay, lambda: self._disrupt(run, pod_name))
             return
-        self._launch(run, left)
+        self.executor.launch(run, left)
 
     def _container_status(
-        self, run: _Run, name: str, image: str, state: dict[str, Any], *, ready: bool
+        self, run: Run, name: str, image: str, state: dict[str, Any], *, ready: bool
     ) -> dict[str, Any]:
         return {
             "name": name,
@@ -280,32 +280,7 @@ class JobSimulator(SimulatorBase):
             "state": {"waiting": None, "running": None, "terminated": None, **state},  # a merge patch replaces
         }
 
-    def _launch(self, run: _Run, deadline: float | None) -> None:
-        """Finish a started run (Pod Running, Job active) after its outcome's delay; the deadline timer set at
-        Job creation may end it first.
-
-        The hook for runners that decide the outcome by really running the container (``runner.py``): they
-        set ``run.outcome`` when it ends and call ``_finish``. ``deadline``: seconds left of the Job's.
-        """
-        delay = run.outcome.delay if run.outcome.delay is not None else self.delay
-        self._schedule(run.started_at + delay, lambda: self._finish(run, deadline_exceeded=False))
-
-    def _running_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
-        """The Pod status written when the run starts (a hook: the local runner shows its init containers)."""
-        return status
-
-    def _sidecars_keep_running(self, run: _Run) -> bool:
-        """Whether the Pod's other containers (a simulated injected sidecar) outlive the main one."""
-        return len(run.containers) > 1
-
-    def _final_pod_status(self, run: _Run, status: dict[str, Any]) -> dict[str, Any]:
-        """The Pod status written when the run ends (a hook: the local runner records every container)."""
-        return status
-
-    def _kill(self, run: _Run) -> None:
-        """The Job's deadline passed: stop what runs for it (nothing here; the local runner kills its process)."""
-
-    def _disrupt(self, run: _Run, pod_name: str) -> None:
+    def _disrupt(self, run: Run, pod_name: str) -> None:
         """Evict the running Pod (node pressure, drain, preemption): Failed with DisruptionTarget, exit 143."""
         with self._lock:
             if run.done or run.main_done or run.pod_name != pod_name:
@@ -333,12 +308,12 @@ class JobSimulator(SimulatorBase):
                 for name, image in zip(run.containers, run.images, strict=True)
             ],
         }
-        self._patch_pod_status(run, status)
+        self.patch_pod_status(run, status)
         with self._lock:
             self.disruptions.append(run.job.name)
         self._pod_failed(run, status)
 
-    def _pod_failed(self, run: _Run, pod_status: Mapping[str, Any]) -> None:
+    def _pod_failed(self, run: Run, pod_status: Mapping[str, Any]) -> None:
         """The job controller on a failed Pod: its ``podFailurePolicy``, then ``backoffLimit``."""
         spec = run.job.body.get("spec") or {}
         policy = spec.get("podFailurePolicy") if self.pod_failure_policy else None
@@ -358,13 +333,13 @@ class JobSimulator(SimulatorBase):
             return
         self._end_job(run, False, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
 
-    def _deadline(self, run: _Run) -> None:
+    def _deadline(self, run: Run) -> None:
         """``activeDeadlineSeconds`` since the Job's start ran out: the controller fails it and stops its Pod."""
         with self._lock:
             if run.done:
                 return
             run.done = True
-        self._kill(run)
+        self.executor.kill(run)
         now = _now()
         if run.running:
             state = {
@@ -372,7 +347,7 @@ class JobSimulator(SimulatorBase):
             }
         else:  # never ran (pending, image pull, a mount): the container never started
             state = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": now}}
-        self._patch_pod_status(
+        self.patch_pod_status(
             run,
             {
                 "phase": "Failed",
@@ -389,7 +364,7 @@ class JobSimulator(SimulatorBase):
         )
         self._end_job(run, False, "DeadlineExceeded", "Job was active longer than specified deadline", locked=True)
 
-    def _finish(self, run: _Run, deadline_exceeded: bool) -> None:
+    def finish(self, run: Run, deadline_exceeded: bool) -> None:
         """The main container exits as ``run.outcome`` says (``deadline_exceeded``: the local runner's timeout)."""
         if deadline_exceeded:
             self._deadline(run)
@@ -429,12 +404,12 @@ class JobSimulator(SimulatorBase):
             self.finished.append(
                 Finished(run.job.name, run.job.node, run.job.attempt, time.monotonic(), succeeded, reason, exit_code)
             )
-        if self._sidecars_keep_running(run):  # an injected sidecar keeps running: the Pod stays Running, Job active
+        if self.executor.sidecars_keep_running(run):  # a sidecar keeps running: the Pod stays Running, Job active
             sidecars = [
                 self._container_status(run, name, image, {"running": {"startedAt": run.running_since}}, ready=True)
                 for name, image in zip(run.containers[1:], run.images[1:], strict=True)
             ]
-            self._patch_pod_status(run, {"containerStatuses": [main, *sidecars]})
+            self.patch_pod_status(run, {"containerStatuses": [main, *sidecars]})
             return
         pod_status: dict[str, Any] = {
             "phase": "Succeeded" if succeeded else "Failed",
@@ -444,13 +419,13 @@ class JobSimulator(SimulatorBase):
         if succeeded and outcome.lose_pod:
             self._delete_pod(run)
         else:
-            self._patch_pod_status(run, self._final_pod_status(run, pod_status))
+            self.patch_pod_status(run, self.executor.final_status(run, pod_status))
         if succeeded:
             self._end_job(run, True, "CompletionsReached", "Reached expected number of succeeded pods")
         else:  # the controller decides: a replacement Pod, or the Job fails
             self._pod_failed(run, pod_status)
 
-    def _end_job(self, run: _Run, succeeded: bool, reason: str, message: str, *, locked: bool = False) -> None:
+    def _end_job(self, run: Run, succeeded: bool, reason: str, message: str, *, locked: bool = False) -> None:
         """The controller's two writes (1.31+): ``SuccessCriteriaMet``/``FailureTarget`` with the counts, the Pod's
         job-tracking finalizer removed, then the terminal ``Complete``/``Failed`` once no Pod is left running."""
         if not locked:
@@ -481,12 +456,12 @@ class JobSimulator(SimulatorBase):
             final_status["completionTime"] = now
         self._patch_job_status(run, final_status)
 
-    def _release_pod(self, run: _Run) -> None:
+    def _release_pod(self, run: Run) -> None:
         """Remove the job-tracking finalizer of the current Pod: the controller has counted it."""
         patch = {"metadata": {"finalizers": None}}
         self._call(self._core.patch_namespaced_pod, run.pod_name, run.job.namespace, patch, raw=True)
 
-    def _orphaned(self, run: _Run) -> None:
+    def _orphaned(self, run: Run) -> None:
         """The Job is gone: delete its Pod and drop the job-tracking finalizer that would keep it."""
         self._delete_pod(run)
         self._release_pod(run)

@@ -18,7 +18,9 @@ MAX_LOG_MESSAGE_BYTES = 2048  # kubecontainer.MaxContainerTerminationMessageLogL
 MAX_LOG_MESSAGE_LINES = 80  # kubecontainer.MaxContainerTerminationMessageLogLines
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 SIDECAR_NAME = "istio-proxy"
-# Pod template annotations/labels that stop the mesh and secret injectors adding a container.
+# Pod template annotations/labels that stop the mesh and secret injectors adding a container. The emulated
+# injectors' own copy, kept apart from the operator's (`models.labels.NO_INJECTION_*`) on purpose: a key the
+# operator misspells then fails a test instead of agreeing with itself.
 SIDECAR_OPT_OUTS: Mapping[str, str] = {
     "sidecar.istio.io/inject": "false",
     "linkerd.io/inject": "disabled",

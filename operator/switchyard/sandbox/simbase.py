@@ -1,7 +1,8 @@
 """The job simulator's plumbing: what a rule returns and sees, the Job watch, the timed worker queue, API calls.
 
 ``SimulatorBase`` watches Jobs (raw events, no client models) and runs timed actions on worker threads;
-``jobsim.JobSimulator`` is the job controller and kubelet on top of it. A test imports from ``jobsim``.
+``jobsim.JobSimulator`` is the job controller and kubelet on top of it, its Pods' containers run by an
+executor (``executor.py``). A test imports from ``jobsim``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.sandbox import failedcreate
+from switchyard.sandbox.executor import PodExecutor, SimulatedExecutor
 
 logger = logging.getLogger(__name__)
 
-LABEL_WORKFLOW = "switchyard.dev/workflow"
-LABEL_NODE = "switchyard.dev/node"
-LABEL_ATTEMPT = "switchyard.dev/attempt"
-LABEL_COMPONENT = "switchyard.dev/component"
 UPSTREAM_DIR = "switchyard/upstream/"
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 MAX_PODS = 20  # Pods per Job: a policy that ignores every failure must not replace Pods forever
@@ -108,7 +106,9 @@ def default_output(job: SimJob) -> str:
 
 
 @dataclass
-class _Run:
+class Run:
+    """One Job as the controller runs it: its current Pod, what was counted; what an executor is given."""
+
     job: SimJob
     uid: str
     pod_name: str
@@ -129,11 +129,14 @@ class _Run:
     containers: list[str] = field(default_factory=lambda: ["main"])
     images: list[str] = field(default_factory=lambda: [""])
     policy: str | None = None  # the main container's terminationMessagePolicy
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # an executor's own state (the local runner's result)
 
 
 class SimulatorBase:
-    """Threads, the Job watch and API calls; subclasses handle each Job event (``_on_job``)."""
+    """Threads, the Job watch and API calls; subclasses handle each Job event (``_on_job``).
+
+    ``executor`` runs the containers of each started Pod (default: ``SimulatedExecutor``, by the rule's Outcome).
+    """
 
     def __init__(
         self,
@@ -151,7 +154,9 @@ class SimulatorBase:
         pod_failure_policy: bool = True,
         configmap_ttl: float = 0.0,
         refuse_backoff: tuple[float, float] = (0.2, 2.0),  # seconds: first retry of a refused Pod, the cap
+        executor: PodExecutor | None = None,
     ) -> None:
+        self.executor: PodExecutor = executor if executor is not None else SimulatedExecutor()
         self.refuse_backoff = refuse_backoff
         self.kubeconfig = str(kubeconfig)
         self.read_files = read_files  # False: SimJob.files stays empty (no ConfigMap reads; rules that ignore it)
@@ -174,7 +179,7 @@ class SimulatorBase:
         self.finished: list[Finished] = []
         self.deleted: list[str] = []
         self.errors: list[BaseException] = []
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, Run] = {}
         self._lock = threading.RLock()
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._queue_cv = threading.Condition(self._lock)
@@ -193,7 +198,8 @@ class SimulatorBase:
             lambda ns, body: self._call(self._core.create_namespaced_event, ns, body, raw=True),
             lambda name, ns, body: self._call(self._core.patch_namespaced_event, name, ns, body, raw=True),
         )
-        self._refuser = failedcreate.Refuser(self.failed_creates, self._schedule, self._start, self.refuse_backoff)
+        self._refuser = failedcreate.Refuser(self.failed_creates, self.schedule, self._start, self.refuse_backoff)
+        self.executor.start(self)
         listed = threading.Event()
         self._threads = [
             threading.Thread(target=self._watch_jobs, args=(listed,), name="jobsim-watch", daemon=True),
@@ -206,6 +212,7 @@ class SimulatorBase:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.executor.stop()  # what still runs ends before the threads are joined (a stopped node's containers)
         with self._queue_cv:
             self._queue_cv.notify_all()
         for thread in self._threads:
@@ -287,11 +294,11 @@ class SimulatorBase:
                     resource_version = None
                     continue
                 if not self._stopping.is_set():
-                    self._record_error(e)
+                    self.record_error(e)
                     time.sleep(0.2)
             except Exception as e:  # keep simulating; tests assert on sim.errors being empty
                 if not self._stopping.is_set():
-                    self._record_error(e)
+                    self.record_error(e)
                     time.sleep(0.2)
 
     def _work(self) -> None:
@@ -309,22 +316,24 @@ class SimulatorBase:
             try:
                 action()
             except Exception as e:  # keep simulating; tests assert on sim.errors being empty
-                self._record_error(e)
+                self.record_error(e)
 
-    def _schedule(self, due: float, action: Callable[[], None]) -> None:
+    def schedule(self, due: float, action: Callable[[], None]) -> None:
         with self._queue_cv:
             heapq.heappush(self._queue, (due, next(self._seq), action))
             self._queue_cv.notify_all()
 
-    def _record_error(self, error: BaseException) -> None:
+    def record_error(self, error: BaseException) -> None:
         logger.warning("job simulator error: %r", error)
         with self._lock:
             self.errors.append(error)
 
-    # -- the job controller ---------------------------------------------------------------------------------
+    @property
+    def core(self) -> kubernetes.client.CoreV1Api:
+        """The core/v1 API client (``executor.Host``), once started."""
+        return self._core
 
-    def _cancel(self, run: _Run) -> None:
-        """The Job was deleted: stop what runs for it (nothing here: a timer that finds ``run.done``)."""
+    # -- the job controller ---------------------------------------------------------------------------------
 
     def _read_configmap(self, namespace: str) -> Callable[[str], Mapping[str, str] | None]:
         """A ConfigMap as the kubelet sees it: read now, or with ``configmap_ttl`` from its cache (the kubelet's
@@ -365,21 +374,24 @@ class SimulatorBase:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         raise AssertionError("unreachable")
 
-    def _patch_pod_status(self, run: _Run, status: dict[str, Any]) -> None:
+    def patch_pod_status(self, run: Run, status: dict[str, Any]) -> None:
         self._call(
             self._core.patch_namespaced_pod_status, run.pod_name, run.job.namespace, {"status": status}, raw=True
         )
 
-    def _patch_job_status(self, run: _Run, status: dict[str, Any]) -> None:
+    def _patch_job_status(self, run: Run, status: dict[str, Any]) -> None:
         self._call(
             self._batch.patch_namespaced_job_status, run.job.name, run.job.namespace, {"status": status}, raw=True
         )
 
-    def _delete_pod(self, run: _Run) -> None:
+    def _delete_pod(self, run: Run) -> None:
         self._call(self._core.delete_namespaced_pod, run.pod_name, run.job.namespace, raw=True)
 
     def _on_job(self, event_type: str, job: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _start(self, job: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def finish(self, run: Run, deadline_exceeded: bool) -> None:
         raise NotImplementedError

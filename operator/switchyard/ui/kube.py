@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import threading
@@ -49,6 +50,38 @@ def _error(what: str, error: Exception) -> KubeError:
     return KubeError(0, f"{what}: {error}")
 
 
+class Stopper:
+    """Ends one streaming request at once: a set flag, and the open watch or log stream shut under its read
+    (a blocked read would otherwise wait for the next event or the server's timeout)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._close: Callable[[], None] | None = None
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        return self.event.wait(seconds)
+
+    def hold(self, close: Callable[[], None] | None) -> None:
+        """What to call to shut the stream now open (None: none is open); called at once if already stopped."""
+        with self._lock:
+            self._close = close
+            stopped = self.event.is_set()
+        if close is not None and stopped:
+            close()
+
+    def set(self) -> None:
+        with self._lock:
+            self.event.set()
+            close = self._close
+        if close is not None:
+            with contextlib.suppress(Exception):  # a stream that ended meanwhile
+                close()
+
+
 @dataclass
 class Kube:
     """The caller's cluster: the kubeconfig file and context they chose, as kubectl would use them."""
@@ -56,6 +89,8 @@ class Kube:
     api: kubernetes.client.ApiClient
     default_namespace: str = "default"
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _live: set[threading.Thread] = field(default_factory=set)
+    _live_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None) -> Kube:
@@ -86,6 +121,22 @@ class Kube:
     def close(self) -> None:
         self._stopping.set()
 
+    def as_user(self, token: str) -> Kube:
+        """The same cluster with a user's bearer token instead of this server's own credentials (in a cluster:
+        what must be read as the user, e.g. an ArtifactStore's Secret, so their RBAC decides)."""
+        configuration = copy.copy(self.api.configuration)
+        configuration.api_key = {"authorization": f"Bearer {token}"}
+        configuration.api_key_prefix = {}
+        configuration.refresh_api_key_hook = None  # the service account's token file is not the user's
+        configuration.cert_file = configuration.key_file = None
+        return Kube(kubernetes.client.ApiClient(configuration), self.default_namespace)
+
+    @property
+    def watches(self) -> int:
+        """How many watch threads run now (each open page stream holds one until its client goes)."""
+        with self._live_lock:
+            return len(self._live)
+
     # --- reads -------------------------------------------------------------------------------------------------
 
     def objects(self, plural: str, namespace: str | None) -> dict[str, Any]:
@@ -104,6 +155,20 @@ class Kube:
             return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
         except Exception as error:
             raise _error(f"get {PLURALS[plural]} {namespace}/{name}", error) from error
+
+    def artifact_store(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "artifactstores", name))
+        except Exception as error:
+            raise _error(f"get ArtifactStore {namespace}/{name}", error) from error
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """A Secret's `data` (base64 values, as the API gives them), read with these credentials only."""
+        try:
+            found = self.core.read_namespaced_secret(name, namespace)
+        except Exception as error:
+            raise _error(f"get Secret {namespace}/{name}", error) from error
+        return {"data": dict(found.data or {})}
 
     def namespaces(self) -> list[str]:
         try:
@@ -155,17 +220,22 @@ class Kube:
         except Exception as error:
             raise _error(f"get pod {namespace}/{pod}", error) from error
 
-    def log_chunks(self, namespace: str, pod: str) -> Iterator[bytes]:
-        """The Pod's log as `kubectl logs -f` streams it: chunks until the server closes the stream."""
+    def log_chunks(self, namespace: str, pod: str, stop: Stopper) -> Iterator[bytes]:
+        """The Pod's log as `kubectl logs -f` streams it: chunks until the server closes the stream or `stop`."""
         try:
             response = self.core.read_namespaced_pod_log(
                 pod, namespace, follow=True, _preload_content=False, _request_timeout=(10, 300)
             )
         except Exception as error:
             raise _error(f"logs of pod {pod}", error) from error
+        stop.hold(response.shutdown)
         try:
             yield from response.stream(4096, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError):
+            if not stop.is_set():
+                raise
         finally:
+            stop.hold(None)
             response.release_conn()
 
     # --- writes (each is the user's own request: a 403 comes back as such) ------------------------------------
@@ -190,25 +260,33 @@ class Kube:
         namespace: str | None,
         loop: asyncio.AbstractEventLoop,
         queue: asyncio.Queue[dict[str, Any]],
-        stop: threading.Event,
+        stop: Stopper,
         name: str | None = None,
     ) -> threading.Thread:
         """Start a thread that lists, then watches, a kind (one object with `name`) and puts every event on
         `queue` (`{"type": "SNAPSHOT", "items": [...]}` first and after each re-list, then ADDED/MODIFIED/DELETED
-        with the object, and ERROR with a message); it ends when `stop` is set."""
+        with the object, and ERROR with a message); it ends as soon as `stop` is set (its open watch shut)."""
 
         def put(item: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            if not stop.is_set():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def run() -> None:
-            while not stop.is_set() and not self._stopping.is_set():
-                try:
-                    self._watch_once(plural, namespace, name, put, stop)
-                except KubeError as error:
-                    put({"type": "ERROR", "status": error.status, "message": error.message})
-                    stop.wait(5.0)  # e.g. 403: say it, and try again later (the RBAC may be granted)
+            try:
+                while not stop.is_set() and not self._stopping.is_set():
+                    try:
+                        self._watch_once(plural, namespace, name, put, stop)
+                    except KubeError as error:
+                        put({"type": "ERROR", "status": error.status, "message": error.message})
+                        stop.wait(5.0)  # e.g. 403: say it, and try again later (the RBAC may be granted)
+            finally:
+                with self._live_lock:
+                    self._live.discard(thread)
 
         thread = threading.Thread(target=run, name=f"watch-{plural}", daemon=True)
+        with self._live_lock:
+            self._live.add(thread)
         thread.start()
         return thread
 
@@ -218,7 +296,7 @@ class Kube:
         namespace: str | None,
         name: str | None,
         put: Callable[[dict[str, Any]], None],
-        stop: threading.Event,
+        stop: Stopper,
     ) -> None:
         selector = {"field_selector": f"metadata.name={name}"} if name else {}
         if namespace:
@@ -234,6 +312,7 @@ class Kube:
         version = (listed.get("metadata") or {}).get("resourceVersion")
         while not stop.is_set():
             watcher = kubernetes.watch.Watch()
+            stop.hold(watcher.stop)  # shuts the socket under a blocked read
             try:
                 for event in watcher.stream(
                     lister, *args, resource_version=version, timeout_seconds=WATCH_SECONDS, **selector
@@ -252,4 +331,8 @@ class Kube:
                     return
                 raise _error(f"watch {plural}", error) from error
             except (urllib3.exceptions.HTTPError, OSError) as error:
+                if stop.is_set():
+                    return
                 raise _error(f"watch {plural}", error) from error
+            finally:
+                stop.hold(None)

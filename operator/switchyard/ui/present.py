@@ -68,6 +68,7 @@ def workflow_detail(obj: Mapping[str, Any]) -> dict[str, Any]:
             "nextRetryAt": _time(state.next_retry_at),
             # object-store artifacts (a newer operator's field, read raw so older statuses still show)
             "artifacts": raw.get("artifacts") or [],
+            "artifactManifest": raw.get("artifactManifest"),  # a compact status: the list is in the store
         }
         # unset fields left out: a 5,000-node page's first message is a third smaller
         nodes.append({key: value for key, value in shown.items() if value is not None and value != []})

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import getpass
+import hashlib
 import json
 import logging
 import pathlib
@@ -21,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
 
+from switchyard.artifacts.digest import format_digest
 from switchyard.cli.actions import retry_body, stop_patch
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import GROUP
-from switchyard.ui import present
+from switchyard.ui import artifacts, present
 from switchyard.ui.auth import COOKIE, Access, Reviewer
-from switchyard.ui.kube import PLURALS, Kube, KubeError
+from switchyard.ui.kube import PLURALS, Kube, KubeError, Stopper
 
 STATIC = pathlib.Path(__file__).parent / "static"
 HOST = "127.0.0.1"
@@ -139,6 +142,16 @@ async def namespaces(request: web.Request) -> web.Response:
 
 
 @_api
+async def health(request: web.Request) -> web.Response:
+    """The server's own state: how many watches it holds open (one per open page stream); no anonymous access
+    with token auth either."""
+    reviewer = request.app[REVIEWER]
+    if reviewer is not None:
+        await _call(request, reviewer.authenticate, _token(request))
+    return _json({"watches": request.app[KUBE].watches})
+
+
+@_api
 async def detail(request: web.Request) -> web.Response:
     plural = _plural(request)
     await _allow(request, "get", plural, request.match_info["ns"])
@@ -153,6 +166,71 @@ async def events(request: web.Request) -> web.Response:
     await _allow(request, "list", "events", ns, group="")
     found = await _call(request, request.app[KUBE].events, ns, name, PLURALS[plural])
     return _json({"events": found})
+
+
+def _user_kube(request: web.Request) -> Kube:
+    """The caller's own credentials: the kubeconfig's, or in a cluster their bearer token (the API server
+    authenticates it and RBAC decides), never this server's service account."""
+    kube = request.app[KUBE]
+    if request.app[REVIEWER] is None:
+        return kube
+    token = _token(request)
+    if not token:
+        raise KubeError(401, "a Kubernetes bearer token is needed (Authorization header or the login form)")
+    return kube.as_user(token)
+
+
+@_api
+async def node_artifacts(request: web.Request) -> web.Response:
+    """A node's artifacts (from its status, or from the store's manifest when the status is compact)."""
+    ns, name, node = request.match_info["ns"], request.match_info["name"], request.match_info["node"]
+    kube = _user_kube(request)
+    obj = await _call(request, kube.get, "workflows", ns, name)
+    return _json({"artifacts": await _call(request, artifacts.recorded, kube, obj, node)})
+
+
+@_api
+async def artifact_download(request: web.Request) -> web.StreamResponse:
+    """One artifact's bytes, streamed in chunks; the last chunk goes out only once the digest and size match
+    what was recorded (a mismatch cuts the download short, so the browser reports it failed)."""
+    ns, name, node = request.match_info["ns"], request.match_info["name"], request.match_info["node"]
+    wanted = request.match_info["artifact"]
+    kube = _user_kube(request)
+    obj = await _call(request, kube.get, "workflows", ns, name)
+    opened = await _call(request, artifacts.open_artifact, kube, obj, node, wanted)
+    try:
+        if request.query.get("check"):  # the page asks first, so a refusal shows in the panel, not as a page
+            return _json({"name": opened.name, "size": opened.size})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": content_disposition_header("attachment", filename=wanted.rsplit("/", 1)[-1]),
+                "Cache-Control": "no-store",
+            }
+        )
+        if opened.size is not None:
+            response.content_length = opened.size
+        await response.prepare(request)
+        hasher, size, held = hashlib.sha256(), 0, b""
+        while chunk := await _call(request, next, opened.chunks, b""):
+            hasher.update(chunk)
+            size += len(chunk)
+            if held:
+                await response.write(held)
+            held = chunk
+        got = format_digest(hasher.hexdigest())
+        if (opened.digest and got != opened.digest) or (opened.size is not None and size != opened.size):
+            logger.warning("artifact %s of %s/%s node %s: %s, %d bytes, not as recorded", wanted, ns, name, node,
+                           got, size)  # fmt: skip
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        if held:
+            await response.write(held)
+        await response.write_eof()
+        return response
+    finally:
+        await _call(request, opened.close)
 
 
 @_api
@@ -246,12 +324,12 @@ async def _watching(
     request: web.Request, plural: str, namespace: str | None, name: str | None = None
 ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    stopping = threading.Event()
+    stopping = Stopper()
     request.app[KUBE].watch(plural, namespace, asyncio.get_running_loop(), queue, stopping, name)
     try:
         yield queue
     finally:
-        stopping.set()  # the thread ends at its watch's next event or timeout
+        stopping.set()  # the client went (its handler cancelled) or the stream ended: the watch is shut now
 
 
 async def _next(queue: asyncio.Queue[dict[str, Any]], response: web.StreamResponse) -> dict[str, Any] | None:
@@ -332,10 +410,12 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
         return response
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stopping = threading.Event()
+    stopping = Stopper()
 
     def put(kind: str, data: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+        if not stopping.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
 
     def follow() -> None:
         try:
@@ -350,7 +430,7 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
             while not stopping.is_set():
                 phase = kube.pod_phase(ns, pod)
                 seen = 0
-                for chunk in kube.log_chunks(ns, pod):
+                for chunk in kube.log_chunks(ns, pod, stopping):
                     if stopping.is_set():
                         return
                     # a re-opened stream starts from the top again: skip what was sent
@@ -402,12 +482,15 @@ def make_app(kube: Kube, reviewer: Reviewer | None = None) -> web.Application:
         app.router.add_get(f"/{kind}", page)
         app.router.add_get(f"/{kind}/{{ns}}/{{name}}", page)
     app.router.add_static("/static", STATIC, append_version=False)
+    app.router.add_get("/api/health", health)
     app.router.add_get("/api/namespaces", namespaces)
     app.router.add_get("/api/stream/{plural}", stream_list)
     app.router.add_get("/api/stream/{plural}/{ns}/{name}", stream_detail)
     app.router.add_get("/api/{plural}/{ns}/{name}", detail)
     app.router.add_get("/api/{plural}/{ns}/{name}/events", events)
     app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/log", stream_log)
+    app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/artifacts", node_artifacts)
+    app.router.add_get("/api/workflows/{ns}/{name}/nodes/{node}/artifacts/{artifact:.+}", artifact_download)
     app.router.add_post("/api/workflows/{ns}/{name}/stop", stop)
     app.router.add_post("/api/workflows/{ns}/{name}/retry", retry)
     app.router.add_post("/api/route", try_route)
@@ -427,7 +510,10 @@ def serve(
     """Serve until interrupted; `on_ready` gets the URL once the socket listens (port 0: a free one)."""
 
     async def main() -> None:
-        runner = web.AppRunner(make_app(kube, reviewer), handle_signals=True, shutdown_timeout=1.0)
+        # handler_cancellation: a client that goes cancels its stream's handler at once, which shuts its watch
+        runner = web.AppRunner(
+            make_app(kube, reviewer), handle_signals=True, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()

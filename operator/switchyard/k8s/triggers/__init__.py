@@ -2,6 +2,6 @@
 per Trigger), `batches` (the crash-safe batch protocol), `runs` (admission, counting, history pruning)."""
 
 from switchyard.k8s.triggers.engine import Outcome, TriggerEngine
-from switchyard.k8s.triggers.state import LABEL_TRIGGER, TriggerEntry
+from switchyard.k8s.triggers.state import TriggerEntry
 
-__all__ = ["LABEL_TRIGGER", "Outcome", "TriggerEngine", "TriggerEntry"]
+__all__ = ["Outcome", "TriggerEngine", "TriggerEntry"]

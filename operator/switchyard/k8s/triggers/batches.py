@@ -19,17 +19,15 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import conflict
 from switchyard.k8s.observe import parse_time
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
-from switchyard.k8s.triggers.state import LABEL_TRIGGER, Batch, TriggerEntry, TriggerState
+from switchyard.k8s.triggers.state import Batch, TriggerEntry, TriggerState
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_INPUT_BYTES
+from switchyard.models.labels import ANNOTATION_BATCH, ANNOTATION_OPENED, LABEL_BATCH, LABEL_TRIGGER
 from switchyard.models.trigger import BatchSpec, TriggerSpec
-
-LABEL_BATCH = "switchyard.dev/batch"
-ANNOTATION_OPENED = "switchyard.dev/opened-at"
-ANNOTATION_BATCH = "switchyard.dev/batch"  # the pending batch a Workflow was sealed from
 
 
 class Batches:
@@ -198,7 +196,7 @@ class Batches:
                 self.api.core.create_namespaced_config_map, entry.namespace, body, retry_conflicts=False
             )
         except ApiException as exc:
-            if exc.status != 409:
+            if not conflict(exc):
                 raise
             # The first event was sent again after a crash that left its batch behind: adopt that batch.
             existing = await self.api.call(self.api.core.read_namespaced_config_map, name, entry.namespace)

@@ -15,33 +15,32 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.errors import not_found
 from switchyard.k8s.triggers import batches, schedules
 from switchyard.k8s.triggers.batches import Batches
+from switchyard.k8s.triggers.clock import utcnow
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.schedules import Schedules
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
+from switchyard.logic.triggerargs import event_arguments
 from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_EVENT
 from switchyard.models.trigger import TriggerSpec
 
-ANNOTATION_EVENT = "switchyard.dev/event"  # "<source> <id>" of a single-event Workflow
 FLUSH_SECONDS = 0.5
 WARNING_INTERVAL_SECONDS = 30.0
 log = logging.getLogger("switchyard.triggers")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class TriggerEngine:
                 self.api.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, "triggers", name
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if not_found(exc):
                 return None
             raise
         return self.observe(body)
@@ -185,7 +184,9 @@ class TriggerEngine:
         data, content_type = logic.event_input(event)
         name = logic.workflow_name(entry.name, event)
         annotations = {ANNOTATION_EVENT: truncate(f"{event.source} {event.id}", MAX_MESSAGE)}
-        created = await self.runs.start(state, entry, spec, name, workflow_spec(spec, data, content_type), annotations)
+        arguments = event_arguments(spec.arguments, event)  # a WorkflowTemplate's, over the event
+        wf_spec = workflow_spec(spec, data, content_type, arguments)
+        created = await self.runs.start(state, entry, spec, name, wf_spec, annotations)
         return {"workflows": [name], "duplicate": not created}
 
     # -- batches --------------------------------------------------------------------------------------------

@@ -14,22 +14,31 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from switchyard.k8s.client import Api, api_message
-from switchyard.k8s.triggers.state import LABEL_TRIGGER, TriggerEntry, TriggerState, WorkflowSeen
+from switchyard.k8s.client import Api
+from switchyard.k8s.errors import api_message, conflict, not_found, rejected
+from switchyard.k8s.triggers.state import TriggerEntry, TriggerState, WorkflowSeen
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggers import EventRejected
 from switchyard.models.crd import API_VERSION, GROUP, VERSION
+from switchyard.models.labels import ANNOTATION_COUNTED, LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec
 
-ANNOTATION_COUNTED = "switchyard.dev/counted"
 
-
-def workflow_spec(spec: TriggerSpec, data: str, content_type: str) -> dict[str, Any]:
-    """The spec of a Workflow the Trigger starts: its template with this input."""
+def workflow_spec(
+    spec: TriggerSpec, data: str, content_type: str, arguments: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The spec of a Workflow the Trigger starts: its template (or a WorkflowTemplate with `arguments`) with
+    this input, and the Trigger's `notify`."""
     # What the Trigger's author set, no more: defaults are the API server's to apply (and `routing`, which
     # has none, must not appear beside `nodes`).
-    wf_spec = spec.workflow_template.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    if spec.workflow_template is not None:
+        wf_spec = spec.workflow_template.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    else:
+        assert spec.workflow_template_ref is not None  # the model takes exactly one
+        wf_spec = {"workflowTemplateRef": spec.workflow_template_ref.to_wire(), "arguments": dict(arguments or {})}
     wf_spec["input"] = {"data": data, "contentType": content_type}
+    if spec.notify is not None:
+        wf_spec["notify"] = spec.notify.to_wire()
     return wf_spec
 
 
@@ -121,9 +130,9 @@ class TriggerRuns:
                 retry_conflicts=False,
             )
         except ApiException as exc:
-            if exc.status == 409:
+            if conflict(exc):
                 return False
-            if exc.status in (400, 422):
+            if rejected(exc):
                 raise EventRejected(422, "WorkflowInvalid", f"the Workflow was refused: {api_message(exc)}") from exc
             raise
         state.stats.workflows_created += 1
@@ -168,7 +177,7 @@ class TriggerRuns:
                 self.api.custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, "workflows", name, patch
             )
         except ApiException as exc:
-            if exc.status != 404:  # deleted meanwhile (its ttl): nobody else will count it
+            if not not_found(exc):  # deleted meanwhile (its ttl): nobody else will count it
                 raise
         if phase == "Succeeded":
             state.stats.succeeded += 1

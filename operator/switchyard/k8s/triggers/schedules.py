@@ -21,10 +21,11 @@ from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.state import TriggerEntry, TriggerState
 from switchyard.logic import schedule as logic
 from switchyard.logic.conditions import truncate
+from switchyard.logic.triggerargs import tick_arguments
 from switchyard.logic.triggers import JSON, EventRejected
 from switchyard.models.common import MAX_MESSAGE
+from switchyard.models.labels import ANNOTATION_SCHEDULED
 
-ANNOTATION_SCHEDULED = "switchyard.dev/scheduled-time"  # the tick a Workflow was started for
 RETRY_SECONDS = 2.0  # a tick refused by Forbid or maxRunning is tried again this often, until its deadline
 log = logging.getLogger("switchyard.triggers")
 
@@ -76,7 +77,9 @@ class Schedules:
         data = json.dumps(logic.tick_input(entry.name, tick.due))
         annotations = {ANNOTATION_SCHEDULED: logic.wire_time(tick.due)}
         try:
-            await self.runs.start(state, entry, spec, name, workflow_spec(spec, data, JSON), annotations)
+            # a WorkflowTemplate's arguments as for an event, but there is none: only literals evaluate
+            arguments = tick_arguments(spec.arguments) if spec.workflow_template_ref is not None else None
+            await self.runs.start(state, entry, spec, name, workflow_spec(spec, data, JSON, arguments), annotations)
         except EventRejected as rejection:
             when = logic.wire_time(tick.due)
             message = truncate(f"{rejection.reason}: schedule tick {when}: {rejection.message}", MAX_MESSAGE)

@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from switchyard.k8s.observe import parse_time, pydantic_message
 from switchyard.logic import triggers as logic
 from switchyard.logic.schedule import Schedule, ScheduleInvalid, compile_schedule
+from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
+from switchyard.models.labels import LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
 
-LABEL_TRIGGER = "switchyard.dev/trigger"
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 
 Key = tuple[str, str]  # (namespace, trigger)
@@ -87,12 +88,15 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
     error_reason = "InvalidSpec"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        error, error_reason = compiled.error, "InvalidFilter"
-        if error is None and spec.schedule is not None:
+        problems = [p for p in (compiled.error, compile_arguments(spec.arguments).error) if p]
+        error_reason = "InvalidFilter"
+        if spec.schedule is not None:
             try:
                 schedule = compile_schedule(spec.schedule)
             except ScheduleInvalid as exc:
-                error, error_reason = f"invalid schedule: {exc}", "InvalidSchedule"
+                problems.append(f"invalid schedule: {exc}")
+                error_reason = "InvalidSchedule"
+        error = "; ".join(problems) or None
     try:
         status = TriggerStatus.model_validate(body.get("status") or {})
     except ValidationError:

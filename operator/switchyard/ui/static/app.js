@@ -379,9 +379,10 @@ function workflowPage(main, ns, name) {
       ["Duration", duration(node.startedAt, node.finishedAt)]];
     const details = el("dl", {}, ...rows.filter(([, v]) => v !== null && v !== undefined && v !== "")
       .flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { "data-field": k.toLowerCase(), text: String(v) })]));
-    const artifacts = node.artifacts.length
-      ? el("ul", { id: "artifacts" }, ...node.artifacts.map((a) => el("li", { text: artifactText(a) })))
+    const artifacts = node.artifacts.length ? artifactList(node, node.artifacts)
+      : node.artifactManifest ? el("p", { class: "muted", id: "artifacts-loading", text: "Reading the artifact manifest…" })
       : el("p", { class: "muted", text: "No artifacts." });
+    if (!node.artifacts.length && node.artifactManifest) listArtifacts(node, artifacts);
     const close = el("button", { id: "panel-close", text: "Close", onclick: () => closePanel() });
     const logBox = panel.querySelector("#log") && !changed ? panel.querySelector("#log") : el("pre", { id: "log", "aria-live": "off" });
     const follow = el("button", { id: "follow", text: logSource ? "Stop following" : "Log (follow)" });
@@ -391,6 +392,51 @@ function workflowPage(main, ns, name) {
       el("h2", { text: "Artifacts" }), artifacts, el("h2", { text: "Log" }), follow, logBox);
     if (changed) { stopLog(); logBox.textContent = ""; follow.textContent = "Log (follow)"; }
     if (focus) panel.querySelector("#panel-title").focus();
+  }
+
+  function artifactUrl(node, a) {
+    return `/api/workflows/${ns}/${name}/nodes/${encodeURIComponent(node.name)}/artifacts/` +
+      a.name.split("/").map(encodeURIComponent).join("/");
+  }
+
+  function artifactList(node, list) {
+    return el("ul", { id: "artifacts" }, ...list.map((a) => {
+      const item = el("li", { "data-artifact": a.name || "" }, el("span", { text: artifactText(a) }));
+      if (a.name) {
+        const note = el("span", { class: "artifact-error", role: "alert" });
+        item.append(" ", el("button", { class: "download", text: `Download ${a.name}`,
+          onclick: () => downloadArtifact(artifactUrl(node, a), note) }), note);
+      }
+      return item;
+    }));
+  }
+
+  async function listArtifacts(node, placeholder) {
+    const response = await fetch(`/api/workflows/${ns}/${name}/nodes/${encodeURIComponent(node.name)}/artifacts`);
+    const body = await response.json();
+    if (!placeholder.isConnected) return;
+    if (!response.ok) {
+      placeholder.textContent = `${response.status === 403 ? "403 Forbidden" : "Error " + response.status}: ${body.message}`;
+      return;
+    }
+    placeholder.replaceWith(body.artifacts.length ? artifactList(node, body.artifacts)
+      : el("p", { class: "muted", text: "No artifacts." }));
+  }
+
+  // Asked first (?check=1: the store, its Secret with your credentials, the object), so a refusal shows here;
+  // then the browser downloads the streamed bytes itself.
+  async function downloadArtifact(url, note) {
+    note.textContent = "";
+    const response = await fetch(`${url}?check=1`);
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({ message: response.statusText }));
+      note.textContent = `${response.status === 403 ? "403 Forbidden" : "Error " + response.status}: ${body.message}`;
+      return;
+    }
+    const link = el("a", { href: url, download: "" });
+    document.body.append(link);
+    link.click();
+    link.remove();
   }
 
   function artifactText(a) {
