@@ -201,6 +201,11 @@ class Options:
         help="seconds between sweeps deleting deleted Workflows' outputs from each Ready ArtifactStore; 0: off; "
         "default: %(default)s",
     )  # fmt: skip
+    test_clock_file: str | None = _flag(
+        None, "--test-clock-file",
+        help="TESTS ONLY: Trigger schedules and batches read the time (ISO 8601) from this file, the real clock "
+        "while it is absent or empty",
+    )  # fmt: skip
 
     @classmethod
     def parser(cls) -> argparse.ArgumentParser:

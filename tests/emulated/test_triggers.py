@@ -515,3 +515,16 @@ def test_kubectl_get_triggers_shows_ready_and_its_reason(kube: Kube, ingest: Ing
     assert listed[0].split()[:4] == ["NAME", "READY", "REASON", "TYPES"], listed
     rows = {line.split()[0]: line.split()[1:3] for line in listed[1:]}
     assert rows == {"broken": ["False", "InvalidFilter"], "good": ["True", "Valid"]}, listed
+
+
+def test_batched_events_sent_at_once_are_group_committed_in_fewer_patches_none_lost(
+    kube: Kube, ingest: Ingest, ingest_port: int, emulated_cluster: EmulatedCluster
+) -> None:
+    trigger(kube, "grouped", batch={"maxItems": 1000, "maxWaitSeconds": 3600})
+    statuses = asyncio.run(_burst(ingest_port, kube.namespace, "grouped", 300, 32))
+    assert statuses.count(202) == 300, sorted(set(statuses))
+    (pending,) = pending_batches(kube, "grouped")
+    items = [json.loads(v)["i"] for v in (pending.data or {}).values()]
+    assert sorted(items) == list(range(300)), "an accepted event is not in the batch"
+    writes = next(n for key, n in emulated_cluster.api.written.writes.items() if key.endswith(pending.metadata.name))
+    assert writes < 300 * 0.8, f"{writes} writes for 300 events: the events waiting together were not grouped"

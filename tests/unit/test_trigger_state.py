@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from switchyard.k8s.client import Api
 from switchyard.k8s.triggers import TriggerEngine
-from switchyard.k8s.triggers.state import SEALED_REMEMBERED, Batch, TriggerState, WorkflowSeen
+from switchyard.k8s.triggers.state import SEALED_REMEMBERED, Batch, TriggerState, WorkflowSeen, trigger_entry
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggers import EventFacts
 
@@ -109,3 +109,22 @@ def test_a_pending_batch_is_read_back_from_its_configmap_and_is_due_after_max_wa
     assert front.next_deadline() is None  # no open batch
     front.states[("ns", "orders")].batch = batch
     assert front.next_deadline() == NOW + timedelta(seconds=30)
+
+
+def test_a_bad_filter_a_bad_argument_and_a_bad_schedule_are_all_reported_the_reason_invalid_schedule() -> None:
+    body = trigger()
+    body["spec"] = {
+        "workflowTemplateRef": {"name": "t"},
+        "arguments": {"a": "event.("},
+        "filter": "event.(",
+        "schedule": {"cron": "every day"},
+    }
+    entry = trigger_entry(body)
+    assert entry.error is not None and entry.error_reason == "InvalidSchedule"
+    assert "CEL compile error in arguments.a" in entry.error
+    assert "invalid schedule: cron 'every day'" in entry.error
+    assert "filter" in entry.error.split("; ")[0]
+    body["spec"] = {"workflowTemplateRef": {"name": "t"}, "arguments": {"a": "event.("}, "schedule": {"cron": "@daily"}}
+    entry = trigger_entry(body)
+    assert entry.error_reason == "InvalidFilter" and entry.schedule is not None
+    assert entry.error is not None and "arguments.a" in entry.error

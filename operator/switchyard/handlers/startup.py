@@ -27,6 +27,7 @@ from switchyard.k8s.podevents import FailedCreateWatch
 from switchyard.k8s.reviews import Authenticator
 from switchyard.k8s.runtime import IndexLike, Runtime, Views
 from switchyard.k8s.triggers import TriggerEngine
+from switchyard.k8s.triggers.clock import file_clock
 from switchyard.kopfcompat import Insights
 from switchyard.models.labels import FINALIZER
 
@@ -94,7 +95,11 @@ async def start_parts(
         closing.callback(watch.stop)
     rt.synced = [jobs.synced, pods.synced]
     views = Views(components=components, jobs=jobs.store, pods=pods.store, refusals=refusals.refusals)
-    triggers = TriggerEngine(rt.api)
+    triggers = (
+        TriggerEngine(rt.api, clock=file_clock(options.test_clock_file))
+        if options.test_clock_file
+        else TriggerEngine(rt.api)
+    )
     housekeeping = asyncio.create_task(triggers.run(), name="trigger-housekeeping")
     closing.push_async_callback(cancel, housekeeping)
     if options.ingest_port:

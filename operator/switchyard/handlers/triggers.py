@@ -26,7 +26,7 @@ async def trigger_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **
     entry = engine.observe(body)
     problem = await engine.reconcile(entry)
     if problem is not None:
-        emit(body, "Warning", "InvalidSpec" if entry.spec is None else "InvalidFilter", problem)
+        emit(body, "Warning", entry.error_reason, problem)
     engine.wake.set()
 
 

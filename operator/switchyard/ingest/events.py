@@ -4,6 +4,7 @@ the facts the Trigger logic decides on, and why a broadcast event reached no Tri
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
@@ -14,6 +15,45 @@ from switchyard.logic.triggers import EventFacts, EventRejected
 STANDARD_ATTRIBUTES = frozenset(
     {"id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time", "data", "data_base64"}
 )
+
+
+# JSON nested deeper than this is refused: the code the data meets after decoding recurses (the CEL library,
+# the serializers on the way to the API, the processors), so depth is what bounds its stack, not the body size.
+# Python's decoder itself stops at its recursion limit (RecursionError, refused as nested too deep as well).
+MAX_JSON_DEPTH = 100
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests arrays/objects more than `limit` levels (iterative, linear)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack += [(child, depth + 1) for child in children if child.__class__ in _CONTAINERS]
+    return False
+
+
+_CONTAINERS = (dict, list)
+
+
+def _too_deep() -> EventRejected:
+    return EventRejected(400, "NestedTooDeep", f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _check_text(facts: EventFacts) -> None:
+    """Refuse attributes that parse but are not Unicode text or JSON: lone surrogates (`"\\ud800"`), NaN,
+    Infinity (the data is checked where it is serialized, `logic.triggers.event_input`/`batch_item`)."""
+    values: list[Any] = [facts.id, facts.source, facts.type, facts.subject, facts.time, facts.datacontenttype]
+    try:
+        json.dumps([*values, facts.extensions], ensure_ascii=False, allow_nan=False, default=str).encode()
+    except UnicodeEncodeError as error:
+        raise EventRejected(
+            400, "MalformedEvent", f"malformed CloudEvent: not Unicode text ({error.reason})"
+        ) from error
+    except ValueError as error:
+        raise EventRejected(400, "MalformedEvent", f"malformed CloudEvent: not JSON ({error})") from error
 
 
 def event_facts(event: BaseCloudEvent) -> EventFacts:
@@ -37,8 +77,15 @@ def parse_event(headers: dict[str, str], body: bytes) -> EventFacts:
     try:
         event = from_http_event(HTTPMessage(headers=lowered, body=body))
         facts = event_facts(event)
+    except RecursionError as error:
+        raise _too_deep() from error
     except (BaseCloudEventException, ValueError, KeyError, TypeError, AttributeError) as error:
         raise EventRejected(400, "MalformedEvent", f"malformed CloudEvent: {error}") from error
+    if any(
+        isinstance(v, (dict, list)) and nested_deeper_than(v, MAX_JSON_DEPTH) for v in (facts.data, facts.extensions)
+    ):
+        raise _too_deep()
+    _check_text(facts)
     # The SDK invents a UUID for a missing `id` (a producer's convenience); on the wire `id` is REQUIRED and it
     # is what makes a re-sent event idempotent, so an event without one is refused.
     binary = any(key.startswith("ce-") for key in lowered)
@@ -51,7 +98,7 @@ def parse_event(headers: dict[str, str], body: bytes) -> EventFacts:
 def _structured_id(body: bytes) -> str | None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = document.get("id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None

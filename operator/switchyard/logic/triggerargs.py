@@ -50,17 +50,29 @@ def as_argument(value: Any) -> str:
 
 def event_arguments(arguments: Mapping[str, str], event: EventFacts) -> dict[str, str]:
     """The arguments for this event; EventRejected (422 `ArgumentError`) naming the one that fails."""
+    return _evaluate(arguments, {"event": event.cel_value()}, "")
+
+
+def tick_arguments(arguments: Mapping[str, str]) -> dict[str, str]:
+    """The arguments for a schedule tick, which has no event: literals work, an argument that reads `event`
+    is refused (EventRejected 422 `ArgumentError` naming it)."""
+    return _evaluate(arguments, {}, " for a schedule tick (a tick has no event)")
+
+
+def _evaluate(arguments: Mapping[str, str], variables: dict[str, Any], occasion: str) -> dict[str, str]:
     compiled = compile_arguments(arguments)
     if compiled.error is not None:
         raise EventRejected(409, "TriggerNotReady", compiled.error)
-    context = cel.Context(variables={"event": event.cel_value()})
+    context = cel.Context(variables=variables)
     values: dict[str, str] = {}
     for name, program in compiled.programs.items():
         try:
             value = as_argument(program.execute(context))
         except Exception as error:  # CEL evaluation errors surface as TypeError/KeyError/ValueError...
             detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
-            raise EventRejected(422, "ArgumentError", f"arguments.{name} could not be evaluated: {detail}") from error
+            raise EventRejected(
+                422, "ArgumentError", f"arguments.{name} could not be evaluated{occasion}: {detail}"
+            ) from error
         if len(value) > MAX_PARAMETER_VALUE:
             raise EventRejected(
                 422, "ArgumentError", f"arguments.{name} is {len(value)} characters; at most {MAX_PARAMETER_VALUE}"

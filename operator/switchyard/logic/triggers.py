@@ -83,6 +83,8 @@ def compile_filter(expression: str | None) -> CompiledFilter:
 
 def check_event(spec: TriggerSpec, compiled: CompiledFilter, event: EventFacts) -> None:
     """Raise EventRejected (422) when the event's type is not listed or the filter is not true."""
+    if spec.schedule is not None and not spec.event_types:
+        raise EventRejected(422, "TypeNotAccepted", "the trigger runs on a schedule and lists no eventTypes")
     if spec.event_types and event.type not in spec.event_types:
         listed = ", ".join(spec.event_types)
         raise EventRejected(422, "TypeNotAccepted", f"event type {event.type!r} is not one of eventTypes [{listed}]")
@@ -106,7 +108,23 @@ def _as_text(data: Any) -> str:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise EventRejected(415, "BinaryData", "event data must be UTF-8 text or JSON") from error
-    return data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return data if isinstance(data, str) else _dumps(data)
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON of event data; 400 for what is not JSON (NaN, Infinity)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as error:
+        raise EventRejected(400, "MalformedEvent", f"event data is not JSON: {error}") from error
+
+
+def _utf8(text: str) -> bytes:
+    """The UTF-8 bytes of event data; 400 for what is not Unicode text (a lone surrogate such as `\\ud800`)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as error:
+        raise EventRejected(400, "MalformedEvent", f"event data is not Unicode text: {error.reason}") from error
 
 
 def _is_json(content_type: str | None, data: Any) -> bool:
@@ -120,7 +138,7 @@ def event_input(event: EventFacts) -> tuple[str, str]:
     """(data, contentType) of the Workflow one event starts; 413 when above the inline input limit."""
     text = "" if event.data is None else _as_text(event.data)
     content_type = JSON if isinstance(event.data, (dict, list)) else (event.datacontenttype or "text/plain")
-    check_size(len(text.encode()))
+    check_size(len(_utf8(text)))
     return text, content_type
 
 
@@ -137,9 +155,11 @@ def batch_item(event: EventFacts) -> str:
     if isinstance(value, bytes):
         value = _as_text(value)
     if isinstance(value, str) and _is_json(event.datacontenttype, value):
-        with contextlib.suppress(ValueError):  # declared JSON but is not: kept as a string
+        with contextlib.suppress(ValueError, RecursionError):  # declared JSON but is not: kept as a string
             value = json.loads(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    item = _dumps(value)
+    _utf8(item)
+    return item
 
 
 def batch_input(items: Sequence[str]) -> str:

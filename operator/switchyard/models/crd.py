@@ -222,6 +222,12 @@ TRIGGER = Kind(
         PrinterColumn("Accepted", ".status.accepted", "integer"),
         PrinterColumn("Workflows", ".status.workflowsCreated", "integer"),
         PrinterColumn("Pending", ".status.batchesPending", "integer"),
+        PrinterColumn(
+            "Next",
+            ".status.nextScheduleTime",
+            description="The next schedule tick, as a time (kubectl shows a future date column as <invalid>).",
+        ),
+        PrinterColumn("Last-Schedule", ".status.lastScheduleTime", "date", priority=1),
         PrinterColumn("Succeeded", ".status.workflows.succeeded", "integer", priority=1),
         PrinterColumn("Failed", ".status.workflows.failed", "integer", priority=1),
         PrinterColumn("Last-Error", ".status.lastError", priority=1),

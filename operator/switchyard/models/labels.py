@@ -36,6 +36,7 @@ ANNOTATION_OPENED = f"{GROUP}/opened-at"  # when the batch's first event came
 ANNOTATION_COUNTED = f"{GROUP}/counted"  # a finished Workflow already in the Trigger's statistics
 ANNOTATION_EVENT = f"{GROUP}/event"  # "<source> <id>" of a single-event Workflow
 ANNOTATION_BATCH = f"{GROUP}/batch"  # the pending batch a Workflow was sealed from
+ANNOTATION_SCHEDULED = f"{GROUP}/scheduled-time"  # the schedule tick a Trigger's Workflow was started for
 
 # -- what node Pods carry so that mesh and secret injectors leave them alone: an injected sidecar keeps the Pod
 # running after the processor exits and shares its termination-message budget (`--allow-sidecar-injection`)

@@ -34,6 +34,38 @@ class BatchSpec(ApiModel):
     ] = 10
 
 
+# -- schedules (issue 23 item 2) ---------------------------------------------------------------------------
+
+MAX_STARTING_DEADLINE_SECONDS = 366 * 24 * 3600
+CronText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ScheduleSpec(ApiModel):
+    """Start a Workflow at each tick of a cron schedule, as a Kubernetes CronJob does."""
+
+    cron: CronText = Field(
+        description="A cron expression of five fields (minute hour day-of-month month day-of-week), or @yearly, "
+        "@monthly, @weekly, @daily, @hourly."
+    )
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="An IANA time zone (e.g. Europe/Paris) the cron is read in; unset: UTC."
+    )
+    starting_deadline_seconds: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_STARTING_DEADLINE_SECONDS,
+                description="A tick missed (operator down, Forbid) is still started this many seconds late at "
+                "most; unset: the latest missed tick always starts. At most one missed tick is started.",
+            ),
+        ]
+        | None
+    ) = None
+    suspend: bool = Field(default=False, description="True: no tick starts a Workflow until it is False again.")
+
+
 class TriggerSpec(ApiModel):
     event_types: Annotated[
         list[EventType],
@@ -97,6 +129,11 @@ class TriggerSpec(ApiModel):
     history_limit: Annotated[
         int, Field(ge=0, le=1000, description="Finished Workflows kept; older ones are deleted.")
     ] = 10
+    schedule: ScheduleSpec | None = Field(
+        default=None,
+        description="Also start a Workflow at each tick of this cron schedule (its input: the tick's "
+        "scheduledTime). A Trigger with a schedule and no eventTypes takes no events.",
+    )
 
     @model_validator(mode="after")
     def _one_template(self) -> TriggerSpec:
@@ -134,3 +171,9 @@ class TriggerStatus(StatusModel):
     workflows: WorkflowCounts = Field(default_factory=WorkflowCounts, description="Its Workflows by outcome.")
     observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
     conditions: Conditions = Field(default=[], description="Ready: the spec is valid and events are accepted.")
+    last_schedule_time: Timestamp | None = Field(
+        default=None, description="The latest schedule tick a Workflow was started for."
+    )
+    next_schedule_time: Timestamp | None = Field(
+        default=None, description="The next schedule tick (unset: no schedule, or suspended)."
+    )

@@ -39,37 +39,137 @@ class Batches:
         self.clock = clock
         self.wake = wake  # set when a seal changed what the status shows
 
-    async def append(
+    async def submit(
         self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec, event: EventFacts
     ) -> dict[str, Any]:
-        """Persist one event into the open batch (opening one, or sealing a full one first); the 202 body."""
-        await self.load(state, entry, spec)
+        """Persist one event into the Trigger's open batch; the 202 body. Group commit: the events that queue up
+        while one commit is in flight are written by the next one, in one ConfigMap patch, in arrival order;
+        each caller is answered once the patch holding its event returned (accepted means persisted)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        state.append_queue.append((event, future))
+        if state.committer is None or state.committer.done():
+            # a task of its own, so that no caller waits for the groups queued after its event
+            state.committer = asyncio.create_task(self._committer(state, entry, spec, batch_spec))
+        return await future
+
+    async def _committer(
+        self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec
+    ) -> None:
+        while state.append_queue:
+            group, state.append_queue = state.append_queue, []
+            async with state.lock:
+                await self._commit(state, entry, spec, batch_spec, group)
+
+    async def _commit(
+        self,
+        state: TriggerState,
+        entry: TriggerEntry,
+        spec: TriggerSpec,
+        batch_spec: BatchSpec,
+        group: list[tuple[EventFacts, asyncio.Future[dict[str, Any]]]],
+    ) -> None:
+        staged: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []  # item keys in state.batch, not yet written
+        try:
+            await self.load(state, entry, spec)
+            for event, future in group:
+                try:
+                    result = await self._append(state, entry, spec, batch_spec, event, future, staged)
+                except Exception as exc:  # this event's answer (EventRejected: 4xx; API trouble: 503)
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                if result is not None and not future.done():
+                    future.set_result(result)
+            await self._flush(state, entry, spec, batch_spec, staged)
+        except BaseException as exc:  # nobody is left waiting, whatever happened
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else ApiTrouble("interrupted"))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _flush(
+        self,
+        state: TriggerState,
+        entry: TriggerEntry,
+        spec: TriggerSpec,
+        batch_spec: BatchSpec,
+        staged: list[tuple[str, asyncio.Future[dict[str, Any]]]],
+    ) -> None:
+        """Write the staged items of the open batch in one patch, answer their callers, seal when full."""
+        if not staged:
+            return
+        batch = state.batch
+        assert batch is not None
+        keys, futures = [k for k, _ in staged], [f for _, f in staged]
+        staged.clear()
+        try:
+            await self.api.call(
+                self.api.core.patch_namespaced_config_map,
+                batch.name,
+                entry.namespace,
+                {"data": {key: batch.items[key] for key in keys}},
+            )
+        except Exception as exc:
+            for key, future in zip(keys, futures, strict=True):
+                batch.items.pop(key, None)
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        ordered = list(batch.items)
+        answers = [{"batch": batch.name, "position": ordered.index(key) + 1, "workflows": []} for key in keys]
+        if len(batch.items) >= batch_spec.max_items:
+            with contextlib.suppress(ApiTrouble):  # persisted already; the sweeper seals it later
+                answers[-1]["workflows"] = [await self.seal(state, entry, spec, batch)]
+        for future, answer in zip(futures, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+    async def _append(
+        self,
+        state: TriggerState,
+        entry: TriggerEntry,
+        spec: TriggerSpec,
+        batch_spec: BatchSpec,
+        event: EventFacts,
+        future: asyncio.Future[dict[str, Any]],
+        staged: list[tuple[str, asyncio.Future[dict[str, Any]]]],
+    ) -> dict[str, Any] | None:
+        """One event of a group: its answer, or None when it is staged for the group's patch."""
         item = logic.batch_item(event)
         logic.check_size(logic.batch_input_size([len(item.encode())]))
         batch = state.batch
         if batch is not None and batch.has_event(event):
-            return {"batch": batch.name, "position": batch.position(event), "duplicate": True}
+            await self._flush(state, entry, spec, batch_spec, staged)  # a duplicate of a staged one: written first
+            batch = state.batch
+            if batch is not None and batch.has_event(event):
+                return {"batch": batch.name, "position": batch.position(event), "duplicate": True}
         sealed_into = state.sealed.get(logic.event_key(event))
         if sealed_into is not None:
             return {"workflows": [sealed_into], "duplicate": True}
+        if batch is not None and len(batch.items) < batch_spec.max_items and batch.size_with(item) <= MAX_INPUT_BYTES:
+            item_key = logic.item_key(len(batch.items), event)
+            batch.items[item_key] = item
+            staged.append((item_key, future))
+            return None
+        await self._flush(state, entry, spec, batch_spec, staged)
+        batch = state.batch
         sealed: list[str] = []
         if batch is not None and (len(batch.items) >= batch_spec.max_items or batch.size_with(item) > MAX_INPUT_BYTES):
             sealed.append(await self.seal(state, entry, spec, batch))
             batch = None
-        if batch is None:
-            # A batch is named by its first event: if that name was sealed already, this event is a re-sent
-            # first event of a finished batch (opening it again would collide with its Workflow's name).
-            first_of = logic.batch_workflow_name(entry.name, logic.batch_name(entry.name, event))
-            if await self.api.exists("workflows", entry.namespace, first_of):
-                return {"workflows": [first_of], "duplicate": True}
-            await self.runs.admit(entry, spec)
-            batch = await self.open(state, entry, event, item)
-        else:
+        if batch is not None:  # the flush left room (a staged write failed): stage this one again
             item_key = logic.item_key(len(batch.items), event)
-            await self.api.call(
-                self.api.core.patch_namespaced_config_map, batch.name, entry.namespace, {"data": {item_key: item}}
-            )
             batch.items[item_key] = item
+            staged.append((item_key, future))
+            return None
+        # A batch is named by its first event: if that name was sealed already, this event is a re-sent
+        # first event of a finished batch (opening it again would collide with its Workflow's name).
+        first_of = logic.batch_workflow_name(entry.name, logic.batch_name(entry.name, event))
+        if await self.api.exists("workflows", entry.namespace, first_of):
+            return {"workflows": [first_of], "duplicate": True}
+        await self.runs.admit(entry, spec)
+        batch = await self.open(state, entry, event, item)
         position = len(batch.items)
         if position >= batch_spec.max_items:
             with contextlib.suppress(ApiTrouble):  # persisted already; the sweeper seals it later

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
@@ -23,9 +23,11 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
 from switchyard.k8s.errors import not_found
-from switchyard.k8s.triggers import batches
+from switchyard.k8s.triggers import batches, schedules
 from switchyard.k8s.triggers.batches import Batches
+from switchyard.k8s.triggers.clock import utcnow
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
+from switchyard.k8s.triggers.schedules import Schedules
 from switchyard.k8s.triggers.state import Key, Stats, TriggerEntry, TriggerState, trigger_entry, trigger_of
 from switchyard.logic import triggers as logic
 from switchyard.logic.conditions import set_condition, truncate
@@ -39,10 +41,6 @@ from switchyard.models.trigger import TriggerSpec
 FLUSH_SECONDS = 0.5
 WARNING_INTERVAL_SECONDS = 30.0
 log = logging.getLogger("switchyard.triggers")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class TriggerEngine:
         self.wake = asyncio.Event()
         self.runs = TriggerRuns(api)
         self.batches = Batches(api, self.runs, clock, self.wake)
+        self.schedules = Schedules(api, self.runs, clock, self.warn)
 
     def state(self, key: Key) -> TriggerState:
         """The Trigger's state, created empty on first sight (its Workflows may be seen before it)."""
@@ -124,8 +123,11 @@ class TriggerEngine:
     async def reconcile(self, entry: TriggerEntry) -> str | None:
         """Ready condition and observedGeneration; the problem (for a Warning Event) when not Ready."""
         ready = entry.ready
-        message = "the trigger accepts events" if ready else (entry.error or "invalid")
-        reason = "Valid" if ready else ("InvalidFilter" if entry.spec is not None else "InvalidSpec")
+        accepts = "the trigger accepts events"
+        if entry.spec is not None and entry.spec.schedule is not None:
+            accepts = "the trigger runs on its schedule" + (" and accepts events" if entry.spec.event_types else "")
+        message = accepts if ready else (entry.error or "invalid")
+        reason = "Valid" if ready else entry.error_reason
         now = self.clock().replace(microsecond=0)
         status = entry.status
         conditions = set_condition(
@@ -165,8 +167,7 @@ class TriggerEngine:
             if spec.batch is None:
                 body = await self._start_single(state, entry, spec, event)  # locked when a policy applies
             else:
-                async with state.lock:
-                    body = await self.batches.append(state, entry, spec, spec.batch, event)
+                body = await self.batches.submit(state, entry, spec, spec.batch, event)  # group commit
         except EventRejected as rejection:
             return self.record_rejection(entry, rejection)
         stats = state.stats
@@ -205,6 +206,7 @@ class TriggerEngine:
 
     def next_deadline(self) -> datetime | None:
         deadlines = [due for state in self.states.values() if (due := batches.deadline(state)) is not None]
+        deadlines += [due for state in self.states.values() if (due := schedules.deadline(state)) is not None]
         return min(deadlines) if deadlines else None
 
     # -- Workflows of Triggers ------------------------------------------------------------------------------
@@ -234,6 +236,8 @@ class TriggerEngine:
             else None,
             "lastError": stats.last_error,
             "workflows": {"running": state.running(), "succeeded": stats.succeeded, "failed": stats.failed},
+            "lastScheduleTime": schedules.wire(stats.last_schedule_time),
+            "nextScheduleTime": schedules.wire(state.schedule_next),
         }
 
     async def flush(self) -> None:
@@ -249,7 +253,7 @@ class TriggerEngine:
                 log.warning("trigger %s/%s: status not written (will retry): %s", *key, exc)
 
     async def run(self) -> None:
-        """Seal due batches and write statistics, waking early when something changed."""
+        """Seal due batches, start due schedule ticks and write statistics, waking early when something changed."""
         while True:
             deadline = self.next_deadline()
             timeout = FLUSH_SECONDS
@@ -260,6 +264,7 @@ class TriggerEngine:
             self.wake.clear()
             try:
                 await self.sweep()
+                await self.schedules.run_due(self.states)
                 await self.flush()
             except Exception:  # one bad round never stops the loop; the next one retries
                 log.exception("trigger housekeeping failed; retrying")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from switchyard.k8s.observe import pydantic_message
+from switchyard.k8s.observe import parse_time, pydantic_message
 from switchyard.logic import triggers as logic
+from switchyard.logic.schedule import Schedule, ScheduleInvalid, compile_schedule
 from switchyard.logic.triggerargs import compile_arguments
 from switchyard.logic.triggers import EventFacts
 from switchyard.models.crd import API_VERSION
@@ -26,6 +27,7 @@ from switchyard.models.trigger import TriggerSpec, TriggerStatus
 SEALED_REMEMBERED = 10_000  # event keys of sealed batches remembered per Trigger (re-sent events are duplicates)
 
 Key = tuple[str, str]  # (namespace, trigger)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -40,6 +42,9 @@ class TriggerEntry:
     error: str | None
     filter: logic.CompiledFilter
     status: TriggerStatus
+    created: datetime = EPOCH  # metadata.creationTimestamp (schedules count from it)
+    schedule: Schedule | None = None  # the checked spec.schedule
+    error_reason: str = "InvalidSpec"  # the Ready reason when `error` is set
 
     @property
     def key(self) -> Key:
@@ -79,9 +84,19 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         spec = TriggerSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         error = f"invalid spec: {pydantic_message(exc)}"
+    schedule: Schedule | None = None
+    error_reason = "InvalidSpec"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        error = compiled.error or compile_arguments(spec.arguments).error
+        problems = [p for p in (compiled.error, compile_arguments(spec.arguments).error) if p]
+        error_reason = "InvalidFilter"
+        if spec.schedule is not None:
+            try:
+                schedule = compile_schedule(spec.schedule)
+            except ScheduleInvalid as exc:
+                problems.append(f"invalid schedule: {exc}")
+                error_reason = "InvalidSchedule"
+        error = "; ".join(problems) or None
     try:
         status = TriggerStatus.model_validate(body.get("status") or {})
     except ValidationError:
@@ -95,6 +110,9 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
         error=error,
         filter=compiled,
         status=status,
+        created=parse_time(meta.get("creationTimestamp")) or datetime.now(UTC),
+        schedule=schedule,
+        error_reason=error_reason,
     )
 
 
@@ -108,6 +126,7 @@ class Stats:
     failed: int = 0
     last_event_time: datetime | None = None
     last_error: str | None = None
+    last_schedule_time: datetime | None = None  # the latest schedule tick started
     dirty: bool = False
 
     @classmethod
@@ -124,6 +143,10 @@ class Stats:
         self.failed += status.workflows.failed
         self.last_event_time = self.last_event_time or status.last_event_time
         self.last_error = self.last_error or status.last_error
+        if status.last_schedule_time is not None and (
+            self.last_schedule_time is None or status.last_schedule_time > self.last_schedule_time
+        ):
+            self.last_schedule_time = status.last_schedule_time
         return self
 
 
@@ -175,6 +198,13 @@ class TriggerState:
     workflows: dict[str, WorkflowSeen] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # serializes the writers of this Trigger
     warned: dict[str, float] = field(default_factory=dict)  # Warning reason -> loop time it was last posted
+    # the batched events waiting for the next group commit (batches.submit), and the task writing them
+    append_queue: list[tuple[EventFacts, asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
+    committer: asyncio.Task[None] | None = None
+    schedule_next: datetime | None = None  # the next schedule tick (status.nextScheduleTime)
+    schedule_missed: datetime | None = None  # the latest tick given up as too late (warned once)
+    schedule_waiting: datetime | None = None  # a due tick refused by Forbid/maxRunning, tried again at:
+    schedule_retry_at: float = 0.0  # (loop time)
 
     def remember_sealed(self, batch: Batch, workflow: str) -> None:
         for item_key in batch.items:
