@@ -1,5 +1,6 @@
 """Contract tests of the Helm chart's CRDs (equal to the generated ones, kept or not), its default Components,
-its `helm test` Pod and its values schema. Helm as in test_chart.py."""
+its `helm test` Pod, its values schema, and that manifests/install.yaml is a fresh render. Helm as in
+test_chart.py."""
 
 from __future__ import annotations
 
