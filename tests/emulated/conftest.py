@@ -57,11 +57,19 @@ class Kube:
         return self.get(kind, name).get("status") or {}
 
     def wait_phase(self, name: str, *phases: str, timeout: float = 30.0) -> dict[str, Any]:
-        return wait_for(
-            lambda: (s := self.status("Workflow", name)).get("phase") in phases and s,
-            timeout,
-            what=f"workflow {name} phase in {phases}",
-        )
+        try:
+            return wait_for(
+                lambda: (s := self.status("Workflow", name)).get("phase") in phases and s,
+                timeout,
+                what=f"workflow {name} phase in {phases}",
+            )
+        except TimeoutError as e:  # say where it stood: the phase, message and node phases
+            try:
+                last = self.status("Workflow", name)
+            except Exception:
+                raise e from None
+            nodes = {n: (v.get("phase"), v.get("reason")) for n, v in (last.get("nodes") or {}).items()}
+            raise TimeoutError(f"{e}; last phase {last.get('phase')!r}: {last.get('message')!r}, nodes {nodes}") from e
 
     def jobs(self) -> list[Any]:
         return list(self.batch.list_namespaced_job(self.namespace).items)

@@ -76,7 +76,10 @@ def test_a_fail_job_rule_on_exit_codes_ends_the_job_with_pod_failure_policy(k8s,
 def test_the_deadline_counts_from_the_job_start_pending_included(k8s, namespace, sim: JobSimulator):
     sim.rule = lambda job: Outcome(pending=30, delay=0.1)
     create(k8s, namespace, job_body("slowpull", "s", activeDeadlineSeconds=1))
-    pending = wait_for(lambda: (p := pods_of(k8s, namespace, "slowpull")) and p[0]["status"].get("phase") and p, 10)
+    # a Pod is Pending before the kubelet reports its containers too: wait for the container's state
+    pending = wait_for(
+        lambda: (p := pods_of(k8s, namespace, "slowpull")) and p[0]["status"].get("containerStatuses") and p, 10
+    )
     assert pending[0]["status"]["phase"] == "Pending"
     assert main_state(pending[0])["waiting"]["reason"] == "ContainerCreating"
     status = ended(k8s, namespace, "slowpull")

@@ -15,7 +15,7 @@ from switchyard.logic.analysis import analyse_input
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import CompiledRule, RouteDecision, compile_rule, route
 from switchyard.models.routing import RoutingRuleSpec
-from switchyard.models.workflow import WorkflowSpec
+from switchyard.models.workflow import WorkflowObjectSpec
 
 Outcome = Literal["matched", "false", "skipped", "not selected", "invalid"]
 
@@ -49,7 +49,7 @@ class RoutingInput:
 
 def input_from_workflow(obj: Mapping[str, Any]) -> RoutingInput:
     """The routing input of a Workflow manifest; ValueError when its data is not inline."""
-    spec = WorkflowSpec.model_validate(obj.get("spec") or {})
+    spec = WorkflowObjectSpec.model_validate(obj.get("spec") or {})
     if spec.input.data is None:
         ref = spec.input.config_map_key_ref
         where = f"ConfigMap {ref.name!r} key {ref.key!r}" if ref else "nowhere"

@@ -43,7 +43,14 @@ from switchyard.logic.when import check_whens
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
-from switchyard.models.workflow import NodeSpec, NodeStatus, RouteStatus, WorkflowSpec, WorkflowStatus
+from switchyard.models.workflow import (
+    NodeSpec,
+    NodeStatus,
+    RouteStatus,
+    WorkflowObjectSpec,
+    WorkflowSpec,
+    WorkflowStatus,
+)
 
 MAX_STATUS_BYTES = 1_000_000  # metadata, spec and the starting status: room left for the run's progress
 COMPACT_NODE_BYTES = 160  # the most one node takes in a compact status, besides its name and message (node_wire)
@@ -252,7 +259,7 @@ async def reused_nodes(
         raise InvalidSpec("ReuseNotFinished", f"spec.reuse: workflow '{name}' is {status.phase}, not finished")
     try:
         # a WorkflowTemplate run's spec is its snapshot
-        old_spec = status.template.spec if status.template else WorkflowSpec.model_validate(old.get("spec") or {})
+        old_spec = status.template.spec if status.template else WorkflowObjectSpec.model_validate(old.get("spec") or {})
         old_nodes = {n.name: n for n in routed_nodes(old_spec, status.route or RouteStatus())}
     except (ValidationError, InvalidSpec) as exc:
         raise InvalidSpec("ReuseInvalid", f"spec.reuse: workflow '{name}' cannot be read: {exc}") from exc
