@@ -23,8 +23,8 @@ from kubernetes import client, config
 
 from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.sandbox.apiserver import EmulatedCluster
+from switchyard.sandbox.localjobs import LocalJobRunner
 from switchyard.sandbox.process import OperatorProcess
-from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
 from switchyard.sandbox.waiting import wait_for
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from minio import Minio
 
+from switchyard.sandbox.localjobs import LocalJobRunner
 from switchyard.sandbox.process import OperatorProcess
-from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
 from switchyard.sandbox.waiting import wait_for
 from tests.emulated.conftest import GROUP, VERSION, Kube, new_namespace

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from minio import Minio
 
+from switchyard.sandbox.localjobs import LocalJobRunner
 from switchyard.sandbox.process import OperatorProcess
-from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
 from tests.emulated.conftest import Kube, new_namespace, wait_for
 from tests.emulated.storehelpers import make_store, put

@@ -20,7 +20,7 @@ from switchyard.artifacts import cache
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.store import Credentials, StoreSpec, make_client
 from switchyard.cli import tree, view
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.localjobs import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server
 from tests.emulated.conftest import Kube
 from tests.emulated.storehelpers import make_store, put

@@ -19,7 +19,7 @@ from switchyard.k8s import render
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
 from switchyard.sandbox import isolation
-from switchyard.sandbox.runner import LocalJobRunner, image_name
+from switchyard.sandbox.localjobs import LocalJobRunner, image_name
 from tests.emulated.conftest import Kube, wait_for
 
 pytestmark = pytest.mark.emulated

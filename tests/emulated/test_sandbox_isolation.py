@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from switchyard.sandbox.isolation import find_bwrap
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.localjobs import LocalJobRunner
 from tests.emulated.conftest import Kube
 from tests.emulated.test_sandbox_pods import final_pod, pod_job, terminated
 

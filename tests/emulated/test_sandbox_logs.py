@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from switchyard.sandbox.apiserver import EmulatedCluster
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.localjobs import LocalJobRunner
 from tests.emulated.conftest import Kube, wait_for
 from tests.emulated.test_sandbox_pods import pod_job
 

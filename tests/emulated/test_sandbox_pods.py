@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from switchyard.sandbox.isolation import find_bwrap
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.localjobs import LocalJobRunner
 from tests.emulated.conftest import Kube, wait_for
 
 pytestmark = pytest.mark.emulated

@@ -14,9 +14,9 @@ import pytest
 from kopf._cogs.structs.references import Insights
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.k8s.entries import JobEntry, PodEntry
 from switchyard.k8s.informer import FastWatch, Informer, ListWatch, Store, Summary, exact_names, serves
 from switchyard.k8s.namespaces import NamespaceWatch
-from switchyard.k8s.observe import JobEntry, PodEntry
 from switchyard.k8s.runtime import Views
 from switchyard.models.labels import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW
 from switchyard.sandbox.apiserver import EmulatedCluster

@@ -11,7 +11,7 @@ from tests.unit.test_render import job
 from tests.unit.test_scheduler import comp, make_run, nodes
 
 from switchyard.k8s import render
-from switchyard.k8s.observe import JobEntry, pod_entry
+from switchyard.k8s.entries import JobEntry, pod_entry
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.podresult import message_budget, truncation
@@ -167,7 +167,7 @@ def test_the_jobs_own_deadline_is_a_looser_backstop() -> None:
 
 
 def test_a_job_is_finished_only_by_its_terminal_condition_not_the_1_31_precursors() -> None:
-    from switchyard.k8s.observe import job_entry
+    from switchyard.k8s.entries import job_entry
 
     def entry(*conditions: str) -> Any:
         meta = {

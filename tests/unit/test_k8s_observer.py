@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from switchyard.handlers import indexes as index_handlers
 from switchyard.k8s import observer as observer_module
 from switchyard.k8s.client import Api
-from switchyard.k8s.observe import JobEntry
+from switchyard.k8s.entries import JobEntry
 from switchyard.k8s.observer import JobObserver
 from switchyard.k8s.runtime import Views
 from switchyard.logic.dag import Dag

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from switchyard.k8s import render
-from switchyard.k8s.observe import job_entry, pod_entry
+from switchyard.k8s.entries import job_entry, pod_entry
 from switchyard.logic import naming
 from switchyard.models.component import ComponentSpec
 

@@ -9,7 +9,7 @@ from tests.unit.test_render import job
 
 from switchyard.artifacts.location import ENV_STORE
 from switchyard.artifacts.store import StoreSpec
-from switchyard.k8s.observe import pod_entry
+from switchyard.k8s.entries import pod_entry
 from switchyard.k8s.staging import Staging
 
 STORE = StoreSpec.model_validate(

@@ -47,7 +47,7 @@ COLOURS = {
 }
 
 
-# The keys every built-in processor's result starts with (processors/runner.py): the node's status says them.
+# The keys every built-in processor's result starts with (processors/registry.py): the node's status says them.
 IDENTITY_KEYS = frozenset({"processor", "node", "workflow", "attempt"})
 # The same keys at the head of a preview cut mid-document (so not JSON any more): `{"processor":"x","node":"y",`
 _IDENTITY_HEAD = re.compile(r'^\{(?:"(?:processor|node|workflow|attempt)":(?:"[^"\\]*"|-?\d+|null),?)+')

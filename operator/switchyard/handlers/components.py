@@ -12,7 +12,7 @@ from switchyard.handlers.services import services
 from switchyard.handlers.startup import ensure_flusher
 from switchyard.k8s import breakers
 from switchyard.k8s.components import reconcile_component, referrers
-from switchyard.k8s.observe import component_entry
+from switchyard.k8s.entries import component_entry
 from switchyard.models.crd import GROUP, VERSION
 
 

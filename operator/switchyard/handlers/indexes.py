@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from switchyard.k8s.observe import component_entry
+from switchyard.k8s.entries import component_entry
 from switchyard.models.crd import GROUP, VERSION
 
 

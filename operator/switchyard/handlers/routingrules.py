@@ -10,7 +10,7 @@ import kopf
 from switchyard.handlers.events import emit
 from switchyard.handlers.services import services
 from switchyard.k8s.components import reconcile_rule
-from switchyard.k8s.observe import rule_entry
+from switchyard.k8s.entries import rule_entry
 from switchyard.models.crd import GROUP, VERSION
 
 

@@ -24,7 +24,7 @@ from switchyard.artifacts.trouble import StagingFailure, classify, is_missing
 from switchyard.config import Options
 from switchyard.k8s.artifactstores import resolve_store
 from switchyard.k8s.client import Api
-from switchyard.k8s.observe import PodEntry
+from switchyard.k8s.entries import PodEntry
 from switchyard.k8s.staging import Staging
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.scheduler import JobResult

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchyard import metrics
-from switchyard.k8s.observe import ComponentEntry
+from switchyard.k8s.entries import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.breaker import BreakerBook
 from switchyard.models.component import CircuitBreakerPolicy

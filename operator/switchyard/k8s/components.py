@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from switchyard.k8s import breakers
-from switchyard.k8s.observe import ComponentEntry, RuleEntry
+from switchyard.k8s.entries import ComponentEntry, RuleEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.conditions import set_condition
 from switchyard.models.common import fit_text

@@ -39,8 +39,8 @@ from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import CONNECT_TIMEOUT
 from switchyard.k8s.client import READ_TIMEOUT as CALL_TIMEOUT
+from switchyard.k8s.entries import job_entry, pod_entry
 from switchyard.k8s.errors import forbidden, gone
-from switchyard.k8s.observe import job_entry, pod_entry
 from switchyard.kopfcompat import matches_namespace, specific_namespaces
 from switchyard.models.labels import LABEL_WORKFLOW
 

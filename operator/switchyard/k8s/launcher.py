@@ -21,8 +21,8 @@ from kubernetes.client.exceptions import ApiException
 from switchyard import metrics
 from switchyard.k8s import render
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.entries import job_entry
 from switchyard.k8s.errors import api_message, conflict, forbidden, not_found, rejected, status_reason
-from switchyard.k8s.observe import job_entry
 from switchyard.k8s.staging import Staging
 from switchyard.logic import naming
 from switchyard.logic.exits import SUMMARY_KEY

@@ -22,8 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from switchyard import metrics
 from switchyard.k8s.artifactrun import RunArtifacts, staging_failure
 from switchyard.k8s.client import Api
+from switchyard.k8s.entries import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.errors import not_found
-from switchyard.k8s.observe import JobEntry, PodEntry, job_entry, pod_entry
 from switchyard.k8s.runtime import Views, best_pod
 from switchyard.logic.podrefusals import QUOTA_EXCEEDED, PodRefusal, classify
 from switchyard.logic.podresult import truncation

@@ -20,8 +20,8 @@ from switchyard.celpool.route import route_input
 from switchyard.k8s import render
 from switchyard.k8s.artifactrun import RunArtifacts
 from switchyard.k8s.client import Api
+from switchyard.k8s.entries import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.errors import not_found
-from switchyard.k8s.observe import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analyse_input

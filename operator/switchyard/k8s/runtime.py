@@ -13,8 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 from switchyard.config import Options
 from switchyard.k8s.client import Api
+from switchyard.k8s.entries import ComponentEntry, JobEntry, PodEntry
 from switchyard.k8s.informer import Store
-from switchyard.k8s.observe import ComponentEntry, JobEntry, PodEntry
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter

@@ -11,8 +11,8 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from switchyard.k8s.client import Api
+from switchyard.k8s.entries import pydantic_message
 from switchyard.k8s.errors import not_found
-from switchyard.k8s.observe import pydantic_message
 from switchyard.logic import templates
 from switchyard.logic.conditions import set_condition
 from switchyard.logic.errors import InvalidSpec

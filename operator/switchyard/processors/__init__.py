@@ -4,6 +4,6 @@ They stream their files (see `contract` for the file layout); run one with
 `python -m switchyard.processors <name>`. The standard library and ijson only.
 """
 
-from switchyard.processors.runner import PROCESSORS, run
+from switchyard.processors.registry import PROCESSORS, run
 
 __all__ = ["PROCESSORS", "run"]

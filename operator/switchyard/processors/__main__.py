@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from switchyard.processors.contract import Result, termination_log_from_env
 from switchyard.processors.output import render_result, write_termination_log
-from switchyard.processors.runner import EXIT_FAILED, PROCESSORS, run, unknown_processor_message
+from switchyard.processors.registry import EXIT_FAILED, PROCESSORS, run, unknown_processor_message
 
 EXIT_USAGE = 2
 

@@ -37,7 +37,7 @@ from switchyard.sandbox.devsandbox import (
     Sandbox,
     WorkflowRow,
 )
-from switchyard.sandbox.runner import LocalJobRunner
+from switchyard.sandbox.localjobs import LocalJobRunner
 
 __all__ = ["REPO_EXAMPLES", "Options", "run"]
 

@@ -23,8 +23,8 @@ from switchyard.models.workflow import WorkflowStatus
 from switchyard.sandbox import devlock
 from switchyard.sandbox.apiserver import EmulatedCluster
 from switchyard.sandbox.auth import ADMIN_TOKEN
+from switchyard.sandbox.localjobs import LocalJobRunner
 from switchyard.sandbox.process import OperatorProcess, free_port
-from switchyard.sandbox.runner import LocalJobRunner
 from switchyard.sandbox.s3server import S3Server, S3ServerMissing
 from switchyard.schema.crdgen import crd
 

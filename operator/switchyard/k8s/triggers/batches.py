@@ -19,8 +19,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.entries import parse_time
 from switchyard.k8s.errors import conflict
-from switchyard.k8s.observe import parse_time
 from switchyard.k8s.triggers.runs import TriggerRuns, workflow_spec
 from switchyard.k8s.triggers.state import Batch, TriggerEntry, TriggerState
 from switchyard.logic import triggers as logic

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from switchyard.k8s.observe import parse_time, pydantic_message
+from switchyard.k8s.entries import parse_time, pydantic_message
 from switchyard.logic import triggers as logic
 from switchyard.logic.schedule import Schedule, ScheduleInvalid, compile_schedule
 from switchyard.logic.triggerargs import compile_arguments
