@@ -220,6 +220,24 @@ def test_params_is_the_cel_variable_of_a_nodes_when(kube: Kube, sim: JobSimulato
 
 
 @pytest.mark.usefixtures("running_operator")
+def test_routing_rules_read_a_template_runs_params(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("fastproc")
+    kube.component("slowproc")
+    kube.create("RoutingRule", "fast", {"priority": 10, "when": 'params.mode == "fast"', "path": ["fastproc"]})
+    kube.create("RoutingRule", "rest", {"priority": 1, "when": "input.size > 0", "path": ["slowproc"]})
+    make_template(kube, "routed", {"input": {"data": "some data"}})
+    run(kube, "routed-fast", "routed", mode="fast")
+    run(kube, "routed-slow", "routed", mode="slow")
+    kube.create("Workflow", "plain", {"input": {"data": "some data"}})  # not a template run: params is empty
+    fast = kube.wait_phase("routed-fast", "Succeeded")
+    slow = kube.wait_phase("routed-slow", "Succeeded")
+    plain = kube.wait_phase("plain", "Succeeded")
+    assert (fast["route"]["rule"], list(fast["nodes"])) == ("fast", ["fastproc"])
+    assert (slow["route"]["rule"], list(slow["nodes"])) == ("rest", ["slowproc"])
+    assert (plain["route"]["rule"], list(plain["nodes"])) == ("rest", ["slowproc"])
+
+
+@pytest.mark.usefixtures("running_operator")
 def test_a_failed_template_run_is_re_run_reusing_its_succeeded_nodes(kube: Kube, sim: JobSimulator) -> None:
     kube.component("proc")
     kube.component("flaky", retry={"limit": 0})

@@ -50,8 +50,10 @@ def test_syntax_errors_and_length() -> None:
     assert "at most 1024" in (check_when("true || " * 200 + "true", DEPS) or "")
 
 
-def test_routing_rules_still_see_input_only() -> None:
-    assert check_static("upstream.load.phase == 'x'") == ("unknown variable upstream: the only variable is input")
+def test_routing_rules_see_input_and_params_but_no_upstream() -> None:
+    assert check_static("upstream.load.phase == 'x'") == ("unknown variable upstream: the variables are input, params")
+    assert check_static("params.tier == 'gold' && input.size > 3") is None
+    assert check_static("params.tier + 1 > 3") is None  # a parameter's value is a string, but params is a map
 
 
 def test_a_bad_when_makes_the_workflow_invalid_naming_the_node() -> None:

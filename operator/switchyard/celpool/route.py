@@ -6,6 +6,7 @@ becomes a `RuleSkipped` Warning).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from switchyard.celpool.pool import DEFAULT_BUDGET_SECONDS, RuleEvaluatorPool, default_pool
 from switchyard.logic.analysis import InputFacts
@@ -18,10 +19,12 @@ async def route_input(
     selector: Mapping[str, str] | None,
     analysis: bool,
     *,
+    params: Mapping[str, Any] | None = None,
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     pool: RuleEvaluatorPool | None = None,
 ) -> RouteDecision:
     """`logic.routing.route`, with each rule's evaluation off the event loop and bounded by `budget_seconds`.
+    `params`: a WorkflowTemplate run's parameter values, the rules' `params` variable (else an empty map).
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
@@ -29,7 +32,8 @@ async def route_input(
     usable = [rule for rule in ordered if unusable(rule) is None]
     results: list[tuple[bool, str | None]] = []
     if usable:
-        results = await (pool or default_pool()).run(input_variables(facts, usable), usable, budget_seconds)
+        variables = {"input": input_variables(facts, usable), "params": dict(params or {})}
+        results = await (pool or default_pool()).run(variables, usable, budget_seconds, whole=True)
     outcomes = iter(results)  # in the order of `usable`, up to the first match
     skipped: list[tuple[str, str]] = []
     for rule in ordered:

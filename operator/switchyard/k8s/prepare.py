@@ -126,6 +126,7 @@ async def decide_route(
     rules: list[RuleEntry],
     size: int | None = None,
     content_type: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> RouteDecision:
     """Explicit nodes, else RoutingRules (evaluated off the event loop, each within its budget), else analysis."""
     if spec.nodes:
@@ -141,7 +142,7 @@ async def decide_route(
     facts = analyse_input(data, content_type or spec.input.content_type, labels, size=size)
     compiled = [e.rule for e in rules if e.rule is not None]
     selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
-    return await route_input(facts, compiled, selector, spec.routing.analysis)
+    return await route_input(facts, compiled, selector, spec.routing.analysis, params=params)
 
 
 def route_status(decision: RouteDecision) -> RouteStatus:
@@ -328,12 +329,14 @@ async def plan_start(
     spec: WorkflowSpec,
     artifacts: RunArtifacts | None,
     now: datetime,
+    params: Mapping[str, str] | None = None,
 ) -> StartPlan:
-    """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes."""
+    """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes.
+    `params`: a WorkflowTemplate run's parameter values, which RoutingRules read as `params`."""
     meta = body["metadata"]
     data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
     labels = dict(meta.get("labels") or {})
-    decision = await decide_route(spec, data, labels, registry.rules, size, content_type)
+    decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params)
     dag = build_dag(list(decision.nodes), registry, spec.on_exit)
     shards = naming.output_shards(len(dag.nodes))
     reused = await reused_nodes(api, meta["namespace"], spec, dag, now)

@@ -188,7 +188,8 @@ class WorkflowRunner:
     async def begin(self, spec: WorkflowSpec) -> bool:
         await self.open_artifacts(spec)
         now = utcnow()
-        start = await prepare.plan_start(self.rt.api, self.registry, self.body, spec, self.artifacts, now)
+        params = templates.params(self.status)  # RoutingRules read a template run's parameter values
+        start = await prepare.plan_start(self.rt.api, self.registry, self.body, spec, self.artifacts, now, params)
         decision = start.decision
         assert decision is not None
         self.use(start)

@@ -1,5 +1,6 @@
-"""Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input` (used by
-logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params` (logic.when).
+"""Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input` and `params`
+(used by logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params`
+(logic.when).
 
 The `cel` runtime compiles without declarations, so a rule reading `payload` or `input.sizee`, or yielding a
 number, compiles and then never matches. This module parses the expression with cel-python's CEL grammar (lark)
@@ -116,7 +117,7 @@ def check_static(when: str, upstream: frozenset[str] | None = None) -> str | Non
 class _Checker:
     def __init__(self, upstream: frozenset[str] | None = None) -> None:
         self.upstream = upstream
-        self.variables = [VARIABLE] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
+        self.variables = [VARIABLE, PARAMS] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
         self.types: dict[int, str] = {}
         self.problems: list[str] = []
         self.nesting = 0
@@ -220,7 +221,7 @@ class _Checker:
             return _INPUT
         if self.upstream is not None and name == UPSTREAM:
             return _UPSTREAM
-        if self.upstream is not None and name == PARAMS:
+        if name == PARAMS:
             return "map"
         if name in _BUILTIN_IDENTS:
             return _BUILTIN_IDENTS[name]

@@ -144,10 +144,11 @@ def input_variables(facts: InputFacts, rules: Sequence[CompiledRule]) -> dict[st
     return {key: everything[key] for key in everything if key in wanted}
 
 
-def cel_context(variables: Mapping[str, Any]) -> cel.Context | str:
-    """A CEL context with `input` bound to `variables`, or the reason the library could not convert them."""
+def cel_context(variables: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> cel.Context | str:
+    """A CEL context with `input` bound to `variables` and `params` to a WorkflowTemplate run's parameter values
+    (an empty map for other Workflows), or the reason the library could not convert them."""
     try:
-        return cel.Context(variables={"input": dict(variables)})
+        return cel.Context(variables={"input": dict(variables), "params": dict(params or {})})
     except Exception as error:  # a value the library cannot convert
         return f"CEL evaluation error: cannot convert the input: {error}"
 
@@ -200,13 +201,15 @@ def route(
     rules: Sequence[CompiledRule],
     selector: Mapping[str, str] | None,
     analysis: bool,
+    params: Mapping[str, Any] | None = None,
 ) -> RouteDecision:
     """Pick the path for an input: the first matching rule (priority desc, then name), else analysis.
+    `params`: a WorkflowTemplate run's parameter values, the rules' `params` variable (else an empty map).
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
     ordered = candidates(rules, selector)
-    context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]))
+    context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]), params)
     skipped: list[tuple[str, str]] = []
     for rule in ordered:
         matched, problem = _evaluate(rule, context)

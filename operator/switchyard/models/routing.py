@@ -43,9 +43,9 @@ class RuleNodeSpec(NodeSpec):
 class RoutingRuleSpec(ApiModel):
     priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
     when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WHEN)] = Field(
-        description="A CEL expression over `input` (data, json, contentType, size, labels); the rule matches when "
-        "it is true. An evaluation error (e.g. a missing key: guard it with `has(input.json.kind)`) is "
-        "no match."
+        description="A CEL expression over `input` (data, json, contentType, size, labels) and `params` (a "
+        "WorkflowTemplate run's parameter values, else empty); the rule matches when it is true. An evaluation "
+        "error (e.g. a missing key: guard it with `has(input.json.kind)`) is no match."
     )
     path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = Field(
         default=None, description="The chain of components to run, each after the one before."
