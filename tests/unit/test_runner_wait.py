@@ -84,7 +84,7 @@ def test_an_already_stopped_runner_does_not_wait() -> None:
 
 def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> None:
     """Most Workflow events are the runner's own status writes coming back: those wake nobody. A spec edit
-    (generation), the stop annotation or a deletion does."""
+    (generation), the stop annotation, the second stop's or a deletion does."""
 
     async def scenario() -> list[bool]:
         memo = kopf.Memo()
@@ -105,12 +105,14 @@ def test_only_workflow_events_that_change_what_the_runner_reads_wake_it() -> Non
         await event({"generation": 2}, {"progress": "2/20"})  # a spec edit
         await event({"generation": 2, "annotations": {"switchyard.dev/stop": "enough"}}, {})
         await event({"generation": 2, "annotations": {"switchyard.dev/stop": "enough"}}, {"progress": "3/20"})
+        twice = {"switchyard.dev/stop": "enough", "switchyard.dev/stop-exit": "really"}
+        await event({"generation": 2, "annotations": twice}, {})  # the second stop: skip the exit nodes
         await event({"generation": 2, "deletionTimestamp": "2026-12-01T00:00:00Z"}, {})
         await event({"generation": 2}, {}, "DELETED")
         assert ("ns", "wf") not in rt.workflow_meta
         return woken
 
-    assert asyncio.run(scenario()) == [True, False, False, True, True, False, True, False]
+    assert asyncio.run(scenario()) == [True, False, False, True, True, False, True, True, False]
 
 
 def test_a_runner_is_freed_by_reference_counting_alone() -> None:

@@ -18,7 +18,7 @@ from switchyard.k8s.informer import Store
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
-from switchyard.models.labels import ANNOTATION_STOP
+from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 
 T = TypeVar("T")
 MAX_STARTING = 16
@@ -140,12 +140,15 @@ class Runtime:
 
     def workflow_event(self, namespace: str, name: str, meta: Mapping[str, Any]) -> None:
         """A Workflow watch event: wake its runner when something the runner reads outside the status changed
-        (the generation: a spec edit to warn about; the stop annotation; a deletion). Most events are the
-        runner's own status writes coming back: a pass for those would find nothing new."""
+        (the generation: a spec edit to warn about; the stop annotations, the second stop's included; a
+        deletion). Most events are the runner's own status writes coming back: a pass for those would find
+        nothing new."""
         key = (namespace, name)
+        annotations = meta.get("annotations") or {}
         seen = (
             meta.get("generation"),
-            (meta.get("annotations") or {}).get(ANNOTATION_STOP),
+            annotations.get(ANNOTATION_STOP),
+            annotations.get(ANNOTATION_STOP_EXIT),
             meta.get("deletionTimestamp"),
         )
         if self.workflow_meta.get(key) != seen:
