@@ -245,7 +245,9 @@ def test_open_breaker_without_fallback_fails_with_circuit_open(kube: Kube, sim: 
 
 def test_open_breaker_runs_fallback_component(kube: Kube, sim: JobSimulator) -> None:
     breaker_component(kube, "backup")
-    breaker_component(kube, "primary", fallback={"component": "backup"})
+    # Open long enough that the third run meets it Open on a loaded machine (at 2 s the timer could turn it
+    # HalfOpen first, and the third run was the primary's trial, which fails)
+    breaker_component(kube, "primary", open_seconds=300, fallback={"component": "backup"})
     sim.rule = lambda job: Outcome(succeed=False) if job.component == "primary" else Outcome(message="from backup")
     for i in range(2):
         one_node(kube, f"p{i}", "primary")
