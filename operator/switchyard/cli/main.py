@@ -1,4 +1,5 @@
-"""The `switchyard` command (also `kubectl switchyard`): validate, route, get, graph, logs, stop, retry, dev.
+"""The `switchyard` command (also `kubectl switchyard`): validate, route, submit, list, get, graph, logs, stop,
+retry, artifacts, ui, dev.
 
 Built on typer + rich; cluster access is pykube-ng (`switchyard.cli.cluster`), with `--kubeconfig`, `--context`
 and `--namespace` as kubectl has them. Offline commands (`validate`, `route --rules`, `graph FILE`) need no cluster.
@@ -39,8 +40,8 @@ RESULT_CONFIGMAPS = 4  # `get` reads whole outputs from at most this many Config
 
 app = typer.Typer(
     name="switchyard",
-    help="Switchyard workflows from the command line: validate, route, get, graph, logs, stop, retry; "
-    "`switchyard dev` runs the sandbox.",
+    help="Switchyard workflows from the command line: validate and route files, submit, list, get, graph, logs, "
+    "stop and retry Workflows, put and get artifacts, serve the ui; `switchyard dev` runs the sandbox.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
