@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 from typing import Any
 
@@ -59,3 +60,10 @@ def test_the_root_help_summary_names_every_command() -> None:
     summary = typer.main.get_command(app).help or ""
     names = sorted(getattr(typer.main.get_command(app), "commands", {}))
     assert [name for name in names if not re.search(rf"\b{name}\b", summary)] == [], summary
+
+
+def test_the_readme_command_table_has_a_row_for_every_command() -> None:
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = set(re.findall(r"^\| `switchyard ([a-z]+)", readme, re.MULTILINE))
+    names = sorted(getattr(typer.main.get_command(app), "commands", {}))
+    assert [name for name in names if name not in rows] == []
