@@ -53,13 +53,14 @@ out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def show(renderable: Any) -> None:
-    """Print to stdout; piped output loses the cell padding rich puts at line ends."""
+def show(renderable: Any, *, crop: bool = True) -> None:
+    """Print to stdout; piped output loses the cell padding rich puts at line ends. `crop=False`: a line wider
+    than the output is printed whole."""
     if out.is_terminal:
-        out.print(renderable)
+        out.print(renderable, crop=crop)
         return
     with out.capture() as captured:
-        out.print(renderable)
+        out.print(renderable, crop=crop)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
