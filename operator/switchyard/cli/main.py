@@ -357,6 +357,18 @@ def graph_command(
 # --- logs -------------------------------------------------------------------------------------------------------
 
 
+def chosen_attempt(node: str, latest: int, attempt: int | None, previous: bool) -> int:
+    """The attempt `logs NODE --attempt N` or `--previous` (the one before the latest) reads; a ValueError says
+    why there is none."""
+    if attempt is None and previous and latest < 2:
+        ran = "has not run yet" if latest < 1 else "has 1 attempt"
+        raise ValueError(f"node {node} {ran}: no previous attempt")
+    wanted = attempt if attempt is not None else latest - 1
+    if wanted < 1 or wanted > latest:
+        raise ValueError(f"node {node} has {latest} attempt(s): no attempt {wanted}")
+    return wanted
+
+
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
@@ -378,10 +390,10 @@ def logs_command(
     if attempt is not None or previous:
         if node is None or node not in by_name:
             raise fail(f"--attempt and --previous need one NODE of workflow {workflow} ({', '.join(by_name)})")
-        latest = by_name[node].status.attempts or 0
-        wanted = attempt if attempt is not None else latest - 1
-        if wanted < 1 or wanted > latest:
-            raise fail(f"node {node} has {latest} attempt(s): no attempt {wanted}")
+        try:
+            wanted = chosen_attempt(node, by_name[node].status.attempts or 0, attempt, previous)
+        except ValueError as error:
+            raise fail(str(error)) from error
         pod = _cluster_call(functools.partial(cluster.attempt_pod, workflow_obj, node, wanted))
         try:
             if follow:
