@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import pytest
 from markdown_it import MarkdownIt
 
+from switchyard.logic.naming import UID_FRAGMENT
 from switchyard.sandbox.process import free_port
 from tests.emulated.conftest import wait_for
 
@@ -70,6 +71,27 @@ def test_every_skipped_recipe_says_why_and_most_run() -> None:
     assert ALL, "no shell recipes found: the extraction is broken"
     assert all(recipe.skip for recipe in ALL if recipe.skip is not None)
     assert len([r for r in ALL if r.skip is None]) >= 3, [(r.doc, r.line, r.skip) for r in ALL]
+
+
+# `<workflow>-<node>-<index>-<attempt>-<hash>` (switchyard.logic.naming.job_name), as a sample in the docs spells it
+JOB_NAME = re.compile(r"\b[a-z][a-z0-9-]*-[0-9]+-[0-9]+-(?P<hash>[0-9a-f]{4,})\b")
+
+
+def test_job_names_in_the_docs_have_the_operators_shape() -> None:
+    """A sample Job name has the hash of its Workflow's uid as job_name writes it: UID_FRAGMENT hex characters,
+    one hash for every Job of one Workflow (one sample block shows one Workflow)."""
+    wrong = []
+    for doc in DOCS:
+        for token in MarkdownIt().parse((REPO / doc).read_text()):
+            if token.type not in ("fence", "inline", "code_block") or token.map is None:
+                continue
+            hashes = {m["hash"]: m[0] for m in JOB_NAME.finditer(token.content)}
+            wrong += [f"{doc}:{token.map[0] + 1}: {name}" for h, name in hashes.items() if len(h) != UID_FRAGMENT]
+            if token.type == "fence" and len(hashes) > 1:
+                wrong.append(f"{doc}:{token.map[0] + 1}: one Workflow's Jobs with hashes {sorted(hashes)}")
+    assert wrong == [], f"sample Job names unlike job_name's (hash of {UID_FRAGMENT} hex characters):\n" + "\n".join(
+        wrong
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 from typing import Any
 
@@ -52,3 +53,17 @@ def test_help_shows_kubectl_style_metavars(capsys: pytest.CaptureFixture[str]) -
 def test_a_missing_argument_is_named_as_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["get"]) == 2
     assert "Missing argument 'WORKFLOW'" in capsys.readouterr().err
+
+
+def test_the_root_help_summary_names_every_command() -> None:
+    """The one line above the command list says what the program does: it leaves none of its commands out."""
+    summary = typer.main.get_command(app).help or ""
+    names = sorted(getattr(typer.main.get_command(app), "commands", {}))
+    assert [name for name in names if not re.search(rf"\b{name}\b", summary)] == [], summary
+
+
+def test_the_readme_command_table_has_a_row_for_every_command() -> None:
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = set(re.findall(r"^\| `switchyard ([a-z]+)", readme, re.MULTILINE))
+    names = sorted(getattr(typer.main.get_command(app), "commands", {}))
+    assert [name for name in names if name not in rows] == []

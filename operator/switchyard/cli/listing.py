@@ -15,6 +15,7 @@ from typing import Annotated, Any, get_args
 
 import typer
 import yaml
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +25,7 @@ from switchyard.models.crd import GROUP
 from switchyard.models.workflow import WorkflowPhase
 
 PHASES: tuple[str, ...] = get_args(WorkflowPhase)
+UNBOUNDED = 1_000_000  # columns: wider than any table
 
 
 class ListFormat(StrEnum):
@@ -79,6 +81,14 @@ def wide_list(views: list[view.WorkflowView], objects: list[dict[str, Any]], now
     return table
 
 
+def show_wide(views: list[view.WorkflowView], objects: list[dict[str, Any]], now: datetime) -> None:
+    """Print the wide table at its natural width, as `kubectl get -o wide` does: a line longer than the terminal
+    wraps there, but no name, label or message is cut to fit."""
+    table = wide_list(views, objects, now)
+    table.width = Measurement.get(out, out.options.update_width(UNBOUNDED), table).maximum
+    show(table, crop=False)
+
+
 @app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -126,4 +136,7 @@ def list_command(
         out.print(f"No Workflows in namespace {cluster.namespace}{suffix}.")
         return
     now = datetime.now(UTC)
-    show(wide_list(views, objects, now) if output is ListFormat.wide else tree.workflow_list(views, now))
+    if output is ListFormat.wide:
+        show_wide(views, objects, now)
+    else:
+        show(tree.workflow_list(views, now))

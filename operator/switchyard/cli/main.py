@@ -1,4 +1,5 @@
-"""The `switchyard` command (also `kubectl switchyard`): validate, route, get, graph, logs, stop, retry, dev.
+"""The `switchyard` command (also `kubectl switchyard`): validate, route, submit, list, get, graph, logs, stop,
+retry, artifacts, ui, dev.
 
 Built on typer + rich; cluster access is pykube-ng (`switchyard.cli.cluster`), with `--kubeconfig`, `--context`
 and `--namespace` as kubectl has them. Offline commands (`validate`, `route --rules`, `graph FILE`) need no cluster.
@@ -39,8 +40,8 @@ RESULT_CONFIGMAPS = 4  # `get` reads whole outputs from at most this many Config
 
 app = typer.Typer(
     name="switchyard",
-    help="Switchyard workflows from the command line: validate, route, get, graph, logs, stop, retry; "
-    "`switchyard dev` runs the sandbox.",
+    help="Switchyard workflows from the command line: validate and route files, submit, list, get, graph, logs, "
+    "stop and retry Workflows, put and get artifacts, serve the ui; `switchyard dev` runs the sandbox.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -52,13 +53,14 @@ out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def show(renderable: Any) -> None:
-    """Print to stdout; piped output loses the cell padding rich puts at line ends."""
+def show(renderable: Any, *, crop: bool = True) -> None:
+    """Print to stdout; piped output loses the cell padding rich puts at line ends. `crop=False`: a line wider
+    than the output is printed whole."""
     if out.is_terminal:
-        out.print(renderable)
+        out.print(renderable, crop=crop)
         return
     with out.capture() as captured:
-        out.print(renderable)
+        out.print(renderable, crop=crop)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
@@ -355,6 +357,18 @@ def graph_command(
 # --- logs -------------------------------------------------------------------------------------------------------
 
 
+def chosen_attempt(node: str, latest: int, attempt: int | None, previous: bool) -> int:
+    """The attempt `logs NODE --attempt N` or `--previous` (the one before the latest) reads; a ValueError says
+    why there is none."""
+    if attempt is None and previous and latest < 2:
+        ran = "has not run yet" if latest < 1 else "has 1 attempt"
+        raise ValueError(f"node {node} {ran}: no previous attempt")
+    wanted = attempt if attempt is not None else latest - 1
+    if wanted < 1 or wanted > latest:
+        raise ValueError(f"node {node} has {latest} attempt(s): no attempt {wanted}")
+    return wanted
+
+
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
@@ -376,10 +390,10 @@ def logs_command(
     if attempt is not None or previous:
         if node is None or node not in by_name:
             raise fail(f"--attempt and --previous need one NODE of workflow {workflow} ({', '.join(by_name)})")
-        latest = by_name[node].status.attempts or 0
-        wanted = attempt if attempt is not None else latest - 1
-        if wanted < 1 or wanted > latest:
-            raise fail(f"node {node} has {latest} attempt(s): no attempt {wanted}")
+        try:
+            wanted = chosen_attempt(node, by_name[node].status.attempts or 0, attempt, previous)
+        except ValueError as error:
+            raise fail(str(error)) from error
         pod = _cluster_call(functools.partial(cluster.attempt_pod, workflow_obj, node, wanted))
         try:
             if follow:
