@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, nodefeatures, notifications, prepare, templates
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, slots, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.errors import not_found
@@ -118,6 +118,7 @@ class WorkflowRunner:
         finally:
             relay.cancel()
             self.rt.forget(self.namespace, self.name, trigger)
+            slots.book(self.rt, self.namespace).withdraw(self.name)  # a stopped runner's nodes wait no more here
 
     async def drive(self, trigger: asyncio.Event, stopped: Any) -> str:
         """Start, then reconcile until the run finishes: "finished", "invalid" (or not started), "stopped"."""
@@ -259,6 +260,7 @@ class WorkflowRunner:
             features=nodefeatures.features(spec, dag, self.facts, self.feature_context(spec)),
             exit_nodes=[node.name for node in spec.on_exit],
         )
+        run.slots = slots.book(self.rt, self.namespace)  # maxConcurrentRuns (`k8s.slots`)
         self.status.nodes = {}
         return run
 
@@ -338,6 +340,7 @@ class WorkflowRunner:
     async def observe(self, now: datetime, full: bool) -> Seen:
         assert self.run is not None
         components = self.components(now)
+        slots.refresh(self.rt, self.views, self.namespace, slots.limited(components), now)
         changed = self.rt.take_changed(self.namespace, self.name)
         jobs = await self.observer.observe(self.run, components, now, None if full else changed)
         results = {**jobs.results, **self.refused}
@@ -374,6 +377,10 @@ class WorkflowRunner:
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )
         launched = [launch for launch in plan.launches if launch.node not in report.refused]
+        refused = [
+            (x.component, self.run.job_name(x.node, x.attempt)) for x in plan.launches if x.node in report.refused
+        ]
+        await slots.after_pass(self.rt, self.namespace, components, refused)
         self.observer.created(
             {self.run.job_name(launch.node, launch.attempt): launch.node for launch in launched},
             {
@@ -439,6 +446,7 @@ class WorkflowRunner:
     async def finish(self) -> None:
         assert self.run is not None
         await self.writer.finished(self.run, self.stop_request())
+        await slots.run_ended(self.rt, self.namespace, self.name)
         breakers.book(self.rt, self.namespace).release_workflow(self.name)
         self.rt.breaker_flush.set()
 

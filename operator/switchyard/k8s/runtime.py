@@ -18,6 +18,7 @@ from switchyard.k8s.informer import Store
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
+from switchyard.logic.slots import SlotBook
 from switchyard.models.labels import ANNOTATION_STOP
 
 T = TypeVar("T")
@@ -113,6 +114,7 @@ class Runtime:
     # workflow -> the event its runner waits on (set: it has news); not the Trigger kind (`k8s.triggers`)
     wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
+    slot_books: dict[str, SlotBook] = field(default_factory=dict)  # namespace -> component slots (`k8s.slots`)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
 
