@@ -204,3 +204,28 @@ def test_a_skipped_waiter_stops_waiting() -> None:
 def test_bad_limits_are_refused(value: object) -> None:
     with pytest.raises(ValidationError):
         comp(maxConcurrentRuns=value)
+
+
+def test_waiters_seeded_from_status_keep_their_place_until_their_runner_asks() -> None:
+    from switchyard.logic.slots import waiting_in_status
+
+    book = SlotBook()
+    wire = {
+        "n": {
+            "phase": "Pending",
+            "reason": WAITING_FOR_COMPONENT,
+            "message": "waiting for component c: 1/1 running",
+            "readyAt": "2026-01-01T00:00:01Z",
+        },
+        "m": {"phase": "Running"},
+    }
+    waiting = waiting_in_status(wire)
+    assert waiting == [("n", "c", T0 + timedelta(seconds=1))]
+    book.seed("early", waiting)  # its runner has not resumed yet
+    assert not book.admit("c", 1, "late", "n", T0 + timedelta(seconds=9), "job-late", T0).admitted
+    assert book.admit("c", 1, "early", "n", T0 + timedelta(seconds=1), "job-early", T0).admitted
+    book.seed("early", waiting)  # an older status seen after its runner asked: ignored
+    assert book.counts("c") == (1, 1)
+    book.forget("early")
+    book.seed("early", waiting)  # a namesake created later is a new Workflow
+    assert book.counts("c") == (1, 2)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.naming import dns_label
-from switchyard.logic.slots import SlotBook
+from switchyard.logic.slots import SlotBook, waiting_in_status
 from switchyard.models.component import ComponentSpec
 
 
@@ -90,4 +91,13 @@ async def run_ended(rt: Runtime, namespace: str, workflow: str) -> None:
         await report(rt, namespace, touched)
 
 
-__all__ = ["after_pass", "book", "limited", "refresh", "report", "run_ended", "wake_waiting"]
+def workflow_seen(rt: Runtime, namespace: str, workflow: str, status: Mapping[str, Any] | None) -> None:
+    """A Workflow watch event: the waiters its status shows join the line until its runner speaks for them."""
+    nodes = (status or {}).get("nodes")
+    if nodes and isinstance(nodes, Mapping):
+        waiting = waiting_in_status(nodes)
+        if waiting:
+            book(rt, namespace).seed(workflow, waiting)
+
+
+__all__ = ["after_pass", "book", "limited", "refresh", "report", "run_ended", "wake_waiting", "workflow_seen"]

@@ -13,10 +13,11 @@ status, so the order is the same before and after a restart; within a second the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from switchyard.logic.runstate import TERMINAL
 from switchyard.logic.steps import Plan, whole_seconds
@@ -56,6 +57,8 @@ class SlotBook:
     def __init__(self) -> None:
         self.components: dict[str, ComponentSlots] = {}
         self.reported: dict[str, tuple[int, int]] = {}  # component -> (running, waiting) last written to status
+        # workflows whose runner asked this book already: what their status says is older than what it knows
+        self.decided: set[str] = set()
 
     def slots(self, component: str) -> ComponentSlots:
         return self.components.setdefault(component, ComponentSlots())
@@ -76,6 +79,7 @@ class SlotBook:
     ) -> Verdict:
         """May the node start `job` of `component` now? Yes when a slot is free for it: fewer than `limit`
         running, and fewer waiters ahead of it (earlier `ready_at`) than free slots. No: it is a waiter."""
+        self.decided.add(workflow)
         slots = self.slots(component)
         running = slots.running()
         me = (ready_at, workflow, node)
@@ -95,12 +99,27 @@ class SlotBook:
         """The workflow's waiters (only `nodes`, when given) no longer wait: finished, skipped, stopped. The
         components they waited for."""
         wanted = None if nodes is None else set(nodes)
+        if wanted is None:
+            self.decided.add(workflow)
         touched: set[str] = set()
         for component, slots in self.components.items():
             for key in [k for k in slots.waiters if k[0] == workflow and (wanted is None or k[1] in wanted)]:
                 del slots.waiters[key]
                 touched.add(component)
         return touched
+
+    def seed(self, workflow: str, waiting: Iterable[tuple[str, str, datetime]]) -> None:
+        """Waiters read from a Workflow's status ((node, component, readyAt)), before its runner asks (after a
+        restart runners resume one by one: the waiters of those not resumed yet keep their place in line)."""
+        if workflow in self.decided:
+            return
+        for node, component, ready_at in waiting:
+            self.slots(component).waiters[(workflow, node)] = ready_at
+
+    def forget(self, workflow: str) -> None:
+        """The Workflow is deleted: nothing of it is kept."""
+        self.withdraw(workflow)
+        self.decided.discard(workflow)
 
     def waiting_workflows(self, component: str) -> set[str]:
         return {workflow for workflow, _ in self.slots(component).waiters}
@@ -113,6 +132,26 @@ class SlotBook:
 
 def waiting_message(component: str, running: int, limit: int) -> str:
     return f"waiting for component {component}: {running}/{limit} running"
+
+
+def waiting_in_status(nodes: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, datetime]]:
+    """(node, component, readyAt) of the nodes a Workflow's status (wire form) shows waiting for a slot; the
+    component is the one `waiting_message` names."""
+    found = []
+    for node, status in nodes.items():
+        if status.get("reason") != WAITING_FOR_COMPONENT or not status.get("readyAt"):
+            continue
+        match = _WAITING.match(str(status.get("message") or ""))
+        try:
+            ready_at = datetime.fromisoformat(str(status["readyAt"]))
+        except ValueError:
+            continue
+        if match is not None:
+            found.append((node, match.group(1), ready_at))
+    return found
+
+
+_WAITING = re.compile(r"^waiting for component (\S+): ")
 
 
 # -- the engine's side (`WorkflowRun._launch_ready`, next to breaker admission) -------------------------------------
@@ -166,5 +205,6 @@ __all__ = [
     "Verdict",
     "requeue_waiting",
     "take_slot",
+    "waiting_in_status",
     "waiting_message",
 ]
