@@ -340,11 +340,12 @@ class WorkflowRunner:
     async def observe(self, now: datetime, full: bool) -> Seen:
         assert self.run is not None
         components = self.components(now)
-        slots.refresh(self.rt, self.views, self.namespace, slots.limited(components), now)
         changed = self.rt.take_changed(self.namespace, self.name)
         jobs = await self.observer.observe(self.run, components, now, None if full else changed)
         results = {**jobs.results, **self.refused}
         self.refused = {}
+        if results or self.run.ready or self.run.slot_waiting or self.run.retrying:  # a slot taken or freed
+            slots.refresh(self.rt, self.views, self.namespace, slots.limited(components), now)
         facts = await self.facts.gather(self.run) if self.facts.wanted else {}
         return Seen(components, breakers.book(self.rt, self.namespace), jobs, results, facts)
 
