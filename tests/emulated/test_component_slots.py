@@ -58,6 +58,7 @@ def test_at_most_one_job_of_the_component_across_three_workflows(
     waiting = wait_for(waiters, 10, what="two nodes WaitingForComponent")
     assert all(n["phase"] == "Pending" and n["message"] == "waiting for component single: 1/1 running" for n in waiting)
     assert all(n.get("readyAt") for n in waiting)
+    assert "waiting for component single" in kube.wait_event("third", "WaitingForComponent").message
     for name in ("first", "second", "third"):
         kube.wait_phase(name, "Succeeded", timeout=30)
     assert most_at_once(sim, kube.namespace) == 1

@@ -119,6 +119,8 @@ def test_three_workflows_one_slot_run_one_at_a_time_in_ready_order() -> None:
         assert (status.phase, status.reason) == ("Pending", WAITING_FOR_COMPONENT)
         assert status.message == "waiting for component c: 1/1 running"
     assert runs[2].nodes["n"].ready_at == T0 + timedelta(seconds=2)
+    assert plans[1].events == [("Normal", WAITING_FOR_COMPONENT, "node n: waiting for component c: 1/1 running")]
+    assert runs[1].step({}, LIMITED, breakers, T0 + timedelta(seconds=3)).events == []  # one Event, not one a pass
     job = runs[0].nodes["n"].job or ""
     book.observe("c", {job}, {job}, T0)
     runs[0].step({"n": ok(runs[0], "n")}, LIMITED, breakers, T0)

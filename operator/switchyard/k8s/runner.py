@@ -360,6 +360,7 @@ class WorkflowRunner:
         """In a crash-safe order: outputs a launch reads, Jobs, deletions, status, Events."""
         assert self.run is not None
         components, book = seen.components, seen.book
+        planned = plan.launches  # the cache may answer some (below): their slots go back with the refused ones
         done = time.monotonic()
         self.launcher.done_at.update(
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
@@ -378,9 +379,8 @@ class WorkflowRunner:
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )
         launched = [launch for launch in plan.launches if launch.node not in report.refused]
-        refused = [
-            (x.component, self.run.job_name(x.node, x.attempt)) for x in plan.launches if x.node in report.refused
-        ]
+        went = {launch.node for launch in launched}
+        refused = [(x.component, self.run.job_name(x.node, x.attempt)) for x in planned if x.node not in went]
         await slots.after_pass(self.rt, self.namespace, components, refused)
         self.observer.created(
             {self.run.job_name(launch.node, launch.attempt): launch.node for launch in launched},

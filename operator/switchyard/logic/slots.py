@@ -190,6 +190,8 @@ def take_slot(
         message,
         ready_at,
     ):
+        if status.reason != WAITING_FOR_COMPONENT:  # one Event when it starts waiting, not per count change
+            plan.events.append(("Normal", WAITING_FOR_COMPONENT, f"node {node}: {message}"))
         status.phase, status.reason, status.message = "Pending", WAITING_FOR_COMPONENT, message
         status.ready_at, status.next_retry_at = ready_at, None
         run.retrying.discard(node)
