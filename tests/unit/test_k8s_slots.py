@@ -59,3 +59,15 @@ def test_waiters_from_a_workflow_event_and_a_runner_ending() -> None:
     asyncio.run(slots.run_ended(rt, "ns", "wf"))
     assert slots.book(rt, "ns").counts("single") == (0, 0)
     assert api.patches == [("components", "ns", "single", {"running": 0, "waiting": 0})]
+
+
+def test_news_of_a_job_holding_a_slot_wakes_the_waiting_workflows() -> None:
+    rt = Runtime(api=FakeApi())  # type: ignore[arg-type]
+    book = slots.book(rt, "ns")
+    book.observe("single", {"a-1"}, {"a-1"}, T0)
+    book.admit("single", 1, "waiter", "n", T0, "waiter-n-1", T0)
+    event = rt.wakeup("ns", "waiter")
+    rt.job_changed("ns", "gone", "unrelated")
+    assert not event.is_set()
+    rt.job_changed("ns", "gone", "a-1")  # its Workflow's runner is gone: the waiter is told anyway
+    assert event.is_set()

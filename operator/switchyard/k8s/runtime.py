@@ -164,6 +164,11 @@ class Runtime:
         if (event := self.wakeups.get(key)) is not None:
             self.changed.setdefault(key, set()).add(job)
             event.set()
+        # a Job holding a slot of a limited component (`k8s.slots`): the Workflows waiting for it look again,
+        # also when its own Workflow's runner is gone (stopped, deleted)
+        if (book := self.slot_books.get(namespace)) is not None and (component := book.holding(job)) is not None:
+            for waiting in book.waiting_workflows(component):
+                self.wake(namespace, waiting)
 
     def take_changed(self, namespace: str, workflow: str) -> set[str]:
         """The Jobs noted since the last call (then forgotten)."""

@@ -121,6 +121,13 @@ class SlotBook:
         self.withdraw(workflow)
         self.decided.discard(workflow)
 
+    def holding(self, job: str) -> str | None:
+        """The component whose slot the Job holds (seen active or claimed), if any."""
+        for component, slots in self.components.items():
+            if job in slots.active or job in slots.claimed:
+                return component
+        return None
+
     def waiting_workflows(self, component: str) -> set[str]:
         return {workflow for workflow, _ in self.slots(component).waiters}
 
