@@ -96,3 +96,23 @@ def test_bad_limits_are_refused_by_the_schema(kube: Kube, value: object, says: s
         kube.component("bad", maxConcurrentRuns=value)
     assert refused.value.status == 422
     assert "maxConcurrentRuns" in str(refused.value.body) and says in str(refused.value.body)
+
+
+def test_a_stopped_workflow_frees_its_slot_for_the_waiting_one(
+    kube: Kube, sim: JobSimulator, running_operator: OperatorProcess
+) -> None:
+    kube.component("single", maxConcurrentRuns=1)
+    sim.rule = lambda job: Outcome(delay=60.0 if job.name.startswith("hog") else 0.2)
+    kube.create("Workflow", "hog", workflow("single"))
+    wait_for(lambda: [s for s in sim.started if s.namespace == kube.namespace], 10, what="hog's Job running")
+    kube.create("Workflow", "next", workflow("single"))
+    wait_for(
+        lambda: kube.status("Workflow", "next").get("nodes", {}).get("work", {}).get("reason") == "WaitingForComponent",
+        10,
+        what="next waiting",
+    )
+    patch = {"metadata": {"annotations": {"switchyard.dev/stop": "test"}}}
+    kube.custom.patch_namespaced_custom_object("switchyard.dev", "v1alpha1", kube.namespace, "workflows", "hog", patch)
+    kube.wait_phase("hog", "Failed", timeout=15)
+    # well before the 30 s resync: the deleted Job's watch event wakes the waiting Workflow
+    kube.wait_phase("next", "Succeeded", timeout=12)
