@@ -10,7 +10,7 @@ from switchyard.config import Options
 from switchyard.handlers.events import emit
 from switchyard.handlers.services import services
 from switchyard.handlers.startup import ensure_flusher
-from switchyard.k8s import breakers
+from switchyard.k8s import breakers, slots
 from switchyard.k8s.runner import WorkflowRunner
 from switchyard.models.crd import GROUP, VERSION
 
@@ -50,7 +50,9 @@ async def workflow_changed(
     rt = services(memo).rt
     if type == "DELETED":
         rt.workflow_deleted(namespace, name)
+        slots.book(rt, namespace).forget(name)
         breakers.book(rt, namespace).release_workflow(name)
         rt.breaker_flush.set()
         return
     rt.workflow_event(namespace, name, body["metadata"])
+    slots.workflow_seen(rt, namespace, name, body.get("status"))  # waiters' places in line after a restart

@@ -17,7 +17,7 @@ from switchyard.k8s.staging import STAGE_IN, STAGE_OUT
 from switchyard.logic.routing import CompiledRule, compile_rule
 from switchyard.logic.scheduler import JobState
 from switchyard.models.component import ComponentSpec, ComponentStatus
-from switchyard.models.labels import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_NODE
+from switchyard.models.labels import ANNOTATION_WORKFLOW, LABEL_ATTEMPT, LABEL_COMPONENT, LABEL_NODE
 from switchyard.models.routing import RoutingRuleSpec, RoutingRuleStatus
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
@@ -129,6 +129,7 @@ class JobEntry:
     owner_uid: str = ""  # the controlling owner's uid: whose Job this is
     created_at: datetime | None = None
     resource_version: str = ""
+    component: str = ""  # its component label (what ran: a fallback's Job names the fallback), for slots
 
     def is_news(self, old: JobEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the Job
@@ -181,6 +182,7 @@ def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
         owner_uid=shared(controller_uid(meta)),
         created_at=parse_time(meta.get("creationTimestamp")),
         resource_version=str(meta.get("resourceVersion") or ""),
+        component=shared(str(labels.get(LABEL_COMPONENT, ""))),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, nodefeatures, notifications, prepare, templates
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, slots, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.errors import not_found
@@ -118,6 +118,7 @@ class WorkflowRunner:
         finally:
             relay.cancel()
             self.rt.forget(self.namespace, self.name, trigger)
+            slots.book(self.rt, self.namespace).withdraw(self.name)  # a stopped runner's nodes wait no more here
 
     async def drive(self, trigger: asyncio.Event, stopped: Any) -> str:
         """Start, then reconcile until the run finishes: "finished", "invalid" (or not started), "stopped"."""
@@ -260,6 +261,7 @@ class WorkflowRunner:
             features=nodefeatures.features(spec, dag, self.facts, self.feature_context(spec)),
             exit_nodes=[node.name for node in spec.on_exit],
         )
+        run.slots = slots.book(self.rt, self.namespace)  # maxConcurrentRuns (`k8s.slots`)
         self.status.nodes = {}
         return run
 
@@ -343,6 +345,8 @@ class WorkflowRunner:
         jobs = await self.observer.observe(self.run, components, now, None if full else changed)
         results = {**jobs.results, **self.refused}
         self.refused = {}
+        if results or self.run.ready or self.run.slot_waiting or self.run.retrying:  # a slot taken or freed
+            slots.refresh(self.rt, self.views, self.namespace, slots.limited(components), now)
         facts = await self.facts.gather(self.run) if self.facts.wanted else {}
         return Seen(components, breakers.book(self.rt, self.namespace), jobs, results, facts)
 
@@ -357,6 +361,7 @@ class WorkflowRunner:
         """In a crash-safe order: outputs a launch reads, Jobs, deletions, status, Events."""
         assert self.run is not None
         components, book = seen.components, seen.book
+        planned = plan.launches  # the cache may answer some (below): their slots go back with the refused ones
         done = time.monotonic()
         self.launcher.done_at.update(
             {n: done for n in plan.changed if self.run.nodes[n].phase in ("Succeeded", "FellBack")}
@@ -375,6 +380,9 @@ class WorkflowRunner:
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )
         launched = [launch for launch in plan.launches if launch.node not in report.refused]
+        went = {launch.node for launch in launched}
+        refused = [(x.component, self.run.job_name(x.node, x.attempt)) for x in planned if x.node not in went]
+        await slots.after_pass(self.rt, self.namespace, components, refused)
         self.observer.created(
             {self.run.job_name(launch.node, launch.attempt): launch.node for launch in launched},
             {
@@ -440,6 +448,7 @@ class WorkflowRunner:
     async def finish(self) -> None:
         assert self.run is not None
         await self.writer.finished(self.run, self.stop_request())
+        await slots.run_ended(self.rt, self.namespace, self.name)
         breakers.book(self.rt, self.namespace).release_workflow(self.name)
         self.rt.breaker_flush.set()
 

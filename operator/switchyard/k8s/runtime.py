@@ -18,6 +18,7 @@ from switchyard.k8s.informer import Store
 from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
+from switchyard.logic.slots import SlotBook
 from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 
 T = TypeVar("T")
@@ -113,6 +114,7 @@ class Runtime:
     # workflow -> the event its runner waits on (set: it has news); not the Trigger kind (`k8s.triggers`)
     wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
+    slot_books: dict[str, SlotBook] = field(default_factory=dict)  # namespace -> component slots (`k8s.slots`)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -165,6 +167,11 @@ class Runtime:
         if (event := self.wakeups.get(key)) is not None:
             self.changed.setdefault(key, set()).add(job)
             event.set()
+        # a Job holding a slot of a limited component (`k8s.slots`): the Workflows waiting for it look again,
+        # also when its own Workflow's runner is gone (stopped, deleted)
+        if (book := self.slot_books.get(namespace)) is not None and (component := book.holding(job)) is not None:
+            for waiting in book.waiting_workflows(component):
+                self.wake(namespace, waiting)
 
     def take_changed(self, namespace: str, workflow: str) -> set[str]:
         """The Jobs noted since the last call (then forgotten)."""

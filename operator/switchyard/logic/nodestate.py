@@ -36,6 +36,7 @@ class NodeState:
     message: str | None = None
     output: str | None = None
     fallback: str | None = None
+    ready_at: datetime | None = None  # a node waiting for a component slot: since when (`logic.slots`)
     artifacts: list[dict[str, Any]] | None = None  # ArtifactRef in wire form (only a succeeded node has them)
     artifact_manifest: str | None = None
     artifact_bytes: int | None = None
@@ -63,6 +64,7 @@ class NodeState:
             "message": _fit(self.message, limits["message"]),
             "output": _fit(self.output, limits["output"]),
             "fallback": _fit(self.fallback, limits["fallback"]),
+            "readyAt": wire_time(self.ready_at),
             "artifacts": self.artifacts,
             "artifactManifest": self.artifact_manifest,
             "artifactBytes": self.artifact_bytes,

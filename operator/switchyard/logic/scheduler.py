@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from switchyard.logic import slots
 from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.compact import COMPACT_MESSAGES, COMPACT_TEXT
@@ -39,6 +40,8 @@ class WorkflowRun(RunState):
         """As `RunState` (the DAG, the node statuses read, parallelism, policy, timing, features)."""
         super().__init__(*args, **kwargs)
         self.reruns: dict[str, int] = {}  # node -> runs again because a dependent found its artifacts bad
+        self.slots: slots.SlotBook | None = None  # component slots (`maxConcurrentRuns`), set by the runner
+        self.slot_waiting: set[str] = set()  # nodes waiting for a slot: asked again each step
         # A restart may find a failure whose dependents were not marked yet: the first step reports them.
         self._carry = Plan()
         blocked = {node for node, status in self.nodes.items() if status.phase == "Failed"}
@@ -112,6 +115,7 @@ class WorkflowRun(RunState):
             self._release_exits(plan)
         if self.failed_reason and self.failure_policy == "FailFast" and not self.exits_released:
             return
+        slots.requeue_waiting(self)
         while self.ready and len(self.running) < self.parallelism:
             node = self.ready.pop()
             status = self.nodes[node]
@@ -130,8 +134,10 @@ class WorkflowRun(RunState):
             decision = breakers.admit(spec.component, component.circuit_breaker, now, self.name, node)
             if decision == Admission.REJECT:
                 self._fall_back(node, attempt, component, spec.component, components, now, plan)
-            else:
+            elif slots.take_slot(self, node, spec.component, component.max_concurrent_runs, attempt, now, plan):
                 self._start(node, Launch(node, attempt, spec.component), now, plan)
+            else:  # waits for a slot of its component (`maxConcurrentRuns`): a HalfOpen trial it took goes back
+                breakers.release(spec.component, self.name, node)
 
     # -- node features (logic.features) -----------------------------------------------------------
 
@@ -240,6 +246,9 @@ class WorkflowRun(RunState):
             self._node_done(node)
             return
         assert fallback.component is not None
+        limit = components[fallback.component].max_concurrent_runs
+        if not slots.take_slot(self, node, fallback.component, limit, attempt, now, plan):
+            return
         plan.events.append(
             (
                 "Warning",

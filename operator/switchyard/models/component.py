@@ -236,6 +236,13 @@ class ComponentSpec(ApiModel):
     service_account_name: NodeName | None = Field(
         default=None, description="The Pods' service account; unset runs them without an API token."
     )
+    max_concurrent_runs: Annotated[int, Field(ge=1, le=100000)] | None = Field(
+        default=None,
+        description="At most this many Jobs of this component run at once in the namespace, across all "
+        "Workflows (its fallback's and retries' Jobs count for the component they run); unset: no limit. A ready "
+        "node beyond it stays Pending (reason WaitingForComponent) until a Job of the component ends; waiting "
+        "nodes start first come, first served by when they became ready (`readyAt`).",
+    )
 
 
 BreakerState = Literal["Closed", "Open", "HalfOpen"]
@@ -280,3 +287,9 @@ class ComponentStatus(StatusModel):
     failures: Annotated[int, Field(ge=0, description="Failed runs of this component, counted by the breaker.")] = 0
     observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status is for.")
     conditions: Conditions = Field(default=[], description="Ready: the spec is valid and the component can run.")
+    running: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="With `maxConcurrentRuns`: the component's Jobs running now in the namespace."
+    )
+    waiting: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="With `maxConcurrentRuns`: ready nodes waiting for one of them to end."
+    )

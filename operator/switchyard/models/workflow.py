@@ -313,7 +313,8 @@ class NodeStatus(StatusModel):
     reason: Annotated[str, StringConstraints(max_length=128)] | None = Field(
         default=None,
         description="Why the node is in its phase: the Job's failure reason, CircuitOpen, DependencyFailed, "
-        "DependencySkipped, WhenFalse (its `when` was false: done, its dependents run), Stopped...",
+        "DependencySkipped, WhenFalse (its `when` was false: done, its dependents run), WaitingForComponent (Pending: "
+        "its component's `maxConcurrentRuns` are all running), Stopped...",
     )
     message: ShortText | None = Field(
         default=None,
@@ -323,6 +324,11 @@ class NodeStatus(StatusModel):
         default=None, description="A preview of the output; the whole is in the outputs ConfigMap."
     )
     fallback: Name | None = Field(default=None, description="The fallback component run instead, if any.")
+    ready_at: Timestamp | None = Field(
+        default=None,
+        description="When a node waiting for its component's `maxConcurrentRuns` (reason WaitingForComponent) "
+        "became ready: waiting nodes start in this order, across Workflows.",
+    )
     artifacts: Annotated[list[ArtifactRef], Field(max_length=MAX_STATUS_ARTIFACTS)] | None = Field(
         default=None,
         description="The output artifacts of the attempt that succeeded (the first 100 by name; all of them are "
