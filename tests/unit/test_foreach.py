@@ -57,6 +57,7 @@ def test_inline_items_expand_into_instances_within_max_parallel_and_fan_in() -> 
     assert launched(plan) == ["merge"]
     assert run.progress == "5/6"  # instances count
     assert run.reads_of("merge") == ["map", "map.0", "map.1", "map.2"]
+    assert run.fan_in_of("merge") == {"map": (0, 1, 2)}
 
 
 def test_min_success_ratio_decides_the_node() -> None:

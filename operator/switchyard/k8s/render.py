@@ -12,7 +12,7 @@ from typing import Any
 
 from switchyard.k8s.staging import Staging, with_staging
 from switchyard.logic import naming
-from switchyard.logic.foreach import MAX_MOUNTED_INSTANCES, instance_name, output_key
+from switchyard.logic.foreach import instance_name, output_key
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import (
@@ -73,10 +73,10 @@ def node_config_json(component: ComponentSpec, node: str, node_config: Mapping[s
 
 
 def _items_by_configmap(
-    workflow: str, deps: Iterable[str], shards: int, fan_in: Mapping[str, int] | None = None
+    workflow: str, deps: Iterable[str], shards: int, fan_in: Mapping[str, Iterable[int]] | None = None
 ) -> dict[str, list[dict[str, str]]]:
-    """The projected items of the upstream outputs; a forEach dependency (`fan_in`: its instance count) is a
-    directory: `results.json` and `i/result` per instance (the first MAX_MOUNTED_INSTANCES)."""
+    """The projected items of the upstream outputs; a forEach dependency (`fan_in`: its instances that
+    succeeded) is a directory: `results.json` and `i/result` per such instance."""
     grouped: dict[str, list[dict[str, str]]] = {}
 
     def add(key: str, path: str) -> None:
@@ -87,7 +87,7 @@ def _items_by_configmap(
             add(dep, f"upstream/{dep}")
             continue
         add(dep, f"upstream/{dep}/results.json")
-        for i in range(min(fan_in[dep], MAX_MOUNTED_INSTANCES)):
+        for i in fan_in[dep]:
             add(output_key(instance_name(dep, i)), f"upstream/{dep}/{i}/result")
     return grouped
 
@@ -107,13 +107,13 @@ def job(
     staging: Staging | None = None,
     sidecar_injection: bool = False,
     summary: tuple[str, str] | None = None,
-    fan_in: Mapping[str, int] | None = None,
+    fan_in: Mapping[str, Iterable[int]] | None = None,
     item: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
     with `staging` the Pod passes data through the artifact store (`k8s.staging`); `sidecar_injection` False:
     the Pod opts out of injected sidecars; `summary` (ConfigMap, key): an exit node's `workflow.json`; `fan_in`:
-    the forEach dependencies and their instance counts; `item` (key, index): a forEach instance's item."""
+    the forEach dependencies and their succeeded instances; `item` (key, index): a forEach instance's item."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -121,7 +121,7 @@ def job(
         **MANAGED_BY,
         LABEL_WORKFLOW: workflow_label(wf_name),
         LABEL_WORKFLOW_UID: str(meta["uid"]),
-        LABEL_NODE: node,
+        LABEL_NODE: output_key(node),  # `NODE.i` for a forEach instance (a label value has no brackets)
         LABEL_ATTEMPT: str(attempt),
         LABEL_COMPONENT: naming.dns_label(component_name),
     }

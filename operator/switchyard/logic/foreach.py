@@ -52,6 +52,12 @@ def output_key(node: str) -> str:
     return node if parsed is None else f"{parsed[0]}.{parsed[1]}"
 
 
+def node_of_key(key: str) -> str:
+    """The node of an outputs key or node label (`output_key`): `NODE.i` is instance `NODE[i]`."""
+    node, dot, index = key.rpartition(".")
+    return f"{node}[{index}]" if dot and index.isdigit() else key
+
+
 def item_key(node: str, index: int) -> str:
     """The outputs ConfigMap key of instance `index`'s item (JSON text)."""
     return f"{node}.{index}.item"
@@ -187,6 +193,7 @@ __all__ = [
     "instance_name",
     "item_key",
     "items_of",
+    "node_of_key",
     "output_key",
     "output_slots",
     "parse_instance",

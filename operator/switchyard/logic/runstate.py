@@ -159,7 +159,8 @@ class RunState:
 
     @property
     def succeeded(self) -> bool:
-        return self.finished and all(satisfies_dependents(s) for s in self.nodes.values())
+        # a forEach instance that failed is its node's to judge (`minSuccessRatio`)
+        return self.finished and all(satisfies_dependents(s) for n, s in self.nodes.items() if n not in self.parent_of)
 
     def deps_of(self, node: str) -> tuple[str, ...]:
         return self.dag.deps[node]
@@ -181,14 +182,24 @@ class RunState:
             count += 1
         return count
 
-    def fan_in_of(self, node: str) -> dict[str, int]:
-        """The node's forEach inputs and their instance counts (what its Job mounts of them)."""
-        found: dict[str, int] = {}
+    def fan_in_of(self, node: str) -> dict[str, tuple[int, ...]]:
+        """The node's forEach inputs and their instances that succeeded (the first MAX_MOUNTED_INSTANCES):
+        what its Job mounts of them besides `results.json`."""
+        found: dict[str, tuple[int, ...]] = {}
         for dep in self.inputs_of(node):
-            if (fan := self.fan_outs.get(dep)) is not None:
-                found[dep] = fan.total
-            elif self.dag.nodes[dep].for_each is not None:
-                found[dep] = self.recorded_instances(dep)
+            if self.dag.nodes[dep].for_each is None:
+                continue
+            fan = self.fan_outs.get(dep)
+            total = fan.total if fan is not None else self.recorded_instances(dep)
+            kept: list[int] = []
+            for i in range(total):
+                name = instance_name(dep, i)
+                status = self.nodes.get(name) or self.recorded.get(name)
+                if status is not None and status.phase in DONE_OK:
+                    kept.append(i)
+                    if len(kept) == MAX_MOUNTED_INSTANCES:
+                        break
+            found[dep] = tuple(kept)
         return found
 
     def item_of(self, node: str) -> tuple[str, int] | None:
@@ -197,14 +208,11 @@ class RunState:
         return None if parsed is None else (item_key(*parsed), parsed[1])
 
     def reads_of(self, node: str) -> list[str]:
-        """The outputs ConfigMap keys a node's Job mounts: its inputs' outputs (every instance's, for a forEach
-        dependency) and, for an instance, its item."""
-        keys: list[str] = []
-        for dep in self.inputs_of(node):
-            keys.append(dep)
-            if (fan := self.fan_outs.get(dep)) is not None or self.dag.nodes[dep].for_each is not None:
-                count = fan.total if fan is not None else self.recorded_instances(dep)
-                keys.extend(output_key(instance_name(dep, i)) for i in range(min(count, MAX_MOUNTED_INSTANCES)))
+        """The outputs ConfigMap keys a node's Job mounts: its inputs' outputs (with the succeeded instances' of
+        a forEach dependency) and, for an instance, its item."""
+        keys: list[str] = list(self.inputs_of(node))
+        for dep, indices in self.fan_in_of(node).items():
+            keys.extend(output_key(instance_name(dep, i)) for i in indices)
         if (parsed := parse_instance(node)) is not None and node in self.parent_of:
             keys.append(item_key(*parsed))
         return keys
