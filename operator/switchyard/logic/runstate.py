@@ -246,4 +246,8 @@ class RunState:
         Nulls remove what an earlier write stored (merge patch)."""
         status = self.nodes[node]
         wire = status.wire()
-        return compact_wire(node, status, wire, self.with_message) if self.compact() else wire
+        if not self.compact():
+            return wire
+        if node in self.parent_of and status.phase == "Succeeded":
+            wire["finishedAt"] = None  # a forEach instance that succeeded: its phase is all a restart needs
+        return compact_wire(node, status, wire, self.with_message)
