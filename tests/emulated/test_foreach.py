@@ -121,3 +121,35 @@ def test_bad_for_each_is_invalid_or_fails_the_node(kube: Kube, sim: JobSimulator
     status = kube.wait_phase("notlist", "Failed")
     assert status["nodes"]["map"]["phase"] == "Failed"
     assert "its result is not a JSON list (got dict)" in status["nodes"]["map"]["message"]
+
+
+def test_an_expression_gives_the_items_and_a_bad_one_is_invalid(kube: Kube, sim: JobSimulator) -> None:
+    kube.component("proc")
+
+    def rule(job: SimJob) -> Outcome | None:
+        if job.node == "split":
+            return Outcome(message='{"chunks": [1, 2, 3]}')
+        return echo_item(job)
+
+    sim.rule = rule
+    nodes = [
+        {"name": "split", "component": "proc"},
+        {
+            "name": "map",
+            "component": "proc",
+            "dependsOn": ["split"],
+            "forEach": {"expression": "upstream.split.result.chunks.map(c, c * input.size)"},
+        },
+        {"name": "merge", "component": "proc", "dependsOn": ["map"]},
+    ]
+    kube.create("Workflow", "expr", {"input": {"data": "hello"}, "nodes": nodes})
+    status = kube.wait_phase("expr", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert status["nodes"]["map"]["progress"] == "3/3"
+    shards = naming.output_shards(3 + 2 * MAX_FOREACH_ITEMS)
+    results = json.loads(kube.configmap(naming.output_configmap("expr", "map", shards))["map"])
+    assert results == [{"item": 5 * i, "index": i - 1} for i in (1, 2, 3)]
+    nodes[1]["forEach"] = {"expression": "upstream.split.result.size() > 2"}
+    kube.create("Workflow", "expr-bad", {"input": {"data": "hello"}, "nodes": nodes})
+    status = kube.wait_phase("expr-bad", "Invalid")
+    assert "forEach.expression: CEL check error: the expression yields a bool, not list" in status["message"]

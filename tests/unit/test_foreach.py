@@ -167,3 +167,14 @@ def test_ten_thousand_instances_keep_the_status_under_one_mib() -> None:
     stored = {n: {k: v for k, v in run.node_wire(n).items() if v is not None} for n in run.nodes}
     size = len(json.dumps({"nodes": stored, "spec": {"items": items}}, separators=(",", ":")).encode())
     assert size < 800_000, size  # measured: ~0.6 MB
+
+
+def test_an_expression_is_checked_like_when_but_must_yield_a_list() -> None:
+    check_for_each(Dag.build(spec({"expression": "upstream.split.result.chunks.map(c, c * 2)"})), 10)
+    check_for_each(Dag.build(spec({"expression": "[1, 2, params.x]"})), 10)
+    with pytest.raises(InvalidSpec, match="CEL compile error"):
+        check_for_each(Dag.build(spec({"expression": "[1, 2"})), 10)
+    with pytest.raises(InvalidSpec, match="not list"):
+        check_for_each(Dag.build(spec({"expression": "1 + 2"})), 10)
+    with pytest.raises(InvalidSpec, match=r"upstream\.merge is not a dependency"):
+        check_for_each(Dag.build(spec({"expression": "upstream.merge.result"})), 10)

@@ -1,13 +1,20 @@
 """The observe half of `forEach` (`logic.foreach`): a ready node's items from its `fromNode` dependency's full
-output, and, after a restart, the outputs of its instances already Succeeded. Nothing here decides."""
+output or its `expression` (evaluated in the CEL worker pool), and, after a restart, the outputs of its
+instances already Succeeded. Nothing here decides."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.celpool.pool import evaluate_json
 from switchyard.k8s.whenfacts import WhenFacts
-from switchyard.logic.foreach import ItemsFact, instance_name, items_of, output_key
+from switchyard.logic.foreach import ItemsFact, instance_name, items_of, list_value, output_key
+from switchyard.logic.routing import input_keys
 from switchyard.logic.scheduler import WorkflowRun
+from switchyard.logic.steps import preview
+from switchyard.logic.when import variables
 
 
 class ForEachFacts:
@@ -38,10 +45,24 @@ class ForEachFacts:
         wanted = list(keys) + ([spec.from_node] if spec.from_node is not None else [])
         outputs = await self.reader.outputs(wanted)
         previous = {i: outputs[key] for key, i in keys.items() if key in outputs}
+        if spec.expression is not None:
+            items, problem = await self.evaluate(run, node, spec.expression)
+            return ItemsFact(items, problem, previous)
         if spec.from_node is None:
             return ItemsFact(tuple(spec.items or ()), None, previous)
         items, problem = items_of(outputs.get(spec.from_node), spec.from_node)
         return ItemsFact(items, problem, previous)
+
+    async def evaluate(self, run: WorkflowRun, node: str, expression: str) -> tuple[tuple[Any, ...] | None, str | None]:
+        """A `forEach.expression` over `input`, `upstream` and `params` (as `when` sees them), in the CEL pool."""
+        deps = run.dag.deps[node]
+        outputs = await self.reader.outputs([d for d in deps if run.nodes[d].phase in ("Succeeded", "FellBack")])
+        upstream = {dep: (run.nodes[dep].phase, outputs.get(dep)) for dep in deps}
+        input_ = await self.reader.input_variable() if input_keys(expression) != frozenset() else {}
+        value, problem = await evaluate_json(node, expression, variables(input_, upstream, self.reader.params))
+        if problem is not None:
+            return None, f"forEach.expression could not be evaluated: {preview(problem, 300)}"
+        return list_value(value)
 
 
 __all__ = ["ForEachFacts"]

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import cel
+
+from switchyard.logic.celcheck import check_static
 from switchyard.logic.dag import Dag, DagNode
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.features import Defer, Expand, RunView, Settle
@@ -82,8 +85,27 @@ def check_for_each(dag: Dag, parallelism: int) -> None:
                 f"parallelism {parallelism}"
             )
             raise InvalidSpec("InvalidForEach", message)
-        if spec.expression is not None:
-            raise InvalidSpec("InvalidForEach", f"node {name!r}: forEach.expression is not supported yet")
+        if spec.expression is not None and (problem := check_expression(spec.expression, dag.deps[name])):
+            raise InvalidSpec("InvalidForEach", f"node {name!r}: forEach.expression: {problem}")
+
+
+def check_expression(expression: str, deps: tuple[str, ...]) -> str | None:
+    """None when a `forEach.expression` compiles and passes the static checks (as `when`, yielding a list)."""
+    try:
+        cel.compile(expression)
+    except Exception as error:  # the library raises ValueError; any failure means the expression is invalid
+        return f"CEL compile error: {error}"
+    problem = check_static(expression, frozenset(deps), yields="list")
+    return None if problem is None else f"CEL check error: {problem}"
+
+
+def list_value(value: Any) -> tuple[tuple[Any, ...] | None, str | None]:
+    """An expression's value as forEach items: (items, None), or (None, why not)."""
+    if not isinstance(value, list):
+        return None, f"forEach.expression: expected a list, got {type(value).__name__}"
+    if len(value) > MAX_FOREACH_ITEMS:
+        return None, f"forEach.expression: {len(value)} elements; at most {MAX_FOREACH_ITEMS}"
+    return tuple(value), None
 
 
 def output_slots(dag: Dag) -> int:
@@ -189,10 +211,12 @@ __all__ = [
     "FanOut",
     "ForEachFeature",
     "ItemsFact",
+    "check_expression",
     "check_for_each",
     "instance_name",
     "item_key",
     "items_of",
+    "list_value",
     "node_of_key",
     "output_key",
     "output_slots",
