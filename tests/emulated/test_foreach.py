@@ -25,9 +25,14 @@ def echo_item(job: SimJob) -> Outcome | None:
     return Outcome(message=json.dumps({"item": item, "index": int(env["SWITCHYARD_ITEM_INDEX"])}))
 
 
+def slow_echo(job: SimJob) -> Outcome | None:
+    echoed = echo_item(job)
+    return None if echoed is None else Outcome(message=echoed.message, delay=0.3)
+
+
 def test_inline_items_fan_out_within_max_parallel_and_fan_in(kube: Kube, sim: JobSimulator) -> None:
     kube.component("proc")
-    sim.rule = echo_item
+    sim.rule = slow_echo
     items = [1, "two", {"three": 3}, [4], None]
     nodes = [
         {"name": "split", "component": "proc"},
@@ -47,7 +52,22 @@ def test_inline_items_fan_out_within_max_parallel_and_fan_in(kube: Kube, sim: Jo
     results = json.loads(merge["upstream"]["map/results.json"])
     assert results == [{"item": item, "index": i} for i, item in enumerate(items)]
     assert json.loads(merge["upstream"]["map/3/result"]) == {"item": [4], "index": 3}
+    assert most_at_once(sim, kube.namespace, "map.") == 2  # maxParallel (parallelism would allow 4)
     kube.wait_event("fan", "Expanded")
+
+
+def most_at_once(sim: JobSimulator, namespace: str, prefix: str) -> int:
+    """The most Jobs of nodes starting with `prefix` that ran at the same time (from start to finish)."""
+    ends = {f.job: f.at for f in sim.finished}
+    moments = [(s.at, 1) for s in sim.started if s.namespace == namespace and (s.node or "").startswith(prefix)]
+    moments += [
+        (ends[s.job], -1) for s in sim.started if s.namespace == namespace and (s.node or "").startswith(prefix)
+    ]
+    running = most = 0
+    for _, change in sorted(moments, key=lambda m: (m[0], m[1])):  # an end before a start at the same moment
+        running += change
+        most = max(most, running)
+    return most
 
 
 def test_from_node_and_min_success_ratio(kube: Kube, sim: JobSimulator) -> None:
