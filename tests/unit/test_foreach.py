@@ -117,6 +117,10 @@ def test_a_restart_keeps_recorded_instances_and_starts_no_duplicate() -> None:
     again.step({"map[1]": ok(again, "map[1]", "B")}, COMPONENTS, book, T0)
     plan = again.step({"map[2]": ok(again, "map[2]", "C")}, COMPONENTS, book, T0)
     assert json.loads(plan.outputs["map"]) == ["A", "B", "C"] and launched(plan) == ["merge"]
+    recorded = {n: NodeStatus.model_validate(again.node_wire(n)) for n in again.nodes}
+    third = run_of(spec({"items": ["a", "b", "c"]}), recorded)  # after the fan-out ended: its instances stay
+    assert third.progress == "5/6" and third.fan_in_of("merge") == {"map": (0, 1, 2)}
+    assert third.running_jobs() == {"merge": (1, again.nodes["merge"].job)}
 
 
 def test_stop_ends_a_running_fan_out() -> None:

@@ -22,6 +22,20 @@ class FanOuts(RunState):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ended_instances: list[str] = []  # instances that ended since the last `_close_fan_outs`
+        for node, spec in list(self.dag.nodes.items()):  # a forEach node ended before a restart keeps its instances
+            if spec.for_each is not None and self.nodes[node].phase in TERMINAL:
+                self._keep_instances(node, spec)
+
+    def _keep_instances(self, node: str, spec: DagNode) -> None:
+        """The recorded instances of an ended forEach node, as records (counted, shown, never run again)."""
+        count = self.recorded_instances(node)
+        for i in range(count):
+            name = instance_name(node, i)
+            self.dag.nodes[name] = DagNode(name, spec.component, self.dag.deps[node], spec.config)
+            self.index[name] = (self.index[node] + 1) * INDEX_BASE + i
+            self.parent_of[name] = node
+            self.nodes[name] = NodeState.of(self.recorded[name])
+            self.done += self.nodes[name].phase in TERMINAL
 
     def _node_done(self, node: str) -> None:  # the engine's (WorkflowRun)
         raise NotImplementedError
