@@ -168,7 +168,7 @@ def test_switchyard_dev_runs_the_examples(tmp_path: pathlib.Path) -> None:
     assert proc.returncode == 0, output + (operator_log.read_text()[-4000:] if operator_log.exists() else "")
     assert "SANDBOX: an in-memory Kubernetes API emulator and a local job runner, not a cluster" in output
     assert "images are NOT pulled" in output and "this machine's programs" in output
-    for workflow in ("diamond", "routed-order", "analysed-readings", "breaker-demo"):
+    for workflow in ("diamond", "routed-order", "analysed-readings", "breaker-demo", "foreach"):
         assert f"  {workflow}: Succeeded (expected Succeeded: ok)" in output
     # The fallback example ends with the fallback used: two failures opened the breaker.
     validate = [

@@ -296,3 +296,36 @@ def test_compact_status_previews_come_from_the_outputs_configmaps() -> None:
     assert source.asked == [["big-outputs-0", "big-outputs-1"]]
     assert filled["status"]["nodes"]["a"]["output"] == "x" * 120
     assert filled["status"]["nodes"]["b"]["output"] == "kept"
+
+
+def fan_out() -> dict[str, Any]:
+    """A running forEach node with three instances."""
+    return {
+        "metadata": {"name": "fan", "namespace": "team-a"},
+        "spec": {
+            "nodes": [
+                {"name": "split", "component": "chunking-processor"},
+                {"name": "map", "component": "p", "dependsOn": ["split"], "forEach": {"fromNode": "split"}},
+            ]
+        },
+        "status": {
+            "phase": "Running",
+            "progress": "3/5",
+            "nodes": {
+                "split": {"phase": "Succeeded"},
+                "map": {"phase": "Running", "progress": "1/3", "reason": "Expanded"},
+                "map[0]": {"phase": "Succeeded"},
+                "map[1]": {"phase": "Running"},
+                "map[2]": {"phase": "Pending"},
+            },
+        },
+    }
+
+
+def test_a_for_each_node_is_collapsed_unless_expanded() -> None:
+    lines = render(fan_out()).splitlines()
+    assert lines[-1].startswith("  └─● map [1/3]  Running") and not any("map[0]" in line for line in lines)
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None).print(tree.render(view.build(fan_out(), expand=True), NOW))
+    lines = buffer.getvalue().splitlines()
+    assert [line.split()[1] for line in lines if "map[" in line] == ["map[0]", "map[1]", "map[2]"]

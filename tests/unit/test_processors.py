@@ -433,3 +433,14 @@ def test_subprocess_bad_input_exits_1(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1
     assert "not valid JSON" in json.loads(log.read_text())["error"]
+
+
+def test_from_item_works_on_a_for_each_instance_item(tmp_path: Path) -> None:
+    root = make_root(tmp_path, "1 2 3", config={"from": "item"})
+    (root / "item").write_text("[10, 20]")
+    code, result = run("numeric-processor", root, env=ENV)
+    assert code == 0 and (result["count"], result["sum"]) == (2, 30)
+    other = tmp_path / "other"
+    other.mkdir()
+    code, result = run("numeric-processor", make_root(other, "1", config={"from": "item"}), env=ENV)
+    assert code == 1 and "not a forEach instance" in str(result["error"])

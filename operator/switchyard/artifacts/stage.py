@@ -93,6 +93,8 @@ def stage_in(client: Minio, spec: StoreLocation, args: argparse.Namespace, root:
         download(client, spec.bucket, args.input_key, root / "input")
     elif (meta / "input").is_file():
         shutil.copyfile(meta / "input", root / "input")
+    if (meta / "item").is_file():  # a forEach instance's item
+        shutil.copyfile(meta / "item", root / "item")
     upstream = root / "upstream"
     upstream.mkdir(exist_ok=True)
     for pair in args.upstream:
@@ -113,6 +115,8 @@ def _stage_upstream(
     if not key:  # the dependency passed no artifacts (or ran without a store): its result only
         if preview.is_file():
             shutil.copyfile(preview, upstream / node)
+        elif preview.is_dir():  # a forEach node: results.json and each instance's result (`i/result`)
+            shutil.copytree(preview, upstream / node, dirs_exist_ok=True)
         return
     manifest = _read_manifest(client, spec.bucket, key, args.workflow_uid)
     if not manifest.entries:  # it wrote no files: its result alone, in the shape of a result-only node

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +73,31 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
         context = _context(variables) if whole else cel_context(variables)
         for name, when in rules:
             try:
-                outcome = evaluate(name, _program(when), context)
+                outcome = (
+                    evaluate_value(name, _program(when), context)
+                    if whole == VALUE
+                    else evaluate(name, _program(when), context)
+                )
             except Exception as error:  # compiled in the operator already; never let the worker die on a rule
                 outcome = (False, f"rule {name!r}: CEL evaluation error: {error}")
             connection.send(outcome)
             if outcome[0]:
                 break
+
+
+VALUE = "value"  # `whole` of a request whose one expression's value is wanted (JSON), not a match
+
+
+def evaluate_value(name: str, program: cel.Program, context: cel.Context | str) -> tuple[bool, str | None]:
+    """(True, the value as JSON) of one expression, or (False, the problem)."""
+    if isinstance(context, str):
+        return False, context
+    try:
+        result = program.execute(context)
+        return True, json.dumps(result, default=str)
+    except Exception as error:  # the library maps CEL errors to TypeError/KeyError/ValueError/...
+        detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
+        return False, f"CEL evaluation error: {detail}"
 
 
 # --- the operator side --------------------------------------------------------------------------------
@@ -190,7 +210,7 @@ class RuleEvaluatorPool:
         rules: Sequence[Expression],
         budget_seconds: float,
         *,
-        whole: bool = False,
+        whole: bool | str = False,
     ) -> list[tuple[bool, str | None]]:
         """(matched, problem) per rule in order, up to and including the first match; a rule over budget
         is (False, "... exceeded the budget") and the rules after it still run, on a fresh worker."""
@@ -223,7 +243,7 @@ class RuleEvaluatorPool:
 
     @staticmethod
     async def _send(
-        worker: _Worker, variables: Mapping[str, Any], pending: Sequence[Expression], whole: bool
+        worker: _Worker, variables: Mapping[str, Any], pending: Sequence[Expression], whole: bool | str
     ) -> str | None:
         """Hand `pending` to the worker (started first if new); the reason it could not take them, else None."""
         try:
@@ -298,6 +318,24 @@ async def evaluate_when(
     if problem is not None and problem.startswith(prefix):
         problem = problem[len(prefix) :]
     return value, problem
+
+
+async def evaluate_json(
+    node: str,
+    expression: str,
+    variables: Mapping[str, Any],
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    pool: RuleEvaluatorPool | None = None,
+) -> tuple[Any, str | None]:
+    """(value, None) of an expression over all its variables (a `forEach.expression`), in the worker pool
+    within `budget_seconds`; (None, problem) when it cannot be evaluated."""
+    [(ok, text)] = await (pool or _POOL).run(variables, [NodeWhen(node, expression)], budget_seconds, whole=VALUE)
+    if not ok or text is None:
+        problem = text or "no value"
+        prefix = f"rule {node!r}: "
+        return None, problem[len(prefix) :] if problem.startswith(prefix) else problem
+    return json.loads(text), None
 
 
 def configure(workers: int, memory_mib: int) -> None:

@@ -261,8 +261,10 @@ def get_command(
     workflow: Annotated[str, typer.Argument(help="Workflow name")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="redraw on every change until it finishes")] = False,
     output: Annotated[OutputFormat | None, typer.Option("--output", "-o", help="json or yaml")] = None,
+    expand: Annotated[bool, typer.Option("--expand", help="list each forEach instance under its node")] = False,
 ) -> None:
-    """Show a Workflow as a tree: each node's phase, attempts, duration, Job, message or output, breaker state."""
+    """Show a Workflow as a tree: each node's phase, attempts, duration, Job, message or output, breaker state;
+    a forEach node as `NODE [17/20]` (`--expand`: its instances too)."""
     cluster = _cluster_call(_settings(ctx).cluster)
     if output is not None:
         obj = _cluster_call(lambda: cluster.workflow(workflow))
@@ -273,7 +275,7 @@ def get_command(
         return
     if not watch:
         obj = _cluster_call(lambda: with_outputs(cluster.workflow(workflow), cluster))
-        show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster))))
+        show(tree.render(view.build(obj, _breakers(cluster), node_results(obj, cluster), expand)))
         if (recorded := artifacts_cli.recorded_table(obj)) is not None:  # the nodes' output files in the store
             show(recorded)
         return
@@ -281,7 +283,7 @@ def get_command(
         with Live(console=out, auto_refresh=False) as live:
             for obj in cluster.watch_workflow(workflow):
                 obj = with_outputs(obj, cluster)
-                current = view.build(obj, _breakers(cluster), node_results(obj, cluster))
+                current = view.build(obj, _breakers(cluster), node_results(obj, cluster), expand)
                 live.update(tree.render(current), refresh=True)
                 if current.phase in view.FINISHED_WORKFLOW_PHASES:
                     break

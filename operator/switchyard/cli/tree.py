@@ -160,6 +160,11 @@ def layout(nodes: Sequence[NodeView]) -> list[tuple[str, NodeView, str]]:
     ]
 
 
+def progress_of(node: NodeView) -> str:
+    """` [17/20]` after a forEach node's name: its instances that succeeded, of all."""
+    return f" [{node.status.progress}]" if node.status.progress else ""
+
+
 def nodes_table(view: WorkflowView, now: datetime) -> Text:
     """One line per node under the workflow's line, each under what it waits for, in aligned columns; lines
     are cut at the console's width.
@@ -175,7 +180,7 @@ def nodes_table(view: WorkflowView, now: datetime) -> Text:
         cached = status.phase == "Succeeded" and status.reason == "Cached"
         rows.append(
             (
-                f"{branch}{SYMBOLS.get(status.phase, '?')} {node.name}{mark}",
+                f"{branch}{SYMBOLS.get(status.phase, '?')} {node.name}{progress_of(node)}{mark}",
                 f"{status.phase} (cached)" if cached else status.phase,
                 str(status.attempts) if status.attempts else "",
                 duration(status.started_at, status.finished_at, now) if status.started_at else "",

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.foreach import parse_instance
 from switchyard.logic.routing import path_to_nodes
 from switchyard.models.workflow import NodeSpec, NodeStatus, WorkflowStatus
 
@@ -97,9 +98,14 @@ def ordered(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
 
 
 def build(
-    obj: Mapping[str, Any], breakers: Mapping[str, str] | None = None, results: Mapping[str, str] | None = None
+    obj: Mapping[str, Any],
+    breakers: Mapping[str, str] | None = None,
+    results: Mapping[str, str] | None = None,
+    expand: bool = False,
 ) -> WorkflowView:
-    """The view of a Workflow object (as the API returns it); `results` are whole node outputs by node."""
+    """The view of a Workflow object (as the API returns it); `results` are whole node outputs by node.
+    A forEach node's instances (`NODE[i]`) are collapsed into it (`NODE [17/20]`) unless `expand`: then each
+    is a line under its node."""
     metadata = obj.get("metadata") or {}
     try:
         status = WorkflowStatus.model_validate(obj.get("status") or {})
@@ -126,10 +132,16 @@ def build(
         )
         for spec in [*ordered(specs), *ordered(exits)]
     ]
-    known = {view.name for view in views}
-    views += [
-        NodeView(name, "", (), node, results.get(name)) for name, node in status.nodes.items() if name not in known
-    ]
+    known = {view.name: view for view in views}
+    for name, node in status.nodes.items():
+        if name in known:
+            continue
+        parsed = parse_instance(name)
+        if parsed is not None and parsed[0] in known:  # a forEach instance
+            if expand:
+                views.append(NodeView(name, known[parsed[0]].component, (parsed[0],), node, results.get(name)))
+            continue
+        views.append(NodeView(name, "", (), node, results.get(name)))
     return WorkflowView(
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from switchyard.k8s.staging import STAGE_IN, STAGE_OUT
+from switchyard.logic.foreach import node_of_key
 from switchyard.logic.routing import CompiledRule, compile_rule
 from switchyard.logic.scheduler import JobState
 from switchyard.models.component import ComponentSpec, ComponentStatus
@@ -174,7 +175,7 @@ def job_entry(body: Mapping[str, Any]) -> JobEntry | None:
     return JobEntry(
         meta["name"],
         shared(workflow),
-        shared(labels[LABEL_NODE]),
+        shared(node_of_key(labels[LABEL_NODE])),  # an instance's label is `NODE.i` (no brackets in labels)
         int(attempt) if attempt.isdigit() else -1,
         state,
         finished,

@@ -118,6 +118,8 @@ class Launcher:
                         if launch.node in run.exit_nodes
                         else None
                     ),
+                    fan_in=run.fan_in_of(launch.node),
+                    item=run.item_of(launch.node),
                 )
             except render.RenderError as exc:  # the component's defaults changed since the spec was checked
                 report.refused[launch.node] = JobResult(

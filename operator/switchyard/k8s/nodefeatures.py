@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from switchyard.k8s.client import Api
 from switchyard.k8s.configmaps import HeldOutputs
+from switchyard.k8s.foreachfacts import ForEachFacts
 from switchyard.k8s.nodefacts import NodeFacts
 from switchyard.k8s.whenfacts import ReadInput, WhenFacts
-from switchyard.logic import when
+from switchyard.logic import foreach, when
 from switchyard.logic.dag import Dag
 from switchyard.logic.features import NodeFeature
 from switchyard.models.workflow import WorkflowSpec
@@ -35,6 +36,10 @@ def features(spec: WorkflowSpec, dag: Dag, facts: NodeFacts, ctx: RunContext) ->
         found.append(when.When())
         source = WhenFacts(ctx.api, ctx.namespace, ctx.workflow, ctx.held, ctx.read_input, ctx.params)
         facts.register(when.NAME, source)
+    if any(node.for_each is not None for node in dag.nodes.values()):  # after `when`: a skipped node never expands
+        found.append(foreach.ForEachFeature())
+        reader = WhenFacts(ctx.api, ctx.namespace, ctx.workflow, ctx.held, ctx.read_input, ctx.params)
+        facts.register(foreach.NAME, ForEachFacts(reader))
     return found
 
 

@@ -29,6 +29,7 @@ from switchyard.logic.cachekey import digest_text
 from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.exits import SUMMARY_KEY, check_exit_nodes
+from switchyard.logic.foreach import check_for_each, output_slots
 from switchyard.logic.limits import (
     MANAGED_ENTRY_BYTES,
     MAX_OBJECT_BYTES,
@@ -44,6 +45,7 @@ from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import (
+    MAX_FOREACH_ITEMS,
     NodeSpec,
     NodeStatus,
     RouteStatus,
@@ -167,9 +169,11 @@ def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:
     return path_to_nodes(route_.path)
 
 
-def build_dag(nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpec] = ()) -> Dag:
+def build_dag(
+    nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpec] = (), parallelism: int | None = None
+) -> Dag:
     """Validate the DAG (with its exit nodes, `spec.onExit`) and what it names: size, structure, components,
-    each node's merged config and `when`."""
+    each node's merged config, `when` and `forEach` (`maxParallel` within `parallelism`, when given)."""
     if len(nodes) > MAX_NODES:
         raise InvalidSpec("TooLarge", f"the workflow has {len(nodes)} nodes; the limit is {MAX_NODES}")
     check_exit_nodes(nodes, exits)
@@ -182,6 +186,7 @@ def build_dag(nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpe
             raise InvalidSpec("InvalidComponent", f"component '{name}' is invalid: {entry.error}")
     check_configs(dag, registry)
     check_whens(dag)
+    check_for_each(dag, parallelism if parallelism is not None else MAX_FOREACH_ITEMS)
     return dag
 
 
@@ -337,8 +342,8 @@ async def plan_start(
     data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
     labels = dict(meta.get("labels") or {})
     decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params)
-    dag = build_dag(list(decision.nodes), registry, spec.on_exit)
-    shards = naming.output_shards(len(dag.nodes))
+    dag = build_dag(list(decision.nodes), registry, spec.on_exit, spec.parallelism)
+    shards = naming.output_shards(output_slots(dag))
     reused = await reused_nodes(api, meta["namespace"], spec, dag, now)
     stored = None
     if external is None:
@@ -399,6 +404,6 @@ def plan_resume(name: str, spec: WorkflowSpec, status: WorkflowStatus, registry:
         spec=spec,
         dag=dag,
         input_source=input_source(name, (ref.name, ref.key) if ref else None),
-        shards=naming.output_shards(len(dag.nodes)),
+        shards=naming.output_shards(output_slots(dag)),
         outputs=list(status.outputs),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from switchyard.k8s.staging import Staging, with_staging
 from switchyard.logic import naming
+from switchyard.logic.foreach import instance_name, output_key
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import (
@@ -71,12 +72,23 @@ def node_config_json(component: ComponentSpec, node: str, node_config: Mapping[s
     return config_json
 
 
-def _items_by_configmap(workflow: str, deps: Iterable[str], shards: int) -> dict[str, list[dict[str, str]]]:
+def _items_by_configmap(
+    workflow: str, deps: Iterable[str], shards: int, fan_in: Mapping[str, Iterable[int]] | None = None
+) -> dict[str, list[dict[str, str]]]:
+    """The projected items of the upstream outputs; a forEach dependency (`fan_in`: its instances that
+    succeeded) is a directory: `results.json` and `i/result` per such instance."""
     grouped: dict[str, list[dict[str, str]]] = {}
+
+    def add(key: str, path: str) -> None:
+        grouped.setdefault(naming.output_configmap(workflow, key, shards), []).append({"key": key, "path": path})
+
     for dep in deps:
-        grouped.setdefault(naming.output_configmap(workflow, dep, shards), []).append(
-            {"key": dep, "path": f"upstream/{dep}"}
-        )
+        if fan_in is None or dep not in fan_in:
+            add(dep, f"upstream/{dep}")
+            continue
+        add(dep, f"upstream/{dep}/results.json")
+        for i in fan_in[dep]:
+            add(output_key(instance_name(dep, i)), f"upstream/{dep}/{i}/result")
     return grouped
 
 
@@ -95,10 +107,13 @@ def job(
     staging: Staging | None = None,
     sidecar_injection: bool = False,
     summary: tuple[str, str] | None = None,
+    fan_in: Mapping[str, Iterable[int]] | None = None,
+    item: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job `name` of one (node, attempt). `input_source` is (ConfigMap name, key) of the input;
     with `staging` the Pod passes data through the artifact store (`k8s.staging`); `sidecar_injection` False:
-    the Pod opts out of injected sidecars; `summary` (ConfigMap, key): an exit node's `workflow.json`."""
+    the Pod opts out of injected sidecars; `summary` (ConfigMap, key): an exit node's `workflow.json`; `fan_in`:
+    the forEach dependencies and their succeeded instances; `item` (key, index): a forEach instance's item."""
     meta = workflow["metadata"]
     wf_name, namespace = meta["name"], meta["namespace"]
     config_json = node_config_json(component, node, node_config)
@@ -106,7 +121,7 @@ def job(
         **MANAGED_BY,
         LABEL_WORKFLOW: workflow_label(wf_name),
         LABEL_WORKFLOW_UID: str(meta["uid"]),
-        LABEL_NODE: node,
+        LABEL_NODE: output_key(node),  # `NODE.i` for a forEach instance (a label value has no brackets)
         LABEL_ATTEMPT: str(attempt),
         LABEL_COMPONENT: naming.dns_label(component_name),
     }
@@ -131,7 +146,11 @@ def job(
     ]
     # Upstream outputs are required: a kubelet whose ConfigMap cache lags keeps the Pod in ContainerCreating
     # (retrying the mount) rather than starting it without a file, which would compute a wrong result silently.
-    grouped = _items_by_configmap(wf_name, deps, output_shards)
+    grouped = _items_by_configmap(wf_name, deps, output_shards, fan_in)
+    if item is not None:  # required too: written before the instance's Job (`logic.foreach`)
+        grouped.setdefault(naming.output_configmap(wf_name, item[0], output_shards), []).append(
+            {"key": item[0], "path": "item"}
+        )
     if summary is not None:  # required as upstream outputs are: written before any exit node's Job
         grouped.setdefault(summary[0], []).append({"key": summary[1], "path": "workflow.json"})
     for cm_name, items in grouped.items():
@@ -141,6 +160,8 @@ def job(
         {"name": "SWITCHYARD_NODE", "value": node},
         {"name": "SWITCHYARD_ATTEMPT", "value": str(attempt)},
     ]
+    if item is not None:
+        env.append({"name": "SWITCHYARD_ITEM_INDEX", "value": str(item[1])})
     container: dict[str, Any] = {
         "name": "main",
         "image": component.image,

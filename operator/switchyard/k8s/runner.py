@@ -373,7 +373,7 @@ class WorkflowRunner:
             hits = await self.cache.answer(self.run, plan.launches, components, now)
             plan.launches = [launch for launch in plan.launches if launch.node not in hits]
             self.refused.update(hits)  # the next pass takes them as the attempts' results
-        reads = (self.run.dag.nodes[launch.node].depends_on for launch in plan.launches)
+        reads = (self.run.reads_of(launch.node) for launch in plan.launches)
         if self.held.read_by(reads) or (plan.launches and SUMMARY_KEY in self.held.outputs):
             await self.held.write()
         report = await self.launcher.launch(

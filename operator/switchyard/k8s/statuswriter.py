@@ -216,7 +216,7 @@ class StatusWriter:
 
     async def finished(self, run: WorkflowRun, stop_message: str | None = None) -> None:
         now = utcnow()
-        failed = sorted(n for n, s in run.nodes.items() if s.phase == "Failed")
+        failed = sorted(n for n, s in run.nodes.items() if s.phase == "Failed" and n not in run.parent_of)
         gen = self.status.observed_generation or self.generation
         if run.succeeded:
             phase, type_, reason = "Succeeded", "Complete", "Succeeded"

@@ -98,7 +98,7 @@ def _parser() -> CELParser:
 
 
 @functools.lru_cache(maxsize=1024)  # the operator recompiles every rule each time it routes a Workflow
-def check_static(when: str, upstream: frozenset[str] | None = None) -> str | None:
+def check_static(when: str, upstream: frozenset[str] | None = None, yields: str = "bool") -> str | None:
     """None when nothing is certainly wrong with `when`, else the first problem, e.g.
     "unknown field input.sizee (did you mean input.size?)".
 
@@ -106,17 +106,19 @@ def check_static(when: str, upstream: frozenset[str] | None = None) -> str | Non
     runtime (never reported), so a rule the runtime accepts is only refused for a certain fault.
 
     `upstream`: check a node's `when` instead, whose dependencies are these nodes (see the module's doc).
+    `yields`: the type the expression must give ("list": a `forEach.expression`).
     """
     try:
         tree = _parser().parse(when)
     except (CELParseError, RecursionError):
         return None
-    return _Checker(upstream).run(tree)
+    return _Checker(upstream, yields).run(tree)
 
 
 class _Checker:
-    def __init__(self, upstream: frozenset[str] | None = None) -> None:
+    def __init__(self, upstream: frozenset[str] | None = None, yields: str = "bool") -> None:
         self.upstream = upstream
+        self.yields = yields
         self.variables = [VARIABLE, PARAMS] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
         self.types: dict[int, str] = {}
         self.problems: list[str] = []
@@ -138,7 +140,9 @@ class _Checker:
                 f"at most {MAX_MACRO_NESTING} are allowed"
             )
         result = self.types[id(root)]
-        if not self.problems and result not in _BOOLISH:
+        if not self.problems and self.yields != "bool" and result not in (self.yields, _DYN):
+            self.problems.append(f"the expression yields {_describe(result)}, not {self.yields}")
+        elif not self.problems and self.yields == "bool" and result not in _BOOLISH:
             self.problems.append(f"the expression yields {_describe(result)}, not bool: it can never match")
         return self.problems[0] if self.problems else None
 

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from switchyard.logic.errors import InvalidSpec
-from switchyard.models.workflow import NodeSpec
+from switchyard.models.workflow import ForEach, NodeSpec
 
 NO_CONFIG: Mapping[str, Any] = MappingProxyType({})
 
@@ -31,6 +31,7 @@ class DagNode:
     depends_on: tuple[str, ...]
     config: Mapping[str, Any]
     when: str | None = None  # the node's CEL condition (`logic.when`)
+    for_each: ForEach | None = None  # fan-out over a list (`logic.foreach`)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,14 @@ class Dag:
             buckets[levels[name]].append(name)
         order = tuple(name for bucket in buckets for name in bucket)
         kept = {
-            name: DagNode(name, node.component, deps[name], node.config or NO_CONFIG, getattr(node, "when", None))
+            name: DagNode(
+                name,
+                node.component,
+                deps[name],
+                node.config or NO_CONFIG,
+                getattr(node, "when", None),
+                getattr(node, "for_each", None),
+            )
             for name, node in by_name.items()
         }
         return cls(nodes=kept, deps=deps, dependents=dependents, order=order, depth=depth)

@@ -13,9 +13,9 @@ then the Job is planned). A node is offered once per run; its retries are not of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from switchyard.logic.dag import DagNode
 from switchyard.logic.nodestate import NodeState
@@ -35,7 +35,7 @@ def satisfies_dependents(status: NodeState) -> bool:
 class Settle:
     """A feature's verdict on a ready node: it ends now, without a Job."""
 
-    phase: Literal["Succeeded", "Skipped"]
+    phase: Literal["Succeeded", "Skipped", "Failed"]  # Failed: the node's input is unusable (no Job can help)
     reason: str
     message: str
     output: str | None = None  # Succeeded: the node's full output, persisted as a Job's would be
@@ -44,6 +44,15 @@ class Settle:
     artifact_manifest: str | None = None
     artifact_bytes: int | None = None
     event: Literal["Normal", "Warning"] | None = None  # an Event of this type, reason `reason`, says so
+
+
+@dataclass(frozen=True)
+class Expand:
+    """A feature's verdict on a ready node: it runs as one instance per item (`logic.foreach`); the node itself
+    summarizes them. `outputs`: full outputs of instances a restart found Succeeded (index -> output)."""
+
+    items: tuple[Any, ...]
+    outputs: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,10 @@ class RunView(Protocol):
 
     def spec_of(self, node: str) -> DagNode: ...
 
+    def recorded_instances(self, node: str) -> int:
+        """How many instances of a forEach node the status read at start recorded (0: not expanded before)."""
+        ...
+
 
 class NodeFeature(Protocol):
     """The decide half of a node feature (see the module's doc)."""
@@ -71,9 +84,21 @@ class NodeFeature(Protocol):
         """Whether the feature has anything to say about this node at all (cheap: asked for every node)."""
         ...
 
-    def decide(self, node: str, run: RunView, facts: Mapping[str, object], now: datetime) -> Settle | Defer | None:
-        """Settle the ready `node`, defer it until `facts` (node -> what the observe half found) has it, or None."""
+    def decide(
+        self, node: str, run: RunView, facts: Mapping[str, object], now: datetime
+    ) -> Settle | Defer | Expand | None:
+        """Settle the ready `node`, expand it into instances, defer it until `facts` (node -> what the observe
+        half found) has it, or None."""
         ...
 
 
-__all__ = ["RELEASING_SKIPS", "WHEN_FALSE", "Defer", "NodeFeature", "RunView", "Settle", "satisfies_dependents"]
+__all__ = [
+    "RELEASING_SKIPS",
+    "WHEN_FALSE",
+    "Defer",
+    "Expand",
+    "NodeFeature",
+    "RunView",
+    "Settle",
+    "satisfies_dependents",
+]

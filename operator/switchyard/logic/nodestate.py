@@ -40,6 +40,7 @@ class NodeState:
     artifacts: list[dict[str, Any]] | None = None  # ArtifactRef in wire form (only a succeeded node has them)
     artifact_manifest: str | None = None
     artifact_bytes: int | None = None
+    progress: str | None = None  # a forEach node: succeeded/total instances
 
     @classmethod
     def of(cls, status: NodeStatus) -> NodeState:
@@ -68,6 +69,7 @@ class NodeState:
             "artifacts": self.artifacts,
             "artifactManifest": self.artifact_manifest,
             "artifactBytes": self.artifact_bytes,
+            "progress": self.progress,
         }
 
 

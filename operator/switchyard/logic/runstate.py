@@ -12,6 +12,14 @@ from datetime import datetime, timedelta
 from switchyard.logic.compact import COMPACT_THRESHOLD, compact_wire
 from switchyard.logic.dag import Dag, DagNode
 from switchyard.logic.features import NodeFeature, satisfies_dependents
+from switchyard.logic.foreach import (
+    MAX_MOUNTED_INSTANCES,
+    FanOut,
+    instance_name,
+    item_key,
+    output_key,
+    parse_instance,
+)
 from switchyard.logic.naming import job_name
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.plan import plan_keys
@@ -90,10 +98,16 @@ class RunState:
         self.started_at = started_at
         self.deadline = started_at + timedelta(seconds=deadline_seconds) if deadline_seconds else None
         self.nodes: dict[str, NodeState] = {n: _state(nodes.get(n)) for n in dag.order}
+        self.recorded = nodes  # the status read at start: a forEach node's instances are taken from it on expansion
+        self.fan_outs: dict[str, FanOut] = {}  # running forEach node -> its instances (`logic.foreach`)
+        self.parent_of: dict[str, str] = {}  # instance -> its forEach node
         self.failed_reason: str | None = None
         self.remaining: dict[str, int] = {}
         # The ready queue: a heap of (planned start, spec position, node).
-        self.priority = keys if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
+        # (a copy: forEach instances add their keys, `logic.foreach`)
+        self.priority = (
+            dict(keys) if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
+        )
         self.ready = ReadyQueue(self.priority)
         self.running: set[str] = set()
         self.retrying: set[str] = set()
@@ -109,7 +123,7 @@ class RunState:
                 if status.phase == "Failed" and name_ not in self.exit_nodes:
                     halted = status.reason if status.reason in HALT_REASONS else None
                     self.failed_reason = halted or self.failed_reason or "NodeFailed"
-            elif status.phase == "Running":
+            elif status.phase == "Running" and dag.nodes[name_].for_each is None:
                 self.running.add(name_)
             elif status.phase == "Retrying":
                 self.retrying.add(name_)
@@ -145,7 +159,8 @@ class RunState:
 
     @property
     def succeeded(self) -> bool:
-        return self.finished and all(satisfies_dependents(s) for s in self.nodes.values())
+        # a forEach instance that failed is its node's to judge (`minSuccessRatio`)
+        return self.finished and all(satisfies_dependents(s) for n, s in self.nodes.items() if n not in self.parent_of)
 
     def deps_of(self, node: str) -> tuple[str, ...]:
         return self.dag.deps[node]
@@ -159,6 +174,48 @@ class RunState:
 
     def spec_of(self, node: str) -> DagNode:
         return self.dag.nodes[node]
+
+    def recorded_instances(self, node: str) -> int:
+        """How many instances of forEach `node` the status read at start has (0: it had not expanded)."""
+        count = 0
+        while instance_name(node, count) in self.recorded:
+            count += 1
+        return count
+
+    def fan_in_of(self, node: str) -> dict[str, tuple[int, ...]]:
+        """The node's forEach inputs and their instances that succeeded (the first MAX_MOUNTED_INSTANCES):
+        what its Job mounts of them besides `results.json`."""
+        found: dict[str, tuple[int, ...]] = {}
+        for dep in self.inputs_of(node):
+            if self.dag.nodes[dep].for_each is None:
+                continue
+            fan = self.fan_outs.get(dep)
+            total = fan.total if fan is not None else self.recorded_instances(dep)
+            kept: list[int] = []
+            for i in range(total):
+                name = instance_name(dep, i)
+                status = self.nodes.get(name) or self.recorded.get(name)
+                if status is not None and status.phase in DONE_OK:
+                    kept.append(i)
+                    if len(kept) == MAX_MOUNTED_INSTANCES:
+                        break
+            found[dep] = tuple(kept)
+        return found
+
+    def item_of(self, node: str) -> tuple[str, int] | None:
+        """A forEach instance's item: (its outputs key, its index); None for any other node."""
+        parsed = parse_instance(node) if node in self.parent_of else None
+        return None if parsed is None else (item_key(*parsed), parsed[1])
+
+    def reads_of(self, node: str) -> list[str]:
+        """The outputs ConfigMap keys a node's Job mounts: its inputs' outputs (with the succeeded instances' of
+        a forEach dependency) and, for an instance, its item."""
+        keys: list[str] = list(self.inputs_of(node))
+        for dep, indices in self.fan_in_of(node).items():
+            keys.extend(output_key(instance_name(dep, i)) for i in indices)
+        if (parsed := parse_instance(node)) is not None and node in self.parent_of:
+            keys.append(item_key(*parsed))
+        return keys
 
     def job_name(self, node: str, attempt: int) -> str:
         return job_name(self.name, self.uid, node, self.index[node], attempt)
@@ -189,4 +246,8 @@ class RunState:
         Nulls remove what an earlier write stored (merge patch)."""
         status = self.nodes[node]
         wire = status.wire()
-        return compact_wire(node, status, wire, self.with_message) if self.compact() else wire
+        if not self.compact():
+            return wire
+        if node in self.parent_of and status.phase == "Succeeded":
+            wire["finishedAt"] = None  # a forEach instance that succeeded: its phase is all a restart needs
+        return compact_wire(node, status, wire, self.with_message)

@@ -18,8 +18,10 @@ from switchyard.logic.backoff import can_retry, next_retry_at, retry_delay
 from switchyard.logic.breaker import Admission, BreakerBook
 from switchyard.logic.compact import COMPACT_MESSAGES, COMPACT_TEXT
 from switchyard.logic.exits import SUMMARY_KEY, summary
-from switchyard.logic.features import Defer, Settle, satisfies_dependents
-from switchyard.logic.runstate import DONE_OK, TERMINAL, RunState
+from switchyard.logic.fanout import FanOuts
+from switchyard.logic.features import Defer, Expand, Settle, satisfies_dependents
+from switchyard.logic.foreach import output_key
+from switchyard.logic.runstate import DONE_OK, TERMINAL
 from switchyard.logic.steps import PREVIEW, JobResult, JobState, Launch, Plan, preview, whole_seconds
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 
@@ -33,7 +35,7 @@ STORE_BACKOFF = Backoff(initial_seconds=2, factor=2, max_seconds=120)
 MAX_UPSTREAM_RERUNS = 2
 
 
-class WorkflowRun(RunState):
+class WorkflowRun(FanOuts):
     """A workflow run and its engine: `step` applies results and plans; `stop` halts it on request."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -103,7 +105,10 @@ class WorkflowRun(RunState):
                 self.ready.append(node)
             else:
                 plan.wake(due)
+        self._close_fan_outs(now, plan)
         self._launch_ready(components, breakers, now, plan)
+        while self._close_fan_outs(now, plan):  # instances that ended at launch (forEach, `logic.fanout`)
+            self._launch_ready(components, breakers, now, plan)
         return plan
 
     def _launch_ready(
@@ -164,7 +169,10 @@ class WorkflowRun(RunState):
             if verdict is not None:
                 for facts in self.facts.values():
                     facts.pop(node, None)
-                self._settle(node, verdict, now, plan)
+                if isinstance(verdict, Expand):
+                    self._expand(node, verdict, now, plan)
+                else:
+                    self._settle(node, verdict, now, plan)
                 return True
         self.offered.add(node)
         for facts in self.facts.values():
@@ -172,7 +180,10 @@ class WorkflowRun(RunState):
         return False
 
     def _settle(self, node: str, verdict: Settle, now: datetime, plan: Plan) -> None:
-        """A feature ended the node without a Job: Succeeded (its output persisted as a Job's) or Skipped."""
+        """A feature ended the node without a Job: Succeeded (its output persisted as a Job's), Skipped or Failed."""
+        if verdict.phase == "Failed":
+            self._finish_failed(node, verdict.reason, verdict.message, now, plan)
+            return
         status = self.nodes[node]
         status.phase = verdict.phase
         status.started_at = status.started_at or whole_seconds(now)
@@ -240,7 +251,7 @@ class WorkflowRun(RunState):
             status.reason = "CircuitOpen"
             status.message = f"{opened}; used the fallback output"
             status.next_retry_at = None
-            plan.outputs[node] = fallback.output
+            plan.outputs[output_key(node)] = fallback.output
             plan.changed.add(node)
             plan.events.append(("Warning", "FellBack", f"node {node}: {status.message}"))
             self._node_done(node)
@@ -282,7 +293,7 @@ class WorkflowRun(RunState):
         status.artifacts = list(result.artifacts) if result.artifacts is not None else None
         status.artifact_manifest = result.artifact_manifest
         status.artifact_bytes = result.artifact_bytes
-        plan.outputs[node] = result.message
+        plan.outputs[output_key(node)] = result.message
         plan.changed.add(node)
         self._node_done(node)
 
@@ -438,12 +449,16 @@ class WorkflowRun(RunState):
         plan.changed.add(node)
         plan.events.append(("Warning", "NodeFailed", f"node {node} failed ({reason}): {message}"))
         self.done += 1
+        if node in self.parent_of:  # a forEach instance: its node decides (minSuccessRatio)
+            self._instance_ended(node)
+            return
         self.failed_reason = self.failed_reason or "NodeFailed"
         self._skip_after_failures({node}, now, plan)
 
     def _node_done(self, node: str) -> None:
         self.done += 1
         self.rejections.pop(node, None)
+        self._instance_ended(node)
         for child in self.dag.dependents[node]:
             self.remaining[child] -= 1
             if self.remaining[child] == 0 and self.nodes[child].phase == "Pending":
@@ -482,6 +497,7 @@ class WorkflowRun(RunState):
         self.retrying.discard(node)
         self.done += 1
         plan.changed.add(node)
+        self._instance_ended(node)
 
     def _stop_everything_pending(self, plan: Plan, now: datetime) -> None:
         """FailFast: nothing new starts; what waits is Skipped (running Jobs finish on their own). Exit nodes
@@ -533,7 +549,9 @@ class WorkflowRun(RunState):
             plan.changed.add(node)
             self.done += 1
         self.running -= halted
-        for node, status in self.nodes.items():
+        if not exits:
+            self._halt_fan_outs(reason, why, now, plan)
+        for node, status in list(self.nodes.items()):
             if status.phase in ("Pending", "Retrying") and node in halted:
                 self._skip(node, reason, why, now, plan)
         if not self.exit_nodes or exits:

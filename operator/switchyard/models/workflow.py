@@ -26,6 +26,42 @@ LabelValue = Annotated[str, StringConstraints(max_length=63)]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
 MAX_NODE_WHEN = 1024  # a node's `when`, as long as a RoutingRule's
 MAX_EXIT_NODES = 20
+JsonValue = Annotated[Any, Field(json_schema_extra={"x-switchyard-any-json": True})]  # any JSON value
+MAX_FOREACH_ITEMS = 10_000  # instances of one forEach node
+
+
+class ForEach(ApiModel):
+    """Fan-out: the node runs once per item (instances `NODE[0]`, `NODE[1]`, ...), its dependents see them all."""
+
+    items: Annotated[list[JsonValue], Field(max_length=MAX_FOREACH_ITEMS)] | None = Field(
+        default=None,
+        description="An inline JSON list (at most 10,000 elements, any JSON values): one instance per element.",
+    )
+    from_node: NodeName | None = Field(
+        default=None,
+        description="A dependency of this node: one instance per element of its result, which must be a JSON list.",
+    )
+    expression: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NODE_WHEN)] | None = Field(
+        default=None,
+        description="A CEL expression over `input`, `upstream` and `params` (as `when` sees them) returning a "
+        "list: one instance per element.",
+    )
+    max_parallel: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="At most this many instances run at once (at most the Workflow's `parallelism`); unset: "
+        "as many as `parallelism` allows.",
+    )
+    min_success_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=1.0,
+        description="The node Succeeds when this share of its instances succeeded once all ended (1: all).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ForEach:
+        given = [name for name in ("items", "from_node", "expression") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"forEach needs exactly one of items, fromNode, expression (got {len(given)})")
+        return self
 
 
 class NodeSpec(ApiModel):
@@ -55,6 +91,12 @@ class NodeSpec(ApiModel):
         "`params` (a template run's parameter values; empty otherwise). False, or an evaluation error, makes "
         "the node Skipped with reason WhenFalse, which counts as done for its dependents. Checked before the run: "
         "an unknown variable, field or dependency, or a result that is not a bool, makes the Workflow Invalid.",
+    )
+    for_each: ForEach | None = Field(
+        default=None,
+        description="Fan-out: run the node once per item of a list (instances `NODE[i]` in `status.nodes`, the item "
+        "at /switchyard/item, its index in SWITCHYARD_ITEM_INDEX); dependents see every instance's output under "
+        "/switchyard/upstream/NODE/ (`i/result`, and `results.json`: the array of results in index order).",
     )
 
 
@@ -340,6 +382,9 @@ class NodeStatus(StatusModel):
     )
     artifact_bytes: Annotated[int, Field(ge=0)] | None = Field(
         default=None, description="The total size of the node's artifacts, in bytes."
+    )
+    progress: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="A forEach node: its instances that succeeded / all of them (`17/20`)."
     )
 
 

@@ -13,13 +13,15 @@ sandbox). `load_context` only looks at the tree (names and sizes); processors re
     is given, is then the file `upstream/<node>.result.json` beside the directory (node names are DNS
     labels, so a name with a dot never is a node). Names starting with `..` (the kubelet's bookkeeping
     in ConfigMap volumes) and symlinks to directories are skipped.
+- `item`: a forEach instance's item (JSON text); absent for other nodes. A forEach dependency is a directory
+  `upstream/<node>/` of `results.json` (the array of its instances' results) and `<i>/result` per instance.
 - `outputs/`: when this directory exists (the operator mounts it writable), every file a processor
   writes below it is an artifact of the node; when it does not, a processor writes no files and reports
   its preview only.
 
 The data a processor works on (`Context.sources`): with config `from: auto` (the default), the upstream
 artifacts when any dependency passed some, in the order (dependency, artifact name); otherwise the input.
-`from: input` and `from: upstream` choose one explicitly.
+`from: input` and `from: upstream` choose one explicitly; `from: item` works on a forEach instance's item.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ UPSTREAM_DIR = "upstream"
 RESULT_SUFFIX = ".result.json"
 # A dependency's result is a termination message (at most 4 KiB); more than this is not a result.
 MAX_RESULT_READ = 1 << 20
-SOURCE_MODES = ("auto", "input", "upstream")
+ITEM_NAME = "item"
+SOURCE_MODES = ("auto", "input", "upstream", "item")
 
 
 class ProcessorError(Exception):
@@ -95,6 +98,7 @@ class Context:
     config: Mapping[str, Any] = field(default_factory=dict)
     upstream: Mapping[str, Upstream] = field(default_factory=dict)
     outputs_dir: Path | None = None
+    item: Source | None = None  # a forEach instance's item
 
     @property
     def input_bytes(self) -> int:
@@ -110,6 +114,10 @@ class Context:
         mode = self.config.get("from", "auto")
         if mode not in SOURCE_MODES:
             raise ProcessorError(f"config.from must be one of {', '.join(SOURCE_MODES)}, got {mode!r}")
+        if mode == "item":
+            if self.item is None:
+                raise ProcessorError("config.from is item, but this run has no item (it is not a forEach instance)")
+            return (self.item,)
         artifacts = self.upstream_artifacts
         if mode == "upstream" or (mode == "auto" and artifacts):
             return artifacts
@@ -138,6 +146,7 @@ def load_context(root: Path, env: Mapping[str, str]) -> Context:
     input_path = root / INPUT_NAME
     size = input_path.stat().st_size if input_path.is_file() else 0
     outputs = root / OUTPUTS_DIR
+    item_path = root / ITEM_NAME
     return Context(
         workflow=env.get(ENV_WORKFLOW) or None,
         node=env.get(ENV_NODE) or None,
@@ -146,6 +155,7 @@ def load_context(root: Path, env: Mapping[str, str]) -> Context:
         config=_load_config(root / "config.json"),
         upstream=load_upstream(root / UPSTREAM_DIR),
         outputs_dir=outputs if outputs.is_dir() else None,
+        item=Source(ITEM_NAME, item_path, item_path.stat().st_size) if item_path.is_file() else None,
     )
 
 

@@ -62,7 +62,10 @@ def _convert(node: Schema, defs: dict[str, Schema], keep_defaults: bool) -> Sche
             out["anyOf"] = [{"type": o["type"]} for o in value]
         else:
             out[key] = value
-    if out.get("x-kubernetes-preserve-unknown-fields"):
+    if out.pop("x-switchyard-any-json", False):  # any JSON value (models.workflow.JsonValue): no type at all
+        out.pop("type", None)
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    elif out.get("x-kubernetes-preserve-unknown-fields"):
         out.pop("additionalProperties", None)
         out["type"] = "object"
     if out.get("x-kubernetes-int-or-string"):

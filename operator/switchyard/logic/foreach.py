@@ -1,0 +1,224 @@
+"""`forEach` on a node: fan-out over a list, fan-in of the instances' outputs (pure).
+
+Checked before the run (`check_for_each`): one source, `fromNode` among the node's dependencies, `maxParallel`
+within the Workflow's `parallelism`. At run time it is a node feature (`logic.features`): when the node is
+ready, inline `items` expand at once; `fromNode` defers for the dependency's full output, which the observe
+half (`k8s.foreachfacts`) reads from the outputs ConfigMaps. The verdict `Expand(items)` makes the engine
+(`WorkflowRun._expand`) add one instance `NODE[i]` per item to the run, each with its item in the outputs
+ConfigMap under `item_key` (written before the first instance Job, which mounts it). The node itself is the
+summary: `Running` with `progress` while instances run, then Succeeded (its output `results.json`, the array
+of the instances' results in index order) when succeeded/total >= `minSuccessRatio`, else Failed.
+
+Durable by construction: the expansion is a function of the spec and recorded outputs, and instance Job
+names are a function of (node, index, attempt); a restarted runner expands again, keeps the instances' recorded
+states (`RunState.recorded`) and adopts Jobs that already exist (no duplicate, no lost item).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import cel
+
+from switchyard.logic.celcheck import check_static
+from switchyard.logic.dag import Dag, DagNode
+from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.features import Defer, Expand, RunView, Settle
+from switchyard.logic.when import result_value
+from switchyard.models.workflow import MAX_FOREACH_ITEMS
+
+NAME = "forEach"
+INSTANCE = re.compile(r"^(?P<node>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\[(?P<index>\d+)\]$")
+INDEX_BASE = 100_000  # an instance's index in Job names: (node's index + 1) * INDEX_BASE + i (> MAX_NODES)
+MAX_MOUNTED_INSTANCES = 1_000  # a fan-in Pod mounts the first this many instance outputs as files (all in results.json)
+
+
+def instance_name(node: str, index: int) -> str:
+    return f"{node}[{index}]"
+
+
+def parse_instance(name: str) -> tuple[str, int] | None:
+    """(forEach node, index) of an instance name `NODE[i]`, else None."""
+    found = INSTANCE.match(name)
+    return None if found is None else (found["node"], int(found["index"]))
+
+
+def output_key(node: str) -> str:
+    """The outputs ConfigMap key of a node's output: its name, `NODE.i` for an instance (no brackets in keys)."""
+    parsed = parse_instance(node)
+    return node if parsed is None else f"{parsed[0]}.{parsed[1]}"
+
+
+def node_of_key(key: str) -> str:
+    """The node of an outputs key or node label (`output_key`): `NODE.i` is instance `NODE[i]`."""
+    node, dot, index = key.rpartition(".")
+    return f"{node}[{index}]" if dot and index.isdigit() else key
+
+
+def item_key(node: str, index: int) -> str:
+    """The outputs ConfigMap key of instance `index`'s item (JSON text)."""
+    return f"{node}.{index}.item"
+
+
+def check_for_each(dag: Dag, parallelism: int) -> None:
+    """Raise InvalidSpec("InvalidForEach") for the first node (DAG order) whose `forEach` cannot work."""
+    for name in dag.order:
+        spec = dag.nodes[name].for_each
+        if spec is None:
+            continue
+        if spec.from_node is not None and spec.from_node not in dag.deps[name]:
+            deps = ", ".join(dag.deps[name]) or "none"
+            message = f"node {name!r}: forEach.fromNode {spec.from_node!r} is not one of its dependsOn ({deps})"
+            raise InvalidSpec("InvalidForEach", message)
+        if spec.items is not None and len(spec.items) > MAX_FOREACH_ITEMS:
+            message = f"node {name!r}: forEach.items has {len(spec.items)} elements; at most {MAX_FOREACH_ITEMS}"
+            raise InvalidSpec("InvalidForEach", message)
+        if spec.max_parallel is not None and spec.max_parallel > parallelism:
+            message = (
+                f"node {name!r}: forEach.maxParallel {spec.max_parallel} is more than the Workflow's "
+                f"parallelism {parallelism}"
+            )
+            raise InvalidSpec("InvalidForEach", message)
+        if spec.expression is not None and (problem := check_expression(spec.expression, dag.deps[name])):
+            raise InvalidSpec("InvalidForEach", f"node {name!r}: forEach.expression: {problem}")
+
+
+def check_expression(expression: str, deps: tuple[str, ...]) -> str | None:
+    """None when a `forEach.expression` compiles and passes the static checks (as `when`, yielding a list)."""
+    try:
+        cel.compile(expression)
+    except Exception as error:  # the library raises ValueError; any failure means the expression is invalid
+        return f"CEL compile error: {error}"
+    problem = check_static(expression, frozenset(deps), yields="list")
+    return None if problem is None else f"CEL check error: {problem}"
+
+
+def list_value(value: Any) -> tuple[tuple[Any, ...] | None, str | None]:
+    """An expression's value as forEach items: (items, None), or (None, why not)."""
+    if not isinstance(value, list):
+        return None, f"forEach.expression: expected a list, got {type(value).__name__}"
+    if len(value) > MAX_FOREACH_ITEMS:
+        return None, f"forEach.expression: {len(value)} elements; at most {MAX_FOREACH_ITEMS}"
+    return tuple(value), None
+
+
+def output_slots(dag: Dag) -> int:
+    """How many outputs a run may store: its nodes, plus an item and a result per possible instance (inline
+    items: their count; a list known only at run time: the most allowed). Sizes the outputs ConfigMaps."""
+    slots = len(dag.nodes)
+    for node in dag.nodes.values():
+        if node.for_each is not None:
+            items = node.for_each.items
+            slots += 2 * (len(items) if items is not None else MAX_FOREACH_ITEMS)
+    return slots
+
+
+@dataclass(frozen=True)
+class ItemsFact:
+    """What the observe half found for a ready forEach node: its items, or why there are none; and the full
+    outputs of instances a restart found already Succeeded (index -> output)."""
+
+    items: tuple[Any, ...] | None
+    error: str | None = None
+    outputs: Mapping[int, str] = field(default_factory=dict)
+
+
+def items_of(output: str | None, source: str) -> tuple[tuple[Any, ...] | None, str | None]:
+    """A dependency's result as forEach items: (items, None), or (None, why it is not a list)."""
+    value = result_value(output)
+    if not isinstance(value, list):
+        kind = "nothing" if value is None else type(value).__name__
+        return None, f"forEach.fromNode {source!r}: its result is not a JSON list (got {kind})"
+    if len(value) > MAX_FOREACH_ITEMS:
+        return None, f"forEach.fromNode {source!r}: its result has {len(value)} elements; at most {MAX_FOREACH_ITEMS}"
+    return tuple(value), None
+
+
+class ForEachFeature:
+    """The decide half of `forEach` (a `logic.features.NodeFeature`)."""
+
+    name = NAME
+
+    def applies(self, node: DagNode) -> bool:
+        return node.for_each is not None
+
+    def decide(self, node: str, run: RunView, facts: Mapping[str, object], now: datetime) -> Settle | Defer | Expand:
+        spec = run.spec_of(node).for_each
+        assert spec is not None
+        if spec.items is not None and not run.recorded_instances(node):
+            return Expand(tuple(spec.items))
+        if node not in facts:
+            return Defer()
+        fact = facts[node]
+        if not isinstance(fact, ItemsFact):
+            return Settle("Failed", "ForEachItems", "forEach items could not be read", event="Warning")
+        if fact.items is None:
+            return Settle("Failed", "ForEachItems", fact.error or "no items", event="Warning")
+        items = tuple(spec.items) if spec.items is not None else fact.items
+        return Expand(items, fact.outputs)
+
+
+@dataclass
+class FanOut:
+    """A running forEach node's instances: those not started yet, how many run, how they ended."""
+
+    total: int
+    max_parallel: int
+    min_success_ratio: float
+    waiting: deque[str] = field(default_factory=deque)
+    active: int = 0
+    succeeded: int = 0
+    ended: int = 0
+    outputs: dict[int, str] = field(default_factory=dict)  # index -> full output of a succeeded instance
+
+    @property
+    def progress(self) -> str:
+        return f"{self.succeeded}/{self.total}"
+
+    def release(self) -> list[str]:
+        """The waiting instances that may start now (within maxParallel)."""
+        started: list[str] = []
+        while self.waiting and self.active < self.max_parallel:
+            started.append(self.waiting.popleft())
+            self.active += 1
+        return started
+
+    def verdict(self) -> tuple[bool, str]:
+        """(succeeded, message) once every instance ended."""
+        ratio = self.succeeded / self.total if self.total else 1.0
+        ok = ratio >= self.min_success_ratio
+        failed = self.total - self.succeeded
+        message = f"{self.succeeded} of {self.total} instances succeeded"
+        if failed:
+            message += f" ({failed} did not; minSuccessRatio {self.min_success_ratio:g})"
+        return ok, message
+
+    def results_json(self) -> str:
+        """`results.json`: each instance's result (parsed JSON, else the text; null when it did not succeed)."""
+        return json.dumps([result_value(self.outputs.get(i)) for i in range(self.total)], separators=(",", ":"))
+
+
+__all__ = [
+    "INDEX_BASE",
+    "MAX_MOUNTED_INSTANCES",
+    "NAME",
+    "FanOut",
+    "ForEachFeature",
+    "ItemsFact",
+    "check_expression",
+    "check_for_each",
+    "instance_name",
+    "item_key",
+    "items_of",
+    "list_value",
+    "node_of_key",
+    "output_key",
+    "output_slots",
+    "parse_instance",
+]

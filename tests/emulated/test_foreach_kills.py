@@ -1,0 +1,68 @@
+"""`forEach` across SIGKILLs of the operator: mid-expansion and mid-run, every instance runs exactly once and
+the fan-in sees every item's result in index order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from switchyard.logic import naming
+from switchyard.models.workflow import MAX_FOREACH_ITEMS
+from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
+from switchyard.sandbox.process import OperatorProcess
+from tests.emulated.conftest import Kube, wait_for
+from tests.emulated.test_reliability import jobs_per_key, namespace, own_operator
+
+pytestmark = pytest.mark.emulated
+__all__ = ["namespace", "own_operator"]  # the fixtures: an operator of this test alone, in its own namespace
+
+ITEMS = 12
+
+
+def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
+    kube: Kube, sim: JobSimulator, own_operator: OperatorProcess
+) -> None:
+    kube.component("proc", retry={"limit": 0})
+
+    def rule(job: SimJob) -> Outcome:
+        if job.node == "split":
+            return Outcome(delay=0.2, message=json.dumps([f"chunk-{i}" for i in range(ITEMS)]))
+        if "switchyard/item" in job.files:
+            return Outcome(delay=0.4, message=json.dumps({"got": json.loads(job.files["switchyard/item"])}))
+        return Outcome(delay=0.1, message=json.dumps(sorted(p for p in job.files if p.startswith("switchyard/up"))))
+
+    sim.rule = rule
+    nodes = [
+        {"name": "split", "component": "proc"},
+        {
+            "name": "map",
+            "component": "proc",
+            "dependsOn": ["split"],
+            "forEach": {"fromNode": "split", "maxParallel": 3},
+        },
+        {"name": "merge", "component": "proc", "dependsOn": ["map"]},
+    ]
+    kube.create("Workflow", "durable", {"input": {"data": "x"}, "nodes": nodes, "parallelism": 5})
+
+    def instances_started() -> int:
+        return len([s for s in sim.started if s.namespace == kube.namespace and (s.node or "").startswith("map.")])
+
+    for target in (1, 4, 8):  # right after the expansion's first Jobs, then mid-run twice
+        wait_for(lambda t=target: instances_started() >= t, 30, what=f"{target} instances started")
+        own_operator.kill()
+        own_operator.start()
+        own_operator.wait_ready()
+    status = kube.wait_phase("durable", "Succeeded", "Failed", timeout=90)
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert status["nodes"]["map"]["progress"] == f"{ITEMS}/{ITEMS}"
+    started = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
+    assert len(started) == len(set(started)) == ITEMS + 2, started  # each (node, attempt) once
+    assert {n for n, _ in started} == {"split", "merge", *(f"map.{i}" for i in range(ITEMS))}
+    assert all(n == 1 for n in jobs_per_key(kube).values())
+    shards = naming.output_shards(3 + 2 * MAX_FOREACH_ITEMS)
+    results = json.loads(kube.configmap(naming.output_configmap("durable", "map", shards))["map"])
+    assert results == [{"got": f"chunk-{i}"} for i in range(ITEMS)]
+    merge = json.loads(kube.configmap(naming.output_configmap("durable", "merge", shards))["merge"])
+    assert "switchyard/upstream/map/results.json" in merge
+    assert own_operator.starts == 4
