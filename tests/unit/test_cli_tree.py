@@ -329,3 +329,34 @@ def test_a_for_each_node_is_collapsed_unless_expanded() -> None:
     Console(file=buffer, width=200, color_system=None).print(tree.render(view.build(fan_out(), expand=True), NOW))
     lines = buffer.getvalue().splitlines()
     assert [line.split()[1] for line in lines if "map[" in line] == ["map[0]", "map[1]", "map[2]"]
+
+
+def test_a_skipped_node_has_no_duration_whatever_the_reason() -> None:
+    obj = {
+        "metadata": {"name": "skips", "namespace": "default"},
+        "spec": {
+            "nodes": [
+                {"name": "a", "component": "c"},
+                {"name": "b", "component": "c", "dependsOn": ["a"], "when": "false"},
+                {"name": "d", "component": "c", "dependsOn": ["a"]},
+            ]
+        },
+        "status": {
+            "phase": "Succeeded",
+            "nodes": {
+                "a": {"phase": "Succeeded", "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:05Z"},
+                "b": {
+                    "phase": "Skipped",
+                    "reason": "WhenFalse",
+                    "startedAt": "2026-01-01T00:00:05Z",
+                    "finishedAt": "2026-01-01T00:00:05Z",
+                },
+                "d": {"phase": "Skipped", "reason": "DependencyFailed"},
+            },
+        },
+    }
+    rows = {line.split()[1]: line for line in render(obj).splitlines() if "Skipped" in line or "Succeeded" in line}
+    assert "5s" in rows["a"]
+    for name in ("b", "d"):
+        assert " 0s" not in rows[name] and "Skipped" in rows[name]
+        assert rows[name].split("Skipped", 1)[1].split()[0] in ("WhenFalse", "DependencyFailed")  # DURATION blank

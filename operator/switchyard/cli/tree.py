@@ -183,7 +183,7 @@ def nodes_table(view: WorkflowView, now: datetime) -> Text:
                 f"{branch}{SYMBOLS.get(status.phase, '?')} {node.name}{progress_of(node)}{mark}",
                 f"{status.phase} (cached)" if cached else status.phase,
                 str(status.attempts) if status.attempts else "",
-                duration(status.started_at, status.finished_at, now) if status.started_at else "",
+                "" if status.phase == "Skipped" else duration(status.started_at, status.finished_at, now),  # never ran
                 "" if cached else status.job or "",  # a cache hit runs no Job
                 breaker,
                 node_message(node),
