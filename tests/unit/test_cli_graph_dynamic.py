@@ -53,3 +53,46 @@ def test_mermaid_draws_them_too() -> None:
 def test_get_marks_the_exit_handlers() -> None:
     lines = [(branch, node.name, mark) for branch, node, mark in tree.layout(view.build(gated()).nodes)]
     assert ("└─", "notify", " (onExit)") in lines and ("  └─", "cleanup", "") in lines
+
+
+def fan(for_each: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "fan", "namespace": "default"},
+        "spec": {
+            "nodes": [
+                {"name": "split", "component": "c"},
+                {"name": "map", "component": "p", "dependsOn": ["split"], "forEach": for_each},
+                {"name": "sum", "component": "c", "dependsOn": ["map"]},
+            ]
+        },
+        "status": status or {},
+    }
+
+
+def test_dot_draws_an_inline_items_for_each_node_as_a_stack_with_its_count() -> None:
+    source = graph.to_dot(view.build(fan({"items": [1, 2, 3]}))).source
+    assert 'map [label="◷ map [x3]\np\nPending" fillcolor="#e0e0e0" shape=box3d style=filled]' in source
+    assert "split -> map\n" in source and "map -> sum\n" in source
+    assert 'split [label="◷ split\nc\nPending" fillcolor="#e0e0e0"]' in source  # other nodes as before
+
+
+def test_dot_draws_a_from_node_for_each_node_as_a_stack_of_unknown_size() -> None:
+    source = graph.to_dot(view.build(fan({"fromNode": "split"}))).source
+    assert 'map [label="◷ map [forEach]\np\nPending" fillcolor="#e0e0e0" shape=box3d style=filled]' in source
+
+
+def test_dot_shows_a_for_each_node_s_progress_and_no_node_per_instance() -> None:
+    status = {
+        "phase": "Running",
+        "nodes": {
+            "split": {"phase": "Succeeded"},
+            "map": {"phase": "Running", "progress": "17/20", "reason": "Expanded"},
+            **{f"map[{i}]": {"phase": "Succeeded"} for i in range(17)},
+            "map[17]": {"phase": "Running"},
+        },
+    }
+    source = graph.to_dot(view.build(fan({"fromNode": "split"}, status))).source
+    assert 'map [label="● map [forEach]\np\nRunning 17/20" fillcolor="#9ecbff" shape=box3d style=filled]' in source
+    assert "map[" not in source.replace("map [", "")  # no instance node, no instance edge
+    mermaid = graph.to_mermaid(view.build(fan({"fromNode": "split"}, status)))
+    assert "map [forEach]<br/>p<br/>Running 17/20" in mermaid and "map[0]" not in mermaid

@@ -9,7 +9,7 @@ import pathlib
 
 import graphviz
 
-from switchyard.cli.view import COLOURS, SYMBOLS, WorkflowView
+from switchyard.cli.view import COLOURS, SYMBOLS, NodeView, WorkflowView
 
 FORMATS = ("dot", "svg", "png", "mmd")
 DOT_PACKAGE_HINT = "the Graphviz `dot` program is needed for .svg/.png (Debian/Ubuntu: apt-get install graphviz)"
@@ -19,12 +19,29 @@ class GraphError(Exception):
     """The graph cannot be written (unknown format, `dot` missing); the message is for the user."""
 
 
-def _label(name: str, component: str, phase: str) -> str:
-    lines = [f"{SYMBOLS.get(phase, '')} {name}".strip()]
-    if component and component != name:
-        lines.append(component)
-    lines.append(phase)
+def _stack(node: NodeView) -> str:
+    """A forEach node's tag: `[x20]` when its items are inline, `[forEach]` when they are known only at run time."""
+    if node.for_each is None:
+        return ""
+    return f" [x{len(node.for_each.items)}]" if node.for_each.items is not None else " [forEach]"
+
+
+def _label(node: NodeView) -> str:
+    """Symbol and name (with a forEach node's tag), its component, its phase (with its instances' progress)."""
+    phase = node.status.phase
+    lines = [f"{SYMBOLS.get(phase, '')} {node.name}{_stack(node)}".strip()]
+    if node.component and node.component != node.name:
+        lines.append(node.component)
+    lines.append(f"{phase} {node.status.progress}" if node.for_each is not None and node.status.progress else phase)
     return "\n".join(lines)
+
+
+def _node_attrs(node: NodeView) -> dict[str, str]:
+    """Fill by phase; a forEach node is drawn as a stack (one node for all its instances)."""
+    attrs = {"fillcolor": COLOURS.get(node.status.phase, "white")}
+    if node.for_each is not None:
+        attrs.update(shape="box3d", style="filled")
+    return attrs
 
 
 def to_dot(view: WorkflowView) -> graphviz.Digraph:
@@ -33,18 +50,16 @@ def to_dot(view: WorkflowView) -> graphviz.Digraph:
         name=view.name or "workflow", graph_attr={"rankdir": "LR", "label": view.name, "fontname": "Helvetica"}
     )
     graph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica")
-    for node in view.nodes:
+    for node in view.nodes:  # the view holds no forEach instances (`NODE[i]`): their node stands for them
         if node.exit:
             continue
-        phase = node.status.phase
-        graph.node(node.name, _label(node.name, node.component, phase), fillcolor=COLOURS.get(phase, "white"))
+        graph.node(node.name, _label(node), **_node_attrs(node))
     exits = [node for node in view.nodes if node.exit]
     if exits:  # exit handlers in a dashed box of their own
         with graph.subgraph(name="cluster_onexit") as box:
             box.attr(label="onExit", style="dashed")
             for node in exits:
-                phase = node.status.phase
-                box.node(node.name, _label(node.name, node.component, phase), fillcolor=COLOURS.get(phase, "white"))
+                box.node(node.name, _label(node), **_node_attrs(node))
     for node in view.nodes:
         for dep in node.depends_on:
             if node.when:  # a conditional edge: dashed, labelled
@@ -73,12 +88,12 @@ def to_mermaid(view: WorkflowView) -> str:
     for node in view.nodes:
         if node.exit:
             continue
-        label = "<br/>".join(_label(node.name, node.component, node.status.phase).split("\n"))
+        label = "<br/>".join(_label(node).split("\n"))
         lines.append(f'    {ids[node.name]}["{label}"]:::{node.status.phase.lower()}')
     if exits:
         lines.append("    subgraph onExit")
         for node in exits:
-            label = "<br/>".join(_label(node.name, node.component, node.status.phase).split("\n"))
+            label = "<br/>".join(_label(node).split("\n"))
             lines.append(f'        {ids[node.name]}["{label}"]:::{node.status.phase.lower()}')
         lines.append("    end")
     for node in view.nodes:

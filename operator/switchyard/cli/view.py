@@ -18,7 +18,7 @@ from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.foreach import parse_instance
 from switchyard.logic.routing import path_to_nodes
-from switchyard.models.workflow import NodeSpec, NodeStatus, WorkflowStatus
+from switchyard.models.workflow import ForEach, NodeSpec, NodeStatus, WorkflowStatus
 
 FINISHED_NODE_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "FellBack"})
 FINISHED_WORKFLOW_PHASES = frozenset({"Succeeded", "Failed", "Invalid"})
@@ -63,6 +63,7 @@ class NodeView:
     result: str | None = None  # the whole output (from the outputs ConfigMap), when the caller read it
     when: str | None = None  # its `when` condition
     exit: bool = False  # an exit node (`spec.onExit`)
+    for_each: ForEach | None = None  # its fan-out (`forEach`), for a node that has one
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def build(
             results.get(spec.name),
             spec.when,
             spec.name in exit_names,
+            spec.for_each,
         )
         for spec in [*ordered(specs), *ordered(exits)]
     ]
