@@ -4,32 +4,18 @@ cluster, keeps the waiters' order (their readyAt is in status), and runs each no
 from __future__ import annotations
 
 import collections
-import pathlib
-from collections.abc import Iterator
 
 import pytest
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome
 from switchyard.sandbox.process import OperatorProcess
-from tests.emulated.conftest import Kube, new_namespace, wait_for
+from tests.emulated.conftest import Kube, wait_for
 from tests.emulated.test_component_slots import most_at_once, workflow
+from tests.emulated.test_reliability import namespace, own_operator
 
 pytestmark = pytest.mark.emulated
+__all__ = ["namespace", "own_operator"]  # the fixtures: an operator of this test alone, in its own namespace
 NAMES = ("first", "second", "third")
-
-
-@pytest.fixture
-def namespace(kubeconfig: pathlib.Path) -> str:
-    """Outside the session operator's `t-*`: only this test's own operator acts here."""
-    return new_namespace(kubeconfig, "r")
-
-
-@pytest.fixture
-def own_operator(kubeconfig: pathlib.Path, namespace: str, tmp_path: pathlib.Path) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=(namespace,)).start()
-    proc.wait_ready()
-    yield proc
-    proc.stop()
 
 
 def test_sigkill_while_one_runs_and_two_wait(kube: Kube, sim: JobSimulator, own_operator: OperatorProcess) -> None:

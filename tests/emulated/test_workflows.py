@@ -231,8 +231,9 @@ def test_breaker_opens_falls_back_and_closes_after_half_open_trial(kube: Kube, s
 
 
 def test_open_breaker_without_fallback_fails_with_circuit_open(kube: Kube, sim: JobSimulator) -> None:
-    breaker_component(kube, "nofb")
-    breaker_component(kube, "backup")
+    # Open long enough that the third run meets it Open on a loaded machine (at 2 s the timer could turn it
+    # HalfOpen first, and the third run was the trial, which fails with BackoffLimitExceeded)
+    breaker_component(kube, "nofb", open_seconds=300)
     sim.rule = lambda job: Outcome(succeed=False)
     for i in range(2):
         one_node(kube, f"f{i}", "nofb")
