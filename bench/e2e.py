@@ -9,7 +9,8 @@ histogram (p50/p95/p99, interpolated in buckets as Prometheus' histogram_quantil
 the simulator sees (dependent's Job started - last dependency's Job finished), API requests, operator
 RSS peak (VmHWM) and CPU, the Workflow object size against the ~1.5 MiB etcd limit (managedFields included:
 the Workflow is created as `kubectl create` would, with a field manager) and the bytes its writes made etcd
-store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTES_PER_SECOND`.
+store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTES_PER_SECOND`, and the Component
+status writes (breaker counters and statistics, batched).
 `--workflows N` instead runs N small Workflows at once (`--workflow-nodes M`, default 20: a random layered DAG of
 width 5), the "many workflows" scale case. Per run it also prints the operator's cost ratios: CPU per Job
 created (ms), API requests per node, RSS peak.
