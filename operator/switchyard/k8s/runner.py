@@ -38,6 +38,7 @@ from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.exits import SUMMARY_KEY
+from switchyard.logic.foreach import output_key, parse_instance
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
@@ -205,7 +206,7 @@ class WorkflowRunner:
             await self.configmaps.ensure(self.input_source[0], {"input": start.stored_input}, "input")
         for name in start.outputs:
             await self.configmaps.ensure(name, {}, "outputs")
-        self.held.hold({node: output for node, (_, output) in reused.items()})
+        self.held.hold({output_key(node): output for node, (_, output) in reused.items() if output is not None})
         await self.writer.started(patch)  # writes them first
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
@@ -214,7 +215,9 @@ class WorkflowRunner:
             "Normal", "Started", f"routed ({decision.summary}): {len(start.dag.nodes)} nodes, {decision.reason}"
         )
         if reused and spec.reuse is not None:
-            self.writer.event("Normal", "Reused", f"{len(reused)} node(s) reused from workflow {spec.reuse.workflow}")
+            instances = sum(1 for node in reused if parse_instance(node) is not None)
+            what = f"{len(reused) - instances} node(s)" + (f" and {instances} forEach instance(s)" if instances else "")
+            self.writer.event("Normal", "Reused", f"{what} reused from workflow {spec.reuse.workflow}")
         metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Running")
         self.run = run
         return True

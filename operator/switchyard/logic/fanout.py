@@ -31,6 +31,8 @@ class FanOuts(RunState):
         count = self.recorded_instances(node)
         for i in range(count):
             name = instance_name(node, i)
+            if name not in self.recorded:
+                continue  # not recorded (a gap `spec.reuse` left): nothing to show
             self.dag.nodes[name] = DagNode(name, spec.component, self.dag.deps[node], spec.config)
             self.index[name] = (self.index[node] + 1) * INDEX_BASE + i
             self.parent_of[name] = node

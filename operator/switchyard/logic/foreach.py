@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +31,7 @@ from switchyard.logic.dag import Dag, DagNode
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.features import Defer, Expand, RunView, Settle
 from switchyard.logic.when import result_value
-from switchyard.models.workflow import MAX_FOREACH_ITEMS
+from switchyard.models.workflow import MAX_FOREACH_ITEMS, ForEach, NodeSpec
 
 NAME = "forEach"
 INSTANCE = re.compile(r"^(?P<node>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\[(?P<index>\d+)\]$")
@@ -111,12 +111,52 @@ def list_value(value: Any) -> tuple[tuple[Any, ...] | None, str | None]:
 def output_slots(dag: Dag) -> int:
     """How many outputs a run may store: its nodes, plus an item and a result per possible instance (inline
     items: their count; a list known only at run time: the most allowed). Sizes the outputs ConfigMaps."""
-    slots = len(dag.nodes)
-    for node in dag.nodes.values():
+    return slots_of(list(dag.nodes.values()))
+
+
+def slots_of(nodes: Sequence[DagNode | NodeSpec]) -> int:
+    """`output_slots` of a DAG's nodes (with its exit nodes): also of a finished run's spec (`spec.reuse`)."""
+    slots = len(nodes)
+    for node in nodes:
         if node.for_each is not None:
             items = node.for_each.items
             slots += 2 * (len(items) if items is not None else MAX_FOREACH_ITEMS)
     return slots
+
+
+def reusable_instances(
+    node: str,
+    spec: ForEach,
+    phases: Mapping[str, str],
+    outputs: Mapping[str, str],
+    *,
+    sources_reused: bool,
+) -> list[int]:
+    """`spec.reuse` of a forEach node that is not reused whole: the indices of the old run's instances whose
+    output a new run takes as its own (they do not run again). An instance qualifies when it succeeded (or fell
+    back), its output is still stored, and its item is the one the new run will give it: inline `items` are
+    compared element by element with the old item; items computed at run time (`fromNode`, `expression`) are
+    the same when the dependencies they are computed from are reused (`sources_reused`).
+    `phases`: the old run's node phases; `outputs`: its outputs ConfigMaps' content."""
+    found: list[int] = []
+    for key in outputs:
+        parsed = _instance_of_key(node, key)
+        if parsed is None or phases.get(instance_name(node, parsed)) not in ("Succeeded", "FellBack"):
+            continue
+        if spec.items is not None:
+            old_item = outputs.get(item_key(node, parsed))
+            if parsed >= len(spec.items) or old_item != json.dumps(spec.items[parsed], separators=(",", ":")):
+                continue
+        elif not sources_reused:
+            continue
+        found.append(parsed)
+    return sorted(found)
+
+
+def _instance_of_key(node: str, key: str) -> int | None:
+    """The index of `node`'s instance whose output is at outputs key `key` (`NODE.i`), else None."""
+    head, dot, index = key.rpartition(".")
+    return int(index) if dot and head == node and index.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -221,4 +261,6 @@ __all__ = [
     "output_key",
     "output_slots",
     "parse_instance",
+    "reusable_instances",
+    "slots_of",
 ]
