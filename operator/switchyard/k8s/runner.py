@@ -273,7 +273,8 @@ class WorkflowRunner:
             return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
 
         params = templates.params(self.status)  # a WorkflowTemplate run's parameter values, else none
-        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
+        manifest = self.artifacts.artifacts_of if self.artifacts is not None else None
+        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params, manifest)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
         """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
@@ -414,7 +415,7 @@ class WorkflowRunner:
         if self.artifacts is None or self.run is None:
             return None
         upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.inputs_of(launch.node)}
-        return self.artifacts.staging(launch.node, launch.attempt, upstream)
+        return self.artifacts.staging(launch.node, launch.attempt, upstream, self.run.item_artifact(launch.node))
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""

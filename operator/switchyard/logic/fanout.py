@@ -10,7 +10,7 @@ from typing import Any
 
 from switchyard.logic.dag import DagNode
 from switchyard.logic.features import Expand, satisfies_dependents
-from switchyard.logic.foreach import INDEX_BASE, FanOut, instance_name, item_key, output_key
+from switchyard.logic.foreach import INDEX_BASE, FanOut, instance_name, is_artifact_item, item_key, output_key
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.runstate import TERMINAL, RunState
 from switchyard.logic.steps import Plan, preview, whole_seconds
@@ -22,6 +22,7 @@ class FanOuts(RunState):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ended_instances: list[str] = []  # instances that ended since the last `_close_fan_outs`
+        self.item_data: dict[str, Sequence[object]] = {}  # forEach node -> its artifact items (`Expand.data`)
         for node, spec in list(self.dag.nodes.items()):  # a forEach node ended before a restart keeps its instances
             if spec.for_each is not None and self.nodes[node].phase in TERMINAL:
                 self._keep_instances(node, spec)
@@ -61,6 +62,8 @@ class FanOuts(RunState):
         limit = min(spec.for_each.max_parallel or self.parallelism, self.parallelism)
         fan = FanOut(len(items), limit, spec.for_each.min_success_ratio)
         self.fan_outs[node] = fan
+        if verdict.data:
+            self.item_data[node] = items
         plan.changed.add(node)
         if not items:
             self._end_fan_out(node, now, plan)
@@ -106,6 +109,15 @@ class FanOuts(RunState):
             self.ready.append(name)
         if fan.ended == fan.total:
             self._end_fan_out(node, now, plan)
+
+    def item_artifact(self, node: str) -> dict[str, object] | None:
+        """The artifact a forEach instance's item describes (`Expand.data`: staged at `item.data`), else None."""
+        parent = self.parent_of.get(node)
+        items = self.item_data.get(parent) if parent is not None else None
+        if items is None:
+            return None
+        item = items[self.index[node] % INDEX_BASE]
+        return dict(item) if is_artifact_item(item) else None
 
     def _close_fan_outs(self, now: datetime, plan: Plan) -> bool:
         """Count the instances that ended since the last call; start waiting ones, end finished fan-outs.

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import cel
 
@@ -167,6 +167,7 @@ class ItemsFact:
     items: tuple[Any, ...] | None
     error: str | None = None
     outputs: Mapping[int, str] = field(default_factory=dict)
+    artifacts: bool = False  # the items are the `fromNode` dependency's output artifacts (`artifact_items`)
 
 
 def items_of(output: str | None, source: str) -> tuple[tuple[Any, ...] | None, str | None]:
@@ -178,6 +179,31 @@ def items_of(output: str | None, source: str) -> tuple[tuple[Any, ...] | None, s
     if len(value) > MAX_FOREACH_ITEMS:
         return None, f"forEach.fromNode {source!r}: its result has {len(value)} elements; at most {MAX_FOREACH_ITEMS}"
     return tuple(value), None
+
+
+ARTIFACT_FIELDS = ("name", "key", "size", "digest")
+
+
+def artifact_items(
+    refs: Sequence[Mapping[str, Any]], source: str
+) -> tuple[tuple[dict[str, Any], ...] | None, str | None]:
+    """A dependency's output artifacts (as its manifest lists them) as forEach items, one per artifact in name
+    order: `{"name", "key", "size", "digest"}`, the JSON at `/switchyard/item` (the bytes are staged at
+    `/switchyard/item.data`). (None, why) beyond MAX_FOREACH_ITEMS."""
+    if len(refs) > MAX_FOREACH_ITEMS:
+        return None, f"forEach.fromNode {source!r}: it has {len(refs)} output artifacts; at most {MAX_FOREACH_ITEMS}"
+    items = tuple({name: ref[name] for name in ARTIFACT_FIELDS} for ref in refs)
+    return tuple(sorted(items, key=lambda item: str(item["name"]))), None
+
+
+def is_artifact_item(item: object) -> TypeGuard[dict[str, Any]]:
+    """Whether an item (of a fan-out with `Expand.data`) describes an artifact stage-in can fetch and check."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("key"), str)
+        and isinstance(item.get("size"), int)
+        and isinstance(item.get("digest"), str)
+    )
 
 
 class ForEachFeature:
@@ -201,7 +227,7 @@ class ForEachFeature:
         if fact.items is None:
             return Settle("Failed", "ForEachItems", fact.error or "no items", event="Warning")
         items = tuple(spec.items) if spec.items is not None else fact.items
-        return Expand(items, fact.outputs)
+        return Expand(items, fact.outputs, data=fact.artifacts and spec.items is None)
 
 
 @dataclass
@@ -245,15 +271,18 @@ class FanOut:
 
 
 __all__ = [
+    "ARTIFACT_FIELDS",
     "INDEX_BASE",
     "MAX_MOUNTED_INSTANCES",
     "NAME",
     "FanOut",
     "ForEachFeature",
     "ItemsFact",
+    "artifact_items",
     "check_expression",
     "check_for_each",
     "instance_name",
+    "is_artifact_item",
     "item_key",
     "items_of",
     "list_value",
