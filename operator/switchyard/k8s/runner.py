@@ -246,7 +246,7 @@ class WorkflowRunner:
         Its ready order is planned in a worker thread when the cap can bind: up to ~0.5 s of CPU for a DAG of
         thousands of nodes (`logic.plan`), which the event loop must not wait out."""
         spec, dag = start.spec, start.dag
-        runtimes = node_runtimes(dag, self.runtime_estimates(dag))
+        runtimes = node_runtimes(dag, self.runtime_estimates(dag), spec.parallelism)  # forEach: x instances
         if len(dag.nodes) > spec.parallelism:
             keys = await asyncio.to_thread(plan_keys, dag, runtimes, spec.parallelism)
         else:

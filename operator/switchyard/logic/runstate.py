@@ -107,7 +107,9 @@ class RunState:
         # The ready queue: a heap of (planned start, spec position, node).
         # (a copy: forEach instances add their keys, `logic.foreach`)
         self.priority = (
-            dict(keys) if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
+            dict(keys)
+            if keys is not None
+            else plan_keys(dag, node_runtimes(dag, runtime_estimates, parallelism), parallelism)
         )
         self.ready = ReadyQueue(self.priority)
         self.running: set[str] = set()
