@@ -32,6 +32,7 @@ from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.k8s.errors import api_message, is_too_large
 from switchyard.logic.conditions import set_condition
+from switchyard.logic.features import satisfies_dependents
 from switchyard.logic.limits import json_size, progress_interval
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.scheduler import Plan, WorkflowRun
@@ -228,7 +229,13 @@ class StatusWriter:
             fell = sum(1 for s in run.nodes.values() if s.phase == "FellBack")
             skipped = sum(1 for s in run.nodes.values() if s.phase == "Skipped")  # only by their `when` here
             message = f"all {run.total} nodes succeeded" + (f" ({fell} fell back)" if fell else "")
-            if skipped:
+            if shortfalls := run.shortfalls():  # minSuccessRatio < 1 held, but not every instance succeeded
+                ok = sum(1 for s in run.nodes.values() if satisfies_dependents(s))
+                message = f"{'; '.join(shortfalls)}; {ok} of {run.total} nodes (instances included) succeeded"
+                message += (f", {skipped} skipped (when false)" if skipped else "") + (
+                    f", {fell} fell back" if fell else ""
+                )
+            elif skipped:
                 message = f"all {run.total} nodes done: {run.total - skipped} succeeded, {skipped} skipped (when false)"
                 message += f", {fell} fell back" if fell else ""
         else:

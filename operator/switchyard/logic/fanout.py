@@ -10,7 +10,15 @@ from typing import Any
 
 from switchyard.logic.dag import DagNode
 from switchyard.logic.features import Expand, satisfies_dependents
-from switchyard.logic.foreach import INDEX_BASE, FanOut, instance_name, is_artifact_item, item_key, output_key
+from switchyard.logic.foreach import (
+    INDEX_BASE,
+    FanOut,
+    instance_name,
+    is_artifact_item,
+    item_key,
+    output_key,
+    shortfall,
+)
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.runstate import TERMINAL, RunState
 from switchyard.logic.steps import Plan, preview, whole_seconds
@@ -151,7 +159,7 @@ class FanOuts(RunState):
         fan = self.fan_outs[node]
         status = self.nodes[node]
         status.progress = fan.progress
-        ok, message = fan.verdict()
+        ok, message = fan.verdict(node)
         if not ok:
             self._finish_failed(node, "MinSuccessRatio", message, now, plan)
             return
@@ -164,6 +172,22 @@ class FanOuts(RunState):
         plan.outputs[node] = results
         plan.changed.add(node)
         self._node_done(node)
+
+    def shortfalls(self) -> list[str]:
+        """For each forEach node that succeeded although some of its instances did not (`minSuccessRatio` < 1):
+        `18/20 instances of process succeeded (minSuccessRatio 0.9)`, in DAG order. What the Workflow's
+        message says instead of "all N nodes succeeded"."""
+        counts: dict[str, list[int]] = {}
+        for instance, node in self.parent_of.items():
+            count = counts.setdefault(node, [0, 0])
+            count[0] += satisfies_dependents(self.nodes[instance])
+            count[1] += 1
+        found: list[str] = []
+        for node, (ok, total) in sorted(counts.items(), key=lambda item: self.index[item[0]]):
+            spec = self.dag.nodes[node].for_each
+            if ok < total and spec is not None and self.nodes[node].phase == "Succeeded":
+                found.append(shortfall(node, ok, total, spec.min_success_ratio))
+        return found
 
     def _halt_fan_outs(self, reason: str, why: str, now: datetime, plan: Plan) -> None:
         """The run was halted: a forEach node still summarizing fails with the halt's reason."""

@@ -230,6 +230,13 @@ class ForEachFeature:
         return Expand(items, fact.outputs, data=fact.artifacts and spec.items is None)
 
 
+def shortfall(node: str, succeeded: int, total: int, ratio: float, *, held: bool = True) -> str:
+    """What a forEach node whose instances did not all succeed says: `18/20 instances of process succeeded
+    (minSuccessRatio 0.9)` when the ratio held, `... succeeded, below minSuccessRatio 1` when it did not."""
+    text = f"{succeeded}/{total} instances of {node} succeeded"
+    return f"{text} (minSuccessRatio {ratio:g})" if held else f"{text}, below minSuccessRatio {ratio:g}"
+
+
 @dataclass
 class FanOut:
     """A running forEach node's instances: those not started yet, how many run, how they ended."""
@@ -255,15 +262,13 @@ class FanOut:
             self.active += 1
         return started
 
-    def verdict(self) -> tuple[bool, str]:
+    def verdict(self, node: str) -> tuple[bool, str]:
         """(succeeded, message) once every instance ended."""
         ratio = self.succeeded / self.total if self.total else 1.0
         ok = ratio >= self.min_success_ratio
-        failed = self.total - self.succeeded
-        message = f"{self.succeeded} of {self.total} instances succeeded"
-        if failed:
-            message += f" ({failed} did not; minSuccessRatio {self.min_success_ratio:g})"
-        return ok, message
+        if self.succeeded == self.total:
+            return ok, f"all {self.total} instances succeeded"
+        return ok, shortfall(node, self.succeeded, self.total, self.min_success_ratio, held=ok)
 
     def results_json(self) -> str:
         """`results.json`: each instance's result (parsed JSON, else the text; null when it did not succeed)."""
@@ -291,5 +296,6 @@ __all__ = [
     "output_slots",
     "parse_instance",
     "reusable_instances",
+    "shortfall",
     "slots_of",
 ]
