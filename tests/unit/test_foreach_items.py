@@ -53,3 +53,25 @@ def test_stage_in_gets_the_item_artifact() -> None:
     args = stage_in_args(staging)
     assert args[-6:] == ["--item-data", "p/c", "--item-size", "4", "--item-digest", "sha256:ab"]
     assert "--item-data" not in stage_in_args(Staging(store, "img", "uid", "p/"))
+
+
+def test_instances_beyond_what_the_status_holds_fail_the_node() -> None:
+    from switchyard.logic.dag import Dag
+    from switchyard.models.workflow import MAX_STATUS_NODES, ForEach, NodeSpec
+
+    many = ForEach.model_validate({"items": list(range(MAX_FOREACH_ITEMS))})
+    nodes = [NodeSpec(name="a", component="c", for_each=many), NodeSpec(name="b", component="c", for_each=many)]
+    from switchyard.logic.scheduler import WorkflowRun
+
+    run = WorkflowRun(
+        "wf", Dag.build(nodes), {}, parallelism=10, failure_policy="ContinueOnFailure", started_at=T0,
+        features=[ForEachFeature()],
+    )  # fmt: skip
+    plan = run.step({}, COMPONENTS, BreakerBook(), T0)
+    assert run.nodes["a"].phase == "Running" and run.nodes["b"].phase == "Failed"
+    assert run.nodes["b"].reason == "ForEachItems"
+    assert run.nodes["b"].message == (
+        f"forEach over {MAX_FOREACH_ITEMS} items: the Workflow would hold {2 + 2 * MAX_FOREACH_ITEMS} nodes and "
+        f"instances; at most {MAX_STATUS_NODES}"
+    )
+    assert any(e[1] == "NodeFailed" for e in plan.events)

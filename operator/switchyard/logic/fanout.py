@@ -22,6 +22,7 @@ from switchyard.logic.foreach import (
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.runstate import TERMINAL, RunState
 from switchyard.logic.steps import Plan, preview, whole_seconds
+from switchyard.models.workflow import MAX_STATUS_NODES
 
 
 class FanOuts(RunState):
@@ -67,6 +68,13 @@ class FanOuts(RunState):
         status = self.nodes[node]
         status.started_at = status.started_at or whole_seconds(now)
         items: Sequence[object] = verdict.items
+        if len(self.nodes) + len(items) > MAX_STATUS_NODES:  # the status could not hold them (`status.nodes`)
+            message = (
+                f"forEach over {len(items)} items: the Workflow would hold {len(self.nodes) + len(items)} nodes and "
+                f"instances; at most {MAX_STATUS_NODES}"
+            )
+            self._finish_failed(node, "ForEachItems", message, now, plan)
+            return
         limit = min(spec.for_each.max_parallel or self.parallelism, self.parallelism)
         fan = FanOut(len(items), limit, spec.for_each.min_success_ratio)
         self.fan_outs[node] = fan
