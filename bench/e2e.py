@@ -13,7 +13,8 @@ store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTE
 status writes (breaker counters and statistics, batched).
 `--workflows N` instead runs N small Workflows at once (`--workflow-nodes M`, default 20: a random layered DAG of
 width 5), the "many workflows" scale case. Per run it also prints the operator's cost ratios: CPU per Job
-created (ms), API requests per node, RSS peak.
+created (ms), API requests per node, RSS peak. `--foreach N` runs one Workflow `split -> map -> merge`, `map` a
+forEach over N inline items at `--parallelism` (the instance Jobs succeed at once): the same ratios per instance.
 Each run has a timeout; the script exits 1 if any Workflow does not reach Succeeded, a Job is created twice,
 or the simulator reports errors. Results are recorded in docs/benchmarks.md ("End to end").
 """
@@ -375,6 +376,94 @@ def run_many(count: int, size: int, timeout: float, workdir: pathlib.Path) -> Re
     return result
 
 
+def run_foreach(count: int, parallelism: int, timeout: float, workdir: pathlib.Path) -> Result:
+    """One Workflow `split -> map -> merge`, `map` a forEach over `count` inline items at `parallelism` (its
+    maxParallel), every Job succeeding at once: the operator's cost per instance Job (issue 21)."""
+    name = f"forEach {count} items at P {parallelism}"
+    result = Result(name, count + 2, parallelism, 1.0, math.nan, math.nan)
+    nodes = [
+        {"name": "split", "component": "bench"},
+        {"name": "map", "component": "bench", "dependsOn": ["split"], "forEach": {"items": list(range(count))}},
+        {"name": "merge", "component": "bench", "dependsOn": ["map"]},
+    ]
+    workflow = {
+        "apiVersion": "switchyard.dev/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "bench"},
+        "spec": {"input": {"data": "bench"}, "nodes": nodes, "parallelism": parallelism},
+    }
+    log_path = workdir / "foreach.operator.log"
+    with EmulatedCluster(crd_paths=CRDS, namespaces=[NAMESPACE]) as cluster:
+        counter = RequestCounter()
+        cluster.api._requests = counter
+        kubeconfig = cluster.write_kubeconfig(workdir / "foreach.kubeconfig", namespace=NAMESPACE)
+        operator = OperatorProcess(kubeconfig, log_path, namespaces=(NAMESPACE,)).start()
+        sim = JobSimulator(kubeconfig, namespace=NAMESPACE, rule=lambda job: Outcome(message='{"ok":1}'), delay=0.0)
+        try:
+            operator.wait_ready(timeout=60)
+            sim.start()
+            sim._client.user_agent = SIM_AGENT
+            cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
+            bench_cpu0 = time.process_time()
+            started = time.monotonic()
+            create_as_kubectl(cluster, NAMESPACE, workflow)
+            polls = 0
+            while time.monotonic() - started < timeout:
+                result.phase = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _phase) or "?"
+                final = result.phase in ("Succeeded", "Failed", "Invalid") or not operator.alive
+                if polls % 10 == 0 or final:
+                    size = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _size) or 0
+                    result.peak_object_bytes = max(result.peak_object_bytes, size)
+                polls += 1
+                if final:
+                    break
+                time.sleep(0.1)
+            done = time.monotonic()
+            obj = cluster.get(WORKFLOWS, "bench", NAMESPACE) or {}
+            result.bench_cpu = time.process_time() - bench_cpu0
+            if result.phase == "Succeeded":
+                result.to_succeeded = done - started
+            else:
+                status = obj.get("status") or {}
+                result.problems.append(
+                    f"phase {result.phase} after {done - started:.1f}s (timeout {timeout:.0f}s), "
+                    f"progress {status.get('progress')}, message {status.get('message')!r}"
+                )
+            result.object_bytes = _size(obj)
+            result.status_bytes = _size(obj.get("status") or {})
+            record_writes(result, cluster)
+            if operator.alive:
+                assert operator.proc is not None
+                result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
+                with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
+                    text = r.read().decode()
+                result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
+                result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+                result.job_reads = job_reads(text)
+        finally:
+            sim.stop()
+            operator.stop()
+        starts = collections.Counter(s.job for s in sim.started)
+        result.duplicates = sum(n - 1 for n in starts.values() if n > 1)
+        if result.duplicates:
+            result.problems.append(f"{result.duplicates} Jobs started twice")
+        if result.phase == "Succeeded" and len(starts) != count + 2:
+            result.problems.append(f"{len(starts)} Jobs started for {count + 2} nodes and instances")
+        if sim.errors:
+            result.problems.append(f"simulator errors: {sim.errors[:3]!r}")
+        if sim.started and sim.finished:
+            result.first_job = min(x.at for x in sim.started) - started
+            result.makespan = max(x.at for x in sim.finished) - min(x.at for x in sim.started)
+        by_who = collections.Counter[str]()
+        for (who, _, _), n in counter.counts.items():
+            by_who[who] += n
+        result.requests = {"total": counter.total(), **by_who}
+        result.top_requests = [(f"{who} {method} {res}", n) for (who, method, res), n in counter.counts.most_common(8)]
+    if result.problems:
+        (workdir / "foreach.problems").write_text("\n".join(result.problems))
+    return result
+
+
 def _measure_sim(
     result: Result, sim: SimulatorProcess | JobSimulator, deps: dict[str, list[str]], created: float
 ) -> None:
@@ -501,10 +590,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workflows", type=int, default=0, help="run N small Workflows at once instead")
     parser.add_argument("--workflow-nodes", type=int, default=20, help="nodes per Workflow with --workflows")
+    parser.add_argument(
+        "--foreach", type=int, default=0, help="run one forEach Workflow over N items at --parallelism instead"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (operator logs)")
     args = parser.parse_args(argv)
 
-    dags = [] if args.workflows else select(args)
+    dags = [] if args.workflows or args.foreach else select(args)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     print(
         f"# {platform.python_version()} {platform.machine()}, {os.cpu_count()} CPUs; parallelism {args.parallelism}; "
@@ -530,6 +622,17 @@ def main(argv: list[str] | None = None) -> int:
         result = run_many(args.workflows, args.workflow_nodes, args.timeout, workdir)
         results.append(result)
         print(f"{result.dag}: {result.phase} in {fmt(result.to_succeeded)}s", flush=True)
+    if args.foreach:
+        result = run_foreach(args.foreach, args.parallelism, max(args.timeout, 0.1 * args.foreach), workdir)
+        results.append(result)
+        print(f"{result.dag}: {result.phase} in {fmt(result.to_succeeded)}s", flush=True)
+        per_instance = result.requests.get("operator", 0) / args.foreach
+        print(
+            f"{result.dag}: operator CPU per Job {fmt(result.cpu_per_job_ms)} ms, API requests per instance "
+            f"{fmt(per_instance)}, RSS peak {fmt(result.rss_peak_mib, 0)} MiB, peak object "
+            f"{result.peak_object_bytes} bytes ({result.peak_object_bytes / OBJECT_LIMIT:.1%} of 1.5 MiB)",
+            flush=True,
+        )
     print_tables(results)
     failed = [r for r in results if r.problems or r.phase != "Succeeded"]
     if failed:

@@ -5,7 +5,9 @@
 Component reads under `/switchyard` (an emptyDir): `config.json` and the results previews copied from the
 projected volume at `/switchyard-meta`, the input (an artifact streamed from the store, digest-free as it is
 the user's object, or the inline/ConfigMap input), and each dependency's artifacts at
-`upstream/<node>/<name>`, verified against the sha256 of the dependency's manifest while they stream to disk.
+`upstream/<node>/<name>`, verified against the sha256 of the dependency's manifest while they stream to disk;
+for a forEach instance over a dependency's artifacts, the artifact its item names at `item.data` (verified the
+same way).
 
 `python -m switchyard.artifacts.stage out ...` (the native sidecar `stage-out`) waits for SIGTERM, which the
 kubelet sends once the main container has exited, then uploads every file under `/switchyard/outputs/` to the
@@ -51,6 +53,7 @@ CHUNK = 1 << 20
 ENV_ROOT = "SWITCHYARD_ROOT"
 ENV_TERMINATION_LOG = "SWITCHYARD_TERMINATION_LOG"
 RESULT_SUFFIX = ".result.json"
+ITEM_DATA = "item.data"  # a forEach instance's artifact item's bytes
 
 
 def _root() -> Path:
@@ -95,6 +98,10 @@ def stage_in(client: Minio, spec: StoreLocation, args: argparse.Namespace, root:
         shutil.copyfile(meta / "input", root / "input")
     if (meta / "item").is_file():  # a forEach instance's item
         shutil.copyfile(meta / "item", root / "item")
+    if args.item_data:  # ... and the bytes of the artifact it names, checked as upstream artifacts are
+        name = args.item_data.rsplit("/", 1)[-1]
+        expect = mf.Entry(name, args.item_data, args.item_size, args.item_digest)
+        download(client, spec.bucket, args.item_data, root / ITEM_DATA, expect)
     upstream = root / "upstream"
     upstream.mkdir(exist_ok=True)
     for pair in args.upstream:
@@ -208,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     stage_in_.add_argument(
         "--upstream", action="append", default=[], help="NODE=MANIFEST_KEY (or NODE= for results only)"
     )
+    stage_in_.add_argument("--item-data", default=None, help="a forEach instance's artifact item: its key")
+    stage_in_.add_argument("--item-size", type=int, default=None, help="... its size in bytes")
+    stage_in_.add_argument("--item-digest", default=None, help="... its sha256:<hex> digest")
     out = sub.add_parser("out", help="after SIGTERM, upload outputs/ to the attempt's prefix, manifest last")
     out.add_argument("--workflow-uid", required=True)
     out.add_argument("--node", required=True)

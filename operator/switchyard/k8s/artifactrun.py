@@ -89,7 +89,10 @@ class RunArtifacts:
     def manifest_key(self, node: str, attempt: int) -> str:
         return mf.manifest_key(mf.attempt_prefix(self.prefix, node, attempt))
 
-    def staging(self, node: str, attempt: int, upstream: Mapping[str, str | None]) -> Staging:
+    def staging(
+        self, node: str, attempt: int, upstream: Mapping[str, str | None], item: Mapping[str, object] | None = None
+    ) -> Staging:
+        """`item`: the artifact a forEach instance's item describes (staged at `item.data`)."""
         options = self.options
         return Staging(
             store=self.store,
@@ -99,7 +102,14 @@ class RunArtifacts:
             input_key=self.input_key,
             upstream=dict(upstream),
             max_node_bytes=options.max_node_output_bytes,
+            item_data=dict(item) if item is not None else None,
         )
+
+    async def artifacts_of(self, manifest_key: str) -> list[dict[str, object]]:
+        """Every artifact a succeeded attempt's manifest lists (the status lists the first MAX_STATUS_ARTIFACTS),
+        read in a thread; StagingFailure (reason, detail) when it cannot be."""
+        manifest = await asyncio.to_thread(reader.read_manifest, self.client, self.store.bucket, manifest_key, self.uid)
+        return [entry.wire() for entry in manifest.entries]
 
     async def retain(self) -> None:
         """Write the marker that keeps this incarnation's outputs from the GC sweep (`artifactGC: Never`), before

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from switchyard.k8s.client import Api
 from switchyard.k8s.configmaps import HeldOutputs
-from switchyard.k8s.foreachfacts import ForEachFacts
+from switchyard.k8s.foreachfacts import ForEachFacts, ReadManifest
 from switchyard.k8s.nodefacts import NodeFacts
 from switchyard.k8s.whenfacts import ReadInput, WhenFacts
 from switchyard.logic import foreach, when
@@ -27,6 +27,7 @@ class RunContext:
     held: HeldOutputs  # outputs not yet in their ConfigMaps
     read_input: ReadInput  # the input's facts (read on demand)
     params: Mapping[str, str] = field(default_factory=dict)  # a template run's parameter values
+    manifest: ReadManifest | None = None  # a node's artifacts from its manifest (None: no artifact store)
 
 
 def features(spec: WorkflowSpec, dag: Dag, facts: NodeFacts, ctx: RunContext) -> list[NodeFeature]:
@@ -39,7 +40,7 @@ def features(spec: WorkflowSpec, dag: Dag, facts: NodeFacts, ctx: RunContext) ->
     if any(node.for_each is not None for node in dag.nodes.values()):  # after `when`: a skipped node never expands
         found.append(foreach.ForEachFeature())
         reader = WhenFacts(ctx.api, ctx.namespace, ctx.workflow, ctx.held, ctx.read_input, ctx.params)
-        facts.register(foreach.NAME, ForEachFacts(reader))
+        facts.register(foreach.NAME, ForEachFacts(reader, ctx.manifest))
     return found
 
 

@@ -17,11 +17,12 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from switchyard.celpool.route import route_input
-from switchyard.k8s import render
+from switchyard.k8s import render, reuse
 from switchyard.k8s.artifactrun import RunArtifacts
 from switchyard.k8s.client import Api
 from switchyard.k8s.entries import ComponentEntry, RuleEntry, component_entry, pydantic_message, rule_entry
 from switchyard.k8s.errors import not_found
+from switchyard.k8s.reuse import routed_nodes
 from switchyard.k8s.runtime import Views
 from switchyard.logic import naming
 from switchyard.logic.analysis import InputFacts, analyse_input
@@ -39,7 +40,7 @@ from switchyard.logic.limits import (
     node_fields_bytes,
 )
 from switchyard.logic.routing import RouteDecision, path_to_nodes
-from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT, preview
+from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
 from switchyard.logic.when import check_whens
 from switchyard.models.common import MAX_NODES
 from switchyard.models.component import ComponentSpec
@@ -49,7 +50,6 @@ from switchyard.models.workflow import (
     NodeSpec,
     NodeStatus,
     RouteStatus,
-    WorkflowObjectSpec,
     WorkflowSpec,
     WorkflowStatus,
 )
@@ -160,15 +160,6 @@ def route_status(decision: RouteDecision) -> RouteStatus:
     )
 
 
-def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:
-    """The DAG a started Workflow runs, from its immutable spec and its recorded route."""
-    if route_.source == "Explicit":
-        return list(spec.nodes)
-    if route_.nodes:
-        return list(route_.nodes)
-    return path_to_nodes(route_.path)
-
-
 def build_dag(
     nodes: list[NodeSpec], registry: Registry, exits: Sequence[NodeSpec] = (), parallelism: int | None = None
 ) -> Dag:
@@ -243,69 +234,6 @@ def input_source(workflow: str, external: tuple[str, str] | None) -> tuple[str, 
     return external or (naming.input_configmap(workflow), "input")
 
 
-REUSED = "Reused"
-
-
-async def reused_nodes(
-    api: Api, namespace: str, spec: WorkflowSpec, dag: Dag, now: datetime
-) -> dict[str, tuple[NodeStatus, str]]:
-    """`spec.reuse`: node -> (its status as reused, its full output), for every node of `dag` that succeeded (or
-    fell back) in the named finished Workflow with the same component and whose output is still stored."""
-    if spec.reuse is None:
-        return {}
-    name = spec.reuse.workflow
-    try:
-        old = await api.read_object(GROUP, VERSION, namespace, "workflows", name)
-    except ApiException as exc:
-        if not_found(exc):
-            raise InvalidSpec("ReuseNotFound", f"spec.reuse: workflow '{name}' not found") from exc
-        raise
-    status = WorkflowStatus.model_validate(old.get("status") or {})
-    if status.phase not in ("Succeeded", "Failed"):
-        raise InvalidSpec("ReuseNotFinished", f"spec.reuse: workflow '{name}' is {status.phase}, not finished")
-    try:
-        # a WorkflowTemplate run's spec is its snapshot
-        old_spec = status.template.spec if status.template else WorkflowObjectSpec.model_validate(old.get("spec") or {})
-        old_nodes = {n.name: n for n in routed_nodes(old_spec, status.route or RouteStatus())}
-    except (ValidationError, InvalidSpec) as exc:
-        raise InvalidSpec("ReuseInvalid", f"spec.reuse: workflow '{name}' cannot be read: {exc}") from exc
-    shards = naming.output_shards(len(old_nodes))
-    wanted = [
-        node
-        for node, spec_ in dag.nodes.items()
-        if (done := status.nodes.get(node)) is not None
-        and done.phase in ("Succeeded", "FellBack")
-        and node in old_nodes
-        and old_nodes[node].component == spec_.component
-    ]
-    outputs: dict[str, str] = {}
-    for cm in sorted({naming.output_configmap(name, node, shards) for node in wanted}):
-        try:
-            found = await api.call(api.core.read_namespaced_config_map, cm, namespace)
-        except ApiException as exc:
-            if not_found(exc):
-                continue
-            raise
-        outputs.update(found.data or {})
-    reused: dict[str, tuple[NodeStatus, str]] = {}
-    for node in wanted:
-        if node not in outputs:
-            continue  # the output is gone: run the node again
-        reused[node] = (
-            NodeStatus(
-                phase="Succeeded",
-                attempts=0,
-                started_at=now,
-                finished_at=now,
-                reason=REUSED,
-                message=f"reused the output of workflow {name}",
-                output=preview(outputs[node]),
-            ),
-            outputs[node],
-        )
-    return reused
-
-
 @dataclass
 class StartPlan:
     """What a run starts from, new or resumed; the runner creates what it names and writes the status."""
@@ -317,7 +245,8 @@ class StartPlan:
     outputs: list[str]  # their names
     stored_input: str | None = None  # new runs: the input ConfigMap's content (None: not ours to store)
     decision: RouteDecision | None = None  # new runs: how the DAG was chosen
-    reused: dict[str, tuple[NodeStatus, str]] = field(default_factory=dict)  # `spec.reuse`: status, output
+    # `spec.reuse`: node (or forEach instance) -> its status, its full output (None: a failed instance's record)
+    reused: dict[str, tuple[NodeStatus, str | None]] = field(default_factory=dict)
     # new runs: what the result cache keys the input by (inline data's digest; an artifact's key, size, ETag)
     input_identity: str | None = None
 
@@ -344,7 +273,7 @@ async def plan_start(
     decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params)
     dag = build_dag(list(decision.nodes), registry, spec.on_exit, spec.parallelism)
     shards = naming.output_shards(output_slots(dag))
-    reused = await reused_nodes(api, meta["namespace"], spec, dag, now)
+    reused = await reuse.reused_nodes(api, meta["namespace"], spec, dag, now)
     stored = None
     if external is None:
         stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store

@@ -38,6 +38,7 @@ from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.exits import SUMMARY_KEY
+from switchyard.logic.foreach import output_key, parse_instance
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
@@ -206,7 +207,7 @@ class WorkflowRunner:
             await self.configmaps.ensure(self.input_source[0], {"input": start.stored_input}, "input")
         for name in start.outputs:
             await self.configmaps.ensure(name, {}, "outputs")
-        self.held.hold({node: output for node, (_, output) in reused.items()})
+        self.held.hold({output_key(node): output for node, (_, output) in reused.items() if output is not None})
         await self.writer.started(patch)  # writes them first
         if decision.source == "Rule" and decision.rule:
             await self.count_rule_match(decision.rule, now)
@@ -215,7 +216,9 @@ class WorkflowRunner:
             "Normal", "Started", f"routed ({decision.summary}): {len(start.dag.nodes)} nodes, {decision.reason}"
         )
         if reused and spec.reuse is not None:
-            self.writer.event("Normal", "Reused", f"{len(reused)} node(s) reused from workflow {spec.reuse.workflow}")
+            instances = sum(1 for node in reused if parse_instance(node) is not None)
+            what = f"{len(reused) - instances} node(s)" + (f" and {instances} forEach instance(s)" if instances else "")
+            self.writer.event("Normal", "Reused", f"{what} reused from workflow {spec.reuse.workflow}")
         metrics.WORKFLOW_PHASE.record(self.namespace, self.name, "Running")
         self.run = run
         return True
@@ -244,7 +247,7 @@ class WorkflowRunner:
         Its ready order is planned in a worker thread when the cap can bind: up to ~0.5 s of CPU for a DAG of
         thousands of nodes (`logic.plan`), which the event loop must not wait out."""
         spec, dag = start.spec, start.dag
-        runtimes = node_runtimes(dag, self.runtime_estimates(dag))
+        runtimes = node_runtimes(dag, self.runtime_estimates(dag), spec.parallelism)  # forEach: x instances
         if len(dag.nodes) > spec.parallelism:
             keys = await asyncio.to_thread(plan_keys, dag, runtimes, spec.parallelism)
         else:
@@ -272,7 +275,8 @@ class WorkflowRunner:
             return await prepare.input_facts(self.rt.api, self.body, spec, self.artifacts)
 
         params = templates.params(self.status)  # a WorkflowTemplate run's parameter values, else none
-        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
+        manifest = self.artifacts.artifacts_of if self.artifacts is not None else None
+        return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params, manifest)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
         """Component -> its `runtimeEstimateSeconds`, else its observed median run time (`status.stats`), for
@@ -411,7 +415,7 @@ class WorkflowRunner:
         if self.artifacts is None or self.run is None:
             return None
         upstream = {dep: self.run.nodes[dep].artifact_manifest for dep in self.run.inputs_of(launch.node)}
-        return self.artifacts.staging(launch.node, launch.attempt, upstream)
+        return self.artifacts.staging(launch.node, launch.attempt, upstream, self.run.item_artifact(launch.node))
 
     def stop_request(self) -> str | None:
         """The `switchyard.dev/stop` annotation's text, when someone asked this workflow to stop."""

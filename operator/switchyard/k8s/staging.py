@@ -1,7 +1,8 @@
 """The staging containers of a node's Pod when its Workflow passes data through an artifact store.
 
 `with_staging(pod_spec, staging)` turns the Pod of `render.job` into one whose `/switchyard` is an emptyDir
-laid out by the init container `stage-in` (config, input, upstream artifacts, an empty `outputs/`), writable
+laid out by the init container `stage-in` (config, input, upstream artifacts, a forEach instance's item and
+the bytes of the artifact it names, an empty `outputs/`), writable
 by the main container (its own copies; no nested mount), whose `outputs/` is uploaded by the native sidecar
 `stage-out` (an initContainer with `restartPolicy: Always`, Kubernetes
 1.29+) once the main container has exited. Both run the switchyard image under the restricted Pod Security
@@ -46,6 +47,7 @@ class Staging:
     input_key: str | None = None
     upstream: Mapping[str, str | None] = field(default_factory=dict)  # dependency -> its manifest key (None: none)
     max_node_bytes: int | None = None
+    item_data: Mapping[str, object] | None = None  # a forEach instance's artifact item: key, size, digest
 
 
 def _env(staging: Staging) -> list[dict[str, Any]]:
@@ -81,6 +83,15 @@ def stage_in_args(staging: Staging) -> list[str]:
         args += ["--input-key", staging.input_key]
     for dep in sorted(staging.upstream):
         args += ["--upstream", f"{dep}={staging.upstream[dep] or ''}"]
+    if (item := staging.item_data) is not None:  # fetched to item.data, checked against its size and digest
+        args += [
+            "--item-data",
+            str(item["key"]),
+            "--item-size",
+            str(item["size"]),
+            "--item-digest",
+            str(item["digest"]),
+        ]
     return args
 
 

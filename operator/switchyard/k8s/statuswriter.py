@@ -32,10 +32,12 @@ from switchyard import metrics
 from switchyard.k8s.client import Api
 from switchyard.k8s.errors import api_message, is_too_large
 from switchyard.logic.conditions import set_condition
+from switchyard.logic.features import satisfies_dependents
 from switchyard.logic.limits import json_size, progress_interval
+from switchyard.logic.nodestate import NodeState
 from switchyard.logic.scheduler import Plan, WorkflowRun
 from switchyard.models.common import Condition, fit_text
-from switchyard.models.workflow import RouteStatus, WorkflowStatus
+from switchyard.models.workflow import NodeStatus, RouteStatus, WorkflowStatus
 
 Emit = Callable[[Mapping[str, Any], str, str, str], None]
 PROGRESS_INTERVAL = 1.0  # seconds between two node-progress writes of a small Workflow (larger: longer)
@@ -134,7 +136,11 @@ class StatusWriter:
         if not run.compact():
             patch["nodes"] = {n: run.node_wire(n) for n in run.dag.order}
         elif reused:
-            patch["nodes"] = {n: run.node_wire(n) for n in sorted(reused)}
+            patch["nodes"] = {n: run.node_wire(n) for n in sorted(reused) if n in run.nodes}
+        # reused forEach instances (`k8s.reuse`) are not nodes of the run until it expands: recorded as read
+        instances = {n: recorded_wire(run.recorded[n]) for n in sorted(reused or ()) if n not in run.nodes}
+        if instances:
+            patch["nodes"] = {**patch.get("nodes", {}), **instances}
         return patch
 
     async def started(self, patch: dict[str, Any]) -> None:
@@ -223,7 +229,13 @@ class StatusWriter:
             fell = sum(1 for s in run.nodes.values() if s.phase == "FellBack")
             skipped = sum(1 for s in run.nodes.values() if s.phase == "Skipped")  # only by their `when` here
             message = f"all {run.total} nodes succeeded" + (f" ({fell} fell back)" if fell else "")
-            if skipped:
+            if shortfalls := run.shortfalls():  # minSuccessRatio < 1 held, but not every instance succeeded
+                ok = sum(1 for s in run.nodes.values() if satisfies_dependents(s))
+                message = f"{'; '.join(shortfalls)}; {ok} of {run.total} nodes (instances included) succeeded"
+                message += (f", {skipped} skipped (when false)" if skipped else "") + (
+                    f", {fell} fell back" if fell else ""
+                )
+            elif skipped:
                 message = f"all {run.total} nodes done: {run.total - skipped} succeeded, {skipped} skipped (when false)"
                 message += f", {fell} fell back" if fell else ""
         else:
@@ -254,3 +266,8 @@ class StatusWriter:
         )
         self.event("Normal" if phase == "Succeeded" else "Warning", phase if reason != "Stopped" else reason, message)
         metrics.WORKFLOW_PHASE.record(self.namespace, self.name, phase)
+
+
+def recorded_wire(status: NodeStatus) -> dict[str, Any]:
+    """A node status read (not a node of the run yet) as written: its fields that are set, nothing else."""
+    return {key: value for key, value in NodeState.of(status).wire().items() if value is not None}

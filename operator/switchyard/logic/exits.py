@@ -9,9 +9,10 @@ is finished (`logic.runstate.RunState.main_finished`); then the engine releases 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.features import satisfies_dependents
 from switchyard.logic.nodestate import NodeState
 from switchyard.models.workflow import NodeSpec
 
@@ -39,11 +40,23 @@ def check_exit_nodes(nodes: Sequence[NodeSpec], exits: Sequence[NodeSpec]) -> No
                 )
 
 
-def dag_outcome(nodes: Mapping[str, NodeState], failed_reason: str | None, satisfied: int) -> tuple[str, str]:
-    """(phase, message) of the ended DAG, as the Workflow's status would say without exit nodes."""
-    failed = sorted(name for name, status in nodes.items() if status.phase == "Failed")
-    if failed_reason is None and not failed and satisfied == len(nodes):
+def dag_outcome(
+    nodes: Mapping[str, NodeState],
+    failed_reason: str | None,
+    satisfied: int,
+    instances: Collection[str] = (),
+    shortfalls: Sequence[str] = (),
+) -> tuple[str, str]:
+    """(phase, message) of the ended DAG, as the Workflow's status would say without exit nodes. `instances`:
+    the forEach instances among `nodes` (a failed one is its node's to judge); `shortfalls`: the forEach nodes
+    that succeeded without all their instances (`FanOuts.shortfalls`), said instead of "all N succeeded"."""
+    failed = sorted(name for name, status in nodes.items() if status.phase == "Failed" and name not in instances)
+    unsatisfied = sum(1 for name in instances if name in nodes and not satisfies_dependents(nodes[name]))
+    if failed_reason is None and not failed and satisfied + unsatisfied == len(nodes):
         skipped = sum(1 for status in nodes.values() if status.phase == "Skipped")  # by their `when`
+        if shortfalls:
+            message = f"{'; '.join(shortfalls)}; {satisfied} of {len(nodes)} nodes (instances included) succeeded"
+            return "Succeeded", message + (f", {skipped} skipped" if skipped else "")
         if skipped:
             return "Succeeded", f"all {len(nodes)} nodes done: {len(nodes) - skipped} succeeded, {skipped} skipped"
         return "Succeeded", f"all {len(nodes)} nodes succeeded"
@@ -55,10 +68,17 @@ def dag_outcome(nodes: Mapping[str, NodeState], failed_reason: str | None, satis
     return "Failed", f"{len(failed)} node(s) failed: {shown}"
 
 
-def summary(nodes: Mapping[str, NodeState], failed_reason: str | None, satisfied: int) -> str:
-    """`workflow.json`: the DAG's phase and message, and its failed nodes with their reasons."""
-    phase, message = dag_outcome(nodes, failed_reason, satisfied)
-    failed = sorted(name for name, status in nodes.items() if status.phase == "Failed")
+def summary(
+    nodes: Mapping[str, NodeState],
+    failed_reason: str | None,
+    satisfied: int,
+    instances: Collection[str] = (),
+    shortfalls: Sequence[str] = (),
+) -> str:
+    """`workflow.json`: the DAG's phase and message, and its failed nodes with their reasons (a forEach
+    instance's failure too, even when its node succeeded under `minSuccessRatio`)."""
+    phase, message = dag_outcome(nodes, failed_reason, satisfied, instances, shortfalls)
+    failed = sorted(name for name, status in nodes.items() if status.phase == "Failed")  # instances too
     listed = [
         {"name": name, "reason": nodes[name].reason or "", "message": nodes[name].message or ""}
         for name in failed[:SUMMARY_NODES]

@@ -10,10 +10,19 @@ from typing import Any
 
 from switchyard.logic.dag import DagNode
 from switchyard.logic.features import Expand, satisfies_dependents
-from switchyard.logic.foreach import INDEX_BASE, FanOut, instance_name, item_key, output_key
+from switchyard.logic.foreach import (
+    INDEX_BASE,
+    FanOut,
+    instance_name,
+    is_artifact_item,
+    item_key,
+    output_key,
+    shortfall,
+)
 from switchyard.logic.nodestate import NodeState
 from switchyard.logic.runstate import TERMINAL, RunState
 from switchyard.logic.steps import Plan, preview, whole_seconds
+from switchyard.models.workflow import MAX_STATUS_NODES
 
 
 class FanOuts(RunState):
@@ -22,6 +31,7 @@ class FanOuts(RunState):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ended_instances: list[str] = []  # instances that ended since the last `_close_fan_outs`
+        self.item_data: dict[str, Sequence[object]] = {}  # forEach node -> its artifact items (`Expand.data`)
         for node, spec in list(self.dag.nodes.items()):  # a forEach node ended before a restart keeps its instances
             if spec.for_each is not None and self.nodes[node].phase in TERMINAL:
                 self._keep_instances(node, spec)
@@ -31,6 +41,8 @@ class FanOuts(RunState):
         count = self.recorded_instances(node)
         for i in range(count):
             name = instance_name(node, i)
+            if name not in self.recorded:
+                continue  # not recorded (a gap `spec.reuse` left): nothing to show
             self.dag.nodes[name] = DagNode(name, spec.component, self.dag.deps[node], spec.config)
             self.index[name] = (self.index[node] + 1) * INDEX_BASE + i
             self.parent_of[name] = node
@@ -56,9 +68,18 @@ class FanOuts(RunState):
         status = self.nodes[node]
         status.started_at = status.started_at or whole_seconds(now)
         items: Sequence[object] = verdict.items
+        if len(self.nodes) + len(items) > MAX_STATUS_NODES:  # the status could not hold them (`status.nodes`)
+            message = (
+                f"forEach over {len(items)} items: the Workflow would hold {len(self.nodes) + len(items)} nodes and "
+                f"instances; at most {MAX_STATUS_NODES}"
+            )
+            self._finish_failed(node, "ForEachItems", message, now, plan)
+            return
         limit = min(spec.for_each.max_parallel or self.parallelism, self.parallelism)
         fan = FanOut(len(items), limit, spec.for_each.min_success_ratio)
         self.fan_outs[node] = fan
+        if verdict.data:
+            self.item_data[node] = items
         plan.changed.add(node)
         if not items:
             self._end_fan_out(node, now, plan)
@@ -105,6 +126,15 @@ class FanOuts(RunState):
         if fan.ended == fan.total:
             self._end_fan_out(node, now, plan)
 
+    def item_artifact(self, node: str) -> dict[str, object] | None:
+        """The artifact a forEach instance's item describes (`Expand.data`: staged at `item.data`), else None."""
+        parent = self.parent_of.get(node)
+        items = self.item_data.get(parent) if parent is not None else None
+        if items is None:
+            return None
+        item = items[self.index[node] % INDEX_BASE]
+        return dict(item) if is_artifact_item(item) else None
+
     def _close_fan_outs(self, now: datetime, plan: Plan) -> bool:
         """Count the instances that ended since the last call; start waiting ones, end finished fan-outs.
         True when an instance became ready."""
@@ -137,7 +167,7 @@ class FanOuts(RunState):
         fan = self.fan_outs[node]
         status = self.nodes[node]
         status.progress = fan.progress
-        ok, message = fan.verdict()
+        ok, message = fan.verdict(node)
         if not ok:
             self._finish_failed(node, "MinSuccessRatio", message, now, plan)
             return
@@ -150,6 +180,22 @@ class FanOuts(RunState):
         plan.outputs[node] = results
         plan.changed.add(node)
         self._node_done(node)
+
+    def shortfalls(self) -> list[str]:
+        """For each forEach node that succeeded although some of its instances did not (`minSuccessRatio` < 1):
+        `18/20 instances of process succeeded (minSuccessRatio 0.9)`, in DAG order. What the Workflow's
+        message says instead of "all N nodes succeeded"."""
+        counts: dict[str, list[int]] = {}
+        for instance, node in self.parent_of.items():
+            count = counts.setdefault(node, [0, 0])
+            count[0] += satisfies_dependents(self.nodes[instance])
+            count[1] += 1
+        found: list[str] = []
+        for node, (ok, total) in sorted(counts.items(), key=lambda item: self.index[item[0]]):
+            spec = self.dag.nodes[node].for_each
+            if ok < total and spec is not None and self.nodes[node].phase == "Succeeded":
+                found.append(shortfall(node, ok, total, spec.min_success_ratio))
+        return found
 
     def _halt_fan_outs(self, reason: str, why: str, now: datetime, plan: Plan) -> None:
         """The run was halted: a forEach node still summarizing fails with the halt's reason."""

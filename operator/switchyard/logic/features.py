@@ -49,10 +49,12 @@ class Settle:
 @dataclass(frozen=True)
 class Expand:
     """A feature's verdict on a ready node: it runs as one instance per item (`logic.foreach`); the node itself
-    summarizes them. `outputs`: full outputs of instances a restart found Succeeded (index -> output)."""
+    summarizes them. `outputs`: full outputs of instances a restart found Succeeded (index -> output).
+    `data`: each item is an output artifact of the `fromNode` dependency, staged at `/switchyard/item.data`."""
 
     items: tuple[Any, ...]
     outputs: Mapping[int, str] = field(default_factory=dict)
+    data: bool = False  # the items describe artifacts (`artifact_item`): each instance also gets the bytes
 
 
 @dataclass(frozen=True)

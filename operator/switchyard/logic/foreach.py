@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import cel
 
@@ -31,7 +31,7 @@ from switchyard.logic.dag import Dag, DagNode
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.features import Defer, Expand, RunView, Settle
 from switchyard.logic.when import result_value
-from switchyard.models.workflow import MAX_FOREACH_ITEMS
+from switchyard.models.workflow import MAX_FOREACH_ITEMS, ForEach, NodeSpec
 
 NAME = "forEach"
 INSTANCE = re.compile(r"^(?P<node>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\[(?P<index>\d+)\]$")
@@ -111,12 +111,52 @@ def list_value(value: Any) -> tuple[tuple[Any, ...] | None, str | None]:
 def output_slots(dag: Dag) -> int:
     """How many outputs a run may store: its nodes, plus an item and a result per possible instance (inline
     items: their count; a list known only at run time: the most allowed). Sizes the outputs ConfigMaps."""
-    slots = len(dag.nodes)
-    for node in dag.nodes.values():
+    return slots_of(list(dag.nodes.values()))
+
+
+def slots_of(nodes: Sequence[DagNode | NodeSpec]) -> int:
+    """`output_slots` of a DAG's nodes (with its exit nodes): also of a finished run's spec (`spec.reuse`)."""
+    slots = len(nodes)
+    for node in nodes:
         if node.for_each is not None:
             items = node.for_each.items
             slots += 2 * (len(items) if items is not None else MAX_FOREACH_ITEMS)
     return slots
+
+
+def reusable_instances(
+    node: str,
+    spec: ForEach,
+    phases: Mapping[str, str],
+    outputs: Mapping[str, str],
+    *,
+    sources_reused: bool,
+) -> list[int]:
+    """`spec.reuse` of a forEach node that is not reused whole: the indices of the old run's instances whose
+    output a new run takes as its own (they do not run again). An instance qualifies when it succeeded (or fell
+    back), its output is still stored, and its item is the one the new run will give it: inline `items` are
+    compared element by element with the old item; items computed at run time (`fromNode`, `expression`) are
+    the same when the dependencies they are computed from are reused (`sources_reused`).
+    `phases`: the old run's node phases; `outputs`: its outputs ConfigMaps' content."""
+    found: list[int] = []
+    for key in outputs:
+        parsed = _instance_of_key(node, key)
+        if parsed is None or phases.get(instance_name(node, parsed)) not in ("Succeeded", "FellBack"):
+            continue
+        if spec.items is not None:
+            old_item = outputs.get(item_key(node, parsed))
+            if parsed >= len(spec.items) or old_item != json.dumps(spec.items[parsed], separators=(",", ":")):
+                continue
+        elif not sources_reused:
+            continue
+        found.append(parsed)
+    return sorted(found)
+
+
+def _instance_of_key(node: str, key: str) -> int | None:
+    """The index of `node`'s instance whose output is at outputs key `key` (`NODE.i`), else None."""
+    head, dot, index = key.rpartition(".")
+    return int(index) if dot and head == node and index.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -127,6 +167,7 @@ class ItemsFact:
     items: tuple[Any, ...] | None
     error: str | None = None
     outputs: Mapping[int, str] = field(default_factory=dict)
+    artifacts: bool = False  # the items are the `fromNode` dependency's output artifacts (`artifact_items`)
 
 
 def items_of(output: str | None, source: str) -> tuple[tuple[Any, ...] | None, str | None]:
@@ -138,6 +179,31 @@ def items_of(output: str | None, source: str) -> tuple[tuple[Any, ...] | None, s
     if len(value) > MAX_FOREACH_ITEMS:
         return None, f"forEach.fromNode {source!r}: its result has {len(value)} elements; at most {MAX_FOREACH_ITEMS}"
     return tuple(value), None
+
+
+ARTIFACT_FIELDS = ("name", "key", "size", "digest")
+
+
+def artifact_items(
+    refs: Sequence[Mapping[str, Any]], source: str
+) -> tuple[tuple[dict[str, Any], ...] | None, str | None]:
+    """A dependency's output artifacts (as its manifest lists them) as forEach items, one per artifact in name
+    order: `{"name", "key", "size", "digest"}`, the JSON at `/switchyard/item` (the bytes are staged at
+    `/switchyard/item.data`). (None, why) beyond MAX_FOREACH_ITEMS."""
+    if len(refs) > MAX_FOREACH_ITEMS:
+        return None, f"forEach.fromNode {source!r}: it has {len(refs)} output artifacts; at most {MAX_FOREACH_ITEMS}"
+    items = tuple({name: ref[name] for name in ARTIFACT_FIELDS} for ref in refs)
+    return tuple(sorted(items, key=lambda item: str(item["name"]))), None
+
+
+def is_artifact_item(item: object) -> TypeGuard[dict[str, Any]]:
+    """Whether an item (of a fan-out with `Expand.data`) describes an artifact stage-in can fetch and check."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("key"), str)
+        and isinstance(item.get("size"), int)
+        and isinstance(item.get("digest"), str)
+    )
 
 
 class ForEachFeature:
@@ -161,7 +227,14 @@ class ForEachFeature:
         if fact.items is None:
             return Settle("Failed", "ForEachItems", fact.error or "no items", event="Warning")
         items = tuple(spec.items) if spec.items is not None else fact.items
-        return Expand(items, fact.outputs)
+        return Expand(items, fact.outputs, data=fact.artifacts and spec.items is None)
+
+
+def shortfall(node: str, succeeded: int, total: int, ratio: float, *, held: bool = True) -> str:
+    """What a forEach node whose instances did not all succeed says: `18/20 instances of process succeeded
+    (minSuccessRatio 0.9)` when the ratio held, `... succeeded, below minSuccessRatio 1` when it did not."""
+    text = f"{succeeded}/{total} instances of {node} succeeded"
+    return f"{text} (minSuccessRatio {ratio:g})" if held else f"{text}, below minSuccessRatio {ratio:g}"
 
 
 @dataclass
@@ -189,15 +262,13 @@ class FanOut:
             self.active += 1
         return started
 
-    def verdict(self) -> tuple[bool, str]:
+    def verdict(self, node: str) -> tuple[bool, str]:
         """(succeeded, message) once every instance ended."""
         ratio = self.succeeded / self.total if self.total else 1.0
         ok = ratio >= self.min_success_ratio
-        failed = self.total - self.succeeded
-        message = f"{self.succeeded} of {self.total} instances succeeded"
-        if failed:
-            message += f" ({failed} did not; minSuccessRatio {self.min_success_ratio:g})"
-        return ok, message
+        if self.succeeded == self.total:
+            return ok, f"all {self.total} instances succeeded"
+        return ok, shortfall(node, self.succeeded, self.total, self.min_success_ratio, held=ok)
 
     def results_json(self) -> str:
         """`results.json`: each instance's result (parsed JSON, else the text; null when it did not succeed)."""
@@ -205,15 +276,18 @@ class FanOut:
 
 
 __all__ = [
+    "ARTIFACT_FIELDS",
     "INDEX_BASE",
     "MAX_MOUNTED_INSTANCES",
     "NAME",
     "FanOut",
     "ForEachFeature",
     "ItemsFact",
+    "artifact_items",
     "check_expression",
     "check_for_each",
     "instance_name",
+    "is_artifact_item",
     "item_key",
     "items_of",
     "list_value",
@@ -221,4 +295,7 @@ __all__ = [
     "output_key",
     "output_slots",
     "parse_instance",
+    "reusable_instances",
+    "shortfall",
+    "slots_of",
 ]

@@ -14,14 +14,35 @@ from switchyard.logic.dag import Dag
 DEFAULT_RUNTIME = 1.0  # seconds: the estimate of a node whose component gives none
 
 
-def node_runtimes(dag: Dag, estimates: Mapping[str, float] | None) -> dict[str, float]:
-    """Node -> runtime estimate (seconds) from a component -> estimate mapping; unknown or invalid -> 1."""
+def node_runtimes(dag: Dag, estimates: Mapping[str, float] | None, parallelism: int | None = None) -> dict[str, float]:
+    """Node -> runtime estimate (seconds) from a component -> estimate mapping; unknown or invalid -> 1.
+
+    A forEach node counts its instances (`fan_out_weight`): its component's estimate x count / maxParallel."""
     table = estimates or {}
     runtimes: dict[str, float] = {}
     for name, spec in dag.nodes.items():
         value = table.get(spec.component)
-        runtimes[name] = float(value) if value is not None and value >= 0 else DEFAULT_RUNTIME
+        estimate = float(value) if value is not None and value >= 0 else DEFAULT_RUNTIME
+        if spec.for_each is not None:
+            limit = min(filter(None, (spec.for_each.max_parallel, parallelism)), default=None)
+            items = spec.for_each.items
+            estimate = fan_out_weight(estimate, len(items) if items is not None else None, limit)
+        runtimes[name] = estimate
     return runtimes
+
+
+def fan_out_weight(estimate: float, count: int | None, max_parallel: int | None) -> float:
+    """A forEach node's weight on the critical path: `estimate` x `count` / `max_parallel` (its instances run
+    in waves of `max_parallel`), never less than one instance's `estimate` while there is one; 0 for an empty
+    list. A count known only at run time (`fromNode`, `expression`) is taken as one wave: `estimate`. No cap
+    known (`max_parallel` None): every instance at once, `estimate`."""
+    if count is None:
+        return estimate
+    if count == 0:
+        return 0.0
+    if not max_parallel:
+        return estimate
+    return estimate * max(count, max_parallel) / max_parallel
 
 
 def bottom_levels(dag: Dag, runtimes: Mapping[str, float]) -> dict[str, float]:
@@ -33,4 +54,4 @@ def bottom_levels(dag: Dag, runtimes: Mapping[str, float]) -> dict[str, float]:
     return levels
 
 
-__all__ = ["DEFAULT_RUNTIME", "bottom_levels", "node_runtimes"]
+__all__ = ["DEFAULT_RUNTIME", "bottom_levels", "fan_out_weight", "node_runtimes"]

@@ -99,6 +99,7 @@ class RunState:
         self.deadline = started_at + timedelta(seconds=deadline_seconds) if deadline_seconds else None
         self.nodes: dict[str, NodeState] = {n: _state(nodes.get(n)) for n in dag.order}
         self.recorded = nodes  # the status read at start: a forEach node's instances are taken from it on expansion
+        self._recorded_counts: dict[str, int] | None = None  # forEach node -> `recorded_instances` (read once)
         self.fan_outs: dict[str, FanOut] = {}  # running forEach node -> its instances (`logic.foreach`)
         self.parent_of: dict[str, str] = {}  # instance -> its forEach node
         self.failed_reason: str | None = None
@@ -106,7 +107,9 @@ class RunState:
         # The ready queue: a heap of (planned start, spec position, node).
         # (a copy: forEach instances add their keys, `logic.foreach`)
         self.priority = (
-            dict(keys) if keys is not None else plan_keys(dag, node_runtimes(dag, runtime_estimates), parallelism)
+            dict(keys)
+            if keys is not None
+            else plan_keys(dag, node_runtimes(dag, runtime_estimates, parallelism), parallelism)
         )
         self.ready = ReadyQueue(self.priority)
         self.running: set[str] = set()
@@ -176,11 +179,15 @@ class RunState:
         return self.dag.nodes[node]
 
     def recorded_instances(self, node: str) -> int:
-        """How many instances of forEach `node` the status read at start has (0: it had not expanded)."""
-        count = 0
-        while instance_name(node, count) in self.recorded:
-            count += 1
-        return count
+        """How many instances of forEach `node` the status read at start covers (0: it had not expanded): one
+        past its highest recorded index (`spec.reuse` records only the reused instances, so there may be gaps)."""
+        if self._recorded_counts is None:
+            counts: dict[str, int] = {}
+            for name in self.recorded:
+                if (parsed := parse_instance(name)) is not None:
+                    counts[parsed[0]] = max(counts.get(parsed[0], 0), parsed[1] + 1)
+            self._recorded_counts = counts
+        return self._recorded_counts.get(node, 0)
 
     def fan_in_of(self, node: str) -> dict[str, tuple[int, ...]]:
         """The node's forEach inputs and their instances that succeeded (the first MAX_MOUNTED_INSTANCES):

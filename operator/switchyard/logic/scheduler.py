@@ -519,7 +519,8 @@ class WorkflowRun(FanOuts):
         if not summary_written:
             main = {node: status for node, status in self.nodes.items() if node not in self.exit_nodes}
             satisfied = sum(1 for status in main.values() if satisfies_dependents(status))
-            plan.outputs[SUMMARY_KEY] = summary(main, self.failed_reason, satisfied)
+            shortfalls = self.shortfalls()
+            plan.outputs[SUMMARY_KEY] = summary(main, self.failed_reason, satisfied, self.parent_of, shortfalls)
         for node in self.held_exits:
             if self.nodes[node].phase == "Pending":
                 self.ready.append(node)

@@ -28,6 +28,7 @@ MAX_NODE_WHEN = 1024  # a node's `when`, as long as a RoutingRule's
 MAX_EXIT_NODES = 20
 JsonValue = Annotated[Any, Field(json_schema_extra={"x-switchyard-any-json": True})]  # any JSON value
 MAX_FOREACH_ITEMS = 10_000  # instances of one forEach node
+MAX_STATUS_NODES = MAX_NODES + MAX_FOREACH_ITEMS  # status.nodes entries: the nodes and every forEach instance
 
 
 class ForEach(ApiModel):
@@ -477,7 +478,12 @@ class WorkflowStatus(StatusModel):
         default=None, description="How the nodes were chosen: explicit, a RoutingRule, or data analysis."
     )
     nodes: Annotated[
-        dict[str, NodeStatus], Field(max_length=MAX_NODES, description="Each node's state, by node name.")
+        dict[str, NodeStatus],
+        Field(
+            max_length=MAX_STATUS_NODES,
+            description="Each node's state, by node name, and each forEach instance's (`NODE[i]`); at most "
+            f"{MAX_STATUS_NODES} entries (a forEach that would pass it fails with reason ForEachItems).",
+        ),
     ] = {}
     outputs: Annotated[list[Name], Field(max_length=1000, description="ConfigMaps holding node outputs.")] = []
     started_at: Timestamp | None = Field(default=None, description="When the run started.")

@@ -13,15 +13,18 @@ sandbox). `load_context` only looks at the tree (names and sizes); processors re
     is given, is then the file `upstream/<node>.result.json` beside the directory (node names are DNS
     labels, so a name with a dot never is a node). Names starting with `..` (the kubelet's bookkeeping
     in ConfigMap volumes) and symlinks to directories are skipped.
-- `item`: a forEach instance's item (JSON text); absent for other nodes. A forEach dependency is a directory
-  `upstream/<node>/` of `results.json` (the array of its instances' results) and `<i>/result` per instance.
+- `item`: a forEach instance's item (JSON text); absent for other nodes. `item.data`: when the item is an
+  output artifact of the forEach's `fromNode` (`{"name", "key", "size", "digest"}`), that artifact's bytes.
+  A forEach dependency is a directory `upstream/<node>/` of `results.json` (the array of its instances'
+  results) and `<i>/result` per instance.
 - `outputs/`: when this directory exists (the operator mounts it writable), every file a processor
   writes below it is an artifact of the node; when it does not, a processor writes no files and reports
   its preview only.
 
 The data a processor works on (`Context.sources`): with config `from: auto` (the default), the upstream
 artifacts when any dependency passed some, in the order (dependency, artifact name); otherwise the input.
-`from: input` and `from: upstream` choose one explicitly; `from: item` works on a forEach instance's item.
+`from: input` and `from: upstream` choose one explicitly; `from: item` works on a forEach instance's item
+(its `item.data` when there is one).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ RESULT_SUFFIX = ".result.json"
 # A dependency's result is a termination message (at most 4 KiB); more than this is not a result.
 MAX_RESULT_READ = 1 << 20
 ITEM_NAME = "item"
+ITEM_DATA_NAME = "item.data"
 SOURCE_MODES = ("auto", "input", "upstream", "item")
 
 
@@ -99,6 +103,7 @@ class Context:
     upstream: Mapping[str, Upstream] = field(default_factory=dict)
     outputs_dir: Path | None = None
     item: Source | None = None  # a forEach instance's item
+    item_data: Source | None = None  # ... the bytes of the artifact it names (a forEach over artifacts)
 
     @property
     def input_bytes(self) -> int:
@@ -117,7 +122,7 @@ class Context:
         if mode == "item":
             if self.item is None:
                 raise ProcessorError("config.from is item, but this run has no item (it is not a forEach instance)")
-            return (self.item,)
+            return (self.item_data or self.item,)
         artifacts = self.upstream_artifacts
         if mode == "upstream" or (mode == "auto" and artifacts):
             return artifacts
@@ -147,6 +152,7 @@ def load_context(root: Path, env: Mapping[str, str]) -> Context:
     size = input_path.stat().st_size if input_path.is_file() else 0
     outputs = root / OUTPUTS_DIR
     item_path = root / ITEM_NAME
+    data_path = root / ITEM_DATA_NAME
     return Context(
         workflow=env.get(ENV_WORKFLOW) or None,
         node=env.get(ENV_NODE) or None,
@@ -156,6 +162,7 @@ def load_context(root: Path, env: Mapping[str, str]) -> Context:
         upstream=load_upstream(root / UPSTREAM_DIR),
         outputs_dir=outputs if outputs.is_dir() else None,
         item=Source(ITEM_NAME, item_path, item_path.stat().st_size) if item_path.is_file() else None,
+        item_data=Source(ITEM_DATA_NAME, data_path, data_path.stat().st_size) if data_path.is_file() else None,
     )
 
 
