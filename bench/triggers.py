@@ -26,6 +26,8 @@ import multiprocessing
 import os
 import pathlib
 import platform
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -169,6 +171,7 @@ def main() -> int:
     parser.add_argument("--running", type=int, default=0, help="Workflows kept running during the runs")
     parser.add_argument("--operator-arg", action="append", default=[], help="an extra operator argument")
     parser.add_argument("--only", choices=("single", "batched"), help="run one Trigger only")
+    parser.add_argument("--profile", metavar="PATH", help="record the operator with py-spy (raw stacks) into PATH")
     args = parser.parse_args()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs: {args.events} events, "
@@ -176,6 +179,7 @@ def main() -> int:
         f"operator args {args.operator_arg}"
     )
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-triggers-"))
+    print(f"work directory {work}")
     with EmulatedCluster(crd_paths=sorted((REPO / "crds").glob("*.yaml"))) as cluster:
         kubeconfig = cluster.write_kubeconfig(work / "kubeconfig")
         namespace = f"bench-{uuid.uuid4().hex[:6]}"
@@ -214,10 +218,14 @@ def main() -> int:
                     if args.only not in (None, trigger):
                         continue
                     shares = Shares(operator.proc.pid, sim.proc.pid if sim and sim.proc else None)
+                    spy = profile(args.profile, trigger, operator.proc.pid)
                     load = os.getloadavg()[0]
                     run = client.submit(burst_in_process, port, namespace, trigger, args.events, args.concurrency)
                     result = run.result()
                     cpu = shares.end(result["client_cpu"])
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait(60)
                     load = max(load, os.getloadavg()[0])
                     if trigger == "single":
                         wait_for(lambda r=result: all(n in watch.seen for n in r["created"]), 120, what="all ADDED")
@@ -231,6 +239,15 @@ def main() -> int:
                 sim.stop()
             operator.stop()
     return 0
+
+
+def profile(path: str | None, trigger: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the operator (all threads, raw collapsed stacks) until it is sent SIGINT."""
+    if path is None:
+        return None
+    out = f"{path}.{trigger}.txt"
+    command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", out]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def start_running(cluster: EmulatedCluster, namespace: str, count: int) -> None:
