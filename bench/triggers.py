@@ -218,14 +218,18 @@ def main() -> int:
                     if args.only not in (None, trigger):
                         continue
                     shares = Shares(operator.proc.pid, sim.proc.pid if sim and sim.proc else None)
-                    spy = profile(args.profile, trigger, operator.proc.pid)
+                    spies = [
+                        profile(args.profile, f"{trigger}.{who}", pid)
+                        for who, pid in (("operator", operator.proc.pid), ("emulator", os.getpid()))
+                    ]
                     load = os.getloadavg()[0]
                     run = client.submit(burst_in_process, port, namespace, trigger, args.events, args.concurrency)
                     result = run.result()
                     cpu = shares.end(result["client_cpu"])
-                    if spy is not None:
-                        spy.send_signal(signal.SIGINT)
-                        spy.wait(60)
+                    for spy in spies:
+                        if spy is not None:
+                            spy.send_signal(signal.SIGINT)
+                            spy.wait(60)
                     load = max(load, os.getloadavg()[0])
                     if trigger == "single":
                         wait_for(lambda r=result: all(n in watch.seen for n in r["created"]), 120, what="all ADDED")
@@ -241,11 +245,11 @@ def main() -> int:
     return 0
 
 
-def profile(path: str | None, trigger: str, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy recording the operator (all threads, raw collapsed stacks) until it is sent SIGINT."""
+def profile(path: str | None, what: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording a process (all threads, raw collapsed stacks) until it is sent SIGINT."""
     if path is None:
         return None
-    out = f"{path}.{trigger}.txt"
+    out = f"{path}.{what}.txt"
     command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", out]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
