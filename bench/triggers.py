@@ -223,6 +223,7 @@ def main() -> int:
                         for who, pid in (("operator", operator.proc.pid), ("emulator", os.getpid()))
                     ]
                     load = os.getloadavg()[0]
+                    patches0 = configmap_writes(cluster)
                     run = client.submit(burst_in_process, port, namespace, trigger, args.events, args.concurrency)
                     result = run.result()
                     cpu = shares.end(result["client_cpu"])
@@ -236,6 +237,10 @@ def main() -> int:
                         report("single (one Workflow per event)", result, watch.seen, cpu, load)
                     else:
                         report(f"batched (maxItems {args.max_items})", result, None, cpu, load)
+                        writes = configmap_writes(cluster) - patches0
+                        print(
+                            f"  pending-batch ConfigMap writes: {writes} ({args.events / max(1, writes):.1f} per write)"
+                        )
                     if args.running:
                         print(f"  Workflows running at the end: {count_running(cluster, namespace)}/{args.running}")
         finally:
@@ -269,6 +274,11 @@ def start_running(cluster: EmulatedCluster, namespace: str, count: int) -> None:
     started = time.perf_counter()
     wait_for(lambda: count_running(cluster, namespace) >= count, 600, what=f"{count} Workflows Running")
     print(f"{count} Workflows Running after {time.perf_counter() - started:.1f}s")
+
+
+def configmap_writes(cluster: EmulatedCluster) -> int:
+    """Writes (create, patch) stored to ConfigMaps so far: the pending batches' group commits."""
+    return sum(n for key, n in cluster.api.written.writes.items() if key.startswith("/configmaps/"))
 
 
 def count_running(cluster: EmulatedCluster, namespace: str) -> int:

@@ -29,9 +29,6 @@ from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.labels import ANNOTATION_BATCH, ANNOTATION_OPENED, LABEL_BATCH, LABEL_TRIGGER
 from switchyard.models.trigger import BatchSpec, TriggerSpec
 
-LINGER_SECONDS = 0.005  # at most this long a commit waits for the senders of the last one (group commit)
-LINGER_STEPS = 5
-
 
 class Batches:
     """Open, append, seal, load and sweep the pending batches of Triggers."""
@@ -58,24 +55,10 @@ class Batches:
     async def _committer(
         self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec
     ) -> None:
-        last = 0
         while state.append_queue:
-            if len(state.append_queue) * 2 < last:
-                await self._linger(state, last // 2)
             group, state.append_queue = state.append_queue, []
-            last = len(group)
             async with state.lock:
                 await self._commit(state, entry, spec, batch_spec, group)
-
-    @staticmethod
-    async def _linger(state: TriggerState, wanted: int) -> None:
-        """Wait up to LINGER_SECONDS for `wanted` queued events. Senders answered by one commit send their next
-        events while the next commit would already be in flight: without this, groups alternate between most
-        of the senders and the few left over (half the events per patch that the senders allow)."""
-        for _ in range(LINGER_STEPS):
-            await asyncio.sleep(LINGER_SECONDS / LINGER_STEPS)
-            if len(state.append_queue) >= wanted:
-                return
 
     async def _commit(
         self,
