@@ -171,7 +171,7 @@ def main() -> int:
     parser.add_argument("--running", type=int, default=0, help="Workflows kept running during the runs")
     parser.add_argument("--operator-arg", action="append", default=[], help="an extra operator argument")
     parser.add_argument("--only", choices=("single", "batched"), help="run one Trigger only")
-    parser.add_argument("--profile", metavar="PATH", help="record the operator with py-spy (raw stacks) into PATH")
+    parser.add_argument("--profile", metavar="PATH", help="record the operator and this process with py-spy (on PATH)")
     args = parser.parse_args()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs: {args.events} events, "
