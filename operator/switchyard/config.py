@@ -123,6 +123,11 @@ class Options:
         0, "--ingest-port", type=int, help="CloudEvents ingest endpoint for Triggers; 0 (default) disables"
     )
     ingest_host: str = _flag("0.0.0.0", "--ingest-host", help="address the ingest endpoint binds to")
+    ingest_loop: str = _flag(
+        "thread", "--ingest-loop", choices=("thread", "shared"),
+        help="where the ingest endpoint and the Trigger engine run: 'thread' (default), an event loop of their own "
+        "with their own API client, so Workflow handling cannot delay an answer; 'shared', the operator's loop",
+    )  # fmt: skip
     metrics_host: str = _flag("0.0.0.0", "--metrics-host", help="address the /metrics endpoint binds to")
     # TokenReview audiences; empty: the API server's own
     ingest_audiences: tuple[str, ...] = _flag(

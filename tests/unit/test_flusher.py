@@ -16,10 +16,10 @@ import kopf
 from switchyard.config import Options
 from switchyard.handlers.services import Services, services
 from switchyard.handlers.startup import ensure_flusher, shutdown
+from switchyard.handlers.triggerloop import SharedLoop
 from switchyard.k8s import breakers
 from switchyard.k8s.artifactstores import StoreChecker
 from switchyard.k8s.runtime import Runtime, Views
-from switchyard.k8s.triggers import TriggerEngine
 from switchyard.models.component import CircuitBreakerPolicy
 
 
@@ -41,7 +41,7 @@ def startup_memo() -> kopf.Memo:
     api: Any = RecordingApi()
     memo = kopf.Memo()
     views = Views(components={}, jobs={}, pods={})  # type: ignore[arg-type]
-    memo.services = Services(Options(), Runtime(api=api), views, TriggerEngine(api), StoreChecker(api))
+    memo.services = Services(Options(), Runtime(api=api), views, SharedLoop(api, Options()), StoreChecker(api))
     return memo
 
 

@@ -67,6 +67,22 @@ def test_a_batch_knows_its_events_and_their_places() -> None:
     assert not batch.has_event(event(9)) and batch.position(event(9)) == 0
 
 
+def test_a_batch_index_follows_adds_and_discards_and_its_size_is_the_input_size() -> None:
+    batch = Batch("b", NOW, {logic.item_key(0, event(0)): '"zero"'})
+    items = ['{"i":1}', "[1,2,3]", '"\u00e9t\u00e9"']
+    for i, item in enumerate(items, start=1):
+        assert batch.size_with(item) == logic.batch_input_size([len(v.encode()) for v in [*batch.items.values(), item]])
+        batch.add(logic.item_key(i, event(i)), item)
+    assert [batch.position(event(i)) for i in range(4)] == [1, 2, 3, 4]
+    assert batch.key_position(logic.item_key(3, event(3))) == 4
+    batch.discard(logic.item_key(3, event(3)))  # a staged write that failed
+    assert not batch.has_event(event(3)) and batch.position(event(3)) == 0
+    assert batch.key_position(logic.item_key(3, event(3))) == 0
+    assert batch.size_with("0") == logic.batch_input_size([len(v.encode()) for v in [*batch.items.values(), "0"]])
+    batch.discard(logic.item_key(0, event(0)))  # not the last: the places after it move up
+    assert [batch.position(event(i)) for i in range(3)] == [0, 1, 2]
+
+
 def test_running_counts_the_workflows_not_finished() -> None:
     state = TriggerState(workflows={"a": WorkflowSeen("Running", ""), "b": WorkflowSeen("Succeeded", "t")})
     assert state.running() == 1

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import kopf
 
 from switchyard.config import Options
+from switchyard.handlers.triggerloop import TriggerLoop
 from switchyard.k8s.artifactstores import StoreChecker
 from switchyard.k8s.runtime import Runtime, Views
-from switchyard.k8s.triggers import TriggerEngine
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Services:
     options: Options
     rt: Runtime
     views: Views
-    triggers: TriggerEngine
+    triggers: TriggerLoop  # the Trigger engine, on the loop it runs in (`run`)
     store_checker: StoreChecker
     # the one breaker flusher, started from a handler's context (`startup.ensure_flusher`)
     flusher: asyncio.Task[None] | None = None

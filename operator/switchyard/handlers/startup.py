@@ -17,17 +17,14 @@ from switchyard.gctuning import freeze_startup_heap
 from switchyard.handlers.events import emit
 from switchyard.handlers.persistence import LeanDiffBaseStorage, LeanProgressStorage, essence_needed
 from switchyard.handlers.services import Services, services
-from switchyard.ingest.server import IngestServer
+from switchyard.handlers.triggerloop import trigger_loop
 from switchyard.k8s import breakers
 from switchyard.k8s.artifactstores import StoreChecker
 from switchyard.k8s.client import CONNECT_TIMEOUT, Api, load_config
 from switchyard.k8s.informer import Informer
 from switchyard.k8s.namespaces import NamespaceWatch
 from switchyard.k8s.podevents import FailedCreateWatch
-from switchyard.k8s.reviews import Authenticator
 from switchyard.k8s.runtime import IndexLike, Runtime, Views
-from switchyard.k8s.triggers import TriggerEngine
-from switchyard.k8s.triggers.clock import file_clock
 from switchyard.kopfcompat import Insights
 from switchyard.models.labels import FINALIZER
 
@@ -95,18 +92,10 @@ async def start_parts(
         closing.callback(watch.stop)
     rt.synced = [jobs.synced, pods.synced]
     views = Views(components=components, jobs=jobs.store, pods=pods.store, refusals=refusals.refusals)
-    triggers = (
-        TriggerEngine(rt.api, clock=file_clock(options.test_clock_file))
-        if options.test_clock_file
-        else TriggerEngine(rt.api)
-    )
-    housekeeping = asyncio.create_task(triggers.run(), name="trigger-housekeeping")
-    closing.push_async_callback(cancel, housekeeping)
-    if options.ingest_port:
-        authenticator = Authenticator(rt.api, audiences=list(options.ingest_audiences))
-        server = IngestServer(triggers, authenticator, options.ingest_host, options.ingest_port)
-        await server.start()
-        closing.push_async_callback(server.stop)
+    # the Trigger engine with its housekeeping and the ingest server: a loop of their own unless --ingest-loop shared
+    triggers = trigger_loop(options, rt.api)
+    await triggers.start()
+    closing.push_async_callback(triggers.stop)
     store_checker = StoreChecker(
         rt.api,
         interval=options.store_check_interval,
@@ -116,12 +105,6 @@ async def start_parts(
     if options.metrics_port:
         prometheus_client.start_http_server(options.metrics_port, addr=options.metrics_host)
     return Services(options, rt, views, triggers, store_checker)
-
-
-async def cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def ensure_flusher(memo: kopf.Memo) -> None:

@@ -1,4 +1,4 @@
-"""The CloudEvents ingest endpoint (aiohttp, in the operator's event loop).
+"""The CloudEvents ingest endpoint (aiohttp, on the event loop it is started in: `handlers/triggerloop.py`).
 
 `POST /v1/namespaces/{ns}/triggers/{name}` takes one CloudEvent (structured or binary HTTP mode, `events.py`)
 for one Trigger; `POST /v1/namespaces/{ns}/events` delivers it to every Ready Trigger of the namespace whose
@@ -35,12 +35,15 @@ def _error(status: int, reason: str, message: str, headers: dict[str, str] | Non
 
 
 class IngestServer:
-    """The aiohttp application; `start()`/`stop()` inside the operator's loop."""
+    """The aiohttp application; `start()`/`stop()` inside the engine's loop. `stop` lets the requests in flight
+    finish (persisted and answered) for up to `shutdown_timeout` seconds, then cancels them unanswered."""
 
     def __init__(
-        self, engine: TriggerEngine, authenticator: Authenticator, host: str, port: int, max_body: int = MAX_BODY_BYTES
-    ) -> None:
+        self, engine: TriggerEngine, authenticator: Authenticator, host: str, port: int, max_body: int = MAX_BODY_BYTES,
+        shutdown_timeout: float = 10.0,
+    ) -> None:  # fmt: skip
         self.engine = engine
+        self.shutdown_timeout = shutdown_timeout
         self.auth = authenticator
         self.host = host
         self.port = port
@@ -52,7 +55,9 @@ class IngestServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=self.shutdown_timeout
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

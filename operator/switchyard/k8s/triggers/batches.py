@@ -104,7 +104,8 @@ class Batches:
         keys, futures = [k for k, _ in staged], [f for _, f in staged]
         staged.clear()
         try:
-            await self.api.call(
+            # the answer (the whole ConfigMap, up to 1,000 items) is not parsed: nothing here reads it
+            await self.api.write(
                 self.api.core.patch_namespaced_config_map,
                 batch.name,
                 entry.namespace,
@@ -112,12 +113,11 @@ class Batches:
             )
         except Exception as exc:
             for key, future in zip(keys, futures, strict=True):
-                batch.items.pop(key, None)
+                batch.discard(key)
                 if not future.done():
                     future.set_exception(exc)
             return
-        ordered = list(batch.items)
-        answers = [{"batch": batch.name, "position": ordered.index(key) + 1, "workflows": []} for key in keys]
+        answers = [{"batch": batch.name, "position": batch.key_position(key), "workflows": []} for key in keys]
         if len(batch.items) >= batch_spec.max_items:
             with contextlib.suppress(ApiTrouble):  # persisted already; the sweeper seals it later
                 answers[-1]["workflows"] = [await self.seal(state, entry, spec, batch)]
@@ -149,7 +149,7 @@ class Batches:
             return {"workflows": [sealed_into], "duplicate": True}
         if batch is not None and len(batch.items) < batch_spec.max_items and batch.size_with(item) <= MAX_INPUT_BYTES:
             item_key = logic.item_key(len(batch.items), event)
-            batch.items[item_key] = item
+            batch.add(item_key, item)
             staged.append((item_key, future))
             return None
         await self._flush(state, entry, spec, batch_spec, staged)
@@ -160,7 +160,7 @@ class Batches:
             batch = None
         if batch is not None:  # the flush left room (a staged write failed): stage this one again
             item_key = logic.item_key(len(batch.items), event)
-            batch.items[item_key] = item
+            batch.add(item_key, item)
             staged.append((item_key, future))
             return None
         # A batch is named by its first event: if that name was sealed already, this event is a re-sent

@@ -152,23 +152,48 @@ class Stats:
 
 @dataclass
 class Batch:
-    """The open batch of a Trigger: its ConfigMap and items (key -> JSON value) in arrival order."""
+    """The open batch of a Trigger: its ConfigMap and items (key -> JSON value) in arrival order.
+
+    `items` is read freely but changed only through `add`/`discard`, which keep an index of the events it holds
+    (their positions) and its input size: a check per event costs the same in a batch of 1,000 as of 10."""
 
     name: str
     opened_at: datetime
     items: dict[str, str] = field(default_factory=dict)
+    _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # event key -> 1-based
+    _item_bytes: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._positions = {logic.key_event(key): i + 1 for i, key in enumerate(self.items)}
+        self._item_bytes = sum(len(v.encode()) for v in self.items.values())
+
+    def add(self, key: str, item: str) -> None:
+        self.items[key] = item
+        self._positions.setdefault(logic.key_event(key), len(self.items))
+        self._item_bytes += len(item.encode())
+
+    def discard(self, key: str) -> None:
+        if self.items.pop(key, None) is not None:
+            self._reindex()
 
     def has_event(self, event: EventFacts) -> bool:
-        wanted = logic.event_key(event)
-        return any(logic.key_event(key) == wanted for key in self.items)
+        return logic.event_key(event) in self._positions
 
     def position(self, event: EventFacts) -> int:
         """The event's 1-based place in the batch (0: not in it)."""
-        wanted = logic.event_key(event)
-        return next((i + 1 for i, key in enumerate(self.items) if logic.key_event(key) == wanted), 0)
+        return self._positions.get(logic.event_key(event), 0)
+
+    def key_position(self, key: str) -> int:
+        """The 1-based place of an item key in the batch (0: not in it)."""
+        return self._positions.get(logic.key_event(key), 0) if key in self.items else 0
 
     def size_with(self, item: str) -> int:
-        return logic.batch_input_size([len(v.encode()) for v in self.items.values()] + [len(item.encode())])
+        """The batch's Workflow input size (`logic.batch_input_size`) with one more item."""
+        count = len(self.items) + 1
+        return 2 + self._item_bytes + len(item.encode()) + max(0, count - 1)
 
 
 @dataclass
