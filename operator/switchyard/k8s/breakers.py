@@ -20,6 +20,7 @@ from typing import Any
 from switchyard import metrics
 from switchyard.k8s.entries import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
+from switchyard.logic import breaker
 from switchyard.logic.breaker import BreakerBook
 from switchyard.models.component import CircuitBreakerPolicy
 
@@ -61,6 +62,19 @@ def policies(views: Views, namespace: str, names: Iterable[str]) -> dict[str, Ci
         if entry is not None and entry.spec is not None:
             found[name] = entry.spec.circuit_breaker
     return found
+
+
+def states(rt: Runtime, views: Views, namespace: str, now: datetime) -> dict[str, str]:
+    """The breaker states this process knows in a namespace, as of `now` (an Open breaker whose open period is
+    over reads HalfOpen), by component: what RoutingRules read as `components.NAME.breaker`."""
+    found = rt.books.get(namespace)
+    if found is None:
+        return {}
+    known = policies(views, namespace, found.states)
+    return {
+        name: breaker.elapse(state, known[name], now).state if name in known else state.state
+        for name, state in found.states.items()
+    }
 
 
 def elapse(rt: Runtime, views: Views, now: datetime) -> datetime | None:
