@@ -105,7 +105,7 @@ def component_cost(health: ComponentHealth | None) -> tuple[float, str]:
     elif health.runtime_estimate is not None:
         base, source = health.runtime_estimate, "estimate"
     else:
-        base, source = 0.0, "no stats"
+        base, source = 0.0, "no stats:"
     attempts = expected_attempts(health.failure_rate, health.retry_limit)
     cost = base * attempts
     if health.failure_rate > 0:
