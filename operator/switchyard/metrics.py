@@ -58,6 +58,26 @@ BREAKER_STATE = Gauge(
     "Circuit breaker state per component (0 Closed, 1 HalfOpen, 2 Open)",
     ["namespace", "component"],
 )
+COMPONENT_RUNS = Counter(
+    "switchyard_component_runs",
+    "Runs of a component counted in its statistics (succeeded, or failed by the component's fault)",
+    ["namespace", "component"],
+)
+COMPONENT_FAILURES = Counter(
+    "switchyard_component_failures",
+    "Runs of a component that failed by its own fault (the circuit breaker's classification)",
+    ["namespace", "component"],
+)
+COMPONENT_FAILURE_RATE = Gauge(
+    "switchyard_component_failure_rate",
+    "Failed share of a component's recent runs (its statistics window), 0 to 1",
+    ["namespace", "component"],
+)
+COMPONENT_DURATION = Gauge(
+    "switchyard_component_duration_seconds",
+    "Run time percentiles (quantile 0.5, 0.9, 0.99) of a component's recent successful runs",
+    ["namespace", "component", "quantile"],
+)
 
 ROUTING_RULE_ERRORS = Counter(
     "switchyard_routing_rule_errors",
@@ -81,3 +101,13 @@ def forget_breaker(namespace: str, component: str) -> None:
     """The component was deleted: drop its breaker series."""
     with contextlib.suppress(KeyError):
         BREAKER_STATE.remove(namespace, component)
+
+
+def forget_component_stats(namespace: str, component: str) -> None:
+    """The component was deleted: drop its statistics series."""
+    for metric in (COMPONENT_RUNS, COMPONENT_FAILURES, COMPONENT_FAILURE_RATE):
+        with contextlib.suppress(KeyError):
+            metric.remove(namespace, component)
+    for quantile in ("0.5", "0.9", "0.99"):
+        with contextlib.suppress(KeyError):
+            COMPONENT_DURATION.remove(namespace, component, quantile)

@@ -1,4 +1,4 @@
-"""Component events: Ready (spec and fallback), breaker reset on a new spec, forgotten on delete."""
+"""Component events: Ready (spec and fallback), breaker and statistics reset on a new spec, forgotten on delete."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import kopf
 from switchyard.handlers.events import emit
 from switchyard.handlers.services import services
 from switchyard.handlers.startup import ensure_flusher
-from switchyard.k8s import breakers
+from switchyard.k8s import breakers, stats
 from switchyard.k8s.components import reconcile_component, referrers
 from switchyard.k8s.entries import component_entry
 from switchyard.models.crd import GROUP, VERSION
@@ -30,9 +30,11 @@ async def component_changed(
     now = datetime.now(UTC).replace(microsecond=0)
     if type == "DELETED":
         breakers.component_deleted(shared.rt, namespace, name)
+        stats.component_deleted(shared.rt, namespace, name)
     else:
         entry = component_entry(body)
         breakers.component_changed(shared.rt, entry, now)
+        stats.component_changed(shared.rt, entry, emit)
         breakers.component_seen(shared.rt, entry, now)
         await reconcile_component(shared.rt, shared.views, entry, emit, now)
     for referrer in referrers(shared.views, namespace, name):  # their fallback appeared, changed or went away

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchyard import metrics
+from switchyard.k8s import stats
 from switchyard.k8s.entries import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic import breaker
@@ -35,7 +36,8 @@ def book(rt: Runtime, namespace: str) -> BreakerBook:
 
 
 def seed(rt: Runtime, namespace: str, entries: Mapping[str, ComponentEntry], now: datetime) -> BreakerBook:
-    """Load persisted breaker state for components this process has not seen yet."""
+    """Load persisted breaker state (and statistics, `k8s.stats`) for components this process has not seen yet."""
+    stats.seed(rt, namespace, entries)
     found = book(rt, namespace)
     for name, entry in entries.items():
         if name not in found.states:
@@ -108,18 +110,24 @@ def component_deleted(rt: Runtime, namespace: str, name: str) -> None:
 
 
 async def flush(rt: Runtime, views: Views, emit: Emit) -> None:
-    """Persist what changed in every namespace's book; post Events for state transitions."""
-    for namespace, found in list(rt.books.items()):
+    """Persist what changed in every namespace's book, with the component's statistics in the same patch;
+    post Events for state transitions."""
+    for namespace in sorted({*rt.books, *rt.stats_books}):
+        found = book(rt, namespace)
         transitions = found.take_transitions()
-        for name in sorted(found.take_dirty()):
-            state = found.state(name)
-            metrics.BREAKER_STATE.labels(namespace, name).set(metrics.BREAKER_STATES[state.state])
-            status = {
-                "breaker": state.model_dump(mode="json", by_alias=True),
-                "runs": found.runs.get(name, 0),
-                "failures": found.failures.get(name, 0),
-            }
+        for name in sorted(found.take_dirty() | stats.book(rt, namespace).take_dirty()):
+            status = stats.wire(rt, namespace, name)
+            if name in found.states:
+                state = found.state(name)
+                metrics.BREAKER_STATE.labels(namespace, name).set(metrics.BREAKER_STATES[state.state])
+                status["breaker"] = state.model_dump(mode="json", by_alias=True)
+                status["runs"] = found.runs.get(name, 0)
+                status["failures"] = found.failures.get(name, 0)
+            if not status:
+                continue
             await rt.api.patch_status("components", namespace, name, status)
+            if (kept := stats.book(rt, namespace).get(name)) is not None:
+                stats.export(namespace, name, kept)
         for name, change in transitions:
             entry = views.component(namespace, name)
             if entry is not None:
@@ -165,3 +173,5 @@ async def _wait(rt: Runtime, due: datetime | None) -> None:
 def _mark_all_dirty(rt: Runtime) -> None:
     for found in rt.books.values():
         found.mark_all_dirty()
+    for kept in rt.stats_books.values():
+        kept.mark_dirty(kept.stats)

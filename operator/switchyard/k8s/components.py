@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from switchyard.k8s import breakers
+from switchyard.k8s import breakers, stats
 from switchyard.k8s.entries import ComponentEntry, RuleEntry
 from switchyard.k8s.runtime import Runtime, Views
 from switchyard.logic.conditions import set_condition
@@ -66,6 +66,7 @@ async def reconcile_component(rt: Runtime, views: Views, entry: ComponentEntry, 
         "breaker": breakers.book(rt, namespace)
         .states.get(entry.ref.name, status.breaker)
         .model_dump(mode="json", by_alias=True),
+        **stats.wire(rt, namespace, entry.ref.name),  # a reset on a new spec lands with its observedGeneration
     }
     await rt.api.patch_status("components", namespace, entry.ref.name, patch)
     if not ready:

@@ -216,6 +216,14 @@ class PodEntry:
     containers: int = 1  # how many share the Pod's termination-message budget (an injected sidecar is one)
     running_since: datetime | None = None  # when the main container started (its `startedAt`), if it did
     staging_active: bool = False  # stage-out (a native sidecar) has not ended: it uploads once main has exited
+    finished_at: datetime | None = None  # when the main container ended (its terminated `finishedAt`), if it did
+
+    @property
+    def ran_seconds(self) -> float | None:
+        """The main container's run time (startedAt to finishedAt): not the Pod's scheduling or image pull."""
+        if self.running_since is None or self.finished_at is None:
+            return None
+        return max(0.0, (self.finished_at - self.running_since).total_seconds())
 
     def is_news(self, old: PodEntry | None) -> bool:
         """Whether this entry, replacing `old` (None: not seen before), is something a runner acts on: the
@@ -256,7 +264,7 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         return None
     status = body.get("status") or {}
     message, exit_code, reason, waiting, waiting_message = None, None, "", "", ""
-    running_since = None
+    running_since = finished_at = None
     for cs in status.get("containerStatuses") or []:
         if cs.get("name") != "main":
             continue
@@ -266,6 +274,7 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
             message = terminated.get("message") or ""
             exit_code = terminated.get("exitCode")
             reason = terminated.get("reason") or ""
+            finished_at = parse_time(terminated.get("finishedAt"))
         if waiting_state := state.get("waiting"):
             waiting = waiting_state.get("reason") or ""
             waiting_message = waiting_state.get("message") or ""
@@ -308,4 +317,5 @@ def pod_entry(body: Mapping[str, Any]) -> PodEntry | None:
         containers,
         running_since,
         staging_active,
+        finished_at,
     )

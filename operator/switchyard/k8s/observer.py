@@ -257,16 +257,19 @@ class JobObserver:
             return None
         seen.delete_jobs.append(entry.name)
         message = f"the container ran longer than timeoutSeconds ({limit}s)"
-        return JobResult(node, attempt, "Failed", entry.name, now, "DeadlineExceeded", message)
+        ran = (now - max(running)).total_seconds()
+        return JobResult(node, attempt, "Failed", entry.name, now, "DeadlineExceeded", message, ran_seconds=ran)
 
     def _main_ended(self, node: str, attempt: int, entry: JobEntry, pod: PodEntry, now: datetime) -> JobResult:
         message = pod.message or ""
+        ran = pod.ran_seconds
         if pod.exit_code != 0:
             reason = pod.reason or "Error"
-            return JobResult(node, attempt, "Failed", entry.name, now, reason, message or f"exit code {pod.exit_code}")
+            text = message or f"exit code {pod.exit_code}"
+            return JobResult(node, attempt, "Failed", entry.name, now, reason, text, ran_seconds=ran)
         if cut := truncation(message, pod.containers):
-            return JobResult(node, attempt, "Failed", entry.name, now, "OutputTruncated", cut)
-        return JobResult(node, attempt, "Succeeded", entry.name, now, "", message)
+            return JobResult(node, attempt, "Failed", entry.name, now, "OutputTruncated", cut, ran_seconds=ran)
+        return JobResult(node, attempt, "Succeeded", entry.name, now, "", message, ran_seconds=ran)
 
     async def _finished(
         self, node: str, attempt: int, entry: JobEntry, now: datetime, seen: Observation
@@ -318,9 +321,14 @@ class JobObserver:
                 blame=False,
                 infrastructure=True,
             )
+        ran = pod.ran_seconds if pod is not None else None
         if entry.state == "Succeeded" and pod is not None and (cut := truncation(message or "", pod.containers)):
-            return JobResult(node, attempt, "Failed", entry.name, entry.finished_at, "OutputTruncated", cut)
-        result = JobResult(node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "")
+            return JobResult(
+                node, attempt, "Failed", entry.name, entry.finished_at, "OutputTruncated", cut, ran_seconds=ran
+            )
+        result = JobResult(
+            node, attempt, entry.state, entry.name, entry.finished_at, entry.reason, message or "", ran_seconds=ran
+        )
         if self.artifacts is not None:
             if entry.state == "Succeeded":
                 return await self.artifacts.collect(result, pod)

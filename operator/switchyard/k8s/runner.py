@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from switchyard import metrics
-from switchyard.k8s import breakers, nodefeatures, notifications, prepare, slots, templates
+from switchyard.k8s import breakers, nodefeatures, notifications, prepare, slots, stats, templates
 from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble, open_store
 from switchyard.k8s.configmaps import HeldOutputs, Leftover, OwnedConfigMaps
 from switchyard.k8s.errors import not_found
@@ -42,6 +42,7 @@ from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.routing import RouteDecision
 from switchyard.logic.scheduler import JobResult, Launch, Plan, WorkflowRun
+from switchyard.logic.stats import learned_estimates
 from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
@@ -265,6 +266,7 @@ class WorkflowRunner:
             exit_nodes=[node.name for node in spec.on_exit],
         )
         run.slots = slots.book(self.rt, self.namespace)  # maxConcurrentRuns (`k8s.slots`)
+        run.stats = stats.book(self.rt, self.namespace)  # component statistics (`k8s.stats`)
         self.status.nodes = {}
         return run
 
@@ -276,13 +278,11 @@ class WorkflowRunner:
         return nodefeatures.RunContext(self.rt.api, self.namespace, self.name, self.held, read_input, params)
 
     def runtime_estimates(self, dag: Dag) -> dict[str, float]:
-        """Component -> its `runtimeEstimateSeconds`, for the order in which ready nodes start."""
+        """Component -> its `runtimeEstimateSeconds`, else its observed median run time (`status.stats`), for
+        the order in which ready nodes start."""
         entries = self.registry.specs(dag)
-        return {
-            name: e.spec.runtime_estimate_seconds
-            for name, e in entries.items()
-            if e.spec is not None and e.spec.runtime_estimate_seconds is not None
-        }
+        specs = {name: e.spec for name, e in entries.items() if e.spec is not None}
+        return learned_estimates(specs, {name: stats.current(self.rt, e) for name, e in entries.items()})
 
     def report_skipped_rules(self, decision: RouteDecision, now: datetime) -> None:
         """Each rule that failed to evaluate is a non-match, counted in a metric; its `RuleSkipped` Warning
@@ -402,8 +402,8 @@ class WorkflowRunner:
             self.writer.event(type_, reason, message)
             self.log.info(message, extra={"reason": reason})
         self.record_metrics(plan, seen.results)
-        if book.dirty or book.transitions:
-            self.rt.breaker_flush.set()
+        if book.dirty or book.transitions or stats.book(self.rt, self.namespace).dirty:
+            self.rt.breaker_flush.set()  # breakers and statistics (`k8s.breakers.flush`)
         self.refused.update(report.refused)
         self.facts.want(plan.wanted)
         wakes = [w for w in (plan.wake_at, seen.jobs.wake_at, written_by) if w is not None]

@@ -19,6 +19,7 @@ from switchyard.k8s.podevents import FailedCreate, Refusals
 from switchyard.logic.breaker import BreakerBook
 from switchyard.logic.ratelimit import EventRateLimiter
 from switchyard.logic.slots import SlotBook
+from switchyard.logic.stats import StatsBook
 from switchyard.models.labels import ANNOTATION_STOP, ANNOTATION_STOP_EXIT
 
 T = TypeVar("T")
@@ -115,6 +116,7 @@ class Runtime:
     wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
     books: dict[str, BreakerBook] = field(default_factory=dict)
     slot_books: dict[str, SlotBook] = field(default_factory=dict)  # namespace -> component slots (`k8s.slots`)
+    stats_books: dict[str, StatsBook] = field(default_factory=dict)  # namespace -> statistics (`k8s.stats`)
     rule_matches: dict[tuple[str, str], int] = field(default_factory=dict)
     breaker_flush: asyncio.Event = field(default_factory=asyncio.Event)
 

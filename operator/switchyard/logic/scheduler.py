@@ -22,6 +22,7 @@ from switchyard.logic.fanout import FanOuts
 from switchyard.logic.features import Defer, Expand, Settle, satisfies_dependents
 from switchyard.logic.foreach import output_key
 from switchyard.logic.runstate import DONE_OK, TERMINAL
+from switchyard.logic.stats import StatsBook
 from switchyard.logic.steps import PREVIEW, JobResult, JobState, Launch, Plan, preview, whole_seconds
 from switchyard.models.component import Backoff, ComponentSpec, FailureRecord
 
@@ -43,6 +44,7 @@ class WorkflowRun(FanOuts):
         super().__init__(*args, **kwargs)
         self.reruns: dict[str, int] = {}  # node -> runs again because a dependent found its artifacts bad
         self.slots: slots.SlotBook | None = None  # component slots (`maxConcurrentRuns`), set by the runner
+        self.stats: StatsBook | None = None  # component statistics (`logic.stats`), set by the runner
         self.slot_waiting: set[str] = set()  # nodes waiting for a slot: asked again each step
         # A restart may find a failure whose dependents were not marked yet: the first step reports them.
         self._carry = Plan()
@@ -282,6 +284,8 @@ class WorkflowRun(FanOuts):
         ran = status.fallback or self.dag.nodes[node].component
         if (spec := components.get(ran)) is not None:
             breakers.success(ran, spec.circuit_breaker, now, self.name, node)
+            if self.stats is not None and not result.cached:
+                self.stats.success(ran, result.ran_seconds, now)
         self.running.discard(node)
         self.rejections.pop(node, None)
         status.phase = "FellBack" if status.fallback else "Succeeded"
@@ -318,6 +322,8 @@ class WorkflowRun(FanOuts):
         if (spec := components.get(ran)) is not None and result.blame:
             record = FailureRecord(workflow=self.name, node=node, reason=reason, time=failed_at)
             breakers.failure(ran, spec.circuit_breaker, now, record)
+            if self.stats is not None:
+                self.stats.failure(ran, result.ran_seconds, now)
         else:
             breakers.release(ran, self.name, node)
         self.running.discard(node)

@@ -55,6 +55,8 @@ class JobResult:
     # attempt, its own keys) and this node waits for it, as if the dependency had lost its output
     upstream_lost: str | None = None
     cached: bool = False  # Succeeded only: taken from the result cache, no Job ran (reason Cached)
+    # Succeeded/Failed: the main container's run time (its startedAt to finishedAt), for component statistics
+    ran_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from switchyard.models.common import (
     StatusModel,
     Timestamp,
 )
+from switchyard.models.stats import ComponentStats
 
 # int-or-string on the wire; kept as a string, the form a Pod's resources take (`1` -> "1").
 Quantity = Annotated[
@@ -292,4 +293,9 @@ class ComponentStatus(StatusModel):
     )
     waiting: Annotated[int, Field(ge=0)] | None = Field(
         default=None, description="With `maxConcurrentRuns`: ready nodes waiting for one of them to end."
+    )
+    stats: ComponentStats | None = Field(
+        default=None,
+        description="Run statistics the operator keeps from the Jobs it sees finish: counts, recent failure rate, "
+        "run time percentiles; reset when the spec changes.",
     )

@@ -147,6 +147,10 @@ COMPONENT = Kind(
     columns=(
         PrinterColumn("Image", ".spec.image"),
         PrinterColumn("Breaker", ".status.breaker.state"),
+        PrinterColumn("Running", ".status.running", "integer"),
+        PrinterColumn("Waiting", ".status.waiting", "integer"),
+        PrinterColumn("Failure-Rate", ".status.stats.failureRate", "number"),
+        PrinterColumn("P50", ".status.stats.duration.p50", "number", priority=1),
         PrinterColumn("Runs", ".status.runs", "integer", priority=1),
         PrinterColumn("Failures", ".status.failures", "integer", priority=1),
         AGE,
