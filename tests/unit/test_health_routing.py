@@ -21,7 +21,9 @@ from switchyard.logic.health import (
     from_status,
 )
 from switchyard.logic.routing import compile_rule, component_names, health_wanted, route
+from switchyard.models.component import ComponentStatus
 from switchyard.models.routing import Alternative, RoutingRuleSpec, RuleNodeSpec
+from switchyard.models.stats import ComponentStats, DurationStats
 from switchyard.models.workflow import NodeSpec
 
 FACTS = analyse_input('{"kind": "order"}', "application/json")
@@ -259,3 +261,13 @@ def test_the_worker_pool_routes_with_health_the_same() -> None:
         assert missing.rule == "normal" and "no Component 'primary'" in missing.skipped[0]
     finally:
         pool.close()
+
+
+def test_health_reads_what_the_operator_writes_as_status_stats() -> None:
+    status = ComponentStatus(
+        stats=ComponentStats(runs=10, failures=5, failure_rate=0.5, duration=DurationStats(p50=2, p90=4, p99=5))
+    )
+    health = from_status(status.model_dump(mode="json", by_alias=True, exclude_none=True))
+    assert (health.failure_rate, health.runs, health.p50, health.p90, health.p99) == (0.5, 10, 2.0, 4.0, 5.0)
+    before_first_success = ComponentStatus(stats=ComponentStats(runs=2, failures=2, failure_rate=1.0))
+    assert from_status(before_first_success.model_dump(mode="json", by_alias=True, exclude_none=True)).p50 is None
