@@ -10,7 +10,8 @@ as each finishes), so completions per minute reflect what routing costs:
 - `breaker`: a rule `components["ocr-a"].breaker == "Open"` -> `[ocr-b]` above the static one (item 2).
 - `cost`: one rule with `alternatives: [[ocr-a], [ocr-b]]`, the cheaper by the statistics (item 3).
 
-Every component: 2 retries (0.5 s apart), breaker opening after 3 consecutive failures for 10 s, no fallback.
+Every component: its true run time as `runtimeEstimateSeconds`, 2 retries (0.5 s apart), a breaker opening after
+3 consecutive failures for 10 s, no fallback.
 Measured per namespace and phase (healthy / degraded / recovered): Workflows Succeeded per minute, Workflows
 Failed, failed ocr-a attempts (failures seen), and which component ran. Run: `python bench/health.py`.
 """
@@ -45,6 +46,7 @@ def component(name: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {
             "image": "example.com/ocr:1",
+            "runtimeEstimateSeconds": SECONDS[name],  # what costs use before the first statistics
             "retry": {"limit": 2, "backoff": {"initialSeconds": 0.5, "factor": 1, "maxSeconds": 0.5}},
             "circuitBreaker": {"failureThreshold": 3, "openSeconds": 10},
         },

@@ -76,6 +76,10 @@ def test_component_cost() -> None:
     assert component_cost(ComponentHealth(runtime_estimate=6.0))[0] == 6.0  # no stats: the user's estimate
     assert component_cost(ComponentHealth())[0] == 0.0  # nothing known
     assert component_cost(None)[0] == 0.0
+    half_open = ComponentHealth(breaker="HalfOpen", p50=1.0)
+    assert component_cost(half_open)[0] == 1.0  # a trial slot is free: the next run is the trial
+    taken = ComponentHealth(breaker="HalfOpen", p50=1.0, admitting=False)
+    assert component_cost(taken) == (math.inf, "breaker HalfOpen, its trial runs taken")
 
 
 def chain(*components: str) -> tuple[list[object], dict[str, tuple[str, ...]]]:

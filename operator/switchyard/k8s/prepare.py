@@ -94,10 +94,10 @@ class Registry:
         return set(self.listed)
 
     def health(
-        self, wanted: frozenset[str] | None, breakers: Mapping[str, str] | None = None
+        self, wanted: frozenset[str] | None, breakers: Mapping[str, tuple[str, bool]] | None = None
     ) -> dict[str, ComponentHealth]:
         """The health of the named Components that exist (None: all of them), for routing. `breakers`: the
-        operator's breaker book's states (fresher than the persisted status), by component."""
+        operator's breaker book (fresher than the persisted status): (state, admitting a run now) by component."""
         names = self.names() if wanted is None else {name for name in wanted if self.entry(name) is not None}
         found: dict[str, ComponentHealth] = {}
         for name in sorted(names):
@@ -105,11 +105,13 @@ class Registry:
             if entry is None:
                 continue
             spec = entry.spec
+            state, admitting = (breakers or {}).get(name, (None, True))
             found[name] = health_from_status(
                 entry.health,
-                (breakers or {}).get(name),
+                state,
                 retry_limit=spec.retry.limit if spec is not None else 0,
                 runtime_estimate=spec.runtime_estimate_seconds if spec is not None else None,
+                admitting=admitting,
             )
         return found
 
@@ -372,11 +374,11 @@ async def plan_start(
     artifacts: RunArtifacts | None,
     now: datetime,
     params: Mapping[str, str] | None = None,
-    breakers: Mapping[str, str] | None = None,
+    breakers: Mapping[str, tuple[str, bool]] | None = None,
 ) -> StartPlan:
     """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes.
     `params`: a WorkflowTemplate run's parameter values, which RoutingRules read as `params`.
-    `breakers`: the breaker book's states now, by component (what RoutingRules read as `components.NAME.breaker`)."""
+    `breakers`: the breaker book now, by component: (state, admitting a run), see `k8s.breakers.states`."""
     meta = body["metadata"]
     data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
     labels = dict(meta.get("labels") or {})

@@ -29,6 +29,7 @@ class ComponentHealth:
     p99: float | None = None
     retry_limit: int = 2
     runtime_estimate: float | None = None
+    admitting: bool = True  # False: HalfOpen with every trial slot taken (a node would fail CircuitOpen now)
 
     def cel(self) -> dict[str, Any]:
         """`components.NAME` as CEL sees it; an unknown duration is 0.0 (so comparisons never error)."""
@@ -50,10 +51,12 @@ def from_status(
     breaker: str | None = None,
     retry_limit: int = 2,
     runtime_estimate: float | None = None,
+    admitting: bool = True,
 ) -> ComponentHealth:
     """A Component's health from its status dict (camelCase, as the API holds it):
     `stats: {runs, failures, failureRate, duration: {p50, p90, p99}}` and `breaker.state`. `breaker`: a fresher
-    state (the operator's breaker book) overriding the status. Anything missing or malformed is unknown."""
+    state (the operator's breaker book) overriding the status; `admitting`: whether it would let a run start now
+    (False: HalfOpen with its trial slots taken). Anything missing or malformed is unknown."""
     status = status if isinstance(status, Mapping) else {}
     stats = status.get("stats")
     stats = stats if isinstance(stats, Mapping) else {}
@@ -73,6 +76,7 @@ def from_status(
         p99=_number(duration.get("p99")),
         retry_limit=retry_limit,
         runtime_estimate=runtime_estimate,
+        admitting=admitting,
     )
 
 
@@ -95,11 +99,14 @@ def expected_attempts(failure_rate: float, retry_limit: int) -> float:
 
 def component_cost(health: ComponentHealth | None) -> tuple[float, str]:
     """(expected seconds, how) of one run of a component: its p50 (else runtimeEstimateSeconds, else 0) times
-    its expected attempts; infinite while its breaker is Open. An unknown component costs 0."""
+    its expected attempts; infinite while its breaker is Open, or HalfOpen with its trial slots taken (a node
+    would fail CircuitOpen). An unknown component costs 0."""
     if health is None:
         return 0.0, "unknown component: 0s"
     if health.breaker == "Open":
         return math.inf, "breaker Open"
+    if not health.admitting:
+        return math.inf, "breaker HalfOpen, its trial runs taken"
     if health.p50 is not None:
         base, source = health.p50, "p50"
     elif health.runtime_estimate is not None:
