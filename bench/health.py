@@ -1,10 +1,10 @@
 """Health-aware routing under a degrading component (issue 24 item 5, second half), in one run of the e2e harness.
 
 The real operator process, the emulated API server and the job simulator (bench/e2e.py's pieces). Two
-alternative components do the same work: `ocr-a` (1.0 s a run) and `ocr-b` (1.6 s). From `--degrade-at` to
-`--recover-at` seconds into the run, half of ocr-a's runs fail (seeded random); before and after, none do. Three
-namespaces run side by side on the same timeline, each keeping `--in-flight` routed Workflows going (a new one
-as each finishes), so completions per minute reflect what routing costs:
+alternative components do the same work: `ocr-a` (1.0 s a run) and `ocr-b` (1.6 s, `--b-seconds`). From
+`--degrade-at` to `--recover-at` seconds into the run, half of ocr-a's runs fail (seeded random); before and
+after, none do. Three namespaces run side by side on the same timeline, each keeping `--in-flight` routed
+Workflows going (a new one as each finishes), so completions per minute reflect what routing costs:
 
 - `static`: one RoutingRule, always `[ocr-a]`.
 - `breaker`: a rule `components["ocr-a"].breaker == "Open"` -> `[ocr-b]` above the static one (item 2).
@@ -100,14 +100,18 @@ def main() -> int:
     parser.add_argument("--recover-at", type=float, default=80.0)
     parser.add_argument("--in-flight", type=int, default=3, help="routed Workflows kept running per namespace")
     parser.add_argument("--seed", type=int, default=24)
+    parser.add_argument("--b-seconds", type=float, default=1.6, help="ocr-b's run time (ocr-a: 1.0 s)")
     args = parser.parse_args()
+    SECONDS["ocr-b"] = args.b_seconds
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="switchyard-health-"))
-    finished: dict[str, list[tuple[str, float, str, str | None]]] = {m: [] for m in MODES}  # phase, at, outcome
+    # (phase, at, phase of the Workflow, reason of its failed node) per finished Workflow
+    finished: dict[str, list[tuple[str, float, str, str | None]]] = {m: [] for m in MODES}
     with EmulatedCluster(crd_paths=e2e.CRDS, namespaces=list(MODES)) as cluster:
         kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig", namespace=MODES[0])
         operator = OperatorProcess(kubeconfig, workdir / "operator.log", namespaces=MODES).start()
         degrading = Degrading(args.degrade_at, args.recover_at, args.seed)
         sim = JobSimulator(kubeconfig, rule=degrading, delay=0.0)
+        sampled: dict[str, dict[str, Any]] = {}  # ocr-a's health in each namespace as the degradation ends
         try:
             operator.wait_ready(timeout=60)
             for mode in MODES:
@@ -120,14 +124,24 @@ def main() -> int:
             serial = collections.Counter[str]()
             running: dict[str, set[str]] = {m: set() for m in MODES}
             while time.monotonic() - started < args.seconds and operator.alive:
+                if not sampled and time.monotonic() - started >= args.recover_at:
+                    for mode in MODES:
+                        status = (cluster.get(f"{API}/components", "ocr-a", mode) or {}).get("status") or {}
+                        stats = status.get("stats") or {}
+                        sampled[mode] = {
+                            "failureRate": stats.get("failureRate"),
+                            "runs": stats.get("runs"),
+                            "breaker": (status.get("breaker") or {}).get("state"),
+                        }
                 for mode in MODES:
                     for name in list(running[mode]):
                         obj = cluster.get(f"{API}/workflows", name, mode) or {}
                         status = obj.get("status") or {}
                         if status.get("phase") in ("Succeeded", "Failed", "Invalid"):
                             at = time.monotonic() - started
-                            route = (status.get("route") or {}).get("path") or ["?"]
-                            finished[mode].append((degrading.phase(at), at, status["phase"], route[0]))
+                            nodes = (status.get("nodes") or {}).values()
+                            why = next((n.get("reason") for n in nodes if n.get("phase") == "Failed"), None)
+                            finished[mode].append((degrading.phase(at), at, status["phase"], why))
                             running[mode].discard(name)
                     while len(running[mode]) < args.in_flight:
                         serial[mode] += 1
@@ -139,6 +153,7 @@ def main() -> int:
             sim.stop()
             operator.stop()
     report(finished, degrading, args)
+    print(f"ocr-a at {args.recover_at:.0f} s (end of the degradation): {json.dumps(sampled)}")
     return 0
 
 
@@ -164,8 +179,9 @@ def report(finished: dict[str, list[tuple[str, float, str, str | None]]], degrad
         ok = sum(1 for f in finished[mode] if f[2] == "Succeeded")
         failed = sum(1 for f in finished[mode] if f[2] != "Succeeded")
         a_failed = sum(1 for r in degrading.runs if r[0] == mode and r[1] == "ocr-a" and not r[3])
-        totals[mode] = {"ok_per_min": ok / args.seconds * 60, "failed": failed, "a_failed": a_failed}
-        print(f"{mode:8} {'all':10} {totals[mode]['ok_per_min']:7.1f} {failed:9d} {a_failed:8d}")
+        reasons = collections.Counter(f[3] or "?" for f in finished[mode] if f[2] != "Succeeded")
+        totals[mode] = {"ok_per_min": round(ok / args.seconds * 60, 1), "failed": failed, "a_failed": a_failed}
+        print(f"{mode:8} {'all':10} {totals[mode]['ok_per_min']:7.1f} {failed:9d} {a_failed:8d}  {dict(reasons)}")
     print(json.dumps(totals))
 
 
