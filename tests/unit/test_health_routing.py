@@ -9,6 +9,7 @@ import math
 import pytest
 
 from switchyard.celpool import RuleEvaluatorPool, route_input
+from switchyard.k8s.prepare import route_status, routed_nodes
 from switchyard.logic.analysis import analyse_input
 from switchyard.logic.celcheck import check_static
 from switchyard.logic.dag import Dag
@@ -24,7 +25,7 @@ from switchyard.logic.routing import compile_rule, component_names, health_wante
 from switchyard.models.component import ComponentStatus
 from switchyard.models.routing import Alternative, RoutingRuleSpec, RuleNodeSpec
 from switchyard.models.stats import ComponentStats, DurationStats
-from switchyard.models.workflow import NodeSpec
+from switchyard.models.workflow import NodeSpec, WorkflowSpec
 
 FACTS = analyse_input('{"kind": "order"}', "application/json")
 OPEN = ComponentHealth(breaker="Open")
@@ -275,3 +276,18 @@ def test_health_reads_what_the_operator_writes_as_status_stats() -> None:
     assert (health.failure_rate, health.runs, health.p50, health.p90, health.p99) == (0.5, 10, 2.0, 4.0, 5.0)
     before_first_success = ComponentStatus(stats=ComponentStats(runs=2, failures=2, failure_rate=1.0))
     assert from_status(before_first_success.model_dump(mode="json", by_alias=True, exclude_none=True)).p50 is None
+
+
+def test_the_recorded_route_resumes_the_chosen_alternative() -> None:
+    decision = route(FACTS, [ALTERNATIVES], None, analysis=False, health={"primary": OPEN})
+    status = route_status(decision)
+    wire = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert wire["chosen"] == 1 and wire["summary"] == "rule ocr (alternative 2)"
+    assert wire["alternatives"][0] == {
+        "index": 0,
+        "components": ["primary", "post"],
+        "detail": "primary: breaker Open; post: unknown component: 0s",
+    }
+    assert wire["alternatives"][1]["estimateSeconds"] == 0.0
+    again = type(status).model_validate(wire)  # after a restart: the run goes on with what was chosen
+    assert [n.name for n in routed_nodes(WorkflowSpec.model_validate({"input": {"data": "x"}}), again)] == ["b", "p"]
