@@ -101,3 +101,27 @@ def test_an_open_breaker_makes_the_second_alternative_win(kube: Kube, sim: JobSi
     assert "alternative 2 (backup->post: 30s" in route["reason"] and "breaker Open" in route["reason"]
     assert route["nodes"][0]["name"] == "b"
     assert runs.of("after") == ["backup", "post"]
+
+
+def test_a_rule_reads_the_failure_rate_the_operator_observed(kube: Kube, sim: JobSimulator) -> None:
+    sim.rule = runs = Runs()
+    kube.component("primary", retry={"limit": 0}, circuitBreaker={"failureThreshold": 100})
+    kube.component("backup")
+    kube.create(
+        "RoutingRule", "flaky", {"priority": 10, "when": "components.primary.failureRate > 0.4", "path": ["backup"]}
+    )
+    kube.create("RoutingRule", "normal", {"when": "true", "path": ["primary"]})
+    kube.create("Workflow", "first", {"input": {"data": "x"}})
+    assert kube.wait_phase("first", "Failed")["route"]["rule"] == "normal"  # no statistics yet: rate 0
+    wait_for(
+        lambda: (kube.status("Component", "primary").get("stats") or {}).get("failureRate") == 1.0,
+        20,
+        what="status.stats.failureRate 1.0",
+    )
+    kube.create("Workflow", "second", {"input": {"data": "x"}})
+    route = kube.wait_phase("second", "Succeeded")["route"]
+    assert (route["rule"], route["reason"]) == (
+        "flaky",
+        "components.primary.failureRate > 0.4 (primary.failureRate=1.0)",
+    )
+    assert runs.of("second") == ["backup"]
