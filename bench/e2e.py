@@ -9,7 +9,8 @@ histogram (p50/p95/p99, interpolated in buckets as Prometheus' histogram_quantil
 the simulator sees (dependent's Job started - last dependency's Job finished), API requests, operator
 RSS peak (VmHWM) and CPU, the Workflow object size against the ~1.5 MiB etcd limit (managedFields included:
 the Workflow is created as `kubectl create` would, with a field manager) and the bytes its writes made etcd
-store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTES_PER_SECOND`.
+store per second (the emulator's `ApiServer.written`) against `WRITE_BUDGET_BYTES_PER_SECOND`, and the Component
+status writes (breaker counters and statistics, batched).
 `--workflows N` instead runs N small Workflows at once (`--workflow-nodes M`, default 20: a random layered DAG of
 width 5), the "many workflows" scale case. Per run it also prints the operator's cost ratios: CPU per Job
 created (ms), API requests per node, RSS peak.
@@ -103,6 +104,7 @@ class Result:
     peak_object_bytes: int = 0
     written_bytes: int = 0  # what the Workflows' writes made etcd store (every write stores the whole object)
     writes: int = 0
+    component_writes: int = 0  # Component status patches (breaker counters and statistics, batched)
     workflows: int = 1
     problems: list[str] = field(default_factory=list)
 
@@ -138,6 +140,9 @@ def record_writes(result: Result, cluster: EmulatedCluster) -> None:
         keys = [k for k in log.bytes if k.startswith(f"switchyard.dev/workflows/{NAMESPACE}/")]
         result.written_bytes = sum(log.bytes[k] for k in keys)
         result.writes = sum(log.writes[k] for k in keys)
+        result.component_writes = sum(
+            n for k, n in log.writes.items() if k.startswith(f"switchyard.dev/components/{NAMESPACE}/")
+        )
 
 
 def histogram_quantiles(metrics_text: str, name: str, qs: tuple[float, ...]) -> dict[str, float]:
@@ -477,7 +482,8 @@ def print_tables(results: list[Result]) -> None:
             f"| {fmt(r.operator_cpu / r.bench_cpu, 3) if r.bench_cpu else '-'} |"
         )
     for r in results:
-        print(f"\n{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
+        print(f"\n{r.dag}: {r.component_writes} Component writes (breaker and statistics) for {r.jobs_created} Jobs")
+        print(f"{r.dag}: requests " + ", ".join(f"{k} {n}" for k, n in r.top_requests))
         if r.job_reads:
             print(f"{r.dag}: Job reads by the observer " + ", ".join(f"{k} {n}" for k, n in r.job_reads.items()))
 

@@ -92,6 +92,7 @@ def test_a_spec_change_resets_the_stats_with_an_event(
     assert event.type == "Normal" and "forgot 3 runs (1 failed)" in event.message, event.message
     stats = wait_for(lambda: (s := stats_of(kube, "proc")).get("runs") == 0 and s, 15, what="stats reset")
     assert stats["failureRate"] == 0 and stats.get("window", {}).get("outcomes", "") == ""
+    assert "duration" not in stats and "lastUpdated" not in stats, stats  # nothing of the old spec's runs
     kube.create("Workflow", "w2", fan("proc", ["c"]))
     kube.wait_phase("w2", "Succeeded", timeout=30)
     wait_for(lambda: stats_of(kube, "proc").get("runs") == 1, 15, what="the new spec's first run")

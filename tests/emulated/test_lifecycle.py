@@ -70,7 +70,8 @@ spec:
     short = kubectl(kubeconfig, "get", "sywf", *ns)
     assert "kubectl-demo" in short.stdout
     comps = kubectl(kubeconfig, "get", "components", *ns)
-    assert comps.stdout.splitlines()[0].split() == ["NAME", "IMAGE", "BREAKER", "AGE"]
+    columns = ["NAME", "IMAGE", "BREAKER", "RUNNING", "WAITING", "FAILURE-RATE", "AGE"]
+    assert comps.stdout.splitlines()[0].split() == columns
     assert comps.stdout.splitlines()[1].split()[:3] == ["proc", "example.com/proc:1", "Closed"]
     events = kubectl(kubeconfig, "get", "events", *ns)
     assert "Succeeded" in events.stdout and "Started" in events.stdout

@@ -48,7 +48,8 @@ def wire(rt: Runtime, namespace: str, name: str) -> dict[str, Any]:
     stats = found.get(name) if found is not None else None
     if stats is None:
         return {}
-    return {"stats": stats.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    # unset fields as null: a merge patch removes them (a reset's duration must not survive in status)
+    return {"stats": stats.model_dump(mode="json", by_alias=True)}
 
 
 def component_changed(rt: Runtime, entry: ComponentEntry, emit: Emit) -> None:
@@ -63,7 +64,7 @@ def component_changed(rt: Runtime, entry: ComponentEntry, emit: Emit) -> None:
         return
     export(entry.ref.namespace, entry.ref.name, found.stats[entry.ref.name])
     message = (
-        f"statistics reset: the component changed (generation {entry.generation}); "
+        f"statistics reset for the new spec (generation {entry.generation}): "
         f"forgot {old.runs} run{'s' if old.runs != 1 else ''} ({old.failures} failed)"
     )
     emit(entry.ref.body(), "Normal", "StatisticsReset", message)
