@@ -4,6 +4,7 @@ rule's `alternatives` chosen by expected cost, against the real operator with a 
 from __future__ import annotations
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
 from tests.emulated.conftest import Kube, wait_for
@@ -125,3 +126,21 @@ def test_a_rule_reads_the_failure_rate_the_operator_observed(kube: Kube, sim: Jo
         "components.primary.failureRate > 0.4 (primary.failureRate=1.0)",
     )
     assert runs.of("second") == ["backup"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"when": "true", "path": ["a"], "alternatives": [{"path": ["b"]}]},
+            "a RoutingRule needs exactly one of a non-empty path, nodes or alternatives",
+        ),
+        ({"when": "true", "alternatives": [{}]}, "an alternative needs exactly one of a non-empty path or nodes"),
+    ],
+)
+def test_the_api_server_refuses_alternatives_with_a_path_or_an_empty_one(
+    kube: Kube, spec: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ApiException) as refused:
+        kube.create("RoutingRule", "bad", spec)
+    assert refused.value.status == 422 and message in str(refused.value.body)
