@@ -21,7 +21,7 @@ from switchyard.logic.health import (
     expected_attempts,
     from_status,
 )
-from switchyard.logic.routing import compile_rule, component_names, health_wanted, route
+from switchyard.logic.routing import compile_rule, component_facts, component_names, health_wanted, route
 from switchyard.models.component import ComponentStatus
 from switchyard.models.routing import Alternative, RoutingRuleSpec, RuleNodeSpec
 from switchyard.models.stats import ComponentStats, DurationStats
@@ -291,3 +291,11 @@ def test_the_recorded_route_resumes_the_chosen_alternative() -> None:
     assert wire["alternatives"][1]["estimateSeconds"] == 0.0
     again = type(status).model_validate(wire)  # after a restart: the run goes on with what was chosen
     assert [n.name for n in routed_nodes(WorkflowSpec.model_validate({"input": {"data": "x"}}), again)] == ["b", "p"]
+
+
+def test_the_reason_shows_each_component_fact_read() -> None:
+    components = {"a": {"breaker": "Open", "failureRate": 0.5, "duration": {"p90": 3.0}}}
+    when = (
+        'components.a.breaker.startsWith("O") && components["a"].duration.p90 > 1.0 && components.b.failureRate > 0.1'
+    )
+    assert component_facts(when, components) == ["a.breaker=Open", "a.duration.p90=3.0", "b=missing"]

@@ -266,9 +266,12 @@ def component_facts(when: str, components: Mapping[str, Any]) -> list[str]:
         if value is None:
             facts[f"{name}=missing"] = None
             continue
-        fields = _FIELD.findall(trail)
-        for key in fields:
-            value = value.get(key) if isinstance(value, Mapping) else None
+        fields: list[str] = []
+        for key in _FIELD.findall(trail):  # up to a method call (`.breaker.startsWith`) or an unknown key
+            if not isinstance(value, Mapping) or key not in value:
+                break
+            value = value[key]
+            fields.append(key)
         if fields:
             shown = value if isinstance(value, str) else _show(value)
             facts[f"{name}.{'.'.join(fields)}={shown}"] = None
