@@ -38,7 +38,10 @@ def test_admission_refuses_unbounded_rules(kube: Kube, when: str, message: str) 
     ("when", "message"),
     [
         ("input.sizee > 100", "CEL check error: unknown field input.sizee (did you mean input.size?)"),
-        ('payload.kind == "order"', "CEL check error: unknown variable payload: the variables are input, params"),
+        (
+            'payload.kind == "order"',
+            "CEL check error: unknown variable payload: the variables are input, params, components",
+        ),
         ("input.size", "CEL check error: the expression yields an int, not bool: it can never match"),
         (
             # nested 4 deep with `)` in between: past the CRD's textual rule, caught by the operator

@@ -283,6 +283,33 @@ def test_route_uses_the_namespaces_rules_without_rules_dir(
     assert "Route: rule big: numeric-processor" in lines
 
 
+def test_route_reads_the_namespaces_component_health(
+    kube: Kube,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: pathlib.Path,
+) -> None:
+    kube.component("primary", runtimeEstimateSeconds=5)
+    kube.component("backup", runtimeEstimateSeconds=9)
+    rule = {
+        "when": "components.primary.breaker != 'Open'",
+        "alternatives": [{"path": ["primary"]}, {"path": ["backup"]}],
+    }
+    kube.create("RoutingRule", "pick", rule)
+    kube.create("RoutingRule", "ghost", {"priority": 5, "when": "components.nosuch.failureRate > 0.5", "path": ["x"]})
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(
+        "apiVersion: switchyard.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec: {input: {data: 'x'}}\n"
+    )
+    code, out, err = cli(kubeconfig, kube, capsys, "route", str(manifest))
+    assert code == 0, err
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert any(line.startswith("ghost 5 ⚠ skipped no Component 'nosuch' in the namespace") for line in lines), lines
+    assert "Route: rule pick: primary" in lines
+    assert any("alternative 1 (primary: 5s; primary: estimate 5s) over 2 (backup: 9s" in line for line in lines), lines
+
+
 def workflow_doc(name: str, nodes: list[dict[str, Any]], labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "switchyard.dev/v1alpha1",

@@ -34,8 +34,8 @@ def compile_error(when: str) -> str | None:
 @pytest.mark.parametrize(
     ("when", "message"),
     [
-        ("payload.size > 3", "unknown variable payload: the variables are input, params"),
-        ("inptu.size > 3", "unknown variable inptu (did you mean input?): the variables are input, params"),
+        ("payload.size > 3", "unknown variable payload: the variables are input, params, components"),
+        ("inptu.size > 3", "unknown variable inptu (did you mean input?): the variables are input, params, components"),
         ("input.sizee > 100", "unknown field input.sizee (did you mean input.size?)"),
         ('input["isjson"]', "unknown field input.isjson (did you mean input.isJson?)"),
         ("has(input.contenttype)", "unknown field input.contenttype (did you mean input.contentType?)"),
@@ -51,7 +51,10 @@ def compile_error(when: str) -> str | None:
         ("!input.data", "the operand of ! is a string, not bool"),
         ("input.data ? true : false", "the condition of ?: is a string, not bool"),
         ("input.data.length > 3", "cannot select field 'length' of a string"),
-        ("input.json.items.all(i, i.qty > 0 && payload)", "unknown variable payload: the variables are input, params"),
+        (
+            "input.json.items.all(i, i.qty > 0 && payload)",
+            "unknown variable payload: the variables are input, params, components",
+        ),
         ("input.json.items.exists(i, i.qty > input.sise)", "unknown field input.sise (did you mean input.size?)"),
         (
             nested_all(MAX_MACRO_NESTING + 1),

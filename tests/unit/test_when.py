@@ -51,7 +51,9 @@ def test_syntax_errors_and_length() -> None:
 
 
 def test_routing_rules_see_input_and_params_but_no_upstream() -> None:
-    assert check_static("upstream.load.phase == 'x'") == ("unknown variable upstream: the variables are input, params")
+    assert check_static("upstream.load.phase == 'x'") == (
+        "unknown variable upstream: the variables are input, params, components"
+    )
     assert check_static("params.tier == 'gold' && input.size > 3") is None
     assert check_static("params.tier + 1 > 3") is None  # a parameter's value is a string, but params is a map
 

@@ -15,6 +15,7 @@ import pykube
 import requests
 
 from switchyard.cli.actions import retry_body, stop_patch
+from switchyard.logic.health import ComponentHealth, from_status
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import ANNOTATION_STOP, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
 
@@ -153,6 +154,23 @@ class Cluster:
         return {
             item.name: ((item.obj.get("status") or {}).get("breaker") or {}).get("state", "Closed") for item in items
         }
+
+    def component_health(self) -> dict[str, ComponentHealth]:
+        """Each Component's health as its status records it (breaker, `status.stats`), for `switchyard route`."""
+        items = self._call("components", lambda: list(Component.objects(self.api).filter(namespace=self.namespace)))
+        found: dict[str, ComponentHealth] = {}
+        for item in items:
+            spec = item.obj.get("spec") or {}
+            retry = spec.get("retry")
+            limit = retry.get("limit", 2) if isinstance(retry, Mapping) else 2
+            limit = limit if isinstance(limit, int) else 2
+            estimate = spec.get("runtimeEstimateSeconds")
+            found[item.name] = from_status(
+                item.obj.get("status"),
+                retry_limit=limit,
+                runtime_estimate=float(estimate) if isinstance(estimate, int | float) else None,
+            )
+        return found
 
     def component_names(self) -> set[str]:
         items = self._call("components", lambda: list(Component.objects(self.api).filter(namespace=self.namespace)))

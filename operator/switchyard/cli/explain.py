@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from switchyard.logic.analysis import analyse_input
 from switchyard.logic.errors import InvalidSpec
-from switchyard.logic.routing import CompiledRule, RouteDecision, compile_rule, route
+from switchyard.logic.health import ComponentHealth
+from switchyard.logic.routing import CompiledRule, RouteDecision, compile_rule, health_wanted, route
 from switchyard.models.routing import RoutingRuleSpec
 from switchyard.models.workflow import WorkflowObjectSpec
 
@@ -83,9 +84,17 @@ def compile_rules(objects: Sequence[Mapping[str, Any]]) -> tuple[list[CompiledRu
     return compiled, invalid
 
 
-def explain(routing_input: RoutingInput, rules: Sequence[CompiledRule]) -> Explanation:
-    """Evaluate every rule on its own (priority desc, then name), then route as the operator does."""
+def explain(
+    routing_input: RoutingInput,
+    rules: Sequence[CompiledRule],
+    health: Mapping[str, ComponentHealth] | None = None,
+) -> Explanation:
+    """Evaluate every rule on its own (priority desc, then name), then route as the operator does.
+    `health`: the Components' health (`components.NAME`); by default every Component the rules name reads as
+    healthy with no statistics (Closed, failureRate 0, durations 0: alternatives cost their estimates, else 0)."""
     facts = analyse_input(routing_input.data, routing_input.content_type, routing_input.labels)
+    if health is None:
+        health = {name: ComponentHealth() for name in sorted(health_wanted(rules) or ())}
     selector = routing_input.selector
     results: list[RuleResult] = []
     for rule in sorted(rules, key=lambda r: (-r.priority, r.name)):
@@ -96,7 +105,7 @@ def explain(routing_input: RoutingInput, rules: Sequence[CompiledRule]) -> Expla
         if rule.error is not None:
             results.append(RuleResult(rule.name, rule.priority, "invalid", rule.error))
             continue
-        alone = route(facts, [rule], None, analysis=True)
+        alone = route(facts, [rule], None, analysis=True, health=health)
         if alone.source == "Rule":
             results.append(RuleResult(rule.name, rule.priority, "matched", alone.reason))
         elif alone.skipped:
@@ -105,7 +114,7 @@ def explain(routing_input: RoutingInput, rules: Sequence[CompiledRule]) -> Expla
         else:
             results.append(RuleResult(rule.name, rule.priority, "false", rule.when))
     try:
-        decision = route(facts, rules, selector, routing_input.analysis)
+        decision = route(facts, rules, selector, routing_input.analysis, health=health)
     except InvalidSpec as invalid:
         return Explanation(results, None, invalid.message, routing_input.explicit)
     results = [RuleResult(r.name, r.priority, r.outcome, r.detail, chosen=decision.rule == r.name) for r in results]

@@ -19,6 +19,7 @@ from switchyard.cli import explain as explaining
 from switchyard.cli.main import _cluster_call, _settings, app, err, fail, out, show
 from switchyard.cli.validate import load, validate, yaml_files
 from switchyard.logic.analysis import analyse_input
+from switchyard.logic.health import ComponentHealth
 
 OUTCOME_SYMBOLS = {"matched": "✔", "false": "✖", "skipped": "⚠", "not selected": "○", "invalid": "⚠"}
 
@@ -51,10 +52,15 @@ def _rules(ctx: typer.Context, rules: pathlib.Path | None, in_file: list[dict[st
     return [*in_file, *found]
 
 
-def _explain(routing_input: explaining.RoutingInput, rule_objects: list[dict[str, Any]]) -> str | None:
-    """Print the rules' results and the route; the error when there is no route."""
+def _explain(
+    routing_input: explaining.RoutingInput,
+    rule_objects: list[dict[str, Any]],
+    health: Mapping[str, ComponentHealth] | None = None,
+) -> str | None:
+    """Print the rules' results and the route; the error when there is no route. `health`: the namespace's
+    Components (None: every Component the rules name reads as healthy, without statistics)."""
     compiled, invalid = explaining.compile_rules(rule_objects)
-    explanation = explaining.explain(routing_input, compiled)
+    explanation = explaining.explain(routing_input, compiled, health)
     facts = analyse_input(routing_input.data, routing_input.content_type, routing_input.labels)
     out.print(
         f"Input: {facts.size} bytes, {facts.content_type}, isJson={str(facts.is_json).lower()}, "
@@ -101,6 +107,7 @@ def route_command(
     several = len(workflows) > 1
     problems = 0
     loaded: list[dict[str, Any]] | None = None
+    health: dict[str, ComponentHealth] | None = None
     targets: list[tuple[str, Mapping[str, Any] | None]] = [
         (f"Workflow/{(w.get('metadata') or {}).get('name', '?')}", w) for w in workflows
     ] or [(str(file), None)]
@@ -123,8 +130,11 @@ def route_command(
                 err.print(Text(f"error: {file}: {label}: {error}", style="bold red"))
                 problems += 1
                 continue
-        loaded = _rules(ctx, rules, rules_in_file) if loaded is None else loaded
-        no_route = _explain(routing_input, loaded)
+        if loaded is None:
+            loaded = _rules(ctx, rules, rules_in_file)
+            if rules is None and not rules_in_file:  # the namespace's rules: its Components' health too
+                health = _cluster_call(lambda: _settings(ctx).cluster().component_health())
+        no_route = _explain(routing_input, loaded, health)
         if no_route is not None:
             err.print(Text(f"error: {label}: {no_route}" if several else f"error: {no_route}", style="bold red"))
             problems += 1

@@ -275,12 +275,19 @@ def _check_rule(document: Document, spec: RoutingRuleSpec, known: set[str] | Non
     compiled = compile_rule(document.name, spec)
     if compiled.error is not None:
         at = "spec.when" if compiled.error.startswith("CEL") else "spec.nodes"
+        if compiled.error.startswith("invalid alternative"):
+            at = "spec.alternatives"
         report.problems.append(document.problem(compiled.error, at))
         return
     if known is None:
         return
     if spec.nodes:
         report.problems.extend(_check_components(document, spec.nodes, known, "spec.nodes"))
+    elif spec.alternatives:
+        for index, alternative in enumerate(spec.alternatives):
+            where = f"spec.alternatives[{index}]"
+            nodes = alternative.nodes or path_to_nodes(alternative.path or [])
+            report.problems.extend(_check_components(document, nodes, known, f"{where}.nodes"))
     else:
         chain = path_to_nodes(spec.path or [])
         report.problems.extend(_check_components(document, chain, known, "spec.path", suffix=""))

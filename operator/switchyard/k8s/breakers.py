@@ -21,6 +21,7 @@ from switchyard import metrics
 from switchyard.k8s import stats
 from switchyard.k8s.entries import ComponentEntry
 from switchyard.k8s.runtime import Runtime, Views
+from switchyard.logic import breaker
 from switchyard.logic.breaker import BreakerBook
 from switchyard.models.component import CircuitBreakerPolicy
 
@@ -63,6 +64,28 @@ def policies(views: Views, namespace: str, names: Iterable[str]) -> dict[str, Ci
         if entry is not None and entry.spec is not None:
             found[name] = entry.spec.circuit_breaker
     return found
+
+
+def states(rt: Runtime, views: Views, namespace: str, now: datetime) -> dict[str, tuple[str, bool]]:
+    """The breaker states this process knows in a namespace, as of `now` (an Open breaker whose open period is
+    over reads HalfOpen), by component: (what RoutingRules read as `components.NAME.breaker`, whether a run
+    would be let in now: not when Open, or HalfOpen with every trial slot taken)."""
+    found = rt.books.get(namespace)
+    if found is None:
+        return {}
+    known = policies(views, namespace, found.states)
+    seen: dict[str, tuple[str, bool]] = {}
+    for name, state in found.states.items():
+        policy = known.get(name)
+        if policy is None:
+            seen[name] = (state.state, state.state != "Open")
+            continue
+        state = breaker.elapse(state, policy, now)
+        admitting = state.state == "Closed" or (
+            state.state == "HalfOpen" and state.half_open_runs < policy.half_open_max_runs
+        )
+        seen[name] = (state.state, admitting)
+    return seen
 
 
 def elapse(rt: Runtime, views: Views, now: datetime) -> datetime | None:

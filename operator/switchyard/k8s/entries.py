@@ -77,6 +77,8 @@ class ComponentEntry:
     spec: ComponentSpec | None
     error: str | None
     status: ComponentStatus
+    # the status as the API holds it, for routing's health facts (`logic.health.from_status`: `stats`, `breaker`)
+    health: Mapping[str, Any] = field(default_factory=dict)
 
 
 def component_entry(body: Mapping[str, Any]) -> ComponentEntry:
@@ -90,7 +92,9 @@ def component_entry(body: Mapping[str, Any]) -> ComponentEntry:
         status = ComponentStatus.model_validate(body.get("status") or {})
     except ValidationError:
         status = ComponentStatus()
-    return ComponentEntry(ref_of(body), body["metadata"].get("generation", 0), spec, error, status)
+    raw = body.get("status") or {}
+    health = {key: raw[key] for key in ("stats", "breaker") if key in raw} if isinstance(raw, Mapping) else {}
+    return ComponentEntry(ref_of(body), body["metadata"].get("generation", 0), spec, error, status, health)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ where Jobs read the input, the route, the reused nodes and the outputs ConfigMap
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,8 @@ from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.exits import SUMMARY_KEY, check_exit_nodes
 from switchyard.logic.foreach import check_for_each, output_slots
+from switchyard.logic.health import ComponentHealth
+from switchyard.logic.health import from_status as health_from_status
 from switchyard.logic.limits import (
     MANAGED_ENTRY_BYTES,
     MAX_OBJECT_BYTES,
@@ -39,7 +42,7 @@ from switchyard.logic.limits import (
     json_size,
     node_fields_bytes,
 )
-from switchyard.logic.routing import RouteDecision, path_to_nodes
+from switchyard.logic.routing import RouteDecision, health_wanted, path_to_nodes
 from switchyard.logic.scheduler import COMPACT_MESSAGES, COMPACT_TEXT
 from switchyard.logic.when import check_whens
 from switchyard.models.common import MAX_NODES
@@ -47,6 +50,7 @@ from switchyard.models.component import ComponentSpec
 from switchyard.models.crd import GROUP, VERSION
 from switchyard.models.workflow import (
     MAX_FOREACH_ITEMS,
+    AlternativeEstimate,
     NodeSpec,
     NodeStatus,
     RouteStatus,
@@ -89,6 +93,28 @@ class Registry:
     def names(self) -> set[str]:
         return set(self.listed)
 
+    def health(
+        self, wanted: frozenset[str] | None, breakers: Mapping[str, tuple[str, bool]] | None = None
+    ) -> dict[str, ComponentHealth]:
+        """The health of the named Components that exist (None: all of them), for routing. `breakers`: the
+        operator's breaker book (fresher than the persisted status): (state, admitting a run now) by component."""
+        names = self.names() if wanted is None else {name for name in wanted if self.entry(name) is not None}
+        found: dict[str, ComponentHealth] = {}
+        for name in sorted(names):
+            entry = self.entry(name)
+            if entry is None:
+                continue
+            spec = entry.spec
+            state, admitting = (breakers or {}).get(name, (None, True))
+            found[name] = health_from_status(
+                entry.health,
+                state,
+                retry_limit=spec.retry.limit if spec is not None else 0,
+                runtime_estimate=spec.runtime_estimate_seconds if spec is not None else None,
+                admitting=admitting,
+            )
+        return found
+
     def specs(self, dag: Dag) -> dict[str, ComponentEntry]:
         """The usable entries of the DAG's components and of their fallback components."""
         entries: dict[str, ComponentEntry] = {}
@@ -129,8 +155,10 @@ async def decide_route(
     size: int | None = None,
     content_type: str | None = None,
     params: Mapping[str, str] | None = None,
+    health: Mapping[str, ComponentHealth] | None = None,
 ) -> RouteDecision:
-    """Explicit nodes, else RoutingRules (evaluated off the event loop, each within its budget), else analysis."""
+    """Explicit nodes, else RoutingRules (evaluated off the event loop, each within its budget), else analysis.
+    `health`: the namespace's Components (the rules' `components`, the alternatives' costs)."""
     if spec.nodes:
         return RouteDecision(
             source="Explicit",
@@ -144,7 +172,7 @@ async def decide_route(
     facts = analyse_input(data, content_type or spec.input.content_type, labels, size=size)
     compiled = [e.rule for e in rules if e.rule is not None]
     selector = spec.routing.rule_selector.match_labels if spec.routing.rule_selector else None
-    return await route_input(facts, compiled, selector, spec.routing.analysis, params=params)
+    return await route_input(facts, compiled, selector, spec.routing.analysis, params=params, health=health)
 
 
 def route_status(decision: RouteDecision) -> RouteStatus:
@@ -157,6 +185,17 @@ def route_status(decision: RouteDecision) -> RouteStatus:
         reason=decision.reason,
         summary=decision.summary,
         nodes=None if decision.source == "Explicit" or chain else list(nodes),
+        chosen=decision.chosen,
+        alternatives=[
+            AlternativeEstimate(
+                index=cost.index,
+                components=list(cost.components),
+                estimate_seconds=None if math.isinf(cost.seconds) else round(cost.seconds, 3),
+                detail=cost.detail,
+            )
+            for cost in decision.alternatives
+        ]
+        or None,
     )
 
 
@@ -264,13 +303,18 @@ async def plan_start(
     artifacts: RunArtifacts | None,
     now: datetime,
     params: Mapping[str, str] | None = None,
+    breakers: Mapping[str, tuple[str, bool]] | None = None,
 ) -> StartPlan:
     """Read the input (or peek at an artifact input), route, build and check the DAG, find reusable nodes.
-    `params`: a WorkflowTemplate run's parameter values, which RoutingRules read as `params`."""
+    `params`: a WorkflowTemplate run's parameter values, which RoutingRules read as `params`.
+    `breakers`: the breaker book now, by component: (state, admitting a run), see `k8s.breakers.states`."""
     meta = body["metadata"]
     data, external, size, content_type = await peek_input(api, meta["namespace"], spec, artifacts)
     labels = dict(meta.get("labels") or {})
-    decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params)
+    health = None
+    if not spec.nodes:
+        health = registry.health(health_wanted([e.rule for e in registry.rules if e.rule is not None]), breakers)
+    decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params, health)
     dag = build_dag(list(decision.nodes), registry, spec.on_exit, spec.parallelism)
     shards = naming.output_shards(output_slots(dag))
     reused = await reuse.reused_nodes(api, meta["namespace"], spec, dag, now)

@@ -192,7 +192,10 @@ class WorkflowRunner:
         await self.open_artifacts(spec)
         now = utcnow()
         params = templates.params(self.status)  # RoutingRules read a template run's parameter values
-        start = await prepare.plan_start(self.rt.api, self.registry, self.body, spec, self.artifacts, now, params)
+        known = breakers.states(self.rt, self.registry.views, self.namespace, now)  # `components.NAME.breaker`
+        start = await prepare.plan_start(
+            self.rt.api, self.registry, self.body, spec, self.artifacts, now, params, known
+        )
         decision = start.decision
         assert decision is not None
         self.use(start)

@@ -1,5 +1,5 @@
-"""Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input` and `params`
-(used by logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params`
+"""Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input`, `params` and
+`components` (used by logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params`
 (logic.when).
 
 The `cel` runtime compiles without declarations, so a rule reading `payload` or `input.sizee`, or yielding a
@@ -43,6 +43,14 @@ PARAMS = "params"
 UPSTREAM_FIELDS: Mapping[str, str] = {"result": "dyn", "phase": "string"}
 _UPSTREAM = "upstream"  # the type of `upstream`: a map keyed by dependency names
 _UPSTREAM_NODE = "upstream node"  # the type of `upstream.NODE`: a map with UPSTREAM_FIELDS
+# A RoutingRule's `when` also sees `components.NAME` (any name: which Components exist is known only when a
+# Workflow is routed, see logic.health) with these fields.
+COMPONENTS = "components"
+COMPONENT_FIELDS: Mapping[str, str] = {"breaker": "string", "failureRate": "double", "duration": "component duration"}
+DURATION_FIELDS: Mapping[str, str] = {"p50": "double", "p90": "double", "p99": "double"}
+_COMPONENTS = "components"  # the type of `components`: a map keyed by Component names
+_COMPONENT = "component"  # the type of `components.NAME`
+_DURATION = "component duration"  # the type of `components.NAME.duration`
 # Identifiers that CEL resolves without a declaration: type names (`type(x) == int`).
 _BUILTIN_IDENTS: Mapping[str, str] = {
     name: "type" for name in ("int", "uint", "double", "bool", "string", "bytes", "list", "map", "type", "null_type")
@@ -119,7 +127,7 @@ class _Checker:
     def __init__(self, upstream: frozenset[str] | None = None, yields: str = "bool") -> None:
         self.upstream = upstream
         self.yields = yields
-        self.variables = [VARIABLE, PARAMS] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
+        self.variables = [VARIABLE, PARAMS, COMPONENTS] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
         self.types: dict[int, str] = {}
         self.problems: list[str] = []
         self.nesting = 0
@@ -227,6 +235,8 @@ class _Checker:
             return _UPSTREAM
         if name == PARAMS:
             return "map"
+        if self.upstream is None and name == COMPONENTS:
+            return _COMPONENTS
         if name in _BUILTIN_IDENTS:
             return _BUILTIN_IDENTS[name]
         suggestion = _suggest(name, [*self.variables, *sorted(scope)])
@@ -257,12 +267,22 @@ class _Checker:
             suggestion = _suggest(name, list(UPSTREAM_FIELDS))
             self.problems.append(f"unknown field {name} of an upstream node{suggestion}: it has result and phase")
             return _DYN
+        if receiver == _COMPONENTS:
+            return _COMPONENT
+        if receiver in (_COMPONENT, _DURATION):
+            fields = COMPONENT_FIELDS if receiver == _COMPONENT else DURATION_FIELDS
+            if name in fields:
+                return fields[name]
+            suggestion = _suggest(name, list(fields))
+            what = "a component" if receiver == _COMPONENT else "a component's duration"
+            self.problems.append(f"unknown field {name} of {what}{suggestion}: it has {', '.join(fields)}")
+            return _DYN
         if receiver not in (_DYN, "map"):
             self.problems.append(f"cannot select field {name!r} of {_describe(receiver)}")
         return _DYN
 
     def _index(self, receiver: str, key: Tree[Token] | Token) -> str:
-        if receiver in (_INPUT, _UPSTREAM, _UPSTREAM_NODE):
+        if receiver in (_INPUT, _UPSTREAM, _UPSTREAM_NODE, _COMPONENTS, _COMPONENT, _DURATION):
             literal = _string_literal(key)
             if literal is not None:
                 return self._field(receiver, literal)
@@ -274,8 +294,17 @@ class _Checker:
 
 
 def _describe(kind: str) -> str:
-    if kind in (_INPUT, "null", _UPSTREAM, _UPSTREAM_NODE):
-        return {_INPUT: "the input map", "null": "null", _UPSTREAM: "the upstream map"}.get(kind, "an upstream node")
+    named = {
+        _INPUT: "the input map",
+        "null": "null",
+        _UPSTREAM: "the upstream map",
+        _UPSTREAM_NODE: "an upstream node",
+        _COMPONENTS: "the components map",
+        _COMPONENT: "a component",
+        _DURATION: "a component's duration",
+    }
+    if kind in named:
+        return named[kind]
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 

@@ -1,4 +1,5 @@
-"""Route a workflow's input: RoutingRules (CEL over `input`) by priority, else data analysis.
+"""Route a workflow's input: RoutingRules (CEL over `input`, `params` and `components`) by priority, else data
+analysis. A rule with `alternatives` runs the one with the lowest expected cost (logic.health).
 
 CEL runs on `common-expression-language` (Rust core); see docs/benchmarks.md, "CEL library".
 """
@@ -19,6 +20,14 @@ from switchyard.logic.celcheck import check_static
 from switchyard.logic.conditions import truncate
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
+from switchyard.logic.health import (
+    AlternativeCost,
+    ComponentHealth,
+    alternative_cost,
+    cel_components,
+    cheapest,
+    describe_choice,
+)
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.routing import MAX_WHEN, RoutingRuleSpec
 from switchyard.models.workflow import NodeSpec
@@ -28,6 +37,13 @@ RouteSource = Literal["Explicit", "Rule", "Analysis"]
 # `input.size`, `input["size"]`, `input['size']`: which facts an expression reads (for the reason).
 _REFERENCE = re.compile(r"""\binput\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*["']([A-Za-z_]\w*)["']\s*\])""")
 _INPUT_TOKEN = re.compile(r"\binput\b")
+# `components.NAME`, `components["a-b"]` (then `.breaker`, `.failureRate`, `.duration.p90`...): the health facts read
+_COMPONENT_REFERENCE = re.compile(
+    r"""\bcomponents\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*["']([^"'\\\]]+)["']\s*\])"""
+    r"""((?:\s*(?:\.\s*[A-Za-z_]\w*|\[\s*["'][A-Za-z_]\w*["']\s*\]))*)"""
+)
+_COMPONENTS_TOKEN = re.compile(r"\bcomponents\b")
+_FIELD = re.compile(r"""[A-Za-z_]\w*""")
 _FACT_PREVIEW = 60
 
 
@@ -44,6 +60,9 @@ class CompiledRule:
     error: str | None
     _program: cel.Program | None = field(default=None, repr=False, compare=False)
     _reads: frozenset[str] | None = field(default=None, repr=False, compare=False)  # see input_keys
+    # each alternative's DAG (a path's chain), when the rule has `alternatives`
+    alternatives: tuple[tuple[NodeSpec, ...], ...] = ()
+    _components: frozenset[str] | None = field(default=frozenset(), repr=False, compare=False)  # component_names
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,8 @@ class RouteDecision:
     summary: str
     skipped: list[str]  # one message per rule that failed to compile or evaluate
     skipped_rules: list[str] = field(default_factory=list)  # the names of those rules, in the same order
+    alternatives: list[AlternativeCost] = field(default_factory=list)  # each alternative's estimate
+    chosen: int | None = None  # the index of the alternative run
 
 
 def _compile(when: str) -> tuple[cel.Program | None, str | None]:
@@ -90,6 +111,15 @@ def compile_rule(name: str, spec: RoutingRuleSpec, labels: Mapping[str, str] | N
             Dag.build(nodes)
         except InvalidSpec as invalid:
             error = f"invalid nodes: {invalid.message}"
+    alternatives: list[tuple[NodeSpec, ...]] = []
+    for number, alternative in enumerate(spec.alternatives or (), start=1):
+        chain: tuple[NodeSpec, ...] = tuple(alternative.nodes or ()) or tuple(path_to_nodes(alternative.path or ()))
+        if error is None:
+            try:
+                Dag.build(chain)
+            except InvalidSpec as invalid:
+                error = f"invalid alternative {number}: {invalid.message}"
+        alternatives.append(chain)
     return CompiledRule(
         name=name,
         priority=spec.priority,
@@ -100,7 +130,29 @@ def compile_rule(name: str, spec: RoutingRuleSpec, labels: Mapping[str, str] | N
         error=error,
         _program=program,
         _reads=input_keys(spec.when),
+        alternatives=tuple(alternatives),
+        _components=component_names(spec.when),
     )
+
+
+def component_names(when: str) -> frozenset[str] | None:
+    """The Components an expression reads (`components.a`, `components["a-b"]`), or None when it may use
+    `components` as a whole (`components[k]`, a string mentioning "components"...)."""
+    accesses = _COMPONENT_REFERENCE.findall(when)
+    if len(accesses) != len(_COMPONENTS_TOKEN.findall(when)):
+        return None
+    return frozenset(attr or item for attr, item, _ in accesses)
+
+
+def health_wanted(rules: Sequence[CompiledRule]) -> frozenset[str] | None:
+    """The Components whose health these rules need (read in `when`, or run by an alternative); None: all."""
+    wanted: set[str] = set()
+    for rule in rules:
+        if rule._components is None:
+            return None
+        wanted |= rule._components
+        wanted.update(node.component for chain in rule.alternatives for node in chain)
+    return frozenset(wanted)
 
 
 def input_keys(when: str) -> frozenset[str] | None:
@@ -144,11 +196,18 @@ def input_variables(facts: InputFacts, rules: Sequence[CompiledRule]) -> dict[st
     return {key: everything[key] for key in everything if key in wanted}
 
 
-def cel_context(variables: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> cel.Context | str:
-    """A CEL context with `input` bound to `variables` and `params` to a WorkflowTemplate run's parameter values
-    (an empty map for other Workflows), or the reason the library could not convert them."""
+def cel_context(
+    variables: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    components: Mapping[str, Any] | None = None,
+) -> cel.Context | str:
+    """A CEL context with `input` bound to `variables`, `params` to a WorkflowTemplate run's parameter values
+    (an empty map for other Workflows) and `components` to the namespace's Component health (`cel_components`),
+    or the reason the library could not convert them."""
     try:
-        return cel.Context(variables={"input": dict(variables), "params": dict(params or {})})
+        return cel.Context(
+            variables={"input": dict(variables), "params": dict(params or {}), "components": dict(components or {})}
+        )
     except Exception as error:  # a value the library cannot convert
         return f"CEL evaluation error: cannot convert the input: {error}"
 
@@ -188,12 +247,49 @@ def _show(value: Any) -> str:
     return truncate(text, _FACT_PREVIEW)
 
 
-def rule_reason(when: str, variables: Mapping[str, Any]) -> str:
-    """The expression plus the input facts it reads, e.g. "input.size > 5000 (size=7340)"."""
+def rule_reason(when: str, variables: Mapping[str, Any], components: Mapping[str, Any] | None = None) -> str:
+    """The expression plus the input and component facts it reads, e.g. "input.size > 5000 (size=7340)" or
+    "components.primary.breaker == 'Open' (primary.breaker=Open)"."""
     keys = dict.fromkeys(attr or item for attr, item in _REFERENCE.findall(when))
     facts = [f"{key}={_show(variables[key])}" for key in keys if key in variables]
+    facts += component_facts(when, components or {})
     text = f"{when} ({', '.join(facts)})" if facts else when
     return truncate(text, MAX_MESSAGE)
+
+
+def component_facts(when: str, components: Mapping[str, Any]) -> list[str]:
+    """ "NAME.FIELD=value" of each component fact `when` reads (a missing Component: "NAME=missing")."""
+    facts: dict[str, None] = {}
+    for attr, item, trail in _COMPONENT_REFERENCE.findall(when):
+        name = attr or item
+        value: Any = components.get(name)
+        if value is None:
+            facts[f"{name}=missing"] = None
+            continue
+        fields: list[str] = []
+        for key in _FIELD.findall(trail):  # up to a method call (`.breaker.startsWith`) or an unknown key
+            if not isinstance(value, Mapping) or key not in value:
+                break
+            value = value[key]
+            fields.append(key)
+        if fields:
+            shown = value if isinstance(value, str) else _show(value)
+            facts[f"{name}.{'.'.join(fields)}={shown}"] = None
+    return list(facts)
+
+
+def missing_components(rule: CompiledRule, components: Mapping[str, Any]) -> list[str]:
+    """The Components `rule` reads that do not exist (no health known for them)."""
+    return sorted(name for name in rule._components or () if name not in components)
+
+
+def explain_problem(rule: CompiledRule, problem: str | None, components: Mapping[str, Any]) -> str | None:
+    """A clearer skip message when the rule read a Component that does not exist in the namespace."""
+    missing = missing_components(rule, components)
+    if problem is None or not missing:
+        return problem
+    names = ", ".join(repr(name) for name in missing)
+    return truncate(f"rule {rule.name!r}: no Component {names} in the namespace (not matched; {problem})", MAX_MESSAGE)
 
 
 def route(
@@ -202,22 +298,27 @@ def route(
     selector: Mapping[str, str] | None,
     analysis: bool,
     params: Mapping[str, Any] | None = None,
+    health: Mapping[str, ComponentHealth] | None = None,
 ) -> RouteDecision:
     """Pick the path for an input: the first matching rule (priority desc, then name), else analysis.
     `params`: a WorkflowTemplate run's parameter values, the rules' `params` variable (else an empty map).
+    `health`: the namespace's Components as the rules' `components` variable and the alternatives' costs.
 
     Raises InvalidSpec("NoRoute") when no rule matches and analysis is disabled.
     """
     ordered = candidates(rules, selector)
-    context = cel_context(input_variables(facts, [rule for rule in ordered if rule.error is None]), params)
+    components = cel_components(health or {})
+    variables = input_variables(facts, [rule for rule in ordered if rule.error is None])
+    context = cel_context(variables, params, components)
     skipped: list[tuple[str, str]] = []
     for rule in ordered:
         matched, problem = _evaluate(rule, context)
+        problem = explain_problem(rule, problem, components)
         if problem is not None:
             skipped.append((rule.name, problem))
         if matched:
-            return decide(facts, rule, skipped, analysis)
-    return decide(facts, None, skipped, analysis)
+            return decide(facts, rule, skipped, analysis, health)
+    return decide(facts, None, skipped, analysis, health)
 
 
 def candidates(rules: Sequence[CompiledRule], selector: Mapping[str, str] | None) -> list[CompiledRule]:
@@ -226,31 +327,46 @@ def candidates(rules: Sequence[CompiledRule], selector: Mapping[str, str] | None
 
 
 def decide(
-    facts: InputFacts, matched: CompiledRule | None, skips: Sequence[tuple[str, str]], analysis: bool
+    facts: InputFacts,
+    matched: CompiledRule | None,
+    skips: Sequence[tuple[str, str]],
+    analysis: bool,
+    health: Mapping[str, ComponentHealth] | None = None,
 ) -> RouteDecision:
-    """The decision once rules were tried: `matched`'s path, else analysis, else InvalidSpec("NoRoute").
+    """The decision once rules were tried: `matched`'s path (its cheapest alternative), else analysis, else
+    InvalidSpec("NoRoute").
 
     `skips` are (rule, message) of the rules that failed to compile or evaluate: non-matches.
     """
     skipped = [message for _, message in skips]
     skipped_rules = [rule for rule, _ in skips]
     if matched is not None:
-        if matched.nodes:
-            dag = Dag.build(matched.nodes)  # validated by compile_rule
-            path = [dag.nodes[name].component for name in dag.order]
+        reason = rule_reason(matched.when, cel_input(facts), cel_components(health or {}))
+        costs: list[AlternativeCost] = []
+        chosen: int | None = None
+        if matched.alternatives:
+            costs, chosen = choose_alternative(matched.alternatives, health or {})
+            reason = f"{reason}; {describe_choice(costs, costs[chosen])}"
+            nodes = list(matched.alternatives[chosen])
+        elif matched.nodes:
             nodes = list(matched.nodes)
         else:
+            nodes = path_to_nodes(matched.path)
+        dag = Dag.build(nodes)  # validated by compile_rule
+        path = [dag.nodes[name].component for name in dag.order]
+        if not matched.nodes and not matched.alternatives:
             path = list(matched.path)
-            nodes = path_to_nodes(path)
         return RouteDecision(
             source="Rule",
             rule=matched.name,
             path=path,
             nodes=nodes,
-            reason=rule_reason(matched.when, cel_input(facts)),
-            summary=f"rule {matched.name}",
+            reason=truncate(reason, MAX_MESSAGE),
+            summary=f"rule {matched.name}" + (f" (alternative {chosen + 1})" if chosen is not None else ""),
             skipped=skipped,
             skipped_rules=skipped_rules,
+            alternatives=costs,
+            chosen=chosen,
         )
     if not analysis:
         message = "no RoutingRule matched the input and analysis is disabled"
@@ -268,6 +384,18 @@ def decide(
         skipped=skipped,
         skipped_rules=skipped_rules,
     )
+
+
+def choose_alternative(
+    alternatives: Sequence[Sequence[NodeSpec]], health: Mapping[str, ComponentHealth]
+) -> tuple[list[AlternativeCost], int]:
+    """Each alternative's expected cost and the index of the cheapest (ties by order)."""
+    costs = []
+    for index, nodes in enumerate(alternatives):
+        dag = Dag.build(nodes)  # validated by compile_rule
+        ordered = [dag.nodes[name] for name in dag.order]
+        costs.append(alternative_cost(index, ordered, dag.deps, health))
+    return costs, cheapest(costs).index
 
 
 def node_name(component: str) -> str:

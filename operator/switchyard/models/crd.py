@@ -184,12 +184,18 @@ ROUTING_RULE = Kind(
         PrinterColumn("Matches", ".status.matches", "integer", priority=1),
         AGE,
     ),
-    list_map_keys={"spec.nodes": ("name",)},
+    list_map_keys={"spec.nodes": ("name",), "spec.alternatives[].nodes": ("name",)},
     rules=(
         Rule(
             "spec",
+            "(has(self.path) && size(self.path) > 0 ? 1 : 0) + (has(self.nodes) && size(self.nodes) > 0 ? 1 : 0) + "
+            "(has(self.alternatives) && size(self.alternatives) > 0 ? 1 : 0) == 1",
+            "a RoutingRule needs exactly one of a non-empty path, nodes or alternatives",
+        ),
+        Rule(
+            "spec.alternatives[]",
             "(has(self.path) && size(self.path) > 0) != (has(self.nodes) && size(self.nodes) > 0)",
-            "a RoutingRule needs exactly one of a non-empty path or nodes",
+            "an alternative needs exactly one of a non-empty path or nodes",
         ),
         Rule(
             "spec.nodes",

@@ -15,7 +15,7 @@ from switchyard.models.common import (
     StatusModel,
     Timestamp,
 )
-from switchyard.models.workflow import NodeSpec
+from switchyard.models.workflow import MAX_ROUTE_ALTERNATIVES, NodeSpec
 
 # A rule's `when` is evaluated for every routed input: keep it short (README, "RoutingRule").
 MAX_WHEN = 1024
@@ -25,6 +25,7 @@ MAX_WHEN_NESTING = 3
 MAX_RULE_PATH = 50
 MAX_RULE_NODES = 100
 MAX_RULE_DEPENDS_ON = 16  # keeps the CRD's "dependsOn names exist" CEL rule within the API server's cost budget
+MAX_ALTERNATIVES = MAX_ROUTE_ALTERNATIVES
 
 
 class RuleNodeSpec(NodeSpec):
@@ -40,12 +41,32 @@ class RuleNodeSpec(NodeSpec):
     ] = []
 
 
+class Alternative(ApiModel):
+    """One candidate of a rule's `alternatives`: a path or a DAG, like a rule's single target."""
+
+    path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = Field(
+        default=None, description="The chain of components to run, each after the one before."
+    )
+    nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = Field(
+        default=None, description="A DAG to run instead of a path."
+    )
+
+    @model_validator(mode="after")
+    def _path_or_nodes(self) -> Alternative:
+        if bool(self.path) == bool(self.nodes):
+            raise ValueError("an alternative needs exactly one of a non-empty 'path' or 'nodes'")
+        return self
+
+
 class RoutingRuleSpec(ApiModel):
     priority: Annotated[int, Field(ge=-1000000, le=1000000, description="Higher first; ties by name.")] = 0
     when: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WHEN)] = Field(
-        description="A CEL expression over `input` (data, json, contentType, size, labels) and `params` (a "
-        "WorkflowTemplate run's parameter values, else empty); the rule matches when it is true. An evaluation "
-        "error (e.g. a missing key: guard it with `has(input.json.kind)`) is no match."
+        description="A CEL expression over `input` (data, json, contentType, size, labels), `params` (a "
+        "WorkflowTemplate run's parameter values, else empty) and `components` (the health of the namespace's "
+        "Components: `components.NAME.breaker` Closed|Open|HalfOpen, `components.NAME.failureRate` 0..1, "
+        '`components.NAME.duration.p90` seconds; `components["a-b"]` for names with a dash); the rule matches '
+        "when it is true. An evaluation error (e.g. a missing key: guard it with `has(input.json.kind)`, or a "
+        "Component that does not exist) is no match."
     )
     path: Annotated[list[ObjectName], Field(max_length=MAX_RULE_PATH)] | None = Field(
         default=None, description="The chain of components to run, each after the one before."
@@ -53,14 +74,21 @@ class RoutingRuleSpec(ApiModel):
     nodes: Annotated[list[RuleNodeSpec], Field(max_length=MAX_RULE_NODES)] | None = Field(
         default=None, description="A DAG to run instead of a path."
     )
+    alternatives: Annotated[list[Alternative], Field(min_length=1, max_length=MAX_ALTERNATIVES)] | None = Field(
+        default=None,
+        description="Candidates instead of one path or DAG: the operator runs the one with the lowest expected "
+        "cost from the Components' statistics (each component's p50 duration, else its runtimeEstimateSeconds, "
+        "else 0, times its expected attempts at the observed failure rate under its retry limit; an Open breaker "
+        "is infinite), ties by order. The choice and each estimate are in the Workflow's `status.route`.",
+    )
     description: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, description="What the rule is for, for people."
     )
 
     @model_validator(mode="after")
     def _path_or_nodes(self) -> RoutingRuleSpec:
-        if bool(self.path) == bool(self.nodes):
-            raise ValueError("a RoutingRule needs exactly one of a non-empty 'path' or 'nodes'")
+        if sum((bool(self.path), bool(self.nodes), bool(self.alternatives))) != 1:
+            raise ValueError("a RoutingRule needs exactly one of a non-empty 'path', 'nodes' or 'alternatives'")
         return self
 
 

@@ -407,6 +407,24 @@ MAX_STATUS_ARTIFACTS = 100
 RouteSource = Literal["Explicit", "Rule", "Analysis"]
 
 
+MAX_ROUTE_ALTERNATIVES = 8  # models.routing.MAX_ALTERNATIVES (that module imports this one)
+
+
+class AlternativeEstimate(StatusModel):
+    """One alternative of the matching rule, as the operator costed it."""
+
+    index: Annotated[int, Field(ge=0, description="Its position in the rule's `alternatives` (0 is the first).")]
+    components: Annotated[list[Name], Field(max_length=MAX_NODES)] = Field(
+        default=[], description="Its components, in run order."
+    )
+    estimate_seconds: float | None = Field(
+        default=None,
+        description="Its expected duration: the longest path of each component's p50 (else runtimeEstimateSeconds, "
+        "else 0) times its expected attempts at the observed failure rate; unset: infinite (a breaker is Open).",
+    )
+    detail: ShortText = Field(default="", description="How the estimate was made, per component.")
+
+
 class RouteStatus(StatusModel):
     source: RouteSource = Field(
         default="Explicit",
@@ -418,12 +436,23 @@ class RouteStatus(StatusModel):
     path: Annotated[
         list[Name], Field(max_length=MAX_NODES, description="The chosen chain of components, when the route is a path.")
     ] = []
-    reason: ShortText = Field(default="", description="Why this route was chosen.")
+    reason: ShortText = Field(
+        default="",
+        description="Why this route was chosen: a rule's expression with the facts it read (e.g. `size=7340`, "
+        "`primary.breaker=Open`), then with `alternatives` the one chosen and each one's estimate.",
+    )
     summary: Annotated[str, StringConstraints(max_length=300)] = Field(
         default="", description="One short phrase for `kubectl get`: 'rule NAME', 'analysis' or 'explicit'."
     )
     nodes: Annotated[list[NodeSpec], Field(max_length=MAX_NODES)] | None = Field(
         default=None, description="The DAG a rule chose, when it chose one."
+    )
+    chosen: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="With a rule's `alternatives`: the index of the one run (the lowest estimate, ties by order).",
+    )
+    alternatives: Annotated[list[AlternativeEstimate], Field(max_length=MAX_ROUTE_ALTERNATIVES)] | None = Field(
+        default=None, description="With a rule's `alternatives`: each one's estimate."
     )
 
 
