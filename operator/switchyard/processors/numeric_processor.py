@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from switchyard.processors.contract import Context, ProcessorError, Result, Source
 from switchyard.processors.streams import decode, read_blocks, utf8_boundary
@@ -53,7 +53,9 @@ class _Stats:
     count: int = 0
     ignored: int = 0
     int_total: int = 0
-    float_total: float = 0.0
+    # the exact running sum of the floats as non-overlapping partials (Shewchuk, as math.fsum keeps inside):
+    # a float total rounded per block would lose 3.5 in 1e31 + 3.5 - 1e31 when the terms fall in two blocks
+    partials: list[float] = field(default_factory=list)
     floats: int = 0
     low: int | float | None = None
     high: int | float | None = None
@@ -76,13 +78,26 @@ class _Stats:
         if len(ints) < len(values):
             floats = [v for v in values if type(v) is not int]
             self.floats += len(floats)
-            try:
-                self.float_total = math.fsum([self.float_total, *floats])
-            except OverflowError as exc:
-                raise ProcessorError("the sum of the numbers overflows a float") from exc
+            for value in floats:
+                self._add_float(float(value))
         low, high = min(values), max(values)
         self.low = low if self.low is None or low < self.low else self.low
         self.high = high if self.high is None or high > self.high else self.high
+
+    def _add_float(self, x: float) -> None:
+        partials, i = self.partials, 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            high = x + y
+            if not math.isfinite(high):
+                raise ProcessorError("the sum of the numbers overflows a float")
+            low = y - (high - x)
+            if low:
+                partials[i] = low
+                i += 1
+            x = high
+        partials[i:] = [x]
 
 
 def _safe_cut(data: bytes) -> int:
@@ -111,7 +126,7 @@ def process(ctx: Context) -> Result:
     for source in sources:
         scan(source, stats)
     count, int_total, low, high = stats.count, stats.int_total, stats.low, stats.high
-    floats = [stats.float_total] if stats.floats else []
+    floats = stats.partials if stats.floats else []
     ignored = stats.ignored
 
     total: int | float | None = None
