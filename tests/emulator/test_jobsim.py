@@ -191,8 +191,12 @@ def test_default_output_reads_upstream_configmaps_through_a_projected_volume(k8s
     ]
     kubernetes.client.BatchV1Api(k8s).create_namespaced_job(namespace, body)
     wait_for(lambda: jobsim.is_finished("down"), timeout=10)
-    [pod] = pods_of(k8s, namespace, "down")
-    message = pod["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+
+    def terminated() -> dict | None:  # the Pod's final status may land just after the Job's (under load)
+        statuses = pods_of(k8s, namespace, "down")[0]["status"].get("containerStatuses") or [{}]
+        return statuses[0].get("state", {}).get("terminated")
+
+    message = wait_for(terminated, timeout=10, what="the Pod's terminated state")["message"]
     assert json.loads(message) == {"node": "down", "attempt": 2, "upstream": {"up1": "u-one", "up2": "2"}}
     assert seen[0].files["switchyard/input"] == "hello"
     assert seen[0].files["switchyard/config.json"] == '{"k": 1}'
