@@ -144,6 +144,52 @@ def record_writes(result: Result, cluster: EmulatedCluster) -> None:
         )
 
 
+def watch_one(
+    cluster: EmulatedCluster, operator: OperatorProcess, workflow: dict[str, Any], result: Result, timeout: float
+) -> float:
+    """Create the Workflow as kubectl would and poll it to its end: phase, peak and final object size, writes,
+    the operator's RSS, CPU and metrics into `result`. Returns when it started (monotonic)."""
+    bench_cpu0 = time.process_time()
+    started = time.monotonic()
+    create_as_kubectl(cluster, NAMESPACE, workflow)
+    polls = 0
+    while time.monotonic() - started < timeout:
+        # The phase without copying the (up to ~1 MiB) object; its size once a second (json.dumps costs).
+        result.phase = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _phase) or "?"
+        final = result.phase in ("Succeeded", "Failed", "Invalid") or not operator.alive
+        if polls % 10 == 0 or final:
+            size = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _size) or 0
+            result.peak_object_bytes = max(result.peak_object_bytes, size)
+        polls += 1
+        if final:
+            break
+        time.sleep(0.1)
+    done = time.monotonic()
+    obj = cluster.get(WORKFLOWS, "bench", NAMESPACE) or {}
+    result.bench_cpu = time.process_time() - bench_cpu0
+    if result.phase == "Succeeded":
+        result.to_succeeded = done - started
+    else:
+        status = obj.get("status") or {}
+        result.problems.append(
+            f"phase {result.phase} after {done - started:.1f}s (timeout {timeout:.0f}s), "
+            f"progress {status.get('progress')}, message {status.get('message')!r}, "
+            f"operator alive: {operator.alive}"
+        )
+    result.object_bytes = _size(obj)
+    result.status_bytes = _size(obj.get("status") or {})
+    record_writes(result, cluster)
+    if operator.alive:
+        assert operator.proc is not None
+        result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
+        result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
+        result.job_reads = job_reads(text)
+    return started
+
+
 def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, workdir: pathlib.Path) -> Result:
     cp = bench.critical_path() / scale
     result = Result(
@@ -172,45 +218,7 @@ def run_one(bench: BenchDag, scale: float, parallelism: int, timeout: float, wor
             operator.wait_ready(timeout=60)
             sim.start()
             cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
-            bench_cpu0 = time.process_time()
-            started = time.monotonic()
-            create_as_kubectl(cluster, NAMESPACE, workflow)
-            obj: dict[str, Any] = {}
-            polls = 0
-            while time.monotonic() - started < timeout:
-                # The phase without copying the (up to ~1 MiB) object; its size once a second (json.dumps costs).
-                result.phase = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _phase) or "?"
-                final = result.phase in ("Succeeded", "Failed", "Invalid") or not operator.alive
-                if polls % 10 == 0 or final:
-                    size = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _size) or 0
-                    result.peak_object_bytes = max(result.peak_object_bytes, size)
-                polls += 1
-                if final:
-                    break
-                time.sleep(0.1)
-            done = time.monotonic()
-            obj = cluster.get(WORKFLOWS, "bench", NAMESPACE) or {}
-            result.bench_cpu = time.process_time() - bench_cpu0
-            if result.phase == "Succeeded":
-                result.to_succeeded = done - started
-            else:
-                status = obj.get("status") or {}
-                result.problems.append(
-                    f"phase {result.phase} after {done - started:.1f}s (timeout {timeout:.0f}s), "
-                    f"progress {status.get('progress')}, message {status.get('message')!r}, "
-                    f"operator alive: {operator.alive}"
-                )
-            result.object_bytes = _size(obj)
-            result.status_bytes = _size(obj.get("status") or {})
-            record_writes(result, cluster)
-            if operator.alive:
-                assert operator.proc is not None
-                result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
-                with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
-                    text = r.read().decode()
-                result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
-                result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
-                result.job_reads = job_reads(text)
+            started = watch_one(cluster, operator, workflow, result, timeout)
         finally:
             sim.stop()
             operator.stop()
@@ -334,42 +342,7 @@ def run_foreach(count: int, parallelism: int, timeout: float, workdir: pathlib.P
             sim.start()
             sim._client.user_agent = SIM_AGENT
             cluster.create("switchyard.dev/v1alpha1/components", _component(), namespace=NAMESPACE)
-            bench_cpu0 = time.process_time()
-            started = time.monotonic()
-            create_as_kubectl(cluster, NAMESPACE, workflow)
-            polls = 0
-            while time.monotonic() - started < timeout:
-                result.phase = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _phase) or "?"
-                final = result.phase in ("Succeeded", "Failed", "Invalid") or not operator.alive
-                if polls % 10 == 0 or final:
-                    size = cluster.inspect(WORKFLOWS, "bench", NAMESPACE, _size) or 0
-                    result.peak_object_bytes = max(result.peak_object_bytes, size)
-                polls += 1
-                if final:
-                    break
-                time.sleep(0.1)
-            done = time.monotonic()
-            obj = cluster.get(WORKFLOWS, "bench", NAMESPACE) or {}
-            result.bench_cpu = time.process_time() - bench_cpu0
-            if result.phase == "Succeeded":
-                result.to_succeeded = done - started
-            else:
-                status = obj.get("status") or {}
-                result.problems.append(
-                    f"phase {result.phase} after {done - started:.1f}s (timeout {timeout:.0f}s), "
-                    f"progress {status.get('progress')}, message {status.get('message')!r}"
-                )
-            result.object_bytes = _size(obj)
-            result.status_bytes = _size(obj.get("status") or {})
-            record_writes(result, cluster)
-            if operator.alive:
-                assert operator.proc is not None
-                result.rss_peak_mib, result.operator_cpu = proc_status(operator.proc.pid)
-                with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
-                    text = r.read().decode()
-                result.latency = histogram_quantiles(text, "switchyard_scheduling_latency_seconds", (0.5, 0.95, 0.99))
-                result.jobs_created = int(counter_value(text, "switchyard_jobs_created"))
-                result.job_reads = job_reads(text)
+            started = watch_one(cluster, operator, workflow, result, timeout)
         finally:
             sim.stop()
             operator.stop()
