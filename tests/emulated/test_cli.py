@@ -424,3 +424,29 @@ def test_validate_counts_the_clusters_components_and_suggests_a_near_name(
     missing = tmp_path / "nowhere.kubeconfig"
     code, out, _ = cli(missing, kube, capsys, "validate", str(file))
     assert code == 1 and "not consulted (no cluster: no usable kubeconfig" in " ".join(out.split())
+
+
+def test_logs_finds_an_instance_pod_by_its_labels_when_the_status_keeps_no_job_name(
+    kube: Kube,
+    sim: JobSimulator,
+    running_operator: OperatorProcess,
+    kubeconfig: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A compact status (above 1,000 nodes) keeps a forEach instance as `{"phase": "Succeeded"}`: no Job name,
+    its one attempt implied. `logs WF NODE[i]` then finds the Pod by the attempt's labels. The run here is small,
+    so the test removes what a compact status leaves out, as a stand-in for a 1,001-node run."""
+    kube.component("proc")
+    nodes = [{"name": "map", "component": "proc", "forEach": {"items": ["a", "b", "c"]}}]
+    kube.create("Workflow", "compactlogs", {"input": {"data": "x"}, "nodes": nodes})
+    status = kube.wait_phase("compactlogs", "Succeeded", "Failed", timeout=60)
+    assert status["phase"] == "Succeeded" and status["nodes"]["map[1]"]["job"]
+    compact = {"map[1]": {"job": None, "attempts": None, "startedAt": None, "finishedAt": None, "output": None}}
+    kube.custom.patch_namespaced_custom_object_status(
+        "switchyard.dev", "v1alpha1", kube.namespace, "workflows", "compactlogs", {"status": {"nodes": compact}}
+    )
+    assert kube.status("Workflow", "compactlogs")["nodes"]["map[1]"] == {"phase": "Succeeded"}
+
+    code, out, err = cli(kubeconfig, kube, capsys, "logs", "compactlogs", "map[1]")
+    assert code == 0, err
+    assert '"attempt": 1' in out and "map.1" in out, out

@@ -15,6 +15,7 @@ import pykube
 import requests
 
 from switchyard.cli.actions import retry_body, stop_patch
+from switchyard.logic.foreach import output_key
 from switchyard.logic.health import ComponentHealth, from_status
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import ANNOTATION_STOP, LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
@@ -243,7 +244,7 @@ class Cluster:
         """The Pod of one attempt of a node (the labels the operator puts on its Jobs' Pods)."""
         selector = {
             ATTEMPT_LABELS[0]: str(workflow["metadata"].get("uid", "")),
-            ATTEMPT_LABELS[1]: node,
+            ATTEMPT_LABELS[1]: output_key(node),  # `NODE.i` for a forEach instance `NODE[i]`
             ATTEMPT_LABELS[2]: str(attempt),
         }
         pods = self._call(

@@ -371,6 +371,18 @@ def chosen_attempt(node: str, latest: int, attempt: int | None, previous: bool) 
     return wanted
 
 
+def ran(node: view.NodeView) -> bool:
+    """Did the node run a Job? A compact status (forEach instances) keeps no Job name, only the attempt."""
+    return bool(node.status.job) or (node.status.attempts >= 1 and node.status.phase not in ("Pending", "Skipped"))
+
+
+def pod_of(cluster: Cluster, workflow: dict[str, Any], node: view.NodeView) -> Any:
+    """The Pod of the node's latest attempt: by its Job's name, else by the attempt's labels."""
+    if node.status.job:
+        return cluster.job_pod(node.status.job)
+    return cluster.attempt_pod(workflow, node.name, node.status.attempts)
+
+
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
@@ -387,7 +399,7 @@ def logs_command(
     """Print the logs of a node's latest attempt (its Job's Pod), or of every node that ran."""
     cluster = _cluster_call(_settings(ctx).cluster)
     workflow_obj = _cluster_call(lambda: cluster.workflow(workflow))
-    current = view.build(workflow_obj)
+    current = view.build(workflow_obj, expand=True)  # a forEach instance NODE[i] is a node of its own here
     by_name = {n.name: n for n in current.nodes}
     if attempt is not None or previous:
         if node is None or node not in by_name:
@@ -410,7 +422,7 @@ def logs_command(
     if node is not None:
         if node not in by_name:
             raise fail(f"workflow {workflow} has no node {node!r} (nodes: {', '.join(by_name) or 'none yet'})")
-        if not by_name[node].status.job:
+        if not ran(by_name[node]):
             hint = (
                 ""
                 if by_name[node].status.phase in ("Pending", "Skipped")
@@ -422,14 +434,13 @@ def logs_command(
             raise fail(f"node {node} has no Job (phase {by_name[node].status.phase}){hint}")
         chosen = [by_name[node]]
     else:
-        chosen = [n for n in current.nodes if n.status.job]
+        chosen = [n for n in current.nodes if ran(n)]
         if not chosen:
             raise fail(f"workflow {workflow}: no node has run yet")
         if follow and len(chosen) > 1:
             raise fail(f"name the NODE to follow ({', '.join(n.name for n in chosen)})")
     if follow:
-        job = str(chosen[0].status.job)
-        pod = _cluster_call(functools.partial(cluster.job_pod, job))
+        pod = _cluster_call(functools.partial(pod_of, cluster, workflow_obj, chosen[0]))
         try:
             for line in cluster.follow_logs(pod):
                 print(line, flush=True)
@@ -439,15 +450,14 @@ def logs_command(
             raise typer.Exit(130) from None
         return
     if len(chosen) == 1:
-        job = str(chosen[0].status.job)
-        pod = _cluster_call(functools.partial(cluster.job_pod, job))
+        pod = _cluster_call(functools.partial(pod_of, cluster, workflow_obj, chosen[0]))
         text = str(_cluster_call(functools.partial(cluster.logs, pod)))
         print(text, end="" if text.endswith("\n") or not text else "\n")
         return
     failures = 0
     for item in chosen:  # every node that ran, each line prefixed with the node (as `argo logs` does)
         try:
-            text = cluster.logs(cluster.job_pod(str(item.status.job)))
+            text = cluster.logs(pod_of(cluster, workflow_obj, item))
         except ClusterError as error:
             failures += 1
             err.print(Text(f"warning: {item.name}: {error}", style="yellow"))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from switchyard.logic.dag import Dag
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.foreach import parse_instance
+from switchyard.logic.nodestate import implied_attempts
 from switchyard.logic.routing import path_to_nodes
 from switchyard.models.workflow import ForEach, NodeSpec, NodeStatus, WorkflowStatus
 
@@ -140,6 +141,8 @@ def build(
             continue
         parsed = parse_instance(name)
         if parsed is not None and parsed[0] in known:  # a forEach instance
+            if "attempts" not in node.model_fields_set:  # a compact status leaves the usual count out
+                node = node.model_copy(update={"attempts": implied_attempts(node.phase, node.reason)})
             if expand:
                 views.append(NodeView(name, known[parsed[0]].component, (parsed[0],), node, results.get(name)))
             continue

@@ -19,7 +19,7 @@ from switchyard.logic.foreach import (
     output_key,
     shortfall,
 )
-from switchyard.logic.nodestate import NodeState
+from switchyard.logic.nodestate import NodeState, implied_attempts
 from switchyard.logic.runstate import TERMINAL, RunState
 from switchyard.logic.steps import Plan, preview, whole_seconds
 from switchyard.models.workflow import MAX_STATUS_NODES
@@ -100,6 +100,8 @@ class FanOuts(RunState):
             plan.outputs[item_key(node, i)] = json.dumps(item, separators=(",", ":"))
             recorded = self.recorded.get(name)
             state = self.nodes[name] = NodeState() if recorded is None else NodeState.of(recorded)
+            if recorded is not None and "attempts" not in recorded.model_fields_set:  # left out: the usual count
+                state.attempts = implied_attempts(state.phase, state.reason)
             if state.phase in TERMINAL:
                 self.done += 1
                 fan.ended += 1

@@ -24,6 +24,12 @@ def wire_time(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def implied_attempts(phase: str, reason: str | None) -> int:
+    """The attempts a forEach instance's compact status leaves out: none while Pending, one when it succeeded
+    with no reason (its first Job did it; a reused or cached instance has a reason and keeps its count)."""
+    return 1 if phase == "Succeeded" and reason is None else 0
+
+
 @dataclass(slots=True)
 class NodeState:
     phase: NodePhase = "Pending"

@@ -21,7 +21,7 @@ from switchyard.logic.foreach import (
     parse_instance,
 )
 from switchyard.logic.naming import job_name
-from switchyard.logic.nodestate import NodeState
+from switchyard.logic.nodestate import NodeState, implied_attempts
 from switchyard.logic.plan import plan_keys
 from switchyard.logic.priority import node_runtimes
 from switchyard.logic.readyqueue import ReadyQueue
@@ -255,6 +255,10 @@ class RunState:
         wire = status.wire()
         if not self.compact():
             return wire
-        if node in self.parent_of and status.phase == "Succeeded":
-            wire["finishedAt"] = None  # a forEach instance that succeeded: its phase is all a restart needs
+        if node in self.parent_of:  # a forEach instance (there may be 10,000): only what a restart needs
+            # no times, no Job name (derived from node and attempt: `job_name`, the CLI finds its Pod by labels),
+            # and no attempts when they are the usual (`implied_attempts`)
+            wire.update(job=None, startedAt=None, finishedAt=None)
+            if status.attempts == implied_attempts(status.phase, status.reason):
+                wire["attempts"] = None
         return compact_wire(node, status, wire, self.with_message)

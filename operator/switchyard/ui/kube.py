@@ -20,7 +20,9 @@ import kubernetes
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from switchyard.logic.foreach import output_key
 from switchyard.models.crd import GROUP, VERSION
+from switchyard.models.labels import LABEL_ATTEMPT, LABEL_NODE, LABEL_WORKFLOW_UID
 
 PLURALS = {
     "workflows": "Workflow",
@@ -197,6 +199,19 @@ class Kube:
         for event in found:
             event["time"] = event["time"].isoformat() if event["time"] is not None else None
         return sorted(found, key=lambda e: e["time"] or "")
+
+    def attempt_pod(self, namespace: str, uid: str, node: str, attempt: int) -> str:
+        """The name of the Pod of one attempt of a node, by the labels the operator puts on it (a compact status,
+        e.g. a forEach instance's, keeps no Job name)."""
+        selector = f"{LABEL_WORKFLOW_UID}={uid},{LABEL_NODE}={output_key(node)},{LABEL_ATTEMPT}={attempt}"
+        try:
+            pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
+        except Exception as error:
+            raise _error(f"pods of node {node}", error) from error
+        if not pods:
+            raise KubeError(404, f"node {node} has no Pod for attempt {attempt} (yet, or any more)")
+        pods.sort(key=lambda p: p.metadata.creation_timestamp or 0)
+        return str(pods[-1].metadata.name)
 
     def job_pod(self, namespace: str, job: str) -> str:
         """The name of a Job's Pod (the newest)."""

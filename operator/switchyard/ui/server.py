@@ -26,6 +26,7 @@ from aiohttp.helpers import content_disposition_header
 
 from switchyard.artifacts.digest import format_digest
 from switchyard.cli.actions import retry_body, stop_patch
+from switchyard.logic.nodestate import implied_attempts
 from switchyard.models.common import MAX_MESSAGE
 from switchyard.models.crd import GROUP
 from switchyard.ui import artifacts, present
@@ -420,11 +421,17 @@ async def stream_log(request: web.Request) -> web.StreamResponse:
     def follow() -> None:
         try:
             obj = kube.get("workflows", ns, name)
-            job = (((obj.get("status") or {}).get("nodes") or {}).get(node) or {}).get("job")
-            if not job:
+            recorded = ((obj.get("status") or {}).get("nodes") or {}).get(node) or {}
+            job, attempts = recorded.get("job"), recorded.get("attempts")
+            if attempts is None:  # a compact forEach instance leaves the usual count out
+                attempts = implied_attempts(str(recorded.get("phase")), recorded.get("reason"))
+            if job:
+                pod = kube.job_pod(ns, job)
+            elif attempts and recorded.get("phase") not in ("Pending", "Skipped"):  # compact: no Job name kept
+                pod = kube.attempt_pod(ns, str(obj["metadata"].get("uid", "")), node, int(attempts))
+            else:
                 put("end", {"message": f"node {node} has no Job yet"})
                 return
-            pod = kube.job_pod(ns, job)
             put("pod", {"pod": pod, "job": job})
             sent, pending = 0, b""
             while not stopping.is_set():
