@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import multiprocessing
@@ -223,7 +224,7 @@ def main() -> int:
                         for who, pid in (("operator", operator.proc.pid), ("emulator", os.getpid()))
                     ]
                     load = os.getloadavg()[0]
-                    patches0 = configmap_writes(cluster)
+                    patches0, kinds0 = configmap_writes(cluster), writes_by_kind(cluster)
                     run = client.submit(burst_in_process, port, namespace, trigger, args.events, args.concurrency)
                     result = run.result()
                     cpu = shares.end(result["client_cpu"])
@@ -241,6 +242,9 @@ def main() -> int:
                         print(
                             f"  pending-batch ConfigMap writes: {writes} ({args.events / max(1, writes):.1f} per write)"
                         )
+                    kinds = writes_by_kind(cluster) - kinds0
+                    per = ", ".join(f"{kind} {n / args.events:.2f}" for kind, n in kinds.most_common())
+                    print(f"  writes stored per event, by kind: {per}")
                     if args.running:
                         print(f"  Workflows running at the end: {count_running(cluster, namespace)}/{args.running}")
         finally:
@@ -274,6 +278,15 @@ def start_running(cluster: EmulatedCluster, namespace: str, count: int) -> None:
     started = time.perf_counter()
     wait_for(lambda: count_running(cluster, namespace) >= count, 600, what=f"{count} Workflows Running")
     print(f"{count} Workflows Running after {time.perf_counter() - started:.1f}s")
+
+
+def writes_by_kind(cluster: EmulatedCluster) -> collections.Counter[str]:
+    """Writes stored so far (creates, updates, patches) by `group/plural`."""
+    counts: collections.Counter[str] = collections.Counter()
+    for key, n in list(cluster.api.written.writes.items()):
+        group, plural = key.split("/")[:2]
+        counts[f"{group}/{plural}" if group else plural] += n
+    return counts
 
 
 def configmap_writes(cluster: EmulatedCluster) -> int:

@@ -131,6 +131,7 @@ def test_metrics_endpoint(running_operator: OperatorProcess, kube: Kube, sim: Jo
     assert f'switchyard_workflows{{namespace="{kube.namespace}",phase="Succeeded"}} 1.0' in text
 
 
+@pytest.mark.timeout(600)  # the wait below allows 480 s; pytest's default 300 s cut it short in CI
 def test_large_workflow_uses_compact_status(kube: Kube, sim: JobSimulator) -> None:
     kube.component("proc")
     nodes = [{"name": f"n{i}", "component": "proc"} for i in range(1200)]
