@@ -218,6 +218,7 @@ def main() -> int:
                 for trigger in ("single", "batched"):
                     if args.only not in (None, trigger):
                         continue
+                    settle(cluster, quiet=3.0, timeout=300)  # the previous run's Workflows are handled first
                     shares = Shares(operator.proc.pid, sim.proc.pid if sim and sim.proc else None)
                     spies = [
                         profile(args.profile, f"{trigger}.{who}", pid)
@@ -278,6 +279,25 @@ def start_running(cluster: EmulatedCluster, namespace: str, count: int) -> None:
     started = time.perf_counter()
     wait_for(lambda: count_running(cluster, namespace) >= count, 600, what=f"{count} Workflows Running")
     print(f"{count} Workflows Running after {time.perf_counter() - started:.1f}s")
+    # Running is reported while the simulator still creates and starts the Pods (hundreds of Job and Pod
+    # writes in the next seconds): measure only once the cluster is steady, or the bursts share it with that
+    settle(cluster, quiet=5.0, timeout=300)
+    print(f"  and steady (no Job, Pod or Workflow write for 5 s) after {time.perf_counter() - started:.1f}s")
+
+
+def settle(cluster: EmulatedCluster, quiet: float, timeout: float) -> None:
+    """Wait until no Job, Pod or Workflow was written for `quiet` seconds (Leases renew all along)."""
+    last = {"total": -1, "since": time.monotonic()}
+
+    def steady() -> bool:
+        kinds = writes_by_kind(cluster)
+        total = sum(n for kind, n in kinds.items() if kind.split("/")[-1] in ("jobs", "pods", "workflows"))
+        now = time.monotonic()
+        if total != last["total"]:
+            last["total"], last["since"] = total, now
+        return now - last["since"] >= quiet
+
+    wait_for(steady, timeout, what=f"no Job, Pod or Workflow write for {quiet:.0f} s")
 
 
 def writes_by_kind(cluster: EmulatedCluster) -> collections.Counter[str]:
