@@ -133,6 +133,9 @@ def test_get_watch_returns_when_the_workflow_finishes(
     assert code == 0
     assert kube.status("Workflow", "watched")["phase"] == "Succeeded"
     assert "Phase:      ✔ Succeeded" in out
+    # piped (as here), the last frame alone, as `get` prints it: no cursor moves, no padding at line ends
+    assert "\x1b[" not in out and out.count("Phase:") == 1, out
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
 
 
 def test_logs_reads_the_pod_of_the_latest_attempt(

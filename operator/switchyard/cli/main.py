@@ -64,6 +64,31 @@ def show(renderable: Any, *, crop: bool = True) -> None:
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
+class Redraw:
+    """A view redrawn in place on a terminal (rich's Live); piped, only its last frame is printed, once, as
+    `show` prints (a pipe or a file gets no cursor moves and no padding at line ends)."""
+
+    def __init__(self) -> None:
+        self._live = Live(console=out, auto_refresh=False) if out.is_terminal else None
+        self._last: Any = None
+
+    def __enter__(self) -> Redraw:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def update(self, renderable: Any) -> None:
+        if self._live is not None:
+            self._live.update(renderable, refresh=True)
+        self._last = renderable
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+        elif self._last is not None:
+            show(self._last)
+
+
 class OutputFormat(StrEnum):
     json = "json"
     yaml = "yaml"
@@ -280,11 +305,11 @@ def get_command(
             show(recorded)
         return
     try:
-        with Live(console=out, auto_refresh=False) as live:
+        with Redraw() as live:
             for obj in cluster.watch_workflow(workflow):
                 obj = with_outputs(obj, cluster)
                 current = view.build(obj, _breakers(cluster), node_results(obj, cluster), expand)
-                live.update(tree.render(current), refresh=True)
+                live.update(tree.render(current))
                 if current.phase in view.FINISHED_WORKFLOW_PHASES:
                     break
     except ClusterError as error:

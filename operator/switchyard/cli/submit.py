@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
-from rich.live import Live
 from rich.text import Text
 
 from switchyard.cli import tree, view
 from switchyard.cli.cluster import Cluster, ClusterError
 from switchyard.cli.main import (
+    Redraw,
     _breakers,
     _cluster_call,
     _settings,
@@ -90,11 +90,11 @@ def _finished(cluster: Cluster, name: str, draw: bool) -> dict[str, Any]:
         for obj in cluster.watch_workflow(name):
             if view.build(obj).phase in view.FINISHED_WORKFLOW_PHASES:
                 return obj
-    with Live(console=out, auto_refresh=False) as live:
+    with Redraw() as live:
         for obj in cluster.watch_workflow(name):
             obj = with_outputs(obj, cluster)
             current = view.build(obj, _breakers(cluster), node_results(obj, cluster))
-            live.update(tree.render(current), refresh=True)
+            live.update(tree.render(current))
             if current.phase in view.FINISHED_WORKFLOW_PHASES:
                 return obj
     raise ClusterError(f"workflow {name}: the watch ended")  # pragma: no cover - watch_workflow never ends
