@@ -61,7 +61,7 @@ class TriggerEngine:
         self.states: dict[Key, TriggerState] = {}
         self.wake = asyncio.Event()
         self.runs = TriggerRuns(api)
-        self.batches = Batches(api, self.runs, clock, self.wake)
+        self.batches = Batches(api, self.runs, clock, self.wake, self.warn)
         self.schedules = Schedules(api, self.runs, clock, self.warn)
 
     def state(self, key: Key) -> TriggerState:
