@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from switchyard.k8s.triggers.batches import batch_facts, batch_from
+from switchyard.k8s.client import Api
+from switchyard.k8s.triggers.batches import Batches, batch_facts, batch_from
+from switchyard.k8s.triggers.runs import TriggerRuns
 from switchyard.k8s.triggers.state import Batch, trigger_entry
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggerargs import (
@@ -175,3 +178,29 @@ def test_a_batched_trigger_takes_arguments_and_is_not_ready_when_they_cannot_wor
     body["spec"] = {"workflowTemplateRef": {"name": "t"}, "arguments": {"n": "size(events)"}}
     entry = trigger_entry(body)
     assert not entry.ready and entry.error is not None and "events and batch: with batch" in entry.error
+
+
+def test_the_operator_evaluates_a_batchs_arguments_in_a_cel_worker_within_a_budget() -> None:
+    """The same values as `batch_arguments`; two nested comprehensions over 1,000 events (1.7 s and more
+    in-process, holding the GIL) are an ArgumentError naming the argument, not a stalled ingest loop."""
+    batches = Batches(cast(Api, None), cast(TriggerRuns, None), lambda: OPENED, asyncio.Event())
+    facts = batch_facts(persisted(three()))
+    arguments = {"count": "string(size(events))", "customers": "events.map(e, e.data.customer)", "n": "batch.size"}
+    many = BatchFacts("big", "t", [batch_event(json.dumps({"n": i}), None) for i in range(1000)])
+    quadratic = {"slow": "events.filter(a, events.exists(b, b.data.n == a.data.n)).size()"}
+
+    async def run() -> None:
+        try:
+            assert await batches._evaluate(arguments, facts) == batch_arguments(arguments, facts)
+            with pytest.raises(EventRejected) as refused:
+                await batches._evaluate(quadratic, many)
+            assert refused.value.reason == "ArgumentError"
+            assert "arguments.slow could not be evaluated for batch big" in refused.value.message
+            assert "budget" in refused.value.message
+            with pytest.raises(EventRejected) as failed:
+                await batches._evaluate({"who": "events[7].data"}, facts)
+            assert "arguments.who could not be evaluated for batch orders-batch-abc" in failed.value.message
+        finally:
+            batches.close()
+
+    asyncio.run(run())

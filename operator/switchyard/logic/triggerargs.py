@@ -116,6 +116,10 @@ class BatchFacts:
     opened_at: str
     events: Sequence[Mapping[str, Any]]
 
+    @property
+    def occasion(self) -> str:
+        return f" for batch {self.id}"
+
     def variables(self) -> dict[str, Any]:
         events = [dict(event) for event in self.events]
         return {
@@ -126,8 +130,10 @@ class BatchFacts:
 
 
 def batch_arguments(arguments: Mapping[str, str], batch: BatchFacts) -> dict[str, str]:
-    """The arguments of a batch's Workflow; EventRejected (422 `ArgumentError`) naming the one that fails."""
-    return _evaluate(arguments, batch.variables(), f" for batch {batch.id}")
+    """The arguments of a batch's Workflow, evaluated here; EventRejected (422 `ArgumentError`) naming the one
+    that fails. The operator evaluates them in the CEL worker pool instead (`k8s.triggers.batches`), within a
+    time budget each, with the same variables (`BatchFacts.variables`) and the same conversion."""
+    return _evaluate(arguments, batch.variables(), batch.occasion)
 
 
 def _evaluate(arguments: Mapping[str, str], variables: dict[str, Any], occasion: str) -> dict[str, str]:
@@ -146,12 +152,20 @@ def _evaluate(arguments: Mapping[str, str], variables: dict[str, Any], occasion:
             value = as_argument(program.execute(context))
         except Exception as error:  # CEL evaluation errors surface as TypeError/KeyError/ValueError...
             detail = f"no such key: {error}" if isinstance(error, KeyError) else str(error)
-            raise EventRejected(
-                422, "ArgumentError", f"arguments.{name} could not be evaluated{occasion}: {detail}"
-            ) from error
-        if len(value) > MAX_PARAMETER_VALUE:
-            raise EventRejected(
-                422, "ArgumentError", f"arguments.{name} is {len(value)} characters; at most {MAX_PARAMETER_VALUE}"
-            )
-        values[name] = value
+            raise failed_argument(name, occasion, detail) from error
+        values[name] = checked_argument(name, value)
     return values
+
+
+def checked_argument(name: str, value: str) -> str:
+    """An argument's value (made a string already), refused (422 `ArgumentError`) over a parameter's limit."""
+    if len(value) > MAX_PARAMETER_VALUE:
+        raise EventRejected(
+            422, "ArgumentError", f"arguments.{name} is {len(value)} characters; at most {MAX_PARAMETER_VALUE}"
+        )
+    return value
+
+
+def failed_argument(name: str, occasion: str, detail: str) -> EventRejected:
+    """The refusal of an argument that could not be evaluated (422 `ArgumentError`, naming it)."""
+    return EventRejected(422, "ArgumentError", f"arguments.{name} could not be evaluated{occasion}: {detail}")
