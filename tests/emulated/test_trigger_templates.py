@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import Iterator
 
 import pytest
 
+from switchyard.models.labels import ANNOTATION_OPENED
 from switchyard.sandbox.jobsim import JobSimulator
-from tests.emulated.conftest import GROUP, VERSION, Kube, wait_for
+from switchyard.sandbox.process import free_port
+from tests.emulated.conftest import GROUP, VERSION, Kube, new_namespace, wait_for
 from tests.emulated.test_notify import Sink
 from tests.emulated.test_triggers import (  # noqa: F401 - the ingest operator and its namespace, as fixtures
     Ingest,
@@ -21,6 +24,7 @@ from tests.emulated.test_triggers import (  # noqa: F401 - the ingest operator a
     ingest_port,
     namespace,
     pending_batches,
+    start_operator,
     workflows,
 )
 
@@ -204,3 +208,44 @@ def test_a_batch_whose_argument_fails_is_kept_until_the_trigger_is_fixed(
     assert batch_items(wf) == [{"customer": "acme"}, {"total": 3}]
     kube.wait_phase(wf["metadata"]["name"], "Succeeded", timeout=60)
     assert ingest.send("fragile", event("f-2", {"customer": "late"}))[0] == 202  # the sender's retry is taken
+
+
+def test_a_batchs_arguments_after_a_sigkill_come_from_the_persisted_batch(
+    kubeconfig: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Two events accepted, the operator SIGKILLed, the third sent to the new process: the sealed Workflow's
+    arguments read all three events' attributes, two of them only from the pending ConfigMap."""
+    own = new_namespace(kubeconfig, "k")
+    kube = Kube(kubeconfig, own)
+    port = free_port()
+    proc = start_operator(kubeconfig, tmp_path / "operator.log", (own,), port)
+    client = Ingest(port, own)
+    try:
+        batch_template(kube, "kept-flow", ["count", "ids", "opened", "first"])
+        arguments = {
+            "count": "string(size(events))",
+            "ids": "events.map(e, e.id)",
+            "opened": "batch.openedAt",
+            "first": "string(event.data.n)",
+        }
+        spec = {"workflowTemplateRef": {"name": "kept-flow"}, "batch": {"maxItems": 3}, "arguments": arguments}
+        kube.create("Trigger", "kept", spec)
+        wait_for(lambda: _ready(kube, "kept"), 60, what="trigger Ready")
+        for i in range(2):
+            assert client.send("kept", event(f"a-{i}", {"n": i}))[0] == 202
+        proc.kill()
+        [pending] = pending_batches(kube, "kept")
+        attributes = [key for key in pending.data if key.endswith(".event")]  # beside the two items
+        assert len(pending.data) == 4 and json.loads(pending.data[sorted(attributes)[0]])["id"] == "a-0"
+        opened = pending.metadata.annotations[ANNOTATION_OPENED].replace("+00:00", "Z")
+        proc.start()
+        proc.wait_ready(timeout=60)
+        wait_for(client.ready, 30, what="ingest back")
+        status, body = client.send("kept", event("a-2", {"n": 2}))
+        assert status == 202 and body["workflows"], body
+        [wf] = workflows(kube, "kept")
+        assert wf["spec"]["arguments"] == {"count": "3", "ids": '["a-0","a-1","a-2"]', "opened": opened, "first": "0"}
+        assert not pending_batches(kube, "kept")
+    finally:
+        proc.stop()
+        kube.core.delete_namespace(own)
