@@ -8,7 +8,8 @@ after, so a crash in between neither loses nor doubles: a pending batch whose Wo
 deleted. The caller holds the Trigger's lock around every call here (one active operator).
 
 A Trigger with `arguments` keeps each event's attributes beside its item (key `ITEM.event`); the arguments
-are evaluated at seal from the persisted batch alone, so a seal retried after a crash gives the same values. An
+are evaluated at seal from the persisted batch alone, so a seal retried after a crash gives the same values
+(each in the engine's own CEL worker process, within a budget: `events` may hold 1,000 events). An
 argument that fails keeps the batch pending (nothing lost): lastError, a Warning Event, and no new try until
 the batch or the Trigger changes.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -43,6 +45,7 @@ from switchyard.logic.triggers import EventFacts, EventRejected
 from switchyard.models.labels import ANNOTATION_BATCH, ANNOTATION_OPENED, LABEL_BATCH, LABEL_TRIGGER
 from switchyard.models.trigger import BatchSpec, TriggerSpec
 
+log = logging.getLogger("switchyard.triggers")
 ARGUMENT_BUDGET_SECONDS = 1.0  # each argument of a batch, as a RoutingRule's `when` (celpool.DEFAULT_BUDGET_SECONDS)
 
 
@@ -63,6 +66,7 @@ class Batches:
         self.wake = wake  # set when a seal changed what the status shows
         self.warn = warn  # a Warning Event on the Trigger (rate-limited by the engine)
         self.pool: RuleEvaluatorPool | None = None  # evaluates batches' arguments; started on first use
+        self._warming: asyncio.Task[None] | None = None
 
     async def submit(
         self, state: TriggerState, entry: TriggerEntry, spec: TriggerSpec, batch_spec: BatchSpec, event: EventFacts
@@ -303,8 +307,25 @@ class Batches:
             values[name] = checked_argument(name, as_argument(value))
         return values
 
+    def warm(self) -> None:
+        """Start the CEL worker now, on the running loop, once a Trigger that will need it is read: the first
+        seal need not wait for an interpreter to start (1.3 s measured on a loaded machine)."""
+        if self.pool is None:
+            self.pool = RuleEvaluatorPool(size=1)
+        if self._warming is None:
+            self._warming = asyncio.create_task(self._warm(self.pool), name="trigger-cel-warm")
+
+    @staticmethod
+    async def _warm(pool: RuleEvaluatorPool) -> None:
+        try:
+            await pool.warm()
+        except Exception as exc:  # the first seal starts one again (and reports what fails)
+            log.warning("the CEL worker for batches' arguments did not start: %s", exc)
+
     def close(self) -> None:
         """Stop the CEL worker process, if one was started."""
+        if self._warming is not None:
+            self._warming.cancel()
         if self.pool is not None:
             self.pool.close()
 
