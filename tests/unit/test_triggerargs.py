@@ -146,6 +146,7 @@ def test_single_event_arguments_are_unchanged() -> None:
         ({"a": "events[0].dat"}, True, "unknown field dat of an event (did you mean data?)"),
         ({"a": "events.data"}, True, "cannot select field 'data' of the events list"),
         ({"a": "batch.sise"}, True, "unknown field sise of batch (did you mean size?)"),
+        ({"a": 'event["dat"]'}, False, "unknown field dat of an event (did you mean data?)"),
         ({"a": "evnts"}, True, "unknown variable evnts (did you mean events?): the variables are event, events, batch"),
         ({"a": "size(events)"}, False, "unknown variable events (did you mean event?)"),
         ({"a": "batch.size"}, False, "(events and batch: with batch)"),

@@ -330,7 +330,7 @@ class _Checker:
     def _index(self, receiver: str, key: Tree[Token] | Token) -> str:
         if receiver == _EVENTS:
             return _EVENT
-        if receiver in (_EVENT, _BATCH, _UPSTREAM, _UPSTREAM_NODE, _COMPONENTS, _COMPONENT, _DURATION):
+        if receiver in (_EVENT, _BATCH, _INPUT, _UPSTREAM, _UPSTREAM_NODE, _COMPONENTS, _COMPONENT, _DURATION):
             literal = _string_literal(key)
             if literal is not None:
                 return self._field(receiver, literal)
