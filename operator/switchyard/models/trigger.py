@@ -90,7 +90,7 @@ class TriggerSpec(ApiModel):
     workflow_template_ref: WorkflowTemplateRef | None = Field(
         default=None,
         description="Instead of an inline `workflowTemplate`: each Workflow runs this WorkflowTemplate with "
-        "`arguments`, its input the event data.",
+        "`arguments`, its input the event data (a batch's: the JSON array of its events' data).",
     )
     arguments: Annotated[
         dict[
@@ -112,7 +112,9 @@ class TriggerSpec(ApiModel):
         description="`notify` of every Workflow the Trigger creates: a CloudEvent to this sink when it finishes.",
     )
     batch: BatchSpec | None = Field(
-        default=None, description="Group events into one Workflow per batch; unset starts one Workflow per event."
+        default=None,
+        description="Group events into one Workflow per batch (its `arguments` also see `events` and `batch`); "
+        "unset starts one Workflow per event.",
     )
     concurrency_policy: Annotated[
         ConcurrencyPolicy,
