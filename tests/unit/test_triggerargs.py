@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
-from switchyard.k8s.client import Api
-from switchyard.k8s.triggers.batches import Batches, batch_facts, batch_from
+from switchyard.k8s.client import Api, ApiTrouble
+from switchyard.k8s.triggers.batches import Batches, batch_facts, batch_from, blocked, deadline
 from switchyard.k8s.triggers.runs import TriggerRuns
-from switchyard.k8s.triggers.state import Batch, trigger_entry
+from switchyard.k8s.triggers.state import Batch, TriggerState, trigger_entry
 from switchyard.logic import triggers as logic
 from switchyard.logic.triggerargs import (
     BatchFacts,
@@ -201,6 +201,47 @@ def test_the_operator_evaluates_a_batchs_arguments_in_a_cel_worker_within_a_budg
             with pytest.raises(EventRejected) as failed:
                 await batches._evaluate({"who": "events[7].data"}, facts)
             assert "arguments.who could not be evaluated for batch orders-batch-abc" in failed.value.message
+        finally:
+            batches.close()
+
+    asyncio.run(run())
+
+
+def test_a_batch_whose_argument_failed_is_not_tried_again_until_it_or_the_trigger_changes() -> None:
+    """A failure of the expression waits for a change; the worker out of budget is tried again 30 s later."""
+    batches = Batches(cast(Api, None), cast(TriggerRuns, None), lambda: OPENED, asyncio.Event())
+    body: dict[str, Any] = {
+        "metadata": {"namespace": "ns", "name": "orders", "uid": "u", "generation": 1},
+        "spec": {"workflowTemplateRef": {"name": "t"}, "batch": {"maxItems": 1000}, "arguments": {"who": "events[9]"}},
+    }
+    entry = trigger_entry(body)
+    assert entry.spec is not None and entry.ready
+    state = TriggerState(entry=entry)
+    state.batch = batch = persisted(three())
+
+    async def run() -> None:
+        try:
+            with pytest.raises(ApiTrouble, match=r"arguments\.who could not be evaluated .* kept until the Trigger"):
+                await batches._arguments(state, entry, entry.spec, batch)
+            assert state.stats.last_error is not None and state.stats.last_error.startswith("ArgumentError: ")
+            assert blocked(batch, entry, OPENED + timedelta(days=1)) and deadline(state) is None
+            body["metadata"]["generation"] = 2  # the Trigger changed: tried again
+            assert not blocked(batch, trigger_entry(body), OPENED)
+            extra = event(4, {"customer": "x"})
+            batch.add(logic.item_key(3, extra), logic.batch_item(extra), event_meta(extra))  # so did the batch
+            assert not blocked(batch, entry, OPENED)
+
+            slow = {"slow": "events.filter(a, events.exists(b, b.data.n == a.data.n)).size()"}
+            big = Batch("big", OPENED)
+            for i in range(1000):
+                facts = event(i, {"n": i})
+                big.add(logic.item_key(i, facts), logic.batch_item(facts), event_meta(facts))
+            state.batch = big
+            with pytest.raises(ApiTrouble, match=r"budget.*tried again in 30 s"):
+                await batches._arguments(state, entry, entry.spec.model_copy(update={"arguments": slow}), big)
+            assert deadline(state) == OPENED + timedelta(seconds=30)
+            assert blocked(big, entry, OPENED + timedelta(seconds=29))
+            assert not blocked(big, entry, OPENED + timedelta(seconds=30))
         finally:
             batches.close()
 

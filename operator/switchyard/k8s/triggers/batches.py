@@ -11,7 +11,7 @@ A Trigger with `arguments` keeps each event's attributes beside its item (key `I
 are evaluated at seal from the persisted batch alone, so a seal retried after a crash gives the same values
 (each in the engine's own CEL worker process, within a budget: `events` may hold 1,000 events). An
 argument that fails keeps the batch pending (nothing lost): lastError, a Warning Event, and no new try until
-the batch or the Trigger changes.
+the batch or the Trigger changes (or, when the worker ran out of budget or died, ARGUMENT_RETRY_SECONDS later).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -47,6 +47,12 @@ from switchyard.models.trigger import BatchSpec, TriggerSpec
 
 log = logging.getLogger("switchyard.triggers")
 ARGUMENT_BUDGET_SECONDS = 1.0  # each argument of a batch, as a RoutingRule's `when` (celpool.DEFAULT_BUDGET_SECONDS)
+ARGUMENT_RETRY_SECONDS = 30.0  # a batch whose argument ran out of budget (a loaded machine?) is tried again
+_WORKER_TROUBLE = ("exceeded the", "CEL evaluator process")  # the pool's problems that may pass
+
+
+class WorkerTrouble(EventRejected):
+    """An argument not evaluated because the CEL worker ran out of budget or exited: tried again later."""
 
 
 class Batches:
@@ -274,14 +280,21 @@ class Batches:
         """The batch Workflow's arguments, from the persisted batch; ApiTrouble (the batch kept) when one fails."""
         if not spec.arguments:
             return {}
-        if blocked(batch, entry):
+        now = self.clock()
+        if blocked(batch, entry, now):
             assert batch.blocked is not None
             raise ApiTrouble(batch.blocked[2])
         try:
             return await self._evaluate(spec.arguments, batch_facts(batch))
         except EventRejected as rejection:
-            message = f"{rejection.message}; its {len(batch.items)} events are kept until the Trigger is fixed"
-            batch.blocked = (len(batch.items), entry.generation, message)
+            retry_at = None
+            if isinstance(rejection, WorkerTrouble):
+                retry_at = now + timedelta(seconds=ARGUMENT_RETRY_SECONDS)
+                kept = f"tried again in {ARGUMENT_RETRY_SECONDS:g} s or when the Trigger changes"
+            else:
+                kept = "kept until the Trigger is fixed"
+            message = f"{rejection.message}; its {len(batch.items)} events are {kept}"
+            batch.blocked = (len(batch.items), entry.generation, message, retry_at)
             state.stats.last_error, state.stats.dirty = f"{rejection.reason}: {message}", True
             if self.warn is not None:
                 await self.warn(entry, rejection.reason, message)
@@ -303,7 +316,10 @@ class Batches:
                 name, arguments[name], variables, budget_seconds=ARGUMENT_BUDGET_SECONDS, pool=self.pool
             )
             if failure is not None:
-                raise failed_argument(name, facts.occasion, failure)
+                refusal = failed_argument(name, facts.occasion, failure)
+                if any(mark in failure for mark in _WORKER_TROUBLE):
+                    raise WorkerTrouble(refusal.status, refusal.reason, refusal.message)
+                raise refusal
             values[name] = checked_argument(name, as_argument(value))
         return values
 
@@ -359,7 +375,7 @@ class Batches:
         """Seal the Trigger's batch when it is full or its maxWaitSeconds passed (also right after a restart)."""
         await self.load(state, entry, spec)
         batch = state.batch
-        if batch is None or blocked(batch, entry):
+        if batch is None or blocked(batch, entry, now):
             return
         if len(batch.items) >= batch_spec.max_items or logic.batch_due(batch.opened_at, batch_spec, now):
             await self.seal(state, entry, spec, batch)
@@ -370,14 +386,19 @@ def deadline(state: TriggerState) -> datetime | None:
     entry = state.entry
     if state.batch is None or entry is None or entry.spec is None or entry.spec.batch is None:
         return None
-    if blocked(state.batch, entry):
-        return None  # not due again until the batch or the Trigger changes
+    if blocked(state.batch, entry, None):
+        # not due again until the batch or the Trigger changes, or its retry time
+        return state.batch.blocked[3] if state.batch.blocked is not None else None
     return logic.batch_deadline(state.batch.opened_at, entry.spec.batch)
 
 
-def blocked(batch: Batch, entry: TriggerEntry) -> bool:
-    """Whether the batch's seal was refused (an argument failed) for these items and this Trigger spec."""
-    return batch.blocked is not None and batch.blocked[:2] == (len(batch.items), entry.generation)
+def blocked(batch: Batch, entry: TriggerEntry, now: datetime | None) -> bool:
+    """Whether the batch's seal was refused (an argument failed) for these items and this Trigger spec, and
+    (`now` given) its retry time, if it has one, has not come."""
+    if batch.blocked is None or batch.blocked[:2] != (len(batch.items), entry.generation):
+        return False
+    retry_at = batch.blocked[3]
+    return retry_at is None or now is None or now < retry_at
 
 
 def batch_facts(batch: Batch) -> BatchFacts:

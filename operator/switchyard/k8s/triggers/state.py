@@ -163,9 +163,9 @@ class Batch:
     items: dict[str, str] = field(default_factory=dict)
     # item key -> its event's attributes (JSON, `triggerargs.event_meta`): kept when the Trigger has arguments
     metas: dict[str, str] = field(default_factory=dict)
-    # (items, Trigger generation, message) of a seal refused because an argument failed: not tried again
-    # until the batch or the Trigger changes
-    blocked: tuple[int, int, str] | None = None
+    # (items, Trigger generation, message, retry at) of a seal refused because an argument failed: not tried
+    # again until the batch or the Trigger changes, or (the CEL worker over budget or gone) the retry time
+    blocked: tuple[int, int, str, datetime | None] | None = None
     _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # event key -> 1-based
     _item_bytes: int = field(default=0, init=False, repr=False)
     _meta_bytes: int = field(default=0, init=False, repr=False)
