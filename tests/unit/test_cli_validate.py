@@ -301,3 +301,30 @@ spec:
     report = validate([manifest])
     fields = {problem.field for problem in report.problems}
     assert fields == {"spec.filter", "spec.workflowTemplate.nodes"}, report.problems
+
+
+def test_a_triggers_arguments_are_checked_against_their_variables(tmp_path: pathlib.Path) -> None:
+    manifest = write(
+        tmp_path,
+        "triggers.yaml",
+        """\
+        apiVersion: switchyard.dev/v1alpha1
+        kind: Trigger
+        metadata: {name: batched}
+        spec:
+          workflowTemplateRef: {name: flow}
+          batch: {maxItems: 3}
+          arguments: {count: 'string(size(events))', first: 'event.data.customer', bad: 'events[0].dat'}
+        ---
+        apiVersion: switchyard.dev/v1alpha1
+        kind: Trigger
+        metadata: {name: single}
+        spec:
+          workflowTemplateRef: {name: flow}
+          arguments: {count: 'string(size(events))'}
+        """,
+    )
+    found = messages(manifest)
+    assert len(found) == 2, found
+    assert "CEL check error in arguments.bad: unknown field dat of an event (did you mean data?)" in found[0]
+    assert "arguments.count: unknown variable events" in found[1] and "with batch" in found[1]

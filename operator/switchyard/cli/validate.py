@@ -24,7 +24,7 @@ from switchyard.logic.dag import Dag, check_components
 from switchyard.logic.errors import InvalidSpec
 from switchyard.logic.routing import compile_rule, path_to_nodes
 from switchyard.logic.templates import check_template
-from switchyard.logic.triggerargs import compile_arguments
+from switchyard.logic.triggerargs import check_arguments
 from switchyard.logic.triggers import compile_filter
 from switchyard.logic.when import check_when
 from switchyard.models.common import DNS_SUBDOMAIN
@@ -260,13 +260,14 @@ def _check_template(document: Document, spec: WorkflowTemplateSpec, known: set[s
 
 
 def _check_trigger(document: Document, spec: TriggerSpec, known: set[str] | None, report: Report) -> None:
-    """The filter compiles; the template's DAG is valid and names known components."""
+    """The filter and the arguments compile (arguments checked against their variables); the template's DAG
+    is valid and names known components."""
     problem = compile_filter(spec.filter).error
     if problem is not None:
         report.problems.append(document.problem(problem, "spec.filter"))
     if spec.workflow_template is not None:
         _check_dag(document, spec.workflow_template.nodes, known, "spec.workflowTemplate.nodes", report)
-    problem = compile_arguments(spec.arguments).error
+    problem = check_arguments(spec.arguments, spec.batch is not None)
     if problem is not None:
         report.problems.append(document.problem(problem, "spec.arguments"))
 

@@ -47,6 +47,7 @@ def new_engine(api: Api, options: Options) -> TriggerEngine:
 async def start_parts(engine: TriggerEngine, api: Api, options: Options, closing: contextlib.AsyncExitStack) -> None:
     """The engine's housekeeping and, when a port is set, the ingest server, on the running loop; stopped by
     `closing` last-first (the server, with its requests in flight, before the housekeeping)."""
+    closing.callback(engine.batches.close)  # its CEL worker (batches' arguments), once nothing seals any more
     housekeeping = asyncio.create_task(engine.run(), name="trigger-housekeeping")
     closing.push_async_callback(cancel, housekeeping)
     if options.ingest_port:

@@ -1,6 +1,6 @@
 """Static checks of CEL against its declared variables (pure): a RoutingRule's `when` over `input`, `params` and
-`components` (used by logic.routing), and a node's `when` over `input`, `upstream` (its dependencies) and `params`
-(logic.when).
+`components` (used by logic.routing), a node's `when` over `input`, `upstream` (its dependencies) and `params`
+(logic.when), and a Trigger's `arguments` over `event` (and, batched, `events` and `batch`: logic.triggerargs).
 
 The `cel` runtime compiles without declarations, so a rule reading `payload` or `input.sizee`, or yielding a
 number, compiles and then never matches. This module parses the expression with cel-python's CEL grammar (lark)
@@ -51,6 +51,26 @@ DURATION_FIELDS: Mapping[str, str] = {"p50": "double", "p90": "double", "p99": "
 _COMPONENTS = "components"  # the type of `components`: a map keyed by Component names
 _COMPONENT = "component"  # the type of `components.NAME`
 _DURATION = "component duration"  # the type of `components.NAME.duration`
+# A Trigger's `arguments` see `event` (a CloudEvent, as its `filter` does); a batched Trigger's also `events` (the
+# batch's events, in arrival order) and `batch` (see logic.triggerargs).
+EVENT = "event"
+EVENTS = "events"
+BATCH = "batch"
+EVENT_FIELDS: Mapping[str, str] = {
+    "id": "string",
+    "source": "string",
+    "type": "string",
+    "subject": "string",
+    "time": "string",
+    "datacontenttype": "string",
+    "data": "dyn",
+    "extensions": "map",
+}
+BATCH_FIELDS: Mapping[str, str] = {"size": "int", "id": "string", "openedAt": "string"}
+_EVENT = "event"  # the type of `event` and of `events[i]`
+_EVENTS = "event list"  # the type of `events`
+_BATCH = "batch"  # the type of `batch`
+ANY = "any"  # `yields` of an expression whose value may be of any type (an argument, made a string)
 # Identifiers that CEL resolves without a declaration: type names (`type(x) == int`).
 _BUILTIN_IDENTS: Mapping[str, str] = {
     name: "type" for name in ("int", "uint", "double", "bool", "string", "bytes", "list", "map", "type", "null_type")
@@ -105,6 +125,18 @@ def _parser() -> CELParser:
     return CELParser()
 
 
+@functools.lru_cache(maxsize=1024)
+def check_arguments(expression: str, batched: bool) -> str | None:
+    """`check_static` for a Trigger's argument: over `event`, and when `batched` also `events` and `batch`;
+    any value type (it is made a string). The same nesting bound as a RoutingRule's `when`."""
+    declared = {EVENT: _EVENT, EVENTS: _EVENTS, BATCH: _BATCH} if batched else {EVENT: _EVENT}
+    try:
+        tree = _parser().parse(expression)
+    except (CELParseError, RecursionError):
+        return None
+    return _Checker(None, ANY, declared).run(tree)
+
+
 @functools.lru_cache(maxsize=1024)  # the operator recompiles every rule each time it routes a Workflow
 def check_static(when: str, upstream: frozenset[str] | None = None, yields: str = "bool") -> str | None:
     """None when nothing is certainly wrong with `when`, else the first problem, e.g.
@@ -124,10 +156,15 @@ def check_static(when: str, upstream: frozenset[str] | None = None, yields: str 
 
 
 class _Checker:
-    def __init__(self, upstream: frozenset[str] | None = None, yields: str = "bool") -> None:
+    def __init__(
+        self, upstream: frozenset[str] | None = None, yields: str = "bool", declared: Mapping[str, str] | None = None
+    ) -> None:
         self.upstream = upstream
         self.yields = yields
+        self.declared = declared  # the variables and their types, instead of a rule's or a node's
         self.variables = [VARIABLE, PARAMS, COMPONENTS] if upstream is None else [VARIABLE, UPSTREAM, PARAMS]
+        if declared is not None:
+            self.variables = list(declared)
         self.types: dict[int, str] = {}
         self.problems: list[str] = []
         self.nesting = 0
@@ -148,7 +185,7 @@ class _Checker:
                 f"at most {MAX_MACRO_NESTING} are allowed"
             )
         result = self.types[id(root)]
-        if not self.problems and self.yields != "bool" and result not in (self.yields, _DYN):
+        if not self.problems and self.yields not in ("bool", ANY) and result not in (self.yields, _DYN):
             self.problems.append(f"the expression yields {_describe(result)}, not {self.yields}")
         elif not self.problems and self.yields == "bool" and result not in _BOOLISH:
             self.problems.append(f"the expression yields {_describe(result)}, not bool: it can never match")
@@ -229,24 +266,33 @@ class _Checker:
     def _identifier(self, name: str, scope: frozenset[str]) -> str:
         if name in scope:
             return _DYN
-        if name == VARIABLE:
+        if self.declared is not None and name in self.declared:
+            return self.declared[name]
+        if self.declared is None and name == VARIABLE:
             return _INPUT
-        if self.upstream is not None and name == UPSTREAM:
+        if self.declared is None and self.upstream is not None and name == UPSTREAM:
             return _UPSTREAM
-        if name == PARAMS:
+        if self.declared is None and name == PARAMS:
             return "map"
-        if self.upstream is None and name == COMPONENTS:
+        if self.declared is None and self.upstream is None and name == COMPONENTS:
             return _COMPONENTS
         if name in _BUILTIN_IDENTS:
             return _BUILTIN_IDENTS[name]
         suggestion = _suggest(name, [*self.variables, *sorted(scope)])
         if len(self.variables) == 1:
-            self.problems.append(f"unknown variable {name}{suggestion}: the only variable is {VARIABLE}")
+            self.problems.append(f"unknown variable {name}{suggestion}: the only variable is {self.variables[0]}")
         else:
             self.problems.append(f"unknown variable {name}{suggestion}: the variables are {', '.join(self.variables)}")
         return _DYN
 
     def _field(self, receiver: str, name: str) -> str:
+        if receiver in (_EVENT, _BATCH):
+            fields, what = (EVENT_FIELDS, "an event") if receiver == _EVENT else (BATCH_FIELDS, "batch")
+            if name in fields:
+                return fields[name]
+            suggestion = _suggest(name, list(fields))
+            self.problems.append(f"unknown field {name} of {what}{suggestion}: it has {', '.join(fields)}")
+            return _DYN
         if receiver == _INPUT:
             if name in INPUT_FIELDS:
                 return INPUT_FIELDS[name]
@@ -282,7 +328,9 @@ class _Checker:
         return _DYN
 
     def _index(self, receiver: str, key: Tree[Token] | Token) -> str:
-        if receiver in (_INPUT, _UPSTREAM, _UPSTREAM_NODE, _COMPONENTS, _COMPONENT, _DURATION):
+        if receiver == _EVENTS:
+            return _EVENT
+        if receiver in (_EVENT, _BATCH, _INPUT, _UPSTREAM, _UPSTREAM_NODE, _COMPONENTS, _COMPONENT, _DURATION):
             literal = _string_literal(key)
             if literal is not None:
                 return self._field(receiver, literal)
@@ -302,6 +350,9 @@ def _describe(kind: str) -> str:
         _COMPONENTS: "the components map",
         _COMPONENT: "a component",
         _DURATION: "a component's duration",
+        _EVENT: "an event",
+        _EVENTS: "the events list",
+        _BATCH: "the batch",
     }
     if kind in named:
         return named[kind]

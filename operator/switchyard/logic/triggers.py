@@ -206,6 +206,15 @@ def item_key(sequence: int, event: EventFacts) -> str:
     return f"{sequence:06d}-{event_key(event)}"
 
 
+META_SUFFIX = ".event"  # a pending batch's key holding an item's event attributes (a Trigger with arguments)
+MAX_BATCH_STORED_BYTES = 900 * 1024  # items and attributes of a pending batch (a ConfigMap holds 1 MiB)
+
+
+def meta_key(item: str) -> str:
+    """The ConfigMap key of an item's event attributes, beside the item's own key."""
+    return item + META_SUFFIX
+
+
 def key_event(key: str) -> str:
     return key.split("-", 1)[1] if "-" in key else key
 

@@ -90,7 +90,7 @@ class TriggerSpec(ApiModel):
     workflow_template_ref: WorkflowTemplateRef | None = Field(
         default=None,
         description="Instead of an inline `workflowTemplate`: each Workflow runs this WorkflowTemplate with "
-        "`arguments`, its input the event data.",
+        "`arguments`, its input the event data (a batch's: the JSON array of its events' data).",
     )
     arguments: Annotated[
         dict[
@@ -99,8 +99,12 @@ class TriggerSpec(ApiModel):
         ],
         Field(
             max_length=MAX_PARAMETERS,
-            description="NAME: a CEL expression over `event` (as in `filter`) whose value, as a string, is the "
-            "argument of each Workflow's template parameter NAME. Not with `batch`.",
+            description="NAME: a CEL expression whose value, as a string (a string as it is, a bool as "
+            "true/false, anything else as compact JSON), is the argument of each Workflow's template parameter NAME. "
+            "Over `event` (as in `filter`). With `batch`, evaluated when the batch's Workflow is created, from the "
+            "persisted batch: `events` (its events in arrival order, each shaped as `event`, data parsed when JSON), "
+            "`event` (its first event) and `batch` (size, id: the pending batch's name, openedAt). An argument "
+            "that cannot be evaluated keeps the batch pending (lastError, a Warning Event) until the Trigger is fixed.",
         ),
     ] = {}
     notify: NotifySpec | None = Field(
@@ -108,7 +112,9 @@ class TriggerSpec(ApiModel):
         description="`notify` of every Workflow the Trigger creates: a CloudEvent to this sink when it finishes.",
     )
     batch: BatchSpec | None = Field(
-        default=None, description="Group events into one Workflow per batch; unset starts one Workflow per event."
+        default=None,
+        description="Group events into one Workflow per batch (its `arguments` also see `events` and `batch`); "
+        "unset starts one Workflow per event.",
     )
     concurrency_policy: Annotated[
         ConcurrencyPolicy,
@@ -141,8 +147,6 @@ class TriggerSpec(ApiModel):
             raise ValueError("a Trigger takes exactly one of workflowTemplate or workflowTemplateRef")
         if self.arguments and self.workflow_template_ref is None:
             raise ValueError("'arguments' are for a workflowTemplateRef")
-        if self.arguments and self.batch is not None:
-            raise ValueError("'arguments' are evaluated over one event: a batched Trigger cannot take them")
         return self
 
 

@@ -61,7 +61,7 @@ class TriggerEngine:
         self.states: dict[Key, TriggerState] = {}
         self.wake = asyncio.Event()
         self.runs = TriggerRuns(api)
-        self.batches = Batches(api, self.runs, clock, self.wake)
+        self.batches = Batches(api, self.runs, clock, self.wake, self.warn)
         self.schedules = Schedules(api, self.runs, clock, self.warn)
 
     def state(self, key: Key) -> TriggerState:
@@ -123,6 +123,8 @@ class TriggerEngine:
     async def reconcile(self, entry: TriggerEntry) -> str | None:
         """Ready condition and observedGeneration; the problem (for a Warning Event) when not Ready."""
         ready = entry.ready
+        if ready and entry.spec is not None and entry.spec.batch is not None and entry.spec.arguments:
+            self.batches.warm()  # its batches' arguments are evaluated in a CEL worker
         accepts = "the trigger accepts events"
         if entry.spec is not None and entry.spec.schedule is not None:
             accepts = "the trigger runs on its schedule" + (" and accepts events" if entry.spec.event_types else "")

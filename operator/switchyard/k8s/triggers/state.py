@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from switchyard.k8s.entries import parse_time, pydantic_message
 from switchyard.logic import triggers as logic
 from switchyard.logic.schedule import Schedule, ScheduleInvalid, compile_schedule
-from switchyard.logic.triggerargs import compile_arguments
+from switchyard.logic.triggerargs import check_arguments
 from switchyard.logic.triggers import EventFacts
+from switchyard.models.common import MAX_INPUT_BYTES
 from switchyard.models.crd import API_VERSION
 from switchyard.models.labels import LABEL_TRIGGER
 from switchyard.models.trigger import TriggerSpec, TriggerStatus
@@ -88,7 +89,7 @@ def trigger_entry(body: Mapping[str, Any]) -> TriggerEntry:
     error_reason = "InvalidSpec"
     if spec is not None:
         compiled = logic.compile_filter(spec.filter)
-        problems = [p for p in (compiled.error, compile_arguments(spec.arguments).error) if p]
+        problems = [p for p in (compiled.error, check_arguments(spec.arguments, spec.batch is not None)) if p]
         error_reason = "InvalidFilter"
         if spec.schedule is not None:
             try:
@@ -160,8 +161,14 @@ class Batch:
     name: str
     opened_at: datetime
     items: dict[str, str] = field(default_factory=dict)
+    # item key -> its event's attributes (JSON, `triggerargs.event_meta`): kept when the Trigger has arguments
+    metas: dict[str, str] = field(default_factory=dict)
+    # (items, Trigger generation, message, retry at) of a seal refused because an argument failed: not tried
+    # again until the batch or the Trigger changes, or (the CEL worker over budget or gone) the retry time
+    blocked: tuple[int, int, str, datetime | None] | None = None
     _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # event key -> 1-based
     _item_bytes: int = field(default=0, init=False, repr=False)
+    _meta_bytes: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -169,15 +176,33 @@ class Batch:
     def _reindex(self) -> None:
         self._positions = {logic.key_event(key): i + 1 for i, key in enumerate(self.items)}
         self._item_bytes = sum(len(v.encode()) for v in self.items.values())
+        self._meta_bytes = sum(len(v.encode()) for v in self.metas.values())
 
-    def add(self, key: str, item: str) -> None:
+    def add(self, key: str, item: str, meta: str | None = None) -> None:
         self.items[key] = item
         self._positions.setdefault(logic.key_event(key), len(self.items))
         self._item_bytes += len(item.encode())
+        if meta is not None:
+            self.metas[key] = meta
+            self._meta_bytes += len(meta.encode())
 
     def discard(self, key: str) -> None:
+        self.metas.pop(key, None)
         if self.items.pop(key, None) is not None:
             self._reindex()
+
+    def stored(self, key: str) -> dict[str, str]:
+        """The ConfigMap data of one item: its value, and its event's attributes when kept."""
+        data = {key: self.items[key]}
+        if key in self.metas:
+            data[logic.meta_key(key)] = self.metas[key]
+        return data
+
+    def fits(self, item: str, meta: str | None) -> bool:
+        """Whether one more item keeps the Workflow input and the pending ConfigMap within their limits."""
+        extra = len(item.encode()) + (len(meta.encode()) if meta is not None else 0)
+        stored = self._item_bytes + self._meta_bytes + extra
+        return self.size_with(item) <= MAX_INPUT_BYTES and stored <= logic.MAX_BATCH_STORED_BYTES
 
     def has_event(self, event: EventFacts) -> bool:
         return logic.event_key(event) in self._positions
