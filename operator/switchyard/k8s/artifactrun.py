@@ -18,7 +18,7 @@ from datetime import datetime
 
 from minio import Minio
 
-from switchyard.artifacts import fanin, gc, keys, reader
+from switchyard.artifacts import carry, fanin, gc, keys, reader
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.store import Credentials, StoreError, StoreSpec, make_client
 from switchyard.artifacts.trouble import StagingFailure, classify, is_missing
@@ -148,6 +148,14 @@ class RunArtifacts:
         read in a thread; StagingFailure (reason, detail) when it cannot be."""
         manifest = await asyncio.to_thread(reader.read_manifest, self.client, self.store.bucket, manifest_key, self.uid)
         return [entry.wire() for entry in manifest.entries]
+
+    async def carry(self, node: str, old_key: str, old_uid: str) -> tuple[list[dict[str, object]], str, int]:
+        """A reused node's artifacts copied into this run (`artifacts.carry`): (the first MAX_STATUS_ARTIFACTS
+        refs, its new manifest's key, total bytes). StagingFailure (reason, detail) when they cannot be."""
+        manifest, key = await asyncio.to_thread(
+            carry.carry, self.client, self.store.bucket, old_key, old_uid, self.prefix, self.uid, node
+        )
+        return [e.wire() for e in manifest.entries[:MAX_STATUS_ARTIFACTS]], key, manifest.total_bytes
 
     async def retain(self) -> None:
         """Write the marker that keeps this incarnation's outputs from the GC sweep (`artifactGC: Never`), before
