@@ -27,11 +27,15 @@ pytestmark = pytest.mark.emulated
 
 ITEMS = ["alpha-0\n", "bravo-1 \u2603", "charlie-2 " * 50]  # distinct bytes per instance
 
-# A map instance writes its item's text as outputs/part-<i>.txt; its result is its index.
+# A map instance writes its item's text as outputs/part-<i>.txt; its result is its index. With config
+# {"failIn": W, "failIndex": i} instance i fails in Workflow W.
 MAP = """
-import json, os, pathlib
+import json, os, pathlib, sys
 root = pathlib.Path(os.environ.get("SWITCHYARD_ROOT", "/switchyard"))
 i = int(os.environ["SWITCHYARD_ITEM_INDEX"])
+config = json.loads((root / "config.json").read_text() or "{}")
+if config.get("failIn") == os.environ["SWITCHYARD_WORKFLOW"] and config.get("failIndex") == i:
+    sys.exit(1)
 item = json.loads((root / "item").read_text())
 (root / "outputs" / f"part-{i}.txt").write_bytes(item.encode())
 pathlib.Path(os.environ.get("SWITCHYARD_TERMINATION_LOG", "/dev/termination-log")).write_text(json.dumps({"i": i}))
@@ -94,9 +98,16 @@ def runner(kubeconfig: pathlib.Path, namespace: str, running_operator: Any) -> I
     assert not job_runner.errors
 
 
-def _nodes(merge_config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _nodes(
+    merge_config: dict[str, Any] | None = None, map_config: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     return [
-        {"name": "map", "component": "mapper", "forEach": {"items": ITEMS, "maxParallel": 3}},
+        {
+            "name": "map",
+            "component": "mapper",
+            "forEach": {"items": ITEMS, "maxParallel": 3},
+            "config": map_config or {},
+        },
         {"name": "merge", "component": "merger", "dependsOn": ["map"], "config": merge_config or {}},
     ]
 
@@ -199,3 +210,27 @@ def test_a_retry_stages_the_reused_producers_artifacts(
     manifest = mf.loads(store.get_object(s3_server.bucket, make["artifactManifest"]).read(), workflow_uid=uid)
     assert [e.name for e in manifest.entries] == ["part.txt"] and all(f"/{uid}/" in e.key for e in manifest.entries)
     assert make["artifacts"] == [e.wire() for e in manifest.entries]
+
+
+def test_a_retry_stages_the_reused_instances_artifacts_at_fan_in(
+    kube: Kube, store: Minio, s3_server: S3Server, runner: LocalJobRunner
+) -> None:
+    kube.create(
+        "Workflow", "fer", {"input": {"data": "x"}, "nodes": _nodes(map_config={"failIn": "fer", "failIndex": 1})}
+    )
+    first = kube.wait_phase("fer", "Failed", "Succeeded", timeout=120)
+    assert first["phase"] == "Failed" and first["nodes"]["map"]["progress"] == "2/3"
+    body = retry_body(kube.get("Workflow", "fer"), taken={"fer"})
+    kube.create("Workflow", body["metadata"]["name"], body["spec"])
+    status = kube.wait_phase("fer-retry-1", "Succeeded", "Failed", timeout=120)
+    nodes = status["nodes"]
+    assert status["phase"] == "Succeeded", (status.get("message"), nodes)
+    assert [nodes[f"map[{i}]"].get("reason") for i in range(3)] == ["Reused", None, "Reused"]
+    uid = kube.get("Workflow", "fer-retry-1")["metadata"]["uid"]
+    for i in range(3):  # every instance's manifest is the new run's own (the reused ones copied)
+        key = nodes[f"map[{i}]"]["artifactManifest"]
+        assert f"/{uid}/map[{i}]/" in key
+        manifest = mf.loads(store.get_object(s3_server.bucket, key).read(), workflow_uid=uid)
+        assert [e.name for e in manifest.entries] == [f"part-{i}.txt"]
+    merged = _output(kube, "fer-retry-1", "merge", 2 + 2 * len(ITEMS))
+    assert merged["parts"] == [item.encode().hex() for item in ITEMS]
