@@ -191,3 +191,59 @@ def test_a_store_error_for_an_instance_is_store_trouble_not_the_instance(tmp_pat
     _meta(tmp_path / "switchyard", ["0"])
     with pytest.raises(ConnectionError):
         _stage_in(store, tmp_path / "switchyard", fan_in_key)
+
+
+def _run_artifacts(client: Any) -> Any:
+    from switchyard.artifacts.store import Credentials, StoreSpec
+    from switchyard.config import Options
+    from switchyard.k8s.artifactrun import RunArtifacts
+
+    spec = StoreSpec.model_validate(
+        {"endpoint": "s3.local", "bucket": "bkt", "prefix": "p/", "credentialsSecretRef": {"name": "s"}}
+    )
+    run = RunArtifacts(spec, Credentials("a", "s"), "ns", "wf", UID, None, Options())
+    run._client = client
+    return run
+
+
+def test_the_operator_writes_the_fan_in_manifest_before_the_job_and_store_trouble_is_not_charged() -> None:
+    import asyncio
+    import dataclasses
+
+    from tests.unit.test_scheduler import T0
+    from tests.unit.test_scheduler_artifacts import NO_RETRY, _fan_in_run
+
+    from switchyard.logic.scheduler import Launch
+
+    run, book = _fan_in_run()
+    launch = Launch("merge", 1, "c")
+    written: dict[str, bytes] = {}
+
+    class Writes:
+        def put_object(self, bucket: str, key: str, data: Any, length: int, **_: Any) -> None:
+            written[key] = data.read()
+
+    artifacts = _run_artifacts(Writes())
+    assert asyncio.run(artifacts.write_fan_ins(run, [launch, Launch("split", 2, "c")], T0)) == {}
+    key = "p/workflows/ns/wf/uid-1/merge/1.fanin/map.json"
+    assert list(written) == [key]  # only the fan-in node: the other launch reads no forEach dependency
+    listed = fanin.loads(written[key], workflow_uid=UID, dependency="map")
+    assert listed.instances == ((0, "k/map[0]/1.manifest.json"), (1, "k/map[1]/1.manifest.json"))
+    assert artifacts.staging("merge", 1, {"map": None}).fan_in == {"map": key}
+
+    class Down:
+        def put_object(self, *args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("refused")
+
+    troubles = asyncio.run(_run_artifacts(Down()).write_fan_ins(run, [launch], T0))
+    result = troubles["merge"]
+    assert (result.state, result.reason, result.store_trouble, result.blame) == (
+        "Lost",
+        mf.STORE_UNAVAILABLE,
+        True,
+        False,
+    )
+    assert "fan-in manifest of map" in result.message
+    run.step({"merge": dataclasses.replace(result, job=run.job_name("merge", 1))}, NO_RETRY, book, T0)
+    assert run.nodes["merge"].phase == "Retrying" and run.nodes["merge"].reason == mf.STORE_UNAVAILABLE
+    assert book.state("c").consecutive_failures == 0
