@@ -121,3 +121,50 @@ def test_upstream_of_reads_the_dependency_a_stage_in_failure_names() -> None:
     assert upstream_of("ArtifactMissing: NoSuchKey: the input (bucket/in)") is None
     assert upstream_of("ArtifactStoreUnavailable: upstream chunk: down") is None
     assert upstream_of(None) is None
+
+
+def _art(result: JobResult, key: str, artifacts: tuple[dict[str, object], ...] = (ARTIFACT,)) -> JobResult:
+    return dataclasses.replace(result, artifacts=artifacts, artifact_manifest=key, artifact_bytes=3)
+
+
+def _fan_in_run() -> tuple[WorkflowRun, BreakerBook]:
+    from tests.unit.test_foreach import run_of, spec
+
+    run, book = run_of(spec({"items": [0, 1, 2]})), BreakerBook()
+    run.step({}, NO_RETRY, book, T0)
+    run.step({"split": ok(run, "split")}, NO_RETRY, book, T0)
+    results = {
+        "map[0]": _art(ok(run, "map[0]", "r0"), "k/map[0]/1.manifest.json"),
+        "map[1]": _art(ok(run, "map[1]", "r1"), "k/map[1]/1.manifest.json"),
+        "map[2]": _art(ok(run, "map[2]", "r2"), "k/map[2]/1.manifest.json", artifacts=()),  # wrote no files
+    }
+    plan = run.step(results, NO_RETRY, book, T0)
+    assert [x.node for x in plan.launches] == ["merge"]
+    return run, book
+
+
+def test_the_fan_in_lists_every_succeeded_instance_with_artifacts_in_index_order() -> None:
+    run, _ = _fan_in_run()
+    assert run.fan_in_artifacts("merge") == {"map": ((0, "k/map[0]/1.manifest.json"), (1, "k/map[1]/1.manifest.json"))}
+    assert run.fan_in_artifacts("map[0]") == {} and run.fan_in_artifacts("split") == {}
+
+
+def test_a_bad_instance_artifact_runs_that_instance_again_then_the_fan_in_uncharged() -> None:
+    run, book = _fan_in_run()
+    bad = dataclasses.replace(
+        _bad_upstream(fail(run, "merge", T0), "map[1]"), message="ArtifactCorrupt: upstream map[1]: x"
+    )
+    plan = run.step({"merge": bad}, NO_RETRY, book, T0)
+    assert [(x.node, x.attempt) for x in plan.launches] == [("map[1]", 2)]  # its own keys
+    assert run.nodes["map"].phase == "Running" and run.nodes["map"].progress == "2/3"
+    assert run.nodes["merge"].phase == "Pending" and run.nodes["merge"].reason == "ArtifactCorrupt"
+    assert any(reason == "UpstreamRerun" and "map[1]" in text for _, reason, text in plan.events)
+    assert not run.finished
+    plan = run.step({"map[1]": _art(ok(run, "map[1]", "again"), "k/map[1]/2.manifest.json")}, NO_RETRY, book, T0)
+    assert run.nodes["map"].phase == "Succeeded" and run.nodes["map"].progress == "3/3"
+    assert plan.outputs["map"] == '["r0","again","r2"]'
+    assert [(x.node, x.attempt) for x in plan.launches] == [("merge", 2)]  # although its Component allows no retry
+    assert run.fan_in_artifacts("merge")["map"][1] == (1, "k/map[1]/2.manifest.json")
+    run.step({"merge": ok(run, "merge")}, NO_RETRY, book, T0)
+    assert run.finished and run.succeeded
+    assert book.state("c").consecutive_failures == 0

@@ -7,7 +7,9 @@ projected volume at `/switchyard-meta`, the input (an artifact streamed from the
 the user's object, or the inline/ConfigMap input), and each dependency's artifacts at
 `upstream/<node>/<name>`, verified against the sha256 of the dependency's manifest while they stream to disk;
 for a forEach instance over a dependency's artifacts, the artifact its item names at `item.data` (verified the
-same way).
+same way); for a forEach dependency (`--fan-in NODE=KEY`, the fan-in manifest `artifacts.fanin`) every
+instance's artifacts at `upstream/<node>/<i>/<name>`, beside `<i>/result` and `results.json` (an artifact named
+`result` takes the place of the result file: the result is in `results.json` too).
 
 `python -m switchyard.artifacts.stage out ...` (the native sidecar `stage-out`) waits for SIGTERM, which the
 kubelet sends once the main container has exited, then uploads every file under `/switchyard/outputs/` to the
@@ -43,6 +45,7 @@ from pathlib import Path
 
 from minio import Minio
 
+from switchyard.artifacts import fanin
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.client import StoreLocation
 from switchyard.artifacts.digest import copy_digesting, digest_file
@@ -113,6 +116,42 @@ def stage_in(client: Minio, spec: StoreLocation, args: argparse.Namespace, root:
             if failure.reason in (mf.ARTIFACT_CORRUPT, mf.ARTIFACT_MISSING):
                 raise StagingFailure(failure.reason, f"{mf.UPSTREAM} {node}: {failure.detail}") from exc
             raise
+    for pair in args.fan_in:  # after the results previews: an instance's artifacts go beside its result
+        node, _, key = pair.partition("=")
+        _stage_fan_in(client, spec, args, upstream / node, node, key)
+
+
+def _stage_fan_in(
+    client: Minio, spec: StoreLocation, args: argparse.Namespace, target: Path, node: str, key: str
+) -> None:
+    """Every artifact of every instance the fan-in manifest at `key` lists, at `target/<i>/<name>`. A bad
+    instance is named (`upstream NODE[i]: ...`); a bad fan-in manifest (the operator's own object, written just
+    before the Job) is not: the fan-in attempt is retried, writing it again."""
+    try:
+        data = _read_object(client, spec.bucket, key)
+        listed = fanin.loads(data, workflow_uid=args.workflow_uid, dependency=node)
+    except Exception as exc:
+        failure = classify(exc)
+        raise StagingFailure(failure.reason, f"the fan-in manifest of {node} ({key}): {failure.detail}") from exc
+    for index, manifest_key in listed.instances:
+        try:
+            manifest = _read_manifest(client, spec.bucket, manifest_key, args.workflow_uid)
+            for entry in manifest.entries:
+                download(client, spec.bucket, entry.key, target / str(index) / mf.check_name(entry.name), entry)
+        except Exception as exc:  # named as a dependency is: the operator runs that instance again
+            failure = classify(exc)
+            if failure.reason in (mf.ARTIFACT_CORRUPT, mf.ARTIFACT_MISSING):
+                raise StagingFailure(failure.reason, f"{mf.UPSTREAM} {node}[{index}]: {failure.detail}") from exc
+            raise
+
+
+def _read_object(client: Minio, bucket: str, key: str) -> bytes:
+    response = client.get_object(bucket, key)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
 
 
 def _stage_upstream(
@@ -137,12 +176,7 @@ def _stage_upstream(
 
 
 def _read_manifest(client: Minio, bucket: str, key: str, workflow_uid: str | None) -> mf.Manifest:
-    response = client.get_object(bucket, key)
-    try:
-        data = response.read()
-    finally:
-        response.close()
-        response.release_conn()
+    data = _read_object(client, bucket, key)
     try:
         return mf.loads(data, workflow_uid=workflow_uid)
     except mf.ManifestError as exc:
@@ -214,6 +248,9 @@ def parser() -> argparse.ArgumentParser:
     stage_in_.add_argument("--input-key", default=None, help="the input artifact's key, if the input is one")
     stage_in_.add_argument(
         "--upstream", action="append", default=[], help="NODE=MANIFEST_KEY (or NODE= for results only)"
+    )
+    stage_in_.add_argument(
+        "--fan-in", action="append", default=[], help="NODE=KEY: a forEach dependency's fan-in manifest"
     )
     stage_in_.add_argument("--item-data", default=None, help="a forEach instance's artifact item: its key")
     stage_in_.add_argument("--item-size", type=int, default=None, help="... its size in bytes")

@@ -14,10 +14,11 @@ import asyncio
 import dataclasses
 import io
 from collections.abc import Mapping
+from datetime import datetime
 
 from minio import Minio
 
-from switchyard.artifacts import gc, keys, reader
+from switchyard.artifacts import carry, fanin, gc, keys, reader
 from switchyard.artifacts import manifest as mf
 from switchyard.artifacts.store import Credentials, StoreError, StoreSpec, make_client
 from switchyard.artifacts.trouble import StagingFailure, classify, is_missing
@@ -27,7 +28,7 @@ from switchyard.k8s.client import Api
 from switchyard.k8s.entries import PodEntry
 from switchyard.k8s.staging import Staging
 from switchyard.logic.errors import InvalidSpec
-from switchyard.logic.scheduler import JobResult
+from switchyard.logic.scheduler import JobResult, Launch, WorkflowRun
 from switchyard.models.artifactstore import DEFAULT_STORE
 from switchyard.models.workflow import MAX_STATUS_ARTIFACTS, WorkflowSpec
 
@@ -79,6 +80,7 @@ class RunArtifacts:
         self.prefix = keys.workflow_prefix(store, namespace, workflow, uid)
         self.recorded_bytes = 0  # the run's artifacts so far (set from the status after a restart)
         self._client: Minio | None = None
+        self.fan_ins: dict[tuple[str, int], dict[str, str]] = {}  # (node, attempt) -> dependency -> fan-in key
 
     @property
     def client(self) -> Minio:
@@ -103,13 +105,57 @@ class RunArtifacts:
             upstream=dict(upstream),
             max_node_bytes=options.max_node_output_bytes,
             item_data=dict(item) if item is not None else None,
+            fan_in=self.fan_ins.pop((node, attempt), {}),
         )
+
+    async def write_fan_ins(self, run: WorkflowRun, launches: list[Launch], now: datetime) -> dict[str, JobResult]:
+        """Before the Jobs of `launches` exist: the fan-in manifest of each forEach dependency whose instances
+        passed artifacts (`artifacts.fanin`), at its deterministic key (a restart between this and the Job's
+        create only writes it again), remembered for `staging`. The launches whose manifest could not be written:
+        node -> a Lost result for store trouble (retried with backoff, not charged); their Jobs are not created."""
+        troubles: dict[str, JobResult] = {}
+
+        async def write(launch: Launch, found: Mapping[str, tuple[tuple[int, str], ...]]) -> None:
+            prefix = mf.attempt_prefix(self.prefix, launch.node, launch.attempt)
+            written: dict[str, str] = {}
+            for dep, instances in sorted(found.items()):
+                key = fanin.fan_in_key(prefix, dep)
+                data = fanin.build(self.uid, launch.node, launch.attempt, dep, instances).dumps()
+                try:
+                    await asyncio.to_thread(
+                        self.client.put_object,
+                        self.store.bucket,
+                        key,
+                        io.BytesIO(data),
+                        len(data),
+                        content_type="application/json",
+                    )
+                except Exception as exc:
+                    failure = classify(exc)
+                    result = JobResult(launch.node, launch.attempt, "Lost", "", now, blame=False)
+                    detail = f"the fan-in manifest of {dep} could not be written: {failure.detail}"
+                    troubles[launch.node] = staging_failed(result, mf.STORE_UNAVAILABLE, detail)
+                    return
+                written[dep] = key
+            self.fan_ins[(launch.node, launch.attempt)] = written
+
+        pending = [(launch, found) for launch in launches if (found := run.fan_in_artifacts(launch.node))]
+        await asyncio.gather(*(write(launch, found) for launch, found in pending))
+        return troubles
 
     async def artifacts_of(self, manifest_key: str) -> list[dict[str, object]]:
         """Every artifact a succeeded attempt's manifest lists (the status lists the first MAX_STATUS_ARTIFACTS),
         read in a thread; StagingFailure (reason, detail) when it cannot be."""
         manifest = await asyncio.to_thread(reader.read_manifest, self.client, self.store.bucket, manifest_key, self.uid)
         return [entry.wire() for entry in manifest.entries]
+
+    async def carry(self, node: str, old_key: str, old_uid: str) -> tuple[list[dict[str, object]], str, int]:
+        """A reused node's artifacts copied into this run (`artifacts.carry`): (the first MAX_STATUS_ARTIFACTS
+        refs, its new manifest's key, total bytes). StagingFailure (reason, detail) when they cannot be."""
+        manifest, key = await asyncio.to_thread(
+            carry.carry, self.client, self.store.bucket, old_key, old_uid, self.prefix, self.uid, node
+        )
+        return [e.wire() for e in manifest.entries[:MAX_STATUS_ARTIFACTS]], key, manifest.total_bytes
 
     async def retain(self) -> None:
         """Write the marker that keeps this incarnation's outputs from the GC sweep (`artifactGC: Never`), before

@@ -317,7 +317,7 @@ async def plan_start(
     decision = await decide_route(spec, data, labels, registry.rules, size, content_type, params, health)
     dag = build_dag(list(decision.nodes), registry, spec.on_exit, spec.parallelism)
     shards = naming.output_shards(output_slots(dag))
-    reused = await reuse.reused_nodes(api, meta["namespace"], spec, dag, now)
+    reused = await reuse.reused_nodes(api, meta["namespace"], spec, dag, now, artifacts)
     stored = None
     if external is None:
         stored = "" if spec.input.artifact is not None else data  # an artifact input is staged from the store

@@ -1,14 +1,23 @@
 """`spec.reuse` (what `switchyard retry` sets): the nodes of a finished Workflow a new run takes as they ended,
 so they do not run again. Read once, before the run starts (`prepare.plan_start`); the decisions are pure
-(`logic.foreach.reusable_instances` for the instances of a forEach node)."""
+(`logic.foreach.reusable_instances` for the instances of a forEach node). A reused node (or instance) whose
+attempt wrote artifacts brings them: copied inside the store into the new run's own prefix with a manifest for
+the new Workflow's uid (`RunArtifacts.carry`), so its dependents stage them and the old Workflow's GC cannot
+take them away; when the old objects are gone the node is not reused (it runs again, and so does a forEach node
+reused whole whose instance's objects are gone)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from switchyard.artifacts import manifest as mf
+from switchyard.artifacts.trouble import StagingFailure
+from switchyard.k8s.artifactrun import RunArtifacts, StoreTrouble
 from switchyard.k8s.client import Api
 from switchyard.k8s.errors import not_found
 from switchyard.logic import naming
@@ -32,7 +41,7 @@ DONE_OK = ("Succeeded", "FellBack")
 
 
 async def reused_nodes(
-    api: Api, namespace: str, spec: WorkflowSpec, dag: Dag, now: datetime
+    api: Api, namespace: str, spec: WorkflowSpec, dag: Dag, now: datetime, artifacts: RunArtifacts | None = None
 ) -> dict[str, tuple[NodeStatus, str | None]]:
     """`spec.reuse`: node -> (its status as reused, its full output), for every node of `dag` that succeeded (or
     fell back) in the named finished Workflow with the same component and whose output is still stored.
@@ -98,7 +107,61 @@ async def reused_nodes(
         for i in indices:
             key = output_key(instance_name(node, i))
             reused[instance_name(node, i)] = (instance_status(), outputs[key])
+    await carry_artifacts(reused, status.nodes, str(old["metadata"].get("uid") or ""), artifacts)
     return reused
+
+
+CARRY_CONCURRENCY = 16
+
+
+async def carry_artifacts(
+    reused: dict[str, tuple[NodeStatus, str | None]],
+    old_nodes: Mapping[str, NodeStatus],
+    old_uid: str,
+    artifacts: RunArtifacts | None,
+) -> None:
+    """Give each reused node whose old attempt had a manifest its own copy (`RunArtifacts.carry`), in place;
+    drop the nodes whose old objects are gone (a forEach node's instance: the node and all its instances).
+    StoreTrouble when the store cannot be used now (the start is tried again)."""
+    limiter = asyncio.Semaphore(CARRY_CONCURRENCY)
+    gone: list[str] = []
+
+    async def one(node: str, old_key: str) -> None:
+        status, output = reused[node]
+        async with limiter:
+            try:
+                refs, key, total = await artifacts.carry(node, old_key, old_uid)  # type: ignore[union-attr]
+            except StagingFailure as failure:
+                if failure.reason == mf.STORE_UNAVAILABLE:
+                    raise StoreTrouble(f"{failure.reason}: {failure.detail}") from failure
+                gone.append(node)
+                return
+        listed = refs if parse_instance(node) is None else None  # an instance is kept as small as compact status
+        update = {"artifacts": listed, "artifact_manifest": key, "artifact_bytes": total}
+        reused[node] = (NodeStatus.model_validate({**status.model_dump(), **update}), output)
+
+    wanted: list[tuple[str, str]] = []
+    for node, (status, _) in reused.items():
+        old = old_nodes.get(node)
+        key = old.artifact_manifest if old is not None and old.phase in DONE_OK else None
+        if key is None or status.phase not in DONE_OK or artifacts is None or old is None or old.artifacts == []:
+            if status.artifact_manifest is not None:  # an old record's: never the new run's
+                reused[node] = (
+                    status.model_copy(update={"artifacts": None, "artifact_manifest": None}),
+                    reused[node][1],
+                )
+            continue
+        wanted.append((node, key))
+    await asyncio.gather(*(one(node, key) for node, key in wanted))
+    for node in gone:
+        whole = _parent(node) if _parent(node) in reused else None
+        for name in [n for n in reused if n == node or (whole is not None and whole in (n, _parent(n)))]:
+            reused.pop(name)
+
+
+def _parent(name: str) -> str | None:
+    parsed = parse_instance(name)
+    return parsed[0] if parsed is not None else None
 
 
 def routed_nodes(spec: WorkflowSpec, route_: RouteStatus) -> list[NodeSpec]:

@@ -383,6 +383,10 @@ class WorkflowRunner:
         reads = (self.run.reads_of(launch.node) for launch in plan.launches)
         if self.held.read_by(reads) or (plan.launches and SUMMARY_KEY in self.held.outputs):
             await self.held.write()
+        if self.artifacts is not None and plan.launches:  # fan-in manifests before the Jobs that read them
+            troubles = await self.artifacts.write_fan_ins(self.run, plan.launches, now)
+            plan.launches = [launch for launch in plan.launches if launch.node not in troubles]
+            self.refused.update(troubles)  # the next pass takes them as the attempts' results
         report = await self.launcher.launch(
             self.run, plan.launches, components, self.input_source, self.held.shards, now, self.staging
         )

@@ -1,8 +1,9 @@
 """The staging containers of a node's Pod when its Workflow passes data through an artifact store.
 
 `with_staging(pod_spec, staging)` turns the Pod of `render.job` into one whose `/switchyard` is an emptyDir
-laid out by the init container `stage-in` (config, input, upstream artifacts, a forEach instance's item and
-the bytes of the artifact it names, an empty `outputs/`), writable
+laid out by the init container `stage-in` (config, input, upstream artifacts, a forEach dependency's instances'
+artifacts by one fan-in manifest each, a forEach instance's item and the bytes of the artifact it names, an
+empty `outputs/`), writable
 by the main container (its own copies; no nested mount), whose `outputs/` is uploaded by the native sidecar
 `stage-out` (an initContainer with `restartPolicy: Always`, Kubernetes
 1.29+) once the main container has exited. Both run the switchyard image under the restricted Pod Security
@@ -48,6 +49,7 @@ class Staging:
     upstream: Mapping[str, str | None] = field(default_factory=dict)  # dependency -> its manifest key (None: none)
     max_node_bytes: int | None = None
     item_data: Mapping[str, object] | None = None  # a forEach instance's artifact item: key, size, digest
+    fan_in: Mapping[str, str] = field(default_factory=dict)  # forEach dependency -> its fan-in manifest's key
 
 
 def _env(staging: Staging) -> list[dict[str, Any]]:
@@ -83,6 +85,8 @@ def stage_in_args(staging: Staging) -> list[str]:
         args += ["--input-key", staging.input_key]
     for dep in sorted(staging.upstream):
         args += ["--upstream", f"{dep}={staging.upstream[dep] or ''}"]
+    for dep in sorted(staging.fan_in):  # one argument per forEach dependency, whatever its instance count
+        args += ["--fan-in", f"{dep}={staging.fan_in[dep]}"]
     if (item := staging.item_data) is not None:  # fetched to item.data, checked against its size and digest
         args += [
             "--item-data",

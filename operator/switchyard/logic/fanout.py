@@ -137,6 +137,35 @@ class FanOuts(RunState):
         item = items[self.index[node] % INDEX_BASE]
         return dict(item) if is_artifact_item(item) else None
 
+    def _instance_of(self, name: str, node: str) -> bool:
+        """Whether `name` is an instance of one of `node`'s forEach dependencies."""
+        return self.parent_of.get(name) in self.dag.deps[node]
+
+    def _reopen_instance(self, name: str, plan: Plan) -> bool:
+        """A succeeded instance runs again (a fan-in found its artifacts bad): its forEach node, Succeeded, is
+        Running again until it has (its dependents wait for it again); the caller makes the instance ready.
+        False when the fan-out is not in memory (a node that had ended before a restart: `_keep_instances`)."""
+        node = self.parent_of[name]
+        fan = self.fan_outs.get(node)
+        status = self.nodes[node]
+        if fan is None or status.phase != "Succeeded":
+            return False
+        index = self.index[name] % INDEX_BASE
+        fan.ended -= 1
+        fan.succeeded -= 1
+        fan.active += 1  # it runs outside `fan.waiting`: counted as started
+        fan.outputs.pop(index, None)
+        status.phase = "Running"
+        status.finished_at = None
+        status.reason = "Expanded"
+        status.message = f"instance {index} runs again: its artifacts were bad"
+        status.progress = fan.progress
+        plan.changed.add(node)
+        self.done -= 1
+        for child in self.dag.dependents[node]:
+            self.remaining[child] += 1
+        return True
+
     def _close_fan_outs(self, now: datetime, plan: Plan) -> bool:
         """Count the instances that ended since the last call; start waiting ones, end finished fan-outs.
         True when an instance became ready."""

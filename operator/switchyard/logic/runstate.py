@@ -209,6 +209,30 @@ class RunState:
             found[dep] = tuple(kept)
         return found
 
+    def fan_in_artifacts(self, node: str) -> dict[str, tuple[tuple[int, str], ...]]:
+        """The node's forEach inputs with instances that passed artifacts: (index, manifest key) of every such
+        succeeded instance, in index order (all of them: the fan-in manifest, not the Pod spec, lists them). An
+        instance whose artifact list is known to be empty is left out; inputs without any are not keys."""
+        found: dict[str, tuple[tuple[int, str], ...]] = {}
+        for dep in self.inputs_of(node):
+            if self.dag.nodes[dep].for_each is None:
+                continue
+            fan = self.fan_outs.get(dep)
+            total = fan.total if fan is not None else self.recorded_instances(dep)
+            kept: list[tuple[int, str]] = []
+            for i in range(total):
+                name = instance_name(dep, i)
+                state = self.nodes.get(name)
+                status = state if state is not None else self.recorded.get(name)
+                if status is None or status.phase not in DONE_OK or status.artifact_manifest is None:
+                    continue
+                if status.artifacts is not None and len(status.artifacts) == 0:
+                    continue  # it wrote no files (a compact status keeps no list: then the manifest tells)
+                kept.append((i, status.artifact_manifest))
+            if kept:
+                found[dep] = tuple(kept)
+        return found
+
     def item_of(self, node: str) -> tuple[str, int] | None:
         """A forEach instance's item: (its outputs key, its index); None for any other node."""
         parsed = parse_instance(node) if node in self.parent_of else None

@@ -353,14 +353,17 @@ class WorkflowRun(FanOuts):
     def _rerun_upstream(
         self, node: str, result: JobResult, reason: str, message: str, failed_at: datetime, plan: Plan
     ) -> bool:
-        """The attempt found a dependency's artifacts corrupt or missing: that dependency runs again (its next
-        attempt, under its own keys) and `node` waits for it, Pending, its attempt not charged. False when it
-        cannot (not a dependency that succeeded with artifacts, or it ran again MAX_UPSTREAM_RERUNS times)."""
+        """The attempt found a dependency's artifacts corrupt or missing: that dependency (or that instance of a
+        forEach dependency, which then summarizes again: `_reopen_instance`) runs again (its next attempt, under
+        its own keys) and `node` waits for it, Pending, its attempt not charged. False when it cannot (not a
+        dependency that succeeded with artifacts, or it ran again MAX_UPSTREAM_RERUNS times)."""
         producer = result.upstream_lost
-        if producer is None or producer not in self.dag.deps[node]:
+        if producer is None or (producer not in self.dag.deps[node] and not self._instance_of(producer, node)):
             return False
         upstream = self.nodes[producer]
         if upstream.phase != "Succeeded" or self.reruns.get(producer, 0) >= MAX_UPSTREAM_RERUNS:
+            return False
+        if producer not in self.dag.deps[node] and not self._reopen_instance(producer, plan):
             return False
         self.reruns[producer] = self.reruns.get(producer, 0) + 1
         self.free_retries[node] = self.free_retries.get(node, 0) + 1

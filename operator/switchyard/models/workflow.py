@@ -97,7 +97,8 @@ class NodeSpec(ApiModel):
         default=None,
         description="Fan-out: run the node once per item of a list (instances `NODE[i]` in `status.nodes`, the item "
         "at /switchyard/item, its index in SWITCHYARD_ITEM_INDEX); dependents see every instance's output under "
-        "/switchyard/upstream/NODE/ (`i/result`, and `results.json`: the array of results in index order).",
+        "/switchyard/upstream/NODE/ (`i/result`, and `results.json`: the array of results in index order; with an "
+        "artifact store each instance's artifacts at `i/<name>`).",
     )
 
 

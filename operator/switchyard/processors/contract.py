@@ -16,7 +16,8 @@ sandbox). `load_context` only looks at the tree (names and sizes); processors re
 - `item`: a forEach instance's item (JSON text); absent for other nodes. `item.data`: when the item is an
   output artifact of the forEach's `fromNode` (`{"name", "key", "size", "digest"}`), that artifact's bytes.
   A forEach dependency is a directory `upstream/<node>/` of `results.json` (the array of its instances'
-  results) and `<i>/result` per instance.
+  results) and `<i>/result` per instance, and with an artifact store each instance's artifacts at
+  `<i>/<name>` (an artifact named `result` takes the result file's place).
 - `outputs/`: when this directory exists (the operator mounts it writable), every file a processor
   writes below it is an artifact of the node; when it does not, a processor writes no files and reports
   its preview only.

@@ -60,6 +60,9 @@ class ContainerConfigError(Exception):
     """The kubelet cannot create the container (an env var from a Secret or ConfigMap that is missing)."""
 
 
+PROBE_INTERVAL = 0.05  # how often a sidecar's startupProbe is tried (`_until_started`)
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -263,6 +266,7 @@ class PodExecution:
                     return self._result(deadline_exceeded=False)
                 self._start(container, mounts)
                 if container.kind == "sidecar":
+                    self._until_started(container, mounts)
                     self.on_status(self.pod_status("Pending"))
                     continue
                 self.on_status(self.pod_status("Pending"))
@@ -283,6 +287,29 @@ class PodExecution:
             self._kill_all()  # what started (sidecars, earlier containers) does not outlive the stuck Pod
             return self._stuck(stuck, "CreateContainerConfigError", str(e))
         return self._result(deadline_exceeded=False)
+
+    def _until_started(self, container: Container, volumes: Mapping[str, pathlib.Path]) -> None:
+        """A native sidecar's `startupProbe`, as the kubelet holds the next containers back for it, in the one
+        form this runner can check: `exec: test -e PATH` with PATH on one of the sidecar's volume mounts, while
+        isolated (unisolated a container's absolute paths are the host's). It is tried until it passes, the
+        sidecar exits, or `periodSeconds x failureThreshold` has gone by (then the Pod goes on, as before)."""
+        probe = container.spec.get("startupProbe") or {}
+        command = (probe.get("exec") or {}).get("command") or []
+        if self.bwrap is None or len(command) != 3 or list(command[:2]) != ["test", "-e"]:
+            return
+        target = pathlib.PurePosixPath(str(command[2]))
+        host: pathlib.Path | None = None
+        for mount in container.spec.get("volumeMounts") or []:
+            base = pathlib.PurePosixPath(mount["mountPath"])
+            if mount["name"] in volumes and target.is_relative_to(base):
+                host = volumes[mount["name"]] / target.relative_to(base)
+        if host is None:
+            return
+        limit = time.monotonic() + float(probe.get("periodSeconds", 10)) * float(probe.get("failureThreshold", 3))
+        while not host.exists() and time.monotonic() < limit:
+            proc = container.proc
+            if proc is None or proc.poll() is not None or self.cancelled.wait(PROBE_INTERVAL):
+                return
 
     def _prepare_volumes(self) -> dict[str, pathlib.Path]:
         """Each volume's directory; mountPaths are checked against the Pod's volumes."""
