@@ -186,6 +186,13 @@ def test_an_event_pending_at_a_sigkill_is_delivered_by_the_restarted_operator_on
             workflow(kube, "durable", sink.uri)
             kube.wait_phase("durable", "Succeeded")
             wait_for(lambda: sink.of("durable"), 20, what="a first (failed) post")
+            # the failed attempt is recorded after the post returns: kill once the status says so (a kill in
+            # between is the at-least-once case: the restarted operator sends again, under the same id)
+            wait_for(
+                lambda: (kube.status("Workflow", "durable").get("notification") or {}).get("attempts", 0) >= 1,
+                20,
+                what="the failed attempt recorded",
+            )
             proc.kill()  # SIGKILL: the task retrying the post dies with it; status says Pending
             assert kube.status("Workflow", "durable")["notification"]["state"] == "Pending"
             recovered.set()
