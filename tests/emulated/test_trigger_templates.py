@@ -91,6 +91,8 @@ def test_a_trigger_runs_a_template_with_arguments_from_the_event_and_notifies(
     # an argument that cannot be evaluated for an event refuses it (no Workflow)
     status, body = ingest.send("orders", event("o-2", {"total": 5}))
     assert status == 422 and body["reason"] == "ArgumentError" and "arguments.customer" in body["error"], body
+    warning = kube.wait_event("orders", "ArgumentError", timeout=30)  # the Trigger's fault: said on it too
+    assert warning.type == "Warning" and "event o-2" in warning.message and "arguments.customer" in warning.message
 
 
 def test_a_trigger_takes_one_of_an_inline_template_or_a_reference(kube: Kube) -> None:

@@ -40,6 +40,10 @@ from switchyard.models.trigger import TriggerSpec
 
 FLUSH_SECONDS = 0.5
 WARNING_INTERVAL_SECONDS = 30.0
+# Refusals that are the Trigger's own fault, not the sender's: an argument that cannot be evaluated over the
+# event, a template the API refuses. Each is also a Warning Event on the Trigger (rate-limited by `warn`),
+# as a batch's are; a sender's bad event (400, 413) or a concurrency refusal (409, 429) is only answered.
+TRIGGER_FAULTS = frozenset({"ArgumentError", "WorkflowInvalid"})
 log = logging.getLogger("switchyard.triggers")
 
 
@@ -63,6 +67,7 @@ class TriggerEngine:
         self.runs = TriggerRuns(api)
         self.batches = Batches(api, self.runs, clock, self.wake, self.warn)
         self.schedules = Schedules(api, self.runs, clock, self.warn)
+        self.warnings: set[asyncio.Task[None]] = set()  # Warning Events being posted (never awaited by ingest)
 
     def state(self, key: Key) -> TriggerState:
         """The Trigger's state, created empty on first sight (its Workflows may be seen before it)."""
@@ -171,6 +176,11 @@ class TriggerEngine:
             else:
                 body = await self.batches.submit(state, entry, spec, spec.batch, event)  # group commit
         except EventRejected as rejection:
+            if rejection.reason in TRIGGER_FAULTS:  # posted beside the answer: a 422 waits for no Event write
+                message = f"event {event.id}: {rejection.message}"
+                task = asyncio.ensure_future(self.warn(entry, rejection.reason, message))
+                self.warnings.add(task)
+                task.add_done_callback(self.warnings.discard)
             return self.record_rejection(entry, rejection)
         stats = state.stats
         stats.received += 1
