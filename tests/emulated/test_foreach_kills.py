@@ -48,8 +48,21 @@ def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
     def instances_started() -> int:
         return len([s for s in sim.started if s.namespace == kube.namespace and (s.node or "").startswith("map.")])
 
+    def where() -> str:
+        """What a failed wait saw: the nodes' phases, the Jobs and the simulator's starts, the operator's log."""
+        nodes = {
+            n: (s.get("phase"), s.get("job"))
+            for n, s in (kube.status("Workflow", "durable").get("nodes") or {}).items()
+        }
+        jobs = sorted((j.metadata.name, str(j.status.succeeded or j.status.active)) for j in kube.jobs())
+        starts = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
+        return f"nodes {nodes}\njobs {jobs}\nstarted {starts}\nlog:\n{own_operator.log()[-6000:]}"
+
     for target in (1, 4, 8):  # right after the expansion's first Jobs, then mid-run twice
-        wait_for(lambda t=target: instances_started() >= t, 30, what=f"{target} instances started")
+        try:
+            wait_for(lambda t=target: instances_started() >= t, 30, what=f"{target} instances started")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{where()}") from exc
         own_operator.kill()
         own_operator.start()
         own_operator.wait_ready()
