@@ -312,6 +312,39 @@ def test_cascade_delete_by_owner_uid(cluster, raw):
     assert cluster.get("configmaps", "unrelated1") is not None
 
 
+def widget_ref(owner: dict) -> dict:
+    return {"apiVersion": "test.switchyard.dev/v1", "kind": "Widget", "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"]}  # fmt: skip
+
+
+def test_the_collector_follows_owner_references_as_they_change(cluster, raw):
+    """Two owners: the dependent goes with the last of them. References added or dropped by a later write count
+    from then on (the collector's graph follows every write, not only creates)."""
+    _, _, first = raw("POST", WIDGETS, widget("gc-a"))
+    _, _, second = raw("POST", WIDGETS, widget("gc-b"))
+    jobs = "/apis/batch/v1/namespaces/default/jobs"
+    raw("POST", jobs, {"metadata": {"name": "two-owners", "ownerReferences": [widget_ref(first), widget_ref(second)]}})
+    raw("POST", jobs, {"metadata": {"name": "adopted-later"}})
+    raw("POST", jobs, {"metadata": {"name": "released", "ownerReferences": [widget_ref(first)]}})
+    merge = "application/merge-patch+json"
+    raw("PATCH", f"{jobs}/adopted-later", {"metadata": {"ownerReferences": [widget_ref(first)]}}, merge)
+    raw("PATCH", f"{jobs}/released", {"metadata": {"ownerReferences": None}}, merge)
+    raw("DELETE", f"{WIDGETS}/gc-a")
+    assert cluster.get("jobs", "two-owners") is not None  # gc-b still owns it
+    assert cluster.get("jobs", "adopted-later") is None
+    assert cluster.get("jobs", "released") is not None
+    raw("DELETE", f"{WIDGETS}/gc-b")
+    assert cluster.get("jobs", "two-owners") is None
+    # a namesake of a deleted owner is another object: what named the old one is not its dependent
+    _, _, old = raw("POST", WIDGETS, widget("gc-c"))
+    raw("POST", jobs, {"metadata": {"name": "of-old", "ownerReferences": [widget_ref(old)]}})
+    raw("DELETE", f"{WIDGETS}/gc-c", {"propagationPolicy": "Orphan"})
+    raw("PATCH", f"{jobs}/of-old", {"metadata": {"ownerReferences": [widget_ref(old)]}}, merge)  # a stale ref
+    _, _, new = raw("POST", WIDGETS, widget("gc-c"))
+    raw("DELETE", f"{WIDGETS}/gc-c")
+    assert cluster.get("jobs", "of-old") is not None and new["metadata"]["uid"] != old["metadata"]["uid"]
+
+
 def owned_job(raw, owner: dict, name: str) -> None:
     ref = {"apiVersion": "test.switchyard.dev/v1", "kind": "Widget", "name": owner["metadata"]["name"],
            "uid": owner["metadata"]["uid"]}  # fmt: skip

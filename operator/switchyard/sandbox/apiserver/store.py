@@ -66,6 +66,12 @@ class Store:
         # owners deleted while the collector is paused (``pause_collector``): their dependents wait for ``resume``
         self.collector_paused = False
         self._uncollected: list[str] = []
+        # the collector's graph, as the real one keeps it (every delete scanned every object ever stored, the
+        # deleted ones' histories included: O(objects) per delete): owner uid -> the keys of its dependents,
+        # key -> the owner uids it names, uid -> the key of the live object that has it
+        self._dependents: dict[str, set[Any]] = {}
+        self._owners: dict[Any, frozenset[str]] = {}
+        self._uids: dict[str, Any] = {}
         self._rv = 0
 
     @property
@@ -114,6 +120,50 @@ class Store:
                 del history[: len(history) - self.versions_kept]
         else:
             self.objects[key] = body
+        self._index(key, meta)
+
+    def _index(self, key: Any, meta: Mapping[str, Any]) -> None:
+        """Record a stored object's uid and owners in the collector's graph."""
+        if uid := meta.get("uid"):
+            self._uids[uid] = key
+        owners = frozenset(ref.get("uid") for ref in meta.get("ownerReferences") or [] if ref.get("uid"))
+        before = self._owners.get(key, frozenset())
+        if owners == before:
+            return
+        for uid in before - owners:
+            self._drop_dependent(uid, key)
+        for uid in owners - before:
+            self._dependents.setdefault(uid, set()).add(key)
+        if owners:
+            self._owners[key] = owners
+        else:
+            self._owners.pop(key, None)
+
+    def _unindex(self, key: Any, meta: Mapping[str, Any]) -> None:
+        """Forget a removed object in the collector's graph (its own dependents keep their entries)."""
+        if (uid := meta.get("uid")) and self._uids.get(uid) == key:
+            del self._uids[uid]
+        for owner in self._owners.pop(key, frozenset()):
+            self._drop_dependent(owner, key)
+
+    def _drop_dependent(self, owner: str, key: Any) -> None:
+        keys = self._dependents.get(owner)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._dependents[owner]
+
+    def _dependents_of(self, owner_uid: str) -> list[tuple[ResourceType, dict[str, Any]]]:
+        """The live objects that name `owner_uid` among their owners, by type (registry order), namespace, name."""
+        order = {rtype.storage_key: (i, rtype) for i, rtype in enumerate(self.registry.types())}
+        found = []
+        for key in self._dependents.get(owner_uid, ()):
+            obj = self.objects[key] if key in self.objects else None  # noqa: SIM401 (ObjectsArray has no get)
+            if obj is None or obj.deleted or key[0] not in order:
+                continue
+            rank, rtype = order[key[0]]
+            found.append(((rank, key[1] or "", key[2]), rtype, obj.raw))
+        return [(rtype, raw) for _, rtype, raw in sorted(found, key=lambda item: item[0])]
 
     # -- writing ------------------------------------------------------------------------------------------
 
@@ -361,6 +411,7 @@ class Store:
         final["metadata"]["resourceVersion"] = str(self._next_rv())
         self.objects[key].history.append(final)
         self.objects[key].delete()
+        self._unindex(key, meta)
         self.events.emit(rtype, "DELETED", final, obj)
         kind_of(rtype).removed(self, obj)
         if cascade:
@@ -378,20 +429,17 @@ class Store:
     def _orphan_dependents(self, owner_uid: str) -> None:
         """propagationPolicy=Orphan: the collector drops the owner's references from its dependents (which then
         outlive it, owned by nobody else) before the owner goes."""
-        for rtype in self.registry.types():
-            for child in self.iter(rtype, None):
-                owners = child["metadata"].get("ownerReferences") or []
-                kept = [ref for ref in owners if ref.get("uid") != owner_uid]
-                if len(kept) == len(owners):
-                    continue
-                new = copy.deepcopy(child)
-                if kept:
-                    new["metadata"]["ownerReferences"] = kept
-                else:
-                    new["metadata"].pop("ownerReferences", None)
-                new["metadata"]["resourceVersion"] = str(self._next_rv())
-                self._put(rtype, new)
-                self.events.emit(rtype, "MODIFIED", new, child)
+        for rtype, child in self._dependents_of(owner_uid):
+            owners = child["metadata"].get("ownerReferences") or []
+            kept = [ref for ref in owners if ref.get("uid") != owner_uid]
+            new = copy.deepcopy(child)
+            if kept:
+                new["metadata"]["ownerReferences"] = kept
+            else:
+                new["metadata"].pop("ownerReferences", None)
+            new["metadata"]["resourceVersion"] = str(self._next_rv())
+            self._put(rtype, new)
+            self.events.emit(rtype, "MODIFIED", new, child)
 
     def pause_collector(self) -> None:
         """Hold back the cascade of deleted owners (a real collector acts seconds later, or minutes when busy)."""
@@ -411,10 +459,7 @@ class Store:
         if self.collector_paused:
             self._uncollected.append(owner_uid)
             return
-        live_uids = {obj.raw["metadata"]["uid"] for obj in self.objects.values() if not obj.deleted}
-        for other in self.registry.types():
-            for child in self.iter(other, None):
-                owners = child["metadata"].get("ownerReferences") or []
-                uids = {ref.get("uid") for ref in owners}
-                if owner_uid in uids and not (uids & live_uids):
-                    self.delete_now(other, child)
+        for other, child in self._dependents_of(owner_uid):
+            uids = {ref.get("uid") for ref in child["metadata"].get("ownerReferences") or []}
+            if not any(uid in self._uids for uid in uids):
+                self.delete_now(other, child)
