@@ -42,6 +42,11 @@ def _spec_part(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
+def _type_key(resource: kmock.resource) -> tuple[str | None, str | None, str | None]:
+    """What makes two storage keys equal (``kmock.resource.__eq__``), as a dict key."""
+    return (resource.group, resource.version, resource.plural)
+
+
 class Store:
     """Objects of every served type (see the module docstring)."""
 
@@ -72,6 +77,9 @@ class Store:
         self._dependents: dict[str, set[Any]] = {}
         self._owners: dict[Any, frozenset[str]] = {}
         self._uids: dict[str, Any] = {}
+        # (group, version, plural) -> the (namespace, name) of its live objects: a list read only its type's
+        # objects (scanning every object ever stored was most of the cost of a list at thousands of Workflows)
+        self._by_type: dict[tuple[str | None, str | None, str | None], set[tuple[str | None, str]]] = {}
         self._rv = 0
 
     @property
@@ -93,11 +101,13 @@ class Store:
 
     def iter(self, rtype: ResourceType, namespace: str | None) -> list[dict[str, Any]]:
         storage_key = rtype.storage_key
-        found = [
-            (ns or "", name, obj.raw)
-            for (resource, ns, name), obj in self.objects.items()
-            if resource == storage_key and not obj.deleted and (namespace is None or ns == namespace)
-        ]
+        names = self._by_type.get(_type_key(storage_key), set())
+        found = []
+        for ns, name in names:
+            if namespace is None or ns == namespace:
+                obj = self.objects[(storage_key, ns, name)]
+                if not obj.deleted:
+                    found.append((ns or "", name, obj.raw))
         return [raw for _, _, raw in sorted(found, key=lambda item: (item[0], item[1]))]
 
     @staticmethod
@@ -120,6 +130,7 @@ class Store:
                 del history[: len(history) - self.versions_kept]
         else:
             self.objects[key] = body
+        self._by_type.setdefault(_type_key(key[0]), set()).add(key[1:])
         self._index(key, meta)
 
     def _index(self, key: Any, meta: Mapping[str, Any]) -> None:
@@ -411,6 +422,7 @@ class Store:
         final["metadata"]["resourceVersion"] = str(self._next_rv())
         self.objects[key].history.append(final)
         self.objects[key].delete()
+        self._by_type.get(_type_key(key[0]), set()).discard(key[1:])
         self._unindex(key, meta)
         self.events.emit(rtype, "DELETED", final, obj)
         kind_of(rtype).removed(self, obj)
