@@ -11,27 +11,38 @@ BREAKER_STATES = {"Closed": 0, "HalfOpen": 1, "Open": 2}
 
 
 class _PhaseGauge:
-    """Workflows by phase, counted from what this process has seen (set, not incremented: restart-safe)."""
+    """Workflows by phase, counted from what this process has seen (set, not incremented: restart-safe).
+
+    Counts are kept per namespace and phase and changed by one per record (recounting every Workflow of the
+    namespace at each record was O(Workflows) per Workflow event)."""
 
     def __init__(self) -> None:
         self.gauge = Gauge("switchyard_workflows", "Workflows by phase", ["namespace", "phase"])
         self.phases: dict[tuple[str, str], str] = {}
+        self.counts: dict[tuple[str, str], int] = {}  # (namespace, phase) -> Workflows
 
     def record(self, namespace: str, name: str, phase: str) -> None:
+        before = self.phases.get((namespace, name))
         self.phases[(namespace, name)] = phase
-        self._refresh(namespace)
+        if before is None:
+            for other in PHASES:  # a namespace's first Workflow: every phase shows, at 0 if none is in it
+                self._set(namespace, other, self.counts.get((namespace, other), 0))
+        if before != phase:
+            self._move(namespace, before, phase)
 
     def forget(self, namespace: str, name: str) -> None:
-        self.phases.pop((namespace, name), None)
-        self._refresh(namespace)
+        before = self.phases.pop((namespace, name), None)
+        if before is not None:
+            self._move(namespace, before, None)
 
-    def _refresh(self, namespace: str) -> None:
-        counts = dict.fromkeys(PHASES, 0)
-        for (ns, _), phase in self.phases.items():
-            if ns == namespace:
-                counts[phase] = counts.get(phase, 0) + 1
-        for phase, count in counts.items():
-            self.gauge.labels(namespace, phase).set(count)
+    def _move(self, namespace: str, before: str | None, after: str | None) -> None:
+        for phase, change in ((before, -1), (after, 1)):
+            if phase is not None:
+                self._set(namespace, phase, self.counts.get((namespace, phase), 0) + change)
+
+    def _set(self, namespace: str, phase: str, count: int) -> None:
+        self.counts[(namespace, phase)] = count
+        self.gauge.labels(namespace, phase).set(count)
 
 
 WORKFLOW_PHASE = _PhaseGauge()

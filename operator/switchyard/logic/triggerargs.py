@@ -137,6 +137,8 @@ def batch_arguments(arguments: Mapping[str, str], batch: BatchFacts) -> dict[str
 
 
 def _evaluate(arguments: Mapping[str, str], variables: dict[str, Any], occasion: str) -> dict[str, str]:
+    if not arguments:  # an inline template: nothing to evaluate (building the CEL context was ~3 % of ingest)
+        return {}
     compiled = compile_arguments(arguments)
     if compiled.error is not None:
         raise EventRejected(409, "TriggerNotReady", compiled.error)
