@@ -286,18 +286,22 @@ def start_running(cluster: EmulatedCluster, namespace: str, count: int) -> None:
 
 
 def settle(cluster: EmulatedCluster, quiet: float, timeout: float) -> None:
-    """Wait until no Job, Pod or Workflow was written for `quiet` seconds (Leases renew all along)."""
-    last = {"total": -1, "since": time.monotonic()}
+    """Wait until no Job, Pod or Workflow was written or deleted for `quiet` seconds (Leases renew all along).
+
+    Deletes count through the number of Workflows there are: a Trigger pruning its history past
+    `historyLimit` deletes Workflows (and their Jobs) for a while after a big run, and stores nothing."""
+    last: dict[str, Any] = {"seen": None, "since": time.monotonic()}
 
     def steady() -> bool:
         kinds = writes_by_kind(cluster)
         total = sum(n for kind, n in kinds.items() if kind.split("/")[-1] in ("jobs", "pods", "workflows"))
+        seen = (total, len(cluster.objects(WORKFLOWS)))
         now = time.monotonic()
-        if total != last["total"]:
-            last["total"], last["since"] = total, now
-        return now - last["since"] >= quiet
+        if seen != last["seen"]:
+            last["seen"], last["since"] = seen, now
+        return bool(now - last["since"] >= quiet)
 
-    wait_for(steady, timeout, what=f"no Job, Pod or Workflow write for {quiet:.0f} s")
+    wait_for(steady, timeout, interval=0.5, what=f"no Job, Pod or Workflow write or delete for {quiet:.0f} s")
 
 
 def writes_by_kind(cluster: EmulatedCluster) -> collections.Counter[str]:
