@@ -24,9 +24,9 @@ class _PhaseGauge:
     def record(self, namespace: str, name: str, phase: str) -> None:
         before = self.phases.get((namespace, name))
         self.phases[(namespace, name)] = phase
-        if before is None:
-            for other in PHASES:  # a namespace's first Workflow: every phase shows, at 0 if none is in it
-                self._set(namespace, other, self.counts.get((namespace, other), 0))
+        if (namespace, PHASES[0]) not in self.counts:  # a namespace's first Workflow: every phase shows, at 0
+            for other in PHASES:
+                self._set(namespace, other, 0)
         if before != phase:
             self._move(namespace, before, phase)
 

@@ -166,13 +166,13 @@ class Store:
 
     def _dependents_of(self, owner_uid: str) -> list[tuple[ResourceType, dict[str, Any]]]:
         """The live objects that name `owner_uid` among their owners, by type (registry order), namespace, name."""
-        order = {rtype.storage_key: (i, rtype) for i, rtype in enumerate(self.registry.types())}
+        order = {_type_key(rtype.storage_key): (i, rtype) for i, rtype in enumerate(self.registry.types())}
         found = []
         for key in self._dependents.get(owner_uid, ()):
             obj = self.objects[key] if key in self.objects else None  # noqa: SIM401 (ObjectsArray has no get)
-            if obj is None or obj.deleted or key[0] not in order:
+            if obj is None or obj.deleted or _type_key(key[0]) not in order:
                 continue
-            rank, rtype = order[key[0]]
+            rank, rtype = order[_type_key(key[0])]
             found.append(((rank, key[1] or "", key[2]), rtype, obj.raw))
         return [(rtype, raw) for _, rtype, raw in sorted(found, key=lambda item: item[0])]
 
