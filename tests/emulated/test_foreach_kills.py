@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from switchyard.k8s.observer import FULL_EVERY
 from switchyard.logic import naming
 from switchyard.models.workflow import MAX_FOREACH_ITEMS
 from switchyard.sandbox.jobsim import JobSimulator, Outcome, SimJob
@@ -54,9 +55,12 @@ def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
             n: (s.get("phase"), s.get("job"))
             for n, s in (kube.status("Workflow", "durable").get("nodes") or {}).items()
         }
-        jobs = sorted((j.metadata.name, str(j.status.succeeded or j.status.active)) for j in kube.jobs())
+        jobs = sorted(
+            (j.metadata.name, f"active={j.status.active} succeeded={j.status.succeeded}") for j in kube.jobs()
+        )
         starts = [(s.node, s.attempt) for s in sim.started if s.namespace == kube.namespace]
-        return f"nodes {nodes}\njobs {jobs}\nstarted {starts}\nlog:\n{own_operator.log()[-6000:]}"
+        ended = [(f.node, f.attempt) for f in sim.finished if f.node]
+        return f"nodes {nodes}\njobs {jobs}\nstarted {starts}\nfinished {ended}\nlog:\n{own_operator.log()[-6000:]}"
 
     for target in (1, 4, 8):  # right after the expansion's first Jobs, then mid-run twice
         try:
@@ -79,3 +83,42 @@ def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
     merge = json.loads(kube.configmap(naming.output_configmap("durable", "merge", shards))["merge"])
     assert "switchyard/upstream/map/results.json" in merge
     assert own_operator.starts == 4
+
+
+def test_a_restart_sees_the_instances_it_restores_running_finish(
+    kube: Kube, sim: JobSimulator, own_operator: OperatorProcess
+) -> None:
+    """The restarted runner expands the forEach after its first look at the running Jobs and finds map[0] recorded
+    Running: that Job finishing is news it acts on at once, not at its next look at every Job (`FULL_EVERY`)."""
+    kube.component("proc", retry={"limit": 0})
+
+    def rule(job: SimJob) -> Outcome:
+        if job.node == "split":
+            return Outcome(delay=0.1, message=json.dumps(["a", "b", "c"]))
+        return Outcome(delay=6.0 if job.node == "map.0" else 0.1, message="{}")
+
+    sim.rule = rule
+    nodes = [
+        {"name": "split", "component": "proc"},
+        {
+            "name": "map",
+            "component": "proc",
+            "dependsOn": ["split"],
+            "forEach": {"fromNode": "split", "maxParallel": 1},
+        },
+    ]
+    kube.create("Workflow", "restored", {"input": {"data": "x"}, "nodes": nodes})
+
+    def recorded_job() -> str | None:
+        job: str | None = ((kube.status("Workflow", "restored").get("nodes") or {}).get("map[0]") or {}).get("job")
+        return job
+
+    wait_for(recorded_job, 30, what="map[0] recorded Running")
+    own_operator.kill()
+    own_operator.start()
+    own_operator.wait_ready()
+    wait_for(lambda: any(f.node == "map.0" for f in sim.finished), 30, what="map[0] finished")
+    wait_for(lambda: any(s.node == "map.1" for s in sim.started), FULL_EVERY / 2, what="map[1] started")
+    status = kube.wait_phase("restored", "Succeeded", "Failed", timeout=30)
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert all(n == 1 for n in jobs_per_key(kube).values())

@@ -114,6 +114,7 @@ def test_a_restart_keeps_recorded_instances_and_starts_no_duplicate() -> None:
     assert plan.wanted == {"forEach": {"map"}}  # the outputs of succeeded instances are read first
     plan = again.step({}, COMPONENTS, book, T0, facts={"forEach": {"map": ItemsFact(("a", "b", "c"), {}, {0: "A"})}})
     assert plan.launches == []  # map[1] and map[2] still run: observed, not started again
+    assert plan.restored == {"map[1]", "map[2]"}  # no one's news yet: the runner's next pass looks at their Jobs
     assert again.running_jobs() == {n: (1, jobs[n]) for n in jobs}
     again.step({"map[1]": ok(again, "map[1]", "B")}, COMPONENTS, book, T0)
     plan = again.step({"map[2]": ok(again, "map[2]", "C")}, COMPONENTS, book, T0)

@@ -337,7 +337,8 @@ class WorkflowRunner:
 
     async def one_pass(self, full: bool = False) -> tuple[bool, datetime | None]:
         """Observe (the Jobs with news, all of them when `full`; the facts features asked for), decide (the
-        pure engine), act on its plan. True: pass again at once (launches adopted or refused, facts wanted)."""
+        pure engine), act on its plan. True: pass again at once (launches adopted or refused, facts wanted,
+        running instances restored)."""
         assert self.run is not None
         self.warn_on_spec_change()
         now = datetime.now(UTC)
@@ -415,7 +416,8 @@ class WorkflowRunner:
         self.refused.update(report.refused)
         self.facts.want(plan.wanted)
         wakes = [w for w in (plan.wake_at, seen.jobs.wake_at, written_by) if w is not None]
-        return bool(self.refused or report.adopted or plan.wanted), min(wakes, default=None)
+        again = self.refused or report.adopted or plan.wanted or plan.restored  # (the next pass looks at all)
+        return bool(again), min(wakes, default=None)
 
     def staging(self, launch: Launch) -> Staging | None:
         """What the launch's staging containers fetch and where they upload (None: no artifact store)."""

@@ -111,6 +111,7 @@ class FanOuts(RunState):
                         fan.outputs[i] = verdict.outputs[i]
             elif state.phase == "Running":
                 self.running.add(name)
+                plan.restored.add(name)
                 fan.active += 1
             elif state.phase == "Retrying":
                 self.retrying.add(name)

@@ -78,6 +78,9 @@ class Plan:
     # feature name -> nodes it needs facts about before it can decide them (`logic.features.Defer`): the
     # runner's observe half gathers them and passes them to the next step
     wanted: dict[str, set[str]] = field(default_factory=dict)
+    # running nodes this step added with no launch: the instances a forEach, expanding after a restart, found
+    # recorded Running. Their Jobs are no one's news yet, so the runner's next pass looks at every running Job.
+    restored: set[str] = field(default_factory=set)
 
     def wake(self, when: datetime) -> None:
         if self.wake_at is None or when < self.wake_at:
