@@ -4,6 +4,7 @@ the fan-in sees every item's result in index order."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,15 @@ __all__ = ["namespace", "own_operator"]  # the fixtures: an operator of this tes
 ITEMS = 12
 
 
+def split_and_map(max_parallel: int) -> list[dict[str, Any]]:
+    """`split` and `map`, a forEach over split's result list."""
+    for_each = {"fromNode": "split", "maxParallel": max_parallel}
+    return [
+        {"name": "split", "component": "proc"},
+        {"name": "map", "component": "proc", "dependsOn": ["split"], "forEach": for_each},
+    ]
+
+
 def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
     kube: Kube, sim: JobSimulator, own_operator: OperatorProcess
 ) -> None:
@@ -34,16 +44,7 @@ def test_sigkill_mid_expansion_and_mid_run_runs_every_instance_once(
         return Outcome(delay=0.1, message=json.dumps(sorted(p for p in job.files if p.startswith("switchyard/up"))))
 
     sim.rule = rule
-    nodes = [
-        {"name": "split", "component": "proc"},
-        {
-            "name": "map",
-            "component": "proc",
-            "dependsOn": ["split"],
-            "forEach": {"fromNode": "split", "maxParallel": 3},
-        },
-        {"name": "merge", "component": "proc", "dependsOn": ["map"]},
-    ]
+    nodes = [*split_and_map(3), {"name": "merge", "component": "proc", "dependsOn": ["map"]}]
     kube.create("Workflow", "durable", {"input": {"data": "x"}, "nodes": nodes, "parallelism": 5})
 
     def instances_started() -> int:
@@ -98,15 +99,7 @@ def test_a_restart_sees_the_instances_it_restores_running_finish(
         return Outcome(delay=6.0 if job.node == "map.0" else 0.1, message="{}")
 
     sim.rule = rule
-    nodes = [
-        {"name": "split", "component": "proc"},
-        {
-            "name": "map",
-            "component": "proc",
-            "dependsOn": ["split"],
-            "forEach": {"fromNode": "split", "maxParallel": 1},
-        },
-    ]
+    nodes = split_and_map(1)
     kube.create("Workflow", "restored", {"input": {"data": "x"}, "nodes": nodes})
 
     def recorded_job() -> str | None:

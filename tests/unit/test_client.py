@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 
+import pytest
 import yaml
+from kubernetes import client
 
-from switchyard.k8s.client import ThrottledRefresh, load_config
+from switchyard.k8s.client import Api, ThrottledRefresh, load_config
 
 
 def test_the_refresh_hook_runs_at_most_once_per_interval() -> None:
@@ -42,3 +45,13 @@ def test_a_kubeconfig_token_is_sent_and_its_loader_hook_is_throttled(tmp_path: p
     assert settings["BearerToken"]["value"] == "Bearer secret-token"
     assert configuration.refresh_api_key_hook is hook  # the loader's hook re-installs itself when it runs
     assert hook.runs == 1
+
+
+def test_a_call_after_close_is_cancelled_not_an_error() -> None:
+    """At shutdown kopf may still run a daemon when the cleanup handler has closed the client: its next call
+    stops it as a cancellation (no traceback in the log), where the pool's refusal was a RuntimeError."""
+    api = Api(client.ApiClient(client.Configuration()), workers=1)
+    assert asyncio.run(api.call(lambda: "answered")) == "answered"
+    api.close()
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(api.call(lambda: "never"))

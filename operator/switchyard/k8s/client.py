@@ -136,6 +136,7 @@ class Api:
         self.batch = client.BatchV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+        self.closed = False  # `close`d: the operator is stopping
         self.calls = 0
         self.retries = 0
 
@@ -147,6 +148,10 @@ class Api:
             self.calls += 1
             try:
                 return await loop.run_in_executor(self._pool, lambda: direct(fn)(*args, **kwargs))
+            except RuntimeError:  # the pool refuses work once closed: a daemon still running at shutdown stops
+                if self.closed:  # (as if cancelled) instead of failing with a traceback
+                    raise asyncio.CancelledError("the operator is stopping: its API client is closed") from None
+                raise
             except ApiException as exc:
                 # 409 AlreadyExists is an answer, not trouble: only a write Conflict (stale resourceVersion) retries
                 stale = conflict(exc) and not already_exists(exc) and retry_conflicts
@@ -245,6 +250,7 @@ class Api:
                 raise
 
     def close(self) -> None:
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.api_client.close()
 

@@ -68,10 +68,11 @@ async def deliver(api: Api, namespace: str, name: str, uid: str, notify: NotifyS
         return
     message = event.finished_event(meta, status)
     deadline = (status.finished_at or datetime.now(UTC)) + timedelta(seconds=notify.retry_seconds)
+    overdue = f"not delivered within {notify.retry_seconds} s"
+    if record.attempts and datetime.now(UTC) >= deadline:  # a restart after the bound: no more tries
+        await abandon(api, namespace, name, record, emit, overdue)
+        return
     while True:
-        if record.attempts and datetime.now(UTC) >= deadline:
-            await abandon(api, namespace, name, record, emit, f"not delivered within {notify.retry_seconds} s")
-            return
         answer = await sender.post(notify.sink.uri, message)
         record.attempts += 1
         if answer.ok:
@@ -88,9 +89,11 @@ async def deliver(api: Api, namespace: str, name: str, uid: str, notify: NotifyS
             return
         if record.attempts == 1:
             emit("Warning", "NotifyFailed", f"event {event.EVENT_TYPE} not delivered: {answer.error}; retrying")
-        delay = event.retry_delay(record.attempts)
-        if datetime.now(UTC) + timedelta(seconds=delay) >= deadline:
-            delay = max(0.0, (deadline - datetime.now(UTC)).total_seconds())
+        left = (deadline - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            await abandon(api, namespace, name, record, emit, overdue)
+            return
+        delay = min(event.retry_delay(record.attempts), left)  # the last try is at the bound, not skipped
         await write(api, namespace, name, record)
         await asyncio.sleep(delay)
 
